@@ -1,10 +1,19 @@
 //! tpm2-wire: a pure-Rust TPM 2.0 wire-protocol library.
 //!
-//! Data flows one way: a typed command is marshalled ([`wire`]), authorized and encrypted by
-//! its sessions ([`session`]), sent by a [`transport`], and the response is verified and
-//! decrypted before it is unmarshalled into a typed response ([`command`]).
+//! Data flows one way: a typed command ([`command`]) is marshalled ([`wire`]), authorized and
+//! encrypted by its sessions ([`session`]), sent by a [`transport`], and the response is
+//! verified and decrypted before it is unmarshalled into a typed response. [`client::Tpm`]
+//! runs that pipeline.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod client;
+pub mod command;
+pub mod crypto;
+pub mod error;
+pub mod session;
 pub mod transport;
 pub mod wire;
+
+pub use client::{Session, SessionOptions, Tpm};
+pub use error::{Error, Result};

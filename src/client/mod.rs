@@ -1,0 +1,237 @@
+//! The client: owns a transport and runs typed commands through the one pipeline
+//! typed command → marshal → authorize/encrypt → transport → verify/decrypt → typed response.
+
+mod session;
+
+pub use session::*;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::command::{Command, Response};
+use crate::error::{Error, Result};
+use crate::session::engine::{self, CommandInfo, SessionSlot};
+use crate::transport::Transport;
+use crate::wire::{
+    begin_command, finish_command, Marshal, Reader, ResponseCode, ResponseFrame, StructureTag,
+    Writer, HEADER_SIZE,
+};
+
+/// Resubmission of commands the TPM asks to have retried (TPM_RC_RETRY, TPM_RC_YIELDED,
+/// TPM_RC_TESTING): how often and how patiently.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            initial_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+struct Core {
+    transport: Box<dyn Transport>,
+    frame: Vec<u8>,
+    params: Vec<u8>,
+    response: Vec<u8>,
+    retry: RetryPolicy,
+}
+
+/// A connection to a TPM. Cheap to clone (clones share the connection); commands from
+/// several threads are serialized.
+#[derive(Clone)]
+pub struct Tpm {
+    core: Arc<Mutex<Core>>,
+}
+
+impl core::fmt::Debug for Tpm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Tpm({})", self.describe())
+    }
+}
+
+impl Tpm {
+    pub fn new(transport: Box<dyn Transport>) -> Self {
+        Tpm {
+            core: Arc::new(Mutex::new(Core {
+                transport,
+                frame: Vec::with_capacity(4096),
+                params: Vec::with_capacity(4096),
+                response: Vec::with_capacity(4096),
+                retry: RetryPolicy::default(),
+            })),
+        }
+    }
+
+    /// Opens the TPM named by a TCTI string; with `None`, the `TPM2TOOLS_TCTI` environment
+    /// variable, then the default probe.
+    pub fn open(tcti: Option<&str>) -> Result<Self> {
+        Ok(Tpm::new(crate::transport::open(tcti)?))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // The core holds only buffers and the transport; a panic elsewhere leaves nothing
+        // half-updated that a later command depends on.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the transport is, e.g. `swtpm:host=127.0.0.1,port=2321`.
+    pub fn describe(&self) -> String {
+        self.lock().transport.describe()
+    }
+
+    pub fn set_retry_policy(&self, policy: RetryPolicy) {
+        self.lock().retry = policy;
+    }
+
+    /// Runs a command that needs no authorization and no sessions.
+    pub fn run<C: Command>(&self, cmd: &C) -> Result<C::Response> {
+        self.execute(cmd, &mut [])
+    }
+
+    /// Runs a command. `sessions` holds one entry per authorized handle of the command, in
+    /// order, optionally followed by sessions that only encrypt, decrypt or audit (three in
+    /// all at most).
+    pub fn execute<C: Command>(
+        &self,
+        cmd: &C,
+        sessions: &mut [SessionSlot<'_>],
+    ) -> Result<C::Response> {
+        let mut guard = self.lock();
+        let core = &mut *guard;
+        let command = C::CODE;
+
+        core.params.clear();
+        cmd.marshal_params(&mut Writer::new(&mut core.params));
+
+        let handles = cmd.handles();
+        let mut names: [&[u8]; 3] = [&[]; 3];
+        for (slot, e) in names.iter_mut().zip(handles.iter()) {
+            *slot = e.name.as_bytes();
+        }
+        let info = CommandInfo {
+            code: command,
+            names: &names[..handles.len()],
+            auth_handles: C::AUTH_HANDLES,
+            decrypt_param: C::DECRYPT,
+            encrypt_param: C::Response::ENCRYPT,
+        };
+        if sessions.is_empty() && C::AUTH_HANDLES > 0 {
+            return Err(Error::Session {
+                command,
+                source: crate::session::SessionError::MissingAuthorization {
+                    command,
+                    needed: C::AUTH_HANDLES,
+                    given: 0,
+                },
+            });
+        }
+
+        core.frame.clear();
+        let mut w = Writer::new(&mut core.frame);
+        let tag = if sessions.is_empty() {
+            StructureTag::NO_SESSIONS
+        } else {
+            StructureTag::SESSIONS
+        };
+        let start = begin_command(&mut w, tag, command);
+        for e in handles.iter() {
+            e.handle.marshal(&mut w);
+        }
+        let pending = if sessions.is_empty() {
+            None
+        } else {
+            Some(
+                engine::authorize(&mut w, &info, sessions, &mut core.params)
+                    .map_err(|source| Error::Session { command, source })?,
+            )
+        };
+        w.bytes(&core.params);
+        finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
+
+        transact_retrying(core)?;
+
+        let response = &mut core.response;
+        let frame = ResponseFrame::parse(response, C::Response::HANDLES)
+            .map_err(|source| Error::Malformed { command, source })?;
+        if frame.code != 0 {
+            return Err(Error::Tpm {
+                command,
+                rc: ResponseCode(frame.code),
+            });
+        }
+        // Offsets of the areas, so the parameters can be decrypted in place once the borrow
+        // of the parsed frame ends.
+        let base = response.as_ptr() as usize;
+        let handles_at = frame.handles.as_ptr() as usize - base;
+        let handles_len = frame.handles.len();
+        let params_at = frame.parameters.as_ptr() as usize - base;
+        let params_len = frame.parameters.len();
+
+        if let Some(pending) = &pending {
+            if frame.tag != StructureTag::SESSIONS {
+                return Err(Error::Session {
+                    command,
+                    source: crate::session::SessionError::Integrity(
+                        "sessions were sent but the response carries no authorization area",
+                    ),
+                });
+            }
+            engine::verify_response(&info, sessions, pending, &frame.auths, frame.parameters)
+                .map_err(|source| Error::Session { command, source })?;
+            let params = &mut response[params_at..params_at + params_len];
+            engine::decrypt_response(&info, sessions, pending, params)
+                .map_err(|source| Error::Session { command, source })?;
+        } else if frame.tag != StructureTag::NO_SESSIONS {
+            return Err(Error::Malformed {
+                command,
+                source: crate::wire::WireError::BadValue {
+                    what: "response tag (no sessions were sent)",
+                    value: frame.tag.0 as u32,
+                },
+            });
+        }
+
+        let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
+        let mut pr = Reader::new(&response[params_at..params_at + params_len]);
+        let out = C::Response::unmarshal(&mut hr, &mut pr)
+            .and_then(|r| pr.finish().map(|_| r))
+            .map_err(|source| Error::Malformed { command, source })?;
+        Ok(out)
+    }
+
+    /// Sends a raw command frame and returns the raw response (no sessions applied, no
+    /// checks beyond framing). For tools such as a `tpm2_send` equivalent.
+    pub fn transact_raw(&self, command: &[u8]) -> Result<Vec<u8>> {
+        let mut core = self.lock();
+        let mut out = Vec::new();
+        core.transport.transact(command, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Sends `core.frame`, resubmitting while the TPM answers RETRY, YIELDED or TESTING.
+fn transact_retrying(core: &mut Core) -> Result<()> {
+    let mut delay = core.retry.initial_delay;
+    let mut attempt = 1;
+    loop {
+        core.transport.transact(&core.frame, &mut core.response)?;
+        let code = match crate::wire::Header::parse(&core.response) {
+            Ok(h) if core.response.len() == HEADER_SIZE => h.code.get(),
+            _ => return Ok(()),
+        };
+        if !ResponseCode(code).is_retry_class() || attempt >= core.retry.max_attempts {
+            return Ok(());
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(core.retry.max_delay);
+        attempt += 1;
+    }
+}

@@ -1,0 +1,408 @@
+//! Starting sessions and owning them: a [`Session`] flushes itself from the TPM when dropped,
+//! unless it was saved, kept on purpose, or already ended by the TPM.
+
+use zeroize::Zeroize;
+
+use super::Tpm;
+use crate::command::{
+    Entity, FlushContext, PolicyAuthValue, PolicyCommandCode, PolicyGetDigest, PolicyPassword,
+    PolicyRestart, StartAuthSession,
+};
+use crate::crypto::{self, HashAlg};
+use crate::error::{Error, Result};
+use crate::session::engine::SessionSlot;
+use crate::session::{bound_entity, trim_auth, PolicyAuth, SessionKey, SessionState, Symmetric};
+use crate::wire::{
+    Auth, CommandCode, Digest, EncryptedSecret, Handle, Nonce, SessionAttributes, SessionType,
+};
+
+/// The public part of a TPM key used to salt a session.
+#[derive(Clone, Debug)]
+pub enum SaltKeyMaterial {
+    Rsa { modulus: Vec<u8>, exponent: u32 },
+    EccP256 { x: Vec<u8>, y: Vec<u8> },
+}
+
+/// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash
+/// of the salt encryption) and its public key.
+#[derive(Clone, Debug)]
+pub struct SaltKey {
+    pub entity: Entity,
+    pub name_alg: HashAlg,
+    pub key: SaltKeyMaterial,
+}
+
+/// How to start a session.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    pub session_type: SessionType,
+    pub hash: HashAlg,
+    pub symmetric: Symmetric,
+    pub salt: Option<SaltKey>,
+    /// The entity to bind to and its auth value.
+    pub bind: Option<(Entity, Auth)>,
+    pub attributes: SessionAttributes,
+    /// Permit parameter encryption even though the session key will be empty.
+    pub allow_unprotected_encryption: bool,
+}
+
+impl SessionOptions {
+    pub fn hmac() -> Self {
+        SessionOptions {
+            session_type: SessionType::HMAC,
+            hash: HashAlg::Sha256,
+            symmetric: Symmetric::AesCfb(128),
+            salt: None,
+            bind: None,
+            attributes: SessionAttributes(SessionAttributes::CONTINUE_SESSION),
+            allow_unprotected_encryption: false,
+        }
+    }
+
+    pub fn policy() -> Self {
+        SessionOptions {
+            session_type: SessionType::POLICY,
+            symmetric: Symmetric::Null,
+            ..Self::hmac()
+        }
+    }
+
+    pub fn trial() -> Self {
+        SessionOptions {
+            session_type: SessionType::TRIAL,
+            symmetric: Symmetric::Null,
+            ..Self::hmac()
+        }
+    }
+
+    /// An HMAC session with the audit attribute (what `tpm2_startauthsession --audit-session`
+    /// starts).
+    pub fn audit() -> Self {
+        SessionOptions {
+            symmetric: Symmetric::Null,
+            attributes: SessionAttributes(
+                SessionAttributes::CONTINUE_SESSION | SessionAttributes::AUDIT,
+            ),
+            ..Self::hmac()
+        }
+    }
+
+    pub fn hash(mut self, hash: HashAlg) -> Self {
+        self.hash = hash;
+        self
+    }
+
+    pub fn symmetric(mut self, symmetric: Symmetric) -> Self {
+        self.symmetric = symmetric;
+        self
+    }
+
+    pub fn salted(mut self, key: SaltKey) -> Self {
+        self.salt = Some(key);
+        self
+    }
+
+    pub fn bound(mut self, entity: Entity, auth: Auth) -> Self {
+        self.bind = Some((entity, auth));
+        self
+    }
+
+    /// Sets decrypt (command parameter) and encrypt (response parameter) encryption.
+    pub fn encrypt(mut self, command: bool, response: bool) -> Self {
+        self.attributes = self
+            .attributes
+            .with(SessionAttributes::DECRYPT, command)
+            .with(SessionAttributes::ENCRYPT, response);
+        self
+    }
+
+    pub fn allow_unprotected_encryption(mut self) -> Self {
+        self.allow_unprotected_encryption = true;
+        self
+    }
+}
+
+/// A TPM session owned by this process. Dropping it flushes it from the TPM.
+pub struct Session {
+    tpm: Tpm,
+    state: SessionState,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.state.fmt(f)
+    }
+}
+
+fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
+    let secret_len = key.name_alg.digest_size();
+    Ok(match &key.key {
+        SaltKeyMaterial::Rsa { modulus, exponent } => {
+            crypto::rsa_encapsulate(key.name_alg, modulus, *exponent, b"SECRET", secret_len)?
+        }
+        SaltKeyMaterial::EccP256 { x, y } => crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?,
+    })
+}
+
+impl Session {
+    /// Starts a session with TPM2_StartAuthSession.
+    pub fn start(tpm: &Tpm, opts: &SessionOptions) -> Result<Session> {
+        let code = CommandCode::START_AUTH_SESSION;
+        let nonce_len = opts.hash.digest_size().max(16);
+        let mut nonce = [0u8; 64];
+        crypto::random(&mut nonce[..nonce_len])?;
+        let nonce_caller = Nonce::new(&nonce[..nonce_len]).map_err(|source| Error::Build {
+            command: code,
+            source,
+        })?;
+
+        let mut salt: Option<crypto::Encapsulated> = None;
+        let mut encrypted_salt = EncryptedSecret::empty();
+        if let Some(key) = &opts.salt {
+            let enc = encapsulate(key)?;
+            encrypted_salt = EncryptedSecret::new(&enc.ciphertext)
+                .map_err(|source| Error::Build { command: code, source })?;
+            salt = Some(enc);
+        }
+        let tpm_key = opts
+            .salt
+            .as_ref()
+            .map_or_else(Entity::null, |k| k.entity.clone());
+        let bind = opts
+            .bind
+            .as_ref()
+            .map_or_else(Entity::null, |(e, _)| e.clone());
+
+        let rsp = tpm.run(&StartAuthSession {
+            tpm_key,
+            bind: bind.clone(),
+            nonce_caller: nonce_caller.clone(),
+            encrypted_salt,
+            session_type: opts.session_type,
+            symmetric: opts.symmetric,
+            auth_hash: opts.hash.alg_id(),
+        })?;
+
+        // sessionKey = KDFa(authHash, bindAuth ‖ salt, "ATH", nonceTPM, nonceCaller, bits);
+        // empty when neither bound nor salted.
+        let bind_auth = opts
+            .bind
+            .as_ref()
+            .filter(|(e, _)| e.handle != Handle::RH_NULL)
+            .map(|(_, a)| trim_auth(a.as_bytes()))
+            .unwrap_or(&[]);
+        let salt_bytes: &[u8] = salt.as_ref().map_or(&[], |s| s.secret.as_ref());
+        // The TPM derives a key whenever the session is bound or salted, even from an empty
+        // bind auth value (then the key is public knowledge, but still non-empty).
+        let bound = opts.bind.as_ref().is_some_and(|(e, _)| e.handle != Handle::RH_NULL);
+        let mut session_key = SessionKey::empty();
+        if bound || !salt_bytes.is_empty() {
+            let mut key_in = [0u8; 128];
+            let n = bind_auth.len() + salt_bytes.len();
+            if n > key_in.len() {
+                return Err(Error::InvalidArgument(
+                    "bind auth and salt together exceed 128 bytes".into(),
+                ));
+            }
+            key_in[..bind_auth.len()].copy_from_slice(bind_auth);
+            key_in[bind_auth.len()..n].copy_from_slice(salt_bytes);
+            let bytes = opts.hash.digest_size();
+            let mut out = [0u8; 64];
+            let kdf = crypto::kdfa(
+                opts.hash,
+                &key_in[..n],
+                b"ATH",
+                rsp.nonce_tpm.as_bytes(),
+                nonce_caller.as_bytes(),
+                (bytes * 8) as u32,
+                &mut out[..bytes],
+            );
+            key_in.zeroize();
+            let key = kdf.map_err(Error::from).and_then(|_| {
+                SessionKey::new(&out[..bytes]).map_err(|source| Error::Build {
+                    command: code,
+                    source,
+                })
+            });
+            out.zeroize();
+            session_key = key?;
+        }
+
+        // Policy sessions are never "bound" for HMAC purposes, even when started with a bind.
+        let bound_entity = match &opts.bind {
+            Some((e, a)) if e.handle != Handle::RH_NULL && opts.session_type == SessionType::HMAC => {
+                Some(bound_entity(e.name.as_bytes(), a.as_bytes()))
+            }
+            _ => None,
+        };
+
+        Ok(Session {
+            tpm: tpm.clone(),
+            state: SessionState {
+                handle: rsp.session_handle,
+                session_type: opts.session_type,
+                hash: opts.hash,
+                symmetric: opts.symmetric,
+                attributes: opts.attributes,
+                session_key,
+                key_is_secret: !bind_auth.is_empty() || !salt_bytes.is_empty(),
+                nonce_caller,
+                nonce_tpm: rsp.nonce_tpm,
+                bound_entity,
+                policy_auth: PolicyAuth::None,
+                audit_digest: None,
+                allow_unprotected_encryption: opts.allow_unprotected_encryption,
+                closed: false,
+                poisoned: false,
+            },
+        })
+    }
+
+    /// Takes ownership of a session whose host state was restored (from a file or a context
+    /// saved by another process).
+    pub fn adopt(tpm: &Tpm, state: SessionState) -> Session {
+        Session {
+            tpm: tpm.clone(),
+            state,
+        }
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.state.handle
+    }
+
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    pub fn state_mut(&mut self) -> &mut SessionState {
+        &mut self.state
+    }
+
+    pub fn tpm(&self) -> &Tpm {
+        &self.tpm
+    }
+
+    /// This session as the authorization of a handle whose auth value is `auth` (or as an
+    /// extra encrypt/decrypt/audit session, where `auth` is ignored).
+    pub fn auth<'a>(&'a mut self, auth: &'a Auth) -> SessionSlot<'a> {
+        SessionSlot::Session {
+            state: &mut self.state,
+            auth,
+        }
+    }
+
+    /// This session as an extra session that only encrypts, decrypts or audits.
+    pub fn extra(&mut self) -> SessionSlot<'_> {
+        static EMPTY: std::sync::OnceLock<Auth> = std::sync::OnceLock::new();
+        SessionSlot::Session {
+            state: &mut self.state,
+            auth: EMPTY.get_or_init(Auth::empty),
+        }
+    }
+
+    pub fn set_attributes(&mut self, attributes: SessionAttributes) {
+        self.state.attributes = attributes;
+    }
+
+    /// The session handle as a command handle (for policy commands).
+    pub fn entity(&self) -> Entity {
+        Entity::from_handle(self.state.handle)
+    }
+
+    pub fn policy_restart(&mut self) -> Result<()> {
+        self.tpm.run(&PolicyRestart {
+            session_handle: self.entity(),
+        })?;
+        self.state.policy_auth = PolicyAuth::None;
+        Ok(())
+    }
+
+    /// TPM2_PolicyPassword: the auth value will be sent in clear when this session authorizes.
+    pub fn policy_password(&mut self) -> Result<()> {
+        self.tpm.run(&PolicyPassword {
+            policy_session: self.entity(),
+        })?;
+        self.state.policy_auth = PolicyAuth::Password;
+        Ok(())
+    }
+
+    /// TPM2_PolicyAuthValue: the auth value will go into the HMAC key.
+    pub fn policy_auth_value(&mut self) -> Result<()> {
+        self.tpm.run(&PolicyAuthValue {
+            policy_session: self.entity(),
+        })?;
+        self.state.policy_auth = PolicyAuth::AuthValue;
+        Ok(())
+    }
+
+    pub fn policy_command_code(&mut self, code: CommandCode) -> Result<()> {
+        self.tpm.run(&PolicyCommandCode {
+            policy_session: self.entity(),
+            code,
+        })?;
+        Ok(())
+    }
+
+    pub fn policy_digest(&mut self) -> Result<Digest> {
+        Ok(self
+            .tpm
+            .run(&PolicyGetDigest {
+                policy_session: self.entity(),
+            })?
+            .policy_digest)
+    }
+
+    /// Flushes the session now, reporting any error (dropping flushes too, silently).
+    pub fn flush(mut self) -> Result<()> {
+        let r = self.flush_inner();
+        self.state.closed = true;
+        r
+    }
+
+    fn flush_inner(&mut self) -> Result<()> {
+        if self.state.closed {
+            return Ok(());
+        }
+        self.tpm.run(&FlushContext {
+            flush_handle: self.state.handle,
+        })?;
+        Ok(())
+    }
+
+    /// Leaves the session in the TPM and returns its host state (for example to write it to a
+    /// file that another process will continue).
+    pub fn keep(mut self) -> SessionState {
+        let state = core::mem::replace(&mut self.state, placeholder_state());
+        self.state.closed = true;
+        state
+    }
+}
+
+fn placeholder_state() -> SessionState {
+    SessionState {
+        handle: Handle(0),
+        session_type: SessionType::HMAC,
+        hash: HashAlg::Sha256,
+        symmetric: Symmetric::Null,
+        attributes: SessionAttributes::default(),
+        session_key: SessionKey::empty(),
+        key_is_secret: false,
+        nonce_caller: Nonce::empty(),
+        nonce_tpm: Nonce::empty(),
+        bound_entity: None,
+        policy_auth: PolicyAuth::None,
+        audit_digest: None,
+        allow_unprotected_encryption: false,
+        closed: true,
+        poisoned: false,
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Best effort: a session the TPM already dropped or a dead connection is not an
+        // error worth panicking over in a destructor.
+        let _ = self.flush_inner();
+    }
+}

@@ -1,0 +1,244 @@
+//! One declaration per TPM command (TPM 2.0 Library Part 3). Handles before the `;` in the
+//! specification's "@" notation are the `auth_handles`.
+
+use crate::session::Symmetric;
+use crate::tpm_command;
+use crate::wire::{
+    AlgId, Auth, CommandCode, Digest, Handle, MaxNvBuffer, Nonce, SensitiveData, SessionType,
+    StartupType, Timeout, EncryptedSecret,
+};
+
+tpm_command! {
+    /// TPM2_Startup
+    Startup = STARTUP {
+        auth_handles: [], handles: [],
+        params: { startup_type: StartupType },
+        decrypt: false,
+    }
+    StartupResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_Shutdown
+    Shutdown = SHUTDOWN {
+        auth_handles: [], handles: [],
+        params: { shutdown_type: StartupType },
+        decrypt: false,
+    }
+    ShutdownResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_SelfTest
+    SelfTest = SELF_TEST {
+        auth_handles: [], handles: [],
+        params: { full_test: bool },
+        decrypt: false,
+    }
+    SelfTestResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_GetRandom: at most one digest of the TPM's largest hash per call.
+    GetRandom = GET_RANDOM {
+        auth_handles: [], handles: [],
+        params: { bytes_requested: u16 },
+        decrypt: false,
+    }
+    GetRandomResponse { handles: [], params: { random_bytes: Digest }, encrypt: true }
+}
+
+tpm_command! {
+    /// TPM2_FlushContext. The handle to flush is a parameter, not a handle-area entry.
+    FlushContext = FLUSH_CONTEXT {
+        auth_handles: [], handles: [],
+        params: { flush_handle: Handle },
+        decrypt: false,
+    }
+    FlushContextResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_StartAuthSession
+    StartAuthSession = START_AUTH_SESSION {
+        auth_handles: [],
+        handles: [tpm_key, bind],
+        params: {
+            nonce_caller: Nonce,
+            encrypted_salt: EncryptedSecret,
+            session_type: SessionType,
+            symmetric: Symmetric,
+            auth_hash: AlgId,
+        },
+        decrypt: true,
+    }
+    StartAuthSessionResponse {
+        handles: [session_handle],
+        params: { nonce_tpm: Nonce },
+        encrypt: true,
+    }
+}
+
+tpm_command! {
+    /// TPM2_PolicyRestart
+    PolicyRestart = POLICY_RESTART {
+        auth_handles: [], handles: [session_handle],
+        params: {},
+        decrypt: false,
+    }
+    PolicyRestartResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_PolicyPassword
+    PolicyPassword = POLICY_PASSWORD {
+        auth_handles: [], handles: [policy_session],
+        params: {},
+        decrypt: false,
+    }
+    PolicyPasswordResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_PolicyAuthValue
+    PolicyAuthValue = POLICY_AUTH_VALUE {
+        auth_handles: [], handles: [policy_session],
+        params: {},
+        decrypt: false,
+    }
+    PolicyAuthValueResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_PolicyCommandCode
+    PolicyCommandCode = POLICY_COMMAND_CODE {
+        auth_handles: [], handles: [policy_session],
+        params: { code: CommandCode },
+        decrypt: false,
+    }
+    PolicyCommandCodeResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_PolicyGetDigest
+    PolicyGetDigest = POLICY_GET_DIGEST {
+        auth_handles: [], handles: [policy_session],
+        params: {},
+        decrypt: false,
+    }
+    PolicyGetDigestResponse { handles: [], params: { policy_digest: Digest }, encrypt: true }
+}
+
+tpm_command! {
+    /// TPM2_NV_Read
+    NvRead = NV_READ {
+        auth_handles: [auth_handle],
+        handles: [nv_index],
+        params: { size: u16, offset: u16 },
+        decrypt: false,
+    }
+    NvReadResponse { handles: [], params: { data: MaxNvBuffer }, encrypt: true }
+}
+
+tpm_command! {
+    /// TPM2_NV_Write
+    NvWrite = NV_WRITE {
+        auth_handles: [auth_handle],
+        handles: [nv_index],
+        params: { data: MaxNvBuffer, offset: u16 },
+        decrypt: true,
+    }
+    NvWriteResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_NV_UndefineSpace
+    NvUndefineSpace = NV_UNDEFINE_SPACE {
+        auth_handles: [auth_handle],
+        handles: [nv_index],
+        params: {},
+        decrypt: false,
+    }
+    NvUndefineSpaceResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_Unseal
+    Unseal = UNSEAL {
+        auth_handles: [item_handle],
+        handles: [],
+        params: {},
+        decrypt: false,
+    }
+    UnsealResponse { handles: [], params: { out_data: SensitiveData }, encrypt: true }
+}
+
+tpm_command! {
+    /// TPM2_HierarchyChangeAuth
+    HierarchyChangeAuth = HIERARCHY_CHANGE_AUTH {
+        auth_handles: [auth_handle],
+        handles: [],
+        params: { new_auth: Auth },
+        decrypt: true,
+    }
+    HierarchyChangeAuthResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_DictionaryAttackLockReset
+    DictionaryAttackLockReset = DICTIONARY_ATTACK_LOCK_RESET {
+        auth_handles: [lock_handle],
+        handles: [],
+        params: {},
+        decrypt: false,
+    }
+    DictionaryAttackLockResetResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_DictionaryAttackParameters
+    DictionaryAttackParameters = DICTIONARY_ATTACK_PARAMETERS {
+        auth_handles: [lock_handle],
+        handles: [],
+        params: { new_max_tries: u32, new_recovery_time: u32, lockout_recovery: u32 },
+        decrypt: false,
+    }
+    DictionaryAttackParametersResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_Clear
+    Clear = CLEAR {
+        auth_handles: [auth_handle],
+        handles: [],
+        params: {},
+        decrypt: false,
+    }
+    ClearResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_EvictControl
+    EvictControl = EVICT_CONTROL {
+        auth_handles: [auth],
+        handles: [object_handle],
+        params: { persistent_handle: Handle },
+        decrypt: false,
+    }
+    EvictControlResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_PolicySecret
+    PolicySecret = POLICY_SECRET {
+        auth_handles: [auth_handle],
+        handles: [policy_session],
+        params: { nonce_tpm: Nonce, cp_hash_a: Digest, policy_ref: Nonce, expiration: u32 },
+        decrypt: true,
+    }
+    PolicySecretResponse {
+        handles: [],
+        params: { timeout: Timeout, ticket: crate::wire::TkAuth },
+        encrypt: true,
+    }
+}

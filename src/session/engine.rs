@@ -1,0 +1,521 @@
+//! The generic authorization engine. It works on frames by position (handle names, the
+//! authorization area, the first parameter), so no command is ever special-cased:
+//!
+//! command: roll nonces → encrypt the first parameter → cpHash → HMACs → authorization area
+//! response: check the area's shape → verify every HMAC (constant time) → roll state → decrypt
+//!
+//! Nothing here allocates: hashes, HMACs and keys live in fixed-size stack buffers.
+
+use zeroize::Zeroize;
+
+use super::{PolicyAuth, SessionError, SessionState, Symmetric};
+use crate::crypto::{self, HashAlg, Hasher, HmacCtx};
+use crate::wire::{
+    Auth, AuthCommandRef, AuthResponseRef, CommandCode, Digest, Handle, Marshal, SessionAttributes,
+    SessionType, Writer, MAX_SESSIONS,
+};
+
+/// One entry of a command's authorization area.
+pub enum SessionSlot<'a> {
+    /// TPM_RS_PW with this password (for an authorized handle only).
+    Password(&'a Auth),
+    /// A session. `auth` is the auth value of the entity it authorizes (ignored for sessions
+    /// past the command's authorized handles, which only encrypt, decrypt or audit).
+    Session {
+        state: &'a mut SessionState,
+        auth: &'a Auth,
+    },
+}
+
+/// What the engine needs to know about a command.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandInfo<'n> {
+    pub code: CommandCode,
+    /// Names of every handle in the handle area, in order.
+    pub names: &'n [&'n [u8]],
+    /// How many leading handles need authorization.
+    pub auth_handles: usize,
+    /// The first command parameter is a TPM2B (so it may be encrypted).
+    pub decrypt_param: bool,
+    /// The first response parameter is a TPM2B.
+    pub encrypt_param: bool,
+}
+
+/// Per-slot facts decided when the command was authorized and needed again for its response.
+#[derive(Default, Clone)]
+pub struct Pending {
+    count: usize,
+    include_auth: [bool; MAX_SESSIONS],
+    sent_empty_hmac: [bool; MAX_SESSIONS],
+    sent_attributes: [SessionAttributes; MAX_SESSIONS],
+    /// cpHash in the hash of each session that audits the command.
+    audit_cp_hash: [Option<Digest>; MAX_SESSIONS],
+    decrypt: Option<usize>,
+    encrypt: Option<usize>,
+}
+
+impl Pending {
+    /// Number of authorization entries written.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// Largest HMAC or cipher key: a session key plus an auth value, each at most one digest.
+const MAX_KEY: usize = 128;
+
+/// sessionKey ‖ authValue in a stack buffer that is wiped when dropped.
+struct KeyBuf {
+    buf: [u8; MAX_KEY],
+    len: usize,
+}
+
+impl KeyBuf {
+    fn new(state: &SessionState, auth: Option<&Auth>) -> Self {
+        let mut k = KeyBuf {
+            buf: [0; MAX_KEY],
+            len: 0,
+        };
+        k.push(state.session_key.as_bytes());
+        if let Some(a) = auth {
+            k.push(super::trim_auth(a.as_bytes()));
+        }
+        k
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        let n = b.len().min(MAX_KEY - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+        self.len += n;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for KeyBuf {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+/// Hashes computed once per algorithm and shared by sessions using the same one.
+struct HashCache {
+    entries: [Option<(HashAlg, Digest)>; MAX_SESSIONS],
+}
+
+impl HashCache {
+    fn new() -> Self {
+        HashCache {
+            entries: [None, None, None],
+        }
+    }
+
+    fn get(&mut self, alg: HashAlg, compute: impl FnOnce(HashAlg) -> Digest) -> Digest {
+        for (a, d) in self.entries.iter().flatten() {
+            if *a == alg {
+                return d.clone();
+            }
+        }
+        let d = compute(alg);
+        if let Some(slot) = self.entries.iter_mut().find(|e| e.is_none()) {
+            *slot = Some((alg, d.clone()));
+        }
+        d
+    }
+}
+
+fn cp_hash(alg: HashAlg, info: &CommandInfo<'_>, params: &[u8]) -> Digest {
+    let mut h = Hasher::new(alg);
+    h.update(&info.code.0.to_be_bytes());
+    for n in info.names {
+        h.update(n);
+    }
+    h.update(params);
+    h.finalize()
+}
+
+fn rp_hash(alg: HashAlg, code: CommandCode, params: &[u8]) -> Digest {
+    let mut h = Hasher::new(alg);
+    h.update(&0u32.to_be_bytes());
+    h.update(&code.0.to_be_bytes());
+    h.update(params);
+    h.finalize()
+}
+
+/// The sized buffer at the start of a parameter area: its payload range.
+fn first_sized(params: &[u8]) -> Result<core::ops::Range<usize>, SessionError> {
+    if params.len() < 2 {
+        return Err(SessionError::Integrity("first parameter shorter than its size field"));
+    }
+    let n = u16::from_be_bytes([params[0], params[1]]) as usize;
+    if 2 + n > params.len() {
+        return Err(SessionError::Integrity("first parameter runs past the parameter area"));
+    }
+    Ok(2..2 + n)
+}
+
+/// Encrypts or decrypts `data` with the session's cipher. `newer`/`older` are the nonces in
+/// the order the direction requires (caller then TPM for commands, TPM then caller for responses).
+fn crypt(
+    state: &SessionState,
+    auth: Option<&Auth>,
+    newer: &[u8],
+    older: &[u8],
+    data: &mut [u8],
+    encrypt: bool,
+) -> Result<(), SessionError> {
+    let key = KeyBuf::new(state, auth);
+    match state.symmetric {
+        Symmetric::Null => Err(SessionError::NoCipher(state.handle)),
+        Symmetric::Xor(h) => Ok(crypto::xor_obfuscate(h, key.bytes(), newer, older, data)?),
+        Symmetric::AesCfb(bits) => {
+            let key_len = bits as usize / 8;
+            let mut kiv = [0u8; 32 + 16];
+            let out = &mut kiv[..key_len + 16];
+            crypto::kdfa(
+                state.hash,
+                key.bytes(),
+                b"CFB",
+                newer,
+                older,
+                (bits as u32) + 128,
+                out,
+            )?;
+            let mut iv = [0u8; 16];
+            iv.copy_from_slice(&out[key_len..]);
+            let r = if encrypt {
+                crypto::aes_cfb_encrypt(&out[..key_len], &iv, data)
+            } else {
+                crypto::aes_cfb_decrypt(&out[..key_len], &iv, data)
+            };
+            kiv.zeroize();
+            iv.zeroize();
+            Ok(r?)
+        }
+    }
+}
+
+fn slot_state<'s>(slot: &'s SessionSlot<'_>) -> Option<&'s SessionState> {
+    match slot {
+        SessionSlot::Session { state, .. } => Some(state),
+        SessionSlot::Password(_) => None,
+    }
+}
+
+/// Authorizes a command: rolls every session's nonceCaller, encrypts the first parameter in
+/// `params` if a session asks for it, and writes the authorization area (with its size) into
+/// `w`. Returns what [`verify_response`] needs.
+pub fn authorize(
+    w: &mut Writer<'_>,
+    info: &CommandInfo<'_>,
+    slots: &mut [SessionSlot<'_>],
+    params: &mut [u8],
+) -> Result<Pending, SessionError> {
+    if slots.len() > MAX_SESSIONS {
+        return Err(SessionError::TooManySessions(slots.len()));
+    }
+    if slots.len() < info.auth_handles {
+        return Err(SessionError::MissingAuthorization {
+            command: info.code,
+            needed: info.auth_handles,
+            given: slots.len(),
+        });
+    }
+    let mut p = Pending {
+        count: slots.len(),
+        ..Pending::default()
+    };
+    for (i, slot) in slots.iter().enumerate() {
+        let Some(s) = slot_state(slot) else { continue };
+        if s.closed {
+            return Err(SessionError::Closed(s.handle));
+        }
+        if s.poisoned {
+            return Err(SessionError::Integrity(
+                "an earlier response failed verification; this session's nonces can no longer be trusted",
+            ));
+        }
+        if s.session_type == SessionType::TRIAL {
+            return Err(SessionError::TrialSession(s.handle));
+        }
+        let a = s.attributes;
+        if i >= info.auth_handles
+            && !(a.contains(SessionAttributes::DECRYPT)
+                || a.contains(SessionAttributes::ENCRYPT)
+                || a.contains(SessionAttributes::AUDIT))
+        {
+            return Err(SessionError::IdleExtraSession(s.handle));
+        }
+        for (bit, which, slot_ref, allowed, dir) in [
+            (
+                SessionAttributes::DECRYPT,
+                "decrypt",
+                &mut p.decrypt,
+                info.decrypt_param,
+                "first command",
+            ),
+            (
+                SessionAttributes::ENCRYPT,
+                "encrypt",
+                &mut p.encrypt,
+                info.encrypt_param,
+                "first response",
+            ),
+        ] {
+            if !a.contains(bit) {
+                continue;
+            }
+            if slot_ref.is_some() {
+                return Err(SessionError::DuplicateCrypt(which));
+            }
+            if !allowed {
+                return Err(SessionError::NotEncryptable {
+                    command: info.code,
+                    direction: dir,
+                });
+            }
+            if s.symmetric == Symmetric::Null {
+                return Err(SessionError::NoCipher(s.handle));
+            }
+            if !s.has_secret_key() && !s.allow_unprotected_encryption {
+                return Err(SessionError::EmptyKeyEncryption(s.handle));
+            }
+            *slot_ref = Some(i);
+        }
+    }
+
+    // Fresh nonceCaller for every session, before anything depends on it.
+    for slot in slots.iter_mut() {
+        if let SessionSlot::Session { state, .. } = slot {
+            state.roll_nonce_caller()?;
+        }
+    }
+
+    if let Some(d) = p.decrypt {
+        let range = first_sized(params)?;
+        if let SessionSlot::Session { state, auth } = &slots[d] {
+            let auth = (d < info.auth_handles).then_some(*auth);
+            crypt(
+                state,
+                auth,
+                state.nonce_caller.as_bytes(),
+                state.nonce_tpm.as_bytes(),
+                &mut params[range],
+                true,
+            )?;
+        }
+    }
+
+    // Extra nonces folded into the first session's HMAC (Part 1, 19.6.5): those of a decrypt
+    // and an encrypt session that are not the first one, counted once if they are the same.
+    let mut extra_nonces: [Option<crate::wire::Nonce>; 2] = [None, None];
+    if info.auth_handles > 0 {
+        if let Some(d) = p.decrypt.filter(|&d| d != 0) {
+            extra_nonces[0] = slot_state(&slots[d]).map(|s| s.nonce_tpm.clone());
+        }
+        if let Some(e) = p.encrypt.filter(|&e| e != 0 && Some(e) != p.decrypt) {
+            extra_nonces[1] = slot_state(&slots[e]).map(|s| s.nonce_tpm.clone());
+        }
+    }
+
+    let mut cp = HashCache::new();
+    let size_at = w.placeholder_u32();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let authorizing = i < info.auth_handles;
+        match slot {
+            SessionSlot::Password(pw) => {
+                AuthCommandRef {
+                    session_handle: Handle::RS_PW,
+                    nonce: &[],
+                    attributes: SessionAttributes(SessionAttributes::CONTINUE_SESSION),
+                    hmac: pw.as_bytes(),
+                }
+                .marshal(w);
+            }
+            SessionSlot::Session { state, auth } => {
+                let attrs = state.attributes;
+                p.sent_attributes[i] = attrs;
+                let cp_hash = cp.get(state.hash, |alg| cp_hash(alg, info, params));
+                if attrs.contains(SessionAttributes::AUDIT) {
+                    p.audit_cp_hash[i] = Some(cp_hash.clone());
+                }
+                let policy = state.session_type == SessionType::POLICY;
+                if authorizing && policy && state.policy_auth == PolicyAuth::Password {
+                    // PolicyPassword: the auth value travels in clear instead of an HMAC.
+                    p.sent_empty_hmac[i] = false;
+                    AuthCommandRef {
+                        session_handle: state.handle,
+                        nonce: state.nonce_caller.as_bytes(),
+                        attributes: attrs,
+                        hmac: super::trim_auth(auth.as_bytes()),
+                    }
+                    .marshal(w);
+                    continue;
+                }
+                let include_auth = authorizing
+                    && if policy {
+                        state.policy_auth == PolicyAuth::AuthValue
+                    } else {
+                        !state.is_bound_to(info.names[i], auth.as_bytes())
+                    };
+                p.include_auth[i] = include_auth;
+                let key = KeyBuf::new(state, include_auth.then_some(*auth));
+                let hmac = if key.len == 0 && policy {
+                    // The TPM accepts an empty HMAC when the key is empty (policy sessions
+                    // that need no auth value), and then answers with an empty one.
+                    p.sent_empty_hmac[i] = true;
+                    Digest::empty()
+                } else {
+                    let mut m = HmacCtx::new(state.hash, key.bytes());
+                    m.update(cp_hash.as_bytes());
+                    m.update(state.nonce_caller.as_bytes());
+                    m.update(state.nonce_tpm.as_bytes());
+                    if i == 0 {
+                        for n in extra_nonces.iter().flatten() {
+                            m.update(n.as_bytes());
+                        }
+                    }
+                    m.update(&[attrs.0]);
+                    m.finalize()
+                };
+                AuthCommandRef {
+                    session_handle: state.handle,
+                    nonce: state.nonce_caller.as_bytes(),
+                    attributes: attrs,
+                    hmac: hmac.as_bytes(),
+                }
+                .marshal(w);
+            }
+        }
+    }
+    w.patch_u32_len_since(size_at);
+    Ok(p)
+}
+
+/// Verifies a successful response's authorization area against the sessions that authorized
+/// the command, then (only if every check passed) rolls their nonces and updates audit
+/// digests. Call [`decrypt_response`] afterwards.
+///
+/// `auths` are the response's authorization entries; `params` is the response parameter area
+/// as received.
+pub fn verify_response(
+    info: &CommandInfo<'_>,
+    slots: &mut [SessionSlot<'_>],
+    pending: &Pending,
+    auths: &[Option<AuthResponseRef<'_>>],
+    params: &[u8],
+) -> Result<(), SessionError> {
+    let count = auths.iter().flatten().count();
+    if count != pending.count || slots.len() != pending.count {
+        // Every check below must run for every session; a response that drops an entry
+        // must not pass as one that had nothing to check.
+        poison(slots);
+        return Err(SessionError::Integrity(
+            "the response does not carry one authorization per session sent",
+        ));
+    }
+    let mut rp = HashCache::new();
+    for (i, (slot, a)) in slots.iter().zip(auths.iter().flatten()).enumerate() {
+        let ok = match slot {
+            SessionSlot::Password(_) => a.nonce.is_empty() && a.hmac.is_empty(),
+            SessionSlot::Session { state, auth } => {
+                let nonce_ok = !a.nonce.is_empty() && a.nonce.len() <= crate::wire::MAX_DIGEST_SIZE;
+                let policy = state.session_type == SessionType::POLICY;
+                let hmac_ok = if i < info.auth_handles
+                    && policy
+                    && state.policy_auth == PolicyAuth::Password
+                {
+                    a.hmac.is_empty()
+                } else if pending.sent_empty_hmac[i] {
+                    a.hmac.is_empty()
+                } else {
+                    let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
+                    let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
+                    let mut m = HmacCtx::new(state.hash, key.bytes());
+                    m.update(rp_hash.as_bytes());
+                    m.update(a.nonce);
+                    m.update(state.nonce_caller.as_bytes());
+                    m.update(&[a.attributes.0]);
+                    m.verify(a.hmac)
+                };
+                nonce_ok && hmac_ok
+            }
+        };
+        if !ok {
+            poison(slots);
+            return Err(SessionError::Integrity(
+                "response HMAC mismatch: the response was altered or the session state is wrong",
+            ));
+        }
+    }
+
+    // All verified: now commit the new state.
+    for (i, (slot, a)) in slots.iter_mut().zip(auths.iter().flatten()).enumerate() {
+        let SessionSlot::Session { state, .. } = slot else {
+            continue;
+        };
+        // Length was checked above.
+        let _ = state.nonce_tpm.set(a.nonce);
+        if !a.attributes.contains(SessionAttributes::CONTINUE_SESSION) {
+            state.closed = true;
+        }
+        if i < info.auth_handles && state.session_type == SessionType::POLICY {
+            // The TPM resets a policy session's policy state once it has authorized a command.
+            state.policy_auth = PolicyAuth::None;
+        }
+        if let Some(cp_hash) = &pending.audit_cp_hash[i] {
+            let sent = pending.sent_attributes[i];
+            if state.audit_digest.is_none() || sent.contains(SessionAttributes::AUDIT_RESET) {
+                let zeros = [0u8; 64];
+                state.audit_digest = Digest::new(&zeros[..state.hash.digest_size()]).ok();
+                // An audit session is no longer bound (the TPM clears isBound).
+                state.bound_entity = None;
+            }
+            let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
+            if let Some(d) = &mut state.audit_digest {
+                let mut h = Hasher::new(state.hash);
+                h.update(d.as_bytes());
+                h.update(cp_hash.as_bytes());
+                h.update(rp_hash.as_bytes());
+                *d = h.finalize();
+            }
+        }
+    }
+
+    Ok(())
+}
+
+/// Decrypts the first response parameter in place if a session asked for response encryption.
+/// Only call this after [`verify_response`] succeeded.
+pub fn decrypt_response(
+    info: &CommandInfo<'_>,
+    slots: &[SessionSlot<'_>],
+    pending: &Pending,
+    params: &mut [u8],
+) -> Result<(), SessionError> {
+    if let Some(e) = pending.encrypt {
+        let range = first_sized(params)?;
+        if let SessionSlot::Session { state, auth } = &slots[e] {
+            let auth = (e < info.auth_handles).then_some(*auth);
+            crypt(
+                state,
+                auth,
+                state.nonce_tpm.as_bytes(),
+                state.nonce_caller.as_bytes(),
+                &mut params[range],
+                false,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn poison(slots: &mut [SessionSlot<'_>]) {
+    for slot in slots {
+        if let SessionSlot::Session { state, .. } = slot {
+            state.poisoned = true;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Sessions: host-side state of HMAC, policy and trial sessions, and the generic engine that
+//! authorizes a command frame and verifies its response (see [`engine`]). Knows nothing of
+//! transports and nothing of individual commands beyond their code, handle names and
+//! parameter bytes.
+
+pub mod engine;
+pub mod policy;
+
+use core::fmt;
+
+use zeroize::Zeroize;
+
+use crate::crypto::{self, HashAlg};
+use crate::wire::{AlgId, Digest, Handle, Marshal, Name, Nonce, Secret, SessionAttributes, SessionType};
+
+/// The session key: at most one digest of the session's hash. Zeroized on drop.
+pub type SessionKey = Secret<64>;
+
+/// Parameter encryption algorithm of a session (the `symmetric` of TPM2_StartAuthSession).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symmetric {
+    /// No parameter encryption.
+    Null,
+    /// AES in CFB mode with a 128, 192 or 256-bit key.
+    AesCfb(u16),
+    /// XOR obfuscation with a mask from KDFa using this hash.
+    Xor(HashAlg),
+}
+
+impl Symmetric {
+    /// The TPMT_SYM_DEF fields: (algorithm, keyBits or hash, mode).
+    pub fn to_fields(self) -> (AlgId, u16, AlgId) {
+        match self {
+            Symmetric::Null => (AlgId::NULL, 0, AlgId::NULL),
+            Symmetric::AesCfb(bits) => (AlgId::AES, bits, AlgId::CFB),
+            Symmetric::Xor(h) => (AlgId::XOR, h.alg_id().0, AlgId::NULL),
+        }
+    }
+
+    pub fn from_fields(alg: AlgId, bits: u16, mode: AlgId) -> Result<Self, SessionError> {
+        match alg {
+            AlgId::NULL => Ok(Symmetric::Null),
+            AlgId::AES if mode == AlgId::CFB && matches!(bits, 128 | 192 | 256) => {
+                Ok(Symmetric::AesCfb(bits))
+            }
+            AlgId::XOR => Ok(Symmetric::Xor(
+                HashAlg::from_alg_id(AlgId(bits))
+                    .map_err(|_| SessionError::UnsupportedSymmetric(alg, bits, mode))?,
+            )),
+            _ => Err(SessionError::UnsupportedSymmetric(alg, bits, mode)),
+        }
+    }
+}
+
+/// What a policy session has been told about how its entity's auth value is proven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PolicyAuth {
+    /// Neither PolicyAuthValue nor PolicyPassword: the auth value is not used.
+    #[default]
+    None,
+    /// PolicyAuthValue: the auth value goes into the HMAC key.
+    AuthValue,
+    /// PolicyPassword: the auth value is sent in clear in place of the HMAC.
+    Password,
+}
+
+/// Errors in using a session, found on the host before anything is sent or after a response.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("unsupported parameter encryption: algorithm {0}, bits/hash 0x{1:x}, mode {2}")]
+    UnsupportedSymmetric(AlgId, u16, AlgId),
+    #[error(
+        "refusing parameter encryption on session {0}: its session key is empty or derived from \
+         no secret (not salted, and not bound to an entity with a non-empty auth value), so \
+         anyone watching the bus can derive the encryption key; start the session salted, or \
+         opt in with allow_unprotected_encryption()"
+    )]
+    EmptyKeyEncryption(Handle),
+    #[error("session {0} has no parameter encryption algorithm (symmetric is TPM_ALG_NULL)")]
+    NoCipher(Handle),
+    #[error("{command}: the {direction} parameter is not a sized buffer (TPM2B), so it cannot be encrypted")]
+    NotEncryptable {
+        command: crate::wire::CommandCode,
+        direction: &'static str,
+    },
+    #[error("more than one session asks to {0} parameters")]
+    DuplicateCrypt(&'static str),
+    #[error("too many sessions: {0} (a command carries at most 3)")]
+    TooManySessions(usize),
+    #[error("{command} needs {needed} authorizations, {given} given")]
+    MissingAuthorization {
+        command: crate::wire::CommandCode,
+        needed: usize,
+        given: usize,
+    },
+    #[error("session {0} is a trial session: it can compute a policy but cannot authorize")]
+    TrialSession(Handle),
+    #[error("an extra (non-authorizing) session {0} must have decrypt, encrypt or audit set")]
+    IdleExtraSession(Handle),
+    #[error("session {0} was already flushed or saved")]
+    Closed(Handle),
+    #[error("response integrity check failed: {0}")]
+    Integrity(&'static str),
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
+}
+
+/// Host-side state of a TPM session: everything needed to authorize commands with it, save it
+/// and continue it in another process.
+pub struct SessionState {
+    pub handle: Handle,
+    pub session_type: SessionType,
+    pub hash: HashAlg,
+    pub symmetric: Symmetric,
+    /// Attributes sent with the next command (continueSession is kept set by default).
+    pub attributes: SessionAttributes,
+    pub session_key: SessionKey,
+    /// The session key was derived from a secret (a salt, or a non-empty bind auth value).
+    /// An unsalted session bound to an entity with an empty auth value has a key that anyone
+    /// who saw the nonces can compute.
+    pub key_is_secret: bool,
+    /// nonceCaller of the last command (or of StartAuthSession).
+    pub nonce_caller: Nonce,
+    /// nonceTPM of the last response: the "nonceOlder" of the next command.
+    pub nonce_tpm: Nonce,
+    /// The TPM's bound-entity value (name padded and XORed with the bind auth), if bound.
+    pub bound_entity: Option<Name>,
+    pub policy_auth: PolicyAuth,
+    /// Host-side session audit digest; `None` until the session is first used for audit.
+    pub audit_digest: Option<Digest>,
+    /// Caller opted in to parameter encryption with an empty session key.
+    pub allow_unprotected_encryption: bool,
+    /// Set once the TPM has flushed the session (continueSession cleared) or it was saved.
+    pub closed: bool,
+    /// Set when a response failed verification: the TPM has rolled its nonce but we could not
+    /// trust the new one, so the session must not authorize anything again.
+    pub poisoned: bool,
+}
+
+impl fmt::Debug for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionState")
+            .field("handle", &self.handle)
+            .field("session_type", &self.session_type)
+            .field("hash", &self.hash)
+            .field("symmetric", &self.symmetric)
+            .field("attributes", &self.attributes)
+            .field("session_key", &self.session_key)
+            .field("bound", &self.bound_entity.is_some())
+            .field("policy_auth", &self.policy_auth)
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl SessionState {
+    /// True when nobody but us and the TPM can know the session key. Otherwise parameter
+    /// encryption is readable by anyone watching the bus.
+    pub fn has_secret_key(&self) -> bool {
+        self.key_is_secret && !self.session_key.is_empty()
+    }
+
+    pub fn is_policy(&self) -> bool {
+        matches!(self.session_type, SessionType::POLICY | SessionType::TRIAL)
+    }
+
+    /// Whether this session is bound to the entity `name` whose auth value is `auth`.
+    pub fn is_bound_to(&self, name: &[u8], auth: &[u8]) -> bool {
+        match &self.bound_entity {
+            Some(b) => b.as_bytes() == bound_entity(name, auth).as_bytes(),
+            None => false,
+        }
+    }
+
+    /// Picks a fresh nonceCaller of the same size as the current one (digest size at least 16).
+    pub(crate) fn roll_nonce_caller(&mut self) -> Result<(), SessionError> {
+        let len = self.nonce_caller.len().clamp(16, 64);
+        let mut buf = [0u8; 64];
+        crypto::random(&mut buf[..len])?;
+        // Cannot fail: len <= 64 = capacity.
+        let _ = self.nonce_caller.set(&buf[..len]);
+        buf.zeroize();
+        Ok(())
+    }
+}
+
+/// Removes trailing zero bytes, as the TPM does to every auth value before using it in a key
+/// or comparing it.
+pub fn trim_auth(auth: &[u8]) -> &[u8] {
+    let end = auth.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    &auth[..end]
+}
+
+/// The value a TPM keeps for a bound session: the entity's name, zero-padded to the size of
+/// TPMU_NAME, with the (trimmed) auth value XORed into its last bytes. Comparing this value,
+/// not the name alone, means a session stops counting as bound once the auth value changes.
+pub fn bound_entity(name: &[u8], auth: &[u8]) -> Name {
+    let mut buf = [0u8; crate::wire::MAX_NAME_SIZE];
+    let n = name.len().min(buf.len());
+    buf[..n].copy_from_slice(&name[..n]);
+    let auth = trim_auth(auth);
+    let auth = &auth[..auth.len().min(buf.len())];
+    let start = buf.len() - auth.len();
+    for (d, s) in buf[start..].iter_mut().zip(auth) {
+        *d ^= s;
+    }
+    let out = Name::new(&buf).unwrap_or_default();
+    buf.zeroize();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_zeros_are_trimmed() {
+        assert_eq!(trim_auth(b"ab\0\0"), b"ab");
+        assert_eq!(trim_auth(b"\0\0"), b"");
+        assert_eq!(trim_auth(b"a\0b"), b"a\0b");
+    }
+
+    #[test]
+    fn bound_entity_matches_the_esys_layout() {
+        let name = [0xAAu8; 34];
+        let b = bound_entity(&name, b"pw123");
+        assert_eq!(b.len(), 68);
+        assert_eq!(&b.as_bytes()[..34], &name);
+        assert!(b.as_bytes()[34..63].iter().all(|&x| x == 0));
+        assert_eq!(&b.as_bytes()[63..], b"pw123");
+    }
+}
+
+impl crate::wire::Marshal for Symmetric {
+    fn marshal(&self, w: &mut crate::wire::Writer<'_>) {
+        let (alg, bits, mode) = self.to_fields();
+        alg.marshal(w);
+        match self {
+            Symmetric::Null => {}
+            Symmetric::Xor(_) => w.u16(bits),
+            Symmetric::AesCfb(_) => {
+                w.u16(bits);
+                mode.marshal(w);
+            }
+        }
+    }
+}
+
+impl crate::wire::Unmarshal for Symmetric {
+    fn unmarshal(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
+        use crate::wire::Unmarshal as _;
+        let alg = AlgId::unmarshal(r)?;
+        let bad = |v: u16| crate::wire::WireError::BadValue {
+            what: "session TPMT_SYM_DEF",
+            value: v as u32,
+        };
+        match alg {
+            AlgId::NULL => Ok(Symmetric::Null),
+            AlgId::XOR => {
+                let h = r.u16()?;
+                Symmetric::from_fields(alg, h, AlgId::NULL).map_err(|_| bad(h))
+            }
+            _ => {
+                let bits = r.u16()?;
+                let mode = AlgId::unmarshal(r)?;
+                Symmetric::from_fields(alg, bits, mode).map_err(|_| bad(alg.0))
+            }
+        }
+    }
+}
