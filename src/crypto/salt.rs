@@ -1,0 +1,405 @@
+//! "Secret" encapsulation to a TPM key: the salt of a salted session, the seed of a credential
+//! or a duplication blob (TPM 2.0 Part 1 Annex B.10.3 for RSA-OAEP, C.6.4 for ECDH). go-tpm
+//! calls this labeled encapsulation.
+
+use p256::elliptic_curve::ecdh::diffie_hellman;
+use p256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ModulusSize, ToEncodedPoint};
+use p256::elliptic_curve::{
+    AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
+};
+use rand_core::{CryptoRngCore, OsRng};
+use rsa::{BigUint, Oaep, RsaPublicKey};
+use zeroize::Zeroizing;
+
+use super::{kdfe, label_needs_nul, random, CryptoError, HashAlg};
+use crate::wire::{Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES};
+
+/// A freshly encapsulated secret: `secret` is what both sides now share (zeroized on drop, never
+/// printed), `ciphertext` the TPM2B_ENCRYPTED_SECRET payload that carries it to the TPM.
+#[derive(Debug)]
+pub struct Encapsulated {
+    pub secret: Secret<MAX_DIGEST_SIZE>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// The RSA public exponent a TPM means by 0.
+const DEFAULT_RSA_EXPONENT: u32 = 65537;
+/// Smallest RSA modulus accepted: no TPM makes smaller keys, and smaller ones protect nothing.
+const MIN_RSA_BITS: usize = 1024;
+
+fn rsa_public_key(modulus: &[u8], exponent: u32) -> Result<RsaPublicKey, CryptoError> {
+    if modulus.len() > MAX_RSA_KEY_BYTES {
+        return Err(CryptoError::TooLarge {
+            what: "RSA modulus",
+            size: modulus.len(),
+            max: MAX_RSA_KEY_BYTES,
+        });
+    }
+    let n = BigUint::from_bytes_be(modulus);
+    if n.bits() < MIN_RSA_BITS {
+        return Err(CryptoError::BadKey {
+            what: "RSA modulus",
+            reason: "shorter than 1024 bits",
+        });
+    }
+    if !matches!(modulus.last(), Some(low) if low & 1 == 1) {
+        return Err(CryptoError::BadKey {
+            what: "RSA modulus",
+            reason: "even",
+        });
+    }
+    let e = match exponent {
+        0 => DEFAULT_RSA_EXPONENT,
+        e => e,
+    };
+    RsaPublicKey::new(n, BigUint::from(e)).map_err(|_| CryptoError::BadKey {
+        what: "RSA public key",
+        reason: "exponent or modulus out of range",
+    })
+}
+
+/// The OAEP label: the TPM label with its terminating NUL, which the spec hashes as part of it.
+fn oaep_padding(name_alg: HashAlg, label: &[u8]) -> Result<Oaep, CryptoError> {
+    let mut text = core::str::from_utf8(label)
+        .map_err(|_| CryptoError::BadLabel)?
+        .to_owned();
+    if label_needs_nul(label) {
+        text.push('\0');
+    }
+    Ok(match name_alg {
+        HashAlg::Sha1 => Oaep::new_with_label::<sha1::Sha1, _>(text),
+        HashAlg::Sha256 => Oaep::new_with_label::<sha2::Sha256, _>(text),
+        HashAlg::Sha384 => Oaep::new_with_label::<sha2::Sha384, _>(text),
+        HashAlg::Sha512 => Oaep::new_with_label::<sha2::Sha512, _>(text),
+    })
+}
+
+/// RSA-OAEP encryption of `secret` to a TPM RSA key (modulus big-endian, `exponent` 0 meaning
+/// 65537). OAEP and MGF1 use the key's `name_alg`; the label is `label ‖ 0x00`. The OAEP seed
+/// comes from `rng`, so a fixed generator gives a deterministic ciphertext (for tests).
+pub fn rsa_encrypt_secret(
+    name_alg: HashAlg,
+    modulus: &[u8],
+    exponent: u32,
+    label: &[u8],
+    secret: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, CryptoError> {
+    let key = rsa_public_key(modulus, exponent)?;
+    let padding = oaep_padding(name_alg, label)?;
+    key.encrypt(rng, padding, secret).map_err(CryptoError::Rsa)
+}
+
+/// A random secret of `secret_len` bytes (normally `name_alg.digest_size()`) encrypted to a TPM
+/// RSA key with [`rsa_encrypt_secret`] and an OAEP seed from the operating system.
+pub fn rsa_encapsulate(
+    name_alg: HashAlg,
+    modulus: &[u8],
+    exponent: u32,
+    label: &[u8],
+    secret_len: usize,
+) -> Result<Encapsulated, CryptoError> {
+    let secret = random_secret(secret_len)?;
+    let ciphertext = rsa_encrypt_secret(
+        name_alg,
+        modulus,
+        exponent,
+        label,
+        secret.as_bytes(),
+        &mut OsRng,
+    )?;
+    Ok(Encapsulated { secret, ciphertext })
+}
+
+fn random_secret(len: usize) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
+    if len > MAX_DIGEST_SIZE {
+        return Err(CryptoError::TooLarge {
+            what: "encapsulated secret",
+            size: len,
+            max: MAX_DIGEST_SIZE,
+        });
+    }
+    let mut buf: Zeroizing<[u8; MAX_DIGEST_SIZE]> = Zeroizing::new([0; MAX_DIGEST_SIZE]);
+    random(&mut buf[..len])?;
+    secret_from(&buf[..len])
+}
+
+fn secret_from(bytes: &[u8]) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
+    Secret::new(bytes).map_err(|_| CryptoError::TooLarge {
+        what: "encapsulated secret",
+        size: bytes.len(),
+        max: MAX_DIGEST_SIZE,
+    })
+}
+
+/// The ECC curves supported for encapsulation (TPM_ECC_CURVE values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EccCurve {
+    NistP256,
+    NistP384,
+    NistP521,
+}
+
+impl EccCurve {
+    pub fn from_tpm_id(id: u16) -> Result<Self, CryptoError> {
+        match id {
+            0x0003 => Ok(EccCurve::NistP256),
+            0x0004 => Ok(EccCurve::NistP384),
+            0x0005 => Ok(EccCurve::NistP521),
+            other => Err(CryptoError::UnsupportedCurve(other)),
+        }
+    }
+
+    /// The TPM_ECC_CURVE value.
+    pub fn tpm_id(self) -> u16 {
+        match self {
+            EccCurve::NistP256 => 0x0003,
+            EccCurve::NistP384 => 0x0004,
+            EccCurve::NistP521 => 0x0005,
+        }
+    }
+
+    /// Bytes in one coordinate (and in the private scalar).
+    pub fn coordinate_size(self) -> usize {
+        match self {
+            EccCurve::NistP256 => 32,
+            EccCurve::NistP384 => 48,
+            EccCurve::NistP521 => 66,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the elliptic-curve type of `$curve`.
+macro_rules! with_curve {
+    ($curve:expr, $c:ident => $body:expr) => {
+        match $curve {
+            EccCurve::NistP256 => {
+                type $c = p256::NistP256;
+                $body
+            }
+            EccCurve::NistP384 => {
+                type $c = p384::NistP384;
+                $body
+            }
+            EccCurve::NistP521 => {
+                type $c = p521::NistP521;
+                $body
+            }
+        }
+    };
+}
+
+/// Copies a big-endian coordinate into a field-sized array, left-padding short values; a TPM may
+/// have stripped leading zeros, and longer values are accepted only if the excess is zeros.
+fn field_bytes<C: CurveArithmetic>(
+    value: &[u8],
+    what: &'static str,
+) -> Result<FieldBytes<C>, CryptoError> {
+    let mut out = FieldBytes::<C>::default();
+    let size = out.len();
+    let first_nonzero = value.iter().position(|&b| b != 0).unwrap_or(value.len());
+    let significant = &value[first_nonzero..];
+    if significant.len() > size {
+        return Err(CryptoError::BadKey {
+            what,
+            reason: "coordinate larger than the curve's field",
+        });
+    }
+    out[size - significant.len()..].copy_from_slice(significant);
+    Ok(out)
+}
+
+fn public_key_from<C>(x: &[u8], y: &[u8], what: &'static str) -> Result<PublicKey<C>, CryptoError>
+where
+    C: CurveArithmetic,
+    FieldBytesSize<C>: ModulusSize,
+    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
+{
+    let x = field_bytes::<C>(x, what)?;
+    let y = field_bytes::<C>(y, what)?;
+    let point = EncodedPoint::<C>::from_affine_coordinates(&x, &y, false);
+    Option::from(PublicKey::<C>::from_encoded_point(&point)).ok_or(CryptoError::BadKey {
+        what,
+        reason: "point is not on the curve",
+    })
+}
+
+/// x of a public key as the TPM writes it: the full field width.
+fn x_coordinate<C>(key: &PublicKey<C>) -> Result<FieldBytes<C>, CryptoError>
+where
+    C: CurveArithmetic,
+    FieldBytesSize<C>: ModulusSize,
+    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
+{
+    let point = key.to_encoded_point(false);
+    point.x().cloned().ok_or(CryptoError::BadKey {
+        what: "ECC public key",
+        reason: "point at infinity",
+    })
+}
+
+/// The shared secret: `KDFe(name_alg, Z, label, party_u, party_v, digest bits)` where Z is the
+/// x coordinate of the ECDH product.
+fn derive_secret<C>(
+    name_alg: HashAlg,
+    private: &SecretKey<C>,
+    peer: &PublicKey<C>,
+    label: &[u8],
+    party_u: &[u8],
+    party_v: &[u8],
+) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError>
+where
+    C: CurveArithmetic,
+{
+    let scalar = Zeroizing::new(private.to_nonzero_scalar());
+    let shared = diffie_hellman(&*scalar, peer.as_affine());
+    let len = name_alg.digest_size();
+    let mut buf: Zeroizing<[u8; MAX_DIGEST_SIZE]> = Zeroizing::new([0; MAX_DIGEST_SIZE]);
+    kdfe(
+        name_alg,
+        shared.raw_secret_bytes(),
+        label,
+        party_u,
+        party_v,
+        (len * 8) as u32,
+        &mut buf[..len],
+    )?;
+    secret_from(&buf[..len])
+}
+
+fn encapsulate_on<C>(
+    name_alg: HashAlg,
+    ephemeral: &SecretKey<C>,
+    x: &[u8],
+    y: &[u8],
+    label: &[u8],
+) -> Result<Encapsulated, CryptoError>
+where
+    C: CurveArithmetic,
+    FieldBytesSize<C>: ModulusSize,
+    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
+{
+    let tpm_key = public_key_from::<C>(x, y, "TPM ECC public key")?;
+    let ephemeral_point = ephemeral.public_key().to_encoded_point(false);
+    let (ex, ey) = match (ephemeral_point.x(), ephemeral_point.y()) {
+        (Some(ex), Some(ey)) => (ex, ey),
+        _ => {
+            return Err(CryptoError::BadKey {
+                what: "ephemeral ECC key",
+                reason: "point at infinity",
+            })
+        }
+    };
+    // partyV is the TPM key's x exactly as its public area carries it: that is what the TPM hashes.
+    let secret = derive_secret(name_alg, ephemeral, &tpm_key, label, ex, x)?;
+    let mut ciphertext = Vec::with_capacity(4 + ex.len() + ey.len());
+    for coordinate in [ex, ey] {
+        ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
+        ciphertext.extend_from_slice(coordinate);
+    }
+    Ok(Encapsulated { secret, ciphertext })
+}
+
+/// ECDH encapsulation to a TPM ECC key (x, y big-endian) on `curve` with a fresh ephemeral key:
+/// `secret = KDFe(name_alg, x(ephemeral · Q), label, x_ephemeral, x_Q, digest bits)`;
+/// `ciphertext` is the marshalled TPMS_ECC_POINT of the ephemeral public key.
+pub fn ecc_encapsulate_curve(
+    curve: EccCurve,
+    name_alg: HashAlg,
+    x: &[u8],
+    y: &[u8],
+    label: &[u8],
+) -> Result<Encapsulated, CryptoError> {
+    with_curve!(curve, C => {
+        let ephemeral = SecretKey::<C>::random(&mut OsRng);
+        encapsulate_on::<C>(name_alg, &ephemeral, x, y, label)
+    })
+}
+
+/// [`ecc_encapsulate_curve`] with a given ephemeral private scalar (big-endian): deterministic,
+/// for known-answer tests.
+pub fn ecc_encapsulate_curve_with(
+    curve: EccCurve,
+    name_alg: HashAlg,
+    ephemeral_private: &[u8],
+    x: &[u8],
+    y: &[u8],
+    label: &[u8],
+) -> Result<Encapsulated, CryptoError> {
+    with_curve!(curve, C => {
+        let ephemeral = private_key::<C>(ephemeral_private, "ephemeral ECC private key")?;
+        encapsulate_on::<C>(name_alg, &ephemeral, x, y, label)
+    })
+}
+
+/// [`ecc_encapsulate_curve`] on NIST P-256.
+pub fn ecc_encapsulate(
+    name_alg: HashAlg,
+    x: &[u8],
+    y: &[u8],
+    label: &[u8],
+) -> Result<Encapsulated, CryptoError> {
+    ecc_encapsulate_curve(EccCurve::NistP256, name_alg, x, y, label)
+}
+
+/// [`ecc_encapsulate_curve_with`] on NIST P-256.
+pub fn ecc_encapsulate_with(
+    name_alg: HashAlg,
+    ephemeral_private: &[u8],
+    x: &[u8],
+    y: &[u8],
+    label: &[u8],
+) -> Result<Encapsulated, CryptoError> {
+    ecc_encapsulate_curve_with(EccCurve::NistP256, name_alg, ephemeral_private, x, y, label)
+}
+
+/// The TPM's side of [`ecc_encapsulate_curve`]: recovers the secret from `ciphertext` (a
+/// marshalled TPMS_ECC_POINT) with the key's private scalar. Used to check encapsulations and
+/// to stand in for a TPM in tests.
+pub fn ecc_decapsulate(
+    curve: EccCurve,
+    name_alg: HashAlg,
+    private: &[u8],
+    ciphertext: &[u8],
+    label: &[u8],
+) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
+    let mut reader = Reader::new(ciphertext);
+    let ex = read_coordinate(&mut reader)?;
+    let ey = read_coordinate(&mut reader)?;
+    if !reader.is_empty() {
+        return Err(bad_point());
+    }
+    with_curve!(curve, C => {
+        let key = private_key::<C>(private, "ECC private key")?;
+        let ephemeral = public_key_from::<C>(ex, ey, "ephemeral ECC point")?;
+        let own_x = x_coordinate(&key.public_key())?;
+        derive_secret(name_alg, &key, &ephemeral, label, ex, &own_x)
+    })
+}
+
+fn read_coordinate<'a>(reader: &mut Reader<'a>) -> Result<&'a [u8], CryptoError> {
+    let len = usize::from(reader.u16().map_err(|_| bad_point())?);
+    if len > MAX_ECC_KEY_BYTES {
+        return Err(bad_point());
+    }
+    reader.take(len).map_err(|_| bad_point())
+}
+
+fn bad_point() -> CryptoError {
+    CryptoError::BadKey {
+        what: "encapsulated ECC point",
+        reason: "not a well-formed TPMS_ECC_POINT",
+    }
+}
+
+fn private_key<C: CurveArithmetic>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<SecretKey<C>, CryptoError> {
+    // Accept scalars with leading zeros stripped or added, as TPM2B values may carry them.
+    let scalar: Zeroizing<FieldBytes<C>> = Zeroizing::new(field_bytes::<C>(bytes, what)?);
+    SecretKey::<C>::from_bytes(&scalar).map_err(|_| CryptoError::BadKey {
+        what,
+        reason: "scalar is zero or not below the curve order",
+    })
+}
