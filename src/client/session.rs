@@ -191,7 +191,7 @@ impl Session {
             .filter(|(e, _)| e.handle != Handle::RH_NULL)
             .map(|(_, a)| trim_auth(a.as_bytes()))
             .unwrap_or(&[]);
-        let salt_bytes: &[u8] = salt.as_ref().map_or(&[], |s| s.secret.as_ref());
+        let salt_bytes: &[u8] = salt.as_ref().map_or(&[], |s| s.secret.as_bytes());
         // The TPM derives a key whenever the session is bound or salted, even from an empty
         // bind auth value (then the key is public knowledge, but still non-empty).
         let bound = opts.bind.as_ref().is_some_and(|(e, _)| e.handle != Handle::RH_NULL);

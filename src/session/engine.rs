@@ -170,30 +170,11 @@ fn crypt(
     match state.symmetric {
         Symmetric::Null => Err(SessionError::NoCipher(state.handle)),
         Symmetric::Xor(h) => Ok(crypto::xor_obfuscate(h, key.bytes(), newer, older, data)?),
-        Symmetric::AesCfb(bits) => {
-            let key_len = bits as usize / 8;
-            let mut kiv = [0u8; 32 + 16];
-            let out = &mut kiv[..key_len + 16];
-            crypto::kdfa(
-                state.hash,
-                key.bytes(),
-                b"CFB",
-                newer,
-                older,
-                (bits as u32) + 128,
-                out,
-            )?;
-            let mut iv = [0u8; 16];
-            iv.copy_from_slice(&out[key_len..]);
-            let r = if encrypt {
-                crypto::aes_cfb_encrypt(&out[..key_len], &iv, data)
-            } else {
-                crypto::aes_cfb_decrypt(&out[..key_len], &iv, data)
-            };
-            kiv.zeroize();
-            iv.zeroize();
-            Ok(r?)
-        }
+        Symmetric::AesCfb(bits) => Ok(if encrypt {
+            crypto::param_cfb_encrypt(state.hash, bits, key.bytes(), newer, older, data)
+        } else {
+            crypto::param_cfb_decrypt(state.hash, bits, key.bytes(), newer, older, data)
+        }?),
     }
 }
 
