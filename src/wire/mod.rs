@@ -1,14 +1,35 @@
 //! The TPM 2.0 wire format: a bounds-checked reader, a writer, and the marshalled types.
 //! Knows nothing of crypto or I/O.
 
+pub mod attest;
+pub mod capability;
 mod codec;
 pub mod constants;
+pub mod context;
 pub mod frame;
+pub mod nv;
+pub mod pcr;
+pub mod public;
+pub mod rc;
+pub mod structures;
+pub mod sym;
 mod tpm2b;
 
+pub use attest::*;
+pub use capability::*;
 pub use codec::{Marshal, Reader, Unmarshal, Writer};
 pub use constants::*;
+pub use context::*;
 pub use frame::*;
+pub use nv::*;
+pub use pcr::*;
+pub use public::*;
+pub use rc::*;
+pub use structures::{
+    AlgorithmAttributes, AuthTicket, CommandAttributes, CreationTicket, HashcheckTicket,
+    LocalityAttributes, NvAttributes, ObjectAttributes, Ticket, TpmList, VerifiedTicket,
+};
+pub use sym::*;
 pub use tpm2b::*;
 
 /// Why bytes could not be read as (or written as) a TPM structure.

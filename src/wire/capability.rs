@@ -1,0 +1,210 @@
+//! TPM2_GetCapability data: TPMS_CAPABILITY_DATA and the lists its union carries.
+
+use super::pcr::{HashValue, PcrSelect, PcrSelectionList};
+use super::structures::{
+    bad_selector, plain_struct_codec, AlgorithmAttributes, CommandAttributes, TpmList,
+};
+use super::{
+    AlgId, Capability, CommandCode, EccCurve, Handle, Marshal, PcrPropertyTag, PropertyTag, Reader,
+    Unmarshal, WireError, Writer,
+};
+
+/// MAX_CAP_DATA: MAX_CAP_BUFFER (1024) less the capability and count fields. The list maxima
+/// below are how many entries of each kind fit in it, as the specification defines them.
+pub const MAX_CAP_DATA: usize = 1024 - 4 - 4;
+pub const MAX_CAP_HANDLES: usize = MAX_CAP_DATA / 4;
+pub const MAX_CAP_CC: usize = MAX_CAP_DATA / 4;
+pub const MAX_CAP_ALGS: usize = MAX_CAP_DATA / 6;
+pub const MAX_TPM_PROPERTIES: usize = MAX_CAP_DATA / 8;
+pub const MAX_PCR_PROPERTIES: usize = MAX_CAP_DATA / 8;
+pub const MAX_ECC_CURVES: usize = MAX_CAP_DATA / 2;
+pub const MAX_TAGGED_POLICIES: usize = MAX_CAP_DATA / (4 + 2 + 64);
+
+/// TPMS_ALG_PROPERTY
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AlgProperty {
+    pub alg: AlgId,
+    pub properties: AlgorithmAttributes,
+}
+
+/// TPMS_TAGGED_PROPERTY
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaggedProperty {
+    pub property: PropertyTag,
+    pub value: u32,
+}
+
+/// TPMS_TAGGED_PCR_SELECT
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaggedPcrSelect {
+    pub tag: PcrPropertyTag,
+    pub select: PcrSelect,
+}
+
+/// TPMS_TAGGED_POLICY
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedPolicy {
+    pub handle: Handle,
+    pub policy_hash: HashValue,
+}
+
+plain_struct_codec!(AlgProperty {
+    alg: AlgId,
+    properties: AlgorithmAttributes
+});
+plain_struct_codec!(TaggedProperty {
+    property: PropertyTag,
+    value: u32
+});
+plain_struct_codec!(TaggedPcrSelect {
+    tag: PcrPropertyTag,
+    select: PcrSelect
+});
+plain_struct_codec!(TaggedPolicy {
+    handle: Handle,
+    policy_hash: HashValue
+});
+
+/// TPML_ALG_PROPERTY
+pub type AlgPropertyList = TpmList<AlgProperty, MAX_CAP_ALGS>;
+/// TPML_HANDLE
+pub type HandleList = TpmList<Handle, MAX_CAP_HANDLES>;
+/// TPML_CC
+pub type CommandCodeList = TpmList<CommandCode, MAX_CAP_CC>;
+/// TPML_CCA
+pub type CommandAttributesList = TpmList<CommandAttributes, MAX_CAP_CC>;
+/// TPML_TAGGED_TPM_PROPERTY
+pub type TaggedPropertyList = TpmList<TaggedProperty, MAX_TPM_PROPERTIES>;
+/// TPML_TAGGED_PCR_PROPERTY
+pub type TaggedPcrPropertyList = TpmList<TaggedPcrSelect, MAX_PCR_PROPERTIES>;
+/// TPML_ECC_CURVE
+pub type EccCurveList = TpmList<EccCurve, MAX_ECC_CURVES>;
+/// TPML_TAGGED_POLICY
+pub type TaggedPolicyList = TpmList<TaggedPolicy, MAX_TAGGED_POLICIES>;
+
+/// TPMS_CAPABILITY_DATA: the capability selector and its TPMU_CAPABILITIES arm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CapabilityData {
+    Algorithms(AlgPropertyList),
+    Handles(HandleList),
+    Commands(CommandAttributesList),
+    PpCommands(CommandCodeList),
+    AuditCommands(CommandCodeList),
+    Pcrs(PcrSelectionList),
+    TpmProperties(TaggedPropertyList),
+    PcrProperties(TaggedPcrPropertyList),
+    EccCurves(EccCurveList),
+    AuthPolicies(TaggedPolicyList),
+}
+
+impl CapabilityData {
+    pub fn capability(&self) -> Capability {
+        match self {
+            CapabilityData::Algorithms(_) => Capability::ALGS,
+            CapabilityData::Handles(_) => Capability::HANDLES,
+            CapabilityData::Commands(_) => Capability::COMMANDS,
+            CapabilityData::PpCommands(_) => Capability::PP_COMMANDS,
+            CapabilityData::AuditCommands(_) => Capability::AUDIT_COMMANDS,
+            CapabilityData::Pcrs(_) => Capability::PCRS,
+            CapabilityData::TpmProperties(_) => Capability::TPM_PROPERTIES,
+            CapabilityData::PcrProperties(_) => Capability::PCR_PROPERTIES,
+            CapabilityData::EccCurves(_) => Capability::ECC_CURVES,
+            CapabilityData::AuthPolicies(_) => Capability::AUTH_POLICIES,
+        }
+    }
+
+    /// The value of a TPM property, if this is TPM_CAP_TPM_PROPERTIES data that has it.
+    pub fn property(&self, property: PropertyTag) -> Option<u32> {
+        match self {
+            CapabilityData::TpmProperties(list) => list
+                .iter()
+                .find(|p| p.property == property)
+                .map(|p| p.value),
+            _ => None,
+        }
+    }
+}
+
+impl Marshal for CapabilityData {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.capability().marshal(w);
+        match self {
+            CapabilityData::Algorithms(l) => l.marshal(w),
+            CapabilityData::Handles(l) => l.marshal(w),
+            CapabilityData::Commands(l) => l.marshal(w),
+            CapabilityData::PpCommands(l) | CapabilityData::AuditCommands(l) => l.marshal(w),
+            CapabilityData::Pcrs(l) => l.marshal(w),
+            CapabilityData::TpmProperties(l) => l.marshal(w),
+            CapabilityData::PcrProperties(l) => l.marshal(w),
+            CapabilityData::EccCurves(l) => l.marshal(w),
+            CapabilityData::AuthPolicies(l) => l.marshal(w),
+        }
+    }
+}
+
+impl Unmarshal for CapabilityData {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(match Capability::unmarshal(r)? {
+            Capability::ALGS => CapabilityData::Algorithms(Unmarshal::unmarshal(r)?),
+            Capability::HANDLES => CapabilityData::Handles(Unmarshal::unmarshal(r)?),
+            Capability::COMMANDS => CapabilityData::Commands(Unmarshal::unmarshal(r)?),
+            Capability::PP_COMMANDS => CapabilityData::PpCommands(Unmarshal::unmarshal(r)?),
+            Capability::AUDIT_COMMANDS => CapabilityData::AuditCommands(Unmarshal::unmarshal(r)?),
+            Capability::PCRS => CapabilityData::Pcrs(Unmarshal::unmarshal(r)?),
+            Capability::TPM_PROPERTIES => CapabilityData::TpmProperties(Unmarshal::unmarshal(r)?),
+            Capability::PCR_PROPERTIES => CapabilityData::PcrProperties(Unmarshal::unmarshal(r)?),
+            Capability::ECC_CURVES => CapabilityData::EccCurves(Unmarshal::unmarshal(r)?),
+            Capability::AUTH_POLICIES => CapabilityData::AuthPolicies(Unmarshal::unmarshal(r)?),
+            other => return Err(bad_selector("TPMS_CAPABILITY_DATA capability", other.0)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_capability_layout() {
+        let data = CapabilityData::Handles(
+            HandleList::new(vec![Handle(0x8000_0000), Handle(0x8100_0001)]).unwrap(),
+        );
+        let bytes = data.to_bytes();
+        assert_eq!(
+            bytes,
+            [0, 0, 0, 1, 0, 0, 0, 2, 0x80, 0, 0, 0, 0x81, 0, 0, 1]
+        );
+        assert_eq!(CapabilityData::from_bytes(&bytes).unwrap(), data);
+    }
+
+    #[test]
+    fn property_lookup_and_bounds() {
+        let props = TaggedPropertyList::new(vec![TaggedProperty {
+            property: PropertyTag::HR_LOADED_AVAIL,
+            value: 3,
+        }])
+        .unwrap();
+        let data = CapabilityData::TpmProperties(props);
+        assert_eq!(data.property(PropertyTag::HR_LOADED_AVAIL), Some(3));
+        assert_eq!(data.property(PropertyTag::HR_ACTIVE_AVAIL), None);
+        // 255 handles is one more than fits in a capability buffer.
+        let mut bytes = vec![0, 0, 0, 1, 0, 0, 0, 255];
+        bytes.extend([0u8; 4 * 255]);
+        assert!(matches!(
+            CapabilityData::from_bytes(&bytes),
+            Err(WireError::TooMany {
+                count: 255,
+                max: 254,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unknown_capability_is_an_error() {
+        assert!(matches!(
+            CapabilityData::from_bytes(&[0, 0, 0, 0x0A, 0, 0, 0, 0]),
+            Err(WireError::BadValue { value: 0x0A, .. })
+        ));
+    }
+}

@@ -1,0 +1,484 @@
+//! Object public areas (TPMT_PUBLIC, TPM2B_PUBLIC) with their parameters and unique fields,
+//! ECC points, the sensitive-create area, and templates for the objects the library creates.
+//!
+//! Marshalling is deterministic (one encoding per value), so an object's Name can be computed
+//! by hashing `Public::to_bytes()` with `Public::name_alg()`; that hashing lives with the
+//! crypto code, not here.
+
+use super::structures::{bad_selector, marshal_sized, unmarshal_sized, ObjectAttributes};
+use super::sym::{EccScheme, KdfScheme, KeyedHashScheme, RsaScheme, SymDefObject};
+use super::{
+    AlgId, Auth, Digest, EccCurve, EccParameter, Marshal, PublicKeyRsa, Reader, SensitiveData,
+    Tpm2b, Unmarshal, WireError, Writer,
+};
+
+/// TPM2B_CREATION_DATA kept opaque: callers only hand it back to the TPM or hash it.
+/// TPMS_CREATION_DATA is under 400 bytes even with 16 PCR banks.
+pub type CreationData = Tpm2b<1024>;
+
+/// TPMS_ECC_POINT
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct EccPoint {
+    pub x: EccParameter,
+    pub y: EccParameter,
+}
+
+impl Marshal for EccPoint {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.x.marshal(w);
+        self.y.marshal(w);
+    }
+}
+
+impl Unmarshal for EccPoint {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(EccPoint {
+            x: EccParameter::unmarshal(r)?,
+            y: EccParameter::unmarshal(r)?,
+        })
+    }
+}
+
+/// TPM2B_ECC_POINT: a size-prefixed [`EccPoint`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Tpm2bEccPoint(pub EccPoint);
+
+impl Marshal for Tpm2bEccPoint {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        marshal_sized(w, |w| self.0.marshal(w))
+    }
+}
+
+impl Unmarshal for Tpm2bEccPoint {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Tpm2bEccPoint(unmarshal_sized(r)?))
+    }
+}
+
+/// TPMS_RSA_PARMS
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RsaParms {
+    pub symmetric: SymDefObject,
+    pub scheme: RsaScheme,
+    pub key_bits: u16,
+    /// 0 means the default exponent 65537.
+    pub exponent: u32,
+}
+
+/// TPMS_ECC_PARMS
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EccParms {
+    pub symmetric: SymDefObject,
+    pub scheme: EccScheme,
+    pub curve: EccCurve,
+    pub kdf: KdfScheme,
+}
+
+/// TPMS_KEYEDHASH_PARMS
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyedHashParms {
+    pub scheme: KeyedHashScheme,
+}
+
+/// TPMS_SYMCIPHER_PARMS
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SymCipherParms {
+    pub symmetric: SymDefObject,
+}
+
+impl Marshal for RsaParms {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.symmetric.marshal(w);
+        self.scheme.marshal(w);
+        w.u16(self.key_bits);
+        w.u32(self.exponent);
+    }
+}
+
+impl Unmarshal for RsaParms {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(RsaParms {
+            symmetric: SymDefObject::unmarshal(r)?,
+            scheme: RsaScheme::unmarshal(r)?,
+            key_bits: r.u16()?,
+            exponent: r.u32()?,
+        })
+    }
+}
+
+impl Marshal for EccParms {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.symmetric.marshal(w);
+        self.scheme.marshal(w);
+        self.curve.marshal(w);
+        self.kdf.marshal(w);
+    }
+}
+
+impl Unmarshal for EccParms {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(EccParms {
+            symmetric: SymDefObject::unmarshal(r)?,
+            scheme: EccScheme::unmarshal(r)?,
+            curve: EccCurve::unmarshal(r)?,
+            kdf: KdfScheme::unmarshal(r)?,
+        })
+    }
+}
+
+/// TPMU_PUBLIC_PARMS and TPMU_PUBLIC_ID together, selected by the object type: holding both
+/// arms in one variant means a public area's parameters and unique field always agree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PublicKey {
+    Rsa {
+        parameters: RsaParms,
+        /// The modulus (empty in a creation template).
+        unique: PublicKeyRsa,
+    },
+    Ecc {
+        parameters: EccParms,
+        unique: EccPoint,
+    },
+    KeyedHash {
+        parameters: KeyedHashParms,
+        unique: Digest,
+    },
+    SymCipher {
+        parameters: SymCipherParms,
+        unique: Digest,
+    },
+}
+
+impl PublicKey {
+    /// The TPMI_ALG_PUBLIC type selector.
+    pub fn object_type(&self) -> AlgId {
+        match self {
+            PublicKey::Rsa { .. } => AlgId::RSA,
+            PublicKey::Ecc { .. } => AlgId::ECC,
+            PublicKey::KeyedHash { .. } => AlgId::KEYEDHASH,
+            PublicKey::SymCipher { .. } => AlgId::SYMCIPHER,
+        }
+    }
+
+    /// The symmetric definition of a storage key (RSA/ECC parents, symmetric ciphers).
+    pub fn symmetric(&self) -> Option<SymDefObject> {
+        match self {
+            PublicKey::Rsa { parameters, .. } => Some(parameters.symmetric),
+            PublicKey::Ecc { parameters, .. } => Some(parameters.symmetric),
+            PublicKey::SymCipher { parameters, .. } => Some(parameters.symmetric),
+            PublicKey::KeyedHash { .. } => None,
+        }
+    }
+}
+
+/// TPMT_PUBLIC
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Public {
+    pub name_alg: AlgId,
+    pub object_attributes: ObjectAttributes,
+    pub auth_policy: Digest,
+    pub key: PublicKey,
+}
+
+impl Public {
+    /// The hash algorithm of the object's Name.
+    pub fn name_alg(&self) -> AlgId {
+        self.name_alg
+    }
+
+    pub fn object_type(&self) -> AlgId {
+        self.key.object_type()
+    }
+
+    /// An RSA-2048 storage parent: restricted decrypt, AES-128-CFB, NULL scheme, nameAlg
+    /// SHA-256, the attributes tpm2_createprimary uses by default (0x00030072), empty
+    /// unique (the TPM fills in the modulus).
+    pub fn rsa_2048_storage_parent() -> Self {
+        Public {
+            name_alg: AlgId::SHA256,
+            object_attributes: ObjectAttributes::STORAGE_PARENT,
+            auth_policy: Digest::empty(),
+            key: PublicKey::Rsa {
+                parameters: RsaParms {
+                    symmetric: SymDefObject::AES_128_CFB,
+                    scheme: RsaScheme::Null,
+                    key_bits: 2048,
+                    exponent: 0,
+                },
+                unique: PublicKeyRsa::empty(),
+            },
+        }
+    }
+
+    /// An ECC NIST-P256 storage parent with the same attributes and symmetric definition as
+    /// [`Self::rsa_2048_storage_parent`], NULL scheme and KDF, empty unique point.
+    pub fn ecc_p256_storage_parent() -> Self {
+        Public {
+            name_alg: AlgId::SHA256,
+            object_attributes: ObjectAttributes::STORAGE_PARENT,
+            auth_policy: Digest::empty(),
+            key: PublicKey::Ecc {
+                parameters: EccParms {
+                    symmetric: SymDefObject::AES_128_CFB,
+                    scheme: EccScheme::Null,
+                    curve: EccCurve::NIST_P256,
+                    kdf: KdfScheme::Null,
+                },
+                unique: EccPoint::default(),
+            },
+        }
+    }
+
+    /// A sealed-data object (TPM2_Create with the secret in the sensitive area's data, read
+    /// back with TPM2_Unseal): keyed-hash with the NULL scheme, fixedTPM|fixedParent|
+    /// userWithAuth. No sensitiveDataOrigin (the caller supplies the data) and neither sign
+    /// nor decrypt, as tpm2_create sets for sealing.
+    pub fn sealed_data(name_alg: AlgId) -> Self {
+        Public {
+            name_alg,
+            object_attributes: ObjectAttributes::FIXED_TPM
+                | ObjectAttributes::FIXED_PARENT
+                | ObjectAttributes::USER_WITH_AUTH,
+            auth_policy: Digest::empty(),
+            key: PublicKey::KeyedHash {
+                parameters: KeyedHashParms {
+                    scheme: KeyedHashScheme::Null,
+                },
+                unique: Digest::empty(),
+            },
+        }
+    }
+
+    /// An HMAC key hashing with `hash`: keyed-hash with the HMAC scheme, fixedTPM|
+    /// fixedParent|sensitiveDataOrigin|userWithAuth|sign, as tpm2_create -G hmac makes.
+    pub fn hmac_key(name_alg: AlgId, hash: AlgId) -> Self {
+        Public {
+            name_alg,
+            object_attributes: ObjectAttributes::FIXED_TPM
+                | ObjectAttributes::FIXED_PARENT
+                | ObjectAttributes::SENSITIVE_DATA_ORIGIN
+                | ObjectAttributes::USER_WITH_AUTH
+                | ObjectAttributes::SIGN_ENCRYPT,
+            auth_policy: Digest::empty(),
+            key: PublicKey::KeyedHash {
+                parameters: KeyedHashParms {
+                    scheme: KeyedHashScheme::Hmac { hash },
+                },
+                unique: Digest::empty(),
+            },
+        }
+    }
+}
+
+impl Marshal for Public {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.object_type().marshal(w);
+        self.name_alg.marshal(w);
+        self.object_attributes.marshal(w);
+        self.auth_policy.marshal(w);
+        match &self.key {
+            PublicKey::Rsa { parameters, unique } => {
+                parameters.marshal(w);
+                unique.marshal(w);
+            }
+            PublicKey::Ecc { parameters, unique } => {
+                parameters.marshal(w);
+                unique.marshal(w);
+            }
+            PublicKey::KeyedHash { parameters, unique } => {
+                parameters.scheme.marshal(w);
+                unique.marshal(w);
+            }
+            PublicKey::SymCipher { parameters, unique } => {
+                parameters.symmetric.marshal(w);
+                unique.marshal(w);
+            }
+        }
+    }
+}
+
+impl Unmarshal for Public {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let object_type = AlgId::unmarshal(r)?;
+        // Reject an unknown type before reading further: nothing after it can be parsed.
+        if !matches!(
+            object_type,
+            AlgId::RSA | AlgId::ECC | AlgId::KEYEDHASH | AlgId::SYMCIPHER
+        ) {
+            return Err(bad_selector("TPMT_PUBLIC type", object_type.0));
+        }
+        let name_alg = AlgId::unmarshal(r)?;
+        let object_attributes = ObjectAttributes::unmarshal(r)?;
+        let auth_policy = Digest::unmarshal(r)?;
+        let key = match object_type {
+            AlgId::RSA => PublicKey::Rsa {
+                parameters: RsaParms::unmarshal(r)?,
+                unique: PublicKeyRsa::unmarshal(r)?,
+            },
+            AlgId::ECC => PublicKey::Ecc {
+                parameters: EccParms::unmarshal(r)?,
+                unique: EccPoint::unmarshal(r)?,
+            },
+            AlgId::KEYEDHASH => PublicKey::KeyedHash {
+                parameters: KeyedHashParms {
+                    scheme: KeyedHashScheme::unmarshal(r)?,
+                },
+                unique: Digest::unmarshal(r)?,
+            },
+            _ => PublicKey::SymCipher {
+                parameters: SymCipherParms {
+                    symmetric: SymDefObject::unmarshal(r)?,
+                },
+                unique: Digest::unmarshal(r)?,
+            },
+        };
+        Ok(Public {
+            name_alg,
+            object_attributes,
+            auth_policy,
+            key,
+        })
+    }
+}
+
+/// TPM2B_PUBLIC: a size-prefixed [`Public`]; the public area must fill the size exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tpm2bPublic(pub Public);
+
+impl Marshal for Tpm2bPublic {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        marshal_sized(w, |w| self.0.marshal(w))
+    }
+}
+
+impl Unmarshal for Tpm2bPublic {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Tpm2bPublic(unmarshal_sized(r)?))
+    }
+}
+
+/// TPMS_SENSITIVE_CREATE: the object's auth value and (for sealed data or imported keys) its
+/// secret data. Both are secrets: zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SensitiveCreate {
+    pub user_auth: Auth,
+    pub data: SensitiveData,
+}
+
+impl Marshal for SensitiveCreate {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.user_auth.marshal(w);
+        self.data.marshal(w);
+    }
+}
+
+impl Unmarshal for SensitiveCreate {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(SensitiveCreate {
+            user_auth: Auth::unmarshal(r)?,
+            data: SensitiveData::unmarshal(r)?,
+        })
+    }
+}
+
+/// TPM2B_SENSITIVE_CREATE: a size-prefixed [`SensitiveCreate`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Tpm2bSensitiveCreate(pub SensitiveCreate);
+
+impl Marshal for Tpm2bSensitiveCreate {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        marshal_sized(w, |w| self.0.marshal(w))
+    }
+}
+
+impl Unmarshal for Tpm2bSensitiveCreate {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Tpm2bSensitiveCreate(unmarshal_sized(r)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsa_storage_parent_encoding() {
+        let bytes = Public::rsa_2048_storage_parent().to_bytes();
+        #[rustfmt::skip]
+        let expected = [
+            0x00, 0x01, // TPM_ALG_RSA
+            0x00, 0x0B, // nameAlg SHA-256
+            0x00, 0x03, 0x00, 0x72, // attributes
+            0x00, 0x00, // empty authPolicy
+            0x00, 0x06, 0x00, 0x80, 0x00, 0x43, // AES-128-CFB
+            0x00, 0x10, // NULL scheme
+            0x08, 0x00, // 2048 bits
+            0x00, 0x00, 0x00, 0x00, // default exponent
+            0x00, 0x00, // empty modulus
+        ];
+        assert_eq!(bytes, expected);
+        assert_eq!(
+            Public::from_bytes(&bytes).unwrap(),
+            Public::rsa_2048_storage_parent()
+        );
+    }
+
+    #[test]
+    fn templates_round_trip() {
+        for p in [
+            Public::ecc_p256_storage_parent(),
+            Public::sealed_data(AlgId::SHA256),
+            Public::hmac_key(AlgId::SHA256, AlgId::SHA256),
+        ] {
+            assert_eq!(Public::from_bytes(&p.to_bytes()).unwrap(), p);
+            let sized = Tpm2bPublic(p.clone());
+            assert_eq!(Tpm2bPublic::from_bytes(&sized.to_bytes()).unwrap(), sized);
+        }
+        assert_eq!(
+            Public::sealed_data(AlgId::SHA256).object_attributes.0,
+            0x0000_0052
+        );
+        assert_eq!(
+            Public::hmac_key(AlgId::SHA256, AlgId::SHA256)
+                .object_attributes
+                .0,
+            0x0004_0072
+        );
+    }
+
+    #[test]
+    fn tpm2b_public_size_must_match_the_area() {
+        let inner = Public::rsa_2048_storage_parent().to_bytes();
+        // Size one larger than the area: a stray byte is left inside the TPM2B.
+        let mut long = ((inner.len() + 1) as u16).to_be_bytes().to_vec();
+        long.extend(&inner);
+        long.push(0);
+        assert!(matches!(
+            Tpm2bPublic::from_bytes(&long),
+            Err(WireError::SizeMismatch { .. })
+        ));
+        // Size one smaller: the area runs past its size.
+        let mut short = ((inner.len() - 1) as u16).to_be_bytes().to_vec();
+        short.extend(&inner);
+        assert!(Tpm2bPublic::from_bytes(&short).is_err());
+    }
+
+    #[test]
+    fn unknown_object_type_is_an_error() {
+        assert!(matches!(
+            Public::from_bytes(&[0x00, 0x06, 0x00, 0x0B]),
+            Err(WireError::BadValue { value: 6, .. })
+        ));
+    }
+
+    #[test]
+    fn sensitive_create_keeps_secrets_out_of_debug() {
+        let s = Tpm2bSensitiveCreate(SensitiveCreate {
+            user_auth: Auth::new(b"pa55word").unwrap(),
+            data: SensitiveData::new(b"top-secret").unwrap(),
+        });
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("pa55word") && !dbg.contains("top-secret"));
+        assert_eq!(Tpm2bSensitiveCreate::from_bytes(&s.to_bytes()).unwrap(), s);
+    }
+}
