@@ -6,5 +6,7 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod transport;
 pub mod wire;

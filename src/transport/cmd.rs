@@ -86,11 +86,16 @@ impl CmdTransport {
                     detail: format!("{detail}: {}", self.child_state()),
                 }
             }
-            TransportError::Io { source: Some(s), .. } if s.kind() == std::io::ErrorKind::BrokenPipe => {
+            TransportError::Io {
+                source: Some(s), ..
+            } if s.kind() == std::io::ErrorKind::BrokenPipe => {
                 std::thread::sleep(Duration::from_millis(20));
                 TransportError::Closed {
                     transport: self.what(),
-                    detail: format!("the command stopped reading its stdin: {}", self.child_state()),
+                    detail: format!(
+                        "the command stopped reading its stdin: {}",
+                        self.child_state()
+                    ),
                 }
             }
             other => other,
@@ -122,8 +127,15 @@ impl CmdTransport {
                 detail: "stdin is closed".into(),
             });
         };
-        io::write_all(stdin, command, deadline)
-            .map_err(|e| io::stop_error(e, &what, self.timeout, "writing the command to the command's stdin", 0))?;
+        io::write_all(stdin, command, deadline).map_err(|e| {
+            io::stop_error(
+                e,
+                &what,
+                self.timeout,
+                "writing the command to the command's stdin",
+                0,
+            )
+        })?;
         io::read_frame(&mut self.stdout, response, deadline, self.timeout, &what)?;
         io::check_no_trailing(&mut self.stdout, response.len(), &what)
     }
@@ -132,7 +144,8 @@ impl CmdTransport {
 impl Transport for CmdTransport {
     fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         check_command(&|| self.what(), command)?;
-        self.exchange(command, response).map_err(|e| self.closed_or(e))
+        self.exchange(command, response)
+            .map_err(|e| self.closed_or(e))
     }
 
     fn describe(&self) -> String {

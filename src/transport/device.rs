@@ -35,8 +35,12 @@ impl DeviceTransport {
             .open(path)
             .map_err(|e| {
                 let hint = match e.kind() {
-                    ErrorKind::NotFound => " (no such device: is a TPM present and its driver loaded?)",
-                    ErrorKind::PermissionDenied => " (permission denied: is the user in the tss group?)",
+                    ErrorKind::NotFound => {
+                        " (no such device: is a TPM present and its driver loaded?)"
+                    }
+                    ErrorKind::PermissionDenied => {
+                        " (permission denied: is the user in the tss group?)"
+                    }
                     _ => "",
                 };
                 TransportError::Io {
@@ -114,7 +118,9 @@ impl Transport for DeviceTransport {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    if !io::wait(self.file.as_fd(), libc::POLLOUT, deadline).map_err(|e| self.device_error("poll", e))? {
+                    if !io::wait(self.file.as_fd(), libc::POLLOUT, deadline)
+                        .map_err(|e| self.device_error("poll", e))?
+                    {
                         return Err(self.timeout_error("waiting to send the command"));
                     }
                 }
@@ -130,7 +136,9 @@ impl Transport for DeviceTransport {
         // One read normally returns the whole response; kernels with partial-read support
         // may hand it out in pieces, so keep reading until the header's size is reached.
         loop {
-            if !io::wait(self.file.as_fd(), libc::POLLIN, deadline).map_err(|e| self.device_error("poll", e))? {
+            if !io::wait(self.file.as_fd(), libc::POLLIN, deadline)
+                .map_err(|e| self.device_error("poll", e))?
+            {
                 return Err(self.timeout_error("waiting for the response"));
             }
             let end = declared.unwrap_or(response.len());
@@ -143,7 +151,9 @@ impl Transport for DeviceTransport {
                     })
                 }
                 Ok(n) => got += n,
-                Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
+                    continue
+                }
                 Err(e) => return Err(self.device_error("read", e)),
             }
             if got < HEADER_SIZE {

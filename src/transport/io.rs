@@ -151,7 +151,11 @@ pub(crate) enum Stop {
 
 /// Waits until `fd` is ready for `events` or the deadline passes. `Ok(false)` = timed out.
 /// Hang-up and error conditions count as ready: the following read or write reports them.
-pub(crate) fn wait(fd: BorrowedFd<'_>, events: libc::c_short, deadline: Instant) -> io::Result<bool> {
+pub(crate) fn wait(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    deadline: Instant,
+) -> io::Result<bool> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         // Round up so a sub-millisecond remainder still waits instead of spinning.
@@ -180,7 +184,11 @@ pub(crate) fn wait(fd: BorrowedFd<'_>, events: libc::c_short, deadline: Instant)
 }
 
 /// Fills `buf` completely or reports why not.
-pub(crate) fn read_exact<R: Read + AsFd>(r: &mut R, buf: &mut [u8], deadline: Instant) -> Result<(), Stop> {
+pub(crate) fn read_exact<R: Read + AsFd>(
+    r: &mut R,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), Stop> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
@@ -199,7 +207,11 @@ pub(crate) fn read_exact<R: Read + AsFd>(r: &mut R, buf: &mut [u8], deadline: In
 }
 
 /// Writes all of `buf` or reports why not.
-pub(crate) fn write_all<W: Write + AsFd>(w: &mut W, buf: &[u8], deadline: Instant) -> Result<(), Stop> {
+pub(crate) fn write_all<W: Write + AsFd>(
+    w: &mut W,
+    buf: &[u8],
+    deadline: Instant,
+) -> Result<(), Stop> {
     let mut sent = 0;
     while sent < buf.len() {
         match w.write(&buf[sent..]) {
@@ -252,7 +264,8 @@ pub(crate) fn read_frame<R: Read + AsFd>(
 ) -> Result<(), TransportError> {
     response.clear();
     response.resize(HEADER_SIZE, 0);
-    read_exact(r, response, deadline).map_err(|s| stop_error(s, what, timeout, "reading the response header", 0))?;
+    read_exact(r, response, deadline)
+        .map_err(|s| stop_error(s, what, timeout, "reading the response header", 0))?;
     let declared = declared_size(response, what)?;
     response.resize(declared, 0);
     read_exact(r, &mut response[HEADER_SIZE..], deadline)
@@ -261,22 +274,30 @@ pub(crate) fn read_frame<R: Read + AsFd>(
 }
 
 /// The size a response header declares, checked against the frame limits.
-pub(crate) fn declared_size(header: &[u8], what: &dyn Fn() -> String) -> Result<usize, TransportError> {
-    let header = crate::wire::Header::parse(header).map_err(|e| TransportError::MalformedResponse {
-        transport: what(),
-        reason: e.to_string(),
-    })?;
+pub(crate) fn declared_size(
+    header: &[u8],
+    what: &dyn Fn() -> String,
+) -> Result<usize, TransportError> {
+    let header =
+        crate::wire::Header::parse(header).map_err(|e| TransportError::MalformedResponse {
+            transport: what(),
+            reason: e.to_string(),
+        })?;
     let declared = header.size();
     if declared < HEADER_SIZE {
         return Err(TransportError::MalformedResponse {
             transport: what(),
-            reason: format!("header declares {declared} bytes, less than the {HEADER_SIZE}-byte header"),
+            reason: format!(
+                "header declares {declared} bytes, less than the {HEADER_SIZE}-byte header"
+            ),
         });
     }
     if declared > MAX_FRAME_SIZE {
         return Err(TransportError::MalformedResponse {
             transport: what(),
-            reason: format!("header declares {declared} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"),
+            reason: format!(
+                "header declares {declared} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
+            ),
         });
     }
     Ok(declared)
@@ -322,11 +343,17 @@ pub(crate) fn stop_error(
 
 /// After a complete frame: anything further on the stream means the peer's answer was
 /// longer than its header said.
-pub(crate) fn check_no_trailing<R: Read + AsFd>(r: &mut R, declared: usize, what: &dyn Fn() -> String) -> Result<(), TransportError> {
+pub(crate) fn check_no_trailing<R: Read + AsFd>(
+    r: &mut R,
+    declared: usize,
+    what: &dyn Fn() -> String,
+) -> Result<(), TransportError> {
     match pending(r) {
         Pending::Bytes(n) => Err(TransportError::MalformedResponse {
             transport: what(),
-            reason: format!("response is longer than its header's {declared} bytes ({n}+ extra bytes followed)"),
+            reason: format!(
+                "response is longer than its header's {declared} bytes ({n}+ extra bytes followed)"
+            ),
         }),
         Pending::Nothing | Pending::Closed => Ok(()),
     }

@@ -84,7 +84,10 @@ pub enum TransportError {
     },
     /// Default probing found nothing; `tried` lists each candidate with why it failed.
     #[error("no TPM found (set {env} or pass a TCTI such as -T swtpm:host=127.0.0.1,port=2321); tried: {}", tried.join("; "))]
-    NoTpmFound { env: &'static str, tried: Vec<String> },
+    NoTpmFound {
+        env: &'static str,
+        tried: Vec<String>,
+    },
 }
 
 /// Moves whole frames to and from a TPM.
@@ -146,7 +149,10 @@ pub(crate) fn response_code(frame: &[u8]) -> Option<u32> {
 
 /// Checks that `command` is one frame whose header size matches its length, so no backend
 /// puts a frame on the wire that would desynchronise the peer.
-pub(crate) fn check_command(transport: &dyn Fn() -> String, command: &[u8]) -> Result<(), TransportError> {
+pub(crate) fn check_command(
+    transport: &dyn Fn() -> String,
+    command: &[u8],
+) -> Result<(), TransportError> {
     let bad = |reason: String| TransportError::MalformedCommand {
         transport: transport(),
         reason,

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::io::{self, Endpoint, Pending, Stream};
-use super::{check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE};
+use super::{
+    check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE,
+};
 
 /// Simulator command codes (the same numbers on both sockets).
 pub(crate) const POWER_ON: u32 = 1;
@@ -55,7 +57,11 @@ impl MssimTransport {
     }
 
     /// A platform command: u32 code → u32 result, non-zero meaning failure.
-    pub fn platform_command(&mut self, code: u32, name: &'static str) -> Result<(), TransportError> {
+    pub fn platform_command(
+        &mut self,
+        code: u32,
+        name: &'static str,
+    ) -> Result<(), TransportError> {
         let what = self.what();
         let what = || what.clone();
         let deadline = Instant::now() + self.timeout;
@@ -100,7 +106,8 @@ impl MssimTransport {
         self.scratch.extend_from_slice(&SEND_COMMAND.to_be_bytes());
         self.scratch.push(self.locality);
         // check_command bounded the length by MAX_FRAME_SIZE, so it fits in a u32.
-        self.scratch.extend_from_slice(&(command.len() as u32).to_be_bytes());
+        self.scratch
+            .extend_from_slice(&(command.len() as u32).to_be_bytes());
         self.scratch.extend_from_slice(command);
         io::write_all(&mut self.tpm, &self.scratch, deadline)
             .map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
@@ -112,7 +119,9 @@ impl MssimTransport {
         if size > MAX_FRAME_SIZE {
             return Err(TransportError::MalformedResponse {
                 transport: what(),
-                reason: format!("simulator announces {size} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"),
+                reason: format!(
+                    "simulator announces {size} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
+                ),
             });
         }
         io::read_frame(&mut self.tpm, response, deadline, self.timeout, &what)?;
@@ -126,12 +135,16 @@ impl MssimTransport {
             });
         }
         let mut trailer = [0u8; 4];
-        io::read_exact(&mut self.tpm, &mut trailer, deadline)
-            .map_err(|e| io::stop_error(e, &what, self.timeout, "reading the response trailer", 0))?;
+        io::read_exact(&mut self.tpm, &mut trailer, deadline).map_err(|e| {
+            io::stop_error(e, &what, self.timeout, "reading the response trailer", 0)
+        })?;
         if trailer != [0; 4] {
             return Err(TransportError::MalformedResponse {
                 transport: what(),
-                reason: format!("non-zero trailer 0x{:08x} after the response", u32::from_be_bytes(trailer)),
+                reason: format!(
+                    "non-zero trailer 0x{:08x} after the response",
+                    u32::from_be_bytes(trailer)
+                ),
             });
         }
         Ok(())

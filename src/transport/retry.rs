@@ -11,7 +11,10 @@ const RC_YIELDED: u32 = 0x908;
 const RC_TESTING: u32 = 0x90A;
 
 fn wants_retry(response: &[u8]) -> bool {
-    matches!(response_code(response), Some(RC_RETRY | RC_YIELDED | RC_TESTING))
+    matches!(
+        response_code(response),
+        Some(RC_RETRY | RC_YIELDED | RC_TESTING)
+    )
 }
 
 /// How often and how patiently to resubmit.

@@ -14,7 +14,9 @@ const INIT_FLAG_DELETE_VOLATILE: u32 = 1;
 
 /// A connection to swtpm's data socket. Unlike tpm2-tss (one TCP connection per command) the
 /// connection stays open across commands, which swtpm allows; it is re-established once if
-/// swtpm closed it in between (e.g. after a restart).
+/// swtpm closed it in between (e.g. after a restart). swtpm serves one data connection at a
+/// time, so while this transport lives other clients of the same swtpm wait; use
+/// [`SwtpmTransport::set_connection_per_command`] to share it.
 #[derive(Debug)]
 pub struct SwtpmTransport {
     endpoint: Endpoint,
@@ -57,7 +59,11 @@ impl SwtpmTransport {
     /// TPM reset through the control channel (CMD_INIT). The TPM then needs TPM2_Startup,
     /// which the next command sends automatically unless auto-startup is off.
     pub fn reset(&mut self, delete_volatile: bool) -> Result<(), TransportError> {
-        let flags = if delete_volatile { INIT_FLAG_DELETE_VOLATILE } else { 0 };
+        let flags = if delete_volatile {
+            INIT_FLAG_DELETE_VOLATILE
+        } else {
+            0
+        };
         self.control(CMD_INIT, "CMD_INIT", &flags.to_be_bytes())?;
         // swtpm drops data connections on init; start the next command on a fresh one.
         self.data = None;
@@ -69,23 +75,33 @@ impl SwtpmTransport {
     }
 
     fn open_data(&self) -> Result<Stream, TransportError> {
-        Stream::connect(&self.endpoint, self.timeout.min(Duration::from_secs(30))).map_err(|e| TransportError::Io {
-            transport: self.what(),
-            message: format!("cannot connect to swtpm data socket {}", self.endpoint),
-            source: Some(e),
+        Stream::connect(&self.endpoint, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
+            TransportError::Io {
+                transport: self.what(),
+                message: format!("cannot connect to swtpm data socket {}", self.endpoint),
+                source: Some(e),
+            }
         })
     }
 
     /// One control command on its own connection: u32 code + payload → u32 result.
-    fn control(&mut self, command: u32, name: &'static str, payload: &[u8]) -> Result<(), TransportError> {
+    fn control(
+        &mut self,
+        command: u32,
+        name: &'static str,
+        payload: &[u8],
+    ) -> Result<(), TransportError> {
         let what = || self.what();
         let ctrl = self.endpoint.companion();
         let deadline = Instant::now() + self.timeout;
-        let mut s = Stream::connect(&ctrl, self.timeout.min(Duration::from_secs(30))).map_err(|e| TransportError::Io {
-            transport: what(),
-            message: format!("cannot connect to swtpm control socket {ctrl}"),
-            source: Some(e),
-        })?;
+        let mut s =
+            Stream::connect(&ctrl, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
+                TransportError::Io {
+                    transport: what(),
+                    message: format!("cannot connect to swtpm control socket {ctrl}"),
+                    source: Some(e),
+                }
+            })?;
         let mut request = Vec::with_capacity(4 + payload.len());
         request.extend_from_slice(&command.to_be_bytes());
         request.extend_from_slice(payload);
@@ -122,7 +138,9 @@ impl SwtpmTransport {
                 Pending::Bytes(n) => {
                     return Err(TransportError::MalformedResponse {
                         transport: what(),
-                        reason: format!("{n}+ unsolicited bytes arrived before the command was sent"),
+                        reason: format!(
+                            "{n}+ unsolicited bytes arrived before the command was sent"
+                        ),
                     })
                 }
             },
@@ -140,10 +158,14 @@ impl SwtpmTransport {
         // A peer that closed between our check and the write: the command did not arrive,
         // so one resend on a fresh connection is safe.
         if let Err(io::Stop::Io(e)) = &sent {
-            if matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset) {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) {
                 let mut fresh = self.open_data()?;
-                io::write_all(&mut fresh, command, deadline)
-                    .map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
+                io::write_all(&mut fresh, command, deadline).map_err(|e| {
+                    io::stop_error(e, &what, self.timeout, "sending the command", 0)
+                })?;
                 self.data = Some(fresh);
             } else {
                 sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    CmdTransport, DeviceTransport, Endpoint, MssimTransport, SwtpmTransport, Transport, TransportError,
+    CmdTransport, DeviceTransport, Endpoint, MssimTransport, SwtpmTransport, Transport,
+    TransportError,
 };
 
 /// The environment variable tpm2-tools reads when no `-T` is given.
@@ -68,7 +69,9 @@ impl Tcti {
                 }
             }
             "" => Err(bad("empty TCTI name".into())),
-            "tabrmd" => Err(bad("tabrmd (D-Bus resource manager) is not supported; use device:/dev/tpmrm0".into())),
+            "tabrmd" => Err(bad(
+                "tabrmd (D-Bus resource manager) is not supported; use device:/dev/tpmrm0".into(),
+            )),
             other => Err(bad(format!(
                 "unknown TCTI name {other:?} (supported: device, mssim, swtpm, cmd)"
             ))),
@@ -142,18 +145,26 @@ fn parse_endpoint(conf: &str) -> Result<Endpoint, String> {
                     .map_err(|_| format!("port {value:?} is not a number from 1 to 65534"))?;
                 // The second channel lives at port + 1, so 65535 cannot work either.
                 if p == 0 || p == u16::MAX {
-                    return Err(format!("port {p} is out of range (1 to 65534: the second channel uses port+1)"));
+                    return Err(format!(
+                        "port {p} is out of range (1 to 65534: the second channel uses port+1)"
+                    ));
                 }
                 port.replace(p).is_some()
             }
-            other => return Err(format!("unknown key {other:?} (expected host, port or path)")),
+            other => {
+                return Err(format!(
+                    "unknown key {other:?} (expected host, port or path)"
+                ))
+            }
         };
         if slot_taken {
             return Err(format!("key {key:?} given twice"));
         }
     }
     match (path, host, port) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err("path cannot be combined with host or port".into()),
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err("path cannot be combined with host or port".into())
+        }
         (Some(path), None, None) => Ok(Endpoint::Unix { path: path.into() }),
         (None, host, port) => Ok(Endpoint::Tcp {
             host: host.unwrap_or(DEFAULT_HOST).to_string(),
@@ -171,7 +182,10 @@ pub fn open(tcti: Option<&str>) -> Result<Box<dyn Transport>, TransportError> {
 
 /// [`open`] with the environment value passed in, for callers that read it themselves.
 /// An empty value counts as unset.
-pub fn open_with_env_value(tcti: Option<&str>, env: Option<&str>) -> Result<Box<dyn Transport>, TransportError> {
+pub fn open_with_env_value(
+    tcti: Option<&str>,
+    env: Option<&str>,
+) -> Result<Box<dyn Transport>, TransportError> {
     if let Some(tcti) = tcti {
         return Tcti::parse(tcti)?.open();
     }
@@ -202,13 +216,26 @@ pub fn probe(candidates: &[Tcti], timeout: Duration) -> Result<Box<dyn Transport
         });
         match attempt {
             Ok(t) => return Ok(t),
-            Err(e) => tried.push(format!("{candidate}: {e}")),
+            Err(e) => tried.push(with_sources(&e)),
         }
     }
     Err(TransportError::NoTpmFound {
         env: TCTI_ENV_VAR,
         tried,
     })
+}
+
+/// An error and its chain of causes on one line (the probe report must say *why* each
+/// candidate failed, e.g. "Connection refused", which lives in the source error).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -227,25 +254,54 @@ mod tests {
         let cases = [
             ("device", Tcti::Device { path: None }),
             ("device:", Tcti::Device { path: None }),
-            ("device:/dev/tpm0", Tcti::Device { path: Some("/dev/tpm0".into()) }),
+            (
+                "device:/dev/tpm0",
+                Tcti::Device {
+                    path: Some("/dev/tpm0".into()),
+                },
+            ),
             ("mssim", Tcti::Mssim(tcp("localhost", 2321))),
-            ("mssim:host=10.0.0.1,port=2400", Tcti::Mssim(tcp("10.0.0.1", 2400))),
+            (
+                "mssim:host=10.0.0.1,port=2400",
+                Tcti::Mssim(tcp("10.0.0.1", 2400)),
+            ),
             ("mssim:port=2400,host=h,", Tcti::Mssim(tcp("h", 2400))),
             ("swtpm:", Tcti::Swtpm(tcp("localhost", 2321))),
-            ("swtpm:path=/run/s.sock", Tcti::Swtpm(Endpoint::Unix { path: "/run/s.sock".into() })),
-            ("cmd:nc -q 0 -U a:b,c", Tcti::Cmd { command: "nc -q 0 -U a:b,c".into() }),
+            (
+                "swtpm:path=/run/s.sock",
+                Tcti::Swtpm(Endpoint::Unix {
+                    path: "/run/s.sock".into(),
+                }),
+            ),
+            (
+                "cmd:nc -q 0 -U a:b,c",
+                Tcti::Cmd {
+                    command: "nc -q 0 -U a:b,c".into(),
+                },
+            ),
         ];
         for (s, want) in cases {
             let got = Tcti::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(got, want, "{s}");
-            assert_eq!(Tcti::parse(&got.to_string()).unwrap(), got, "round trip of {s}");
+            assert_eq!(
+                Tcti::parse(&got.to_string()).unwrap(),
+                got,
+                "round trip of {s}"
+            );
         }
     }
 
     #[test]
     fn the_companion_channel_is_port_plus_one_or_dot_ctrl() {
         assert_eq!(tcp("h", 5).companion(), tcp("h", 6));
-        let unix = Endpoint::Unix { path: "/x/s".into() };
-        assert_eq!(unix.companion(), Endpoint::Unix { path: "/x/s.ctrl".into() });
+        let unix = Endpoint::Unix {
+            path: "/x/s".into(),
+        };
+        assert_eq!(
+            unix.companion(),
+            Endpoint::Unix {
+                path: "/x/s.ctrl".into()
+            }
+        );
     }
 }
