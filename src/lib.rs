@@ -12,6 +12,8 @@ pub mod command;
 pub mod crypto;
 pub mod error;
 pub mod session;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod transport;
 pub mod wire;
 

@@ -1,6 +1,33 @@
 //! Transports: how command bytes reach a TPM and response bytes come back. One trait, several
 //! backends, configured by tpm2-tss style TCTI strings. Knows nothing of sessions.
 
+use std::time::Duration;
+
+mod cmd;
+mod device;
+mod io;
+mod mssim;
+mod retry;
+mod swtpm;
+mod tcti;
+
+pub use cmd::CmdTransport;
+pub use device::DeviceTransport;
+pub use io::Endpoint;
+pub use mssim::MssimTransport;
+pub use retry::{transact_with_retry, RetryPolicy, Retrying};
+pub use swtpm::SwtpmTransport;
+pub use tcti::{open, open_with_env_value, probe, Tcti, DEFAULT_PROBE, TCTI_ENV_VAR};
+
+/// The largest response any backend accepts. Real TPMs answer at most a few KiB
+/// (MAX_RESPONSE_SIZE is 4096 on most); the margin is for vendor extensions. A peer claiming
+/// more is refused before anything is allocated.
+pub const MAX_FRAME_SIZE: usize = 64 * 1024;
+
+/// How long a backend waits for a response unless told otherwise. Generous because key
+/// generation on a real TPM can take a minute or more.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Why a frame could not be exchanged with the TPM.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -10,6 +37,56 @@ pub enum TransportError {
         message: String,
         #[source]
         source: Option<std::io::Error>,
+    },
+    /// A TCTI configuration string could not be understood.
+    #[error("bad TCTI {tcti:?}: {reason}")]
+    BadTcti { tcti: String, reason: String },
+    /// The peer answered something that is not one complete response frame.
+    #[error("{transport}: malformed response: {reason}")]
+    MalformedResponse { transport: String, reason: String },
+    /// The command handed to the transport is not a well-formed frame.
+    #[error("{transport}: refusing to send malformed command: {reason}")]
+    MalformedCommand { transport: String, reason: String },
+    /// No (complete) answer within the transport's timeout.
+    #[error("{transport}: timed out after {waited:?} while {during}")]
+    Timeout {
+        transport: String,
+        waited: Duration,
+        during: &'static str,
+    },
+    /// The peer went away (closed the connection, or the command process exited).
+    #[error("{transport}: {detail}")]
+    Closed { transport: String, detail: String },
+    /// The kernel TPM driver refused the command; `hint` says what the errno means there.
+    #[error("{transport}: {operation} failed with errno {errno} ({source}): {hint}")]
+    Device {
+        transport: String,
+        operation: &'static str,
+        errno: i32,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A simulator's platform or control channel answered a non-zero result.
+    #[error("{transport}: {channel} command {command} ({name}) failed with result 0x{result:x}")]
+    Control {
+        transport: String,
+        channel: &'static str,
+        command: u32,
+        name: &'static str,
+        result: u32,
+    },
+    /// The backend cannot do what was asked (e.g. localities over a character device).
+    #[error("{transport}: {what} is not supported by this transport")]
+    Unsupported {
+        transport: String,
+        what: &'static str,
+    },
+    /// Default probing found nothing; `tried` lists each candidate with why it failed.
+    #[error("no TPM found (set {env} or pass a TCTI such as -T swtpm:host=127.0.0.1,port=2321); tried: {}", tried.join("; "))]
+    NoTpmFound {
+        env: &'static str,
+        tried: Vec<String>,
     },
 }
 
@@ -22,4 +99,99 @@ pub trait Transport: Send {
 
     /// A short description for errors and logs, e.g. `swtpm:host=127.0.0.1,port=2321`.
     fn describe(&self) -> String;
+
+    /// Sets how long one `transact` may wait for the peer. Backends without timeouts ignore it.
+    fn set_timeout(&mut self, timeout: Duration) {
+        let _ = timeout;
+    }
+
+    /// Selects the locality for the following commands (simulators only).
+    fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
+        let _ = locality;
+        Err(TransportError::Unsupported {
+            transport: self.describe(),
+            what: "setting the locality",
+        })
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        (**self).transact(command, response)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        (**self).set_timeout(timeout)
+    }
+
+    fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
+        (**self).set_locality(locality)
+    }
+}
+
+/// TPM_RC_INITIALIZE: the TPM has not seen TPM2_Startup since power-on.
+pub(crate) const RC_INITIALIZE: u32 = 0x100;
+
+/// TPM2_Startup(TPM_SU_CLEAR).
+pub(crate) const STARTUP_CLEAR: [u8; 12] = [
+    0x80, 0x01, 0x00, 0x00, 0x00, 0x0C, 0x00, 0x00, 0x01, 0x44, 0x00, 0x00,
+];
+
+/// The response code of a (length-checked) response frame.
+pub(crate) fn response_code(frame: &[u8]) -> Option<u32> {
+    let code = frame.get(6..10)?;
+    Some(u32::from_be_bytes([code[0], code[1], code[2], code[3]]))
+}
+
+/// Checks that `command` is one frame whose header size matches its length, so no backend
+/// puts a frame on the wire that would desynchronise the peer.
+pub(crate) fn check_command(
+    transport: &dyn Fn() -> String,
+    command: &[u8],
+) -> Result<(), TransportError> {
+    let bad = |reason: String| TransportError::MalformedCommand {
+        transport: transport(),
+        reason,
+    };
+    let header = crate::wire::Header::parse(command)
+        .map_err(|_| bad(format!("{} bytes is shorter than a header", command.len())))?;
+    if header.size() != command.len() {
+        return Err(bad(format!(
+            "header says {} bytes but {} were given",
+            header.size(),
+            command.len()
+        )));
+    }
+    if command.len() > MAX_FRAME_SIZE {
+        return Err(bad(format!(
+            "{} bytes exceeds the {MAX_FRAME_SIZE}-byte maximum",
+            command.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `exchange`; if the simulator answers TPM_RC_INITIALIZE (it was powered on but never
+/// started), sends TPM2_Startup(CLEAR) once and repeats the command. Real TPMs are started by
+/// firmware, so only simulator backends use this.
+pub(crate) fn with_auto_startup(
+    command: &[u8],
+    response: &mut Vec<u8>,
+    mut exchange: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), TransportError>,
+) -> Result<(), TransportError> {
+    exchange(command, response)?;
+    if response_code(response) != Some(RC_INITIALIZE) || command == STARTUP_CLEAR {
+        return Ok(());
+    }
+    let mut startup_response = Vec::with_capacity(16);
+    exchange(&STARTUP_CLEAR, &mut startup_response)?;
+    if response_code(&startup_response) != Some(0) {
+        // Leave the original TPM_RC_INITIALIZE for the caller to see.
+        return Ok(());
+    }
+    exchange(command, response)
 }

@@ -1,0 +1,186 @@
+//! Linux TPM character devices (`/dev/tpmrm0`, `/dev/tpm0`): one write per command, one read
+//! per response, errno values from the kernel's resource manager mapped to explanations.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::io;
+use super::{check_command, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE};
+use crate::wire::HEADER_SIZE;
+
+/// The kernel's response buffer is 4096 bytes; reading into a larger one takes any response
+/// in a single read.
+const READ_SIZE: usize = 8192;
+
+#[derive(Debug)]
+pub struct DeviceTransport {
+    path: PathBuf,
+    file: File,
+    timeout: Duration,
+}
+
+impl DeviceTransport {
+    /// Opens the device read-write and non-blocking: the write then only queues the command,
+    /// and the wait for the response is a `poll` bounded by the timeout.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, TransportError> {
+        let path = path.as_ref();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| {
+                let hint = match e.kind() {
+                    ErrorKind::NotFound => {
+                        " (no such device: is a TPM present and its driver loaded?)"
+                    }
+                    ErrorKind::PermissionDenied => {
+                        " (permission denied: is the user in the tss group?)"
+                    }
+                    _ => "",
+                };
+                TransportError::Io {
+                    transport: format!("device:{}", path.display()),
+                    message: format!("cannot open {}{hint}", path.display()),
+                    source: Some(e),
+                }
+            })?;
+        Ok(Self::from_file(path, file))
+    }
+
+    /// Wraps an already open descriptor that behaves like a TPM device (for tests, or a
+    /// descriptor passed in by a supervisor). It is switched to non-blocking mode.
+    pub fn from_file(path: impl Into<PathBuf>, file: File) -> Self {
+        // A descriptor that cannot be made non-blocking still works; waits are then bounded by
+        // the poll before each read only.
+        let _ = io::set_nonblocking(file.as_fd());
+        DeviceTransport {
+            path: path.into(),
+            file,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("device:{}", self.path.display())
+    }
+
+    fn device_error(&self, operation: &'static str, e: std::io::Error) -> TransportError {
+        let errno = e.raw_os_error().unwrap_or(0);
+        TransportError::Device {
+            transport: self.what(),
+            operation,
+            errno,
+            hint: errno_hint(errno),
+            source: e,
+        }
+    }
+
+    fn timeout_error(&self, during: &'static str) -> TransportError {
+        TransportError::Timeout {
+            transport: self.what(),
+            waited: self.timeout,
+            during,
+        }
+    }
+}
+
+/// What the TPM driver means by an errno (drivers/char/tpm/tpm-dev-common.c, tpm2-space.c).
+pub(crate) fn errno_hint(errno: i32) -> &'static str {
+    match errno {
+        libc::ENOMEM => "the resource manager is out of slots for this open file (at most 3 transient objects and 3 sessions per file): flush some",
+        libc::EFAULT => "the resource manager could not save or load a context (e.g. TPM_RC_CONTEXT_GAP: an old saved session must be reloaded or flushed)",
+        libc::EBUSY => "a previous response on this file has not been read yet",
+        libc::EINVAL => "the kernel rejected the command as malformed (size field, handles or length)",
+        libc::EIO => "the TPM did not respond or the driver failed to talk to it",
+        libc::EPIPE => "the TPM device was removed",
+        _ => "unexpected error from the TPM driver",
+    }
+}
+
+impl Transport for DeviceTransport {
+    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        check_command(&|| self.what(), command)?;
+        let deadline = Instant::now() + self.timeout;
+        // The kernel takes a command only as one write of the whole frame.
+        loop {
+            match self.file.write(command) {
+                Ok(n) if n == command.len() => break,
+                Ok(n) => {
+                    return Err(TransportError::MalformedCommand {
+                        transport: self.what(),
+                        reason: format!("the driver accepted only {n} of {} bytes", command.len()),
+                    })
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    if !io::wait(self.file.as_fd(), libc::POLLOUT, deadline)
+                        .map_err(|e| self.device_error("poll", e))?
+                    {
+                        return Err(self.timeout_error("waiting to send the command"));
+                    }
+                }
+                Err(e) => return Err(self.device_error("write", e)),
+            }
+        }
+        response.clear();
+        response.resize(READ_SIZE, 0);
+        let mut got = 0;
+        // Until the header is in, read as much as the buffer holds; after, only up to the
+        // declared size, so extra bytes show up as a malformed response below.
+        let mut declared: Option<usize> = None;
+        // One read normally returns the whole response; kernels with partial-read support
+        // may hand it out in pieces, so keep reading until the header's size is reached.
+        loop {
+            if !io::wait(self.file.as_fd(), libc::POLLIN, deadline)
+                .map_err(|e| self.device_error("poll", e))?
+            {
+                return Err(self.timeout_error("waiting for the response"));
+            }
+            let end = declared.unwrap_or(response.len());
+            let read = self.file.read(&mut response[got..end]);
+            match read {
+                Ok(0) => {
+                    return Err(TransportError::MalformedResponse {
+                        transport: self.what(),
+                        reason: format!("the device returned end of file after {got} bytes"),
+                    })
+                }
+                Ok(n) => got += n,
+                Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
+                    continue
+                }
+                Err(e) => return Err(self.device_error("read", e)),
+            }
+            if got < HEADER_SIZE {
+                continue;
+            }
+            let size = io::declared_size(response, &|| self.what())?;
+            if got > size {
+                return Err(TransportError::MalformedResponse {
+                    transport: self.what(),
+                    reason: format!("read {got} bytes but the header declares {size}"),
+                });
+            }
+            if got == size {
+                response.truncate(size);
+                return Ok(());
+            }
+            // declared_size capped `size` at MAX_FRAME_SIZE.
+            response.resize(size.min(MAX_FRAME_SIZE), 0);
+            declared = Some(size);
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.what()
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+}

@@ -1,0 +1,183 @@
+//! The Microsoft TPM 2.0 simulator protocol: a TPM socket carrying prefixed frames and a
+//! platform socket (port + 1 or `<path>.ctrl`) for power, NV and session control.
+
+use std::time::{Duration, Instant};
+
+use super::io::{self, Endpoint, Pending, Stream};
+use super::{
+    check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE,
+};
+
+/// Simulator command codes (the same numbers on both sockets).
+pub(crate) const POWER_ON: u32 = 1;
+pub(crate) const SEND_COMMAND: u32 = 8;
+pub(crate) const NV_ON: u32 = 11;
+pub(crate) const SESSION_END: u32 = 20;
+
+/// A connection to a Microsoft-protocol simulator. Powers it on (POWER_ON, NV_ON) when
+/// connecting and ends both sessions (TPM_SESSION_END) when dropped.
+#[derive(Debug)]
+pub struct MssimTransport {
+    endpoint: Endpoint,
+    tpm: Stream,
+    platform: Stream,
+    locality: u8,
+    timeout: Duration,
+    /// Reused for the prefixed command so a steady stream of commands allocates nothing.
+    scratch: Vec<u8>,
+}
+
+impl MssimTransport {
+    pub fn connect(endpoint: Endpoint) -> Result<Self, TransportError> {
+        let what = || format!("mssim:{}", endpoint.conf());
+        let connect = |e: &Endpoint, which: &str| {
+            Stream::connect(e, Duration::from_secs(30)).map_err(|err| TransportError::Io {
+                transport: what(),
+                message: format!("cannot connect to the simulator's {which} socket {e}"),
+                source: Some(err),
+            })
+        };
+        let tpm = connect(&endpoint, "TPM")?;
+        let platform = connect(&endpoint.companion(), "platform")?;
+        let mut t = MssimTransport {
+            endpoint,
+            tpm,
+            platform,
+            locality: 0,
+            timeout: DEFAULT_TIMEOUT,
+            scratch: Vec::new(),
+        };
+        t.platform_command(POWER_ON, "POWER_ON")?;
+        t.platform_command(NV_ON, "NV_ON")?;
+        Ok(t)
+    }
+
+    fn what(&self) -> String {
+        format!("mssim:{}", self.endpoint.conf())
+    }
+
+    /// A platform command: u32 code → u32 result, non-zero meaning failure.
+    pub fn platform_command(
+        &mut self,
+        code: u32,
+        name: &'static str,
+    ) -> Result<(), TransportError> {
+        let what = self.what();
+        let what = || what.clone();
+        let deadline = Instant::now() + self.timeout;
+        io::write_all(&mut self.platform, &code.to_be_bytes(), deadline)
+            .map_err(|e| io::stop_error(e, &what, self.timeout, "sending a platform command", 0))?;
+        let mut result = [0u8; 4];
+        io::read_exact(&mut self.platform, &mut result, deadline)
+            .map_err(|e| io::stop_error(e, &what, self.timeout, "reading a platform result", 0))?;
+        let result = u32::from_be_bytes(result);
+        if result != 0 {
+            return Err(TransportError::Control {
+                transport: what(),
+                channel: "platform",
+                command: code,
+                name,
+                result,
+            });
+        }
+        Ok(())
+    }
+
+    fn exchange(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        let what = self.what();
+        let what = || what.clone();
+        let deadline = Instant::now() + self.timeout;
+        match io::pending(&mut self.tpm) {
+            Pending::Nothing => {}
+            Pending::Closed => {
+                return Err(TransportError::Closed {
+                    transport: what(),
+                    detail: "the simulator closed the TPM connection".into(),
+                })
+            }
+            Pending::Bytes(n) => {
+                return Err(TransportError::MalformedResponse {
+                    transport: what(),
+                    reason: format!("{n}+ unsolicited bytes arrived before the command was sent"),
+                })
+            }
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&SEND_COMMAND.to_be_bytes());
+        self.scratch.push(self.locality);
+        // check_command bounded the length by MAX_FRAME_SIZE, so it fits in a u32.
+        self.scratch
+            .extend_from_slice(&(command.len() as u32).to_be_bytes());
+        self.scratch.extend_from_slice(command);
+        io::write_all(&mut self.tpm, &self.scratch, deadline)
+            .map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
+
+        let mut size = [0u8; 4];
+        io::read_exact(&mut self.tpm, &mut size, deadline)
+            .map_err(|e| io::stop_error(e, &what, self.timeout, "reading the response size", 0))?;
+        let size = u32::from_be_bytes(size) as usize;
+        if size > MAX_FRAME_SIZE {
+            return Err(TransportError::MalformedResponse {
+                transport: what(),
+                reason: format!(
+                    "simulator announces {size} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
+                ),
+            });
+        }
+        io::read_frame(&mut self.tpm, response, deadline, self.timeout, &what)?;
+        if response.len() != size {
+            return Err(TransportError::MalformedResponse {
+                transport: what(),
+                reason: format!(
+                    "simulator announced {size} bytes but the response header declares {}",
+                    response.len()
+                ),
+            });
+        }
+        let mut trailer = [0u8; 4];
+        io::read_exact(&mut self.tpm, &mut trailer, deadline).map_err(|e| {
+            io::stop_error(e, &what, self.timeout, "reading the response trailer", 0)
+        })?;
+        if trailer != [0; 4] {
+            return Err(TransportError::MalformedResponse {
+                transport: what(),
+                reason: format!(
+                    "non-zero trailer 0x{:08x} after the response",
+                    u32::from_be_bytes(trailer)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Transport for MssimTransport {
+    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        check_command(&|| self.what(), command)?;
+        with_auto_startup(command, response, |c, r| self.exchange(c, r))
+    }
+
+    fn describe(&self) -> String {
+        self.what()
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Stored and sent with each following command, as the simulator protocol does.
+    fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
+        self.locality = locality;
+        Ok(())
+    }
+}
+
+impl Drop for MssimTransport {
+    fn drop(&mut self) {
+        // Best effort: the simulator answers nothing to SESSION_END, and a dead peer is fine.
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let end = SESSION_END.to_be_bytes();
+        let _ = io::write_all(&mut self.tpm, &end, deadline);
+        let _ = io::write_all(&mut self.platform, &end, deadline);
+    }
+}

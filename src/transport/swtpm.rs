@@ -1,0 +1,213 @@
+//! swtpm: raw TPM frames on the data socket, the swtpm control protocol on the second socket
+//! (port + 1 or `<path>.ctrl`) for locality and resets.
+
+use std::time::{Duration, Instant};
+
+use super::io::{self, Endpoint, Pending, Stream};
+use super::{check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT};
+
+/// swtpm control commands (`tpm_ioctl.h`), each answered by a u32 result.
+const CMD_INIT: u32 = 0x02;
+const CMD_SET_LOCALITY: u32 = 0x05;
+/// CMD_INIT flag: also discard the volatile state file.
+const INIT_FLAG_DELETE_VOLATILE: u32 = 1;
+
+/// A connection to swtpm's data socket. Unlike tpm2-tss (one TCP connection per command) the
+/// connection stays open across commands, which swtpm allows; it is re-established once if
+/// swtpm closed it in between (e.g. after a restart). swtpm serves one data connection at a
+/// time, so while this transport lives other clients of the same swtpm wait; use
+/// [`SwtpmTransport::set_connection_per_command`] to share it.
+#[derive(Debug)]
+pub struct SwtpmTransport {
+    endpoint: Endpoint,
+    data: Option<Stream>,
+    timeout: Duration,
+    auto_startup: bool,
+    connection_per_command: bool,
+}
+
+impl SwtpmTransport {
+    /// Connects to the data socket (so an absent swtpm is reported here, not at first use).
+    pub fn connect(endpoint: Endpoint) -> Result<Self, TransportError> {
+        let mut t = SwtpmTransport {
+            endpoint,
+            data: None,
+            timeout: DEFAULT_TIMEOUT,
+            auto_startup: true,
+            connection_per_command: false,
+        };
+        t.data = Some(t.open_data()?);
+        Ok(t)
+    }
+
+    /// Whether a TPM_RC_INITIALIZE answer triggers TPM2_Startup(CLEAR) and a resend (on by
+    /// default). Relays that must pass frames through untouched turn it off.
+    pub fn set_auto_startup(&mut self, on: bool) {
+        self.auto_startup = on;
+    }
+
+    /// Opens a fresh data connection for every command, as tpm2-tss's swtpm TCTI does.
+    /// Slower; kept to compare the two and for peers that close after each response.
+    pub fn set_connection_per_command(&mut self, on: bool) {
+        self.connection_per_command = on;
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// TPM reset through the control channel (CMD_INIT). The TPM then needs TPM2_Startup,
+    /// which the next command sends automatically unless auto-startup is off.
+    pub fn reset(&mut self, delete_volatile: bool) -> Result<(), TransportError> {
+        let flags = if delete_volatile {
+            INIT_FLAG_DELETE_VOLATILE
+        } else {
+            0
+        };
+        self.control(CMD_INIT, "CMD_INIT", &flags.to_be_bytes())?;
+        // swtpm drops data connections on init; start the next command on a fresh one.
+        self.data = None;
+        Ok(())
+    }
+
+    fn what(&self) -> String {
+        format!("swtpm:{}", self.endpoint.conf())
+    }
+
+    fn open_data(&self) -> Result<Stream, TransportError> {
+        Stream::connect(&self.endpoint, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
+            TransportError::Io {
+                transport: self.what(),
+                message: format!("cannot connect to swtpm data socket {}", self.endpoint),
+                source: Some(e),
+            }
+        })
+    }
+
+    /// One control command on its own connection: u32 code + payload → u32 result.
+    fn control(
+        &mut self,
+        command: u32,
+        name: &'static str,
+        payload: &[u8],
+    ) -> Result<(), TransportError> {
+        let what = || self.what();
+        let ctrl = self.endpoint.companion();
+        let deadline = Instant::now() + self.timeout;
+        let mut s =
+            Stream::connect(&ctrl, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
+                TransportError::Io {
+                    transport: what(),
+                    message: format!("cannot connect to swtpm control socket {ctrl}"),
+                    source: Some(e),
+                }
+            })?;
+        let mut request = Vec::with_capacity(4 + payload.len());
+        request.extend_from_slice(&command.to_be_bytes());
+        request.extend_from_slice(payload);
+        io::write_all(&mut s, &request, deadline)
+            .map_err(|e| io::stop_error(e, &what, self.timeout, "sending a control command", 0))?;
+        let mut result = [0u8; 4];
+        io::read_exact(&mut s, &mut result, deadline)
+            .map_err(|e| io::stop_error(e, &what, self.timeout, "reading a control result", 0))?;
+        let result = u32::from_be_bytes(result);
+        if result != 0 {
+            return Err(TransportError::Control {
+                transport: what(),
+                channel: "control",
+                command,
+                name,
+                result,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends one frame and reads one back on the kept-open connection.
+    fn exchange(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        let deadline = Instant::now() + self.timeout;
+        let what = self.what();
+        let what = || what.clone();
+        // A connection swtpm has closed since the last command shows up as EOF here. Reconnect
+        // before sending, so a command is never sent twice.
+        let stale = match self.data.as_mut() {
+            None => true,
+            Some(s) => match io::pending(s) {
+                Pending::Nothing => false,
+                Pending::Closed => true,
+                Pending::Bytes(n) => {
+                    return Err(TransportError::MalformedResponse {
+                        transport: what(),
+                        reason: format!(
+                            "{n}+ unsolicited bytes arrived before the command was sent"
+                        ),
+                    })
+                }
+            },
+        };
+        if stale || self.connection_per_command {
+            self.data = Some(self.open_data()?);
+        }
+        let Some(stream) = self.data.as_mut() else {
+            return Err(TransportError::Closed {
+                transport: what(),
+                detail: "no data connection".into(),
+            });
+        };
+        let sent = io::write_all(stream, command, deadline);
+        // A peer that closed between our check and the write: the command did not arrive,
+        // so one resend on a fresh connection is safe.
+        if let Err(io::Stop::Io(e)) = &sent {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) {
+                let mut fresh = self.open_data()?;
+                io::write_all(&mut fresh, command, deadline).map_err(|e| {
+                    io::stop_error(e, &what, self.timeout, "sending the command", 0)
+                })?;
+                self.data = Some(fresh);
+            } else {
+                sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
+            }
+        } else {
+            sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
+        }
+        let Some(stream) = self.data.as_mut() else {
+            return Err(TransportError::Closed {
+                transport: what(),
+                detail: "no data connection".into(),
+            });
+        };
+        let result = io::read_frame(stream, response, deadline, self.timeout, &what)
+            .and_then(|()| io::check_no_trailing(stream, response.len(), &what));
+        if result.is_err() || self.connection_per_command {
+            // After a failed exchange the stream position is unknown: never reuse it.
+            self.data = None;
+        }
+        result
+    }
+}
+
+impl Transport for SwtpmTransport {
+    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        check_command(&|| self.what(), command)?;
+        if self.auto_startup {
+            with_auto_startup(command, response, |c, r| self.exchange(c, r))
+        } else {
+            self.exchange(command, response)
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.what()
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
+        self.control(CMD_SET_LOCALITY, "CMD_SET_LOCALITY", &[locality])
+    }
+}

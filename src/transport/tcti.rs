@@ -1,0 +1,307 @@
+//! TCTI configuration strings in the tpm2-tss form `name:conf`, and opening a transport from
+//! one (explicit string, else `TPM2TOOLS_TCTI`, else default probing).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{
+    CmdTransport, DeviceTransport, Endpoint, MssimTransport, SwtpmTransport, Transport,
+    TransportError,
+};
+
+/// The environment variable tpm2-tools reads when no `-T` is given.
+pub const TCTI_ENV_VAR: &str = "TPM2TOOLS_TCTI";
+
+/// The device paths tried, in order, when `device` has no path (same as tpm2-tss).
+pub const DEFAULT_DEVICES: [&str; 2] = ["/dev/tpmrm0", "/dev/tpm0"];
+
+/// Candidates tried by [`open`] when neither an explicit TCTI nor the environment gives one,
+/// in tpm2-tss's order (tabrmd is not supported).
+pub const DEFAULT_PROBE: [&str; 4] = [
+    "device:/dev/tpmrm0",
+    "device:/dev/tpm0",
+    "swtpm:host=localhost,port=2321",
+    "mssim:host=localhost,port=2321",
+];
+
+const DEFAULT_HOST: &str = "localhost";
+const DEFAULT_PORT: u16 = 2321;
+/// How long default probing waits for each candidate to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A parsed TCTI configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tcti {
+    /// A kernel TPM character device; `None` tries `/dev/tpmrm0` then `/dev/tpm0`.
+    Device { path: Option<PathBuf> },
+    /// The Microsoft simulator protocol (TPM port P, platform port P+1).
+    Mssim(Endpoint),
+    /// swtpm's raw data socket (control channel at P+1 or `<path>.ctrl`).
+    Swtpm(Endpoint),
+    /// A shell command relaying raw frames on its stdin/stdout.
+    Cmd { command: String },
+}
+
+impl Tcti {
+    /// Parses `name:conf`, split at the first colon (so `cmd:` commands may contain colons).
+    pub fn parse(tcti: &str) -> Result<Tcti, TransportError> {
+        let bad = |reason: String| TransportError::BadTcti {
+            tcti: tcti.to_string(),
+            reason,
+        };
+        let (name, conf) = match tcti.split_once(':') {
+            Some((name, conf)) => (name, conf),
+            None => (tcti, ""),
+        };
+        match name {
+            "device" => Ok(Tcti::Device {
+                path: (!conf.is_empty()).then(|| PathBuf::from(conf)),
+            }),
+            "mssim" => parse_endpoint(conf).map(Tcti::Mssim).map_err(bad),
+            "swtpm" => parse_endpoint(conf).map(Tcti::Swtpm).map_err(bad),
+            "cmd" => {
+                if conf.trim().is_empty() {
+                    Err(bad("cmd needs a shell command after `cmd:`".into()))
+                } else {
+                    Ok(Tcti::Cmd {
+                        command: conf.to_string(),
+                    })
+                }
+            }
+            "" => Err(bad("empty TCTI name".into())),
+            "tabrmd" => Err(bad(
+                "tabrmd (D-Bus resource manager) is not supported; use device:/dev/tpmrm0".into(),
+            )),
+            other => Err(bad(format!(
+                "unknown TCTI name {other:?} (supported: device, mssim, swtpm, cmd)"
+            ))),
+        }
+    }
+
+    /// Opens the transport this configuration describes.
+    pub fn open(&self) -> Result<Box<dyn Transport>, TransportError> {
+        Ok(match self {
+            Tcti::Device { path: Some(path) } => Box::new(DeviceTransport::open(path)?),
+            Tcti::Device { path: None } => {
+                let mut tried = Vec::new();
+                for path in DEFAULT_DEVICES {
+                    match DeviceTransport::open(path) {
+                        Ok(t) => return Ok(Box::new(t)),
+                        Err(e) => tried.push(e.to_string()),
+                    }
+                }
+                return Err(TransportError::Io {
+                    transport: "device".into(),
+                    message: format!("no TPM device could be opened: {}", tried.join("; ")),
+                    source: None,
+                });
+            }
+            Tcti::Mssim(endpoint) => Box::new(MssimTransport::connect(endpoint.clone())?),
+            Tcti::Swtpm(endpoint) => Box::new(SwtpmTransport::connect(endpoint.clone())?),
+            Tcti::Cmd { command } => Box::new(CmdTransport::spawn(command)?),
+        })
+    }
+}
+
+impl std::fmt::Display for Tcti {
+    /// The canonical string; [`Tcti::parse`] reads it back to an equal value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tcti::Device { path: None } => f.write_str("device"),
+            Tcti::Device { path: Some(p) } => write!(f, "device:{}", p.display()),
+            Tcti::Mssim(e) => write!(f, "mssim:{}", e.conf()),
+            Tcti::Swtpm(e) => write!(f, "swtpm:{}", e.conf()),
+            Tcti::Cmd { command } => write!(f, "cmd:{command}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Tcti {
+    type Err = TransportError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Tcti::parse(s)
+    }
+}
+
+/// `host=H,port=P` or `path=SOCKET`; empty items are skipped as tpm2-tss does.
+fn parse_endpoint(conf: &str) -> Result<Endpoint, String> {
+    let mut host: Option<&str> = None;
+    let mut port: Option<u16> = None;
+    let mut path: Option<&str> = None;
+    for item in conf.split(',').filter(|i| !i.is_empty()) {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("expected key=value, got {item:?}"))?;
+        if value.is_empty() {
+            return Err(format!("empty value for {key:?}"));
+        }
+        let slot_taken = match key {
+            "host" => host.replace(value).is_some(),
+            "path" => path.replace(value).is_some(),
+            "port" => {
+                let p: u16 = value
+                    .parse()
+                    .map_err(|_| format!("port {value:?} is not a number from 1 to 65534"))?;
+                // The second channel lives at port + 1, so 65535 cannot work either.
+                if p == 0 || p == u16::MAX {
+                    return Err(format!(
+                        "port {p} is out of range (1 to 65534: the second channel uses port+1)"
+                    ));
+                }
+                port.replace(p).is_some()
+            }
+            other => {
+                return Err(format!(
+                    "unknown key {other:?} (expected host, port or path)"
+                ))
+            }
+        };
+        if slot_taken {
+            return Err(format!("key {key:?} given twice"));
+        }
+    }
+    match (path, host, port) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err("path cannot be combined with host or port".into())
+        }
+        (Some(path), None, None) => Ok(Endpoint::Unix { path: path.into() }),
+        (None, host, port) => Ok(Endpoint::Tcp {
+            host: host.unwrap_or(DEFAULT_HOST).to_string(),
+            port: port.unwrap_or(DEFAULT_PORT),
+        }),
+    }
+}
+
+/// Opens a transport the way tpm2-tools chooses one: an explicit TCTI (`-T`) wins, else the
+/// `TPM2TOOLS_TCTI` environment variable, else default probing (see [`DEFAULT_PROBE`]).
+pub fn open(tcti: Option<&str>) -> Result<Box<dyn Transport>, TransportError> {
+    let env = std::env::var(TCTI_ENV_VAR).ok();
+    open_with_env_value(tcti, env.as_deref())
+}
+
+/// [`open`] with the environment value passed in, for callers that read it themselves.
+/// An empty value counts as unset.
+pub fn open_with_env_value(
+    tcti: Option<&str>,
+    env: Option<&str>,
+) -> Result<Box<dyn Transport>, TransportError> {
+    if let Some(tcti) = tcti {
+        return Tcti::parse(tcti)?.open();
+    }
+    if let Some(env) = env.filter(|e| !e.is_empty()) {
+        return Tcti::parse(env)?.open();
+    }
+    let candidates: Vec<Tcti> = DEFAULT_PROBE
+        .iter()
+        .filter_map(|s| Tcti::parse(s).ok())
+        .collect();
+    probe(&candidates, PROBE_TIMEOUT)
+}
+
+/// Tries each candidate in order and returns the first that opens and answers a
+/// TPM2_GetRandom(8) within `timeout` (a reply, even an error code, proves a TPM is there).
+/// Fails with every candidate and its reason.
+pub fn probe(candidates: &[Tcti], timeout: Duration) -> Result<Box<dyn Transport>, TransportError> {
+    // TPM2_GetRandom(8), no sessions.
+    const GET_RANDOM_8: [u8; 12] = [0x80, 0x01, 0, 0, 0, 0x0C, 0, 0, 0x01, 0x7B, 0, 8];
+    let mut tried = Vec::new();
+    for candidate in candidates {
+        let attempt = candidate.open().and_then(|mut t| {
+            t.set_timeout(timeout);
+            let mut response = Vec::new();
+            t.transact(&GET_RANDOM_8, &mut response)?;
+            t.set_timeout(super::DEFAULT_TIMEOUT);
+            Ok(t)
+        });
+        match attempt {
+            Ok(t) => return Ok(t),
+            Err(e) => tried.push(with_sources(&e)),
+        }
+    }
+    Err(TransportError::NoTpmFound {
+        env: TCTI_ENV_VAR,
+        tried,
+    })
+}
+
+/// An error and its chain of causes on one line (the probe report must say *why* each
+/// candidate failed, e.g. "Connection refused", which lives in the source error).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Endpoint {
+        Endpoint::Tcp {
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn parses_the_tpm2_tss_forms() {
+        let cases = [
+            ("device", Tcti::Device { path: None }),
+            ("device:", Tcti::Device { path: None }),
+            (
+                "device:/dev/tpm0",
+                Tcti::Device {
+                    path: Some("/dev/tpm0".into()),
+                },
+            ),
+            ("mssim", Tcti::Mssim(tcp("localhost", 2321))),
+            (
+                "mssim:host=10.0.0.1,port=2400",
+                Tcti::Mssim(tcp("10.0.0.1", 2400)),
+            ),
+            ("mssim:port=2400,host=h,", Tcti::Mssim(tcp("h", 2400))),
+            ("swtpm:", Tcti::Swtpm(tcp("localhost", 2321))),
+            (
+                "swtpm:path=/run/s.sock",
+                Tcti::Swtpm(Endpoint::Unix {
+                    path: "/run/s.sock".into(),
+                }),
+            ),
+            (
+                "cmd:nc -q 0 -U a:b,c",
+                Tcti::Cmd {
+                    command: "nc -q 0 -U a:b,c".into(),
+                },
+            ),
+        ];
+        for (s, want) in cases {
+            let got = Tcti::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(got, want, "{s}");
+            assert_eq!(
+                Tcti::parse(&got.to_string()).unwrap(),
+                got,
+                "round trip of {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_companion_channel_is_port_plus_one_or_dot_ctrl() {
+        assert_eq!(tcp("h", 5).companion(), tcp("h", 6));
+        let unix = Endpoint::Unix {
+            path: "/x/s".into(),
+        };
+        assert_eq!(
+            unix.companion(),
+            Endpoint::Unix {
+                path: "/x/s.ctrl".into()
+            }
+        );
+    }
+}

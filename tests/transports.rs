@@ -1,0 +1,645 @@
+//! Every backend against a private swtpm (each test starts its own), and the failure modes:
+//! bad TCTI strings, dead peers, relays that answer garbage. Nothing here may hang: every
+//! transport gets a short timeout.
+
+#![cfg(feature = "sim")]
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tpm2_wire::sim::{MssimFront, Swtpm};
+use tpm2_wire::transport::{
+    open, open_with_env_value, probe, DeviceTransport, Tcti, Transport, TransportError,
+    TCTI_ENV_VAR,
+};
+use tpm2_wire::wire::{
+    begin_command, finish_command, CommandCode, StructureTag, Writer, HEADER_SIZE,
+};
+
+const TPM_CAP_TPM_PROPERTIES: u32 = 6;
+const TPM_PT_FIXED: u32 = 0x100;
+/// TPM_PT_FAMILY_INDICATOR's value: "2.0\0".
+const FAMILY_2_0: u32 = 0x322E_3000;
+const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+const SHORT_TIMEOUT: Duration = Duration::from_millis(500);
+
+fn get_random(n: u16) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = Writer::new(&mut buf);
+    let start = begin_command(&mut w, StructureTag::NO_SESSIONS, CommandCode::GET_RANDOM);
+    w.u16(n);
+    finish_command(&mut w, start).unwrap();
+    buf
+}
+
+fn get_capability_fixed(count: u32) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut w = Writer::new(&mut buf);
+    let start = begin_command(
+        &mut w,
+        StructureTag::NO_SESSIONS,
+        CommandCode::GET_CAPABILITY,
+    );
+    w.u32(TPM_CAP_TPM_PROPERTIES);
+    w.u32(TPM_PT_FIXED);
+    w.u32(count);
+    finish_command(&mut w, start).unwrap();
+    buf
+}
+
+fn rc(rsp: &[u8]) -> u32 {
+    u32::from_be_bytes(rsp[6..10].try_into().unwrap())
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// GetRandom(16) twice (fresh bytes each time) and GetCapability(TPM_PROPERTIES, PT_FIXED).
+fn small_command_set(t: &mut dyn Transport) {
+    let mut rsp = Vec::new();
+    let mut randoms = Vec::new();
+    for _ in 0..2 {
+        t.transact(&get_random(16), &mut rsp).unwrap();
+        assert_eq!(rc(&rsp), 0, "{}: GetRandom rc", t.describe());
+        assert_eq!(rsp.len(), HEADER_SIZE + 2 + 16);
+        assert_eq!(&rsp[10..12], &[0, 16]);
+        randoms.push(rsp[12..].to_vec());
+    }
+    assert_ne!(
+        randoms[0], randoms[1],
+        "two GetRandom answers were identical"
+    );
+
+    t.transact(&get_capability_fixed(8), &mut rsp).unwrap();
+    assert_eq!(rc(&rsp), 0, "{}: GetCapability rc", t.describe());
+    assert_eq!(be32(&rsp, 11), TPM_CAP_TPM_PROPERTIES);
+    let count = be32(&rsp, 15) as usize;
+    assert!((1..=8).contains(&count), "property count {count}");
+    assert_eq!(rsp.len(), HEADER_SIZE + 1 + 4 + 4 + 8 * count);
+    assert_eq!(
+        be32(&rsp, 19),
+        TPM_PT_FIXED,
+        "first property is PT_FAMILY_INDICATOR"
+    );
+    assert_eq!(be32(&rsp, 23), FAMILY_2_0);
+}
+
+fn opened(tcti: &str) -> Box<dyn Transport> {
+    let mut t = open(Some(tcti)).unwrap_or_else(|e| panic!("open {tcti}: {e}"));
+    t.set_timeout(TEST_TIMEOUT);
+    t
+}
+
+/// A loopback port with nothing listening (bound, then released).
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn swtpm_over_tcp() {
+    let sim = Swtpm::spawn().unwrap();
+    assert_eq!(
+        sim.tcti(),
+        format!("swtpm:host=127.0.0.1,port={}", sim.port().unwrap())
+    );
+    assert_eq!(sim.ctrl_port(), Some(sim.port().unwrap() + 1));
+    assert!(sim.state_dir().is_dir());
+    let mut t = opened(&sim.tcti());
+    small_command_set(&mut *t);
+    // Locality goes over the control channel; swtpm accepts 0..=4 and refuses others.
+    t.set_locality(3).unwrap();
+    small_command_set(&mut *t);
+    t.set_locality(0).unwrap();
+    let err = t.set_locality(200).unwrap_err();
+    assert!(
+        matches!(err, TransportError::Control { command: 5, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn swtpm_fixture_cleans_up_after_itself() {
+    let sim = Swtpm::spawn().unwrap();
+    let dir = sim.state_dir().to_path_buf();
+    let pid = sim.pid().unwrap();
+    drop(sim);
+    assert!(!dir.exists(), "state dir left behind");
+    // kill(pid, 0) fails once the process is gone (it was reaped, not left a zombie).
+    assert_ne!(
+        unsafe { libc::kill(pid as libc::pid_t, 0) },
+        0,
+        "swtpm still running"
+    );
+}
+
+#[test]
+fn swtpm_over_unix_socket() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    let path = sim.socket_path().unwrap();
+    assert_eq!(sim.tcti(), format!("swtpm:path={}", path.display()));
+    assert_eq!(sim.port(), None);
+    let mut t = opened(&sim.tcti());
+    small_command_set(&mut *t);
+    t.set_locality(1).unwrap();
+    small_command_set(&mut *t);
+}
+
+#[test]
+fn swtpm_transport_reconnects_after_a_restart() {
+    let mut sim = Swtpm::spawn().unwrap();
+    let mut t = opened(&sim.tcti());
+    small_command_set(&mut *t);
+    let old_pid = sim.pid();
+    sim.restart().unwrap();
+    assert_ne!(sim.pid(), old_pid);
+    // The kept-open connection died with the old process; the transport notices before sending.
+    small_command_set(&mut *t);
+}
+
+#[test]
+fn swtpm_reset_is_followed_by_an_automatic_startup() {
+    let sim = Swtpm::spawn().unwrap();
+    let mut t = sim.transport().unwrap();
+    t.set_timeout(TEST_TIMEOUT);
+    t.reset(false).unwrap();
+    // After CMD_INIT the TPM answers TPM_RC_INITIALIZE until started; the transport does that.
+    small_command_set(&mut t);
+    // swtpm serves one data connection at a time: release ours before opening another.
+    drop(t);
+
+    let mut raw = sim.transport().unwrap();
+    raw.set_timeout(TEST_TIMEOUT);
+    raw.set_auto_startup(false);
+    raw.reset(false).unwrap();
+    let mut rsp = Vec::new();
+    raw.transact(&get_random(8), &mut rsp).unwrap();
+    assert_eq!(
+        rc(&rsp),
+        0x100,
+        "without auto-startup the TPM's TPM_RC_INITIALIZE shows"
+    );
+}
+
+#[test]
+fn mssim_through_the_front() {
+    let sim = Swtpm::spawn().unwrap();
+    let front = MssimFront::for_swtpm(&sim).unwrap();
+    assert_eq!(
+        front.tcti(),
+        format!("mssim:host=127.0.0.1,port={}", front.port())
+    );
+    let mut t = opened(&front.tcti());
+    small_command_set(&mut *t);
+    t.set_locality(2).unwrap();
+    small_command_set(&mut *t);
+    drop(t);
+    // A second client after the first ended its session.
+    let mut t = opened(&front.tcti());
+    small_command_set(&mut *t);
+}
+
+#[test]
+fn tpm2_tools_speak_mssim_to_the_front() {
+    let sim = Swtpm::spawn().unwrap();
+    let front = MssimFront::for_swtpm(&sim).unwrap();
+    let out = Command::new("tpm2_getrandom")
+        .args(["-T", &front.tcti(), "--hex", "8"])
+        .env_remove(TCTI_ENV_VAR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tpm2_getrandom: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hex = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(hex.trim().len(), 16, "{hex:?}");
+    assert!(hex.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{hex:?}");
+}
+
+#[test]
+fn cmd_through_tpm2_send() {
+    let sim = Swtpm::spawn().unwrap();
+    let tcti = format!("cmd:tpm2_send -T {}", sim.tcti());
+    let mut t = opened(&tcti);
+    assert_eq!(t.describe(), tcti);
+    small_command_set(&mut *t);
+}
+
+/// Kills the listener loop's whole process group when the test ends, pass or fail.
+struct ProcessGroup(std::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        unsafe { libc::kill(-(self.0.id() as libc::pid_t), libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(path: &Path) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(Instant::now() < until, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn cmd_through_the_nc_fifo_recipe() {
+    let sim = Swtpm::spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = Command::new("sh")
+        .arg("-c")
+        .arg("mkfifo backpipe; while true; do tpm2_send 0<backpipe | nc -lU sock 1>backpipe; done")
+        .current_dir(dir.path())
+        .env(TCTI_ENV_VAR, sim.tcti())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let _group = ProcessGroup(listener);
+    let sock = dir.path().join("sock");
+    wait_for(&sock);
+    let tcti = format!("cmd:nc -q 0 -U {}", sock.display());
+    let mut t = opened(&tcti);
+    small_command_set(&mut *t);
+    drop(t);
+    // The loop serves one client per iteration; a second client may arrive before nc has
+    // re-bound the socket, so allow a few tries for the first exchange.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut t = opened(&tcti);
+        let mut rsp = Vec::new();
+        match t.transact(&get_random(16), &mut rsp) {
+            Ok(()) => {
+                assert_eq!(rc(&rsp), 0);
+                small_command_set(&mut *t);
+                break;
+            }
+            Err(e) if Instant::now() < until => {
+                assert!(matches!(e, TransportError::Closed { .. }), "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("second client never got through: {e}"),
+        }
+    }
+}
+
+#[test]
+fn malformed_tcti_strings_are_typed_errors() {
+    let cases = [
+        ("", "empty TCTI name"),
+        (":host=x", "empty TCTI name"),
+        ("foo", "unknown TCTI name"),
+        ("libtss2-tcti-foo.so", "unknown TCTI name"),
+        ("tabrmd:bus_type=session", "not supported"),
+        ("cmd", "needs a shell command"),
+        ("cmd:   ", "needs a shell command"),
+        ("mssim:host=", "empty value"),
+        ("mssim:port=", "empty value"),
+        ("mssim:port=abc", "not a number"),
+        ("mssim:port=70000", "not a number"),
+        ("mssim:port=-1", "not a number"),
+        ("mssim:port=0", "out of range"),
+        ("swtpm:port=65535", "out of range"),
+        ("swtpm:hots=x", "unknown key"),
+        ("swtpm:host", "expected key=value"),
+        ("swtpm:host=a,host=b", "given twice"),
+        ("swtpm:path=/s,port=2", "cannot be combined"),
+        ("swtpm:path=/s,host=h", "cannot be combined"),
+    ];
+    for (tcti, reason_part) in cases {
+        match Tcti::parse(tcti) {
+            Err(TransportError::BadTcti { tcti: got, reason }) => {
+                assert_eq!(got, tcti);
+                assert!(
+                    reason.contains(reason_part),
+                    "{tcti:?}: {reason:?} lacks {reason_part:?}"
+                );
+            }
+            other => panic!("{tcti:?} gave {other:?}"),
+        }
+        // open() reports the same error before touching anything.
+        assert!(
+            matches!(open(Some(tcti)), Err(TransportError::BadTcti { .. })),
+            "{tcti:?}"
+        );
+    }
+}
+
+#[test]
+fn connection_refused_names_the_transport() {
+    let port = dead_port();
+    for name in ["swtpm", "mssim"] {
+        let tcti = format!("{name}:host=127.0.0.1,port={port}");
+        let err = open(Some(&tcti)).err().unwrap();
+        assert!(
+            matches!(&err, TransportError::Io { transport, source: Some(_), .. } if *transport == tcti),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&tcti) && text.contains("connect"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn explicit_tcti_beats_the_environment_value() {
+    let sim = Swtpm::spawn().unwrap();
+    let mut t = open_with_env_value(None, Some(&sim.tcti())).unwrap();
+    assert_eq!(t.describe(), sim.tcti());
+    small_command_set(&mut *t);
+    let dead = format!("swtpm:host=127.0.0.1,port={}", dead_port());
+    let err = open_with_env_value(Some(&dead), Some(&sim.tcti()))
+        .err()
+        .unwrap();
+    assert!(err.to_string().starts_with(&dead), "{err}");
+    let err = open_with_env_value(None, Some("bogus")).err().unwrap();
+    assert!(matches!(err, TransportError::BadTcti { .. }), "{err}");
+}
+
+/// Sets TPM2TOOLS_TCTI for a child copy of this test binary (never in this process: other
+/// tests run in parallel threads) and runs `open_none_reads_the_environment_child` there.
+#[test]
+fn open_none_reads_the_environment() {
+    let sim = Swtpm::spawn().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "open_none_reads_the_environment_child",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(TCTI_ENV_VAR, sim.tcti())
+        .env(
+            "TPM2_WIRE_DEAD_TCTI",
+            format!("swtpm:host=127.0.0.1,port={}", dead_port()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+#[test]
+#[ignore = "runs in a child process started by open_none_reads_the_environment"]
+fn open_none_reads_the_environment_child() {
+    let from_env = std::env::var(TCTI_ENV_VAR).unwrap();
+    let mut t = open(None).unwrap();
+    assert_eq!(t.describe(), from_env);
+    small_command_set(&mut *t);
+    // -T (Some) wins over the variable even when it points at nothing.
+    let dead = std::env::var("TPM2_WIRE_DEAD_TCTI").unwrap();
+    let err = open(Some(&dead)).err().unwrap();
+    assert!(err.to_string().starts_with(&dead), "{err}");
+}
+
+#[test]
+fn probing_reports_every_candidate() {
+    let dead = format!("swtpm:host=127.0.0.1,port={}", dead_port());
+    let candidates = [
+        Tcti::parse("device:/nonexistent/tpmrm9").unwrap(),
+        Tcti::parse(&dead).unwrap(),
+        Tcti::parse("cmd:exit 3").unwrap(),
+    ];
+    let err = probe(&candidates, SHORT_TIMEOUT).err().unwrap();
+    let TransportError::NoTpmFound { tried, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(tried.len(), 3);
+    let text = err.to_string();
+    for needle in [
+        "device:/nonexistent/tpmrm9",
+        "No such file",
+        &dead,
+        "refused",
+        "cmd:exit 3",
+        "exit status: 3",
+        "TPM2TOOLS_TCTI",
+    ] {
+        assert!(text.contains(needle), "{text} lacks {needle}");
+    }
+}
+
+fn cmd(command: &str, timeout: Duration) -> Box<dyn Transport> {
+    let mut t = open(Some(&format!("cmd:{command}"))).unwrap();
+    t.set_timeout(timeout);
+    t
+}
+
+fn malformed_reason(err: TransportError, command: &str) -> String {
+    match err {
+        TransportError::MalformedResponse { transport, reason } => {
+            assert_eq!(transport, format!("cmd:{command}"));
+            reason
+        }
+        other => panic!("{command}: expected a malformed response, got {other:?}"),
+    }
+}
+
+#[test]
+fn cmd_child_that_exits_is_reported_with_its_status() {
+    for (command, status) in [
+        ("true", "exit status: 0"),
+        ("exit 7", "exit status: 7"),
+        ("/nonexistent/relay", "exit status: 127"),
+    ] {
+        let mut t = cmd(command, SHORT_TIMEOUT);
+        let err = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+        match &err {
+            TransportError::Closed { transport, detail } => {
+                assert_eq!(transport, &format!("cmd:{command}"));
+                assert!(detail.contains(status), "{command}: {detail}");
+            }
+            other => panic!("{command}: {other:?}"),
+        }
+    }
+}
+
+/// A fake relay: consumes the 12-byte GetRandom(8) command, prints `reply` (printf escapes),
+/// then either keeps stdout open (`linger`) or closes it by exec'ing into a sink.
+fn fake_relay(reply: &str, linger: bool) -> String {
+    let tail = if linger {
+        "cat >/dev/null"
+    } else {
+        "exec cat >/dev/null"
+    };
+    format!("head -c 12 >/dev/null; printf '{reply}'; {tail}")
+}
+
+#[test]
+fn cmd_short_response_then_eof_is_malformed() {
+    let command = fake_relay(r"\200\001\000\000\000\040", false);
+    let err = cmd(&command, SHORT_TIMEOUT)
+        .transact(&get_random(8), &mut Vec::new())
+        .unwrap_err();
+    let reason = malformed_reason(err, &command);
+    assert!(reason.contains("after 6 bytes"), "{reason}");
+
+    let command = fake_relay(r"\200\001\000\000\000\040\000\000\000\000\001\002", false);
+    let err = cmd(&command, SHORT_TIMEOUT)
+        .transact(&get_random(8), &mut Vec::new())
+        .unwrap_err();
+    let reason = malformed_reason(err, &command);
+    assert!(
+        reason.contains("declares 32 bytes, only 12 arrived"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn cmd_short_response_that_stalls_times_out() {
+    let command = fake_relay(r"\200\001\000\000\000\040\000\000\000\000", true);
+    let err = cmd(&command, SHORT_TIMEOUT)
+        .transact(&get_random(8), &mut Vec::new())
+        .unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Timeout { transport, waited, .. } if *transport == format!("cmd:{command}") && *waited == SHORT_TIMEOUT),
+        "{err:?}"
+    );
+    // A relay that never answers at all.
+    let err = cmd("sleep 30", SHORT_TIMEOUT)
+        .transact(&get_random(8), &mut Vec::new())
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
+}
+
+#[test]
+fn cmd_bad_size_fields_are_refused_before_allocating() {
+    let command = fake_relay(r"\200\001\000\000\000\005\000\000\000\000", true);
+    let reason = malformed_reason(
+        cmd(&command, SHORT_TIMEOUT)
+            .transact(&get_random(8), &mut Vec::new())
+            .unwrap_err(),
+        &command,
+    );
+    assert!(reason.contains("declares 5 bytes, less than"), "{reason}");
+
+    let command = fake_relay(r"\200\001\177\377\377\377\000\000\000\000", true);
+    let mut rsp = Vec::new();
+    let reason = malformed_reason(
+        cmd(&command, SHORT_TIMEOUT)
+            .transact(&get_random(8), &mut rsp)
+            .unwrap_err(),
+        &command,
+    );
+    assert!(
+        reason.contains("declares 2147483647 bytes, more than"),
+        "{reason}"
+    );
+    assert!(
+        rsp.capacity() < 1024 * 1024,
+        "allocated {} bytes",
+        rsp.capacity()
+    );
+}
+
+#[test]
+fn cmd_response_longer_than_its_header_is_malformed() {
+    let command = fake_relay(r"\200\001\000\000\000\012\000\000\000\000XYZ", true);
+    let reason = malformed_reason(
+        cmd(&command, SHORT_TIMEOUT)
+            .transact(&get_random(8), &mut Vec::new())
+            .unwrap_err(),
+        &command,
+    );
+    assert!(reason.contains("longer than its header"), "{reason}");
+}
+
+#[test]
+fn cmd_relays_exact_bytes_over_one_spawn() {
+    // `cat` echoes each command: a well-formed frame comes back byte for byte, and the
+    // same child serves every command (one spawn per transport).
+    let mut t = cmd("cat", TEST_TIMEOUT);
+    let mut rsp = Vec::new();
+    for n in [1u16, 16, 300] {
+        let command = get_random(n);
+        t.transact(&command, &mut rsp).unwrap();
+        assert_eq!(rsp, command);
+    }
+}
+
+#[test]
+fn malformed_commands_are_not_sent() {
+    let mut t = cmd("cat", SHORT_TIMEOUT);
+    let mut wrong_size = get_random(8);
+    wrong_size.push(0);
+    for bad in [&[0x80u8, 1, 0][..], &wrong_size[..]] {
+        let err = t.transact(bad, &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(err, TransportError::MalformedCommand { .. }),
+            "{err:?}"
+        );
+    }
+    // The relay is still in step.
+    let mut rsp = Vec::new();
+    t.transact(&get_random(4), &mut rsp).unwrap();
+    assert_eq!(rsp, get_random(4));
+}
+
+#[test]
+fn device_open_of_a_missing_path_explains() {
+    let err = open(Some("device:/nonexistent/tpmrm0")).err().unwrap();
+    let text = err.to_string();
+    assert!(text.starts_with("device:/nonexistent/tpmrm0"), "{text}");
+    assert!(text.contains("no such device"), "{text}");
+}
+
+/// A fake kernel device on a socketpair: the test plays the driver on the other end.
+fn fake_device(timeout: Duration) -> (DeviceTransport, UnixStream) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let file = std::fs::File::from(OwnedFd::from(ours));
+    let mut t = DeviceTransport::from_file("fake-tpm", file);
+    t.set_timeout(timeout);
+    (t, theirs)
+}
+
+#[test]
+fn device_exchanges_one_write_and_one_read() {
+    use std::io::{Read, Write};
+    let (mut t, mut driver) = fake_device(TEST_TIMEOUT);
+    let command = get_random(4);
+    let server = std::thread::spawn(move || {
+        let mut got = [0u8; 12];
+        driver.read_exact(&mut got).unwrap();
+        driver
+            .write_all(&[0x80, 1, 0, 0, 0, 16, 0, 0, 0, 0, 0, 4, 9, 8, 7, 6])
+            .unwrap();
+        (got, driver)
+    });
+    let mut rsp = Vec::new();
+    t.transact(&command, &mut rsp).unwrap();
+    let (got, mut driver) = server.join().unwrap();
+    assert_eq!(&got[..], &command[..]);
+    assert_eq!(rsp, [0x80, 1, 0, 0, 0, 16, 0, 0, 0, 0, 0, 4, 9, 8, 7, 6]);
+
+    // Longer than the header says.
+    driver
+        .write_all(&[0x80, 1, 0, 0, 0, 10, 0, 0, 0, 0, 0xEE])
+        .unwrap();
+    let err = t.transact(&command, &mut rsp).unwrap_err();
+    assert!(
+        matches!(&err, TransportError::MalformedResponse { transport, .. } if transport == "device:fake-tpm"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn device_that_never_answers_times_out() {
+    let (mut t, _driver) = fake_device(SHORT_TIMEOUT);
+    let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
+}
