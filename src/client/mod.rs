@@ -1,8 +1,10 @@
 //! The client: owns a transport and runs typed commands through the one pipeline
 //! typed command → marshal → authorize/encrypt → transport → verify/decrypt → typed response.
 
+mod names;
 mod session;
 
+pub use names::*;
 pub use session::*;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -32,6 +32,40 @@ pub struct SaltKey {
     pub key: SaltKeyMaterial,
 }
 
+impl SaltKey {
+    /// The salt key for a loaded object with this public area.
+    pub fn from_public(entity: Entity, public: &crate::wire::Public) -> Result<SaltKey> {
+        use crate::wire::{EccCurve, PublicKey};
+        let name_alg = HashAlg::from_alg_id(public.name_alg)?;
+        let key = match &public.key {
+            PublicKey::Rsa {
+                parameters, unique, ..
+            } => SaltKeyMaterial::Rsa {
+                modulus: unique.as_bytes().to_vec(),
+                exponent: parameters.exponent,
+            },
+            PublicKey::Ecc {
+                parameters, unique, ..
+            } if parameters.curve == EccCurve::NIST_P256 => SaltKeyMaterial::EccP256 {
+                x: unique.x.as_bytes().to_vec(),
+                y: unique.y.as_bytes().to_vec(),
+            },
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{}: a session can only be salted with an RSA or ECC P-256 key (this is {})",
+                    entity.handle,
+                    public.object_type()
+                )))
+            }
+        };
+        Ok(SaltKey {
+            entity,
+            name_alg,
+            key,
+        })
+    }
+}
+
 /// How to start a session.
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
@@ -140,7 +174,9 @@ fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
         SaltKeyMaterial::Rsa { modulus, exponent } => {
             crypto::rsa_encapsulate(key.name_alg, modulus, *exponent, b"SECRET", secret_len)?
         }
-        SaltKeyMaterial::EccP256 { x, y } => crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?,
+        SaltKeyMaterial::EccP256 { x, y } => {
+            crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?
+        }
     })
 }
 
@@ -160,8 +196,11 @@ impl Session {
         let mut encrypted_salt = EncryptedSecret::empty();
         if let Some(key) = &opts.salt {
             let enc = encapsulate(key)?;
-            encrypted_salt = EncryptedSecret::new(&enc.ciphertext)
-                .map_err(|source| Error::Build { command: code, source })?;
+            encrypted_salt =
+                EncryptedSecret::new(&enc.ciphertext).map_err(|source| Error::Build {
+                    command: code,
+                    source,
+                })?;
             salt = Some(enc);
         }
         let tpm_key = opts
@@ -194,7 +233,10 @@ impl Session {
         let salt_bytes: &[u8] = salt.as_ref().map_or(&[], |s| s.secret.as_bytes());
         // The TPM derives a key whenever the session is bound or salted, even from an empty
         // bind auth value (then the key is public knowledge, but still non-empty).
-        let bound = opts.bind.as_ref().is_some_and(|(e, _)| e.handle != Handle::RH_NULL);
+        let bound = opts
+            .bind
+            .as_ref()
+            .is_some_and(|(e, _)| e.handle != Handle::RH_NULL);
         let mut session_key = SessionKey::empty();
         if bound || !salt_bytes.is_empty() {
             let mut key_in = [0u8; 128];
@@ -230,7 +272,9 @@ impl Session {
 
         // Policy sessions are never "bound" for HMAC purposes, even when started with a bind.
         let bound_entity = match &opts.bind {
-            Some((e, a)) if e.handle != Handle::RH_NULL && opts.session_type == SessionType::HMAC => {
+            Some((e, a))
+                if e.handle != Handle::RH_NULL && opts.session_type == SessionType::HMAC =>
+            {
                 Some(bound_entity(e.name.as_bytes(), a.as_bytes()))
             }
             _ => None,

@@ -4,8 +4,10 @@
 use crate::session::Symmetric;
 use crate::tpm_command;
 use crate::wire::{
-    AlgId, Auth, CommandCode, Digest, Handle, MaxNvBuffer, Nonce, SensitiveData, SessionType,
-    StartupType, Timeout, EncryptedSecret,
+    AlgId, Attest, Auth, Capability, CapabilityData, CommandCode, Context, CreationData,
+    CreationTicket, Data, Digest, DigestList, DigestValues, EncryptedSecret, Handle, MaxNvBuffer,
+    Name, Nonce, PcrSelectionList, Private, SensitiveData, SessionType, Signature, StartupType,
+    Timeout, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 
 tpm_command! {
@@ -238,7 +240,189 @@ tpm_command! {
     }
     PolicySecretResponse {
         handles: [],
-        params: { timeout: Timeout, ticket: crate::wire::TkAuth },
+        params: { timeout: Timeout, ticket: crate::wire::AuthTicket },
         encrypt: true,
     }
+}
+
+tpm_command! {
+    /// TPM2_GetCapability
+    GetCapability = GET_CAPABILITY {
+        auth_handles: [], handles: [],
+        params: { capability: Capability, property: u32, property_count: u32 },
+        decrypt: false,
+    }
+    GetCapabilityResponse {
+        handles: [],
+        params: { more_data: bool, capability_data: CapabilityData },
+        encrypt: false,
+    }
+}
+
+tpm_command! {
+    /// TPM2_PCR_Read
+    PcrRead = PCR_READ {
+        auth_handles: [], handles: [],
+        params: { pcr_selection_in: PcrSelectionList },
+        decrypt: false,
+    }
+    PcrReadResponse {
+        handles: [],
+        params: { pcr_update_counter: u32, pcr_selection_out: PcrSelectionList, pcr_values: DigestList },
+        encrypt: false,
+    }
+}
+
+tpm_command! {
+    /// TPM2_PCR_Extend
+    PcrExtend = PCR_EXTEND {
+        auth_handles: [pcr_handle], handles: [],
+        params: { digests: DigestValues },
+        decrypt: false,
+    }
+    PcrExtendResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_PolicyPCR
+    PolicyPcr = POLICY_PCR {
+        auth_handles: [], handles: [policy_session],
+        params: { pcr_digest: Digest, pcrs: PcrSelectionList },
+        decrypt: true,
+    }
+    PolicyPcrResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_ReadPublic
+    ReadPublic = READ_PUBLIC {
+        auth_handles: [], handles: [object_handle],
+        params: {},
+        decrypt: false,
+    }
+    ReadPublicResponse {
+        handles: [],
+        params: { out_public: Tpm2bPublic, name: Name, qualified_name: Name },
+        encrypt: true,
+    }
+}
+
+tpm_command! {
+    /// TPM2_CreatePrimary
+    CreatePrimary = CREATE_PRIMARY {
+        auth_handles: [primary_handle], handles: [],
+        params: {
+            in_sensitive: Tpm2bSensitiveCreate,
+            in_public: Tpm2bPublic,
+            outside_info: Data,
+            creation_pcr: PcrSelectionList,
+        },
+        decrypt: true,
+    }
+    CreatePrimaryResponse {
+        handles: [object_handle],
+        params: {
+            out_public: Tpm2bPublic,
+            creation_data: CreationData,
+            creation_hash: Digest,
+            creation_ticket: CreationTicket,
+            name: Name,
+        },
+        encrypt: true,
+    }
+}
+
+tpm_command! {
+    /// TPM2_Create
+    Create = CREATE {
+        auth_handles: [parent_handle], handles: [],
+        params: {
+            in_sensitive: Tpm2bSensitiveCreate,
+            in_public: Tpm2bPublic,
+            outside_info: Data,
+            creation_pcr: PcrSelectionList,
+        },
+        decrypt: true,
+    }
+    CreateResponse {
+        handles: [],
+        params: {
+            out_private: Private,
+            out_public: Tpm2bPublic,
+            creation_data: CreationData,
+            creation_hash: Digest,
+            creation_ticket: CreationTicket,
+        },
+        encrypt: true,
+    }
+}
+
+tpm_command! {
+    /// TPM2_Load
+    Load = LOAD {
+        auth_handles: [parent_handle], handles: [],
+        params: { in_private: Private, in_public: Tpm2bPublic },
+        decrypt: true,
+    }
+    LoadResponse { handles: [object_handle], params: { name: Name }, encrypt: true }
+}
+
+tpm_command! {
+    /// TPM2_NV_DefineSpace
+    NvDefineSpace = NV_DEFINE_SPACE {
+        auth_handles: [auth_handle], handles: [],
+        params: { auth: Auth, public_info: Tpm2bNvPublic },
+        decrypt: true,
+    }
+    NvDefineSpaceResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_NV_ReadPublic
+    NvReadPublic = NV_READ_PUBLIC {
+        auth_handles: [], handles: [nv_index],
+        params: {},
+        decrypt: false,
+    }
+    NvReadPublicResponse {
+        handles: [],
+        params: { nv_public: Tpm2bNvPublic, nv_name: Name },
+        encrypt: true,
+    }
+}
+
+tpm_command! {
+    /// TPM2_GetSessionAuditDigest. `in_scheme` is a TPMT_SIG_SCHEME without details, which
+    /// covers TPM_ALG_NULL (use the key's own scheme, or no signature with TPM_RH_NULL).
+    GetSessionAuditDigest = GET_SESSION_AUDIT_DIGEST {
+        auth_handles: [privacy_admin_handle, sign_handle],
+        handles: [session_handle],
+        params: { qualifying_data: Data, in_scheme: AlgId },
+        decrypt: true,
+    }
+    GetSessionAuditDigestResponse {
+        handles: [],
+        params: { audit_info: Attest, signature: Signature },
+        encrypt: true,
+    }
+}
+
+tpm_command! {
+    /// TPM2_ContextSave
+    ContextSave = CONTEXT_SAVE {
+        auth_handles: [], handles: [save_handle],
+        params: {},
+        decrypt: false,
+    }
+    ContextSaveResponse { handles: [], params: { context: Context }, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_ContextLoad
+    ContextLoad = CONTEXT_LOAD {
+        auth_handles: [], handles: [],
+        params: { context: Context },
+        decrypt: false,
+    }
+    ContextLoadResponse { handles: [loaded_handle], params: {}, encrypt: false }
 }

@@ -147,11 +147,15 @@ fn rp_hash(alg: HashAlg, code: CommandCode, params: &[u8]) -> Digest {
 /// The sized buffer at the start of a parameter area: its payload range.
 fn first_sized(params: &[u8]) -> Result<core::ops::Range<usize>, SessionError> {
     if params.len() < 2 {
-        return Err(SessionError::Integrity("first parameter shorter than its size field"));
+        return Err(SessionError::Integrity(
+            "first parameter shorter than its size field",
+        ));
     }
     let n = u16::from_be_bytes([params[0], params[1]]) as usize;
     if 2 + n > params.len() {
-        return Err(SessionError::Integrity("first parameter runs past the parameter area"));
+        return Err(SessionError::Integrity(
+            "first parameter runs past the parameter area",
+        ));
     }
     Ok(2..2 + n)
 }
@@ -404,23 +408,22 @@ pub fn verify_response(
             SessionSlot::Session { state, auth } => {
                 let nonce_ok = !a.nonce.is_empty() && a.nonce.len() <= crate::wire::MAX_DIGEST_SIZE;
                 let policy = state.session_type == SessionType::POLICY;
-                let hmac_ok = if i < info.auth_handles
-                    && policy
-                    && state.policy_auth == PolicyAuth::Password
-                {
-                    a.hmac.is_empty()
-                } else if pending.sent_empty_hmac[i] {
-                    a.hmac.is_empty()
-                } else {
-                    let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
-                    let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
-                    let mut m = HmacCtx::new(state.hash, key.bytes());
-                    m.update(rp_hash.as_bytes());
-                    m.update(a.nonce);
-                    m.update(state.nonce_caller.as_bytes());
-                    m.update(&[a.attributes.0]);
-                    m.verify(a.hmac)
-                };
+                let hmac_ok =
+                    if i < info.auth_handles && policy && state.policy_auth == PolicyAuth::Password
+                    {
+                        a.hmac.is_empty()
+                    } else if pending.sent_empty_hmac[i] {
+                        a.hmac.is_empty()
+                    } else {
+                        let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
+                        let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
+                        let mut m = HmacCtx::new(state.hash, key.bytes());
+                        m.update(rp_hash.as_bytes());
+                        m.update(a.nonce);
+                        m.update(state.nonce_caller.as_bytes());
+                        m.update(&[a.attributes.0]);
+                        m.verify(a.hmac)
+                    };
                 nonce_ok && hmac_ok
             }
         };

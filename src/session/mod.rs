@@ -11,7 +11,7 @@ use core::fmt;
 use zeroize::Zeroize;
 
 use crate::crypto::{self, HashAlg};
-use crate::wire::{AlgId, Digest, Handle, Marshal, Name, Nonce, Secret, SessionAttributes, SessionType};
+use crate::wire::{AlgId, Digest, Handle, Name, Nonce, Secret, SessionAttributes, SessionType};
 
 /// The session key: at most one digest of the session's hash. Zeroized on drop.
 pub type SessionKey = Secret<64>;
@@ -248,7 +248,6 @@ impl crate::wire::Marshal for Symmetric {
 
 impl crate::wire::Unmarshal for Symmetric {
     fn unmarshal(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
-        use crate::wire::Unmarshal as _;
         let alg = AlgId::unmarshal(r)?;
         let bad = |v: u16| crate::wire::WireError::BadValue {
             what: "session TPMT_SYM_DEF",

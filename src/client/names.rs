@@ -1,0 +1,63 @@
+//! Names: how the TPM identifies entities in cpHash and policy computations.
+
+use crate::command::{Entity, NvReadPublic, ReadPublic};
+use crate::crypto::{self, HashAlg};
+use crate::error::{Error, Result};
+use crate::wire::{Handle, Marshal, Name, NvPublic, Public};
+
+fn digest_name(name_alg: crate::wire::AlgId, body: &[u8]) -> Result<Name> {
+    let alg = HashAlg::from_alg_id(name_alg)?;
+    let d = crypto::hash(alg, &[body]);
+    let mut buf = [0u8; crate::wire::MAX_NAME_SIZE];
+    buf[..2].copy_from_slice(&name_alg.0.to_be_bytes());
+    buf[2..2 + d.len()].copy_from_slice(d.as_bytes());
+    Name::new(&buf[..2 + d.len()]).map_err(|e| Error::InvalidArgument(e.to_string()))
+}
+
+/// An object's name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC).
+pub fn object_name(public: &Public) -> Result<Name> {
+    digest_name(public.name_alg, &public.to_bytes())
+}
+
+/// An NV index's name: nameAlg ‖ H_nameAlg(TPMS_NV_PUBLIC). It changes when the index is
+/// first written (TPMA_NV_WRITTEN), so recompute it from a fresh public area after writes.
+pub fn nv_name(public: &NvPublic) -> Result<Name> {
+    digest_name(public.name_alg, &public.to_bytes())
+}
+
+impl super::Tpm {
+    /// Reads an object's public area and checks that the name the TPM reports is the hash
+    /// of that public area (so the two cannot disagree), returning the entity and its public.
+    pub fn read_public(&self, handle: Handle) -> Result<(Entity, Public)> {
+        let rsp = self.run(&ReadPublic {
+            object_handle: Entity::from_handle(handle),
+        })?;
+        let public = rsp.out_public.0;
+        let computed = object_name(&public)?;
+        if computed != rsp.name {
+            return Err(Error::NameMismatch {
+                handle,
+                expected: computed,
+                actual: rsp.name,
+            });
+        }
+        Ok((Entity::new(handle, computed), public))
+    }
+
+    /// Reads an NV index's public area and returns the entity with its computed name.
+    pub fn nv_read_public(&self, index: Handle) -> Result<(Entity, NvPublic)> {
+        let rsp = self.run(&NvReadPublic {
+            nv_index: Entity::from_handle(index),
+        })?;
+        let public = rsp.nv_public.0;
+        let computed = nv_name(&public)?;
+        if computed != rsp.nv_name {
+            return Err(Error::NameMismatch {
+                handle: index,
+                expected: computed,
+                actual: rsp.nv_name,
+            });
+        }
+        Ok((Entity::new(index, computed), public))
+    }
+}
