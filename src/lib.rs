@@ -6,5 +6,6 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod files;
 pub mod transport;
 pub mod wire;
