@@ -69,7 +69,7 @@ tpm2_create -Q -C pwprim.ctx -P session:hmac_used.ctx+pw123 -G keyedhash -u k.pu
 tpm2_evictcontrol -Q -C o -c primary.ctx 0x81000001 -o persistent.tr; flush
 tpm2_readpublic -Q -c 0x81000001 -t readpublic.tr
 
-for f in trial policy hmac audit salted bound salted_bound policy_password hmac_used primary; do
+for f in trial policy hmac audit salted bound salted_bound policy_password hmac_used primary pwprim; do
     cp "$f.ctx" "$here/$f.ctx"
 done
 cp persistent.tr readpublic.tr "$here/"
