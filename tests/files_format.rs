@@ -626,10 +626,8 @@ fn live_tools_accept_a_policy_session_we_wrote() {
     let f = read_session_file(&d.join("f.ctx")).unwrap();
     assert_eq!(f.session_type, SessionType::POLICY);
     write_session_file(&d.join("g.ctx"), &f).unwrap();
-    assert_eq!(
-        std::fs::read(d.join("g.ctx")).unwrap(),
-        std::fs::read(d.join("f.ctx")).unwrap()
-    );
+    // A fresh session holds no sessionValue, so our bytes are the tools' bytes.
+    assert!(std::fs::read(d.join("g.ctx")).unwrap() == std::fs::read(d.join("f.ctx")).unwrap());
 
     tpm.tool(d, "tpm2_policypassword", &["-S", "g.ctx"]);
     tpm.tool(

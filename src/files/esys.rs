@@ -243,6 +243,9 @@ pub(crate) fn parse_auth_hash(v: u16) -> Result<AlgId, FileError> {
 
 /// ESYS's view of one TPM entity (`IESYS_RESOURCE`): its handle and name at save time, plus what
 /// ESYS needs to use it without asking the TPM.
+// Variants hold fixed-capacity TPM2Bs inline like every wire type; a resource is read once per
+// file, so its size does not matter enough to box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EsysResource {
     /// A hierarchy, PCR or other entity whose name is its handle (`IESYSC_WITHOUT_MISC_RSRC`).

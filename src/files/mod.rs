@@ -323,6 +323,8 @@ impl SessionFile {
 }
 
 /// What `tpm2-tools` accepts wherever it takes an object context (`-c file`).
+// Inline fixed-capacity buffers, read once per file: not worth boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObjectFile {
     /// A context file with the tools' header.
