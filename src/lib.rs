@@ -3,7 +3,8 @@
 //! Data flows one way: a typed command ([`command`]) is marshalled ([`wire`]), authorized and
 //! encrypted by its sessions ([`session`]), sent by a [`transport`], and the response is
 //! verified and decrypted before it is unmarshalled into a typed response. [`client::Tpm`]
-//! runs that pipeline.
+//! runs that pipeline. [`files`] reads and writes the session and context files tpm2-tools
+//! uses.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -11,6 +12,7 @@ pub mod client;
 pub mod command;
 pub mod crypto;
 pub mod error;
+pub mod files;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,0 +1,360 @@
+//! The ESYS metadata tpm2-tss stores inside every saved context (`IESYS_RESOURCE` and
+//! `IESYS_SESSION`), marshalled as tpm2-tss 3.x does: TPM canonical big-endian.
+
+use super::parse::Fields;
+use super::FileError;
+use crate::wire::{
+    AlgId, Handle, Marshal, Name, Nonce, Secret, SessionAttributes, SessionType, Tpm2b, Writer,
+    MAX_DIGEST_SIZE, MAX_ENCRYPTED_SECRET, MAX_PUBLIC_SIZE,
+};
+
+/// sizeof(TPMS_NV_PUBLIC): nvIndex, nameAlg, attributes, authPolicy (largest digest), dataSize.
+pub const MAX_NV_PUBLIC_SIZE: usize = 4 + 2 + 4 + (2 + MAX_DIGEST_SIZE) + 2;
+/// sizeof(TPMU_NAME) in tpm2-tss: the 66-byte TPMT_HA padded to the 4-byte alignment of the
+/// handle member. ESYS's `bound_entity` always has this size, two more than any real name.
+pub const ESYS_NAME_SIZE: usize = 68;
+/// A TPM2B_NAME as tpm2-tss sizes it (see [`ESYS_NAME_SIZE`]).
+pub type EsysName = Tpm2b<ESYS_NAME_SIZE>;
+/// ESYS keeps `sessionKey || authValue` in a buffer of 2 * sizeof(TPMU_HA).
+const MAX_SESSION_VALUE: usize = 2 * MAX_DIGEST_SIZE;
+
+/// ESYS resource type tags (`IESYSC_*_RSRC`).
+const RSRC_NONE: u32 = 0;
+const RSRC_KEY: u32 = 1;
+const RSRC_NV: u32 = 2;
+const RSRC_SESSION: u32 = 3;
+const RSRC_DEGRADED_SESSION: u32 = 4;
+
+/// TPMA_SESSION bits 3 and 4 are reserved; a TPM rejects them, so a file holding them is corrupt.
+const SESSION_ATTRIBUTES_RESERVED: u8 = 0x18;
+
+/// A TPMT_SYM_DEF as tpm2-tss marshals it: `TPM_ALG_NULL` is the algorithm alone; `TPM_ALG_XOR`
+/// is the algorithm and a hash algorithm (kept in `key_bits`), with no mode; block ciphers are
+/// algorithm, key bits and mode. Stand-in until the wire crate's TPMT_SYM_DEF is merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SymDef {
+    pub algorithm: AlgId,
+    /// Key size in bits, or for `TPM_ALG_XOR` the hash algorithm's id.
+    pub key_bits: u16,
+    /// Ignored (and not written) for `TPM_ALG_NULL` and `TPM_ALG_XOR`.
+    pub mode: AlgId,
+}
+
+impl SymDef {
+    pub const NULL: SymDef = SymDef {
+        algorithm: AlgId::NULL,
+        key_bits: 0,
+        mode: AlgId::NULL,
+    };
+
+    pub const AES_128_CFB: SymDef = SymDef {
+        algorithm: AlgId::AES,
+        key_bits: 128,
+        mode: AlgId::CFB,
+    };
+
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.algorithm.marshal(w);
+        match self.algorithm {
+            AlgId::NULL => {}
+            AlgId::XOR => w.u16(self.key_bits),
+            _ => {
+                w.u16(self.key_bits);
+                self.mode.marshal(w);
+            }
+        }
+    }
+
+    fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
+        let algorithm = AlgId(f.u16("symmetric algorithm")?);
+        match algorithm {
+            AlgId::NULL => Ok(SymDef::NULL),
+            AlgId::XOR => Ok(SymDef {
+                algorithm,
+                key_bits: f.u16("symmetric XOR hash")?,
+                mode: AlgId::NULL,
+            }),
+            AlgId::AES | AlgId::SM4 | AlgId::CAMELLIA | AlgId::TDES | AlgId::SYMCIPHER => {
+                Ok(SymDef {
+                    algorithm,
+                    key_bits: f.u16("symmetric key bits")?,
+                    mode: AlgId(f.u16("symmetric mode")?),
+                })
+            }
+            // Without knowing the algorithm we cannot know how many bytes follow.
+            other => Err(FileError::BadValue {
+                what: "symmetric algorithm",
+                value: other.0 as u32,
+            }),
+        }
+    }
+}
+
+/// What ESYS must add to the HMAC key of a policy session (`type_policy_session`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PolicyKind {
+    /// No PolicyAuthValue / PolicyPassword has been run.
+    #[default]
+    None = 0,
+    /// After TPM2_PolicyAuthValue: the object's authValue joins the HMAC key.
+    AuthValue = 1,
+    /// After TPM2_PolicyPassword: the authValue is sent in clear as the HMAC.
+    Password = 2,
+}
+
+impl PolicyKind {
+    fn from_u32(v: u32) -> Result<Self, FileError> {
+        match v {
+            0 => Ok(PolicyKind::None),
+            1 => Ok(PolicyKind::AuthValue),
+            2 => Ok(PolicyKind::Password),
+            value => Err(FileError::BadValue {
+                what: "policy session kind",
+                value,
+            }),
+        }
+    }
+}
+
+/// The session state ESYS saves (`IESYS_SESSION`), minus what must never be persisted: the
+/// salt, the encrypted salt and the `sessionValue` cache (sessionKey || authValue) are dropped
+/// on read and written empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EsysSession {
+    /// Empty if unbound; else see [`super::esys_bound_entity`] (always 68 bytes).
+    pub bound_entity: EsysName,
+    pub symmetric: SymDef,
+    pub auth_hash: AlgId,
+    /// Empty for an unsalted, unbound session.
+    pub session_key: Secret<MAX_DIGEST_SIZE>,
+    pub session_type: SessionType,
+    pub attributes: SessionAttributes,
+    /// The caller nonce of the previous command; pick a fresh one for the next.
+    pub nonce_caller: Nonce,
+    /// The TPM's latest nonce: the next command's nonceTPM.
+    pub nonce_tpm: Nonce,
+    pub policy_kind: PolicyKind,
+}
+
+impl EsysSession {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.bound_entity.marshal(w);
+        w.u16(0); // encryptedSalt
+        w.u16(0); // salt
+        self.symmetric.marshal(w);
+        self.auth_hash.marshal(w);
+        self.session_key.marshal(w);
+        self.session_type.marshal(w);
+        self.attributes.marshal(w);
+        self.nonce_caller.marshal(w);
+        self.nonce_tpm.marshal(w);
+        // encrypt / decrypt: ESYS never sets these in a saved session and recomputes them per
+        // command.
+        w.u32(0);
+        w.u32(0);
+        w.u32(self.policy_kind as u32);
+        w.u16(0); // sizeSessionValue: never write an auth value
+        w.u16(0); // sizeHmacValue
+    }
+
+    fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
+        let bound_entity = f.tpm2b("bound entity")?;
+        // Never persisted by ESYS; the salt is a secret, so skip both without copying.
+        f.skip_sized("encrypted salt", MAX_ENCRYPTED_SECRET)?;
+        f.skip_sized("salt", MAX_DIGEST_SIZE)?;
+        let symmetric = SymDef::parse(f)?;
+        let auth_hash = parse_auth_hash(f.u16("session auth hash")?)?;
+        let session_key = f.secret("session key")?;
+        let session_type = parse_session_type(f.u8("session type")?)?;
+        let attributes = f.u8("session attributes")?;
+        if attributes & SESSION_ATTRIBUTES_RESERVED != 0 {
+            return Err(FileError::BadValue {
+                what: "session attributes (reserved bits set)",
+                value: attributes as u32,
+            });
+        }
+        let nonce_caller = f.tpm2b("nonceCaller")?;
+        let nonce_tpm = f.tpm2b("nonceTPM")?;
+        for what in ["parameter encryption flag", "parameter decryption flag"] {
+            let v = f.u32(what)?;
+            if v > 1 {
+                return Err(FileError::BadValue { what, value: v });
+            }
+        }
+        let policy_kind = PolicyKind::from_u32(f.u32("policy session kind")?)?;
+        // tpm2-tools leaves sessionKey || authValue here in clear; skip it without copying.
+        let value_len = f.u16("session value size")? as usize;
+        if value_len > MAX_SESSION_VALUE {
+            return Err(FileError::TooLarge {
+                what: "session value",
+                size: value_len,
+                max: MAX_SESSION_VALUE,
+            });
+        }
+        f.skip(value_len, "session value")?;
+        let hmac_len = f.u16("HMAC value size")? as usize;
+        if hmac_len > MAX_SESSION_VALUE {
+            return Err(FileError::TooLarge {
+                what: "HMAC value size",
+                size: hmac_len,
+                max: MAX_SESSION_VALUE,
+            });
+        }
+        Ok(EsysSession {
+            bound_entity,
+            symmetric,
+            auth_hash,
+            session_key,
+            session_type,
+            attributes: SessionAttributes(attributes),
+            nonce_caller,
+            nonce_tpm,
+            policy_kind,
+        })
+    }
+}
+
+pub(crate) fn parse_session_type(v: u8) -> Result<SessionType, FileError> {
+    match SessionType(v) {
+        t @ (SessionType::HMAC | SessionType::POLICY | SessionType::TRIAL) => Ok(t),
+        _ => Err(FileError::BadValue {
+            what: "session type",
+            value: v as u32,
+        }),
+    }
+}
+
+pub(crate) fn parse_auth_hash(v: u16) -> Result<AlgId, FileError> {
+    match AlgId(v) {
+        h @ (AlgId::SHA1
+        | AlgId::SHA256
+        | AlgId::SHA384
+        | AlgId::SHA512
+        | AlgId::SM3_256
+        | AlgId::SHA3_256
+        | AlgId::SHA3_384
+        | AlgId::SHA3_512) => Ok(h),
+        _ => Err(FileError::BadValue {
+            what: "session auth hash",
+            value: v as u32,
+        }),
+    }
+}
+
+/// ESYS's view of one TPM entity (`IESYS_RESOURCE`): its handle and name at save time, plus what
+/// ESYS needs to use it without asking the TPM.
+// Variants hold fixed-capacity TPM2Bs inline like every wire type; a resource is read once per
+// file, so its size does not matter enough to box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EsysResource {
+    /// A hierarchy, PCR or other entity whose name is its handle (`IESYSC_WITHOUT_MISC_RSRC`).
+    None { handle: Handle, name: Name },
+    /// A loaded or persistent object; `public` is the marshalled TPM2B_PUBLIC payload.
+    Key {
+        handle: Handle,
+        name: Name,
+        public: Tpm2b<MAX_PUBLIC_SIZE>,
+    },
+    /// An NV index; `nv_public` is the marshalled TPM2B_NV_PUBLIC payload.
+    Nv {
+        handle: Handle,
+        name: Name,
+        nv_public: Tpm2b<MAX_NV_PUBLIC_SIZE>,
+    },
+    Session {
+        handle: Handle,
+        name: Name,
+        session: EsysSession,
+    },
+}
+
+impl EsysResource {
+    pub fn handle(&self) -> Handle {
+        match self {
+            EsysResource::None { handle, .. }
+            | EsysResource::Key { handle, .. }
+            | EsysResource::Nv { handle, .. }
+            | EsysResource::Session { handle, .. } => *handle,
+        }
+    }
+
+    pub fn name(&self) -> &Name {
+        match self {
+            EsysResource::None { name, .. }
+            | EsysResource::Key { name, .. }
+            | EsysResource::Nv { name, .. }
+            | EsysResource::Session { name, .. } => name,
+        }
+    }
+
+    /// "none", "key", "NV index" or "session", for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EsysResource::None { .. } => "none",
+            EsysResource::Key { .. } => "key",
+            EsysResource::Nv { .. } => "NV index",
+            EsysResource::Session { .. } => "session",
+        }
+    }
+
+    pub(crate) fn marshal(&self, w: &mut Writer<'_>) {
+        self.handle().marshal(w);
+        self.name().marshal(w);
+        match self {
+            EsysResource::None { .. } => w.u32(RSRC_NONE),
+            EsysResource::Key { public, .. } => {
+                w.u32(RSRC_KEY);
+                public.marshal(w);
+            }
+            EsysResource::Nv { nv_public, .. } => {
+                w.u32(RSRC_NV);
+                nv_public.marshal(w);
+            }
+            EsysResource::Session { session, .. } => {
+                w.u32(RSRC_SESSION);
+                session.marshal(w);
+            }
+        }
+    }
+
+    pub(crate) fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
+        let handle = Handle(f.u32("resource handle")?);
+        let name = f.tpm2b("resource name")?;
+        match f.u32("resource type")? {
+            RSRC_NONE => Ok(EsysResource::None { handle, name }),
+            RSRC_KEY => Ok(EsysResource::Key {
+                handle,
+                name,
+                public: f.tpm2b("public area")?,
+            }),
+            RSRC_NV => Ok(EsysResource::Nv {
+                handle,
+                name,
+                nv_public: f.tpm2b("NV public area")?,
+            }),
+            RSRC_SESSION => Ok(EsysResource::Session {
+                handle,
+                name,
+                session: EsysSession::parse(f)?,
+            }),
+            RSRC_DEGRADED_SESSION => Err(FileError::DegradedSession),
+            other => Err(FileError::UnknownResourceType(other)),
+        }
+    }
+
+    /// The bare `Esys_TR_Serialize` form (what `tpm2_evictcontrol -o` writes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.marshal(&mut Writer::new(&mut out));
+        out
+    }
+
+    /// Parses the bare `Esys_TR_Serialize` form; every byte must belong to the resource.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
+        let mut f = Fields::new(bytes);
+        let resource = Self::parse(&mut f)?;
+        f.finish("serialized ESYS resource")?;
+        Ok(resource)
+    }
+}

@@ -1,0 +1,460 @@
+//! tpm2-tools 5.x context and session files: parsing and writing bytes and files. Nothing here
+//! talks to a TPM.
+//!
+//! A *context file* (`tpm2_createprimary -c`, `tpm2_load -c`) is the tools' header
+//! (`0xBADCC0DE`, version 1), the TPMS_CONTEXT fields in the order hierarchy, savedHandle,
+//! sequence, and a context blob that tpm2-tss wrapped as `IESYS_CONTEXT_DATA`: the TPM's own
+//! blob followed by ESYS metadata ([`EsysResource`]). A *session file*
+//! (`tpm2_startauthsession -S`) is a header with version 2, the session type and auth hash,
+//! and then a context file. `tpm2_evictcontrol -o` and `tpm2_readpublic -t` write the bare
+//! ESYS resource with no header ([`ObjectFile::Serialized`]).
+//!
+//! Parsing is strict: the tools ignore a session header's version, we require 2; reserved
+//! fields must be zero; nothing may trail. Secrets never reach a file we write: ESYS's
+//! `sessionValue` cache (which tpm2-tools leaves holding the last authValue in clear) and any
+//! salt are skipped on read and written empty.
+
+mod atomic;
+mod esys;
+mod parse;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+pub use atomic::write_atomic;
+pub use esys::{
+    EsysName, EsysResource, EsysSession, PolicyKind, SymDef, ESYS_NAME_SIZE, MAX_NV_PUBLIC_SIZE,
+};
+use parse::Fields;
+
+use crate::wire::{AlgId, ContextData, Handle, Name, SessionType, Writer, MAX_CONTEXT_SIZE};
+
+/// First four bytes of every file tpm2-tools writes with a header.
+pub const MAGIC: u32 = 0xBADC_C0DE;
+/// `CONTEXT_VERSION` in tpm2-tools `lib/files.c`.
+pub const CONTEXT_VERSION: u32 = 1;
+/// `SESSION_VERSION` in tpm2-tools `lib/tpm2_session.c` (1 predates ESYS).
+pub const SESSION_VERSION: u32 = 2;
+/// No valid file comes near this: a session file is at most ~5.2 KiB. Bounds what a read
+/// allocates when pointed at something like `/dev/zero`.
+const MAX_FILE_SIZE: u64 = 16 * 1024;
+
+/// Why a file could not be read, parsed or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    #[error("not a tpm2-tools file (magic 0x{found:08X}, expected 0xBADCC0DE)")]
+    BadMagic { found: u32 },
+    #[error("unsupported {what} version {found} (expected {expected}){hint}")]
+    BadVersion {
+        what: &'static str,
+        found: u32,
+        expected: u32,
+        hint: &'static str,
+    },
+    #[error("truncated in {what}: needed {needed} bytes, {available} available")]
+    Truncated {
+        what: &'static str,
+        needed: usize,
+        available: usize,
+    },
+    #[error("{count} unexpected trailing bytes after {what}")]
+    TrailingBytes { what: &'static str, count: usize },
+    #[error("{what} is {size} bytes, more than the {max} allowed")]
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        max: usize,
+    },
+    #[error("{what} must be zero, found 0x{value:x}")]
+    NonZeroReserved { what: &'static str, value: u32 },
+    #[error("invalid {what}: 0x{value:x}")]
+    BadValue { what: &'static str, value: u32 },
+    #[error("ESYS resource type 4 (degraded session) cannot be restored")]
+    DegradedSession,
+    #[error("unknown ESYS resource type {0}")]
+    UnknownResourceType(u32),
+    #[error("session file holds a {found} resource, not a session")]
+    NotASession { found: &'static str },
+    #[error("session header says {header} but the saved session is {saved}")]
+    SessionTypeMismatch {
+        header: SessionType,
+        saved: SessionType,
+    },
+    #[error("session header says auth hash {header} but the saved session uses {saved}")]
+    AuthHashMismatch { header: AlgId, saved: AlgId },
+    #[error("{}: {op}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        error: std::io::Error,
+    },
+    /// A format error found in a file; `error` is one of the variants above.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        path: PathBuf,
+        error: Box<FileError>,
+    },
+}
+
+impl FileError {
+    /// The format error itself, without the file it was found in.
+    pub fn without_path(&self) -> &FileError {
+        match self {
+            FileError::InFile { error, .. } => error.without_path(),
+            other => other,
+        }
+    }
+
+    fn in_file(self, path: &Path) -> FileError {
+        match self {
+            e @ (FileError::Io { .. } | FileError::InFile { .. }) => e,
+            e => FileError::InFile {
+                path: path.to_path_buf(),
+                error: Box::new(e),
+            },
+        }
+    }
+}
+
+/// A saved TPM context with its ESYS metadata: a tpm2-tools context file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedContext {
+    pub hierarchy: Handle,
+    pub saved_handle: Handle,
+    pub sequence: u64,
+    /// The TPM's context blob, as ContextSave returned it and ContextLoad wants it.
+    pub tpm_blob: ContextData,
+    pub resource: EsysResource,
+}
+
+impl SavedContext {
+    /// The context file bytes. The TPM2B_CONTEXT_DATA it embeds holds at most
+    /// [`MAX_CONTEXT_SIZE`] bytes; [`write_context_file`] refuses a larger one, `to_bytes`
+    /// writes it anyway and [`SavedContext::from_bytes`] (like tpm2-tools) will refuse it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.marshal(&mut Writer::new(&mut out));
+        out
+    }
+
+    fn marshal(&self, w: &mut Writer<'_>) {
+        w.u32(MAGIC);
+        w.u32(CONTEXT_VERSION);
+        w.u32(self.hierarchy.0);
+        w.u32(self.saved_handle.0);
+        w.u64(self.sequence);
+        let blob = self.esys_blob();
+        w.u16(blob.len() as u16);
+        w.bytes(&blob);
+    }
+
+    /// IESYS_CONTEXT_DATA: reserved, the TPM blob, then the metadata with its (always zero) size.
+    fn esys_blob(&self) -> Zeroizing<Vec<u8>> {
+        let mut blob = Zeroizing::new(Vec::new());
+        let mut w = Writer::new(&mut blob);
+        w.u32(0);
+        w.u16(self.tpm_blob.len() as u16);
+        w.bytes(self.tpm_blob.as_bytes());
+        w.u16(0);
+        self.resource.marshal(&mut w);
+        blob
+    }
+
+    fn check_size(&self) -> Result<(), FileError> {
+        let size = self.esys_blob().len();
+        if size > MAX_CONTEXT_SIZE {
+            return Err(FileError::TooLarge {
+                what: "context blob",
+                size,
+                max: MAX_CONTEXT_SIZE,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
+        let mut f = Fields::new(bytes);
+        let ctx = Self::parse(&mut f)?;
+        f.finish("context file")?;
+        Ok(ctx)
+    }
+
+    fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
+        read_header(f)?;
+        let hierarchy = Handle(f.u32("hierarchy")?);
+        let saved_handle = Handle(f.u32("savedHandle")?);
+        let sequence = f.u64("sequence")?;
+        let mut blob = Fields::new(f.sized_bytes("context blob", MAX_CONTEXT_SIZE)?);
+        let reserved = blob.u32("ESYS context reserved field")?;
+        if reserved != 0 {
+            return Err(FileError::NonZeroReserved {
+                what: "ESYS context reserved field",
+                value: reserved,
+            });
+        }
+        let tpm_blob = blob.tpm2b("TPM context blob")?;
+        let metadata_size = blob.u16("ESYS metadata size")?;
+        if metadata_size != 0 {
+            return Err(FileError::NonZeroReserved {
+                what: "ESYS metadata size",
+                value: metadata_size as u32,
+            });
+        }
+        let resource = EsysResource::parse(&mut blob)?;
+        blob.finish("ESYS context data")?;
+        Ok(SavedContext {
+            hierarchy,
+            saved_handle,
+            sequence,
+            tpm_blob,
+            resource,
+        })
+    }
+}
+
+/// The context file header: magic and CONTEXT_VERSION.
+fn read_header(f: &mut Fields<'_>) -> Result<(), FileError> {
+    let magic = f.u32("magic")?;
+    if magic != MAGIC {
+        return Err(FileError::BadMagic { found: magic });
+    }
+    let version = f.u32("version")?;
+    if version != CONTEXT_VERSION {
+        return Err(FileError::BadVersion {
+            what: "context file",
+            found: version,
+            expected: CONTEXT_VERSION,
+            hint: if version == SESSION_VERSION {
+                " - this looks like a session file"
+            } else {
+                ""
+            },
+        });
+    }
+    Ok(())
+}
+
+/// A tpm2-tools session file: the session type and auth hash, then the saved session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionFile {
+    pub session_type: SessionType,
+    pub auth_hash: AlgId,
+    /// Its resource is an [`EsysResource::Session`] whose type and hash match the header.
+    pub context: SavedContext,
+}
+
+impl SessionFile {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out);
+        w.u32(MAGIC);
+        w.u32(SESSION_VERSION);
+        w.u8(self.session_type.0);
+        w.u16(self.auth_hash.0);
+        self.context.marshal(&mut w);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
+        let mut f = Fields::new(bytes);
+        let magic = f.u32("magic")?;
+        if magic != MAGIC {
+            return Err(FileError::BadMagic { found: magic });
+        }
+        // tpm2-tools reads this version and never compares it; we do, so a context file
+        // passed as a session file gets a clear error instead of a misparse.
+        let version = f.u32("version")?;
+        if version != SESSION_VERSION {
+            return Err(FileError::BadVersion {
+                what: "session file",
+                found: version,
+                expected: SESSION_VERSION,
+                hint: if version == CONTEXT_VERSION {
+                    " - this is an object context file, not a session"
+                } else {
+                    ""
+                },
+            });
+        }
+        let session_type = esys::parse_session_type(f.u8("session type")?)?;
+        let auth_hash = esys::parse_auth_hash(f.u16("session auth hash")?)?;
+        let context = SavedContext::parse(&mut f)?;
+        f.finish("session file")?;
+        let file = SessionFile {
+            session_type,
+            auth_hash,
+            context,
+        };
+        file.check_consistent()?;
+        Ok(file)
+    }
+
+    /// The saved session (always present in a parsed or validated file).
+    pub fn session(&self) -> Option<&EsysSession> {
+        match &self.context.resource {
+            EsysResource::Session { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    fn check_consistent(&self) -> Result<(), FileError> {
+        let session = self.session().ok_or(FileError::NotASession {
+            found: self.context.resource.kind(),
+        })?;
+        if session.session_type != self.session_type {
+            return Err(FileError::SessionTypeMismatch {
+                header: self.session_type,
+                saved: session.session_type,
+            });
+        }
+        if session.auth_hash != self.auth_hash {
+            return Err(FileError::AuthHashMismatch {
+                header: self.auth_hash,
+                saved: session.auth_hash,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What `tpm2-tools` accepts wherever it takes an object context (`-c file`).
+// Inline fixed-capacity buffers, read once per file: not worth boxing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectFile {
+    /// A context file with the tools' header.
+    Context(SavedContext),
+    /// A bare `Esys_TR_Serialize` blob (persistent handles: `tpm2_evictcontrol -o`,
+    /// `tpm2_readpublic -t`).
+    Serialized(EsysResource),
+}
+
+impl ObjectFile {
+    /// The tools tell the two apart by the magic, and so do we.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
+        if bytes.get(..4) == Some(&MAGIC.to_be_bytes()[..]) {
+            let mut f = Fields::new(bytes);
+            let ctx = SavedContext::parse(&mut f)?;
+            f.finish("context file")?;
+            Ok(ObjectFile::Context(ctx))
+        } else {
+            Ok(ObjectFile::Serialized(EsysResource::from_bytes(bytes)?))
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            ObjectFile::Context(c) => c.to_bytes(),
+            ObjectFile::Serialized(r) => r.to_bytes(),
+        }
+    }
+
+    pub fn resource(&self) -> &EsysResource {
+        match self {
+            ObjectFile::Context(c) => &c.resource,
+            ObjectFile::Serialized(r) => r,
+        }
+    }
+}
+
+/// ESYS's `bound_entity` (tpm2-tss `iesys_compute_bound_entity`): the bind object's name
+/// zero-padded to sizeof(TPMU_NAME) = [`ESYS_NAME_SIZE`] = 68 bytes with its authValue XORed into the last
+/// `auth.len()` bytes; the size is always 68. An auth longer than 68 bytes (not a valid
+/// TPM2B_AUTH) contributes its first 68 bytes.
+pub fn esys_bound_entity(name: &Name, auth: &[u8]) -> EsysName {
+    let mut out = [0u8; ESYS_NAME_SIZE];
+    out[..name.len()].copy_from_slice(name.as_bytes());
+    let n = auth.len().min(out.len());
+    let start = out.len() - n;
+    for (o, a) in out[start..].iter_mut().zip(auth) {
+        *o ^= a;
+    }
+    let mut bound = EsysName::empty();
+    // Cannot fail: `out` has exactly the capacity of an EsysName.
+    let _ = bound.set(&out);
+    zeroize::Zeroize::zeroize(&mut out);
+    bound
+}
+
+/// Reads at most [`MAX_FILE_SIZE`] bytes of a regular file into a zeroizing buffer (session
+/// files can hold secrets).
+fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, FileError> {
+    let io = |op, error| FileError::Io {
+        path: path.to_path_buf(),
+        op,
+        error,
+    };
+    // O_NONBLOCK so that a FIFO cannot make open() wait for a writer forever.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| io("open", e))?;
+    let meta = file.metadata().map_err(|e| io("stat", e))?;
+    if !meta.is_file() {
+        return Err(io(
+            "open",
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    (&file as &File)
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io("read", e))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(FileError::TooLarge {
+            what: "file",
+            size: bytes.len(),
+            max: MAX_FILE_SIZE as usize,
+        }
+        .in_file(path));
+    }
+    Ok(bytes)
+}
+
+pub fn read_context_file(path: &Path) -> Result<SavedContext, FileError> {
+    let bytes = read_limited(path)?;
+    SavedContext::from_bytes(&bytes).map_err(|e| e.in_file(path))
+}
+
+pub fn read_session_file(path: &Path) -> Result<SessionFile, FileError> {
+    let bytes = read_limited(path)?;
+    SessionFile::from_bytes(&bytes).map_err(|e| e.in_file(path))
+}
+
+pub fn read_object_file(path: &Path) -> Result<ObjectFile, FileError> {
+    let bytes = read_limited(path)?;
+    ObjectFile::from_bytes(&bytes).map_err(|e| e.in_file(path))
+}
+
+/// Writes atomically with mode 0600 (see [`write_atomic`]).
+pub fn write_context_file(path: &Path, ctx: &SavedContext) -> Result<(), FileError> {
+    ctx.check_size().map_err(|e| e.in_file(path))?;
+    write_atomic(path, &Zeroizing::new(ctx.to_bytes()))
+}
+
+/// Writes atomically with mode 0600 (see [`write_atomic`]). Refuses a file the tools could not
+/// use: the resource must be a session matching the header.
+pub fn write_session_file(path: &Path, f: &SessionFile) -> Result<(), FileError> {
+    f.check_consistent()
+        .and_then(|()| f.context.check_size())
+        .map_err(|e| e.in_file(path))?;
+    write_atomic(path, &Zeroizing::new(f.to_bytes()))
+}
+
+/// Writes either form atomically with mode 0600.
+pub fn write_object_file(path: &Path, f: &ObjectFile) -> Result<(), FileError> {
+    if let ObjectFile::Context(c) = f {
+        c.check_size().map_err(|e| e.in_file(path))?;
+    }
+    write_atomic(path, &f.to_bytes())
+}
+
+#[cfg(test)]
+mod tests;

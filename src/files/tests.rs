@@ -1,0 +1,410 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::wire::{Nonce, Secret, SessionAttributes, Tpm2b};
+
+fn session(kind: PolicyKind, key: &[u8]) -> EsysSession {
+    EsysSession {
+        bound_entity: EsysName::empty(),
+        symmetric: SymDef::AES_128_CFB,
+        auth_hash: AlgId::SHA256,
+        session_key: Secret::new(key).unwrap(),
+        session_type: SessionType::HMAC,
+        attributes: SessionAttributes(SessionAttributes::CONTINUE_SESSION),
+        nonce_caller: Nonce::new(&[0x11; 32]).unwrap(),
+        nonce_tpm: Nonce::new(&[0x22; 32]).unwrap(),
+        policy_kind: kind,
+    }
+}
+
+fn session_file(s: EsysSession) -> SessionFile {
+    SessionFile {
+        session_type: s.session_type,
+        auth_hash: s.auth_hash,
+        context: SavedContext {
+            hierarchy: Handle::RH_NULL,
+            saved_handle: Handle(0x0200_0000),
+            sequence: 7,
+            tpm_blob: ContextData::new(&[0xAB; 100]).unwrap(),
+            resource: EsysResource::Session {
+                handle: Handle(0x0200_0000),
+                name: Name::new(&[2, 0, 0, 0]).unwrap(),
+                session: s,
+            },
+        },
+    }
+}
+
+/// The offset of the IESYS_SESSION's sizeSessionValue in `session_file(..)`'s bytes.
+fn session_value_offset(bytes: &[u8]) -> usize {
+    bytes.len() - 4
+}
+
+/// Splices a sessionValue into a file we wrote, as tpm2-tools would leave it.
+fn with_session_value(mut bytes: Vec<u8>, value: &[u8]) -> Vec<u8> {
+    let at = session_value_offset(&bytes);
+    bytes[at..at + 2].copy_from_slice(&(value.len() as u16).to_be_bytes());
+    bytes.splice(at + 2..at + 2, value.iter().copied());
+    let n = bytes.len();
+    bytes[n - 2..].copy_from_slice(&(value.len() as u16).to_be_bytes());
+    // Grow the context blob size (after 11 header bytes + 8 + 4 + 4 + 8).
+    let blob_size_at = 11 + 8 + 16;
+    let old = u16::from_be_bytes([bytes[blob_size_at], bytes[blob_size_at + 1]]);
+    bytes[blob_size_at..blob_size_at + 2]
+        .copy_from_slice(&(old + value.len() as u16).to_be_bytes());
+    bytes
+}
+
+#[test]
+fn session_file_round_trips() {
+    let f = session_file(session(PolicyKind::Password, &[0x5A; 32]));
+    let bytes = f.to_bytes();
+    assert_eq!(
+        &bytes[..11],
+        &[0xBA, 0xDC, 0xC0, 0xDE, 0, 0, 0, 2, 0, 0, 0x0B]
+    );
+    assert_eq!(SessionFile::from_bytes(&bytes).unwrap(), f);
+    // The embedded context starts right after the header and is a valid context file alone
+    // for a context whose resource we accept.
+    assert_eq!(SavedContext::from_bytes(&bytes[11..]).unwrap(), f.context);
+}
+
+#[test]
+fn session_value_is_skipped_and_never_rewritten() {
+    let f = session_file(session(PolicyKind::None, &[0x5A; 32]));
+    let password = b"correct horse";
+    let mut value = vec![0x5A; 32];
+    value.extend_from_slice(password);
+    let leaked = with_session_value(f.to_bytes(), &value);
+    assert!(leaked.windows(password.len()).any(|w| w == password));
+    let parsed = SessionFile::from_bytes(&leaked).unwrap();
+    assert_eq!(parsed, f);
+    let rewritten = parsed.to_bytes();
+    assert!(!rewritten.windows(password.len()).any(|w| w == password));
+    assert_eq!(rewritten, f.to_bytes());
+}
+
+#[test]
+fn secrets_do_not_show_in_debug() {
+    let f = session_file(session(PolicyKind::None, b"sessionkeysessionkey"));
+    let dbg = format!("{f:?}");
+    assert!(!dbg.contains("sessionkey"));
+    assert!(!dbg.contains("73657373696f6e6b6579"));
+}
+
+#[test]
+fn sym_def_marshals_like_tpm2_tss() {
+    let mut s = session(PolicyKind::None, &[]);
+    for (sym, tail) in [
+        (SymDef::NULL, vec![0x00, 0x10]),
+        (
+            SymDef {
+                algorithm: AlgId::XOR,
+                key_bits: AlgId::SHA256.0,
+                mode: AlgId::CFB,
+            },
+            vec![0x00, 0x0A, 0x00, 0x0B],
+        ),
+        (
+            SymDef::AES_128_CFB,
+            vec![0x00, 0x06, 0x00, 0x80, 0x00, 0x43],
+        ),
+    ] {
+        s.symmetric = sym;
+        let bytes = session_file(s.clone()).to_bytes();
+        // symmetric follows handle, name(2+4), rsrcType, bound entity, encryptedSalt, salt.
+        let at = 11 + 8 + 16 + 2 + 4 + 2 + 100 + 2 + 4 + 6 + 4 + 6;
+        assert_eq!(&bytes[at..at + tail.len()], &tail[..]);
+        let back = SessionFile::from_bytes(&bytes).unwrap();
+        let got = back.session().unwrap().symmetric;
+        if sym.algorithm == AlgId::XOR {
+            assert_eq!((got.algorithm, got.key_bits), (AlgId::XOR, 0x0B));
+        } else {
+            assert_eq!(got, sym);
+        }
+    }
+}
+
+#[test]
+fn bound_entity_pads_and_xors_the_auth_at_the_end() {
+    let name = Name::new(&[0x00, 0x0B, 1, 2, 3]).unwrap();
+    let b = esys_bound_entity(&name, b"pw");
+    assert_eq!(b.len(), 68);
+    assert_eq!(&b.as_bytes()[..5], name.as_bytes());
+    assert!(b.as_bytes()[5..66].iter().all(|&x| x == 0));
+    assert_eq!(&b.as_bytes()[66..], b"pw");
+    // A full-size name overlapping the auth is XORed, not overwritten.
+    let full = Name::new(&[0xFF; 66]).unwrap();
+    let b = esys_bound_entity(&full, &[0x0F; 3]);
+    assert_eq!(&b.as_bytes()[64..], &[0xFF, 0xFF ^ 0x0F, 0x0F, 0x0F]);
+    let long = esys_bound_entity(&full, &[0xFF; 80]);
+    assert_eq!(&long.as_bytes()[..66], &[0u8; 66]);
+    assert_eq!(&long.as_bytes()[66..], &[0xFF; 2]);
+}
+
+fn other_resources() -> Vec<EsysResource> {
+    vec![
+        EsysResource::None {
+            handle: Handle::RH_OWNER,
+            name: Name::new(&[0x40, 0, 0, 1]).unwrap(),
+        },
+        EsysResource::Key {
+            handle: Handle(0x8100_0001),
+            name: Name::new(&[0x00, 0x0B, 9, 9]).unwrap(),
+            public: Tpm2b::new(&[1, 2, 3, 4, 5]).unwrap(),
+        },
+        EsysResource::Nv {
+            handle: Handle(0x0150_0000),
+            name: Name::new(&[0x00, 0x0B, 7]).unwrap(),
+            nv_public: Tpm2b::new(&[6; 14]).unwrap(),
+        },
+    ]
+}
+
+#[test]
+fn every_resource_kind_round_trips_in_both_forms() {
+    for r in other_resources() {
+        let ctx = SavedContext {
+            hierarchy: Handle::RH_OWNER,
+            saved_handle: Handle(0x8000_0000),
+            sequence: u64::MAX,
+            tpm_blob: ContextData::new(&[1; 10]).unwrap(),
+            resource: r.clone(),
+        };
+        assert_eq!(SavedContext::from_bytes(&ctx.to_bytes()).unwrap(), ctx);
+        assert_eq!(
+            ObjectFile::from_bytes(&ctx.to_bytes()).unwrap(),
+            ObjectFile::Context(ctx.clone())
+        );
+        assert_eq!(
+            ObjectFile::from_bytes(&r.to_bytes()).unwrap(),
+            ObjectFile::Serialized(r.clone())
+        );
+        // Not a session: a session file must refuse it, both ways.
+        let sf = SessionFile {
+            session_type: SessionType::HMAC,
+            auth_hash: AlgId::SHA256,
+            context: ctx,
+        };
+        assert!(matches!(
+            SessionFile::from_bytes(&sf.to_bytes()),
+            Err(FileError::NotASession { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(write_session_file(&dir.path().join("s"), &sf).is_err());
+        assert!(!dir.path().join("s").exists());
+    }
+}
+
+#[test]
+fn resource_type_errors() {
+    let r = &other_resources()[0];
+    let mut bytes = r.to_bytes();
+    let at = 4 + 2 + 4;
+    bytes[at + 3] = 4;
+    assert!(matches!(
+        EsysResource::from_bytes(&bytes),
+        Err(FileError::DegradedSession)
+    ));
+    bytes[at + 3] = 5;
+    assert!(matches!(
+        EsysResource::from_bytes(&bytes),
+        Err(FileError::UnknownResourceType(5))
+    ));
+}
+
+#[test]
+fn header_and_reserved_field_errors() {
+    let f = session_file(session(PolicyKind::None, &[]));
+    let good = f.to_bytes();
+    let edit = |at: usize, v: &[u8]| {
+        let mut b = good.clone();
+        b[at..at + v.len()].copy_from_slice(v);
+        SessionFile::from_bytes(&b).unwrap_err()
+    };
+    assert!(matches!(
+        edit(11 + 8 + 16 + 2, &[0, 0, 0, 1]),
+        FileError::NonZeroReserved { .. }
+    ));
+    assert!(matches!(
+        edit(11 + 8 + 16 + 2 + 4 + 2 + 100, &[0, 9]),
+        FileError::NonZeroReserved { .. }
+    ));
+    assert!(matches!(
+        edit(8, &[0x01]),
+        FileError::SessionTypeMismatch { .. }
+    ));
+    assert!(matches!(
+        edit(8, &[0x02]),
+        FileError::BadValue {
+            what: "session type",
+            value: 2
+        }
+    ));
+    assert!(matches!(
+        edit(9, &[0x00, 0x0C]),
+        FileError::AuthHashMismatch { .. }
+    ));
+    let e = edit(4, &[0, 0, 0, 1]);
+    assert!(e.to_string().contains("object context file"), "{e}");
+    assert!(matches!(
+        SavedContext::from_bytes(&good).unwrap_err(),
+        FileError::BadVersion { found: 2, .. }
+    ));
+    // Trailing bytes after the file and inside the blob.
+    let mut long = good.clone();
+    long.push(0);
+    assert!(matches!(
+        SessionFile::from_bytes(&long),
+        Err(FileError::TrailingBytes { .. })
+    ));
+    let mut inner = good.clone();
+    inner.push(0);
+    let blob_size_at = 11 + 8 + 16;
+    let old = u16::from_be_bytes([inner[blob_size_at], inner[blob_size_at + 1]]);
+    inner[blob_size_at..blob_size_at + 2].copy_from_slice(&(old + 1).to_be_bytes());
+    assert!(matches!(
+        SessionFile::from_bytes(&inner),
+        Err(FileError::TrailingBytes {
+            what: "ESYS context data",
+            count: 1
+        })
+    ));
+}
+
+#[test]
+fn oversized_context_is_refused_when_writing() {
+    let mut f = session_file(session(PolicyKind::None, &[]));
+    f.context.tpm_blob = ContextData::new(&[0; MAX_CONTEXT_SIZE]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = write_session_file(&dir.path().join("big"), &f).unwrap_err();
+    assert!(
+        matches!(e.without_path(), FileError::TooLarge { .. }),
+        "{e}"
+    );
+    assert!(matches!(
+        SessionFile::from_bytes(&f.to_bytes()),
+        Err(FileError::TooLarge { .. })
+    ));
+}
+
+fn arb_name() -> impl Strategy<Value = Name> {
+    prop::collection::vec(any::<u8>(), 0..=66).prop_map(|v| Name::new(&v).unwrap())
+}
+
+fn arb_esys_name() -> impl Strategy<Value = EsysName> {
+    prop::collection::vec(any::<u8>(), 0..=68).prop_map(|v| EsysName::new(&v).unwrap())
+}
+
+fn arb_nonce() -> impl Strategy<Value = Nonce> {
+    prop::collection::vec(any::<u8>(), 0..=64).prop_map(|v| Nonce::new(&v).unwrap())
+}
+
+fn arb_session() -> impl Strategy<Value = EsysSession> {
+    let sym = prop_oneof![
+        Just(SymDef::NULL),
+        any::<u16>().prop_map(|h| SymDef {
+            algorithm: AlgId::XOR,
+            key_bits: h,
+            mode: AlgId::NULL
+        }),
+        (any::<u16>(), any::<u16>()).prop_map(|(k, m)| SymDef {
+            algorithm: AlgId::AES,
+            key_bits: k,
+            mode: AlgId(m)
+        }),
+    ];
+    (
+        arb_esys_name(),
+        sym,
+        prop::sample::select(vec![
+            AlgId::SHA1,
+            AlgId::SHA256,
+            AlgId::SHA384,
+            AlgId::SHA512,
+        ]),
+        prop::collection::vec(any::<u8>(), 0..=64),
+        prop::sample::select(vec![
+            SessionType::HMAC,
+            SessionType::POLICY,
+            SessionType::TRIAL,
+        ]),
+        any::<u8>().prop_map(|a| a & !0x18),
+        arb_nonce(),
+        arb_nonce(),
+        prop::sample::select(vec![
+            PolicyKind::None,
+            PolicyKind::AuthValue,
+            PolicyKind::Password,
+        ]),
+    )
+        .prop_map(|(be, sym, hash, key, st, attrs, nc, nt, pk)| EsysSession {
+            bound_entity: be,
+            symmetric: sym,
+            auth_hash: hash,
+            session_key: Secret::new(&key).unwrap(),
+            session_type: st,
+            attributes: SessionAttributes(attrs),
+            nonce_caller: nc,
+            nonce_tpm: nt,
+            policy_kind: pk,
+        })
+}
+
+fn arb_session_file() -> impl Strategy<Value = SessionFile> {
+    (
+        arb_session(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u64>(),
+        prop::collection::vec(any::<u8>(), 0..=2000),
+        arb_name(),
+    )
+        .prop_map(|(s, h, sh, seq, blob, name)| SessionFile {
+            session_type: s.session_type,
+            auth_hash: s.auth_hash,
+            context: SavedContext {
+                hierarchy: Handle(h),
+                saved_handle: Handle(sh),
+                sequence: seq,
+                tpm_blob: ContextData::new(&blob).unwrap(),
+                resource: EsysResource::Session {
+                    handle: Handle(sh),
+                    name,
+                    session: s,
+                },
+            },
+        })
+}
+
+proptest! {
+    #[test]
+    fn any_session_file_round_trips(f in arb_session_file()) {
+        let bytes = f.to_bytes();
+        prop_assert_eq!(SessionFile::from_bytes(&bytes).unwrap(), f);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = SessionFile::from_bytes(&bytes);
+        let _ = SavedContext::from_bytes(&bytes);
+        let _ = ObjectFile::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn mutated_files_never_panic(
+        f in arb_session_file(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = f.to_bytes();
+        for (i, v) in edits {
+            let i = i.index(bytes.len());
+            bytes[i] = v;
+        }
+        let _ = SessionFile::from_bytes(&bytes);
+        let _ = ObjectFile::from_bytes(&bytes[11..]);
+        bytes.truncate(cut.index(bytes.len()));
+        prop_assert!(SessionFile::from_bytes(&bytes).is_err());
+    }
+}
