@@ -225,6 +225,55 @@ fn sensitive_create() -> impl Strategy<Value = SensitiveCreate> {
     })
 }
 
+fn sensitive() -> impl Strategy<Value = Sensitive> {
+    let composite = prop_oneof![
+        bytes(MAX_RSA_KEY_BYTES / 2)
+            .prop_map(|b| SensitiveComposite::Rsa(PrivateKeyRsa::new(&b).unwrap())),
+        bytes(MAX_ECC_KEY_BYTES)
+            .prop_map(|b| SensitiveComposite::Ecc(EccPrivateKey::new(&b).unwrap())),
+        bytes(MAX_SYM_DATA).prop_map(|b| SensitiveComposite::Bits(SensitiveData::new(&b).unwrap())),
+        bytes(32).prop_map(|b| SensitiveComposite::Sym(SymKey::new(&b).unwrap())),
+    ];
+    (bytes(MAX_DIGEST_SIZE), bytes(MAX_DIGEST_SIZE), composite).prop_map(|(a, s, sensitive)| {
+        Sensitive {
+            auth_value: Auth::new(&a).unwrap(),
+            seed_value: SeedValue::new(&s).unwrap(),
+            sensitive,
+        }
+    })
+}
+
+fn creation_data_info() -> impl Strategy<Value = CreationDataInfo> {
+    (
+        list(pcr_selection(), 4),
+        digest(),
+        any::<u8>(),
+        alg(),
+        name(),
+        name(),
+        digest(),
+    )
+        .prop_map(
+            |(
+                pcr_select,
+                pcr_digest,
+                loc,
+                parent_name_alg,
+                parent_name,
+                parent_qualified_name,
+                outside_info,
+            )| CreationDataInfo {
+                pcr_select,
+                pcr_digest,
+                locality: LocalityAttributes(loc),
+                parent_name_alg,
+                parent_name,
+                parent_qualified_name,
+                outside_info,
+            },
+        )
+}
+
 fn ticket() -> impl Strategy<Value = Ticket> {
     (any::<u16>(), handle(), digest()).prop_map(|(tag, hierarchy, digest)| Ticket {
         tag: StructureTag(tag),
@@ -501,6 +550,9 @@ wire_props! {
     tpm2b_public_t: Tpm2bPublic = public().prop_map(Tpm2bPublic);
     sensitive_create_t: SensitiveCreate = sensitive_create();
     tpm2b_sensitive_create_t: Tpm2bSensitiveCreate = sensitive_create().prop_map(Tpm2bSensitiveCreate);
+    sensitive_t: Sensitive = sensitive();
+    tpm2b_sensitive_t: Tpm2bSensitive = sensitive().prop_map(Tpm2bSensitive);
+    creation_data_info_t: CreationDataInfo = creation_data_info();
     ticket_t: Ticket = ticket();
     context_t: Context = context();
     nv_public_t: NvPublic = nv_public();

@@ -20,6 +20,9 @@ fn decode_parameters(which: u8, params: &[u8]) {
         // CreatePrimary: outPublic, creationData, creationHash, creationTicket, name.
         2 => Tpm2bPublic::unmarshal(&mut r)
             .and_then(|_| CreationData::unmarshal(&mut r))
+            .map(|data| {
+                let _ = CreationDataInfo::from_bytes(data.as_bytes());
+            })
             .and_then(|_| Digest::unmarshal(&mut r))
             .and_then(|_| CreationTicket::unmarshal(&mut r))
             .and_then(|_| Name::unmarshal(&mut r).map(drop)),

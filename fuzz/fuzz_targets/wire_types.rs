@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    match selector % 32 {
+    match selector % 35 {
         0 => check::<Public>(rest),
         1 => check::<Tpm2bPublic>(rest),
         2 => check::<CapabilityData>(rest),
@@ -53,6 +53,9 @@ fuzz_target!(|data: &[u8]| {
         28 => check::<AlgPropertyList>(rest),
         29 => check::<CommandAttributesList>(rest),
         30 => check::<TaggedPcrPropertyList>(rest),
-        _ => check::<PcrSelect>(rest),
+        31 => check::<PcrSelect>(rest),
+        32 => check::<Sensitive>(rest),
+        33 => check::<Tpm2bSensitive>(rest),
+        _ => check::<CreationDataInfo>(rest),
     }
 });

@@ -5,16 +5,45 @@
 //! by hashing `Public::to_bytes()` with `Public::name_alg()`; that hashing lives with the
 //! crypto code, not here.
 
-use super::structures::{bad_selector, marshal_sized, unmarshal_sized, ObjectAttributes};
+use super::pcr::PcrSelectionList;
+use super::structures::{
+    bad_selector, marshal_sized, plain_struct_codec, unmarshal_sized, LocalityAttributes,
+    ObjectAttributes,
+};
 use super::sym::{EccScheme, KdfScheme, KeyedHashScheme, RsaScheme, SymDefObject};
 use super::{
-    AlgId, Auth, Digest, EccCurve, EccParameter, Marshal, PublicKeyRsa, Reader, SensitiveData,
-    Tpm2b, Unmarshal, WireError, Writer,
+    AlgId, Auth, Data, Digest, EccCurve, EccParameter, Marshal, Name, PublicKeyRsa, Reader, Secret,
+    SensitiveData, Tpm2b, Unmarshal, WireError, Writer, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES,
+    MAX_RSA_KEY_BYTES,
 };
 
 /// TPM2B_CREATION_DATA kept opaque: callers only hand it back to the TPM or hash it.
 /// TPMS_CREATION_DATA is under 400 bytes even with 16 PCR banks.
 pub type CreationData = Tpm2b<1024>;
+
+/// TPMS_CREATION_DATA: what TPM2_Create/CreatePrimary report about the creation
+/// environment. Read it from a [`CreationData`] buffer with
+/// `CreationDataInfo::from_bytes(data.as_bytes())`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreationDataInfo {
+    pub pcr_select: PcrSelectionList,
+    pub pcr_digest: Digest,
+    pub locality: LocalityAttributes,
+    pub parent_name_alg: AlgId,
+    pub parent_name: Name,
+    pub parent_qualified_name: Name,
+    pub outside_info: Data,
+}
+
+plain_struct_codec!(CreationDataInfo {
+    pcr_select: PcrSelectionList,
+    pcr_digest: Digest,
+    locality: LocalityAttributes,
+    parent_name_alg: AlgId,
+    parent_name: Name,
+    parent_qualified_name: Name,
+    outside_info: Data
+});
 
 /// TPMS_ECC_POINT
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -399,6 +428,103 @@ impl Unmarshal for Tpm2bSensitiveCreate {
     }
 }
 
+/// TPM2B_PRIVATE_KEY_RSA: one prime of an RSA key (half the modulus).
+pub type PrivateKeyRsa = Secret<{ MAX_RSA_KEY_BYTES / 2 }>;
+/// An ECC private scalar (a TPM2B_ECC_PARAMETER that is secret).
+pub type EccPrivateKey = Secret<MAX_ECC_KEY_BYTES>;
+/// TPM2B_SYM_KEY (MAX_SYM_KEY_BYTES = 32: AES-256).
+pub type SymKey = Secret<32>;
+/// A secret TPM2B_DIGEST (an obfuscation or derivation seed).
+pub type SeedValue = Secret<MAX_DIGEST_SIZE>;
+
+/// TPMU_SENSITIVE_COMPOSITE, selected by the object type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SensitiveComposite {
+    Rsa(PrivateKeyRsa),
+    Ecc(EccPrivateKey),
+    /// Keyed-hash objects: the HMAC key or the sealed data.
+    Bits(SensitiveData),
+    Sym(SymKey),
+}
+
+impl SensitiveComposite {
+    pub fn object_type(&self) -> AlgId {
+        match self {
+            SensitiveComposite::Rsa(_) => AlgId::RSA,
+            SensitiveComposite::Ecc(_) => AlgId::ECC,
+            SensitiveComposite::Bits(_) => AlgId::KEYEDHASH,
+            SensitiveComposite::Sym(_) => AlgId::SYMCIPHER,
+        }
+    }
+}
+
+/// TPMT_SENSITIVE: an object's private part in clear (TPM2_LoadExternal, TPM2_Import
+/// duplication blobs). Every field is a secret: zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sensitive {
+    pub auth_value: Auth,
+    pub seed_value: SeedValue,
+    pub sensitive: SensitiveComposite,
+}
+
+impl Marshal for Sensitive {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.sensitive.object_type().marshal(w);
+        self.auth_value.marshal(w);
+        self.seed_value.marshal(w);
+        match &self.sensitive {
+            SensitiveComposite::Rsa(k) => k.marshal(w),
+            SensitiveComposite::Ecc(k) => k.marshal(w),
+            SensitiveComposite::Bits(k) => k.marshal(w),
+            SensitiveComposite::Sym(k) => k.marshal(w),
+        }
+    }
+}
+
+impl Unmarshal for Sensitive {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let sensitive_type = AlgId::unmarshal(r)?;
+        if !matches!(
+            sensitive_type,
+            AlgId::RSA | AlgId::ECC | AlgId::KEYEDHASH | AlgId::SYMCIPHER
+        ) {
+            return Err(bad_selector(
+                "TPMT_SENSITIVE sensitiveType",
+                sensitive_type.0,
+            ));
+        }
+        let auth_value = Auth::unmarshal(r)?;
+        let seed_value = SeedValue::unmarshal(r)?;
+        let sensitive = match sensitive_type {
+            AlgId::RSA => SensitiveComposite::Rsa(Unmarshal::unmarshal(r)?),
+            AlgId::ECC => SensitiveComposite::Ecc(Unmarshal::unmarshal(r)?),
+            AlgId::KEYEDHASH => SensitiveComposite::Bits(Unmarshal::unmarshal(r)?),
+            _ => SensitiveComposite::Sym(Unmarshal::unmarshal(r)?),
+        };
+        Ok(Sensitive {
+            auth_value,
+            seed_value,
+            sensitive,
+        })
+    }
+}
+
+/// TPM2B_SENSITIVE: a size-prefixed [`Sensitive`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tpm2bSensitive(pub Sensitive);
+
+impl Marshal for Tpm2bSensitive {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        marshal_sized(w, |w| self.0.marshal(w))
+    }
+}
+
+impl Unmarshal for Tpm2bSensitive {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Tpm2bSensitive(unmarshal_sized(r)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,6 +643,45 @@ mod tests {
             Public::from_bytes(&[0x00, 0x06, 0x00, 0x0B]),
             Err(WireError::BadValue { value: 6, .. })
         ));
+    }
+
+    /// `tpm2_createprimary -G ecc -l sha256:0,1,7 --creation-data FILE -q 0102030405` against
+    /// swtpm 0.7.1: a TPM2B_CREATION_DATA.
+    const TOOLS_CREATION_DATA: &str = "004200000001000b0383000000202ea9ab9198d1638007400cd2c3bef1cc745b864b76011a0e1bc52180ac6452d401001000044000000100044000000100050102030405";
+
+    #[test]
+    fn creation_data_from_tpm2_tools() {
+        let bytes = hex(TOOLS_CREATION_DATA);
+        let opaque = CreationData::from_bytes(&bytes).unwrap();
+        let info = CreationDataInfo::from_bytes(opaque.as_bytes()).unwrap();
+        assert_eq!(info.pcr_select.len(), 1);
+        assert_eq!(info.pcr_select[0].hash, AlgId::SHA256);
+        assert!(info.pcr_select[0].select.pcrs().eq([0, 1, 7]));
+        assert_eq!(info.pcr_digest.len(), 32);
+        assert_eq!(info.locality, LocalityAttributes::ZERO);
+        // A primary's parent is its hierarchy: NULL nameAlg, the handle as its name.
+        assert_eq!(info.parent_name_alg, AlgId::NULL);
+        assert_eq!(info.parent_name.as_bytes(), [0x40, 0, 0, 1]);
+        assert_eq!(info.parent_qualified_name, info.parent_name);
+        assert_eq!(info.outside_info.as_bytes(), [1, 2, 3, 4, 5]);
+        assert_eq!(info.to_bytes(), opaque.as_bytes());
+    }
+
+    #[test]
+    fn sensitive_layout_and_redaction() {
+        let s = Sensitive {
+            auth_value: Auth::new(b"pw").unwrap(),
+            seed_value: SeedValue::empty(),
+            sensitive: SensitiveComposite::Bits(SensitiveData::new(b"hmac-key-bytes").unwrap()),
+        };
+        let bytes = s.to_bytes();
+        assert_eq!(
+            &bytes[..8],
+            &[0x00, 0x08, 0x00, 0x02, b'p', b'w', 0x00, 0x00]
+        );
+        assert_eq!(Sensitive::from_bytes(&bytes).unwrap(), s);
+        assert!(!format!("{s:?}").contains("hmac-key"));
+        assert!(Sensitive::from_bytes(&[0x00, 0x06, 0, 0, 0, 0, 0, 0]).is_err());
     }
 
     #[test]
