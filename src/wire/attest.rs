@@ -147,6 +147,8 @@ plain_struct_codec!(NvDigestCertifyInfo {
 });
 
 /// TPMU_ATTEST, selected by the TPMS_ATTEST type (a TPM_ST_ATTEST_* tag).
+// Sized buffers are inline by design (reading never allocates), so arms differ in size.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attested {
     Certify(CertifyInfo),

@@ -200,6 +200,70 @@ mod tests {
         ));
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Reads a GetCapability response frame: moreData, then the capability data.
+    fn parse_response(frame: &[u8]) -> (bool, CapabilityData) {
+        let parsed = crate::wire::ResponseFrame::parse(frame, 0).unwrap();
+        assert_eq!(parsed.code, 0);
+        let mut r = Reader::new(parsed.parameters);
+        let more = bool::unmarshal(&mut r).unwrap();
+        let data = CapabilityData::unmarshal(&mut r).unwrap();
+        r.finish().unwrap();
+        (more, data)
+    }
+
+    // Responses recorded from swtpm 0.7.1 (libtpms) to TPM2_GetCapability.
+    const SWTPM_PT_VAR: &str = "8001000000bb000000000000000006000000150000020000000400000002018000000f000002020000000100000203000000000000020400000003000002050000000000000206000000400000020700000001000002080000000000000209000000410000020a000000010000020b000000190000020c000000000000020d000000080000020e000000000000020f0000000300000210000003e800000211000003e8000002120000000000000213000000000000021400000000";
+    const SWTPM_TRANSIENT_HANDLES: &str = "80010000001b000000000000000001000000028000000080000001";
+    const SWTPM_PCRS: &str =
+        "80010000002b00000000000000000500000004000403ffffff000b03ffffff000c03ffffff000d03ffffff";
+
+    #[test]
+    fn swtpm_variable_properties() {
+        let frame = hex(SWTPM_PT_VAR);
+        let (more, data) = parse_response(&frame);
+        assert!(!more);
+        let CapabilityData::TpmProperties(ref list) = data else {
+            panic!("{data:?}");
+        };
+        assert_eq!(list.len(), 21);
+        assert_eq!(data.property(PropertyTag::HR_LOADED_AVAIL), Some(3));
+        assert_eq!(data.property(PropertyTag::HR_ACTIVE_AVAIL), Some(0x40));
+        assert_eq!(data.property(PropertyTag::MAX_AUTH_FAIL), Some(3));
+        assert_eq!(data.property(PropertyTag::LOCKOUT_INTERVAL), Some(1000));
+        assert_eq!(data.property(PropertyTag::LOCKOUT_COUNTER), Some(0));
+        let mut again = vec![0];
+        data.marshal(&mut Writer::new(&mut again));
+        assert_eq!(again, &frame[10..]);
+    }
+
+    #[test]
+    fn swtpm_handles_and_pcr_banks() {
+        let (_, handles) = parse_response(&hex(SWTPM_TRANSIENT_HANDLES));
+        assert_eq!(
+            handles,
+            CapabilityData::Handles(
+                HandleList::new(vec![Handle(0x8000_0000), Handle(0x8000_0001)]).unwrap()
+            )
+        );
+        let (_, pcrs) = parse_response(&hex(SWTPM_PCRS));
+        let CapabilityData::Pcrs(banks) = pcrs else {
+            panic!("{pcrs:?}");
+        };
+        let algs: Vec<AlgId> = banks.iter().map(|b| b.hash).collect();
+        assert_eq!(
+            algs,
+            [AlgId::SHA1, AlgId::SHA256, AlgId::SHA384, AlgId::SHA512]
+        );
+        assert!(banks.iter().all(|b| b.select.pcrs().eq(0..24)));
+    }
+
     #[test]
     fn unknown_capability_is_an_error() {
         assert!(matches!(

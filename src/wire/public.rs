@@ -5,16 +5,45 @@
 //! by hashing `Public::to_bytes()` with `Public::name_alg()`; that hashing lives with the
 //! crypto code, not here.
 
-use super::structures::{bad_selector, marshal_sized, unmarshal_sized, ObjectAttributes};
+use super::pcr::PcrSelectionList;
+use super::structures::{
+    bad_selector, marshal_sized, plain_struct_codec, unmarshal_sized, LocalityAttributes,
+    ObjectAttributes,
+};
 use super::sym::{EccScheme, KdfScheme, KeyedHashScheme, RsaScheme, SymDefObject};
 use super::{
-    AlgId, Auth, Digest, EccCurve, EccParameter, Marshal, PublicKeyRsa, Reader, SensitiveData,
-    Tpm2b, Unmarshal, WireError, Writer,
+    AlgId, Auth, Data, Digest, EccCurve, EccParameter, Marshal, Name, PublicKeyRsa, Reader, Secret,
+    SensitiveData, Tpm2b, Unmarshal, WireError, Writer, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES,
+    MAX_RSA_KEY_BYTES,
 };
 
 /// TPM2B_CREATION_DATA kept opaque: callers only hand it back to the TPM or hash it.
 /// TPMS_CREATION_DATA is under 400 bytes even with 16 PCR banks.
 pub type CreationData = Tpm2b<1024>;
+
+/// TPMS_CREATION_DATA: what TPM2_Create/CreatePrimary report about the creation
+/// environment. Read it from a [`CreationData`] buffer with
+/// `CreationDataInfo::from_bytes(data.as_bytes())`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreationDataInfo {
+    pub pcr_select: PcrSelectionList,
+    pub pcr_digest: Digest,
+    pub locality: LocalityAttributes,
+    pub parent_name_alg: AlgId,
+    pub parent_name: Name,
+    pub parent_qualified_name: Name,
+    pub outside_info: Data,
+}
+
+plain_struct_codec!(CreationDataInfo {
+    pcr_select: PcrSelectionList,
+    pcr_digest: Digest,
+    locality: LocalityAttributes,
+    parent_name_alg: AlgId,
+    parent_name: Name,
+    parent_qualified_name: Name,
+    outside_info: Data
+});
 
 /// TPMS_ECC_POINT
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -128,6 +157,8 @@ impl Unmarshal for EccParms {
 
 /// TPMU_PUBLIC_PARMS and TPMU_PUBLIC_ID together, selected by the object type: holding both
 /// arms in one variant means a public area's parameters and unique field always agree.
+// Sized buffers are inline by design (reading never allocates), so arms differ in size.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
     Rsa {
@@ -397,6 +428,103 @@ impl Unmarshal for Tpm2bSensitiveCreate {
     }
 }
 
+/// TPM2B_PRIVATE_KEY_RSA: one prime of an RSA key (half the modulus).
+pub type PrivateKeyRsa = Secret<{ MAX_RSA_KEY_BYTES / 2 }>;
+/// An ECC private scalar (a TPM2B_ECC_PARAMETER that is secret).
+pub type EccPrivateKey = Secret<MAX_ECC_KEY_BYTES>;
+/// TPM2B_SYM_KEY (MAX_SYM_KEY_BYTES = 32: AES-256).
+pub type SymKey = Secret<32>;
+/// A secret TPM2B_DIGEST (an obfuscation or derivation seed).
+pub type SeedValue = Secret<MAX_DIGEST_SIZE>;
+
+/// TPMU_SENSITIVE_COMPOSITE, selected by the object type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SensitiveComposite {
+    Rsa(PrivateKeyRsa),
+    Ecc(EccPrivateKey),
+    /// Keyed-hash objects: the HMAC key or the sealed data.
+    Bits(SensitiveData),
+    Sym(SymKey),
+}
+
+impl SensitiveComposite {
+    pub fn object_type(&self) -> AlgId {
+        match self {
+            SensitiveComposite::Rsa(_) => AlgId::RSA,
+            SensitiveComposite::Ecc(_) => AlgId::ECC,
+            SensitiveComposite::Bits(_) => AlgId::KEYEDHASH,
+            SensitiveComposite::Sym(_) => AlgId::SYMCIPHER,
+        }
+    }
+}
+
+/// TPMT_SENSITIVE: an object's private part in clear (TPM2_LoadExternal, TPM2_Import
+/// duplication blobs). Every field is a secret: zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sensitive {
+    pub auth_value: Auth,
+    pub seed_value: SeedValue,
+    pub sensitive: SensitiveComposite,
+}
+
+impl Marshal for Sensitive {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.sensitive.object_type().marshal(w);
+        self.auth_value.marshal(w);
+        self.seed_value.marshal(w);
+        match &self.sensitive {
+            SensitiveComposite::Rsa(k) => k.marshal(w),
+            SensitiveComposite::Ecc(k) => k.marshal(w),
+            SensitiveComposite::Bits(k) => k.marshal(w),
+            SensitiveComposite::Sym(k) => k.marshal(w),
+        }
+    }
+}
+
+impl Unmarshal for Sensitive {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let sensitive_type = AlgId::unmarshal(r)?;
+        if !matches!(
+            sensitive_type,
+            AlgId::RSA | AlgId::ECC | AlgId::KEYEDHASH | AlgId::SYMCIPHER
+        ) {
+            return Err(bad_selector(
+                "TPMT_SENSITIVE sensitiveType",
+                sensitive_type.0,
+            ));
+        }
+        let auth_value = Auth::unmarshal(r)?;
+        let seed_value = SeedValue::unmarshal(r)?;
+        let sensitive = match sensitive_type {
+            AlgId::RSA => SensitiveComposite::Rsa(Unmarshal::unmarshal(r)?),
+            AlgId::ECC => SensitiveComposite::Ecc(Unmarshal::unmarshal(r)?),
+            AlgId::KEYEDHASH => SensitiveComposite::Bits(Unmarshal::unmarshal(r)?),
+            _ => SensitiveComposite::Sym(Unmarshal::unmarshal(r)?),
+        };
+        Ok(Sensitive {
+            auth_value,
+            seed_value,
+            sensitive,
+        })
+    }
+}
+
+/// TPM2B_SENSITIVE: a size-prefixed [`Sensitive`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tpm2bSensitive(pub Sensitive);
+
+impl Marshal for Tpm2bSensitive {
+    fn marshal(&self, w: &mut Writer<'_>) {
+        marshal_sized(w, |w| self.0.marshal(w))
+    }
+}
+
+impl Unmarshal for Tpm2bSensitive {
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Tpm2bSensitive(unmarshal_sized(r)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,6 +574,52 @@ mod tests {
         );
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// TPM2B_PUBLIC files written by tpm2-tools 5.4 against swtpm 0.7.1: `tpm2_createprimary
+    /// -G rsa` / `-G ecc` (then tpm2_readpublic -o), `tpm2_create -i-` (sealing) and
+    /// `tpm2_create -G hmac`.
+    const TOOLS_RSA_PRIMARY: &str = "011a0001000b00030072000000060080004300100800000000000100bc05ad55b4e02facde19973fc86843ed800ce808b7e520a158e1d42382e34ba631060986788b66066fafa4220fa6fc556fcf9db387b78cc7df723a313f52075de2ff38cad6fddd0bb287692a8e93434168614f231b6b42f5281f3a7f16eaba4da011afd60caa7a1af1d3a1c500c8992f86830c585598d171b959d23595ea8b16f8a01eae8be6da5a01f49d438372d021d2c991ad32828fd151aac1d64227e5237ab9c14732a0f6c3037a3c6992e7b41258226ba53f369101fca3f6cad3f7fd40b0a8d11638340e54a85a06998235de55e3ba4d7d2e8d7c7abe9d86a6547dc86ef92e9d34c16389daa3741613c91d91098df481957c95408c2ad5e88e49deb4dd";
+    const TOOLS_ECC_PRIMARY: &str = "005a0023000b0003007200000006008000430010000300100020cab009b8fcca86cee0b4cc9d4323c14f164e77274d8a823a60cac5fbec847196002037a22799e85eb377e7ab0a1accb3f42effe6c15701cee99bce9b9c2222d929cc";
+    const TOOLS_SEAL: &str = "002e0008000b00000052000000100020cf981fc207f8517b6d898dbc2e973ba8e014a2c042a472d2949f69d25742c53d";
+    const TOOLS_HMAC: &str = "00300008000b0004007200000005000b0020ddd33257f2ae68246165e812e2ed4dea68aca6032addc5eb8d79ac96216a86e8";
+
+    /// Our templates equal what tpm2-tools asked the TPM for, once the TPM-filled unique
+    /// field is emptied; and the TPM's encodings re-marshal byte for byte.
+    #[test]
+    fn templates_match_tpm2_tools_objects() {
+        for (recorded, template) in [
+            (TOOLS_RSA_PRIMARY, Public::rsa_2048_storage_parent()),
+            (TOOLS_ECC_PRIMARY, Public::ecc_p256_storage_parent()),
+            (TOOLS_SEAL, Public::sealed_data(AlgId::SHA256)),
+            (TOOLS_HMAC, Public::hmac_key(AlgId::SHA256, AlgId::SHA256)),
+        ] {
+            let bytes = hex(recorded);
+            let Tpm2bPublic(mut public) = Tpm2bPublic::from_bytes(&bytes).unwrap();
+            assert_eq!(Tpm2bPublic(public.clone()).to_bytes(), bytes);
+            match &mut public.key {
+                PublicKey::Rsa { unique, .. } => {
+                    assert_eq!(unique.len(), 256);
+                    *unique = PublicKeyRsa::empty();
+                }
+                PublicKey::Ecc { unique, .. } => {
+                    assert_eq!((unique.x.len(), unique.y.len()), (32, 32));
+                    *unique = EccPoint::default();
+                }
+                PublicKey::KeyedHash { unique, .. } | PublicKey::SymCipher { unique, .. } => {
+                    assert_eq!(unique.len(), 32);
+                    *unique = Digest::empty();
+                }
+            }
+            assert_eq!(public, template);
+        }
+    }
+
     #[test]
     fn tpm2b_public_size_must_match_the_area() {
         let inner = Public::rsa_2048_storage_parent().to_bytes();
@@ -469,6 +643,45 @@ mod tests {
             Public::from_bytes(&[0x00, 0x06, 0x00, 0x0B]),
             Err(WireError::BadValue { value: 6, .. })
         ));
+    }
+
+    /// `tpm2_createprimary -G ecc -l sha256:0,1,7 --creation-data FILE -q 0102030405` against
+    /// swtpm 0.7.1: a TPM2B_CREATION_DATA.
+    const TOOLS_CREATION_DATA: &str = "004200000001000b0383000000202ea9ab9198d1638007400cd2c3bef1cc745b864b76011a0e1bc52180ac6452d401001000044000000100044000000100050102030405";
+
+    #[test]
+    fn creation_data_from_tpm2_tools() {
+        let bytes = hex(TOOLS_CREATION_DATA);
+        let opaque = CreationData::from_bytes(&bytes).unwrap();
+        let info = CreationDataInfo::from_bytes(opaque.as_bytes()).unwrap();
+        assert_eq!(info.pcr_select.len(), 1);
+        assert_eq!(info.pcr_select[0].hash, AlgId::SHA256);
+        assert!(info.pcr_select[0].select.pcrs().eq([0, 1, 7]));
+        assert_eq!(info.pcr_digest.len(), 32);
+        assert_eq!(info.locality, LocalityAttributes::ZERO);
+        // A primary's parent is its hierarchy: NULL nameAlg, the handle as its name.
+        assert_eq!(info.parent_name_alg, AlgId::NULL);
+        assert_eq!(info.parent_name.as_bytes(), [0x40, 0, 0, 1]);
+        assert_eq!(info.parent_qualified_name, info.parent_name);
+        assert_eq!(info.outside_info.as_bytes(), [1, 2, 3, 4, 5]);
+        assert_eq!(info.to_bytes(), opaque.as_bytes());
+    }
+
+    #[test]
+    fn sensitive_layout_and_redaction() {
+        let s = Sensitive {
+            auth_value: Auth::new(b"pw").unwrap(),
+            seed_value: SeedValue::empty(),
+            sensitive: SensitiveComposite::Bits(SensitiveData::new(b"hmac-key-bytes").unwrap()),
+        };
+        let bytes = s.to_bytes();
+        assert_eq!(
+            &bytes[..8],
+            &[0x00, 0x08, 0x00, 0x02, b'p', b'w', 0x00, 0x00]
+        );
+        assert_eq!(Sensitive::from_bytes(&bytes).unwrap(), s);
+        assert!(!format!("{s:?}").contains("hmac-key"));
+        assert!(Sensitive::from_bytes(&[0x00, 0x06, 0, 0, 0, 0, 0, 0]).is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ crate::tpm_enum! {
     /// The software layer that produced a response code (bits 16-23), numbered as in the TSS
     /// specifications' tss2_common.h. The Linux in-kernel resource manager reports its own
     /// errors as layer 11 with a TPM-format code (e.g. 0x000B0143).
-    pub struct Layer(u8) {
+    pub struct RcLayer(u8) {
         TPM = 0 => "TPM",
         FEATURE = 6 => "FAPI",
         ESAPI = 7 => "ESAPI",
@@ -102,20 +102,20 @@ impl ResponseCode {
         self.0 == 0
     }
 
-    /// The software layer (bits 16-23); [`Layer::TPM`] for codes straight from the TPM.
-    pub fn layer(self) -> Layer {
-        Layer(((self.0 & LAYER_MASK) >> LAYER_SHIFT) as u8)
+    /// The software layer (bits 16-23); [`RcLayer::TPM`] for codes straight from the TPM.
+    pub fn layer(self) -> RcLayer {
+        RcLayer(((self.0 & LAYER_MASK) >> LAYER_SHIFT) as u8)
     }
 
     /// Whether the low 16 bits are a TPM-format code: true for the TPM itself and for the
     /// resource-manager layers, which forward or synthesize TPM codes.
     fn carries_tpm_code(self) -> bool {
         let layer = self.layer();
-        layer == Layer::TPM
-            || layer == Layer::RESMGR_TPM
+        layer == RcLayer::TPM
+            || layer == RcLayer::RESMGR_TPM
             // tabrmd uses layer 11 with TSS base codes (small numbers); the kernel uses it
             // with TPM codes, which are never below 0x80 except TPM 1.2 codes.
-            || (layer == Layer::RESMGR && self.tpm_code() >= FORMAT_ONE)
+            || (layer == RcLayer::RESMGR && self.tpm_code() >= FORMAT_ONE)
     }
 
     /// The low 16 bits: the code without its layer.
@@ -375,7 +375,7 @@ impl From<u32> for ResponseCode {
 impl fmt::Display for ResponseCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let layer = self.layer();
-        if layer != Layer::TPM {
+        if layer != RcLayer::TPM {
             match layer.name() {
                 Some(n) => write!(f, "{n}: ")?,
                 None => write!(f, "layer {}: ", layer.0)?,
@@ -490,7 +490,7 @@ mod tests {
     #[test]
     fn resource_manager_layer() {
         let rm = rc(0x000B_0143);
-        assert_eq!(rm.layer(), Layer::RESMGR);
+        assert_eq!(rm.layer(), RcLayer::RESMGR);
         assert_eq!(rm.base_code(), TpmRc::COMMAND_CODE);
         assert_eq!(rm.to_string(), "resource manager: TPM_RC_COMMAND_CODE");
         // tabrmd-style: the resource-manager layer with a TSS base code.
