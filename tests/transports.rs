@@ -643,3 +643,83 @@ fn device_that_never_answers_times_out() {
     let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
 }
+
+#[test]
+fn device_discards_the_late_answer_to_a_timed_out_command() {
+    use std::io::{Read, Write};
+    let (mut t, mut driver) = fake_device(SHORT_TIMEOUT);
+    let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
+    // The first command's answer arrives late, then the second command is answered.
+    let mut first = [0u8; 12];
+    driver.read_exact(&mut first).unwrap();
+    driver
+        .write_all(&[0x80, 1, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    let server = std::thread::spawn(move || {
+        let mut second = [0u8; 12];
+        driver.read_exact(&mut second).unwrap();
+        driver
+            .write_all(&[0x80, 1, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xAB, 0xCD])
+            .unwrap();
+        driver
+    });
+    t.set_timeout(TEST_TIMEOUT);
+    let mut rsp = Vec::new();
+    t.transact(&get_random(2), &mut rsp).unwrap();
+    assert_eq!(rsp, [0x80, 1, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xAB, 0xCD]);
+    drop(server.join().unwrap());
+}
+
+#[test]
+fn device_errno_is_reported_with_a_hint() {
+    let (mut t, driver) = fake_device(SHORT_TIMEOUT);
+    drop(driver);
+    let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
+    match &err {
+        TransportError::Device {
+            transport,
+            operation,
+            errno,
+            hint,
+            ..
+        } => {
+            assert_eq!(transport, "device:fake-tpm");
+            assert_eq!(*operation, "write");
+            assert_eq!(*errno, libc::EPIPE);
+            assert!(hint.contains("removed"), "{hint}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cmd_transport_refuses_reuse_after_a_failure() {
+    let command = fake_relay(r"\200\001\000\000\000\040\000\000\000\000", true);
+    let mut t = cmd(&command, SHORT_TIMEOUT);
+    let first = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    assert!(matches!(first, TransportError::Timeout { .. }), "{first:?}");
+    let second = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    match second {
+        TransportError::Closed { detail, .. } => {
+            assert!(detail.contains("earlier failure"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dropping_the_front_with_a_client_connected_does_not_hang() {
+    let sim = Swtpm::spawn().unwrap();
+    let front = MssimFront::for_swtpm(&sim).unwrap();
+    let mut t = opened(&front.tcti());
+    small_command_set(&mut *t);
+    t.set_timeout(SHORT_TIMEOUT);
+    drop(front);
+    // The front closed the connection; the transport reconnects, finds nobody and says so.
+    let err = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Io { transport, .. } | TransportError::Closed { transport, .. } if transport.starts_with("mssim:")),
+        "{err:?}"
+    );
+}

@@ -136,12 +136,13 @@ impl SwtpmTransport {
                 Pending::Nothing => false,
                 Pending::Closed => true,
                 Pending::Bytes(n) => {
+                    self.data = None;
                     return Err(TransportError::MalformedResponse {
                         transport: what(),
                         reason: format!(
                             "{n}+ unsolicited bytes arrived before the command was sent"
                         ),
-                    })
+                    });
                 }
             },
         };
