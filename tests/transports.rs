@@ -723,3 +723,29 @@ fn dropping_the_front_with_a_client_connected_does_not_hang() {
         "{err:?}"
     );
 }
+
+#[test]
+fn mssim_sends_startup_when_the_simulator_was_reset() {
+    let sim = Swtpm::spawn().unwrap();
+    // TPM reset over swtpm's control channel: the TPM now answers TPM_RC_INITIALIZE.
+    let mut control = sim.transport().unwrap();
+    control.reset(false).unwrap();
+    drop(control);
+    let front = MssimFront::for_swtpm(&sim).unwrap();
+    let mut t = opened(&front.tcti());
+    // The front relays untouched; MssimTransport itself notices and sends TPM2_Startup.
+    small_command_set(&mut *t);
+}
+
+#[test]
+fn mssim_against_raw_swtpm_fails_at_power_on_with_a_typed_error() {
+    // swtpm's control port does not speak the simulator's platform protocol (NV_ON lands
+    // on another control command): the transport must say so instead of misbehaving later.
+    let sim = Swtpm::spawn().unwrap();
+    let tcti = format!("mssim:host=127.0.0.1,port={}", sim.port().unwrap());
+    let err = open(Some(&tcti)).err().unwrap();
+    assert!(
+        matches!(&err, TransportError::Control { transport, channel: "platform", .. } if *transport == tcti),
+        "{err:?}"
+    );
+}

@@ -2,7 +2,7 @@
 //! relaying TPM commands to a swtpm's data socket as raw frames.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -51,7 +51,7 @@ impl MssimFront {
     /// Platform commands (power, NV, cancel, ...) are acknowledged with 0 and not forwarded:
     /// the swtpm is expected to be started already (`--flags startup-clear`).
     pub fn start(swtpm: Endpoint) -> Result<MssimFront, SimError> {
-        let (tpm, platform) = bind_pair()?;
+        let (tpm, platform) = super::bind_pair()?;
         let port = tpm
             .local_addr()
             .map_err(super::io_error("reading the front's address"))?
@@ -119,30 +119,6 @@ impl Drop for MssimFront {
             let _ = handle.join();
         }
     }
-}
-
-/// Two listeners on P and P+1, held from the start so nobody can take the second port.
-fn bind_pair() -> Result<(TcpListener, TcpListener), SimError> {
-    let mut last = None;
-    for _ in 0..64 {
-        let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(super::io_error("binding a loopback port"))?;
-        let port = first
-            .local_addr()
-            .map_err(super::io_error("reading a bound address"))?
-            .port();
-        let Some(next) = port.checked_add(1) else {
-            continue;
-        };
-        match TcpListener::bind((Ipv4Addr::LOCALHOST, next)) {
-            Ok(second) => return Ok((first, second)),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(SimError::Io {
-        what: "finding two consecutive free loopback ports".into(),
-        source: last.unwrap_or_else(|| std::io::Error::other("no attempt made")),
-    })
 }
 
 fn accept_loop(

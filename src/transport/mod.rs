@@ -28,6 +28,10 @@ pub const MAX_FRAME_SIZE: usize = 64 * 1024;
 /// generation on a real TPM can take a minute or more.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long opening a connection (and a simulator's power-on handshake) may take. Separate
+/// from the command timeout, which must allow for slow key generation.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why a frame could not be exchanged with the TPM.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

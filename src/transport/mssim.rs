@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::io::{self, Endpoint, Pending, Stream};
 use super::{
-    check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE,
+    check_command, with_auto_startup, Transport, TransportError, CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    MAX_FRAME_SIZE,
 };
 
 /// Simulator command codes (the same numbers on both sockets).
@@ -38,11 +39,12 @@ impl MssimTransport {
             tpm: Some(tpm),
             platform,
             locality: 0,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: CONNECT_TIMEOUT,
             scratch: Vec::new(),
         };
         t.platform_command(POWER_ON, "POWER_ON")?;
         t.platform_command(NV_ON, "NV_ON")?;
+        t.timeout = DEFAULT_TIMEOUT;
         Ok(t)
     }
 
@@ -124,7 +126,7 @@ impl MssimTransport {
 }
 
 fn connect(endpoint: &Endpoint, which: &str, what: &str) -> Result<Stream, TransportError> {
-    Stream::connect(endpoint, Duration::from_secs(30)).map_err(|err| TransportError::Io {
+    Stream::connect(endpoint, CONNECT_TIMEOUT).map_err(|err| TransportError::Io {
         transport: what.to_string(),
         message: format!("cannot connect to the simulator's {which} socket {endpoint}"),
         source: Some(err),

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::io::{self, Endpoint, Pending, Stream};
-use super::{check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT};
+use super::{
+    check_command, with_auto_startup, Transport, TransportError, CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+};
 
 /// swtpm control commands (`tpm_ioctl.h`), each answered by a u32 result.
 const CMD_INIT: u32 = 0x02;
@@ -75,7 +77,7 @@ impl SwtpmTransport {
     }
 
     fn open_data(&self) -> Result<Stream, TransportError> {
-        Stream::connect(&self.endpoint, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
+        Stream::connect(&self.endpoint, self.timeout.min(CONNECT_TIMEOUT)).map_err(|e| {
             TransportError::Io {
                 transport: self.what(),
                 message: format!("cannot connect to swtpm data socket {}", self.endpoint),
@@ -94,14 +96,13 @@ impl SwtpmTransport {
         let what = || self.what();
         let ctrl = self.endpoint.companion();
         let deadline = Instant::now() + self.timeout;
-        let mut s =
-            Stream::connect(&ctrl, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
-                TransportError::Io {
-                    transport: what(),
-                    message: format!("cannot connect to swtpm control socket {ctrl}"),
-                    source: Some(e),
-                }
-            })?;
+        let mut s = Stream::connect(&ctrl, self.timeout.min(CONNECT_TIMEOUT)).map_err(|e| {
+            TransportError::Io {
+                transport: what(),
+                message: format!("cannot connect to swtpm control socket {ctrl}"),
+                source: Some(e),
+            }
+        })?;
         let mut request = Vec::with_capacity(4 + payload.len());
         request.extend_from_slice(&command.to_be_bytes());
         request.extend_from_slice(payload);
