@@ -17,7 +17,9 @@ pub use io::Endpoint;
 pub use mssim::MssimTransport;
 pub use retry::{transact_with_retry, RetryPolicy, Retrying};
 pub use swtpm::SwtpmTransport;
-pub use tcti::{open, open_with_env_value, probe, Tcti, DEFAULT_PROBE, TCTI_ENV_VAR};
+pub use tcti::{
+    open, open_with_env_value, probe, Tcti, DEFAULT_DEVICES, DEFAULT_PROBE, TCTI_ENV_VAR,
+};
 
 /// The largest response any backend accepts. Real TPMs answer at most a few KiB
 /// (MAX_RESPONSE_SIZE is 4096 on most); the margin is for vendor extensions. A peer claiming

@@ -156,24 +156,33 @@ impl SwtpmTransport {
                 detail: "no data connection".into(),
             });
         };
-        let sent = io::write_all(stream, command, deadline);
-        // A peer that closed between our check and the write: the command did not arrive,
-        // so one resend on a fresh connection is safe.
-        if let Err(io::Stop::Io(e)) = &sent {
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-            ) {
+        match io::write_all(stream, command, deadline) {
+            Ok(()) => {}
+            // The peer closed between our check and the write: swtpm drops a partial
+            // command with its connection, so one resend on a fresh connection is safe.
+            Err(io::Stop::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.data = None;
                 let mut fresh = self.open_data()?;
                 io::write_all(&mut fresh, command, deadline).map_err(|e| {
                     io::stop_error(e, &what, self.timeout, "sending the command", 0)
                 })?;
                 self.data = Some(fresh);
-            } else {
-                sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
             }
-        } else {
-            sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
+            Err(stop) => {
+                self.data = None;
+                return Err(io::stop_error(
+                    stop,
+                    &what,
+                    self.timeout,
+                    "sending the command",
+                    0,
+                ));
+            }
         }
         let Some(stream) = self.data.as_mut() else {
             return Err(TransportError::Closed {
