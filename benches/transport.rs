@@ -23,6 +23,7 @@ fn transports(c: &mut Criterion) {
     let tcp = Swtpm::spawn().unwrap();
     {
         let mut t = tcp.transport().unwrap();
+        t.set_keep_open(true);
         round_trip(c, "swtpm tcp, kept-open connection", &mut t);
     }
     {
@@ -32,14 +33,14 @@ fn transports(c: &mut Criterion) {
     }
     // The connection-per-command comparison runs over a Unix socket: over TCP every
     // iteration would leave a loopback port in TIME_WAIT for a minute, and a benchmark run
-    // exhausts the machine's ephemeral ports (itself an argument for keeping it open).
+    // exhausts the machine's ephemeral ports.
     let unix = Swtpm::spawn_unix().unwrap();
     {
         let mut t = SwtpmTransport::connect(unix.endpoint()).unwrap();
+        t.set_keep_open(true);
         round_trip(c, "swtpm unix socket, kept-open connection", &mut t);
     }
     let mut t = SwtpmTransport::connect(unix.endpoint()).unwrap();
-    t.set_connection_per_command(true);
     round_trip(c, "swtpm unix socket, connection per command", &mut t);
 }
 
