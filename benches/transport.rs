@@ -23,7 +23,7 @@ fn transports(c: &mut Criterion) {
     let tcp = Swtpm::spawn().unwrap();
     {
         let mut t = tcp.transport().unwrap();
-        t.set_keep_open(true);
+        t.set_connection_per_command(false);
         round_trip(c, "swtpm tcp, kept-open connection", &mut t);
     }
     {
@@ -37,7 +37,7 @@ fn transports(c: &mut Criterion) {
     let unix = Swtpm::spawn_unix().unwrap();
     {
         let mut t = SwtpmTransport::connect(unix.endpoint()).unwrap();
-        t.set_keep_open(true);
+        t.set_connection_per_command(false);
         round_trip(c, "swtpm unix socket, kept-open connection", &mut t);
     }
     let mut t = SwtpmTransport::connect(unix.endpoint()).unwrap();

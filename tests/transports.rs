@@ -143,7 +143,7 @@ fn swtpm_kept_open_connection_serves_many_commands() {
     let sim = Swtpm::spawn().unwrap();
     let mut t = sim.transport().unwrap();
     t.set_timeout(TEST_TIMEOUT);
-    t.set_keep_open(true);
+    t.set_connection_per_command(false);
     for _ in 0..5 {
         small_command_set(&mut t);
     }
@@ -187,7 +187,7 @@ fn swtpm_transport_reconnects_after_a_restart() {
     let mut sim = Swtpm::spawn().unwrap();
     let mut t = sim.transport().unwrap();
     t.set_timeout(TEST_TIMEOUT);
-    t.set_keep_open(true);
+    t.set_connection_per_command(false);
     small_command_set(&mut t);
     let old_pid = sim.pid();
     sim.restart().unwrap();
