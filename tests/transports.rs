@@ -224,7 +224,7 @@ fn mssim_through_the_front() {
     let front = MssimFront::for_swtpm(&sim).unwrap();
     assert_eq!(
         front.tcti(),
-        format!("mssim:host=127.0.0.1,port={}", front.port())
+        format!("mssim:host=127.0.0.1,port={}", front.port().unwrap())
     );
     let mut t = opened(&front.tcti());
     small_command_set(&mut *t);
@@ -237,11 +237,37 @@ fn mssim_through_the_front() {
 }
 
 #[test]
+fn mssim_over_unix_sockets_through_the_front() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mssim.sock");
+    let front = MssimFront::start_unix(sim.endpoint(), &socket).unwrap();
+    assert_eq!(front.tcti(), format!("mssim:path={}", socket.display()));
+    assert!(dir.path().join("mssim.sock.ctrl").exists());
+    let mut t = opened(&front.tcti());
+    small_command_set(&mut *t);
+    drop(t);
+    let out = Command::new("timeout")
+        .args(["20", "tpm2_getrandom", "-T", &front.tcti(), "--hex", "8"])
+        .env_remove(TCTI_ENV_VAR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tpm2_getrandom: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len(), 16);
+    drop(front);
+    assert!(!socket.exists(), "socket file left behind");
+}
+
+#[test]
 fn tpm2_tools_speak_mssim_to_the_front() {
     let sim = Swtpm::spawn().unwrap();
     let front = MssimFront::for_swtpm(&sim).unwrap();
-    let out = Command::new("tpm2_getrandom")
-        .args(["-T", &front.tcti(), "--hex", "8"])
+    let out = Command::new("timeout")
+        .args(["20", "tpm2_getrandom", "-T", &front.tcti(), "--hex", "8"])
         .env_remove(TCTI_ENV_VAR)
         .output()
         .unwrap();
@@ -372,7 +398,7 @@ fn connection_refused_names_the_transport() {
         let tcti = format!("{name}:host=127.0.0.1,port={port}");
         let err = open(Some(&tcti)).err().unwrap();
         assert!(
-            matches!(&err, TransportError::Io { transport, source: Some(_), .. } if *transport == tcti),
+            matches!(&err, TransportError::Io { transport, source: Some(e), .. } if *transport == tcti && e.kind() == std::io::ErrorKind::ConnectionRefused),
             "{err:?}"
         );
         let text = err.to_string();
