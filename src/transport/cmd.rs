@@ -70,7 +70,8 @@ impl CmdTransport {
         format!("cmd:{}", self.command)
     }
 
-    /// The child's state for error messages: "exited with …" or "still running".
+    /// The child's state for error messages: its exit status, or that it is alive but
+    /// closed its stdout.
     fn child_state(&mut self) -> String {
         match self.child.try_wait() {
             Ok(Some(status)) => format!("the command exited ({status})"),
