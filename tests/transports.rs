@@ -139,6 +139,38 @@ fn swtpm_fixture_cleans_up_after_itself() {
 }
 
 #[test]
+fn swtpm_kept_open_connection_serves_many_commands() {
+    let sim = Swtpm::spawn().unwrap();
+    let mut t = sim.transport().unwrap();
+    t.set_timeout(TEST_TIMEOUT);
+    t.set_connection_per_command(false);
+    for _ in 0..5 {
+        small_command_set(&mut t);
+    }
+}
+
+#[test]
+fn tpm2_tools_share_the_swtpm_with_a_live_transport() {
+    // swtpm serves one data connection at a time, and tpm2-tools waits without a timeout:
+    // a live transport must not hold the connection between commands by default.
+    let sim = Swtpm::spawn().unwrap();
+    let mut t = opened(&sim.tcti());
+    small_command_set(&mut *t);
+    let out = Command::new("timeout")
+        .args(["20", "tpm2_getrandom", "-T", &sim.tcti(), "--hex", "8"])
+        .env_remove(TCTI_ENV_VAR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tpm2_getrandom: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    small_command_set(&mut *t);
+}
+
+#[test]
 fn swtpm_over_unix_socket() {
     let sim = Swtpm::spawn_unix().unwrap();
     let path = sim.socket_path().unwrap();
@@ -153,13 +185,15 @@ fn swtpm_over_unix_socket() {
 #[test]
 fn swtpm_transport_reconnects_after_a_restart() {
     let mut sim = Swtpm::spawn().unwrap();
-    let mut t = opened(&sim.tcti());
-    small_command_set(&mut *t);
+    let mut t = sim.transport().unwrap();
+    t.set_timeout(TEST_TIMEOUT);
+    t.set_connection_per_command(false);
+    small_command_set(&mut t);
     let old_pid = sim.pid();
     sim.restart().unwrap();
     assert_ne!(sim.pid(), old_pid);
     // The kept-open connection died with the old process; the transport notices before sending.
-    small_command_set(&mut *t);
+    small_command_set(&mut t);
 }
 
 #[test]
@@ -170,8 +204,6 @@ fn swtpm_reset_is_followed_by_an_automatic_startup() {
     t.reset(false).unwrap();
     // After CMD_INIT the TPM answers TPM_RC_INITIALIZE until started; the transport does that.
     small_command_set(&mut t);
-    // swtpm serves one data connection at a time: release ours before opening another.
-    drop(t);
 
     let mut raw = sim.transport().unwrap();
     raw.set_timeout(TEST_TIMEOUT);
@@ -192,7 +224,7 @@ fn mssim_through_the_front() {
     let front = MssimFront::for_swtpm(&sim).unwrap();
     assert_eq!(
         front.tcti(),
-        format!("mssim:host=127.0.0.1,port={}", front.port())
+        format!("mssim:host=127.0.0.1,port={}", front.port().unwrap())
     );
     let mut t = opened(&front.tcti());
     small_command_set(&mut *t);
@@ -205,11 +237,37 @@ fn mssim_through_the_front() {
 }
 
 #[test]
+fn mssim_over_unix_sockets_through_the_front() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mssim.sock");
+    let front = MssimFront::start_unix(sim.endpoint(), &socket).unwrap();
+    assert_eq!(front.tcti(), format!("mssim:path={}", socket.display()));
+    assert!(dir.path().join("mssim.sock.ctrl").exists());
+    let mut t = opened(&front.tcti());
+    small_command_set(&mut *t);
+    drop(t);
+    let out = Command::new("timeout")
+        .args(["20", "tpm2_getrandom", "-T", &front.tcti(), "--hex", "8"])
+        .env_remove(TCTI_ENV_VAR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tpm2_getrandom: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len(), 16);
+    drop(front);
+    assert!(!socket.exists(), "socket file left behind");
+}
+
+#[test]
 fn tpm2_tools_speak_mssim_to_the_front() {
     let sim = Swtpm::spawn().unwrap();
     let front = MssimFront::for_swtpm(&sim).unwrap();
-    let out = Command::new("tpm2_getrandom")
-        .args(["-T", &front.tcti(), "--hex", "8"])
+    let out = Command::new("timeout")
+        .args(["20", "tpm2_getrandom", "-T", &front.tcti(), "--hex", "8"])
         .env_remove(TCTI_ENV_VAR)
         .output()
         .unwrap();
@@ -340,7 +398,7 @@ fn connection_refused_names_the_transport() {
         let tcti = format!("{name}:host=127.0.0.1,port={port}");
         let err = open(Some(&tcti)).err().unwrap();
         assert!(
-            matches!(&err, TransportError::Io { transport, source: Some(_), .. } if *transport == tcti),
+            matches!(&err, TransportError::Io { transport, source: Some(e), .. } if *transport == tcti && e.kind() == std::io::ErrorKind::ConnectionRefused),
             "{err:?}"
         );
         let text = err.to_string();
@@ -642,4 +700,110 @@ fn device_that_never_answers_times_out() {
     let (mut t, _driver) = fake_device(SHORT_TIMEOUT);
     let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
+}
+
+#[test]
+fn device_discards_the_late_answer_to_a_timed_out_command() {
+    use std::io::{Read, Write};
+    let (mut t, mut driver) = fake_device(SHORT_TIMEOUT);
+    let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
+    // The first command's answer arrives late, then the second command is answered.
+    let mut first = [0u8; 12];
+    driver.read_exact(&mut first).unwrap();
+    driver
+        .write_all(&[0x80, 1, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0])
+        .unwrap();
+    let server = std::thread::spawn(move || {
+        let mut second = [0u8; 12];
+        driver.read_exact(&mut second).unwrap();
+        driver
+            .write_all(&[0x80, 1, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xAB, 0xCD])
+            .unwrap();
+        driver
+    });
+    t.set_timeout(TEST_TIMEOUT);
+    let mut rsp = Vec::new();
+    t.transact(&get_random(2), &mut rsp).unwrap();
+    assert_eq!(rsp, [0x80, 1, 0, 0, 0, 14, 0, 0, 0, 0, 0, 2, 0xAB, 0xCD]);
+    drop(server.join().unwrap());
+}
+
+#[test]
+fn device_errno_is_reported_with_a_hint() {
+    let (mut t, driver) = fake_device(SHORT_TIMEOUT);
+    drop(driver);
+    let err = t.transact(&get_random(4), &mut Vec::new()).unwrap_err();
+    match &err {
+        TransportError::Device {
+            transport,
+            operation,
+            errno,
+            hint,
+            ..
+        } => {
+            assert_eq!(transport, "device:fake-tpm");
+            assert_eq!(*operation, "write");
+            assert_eq!(*errno, libc::EPIPE);
+            assert!(hint.contains("removed"), "{hint}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cmd_transport_refuses_reuse_after_a_failure() {
+    let command = fake_relay(r"\200\001\000\000\000\040\000\000\000\000", true);
+    let mut t = cmd(&command, SHORT_TIMEOUT);
+    let first = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    assert!(matches!(first, TransportError::Timeout { .. }), "{first:?}");
+    let second = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    match second {
+        TransportError::Closed { detail, .. } => {
+            assert!(detail.contains("earlier failure"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dropping_the_front_with_a_client_connected_does_not_hang() {
+    let sim = Swtpm::spawn().unwrap();
+    let front = MssimFront::for_swtpm(&sim).unwrap();
+    let mut t = opened(&front.tcti());
+    small_command_set(&mut *t);
+    t.set_timeout(SHORT_TIMEOUT);
+    drop(front);
+    // The front closed the connection; the transport reconnects, finds nobody and says so.
+    let err = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Io { transport, .. } | TransportError::Closed { transport, .. } if transport.starts_with("mssim:")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn mssim_sends_startup_when_the_simulator_was_reset() {
+    let sim = Swtpm::spawn().unwrap();
+    // TPM reset over swtpm's control channel: the TPM now answers TPM_RC_INITIALIZE.
+    let mut control = sim.transport().unwrap();
+    control.reset(false).unwrap();
+    drop(control);
+    let front = MssimFront::for_swtpm(&sim).unwrap();
+    let mut t = opened(&front.tcti());
+    // The front relays untouched; MssimTransport itself notices and sends TPM2_Startup.
+    small_command_set(&mut *t);
+}
+
+#[test]
+fn mssim_against_raw_swtpm_fails_at_power_on_with_a_typed_error() {
+    // swtpm's control port does not speak the simulator's platform protocol (NV_ON lands
+    // on another control command): the transport must say so instead of misbehaving later.
+    let sim = Swtpm::spawn().unwrap();
+    let tcti = format!("mssim:host=127.0.0.1,port={}", sim.port().unwrap());
+    let err = open(Some(&tcti)).err().unwrap();
+    assert!(
+        matches!(&err, TransportError::Control { transport, channel: "platform", .. } if *transport == tcti),
+        "{err:?}"
+    );
 }

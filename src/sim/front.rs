@@ -1,8 +1,11 @@
-//! An in-process Microsoft simulator front: TPM port P and platform port P+1 on loopback,
-//! relaying TPM commands to a swtpm's data socket as raw frames.
+//! An in-process Microsoft simulator front: TPM port P and platform port P+1 on loopback
+//! (or a Unix socket and `<socket>.ctrl`), relaying TPM commands to a swtpm's data socket as
+//! raw frames.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -32,10 +35,11 @@ const STOP: u32 = 21;
 /// How often blocked threads look at the shutdown flag.
 const TICK: Duration = Duration::from_millis(20);
 
-/// A running front. Dropping it stops accepting, closes every connection and joins all threads.
+/// A running front. Dropping it stops accepting, closes every connection, joins all threads
+/// and removes its Unix socket files, if any.
 #[derive(Debug)]
 pub struct MssimFront {
-    port: u16,
+    endpoint: Endpoint,
     shutdown: Arc<AtomicBool>,
     acceptors: Vec<JoinHandle<()>>,
 }
@@ -46,47 +50,149 @@ enum Channel {
     Platform,
 }
 
+/// A listening socket of either family.
+#[derive(Debug)]
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    fn set_nonblocking(&self) -> std::io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.set_nonblocking(true),
+            Listener::Unix(l) => l.set_nonblocking(true),
+        }
+    }
+
+    fn accept(&self) -> std::io::Result<Conn> {
+        match self {
+            Listener::Tcp(l) => l.accept().map(|(s, _)| Conn::Tcp(s)),
+            Listener::Unix(l) => l.accept().map(|(s, _)| Conn::Unix(s)),
+        }
+    }
+}
+
+/// An accepted connection of either family.
+#[derive(Debug)]
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    /// Blocking with short read timeouts, so the serving thread notices shutdown.
+    fn configure(&self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => {
+                s.set_nonblocking(false)?;
+                s.set_read_timeout(Some(TICK))?;
+                s.set_write_timeout(Some(WRITE_TIMEOUT))?;
+                s.set_nodelay(true)
+            }
+            Conn::Unix(s) => {
+                s.set_nonblocking(false)?;
+                s.set_read_timeout(Some(TICK))?;
+                s.set_write_timeout(Some(WRITE_TIMEOUT))
+            }
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How long a reply may take to leave; a client that stops reading is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl MssimFront {
     /// Listens on two free consecutive loopback ports and relays to the swtpm at `swtpm`.
     /// Platform commands (power, NV, cancel, ...) are acknowledged with 0 and not forwarded:
     /// the swtpm is expected to be started already (`--flags startup-clear`).
     pub fn start(swtpm: Endpoint) -> Result<MssimFront, SimError> {
-        let (tpm, platform) = bind_pair()?;
+        let (tpm, platform) = super::bind_pair()?;
         let port = tpm
             .local_addr()
             .map_err(super::io_error("reading the front's address"))?
             .port();
-        let shutdown = Arc::new(AtomicBool::new(false));
-        let mut acceptors = Vec::new();
+        let endpoint = Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        MssimFront::run(endpoint, Listener::Tcp(tpm), Listener::Tcp(platform), swtpm)
+    }
+
+    /// Like [`MssimFront::start`], on Unix sockets at `socket` and `<socket>.ctrl` (the
+    /// `mssim:path=` form). Both files must not exist yet; they are removed on drop.
+    pub fn start_unix(swtpm: Endpoint, socket: &Path) -> Result<MssimFront, SimError> {
+        let endpoint = Endpoint::Unix {
+            path: socket.to_path_buf(),
+        };
+        let ctrl = socket_path(&endpoint.companion());
+        let tpm = UnixListener::bind(socket)
+            .map_err(super::io_error(format!("binding {}", socket.display())))?;
+        let platform = match UnixListener::bind(&ctrl) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_file(socket);
+                return Err(SimError::Io {
+                    what: format!("binding {}", ctrl.display()),
+                    source: e,
+                });
+            }
+        };
+        MssimFront::run(
+            endpoint,
+            Listener::Unix(tpm),
+            Listener::Unix(platform),
+            swtpm,
+        )
+    }
+
+    fn run(
+        endpoint: Endpoint,
+        tpm: Listener,
+        platform: Listener,
+        swtpm: Endpoint,
+    ) -> Result<MssimFront, SimError> {
+        // From here on, dropping `front` (also on error) stops the threads and removes sockets.
+        let mut front = MssimFront {
+            endpoint,
+            shutdown: Arc::new(AtomicBool::new(false)),
+            acceptors: Vec::new(),
+        };
         for (listener, channel) in [(tpm, Channel::Tpm), (platform, Channel::Platform)] {
             listener
-                .set_nonblocking(true)
+                .set_nonblocking()
                 .map_err(super::io_error("configuring the front's listener"))?;
-            let flag = Arc::clone(&shutdown);
+            let flag = Arc::clone(&front.shutdown);
             let target = swtpm.clone();
-            let spawned = std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name(format!("mssim-front-{channel:?}"))
-                .spawn(move || accept_loop(listener, channel, target, flag));
-            match spawned {
-                Ok(handle) => acceptors.push(handle),
-                Err(e) => {
-                    // Stop the acceptor already running before reporting.
-                    shutdown.store(true, Ordering::SeqCst);
-                    for handle in acceptors {
-                        let _ = handle.join();
-                    }
-                    return Err(SimError::Io {
-                        what: "starting the front's thread".into(),
-                        source: e,
-                    });
-                }
-            }
+                .spawn(move || accept_loop(listener, channel, target, flag))
+                .map_err(super::io_error("starting the front's thread"))?;
+            front.acceptors.push(handle);
         }
-        Ok(MssimFront {
-            port,
-            shutdown,
-            acceptors,
-        })
+        Ok(front)
     }
 
     /// A front for a running [`Swtpm`].
@@ -94,21 +200,28 @@ impl MssimFront {
         MssimFront::start(swtpm.endpoint())
     }
 
-    /// `mssim:host=127.0.0.1,port=P`.
+    /// `mssim:host=127.0.0.1,port=P` or `mssim:path=SOCKET`.
     pub fn tcti(&self) -> String {
-        format!("mssim:{}", self.endpoint().conf())
+        format!("mssim:{}", self.endpoint.conf())
     }
 
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint::Tcp {
-            host: "127.0.0.1".into(),
-            port: self.port,
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The TPM port (the platform port is one above); `None` for Unix sockets.
+    pub fn port(&self) -> Option<u16> {
+        match self.endpoint {
+            Endpoint::Tcp { port, .. } => Some(port),
+            Endpoint::Unix { .. } => None,
         }
     }
+}
 
-    /// The TPM port; the platform port is one above.
-    pub fn port(&self) -> u16 {
-        self.port
+fn socket_path(endpoint: &Endpoint) -> PathBuf {
+    match endpoint {
+        Endpoint::Unix { path } => path.clone(),
+        Endpoint::Tcp { .. } => PathBuf::new(),
     }
 }
 
@@ -118,43 +231,18 @@ impl Drop for MssimFront {
         for handle in self.acceptors.drain(..) {
             let _ = handle.join();
         }
-    }
-}
-
-/// Two listeners on P and P+1, held from the start so nobody can take the second port.
-fn bind_pair() -> Result<(TcpListener, TcpListener), SimError> {
-    let mut last = None;
-    for _ in 0..64 {
-        let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(super::io_error("binding a loopback port"))?;
-        let port = first
-            .local_addr()
-            .map_err(super::io_error("reading a bound address"))?
-            .port();
-        let Some(next) = port.checked_add(1) else {
-            continue;
-        };
-        match TcpListener::bind((Ipv4Addr::LOCALHOST, next)) {
-            Ok(second) => return Ok((first, second)),
-            Err(e) => last = Some(e),
+        if let Endpoint::Unix { path } = &self.endpoint {
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(socket_path(&self.endpoint.companion()));
         }
     }
-    Err(SimError::Io {
-        what: "finding two consecutive free loopback ports".into(),
-        source: last.unwrap_or_else(|| std::io::Error::other("no attempt made")),
-    })
 }
 
-fn accept_loop(
-    listener: TcpListener,
-    channel: Channel,
-    swtpm: Endpoint,
-    shutdown: Arc<AtomicBool>,
-) {
+fn accept_loop(listener: Listener, channel: Channel, swtpm: Endpoint, shutdown: Arc<AtomicBool>) {
     let mut connections: Vec<JoinHandle<()>> = Vec::new();
     while !shutdown.load(Ordering::SeqCst) {
         match listener.accept() {
-            Ok((stream, _)) => {
+            Ok(stream) => {
                 let flag = Arc::clone(&shutdown);
                 let target = swtpm.clone();
                 let spawned = std::thread::Builder::new()
@@ -184,7 +272,7 @@ fn accept_loop(
 }
 
 /// Fills `buf` unless the peer closes, an error occurs or shutdown is requested.
-fn read_full(stream: &mut TcpStream, buf: &mut [u8], shutdown: &AtomicBool) -> Option<()> {
+fn read_full(stream: &mut Conn, buf: &mut [u8], shutdown: &AtomicBool) -> Option<()> {
     let mut got = 0;
     while got < buf.len() {
         if shutdown.load(Ordering::SeqCst) {
@@ -204,7 +292,7 @@ fn read_full(stream: &mut TcpStream, buf: &mut [u8], shutdown: &AtomicBool) -> O
     Some(())
 }
 
-fn read_u32(stream: &mut TcpStream, shutdown: &AtomicBool) -> Option<u32> {
+fn read_u32(stream: &mut Conn, shutdown: &AtomicBool) -> Option<u32> {
     let mut b = [0u8; 4];
     read_full(stream, &mut b, shutdown)?;
     Some(u32::from_be_bytes(b))
@@ -212,18 +300,12 @@ fn read_u32(stream: &mut TcpStream, shutdown: &AtomicBool) -> Option<u32> {
 
 /// Serves one connection until the client ends it, sends something we do not understand,
 /// or the front shuts down.
-fn serve(mut stream: TcpStream, channel: Channel, swtpm: &Endpoint, shutdown: &AtomicBool) {
+fn serve(mut stream: Conn, channel: Channel, swtpm: &Endpoint, shutdown: &AtomicBool) {
     // Accepted sockets may inherit non-blocking mode; short read timeouts instead let the
     // thread notice shutdown.
-    if stream.set_nonblocking(false).is_err()
-        || stream.set_read_timeout(Some(TICK)).is_err()
-        || stream
-            .set_write_timeout(Some(Duration::from_secs(10)))
-            .is_err()
-    {
+    if stream.configure().is_err() {
         return;
     }
-    let _ = stream.set_nodelay(true);
     let mut relay: Option<SwtpmTransport> = None;
     let mut locality = 0u8;
     let mut command = Vec::new();

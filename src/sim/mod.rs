@@ -73,8 +73,12 @@ impl Swtpm {
         };
         let mut last = None;
         for _ in 0..PORT_ATTEMPTS {
-            let Some(port) = free_port_pair() else {
-                continue;
+            let port = {
+                // Released just before swtpm binds them; a thief in between is retried below.
+                let (data, _ctrl) = bind_pair()?;
+                data.local_addr()
+                    .map_err(io_error("reading a bound address"))?
+                    .port()
             };
             sim.listen = Listen::Tcp {
                 port,
@@ -320,17 +324,40 @@ fn make_state_dir() -> Result<PathBuf, SimError> {
     })
 }
 
-/// A port P such that P and P+1 were both free on 127.0.0.1 a moment ago.
-pub(crate) fn free_port_pair() -> Option<u16> {
-    for _ in 0..32 {
-        let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
-        let port = first.local_addr().ok()?.port();
-        if port == u16::MAX {
-            continue;
-        }
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port + 1)).is_ok() {
-            return Some(port);
+/// Two listeners on consecutive loopback ports P and P+1.
+///
+/// The ports are drawn at random *below* the kernel's ephemeral range: Linux hands even
+/// ephemeral ports to outgoing connections, and each closed connection keeps its port in
+/// TIME_WAIT for a minute, so on a busy machine P+1 next to a `bind(0)` port is often taken.
+pub(crate) fn bind_pair() -> Result<(TcpListener, TcpListener), SimError> {
+    use rand_core::RngCore;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Stay above the well-known and commonly configured service ports.
+    const LOWEST: u16 = 10000;
+    let span = ephemeral_low
+        .saturating_sub(LOWEST)
+        .saturating_sub(1)
+        .max(1);
+    let mut last = None;
+    for _ in 0..256 {
+        let port = LOWEST + (rand_core::OsRng.next_u32() % u32::from(span)) as u16;
+        let first = match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+            Ok(l) => l,
+            Err(e) => {
+                last = Some(e);
+                continue;
+            }
+        };
+        match TcpListener::bind((Ipv4Addr::LOCALHOST, port + 1)) {
+            Ok(second) => return Ok((first, second)),
+            Err(e) => last = Some(e),
         }
     }
-    None
+    Err(SimError::Io {
+        what: "finding two consecutive free loopback ports".into(),
+        source: last.unwrap_or_else(|| std::io::Error::other("no attempt made")),
+    })
 }

@@ -16,6 +16,9 @@ pub struct CmdTransport {
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
     timeout: Duration,
+    /// Set after a failed exchange: the relay's byte stream is out of step (a late answer
+    /// would be taken for the next command's), so the transport refuses further use.
+    failed: Option<String>,
 }
 
 impl CmdTransport {
@@ -52,6 +55,7 @@ impl CmdTransport {
             stdin: Some(stdin),
             stdout,
             timeout: DEFAULT_TIMEOUT,
+            failed: None,
         };
         let nonblocking = t
             .stdin
@@ -66,7 +70,8 @@ impl CmdTransport {
         format!("cmd:{}", self.command)
     }
 
-    /// The child's state for error messages: "exited with …" or "still running".
+    /// The child's state for error messages: its exit status, or that it is alive but
+    /// closed its stdout.
     fn child_state(&mut self) -> String {
         match self.child.try_wait() {
             Ok(Some(status)) => format!("the command exited ({status})"),
@@ -144,8 +149,21 @@ impl CmdTransport {
 impl Transport for CmdTransport {
     fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         check_command(&|| self.what(), command)?;
-        self.exchange(command, response)
-            .map_err(|e| self.closed_or(e))
+        if let Some(earlier) = &self.failed {
+            return Err(TransportError::Closed {
+                transport: self.what(),
+                detail: format!(
+                    "unusable after an earlier failure ({earlier}); open a new transport"
+                ),
+            });
+        }
+        let result = self
+            .exchange(command, response)
+            .map_err(|e| self.closed_or(e));
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
     }
 
     fn describe(&self) -> String {

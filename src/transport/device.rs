@@ -21,6 +21,9 @@ pub struct DeviceTransport {
     path: PathBuf,
     file: File,
     timeout: Duration,
+    /// A command timed out: its response may still arrive and must not be taken for the
+    /// next command's.
+    abandoned: bool,
 }
 
 impl DeviceTransport {
@@ -62,6 +65,7 @@ impl DeviceTransport {
             path: path.into(),
             file,
             timeout: DEFAULT_TIMEOUT,
+            abandoned: false,
         }
     }
 
@@ -106,6 +110,13 @@ impl Transport for DeviceTransport {
     fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         check_command(&|| self.what(), command)?;
         let deadline = Instant::now() + self.timeout;
+        if self.abandoned {
+            // Discard the late answer if it is there; if the old command is still running the
+            // write below fails with EBUSY, which says so.
+            let mut stale = vec![0u8; READ_SIZE];
+            let _ = self.file.read(&mut stale);
+            self.abandoned = false;
+        }
         // The kernel takes a command only as one write of the whole frame.
         loop {
             match self.file.write(command) {
@@ -139,6 +150,7 @@ impl Transport for DeviceTransport {
             if !io::wait(self.file.as_fd(), libc::POLLIN, deadline)
                 .map_err(|e| self.device_error("poll", e))?
             {
+                self.abandoned = true;
                 return Err(self.timeout_error("waiting for the response"));
             }
             let end = declared.unwrap_or(response.len());

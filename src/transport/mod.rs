@@ -17,7 +17,9 @@ pub use io::Endpoint;
 pub use mssim::MssimTransport;
 pub use retry::{transact_with_retry, RetryPolicy, Retrying};
 pub use swtpm::SwtpmTransport;
-pub use tcti::{open, open_with_env_value, probe, Tcti, DEFAULT_PROBE, TCTI_ENV_VAR};
+pub use tcti::{
+    open, open_with_env_value, probe, Tcti, DEFAULT_DEVICES, DEFAULT_PROBE, TCTI_ENV_VAR,
+};
 
 /// The largest response any backend accepts. Real TPMs answer at most a few KiB
 /// (MAX_RESPONSE_SIZE is 4096 on most); the margin is for vendor extensions. A peer claiming
@@ -27,6 +29,10 @@ pub const MAX_FRAME_SIZE: usize = 64 * 1024;
 /// How long a backend waits for a response unless told otherwise. Generous because key
 /// generation on a real TPM can take a minute or more.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long opening a connection (and a simulator's power-on handshake) may take. Separate
+/// from the command timeout, which must allow for slow key generation.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a frame could not be exchanged with the TPM.
 #[derive(Debug, thiserror::Error)]

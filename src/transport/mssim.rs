@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::io::{self, Endpoint, Pending, Stream};
 use super::{
-    check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE,
+    check_command, with_auto_startup, Transport, TransportError, CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    MAX_FRAME_SIZE,
 };
 
 /// Simulator command codes (the same numbers on both sockets).
@@ -19,7 +20,8 @@ pub(crate) const SESSION_END: u32 = 20;
 #[derive(Debug)]
 pub struct MssimTransport {
     endpoint: Endpoint,
-    tpm: Stream,
+    /// None after a failed exchange until the next command reconnects.
+    tpm: Option<Stream>,
     platform: Stream,
     locality: u8,
     timeout: Duration,
@@ -29,26 +31,20 @@ pub struct MssimTransport {
 
 impl MssimTransport {
     pub fn connect(endpoint: Endpoint) -> Result<Self, TransportError> {
-        let what = || format!("mssim:{}", endpoint.conf());
-        let connect = |e: &Endpoint, which: &str| {
-            Stream::connect(e, Duration::from_secs(30)).map_err(|err| TransportError::Io {
-                transport: what(),
-                message: format!("cannot connect to the simulator's {which} socket {e}"),
-                source: Some(err),
-            })
-        };
-        let tpm = connect(&endpoint, "TPM")?;
-        let platform = connect(&endpoint.companion(), "platform")?;
+        let what = format!("mssim:{}", endpoint.conf());
+        let tpm = connect(&endpoint, "TPM", &what)?;
+        let platform = connect(&endpoint.companion(), "platform", &what)?;
         let mut t = MssimTransport {
             endpoint,
-            tpm,
+            tpm: Some(tpm),
             platform,
             locality: 0,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: CONNECT_TIMEOUT,
             scratch: Vec::new(),
         };
         t.platform_command(POWER_ON, "POWER_ON")?;
         t.platform_command(NV_ON, "NV_ON")?;
+        t.timeout = DEFAULT_TIMEOUT;
         Ok(t)
     }
 
@@ -83,72 +79,116 @@ impl MssimTransport {
         Ok(())
     }
 
+    /// Runs one command. After any failure the TPM connection is in an unknown position (a
+    /// late answer could be taken for the next command's), so it is dropped and the next
+    /// command reconnects; the same happens when the simulator closed it in between.
     fn exchange(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         let what = self.what();
-        let what = || what.clone();
-        let deadline = Instant::now() + self.timeout;
-        match io::pending(&mut self.tpm) {
-            Pending::Nothing => {}
-            Pending::Closed => {
-                return Err(TransportError::Closed {
-                    transport: what(),
-                    detail: "the simulator closed the TPM connection".into(),
-                })
-            }
-            Pending::Bytes(n) => {
-                return Err(TransportError::MalformedResponse {
-                    transport: what(),
-                    reason: format!("{n}+ unsolicited bytes arrived before the command was sent"),
-                })
-            }
+        let stale = match self.tpm.as_mut() {
+            None => true,
+            Some(s) => match io::pending(s) {
+                Pending::Nothing => false,
+                Pending::Closed => true,
+                Pending::Bytes(n) => {
+                    self.tpm = None;
+                    return Err(TransportError::MalformedResponse {
+                        transport: what,
+                        reason: format!(
+                            "{n}+ unsolicited bytes arrived before the command was sent"
+                        ),
+                    });
+                }
+            },
+        };
+        if stale {
+            self.tpm = Some(connect(&self.endpoint, "TPM", &what)?);
         }
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&SEND_COMMAND.to_be_bytes());
-        self.scratch.push(self.locality);
-        // check_command bounded the length by MAX_FRAME_SIZE, so it fits in a u32.
-        self.scratch
-            .extend_from_slice(&(command.len() as u32).to_be_bytes());
-        self.scratch.extend_from_slice(command);
-        io::write_all(&mut self.tpm, &self.scratch, deadline)
-            .map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
-
-        let mut size = [0u8; 4];
-        io::read_exact(&mut self.tpm, &mut size, deadline)
-            .map_err(|e| io::stop_error(e, &what, self.timeout, "reading the response size", 0))?;
-        let size = u32::from_be_bytes(size) as usize;
-        if size > MAX_FRAME_SIZE {
-            return Err(TransportError::MalformedResponse {
-                transport: what(),
-                reason: format!(
-                    "simulator announces {size} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
-                ),
+        let Some(tpm) = self.tpm.as_mut() else {
+            return Err(TransportError::Closed {
+                transport: what,
+                detail: "no TPM connection".into(),
             });
+        };
+        let result = send_and_receive(
+            tpm,
+            &mut self.scratch,
+            self.locality,
+            command,
+            response,
+            self.timeout,
+            &what,
+        );
+        if result.is_err() {
+            self.tpm = None;
         }
-        io::read_frame(&mut self.tpm, response, deadline, self.timeout, &what)?;
-        if response.len() != size {
-            return Err(TransportError::MalformedResponse {
-                transport: what(),
-                reason: format!(
-                    "simulator announced {size} bytes but the response header declares {}",
-                    response.len()
-                ),
-            });
-        }
-        let mut trailer = [0u8; 4];
-        io::read_exact(&mut self.tpm, &mut trailer, deadline).map_err(|e| {
-            io::stop_error(e, &what, self.timeout, "reading the response trailer", 0)
-        })?;
-        if trailer != [0; 4] {
-            return Err(TransportError::MalformedResponse {
-                transport: what(),
-                reason: format!(
-                    "non-zero trailer 0x{:08x} after the response",
-                    u32::from_be_bytes(trailer)
-                ),
-            });
-        }
-        Ok(())
+        result
     }
+}
+
+fn connect(endpoint: &Endpoint, which: &str, what: &str) -> Result<Stream, TransportError> {
+    Stream::connect(endpoint, CONNECT_TIMEOUT).map_err(|err| TransportError::Io {
+        transport: what.to_string(),
+        message: format!("cannot connect to the simulator's {which} socket {endpoint}"),
+        source: Some(err),
+    })
+}
+
+/// `u32 8 | u8 locality | u32 size | command` out, `u32 size | response | u32 0` back.
+fn send_and_receive(
+    tpm: &mut Stream,
+    scratch: &mut Vec<u8>,
+    locality: u8,
+    command: &[u8],
+    response: &mut Vec<u8>,
+    timeout: Duration,
+    what: &str,
+) -> Result<(), TransportError> {
+    let what = || what.to_string();
+    let deadline = Instant::now() + timeout;
+    scratch.clear();
+    scratch.extend_from_slice(&SEND_COMMAND.to_be_bytes());
+    scratch.push(locality);
+    // check_command bounded the length by MAX_FRAME_SIZE, so it fits in a u32.
+    scratch.extend_from_slice(&(command.len() as u32).to_be_bytes());
+    scratch.extend_from_slice(command);
+    io::write_all(tpm, scratch, deadline)
+        .map_err(|e| io::stop_error(e, &what, timeout, "sending the command", 0))?;
+
+    let mut size = [0u8; 4];
+    io::read_exact(tpm, &mut size, deadline)
+        .map_err(|e| io::stop_error(e, &what, timeout, "reading the response size", 0))?;
+    let size = u32::from_be_bytes(size) as usize;
+    if size > MAX_FRAME_SIZE {
+        return Err(TransportError::MalformedResponse {
+            transport: what(),
+            reason: format!(
+                "simulator announces {size} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
+            ),
+        });
+    }
+    io::read_frame(tpm, response, deadline, timeout, &what)?;
+    if response.len() != size {
+        return Err(TransportError::MalformedResponse {
+            transport: what(),
+            reason: format!(
+                "simulator announced {size} bytes but the response header declares {}",
+                response.len()
+            ),
+        });
+    }
+    let mut trailer = [0u8; 4];
+    io::read_exact(tpm, &mut trailer, deadline)
+        .map_err(|e| io::stop_error(e, &what, timeout, "reading the response trailer", 0))?;
+    if trailer != [0; 4] {
+        return Err(TransportError::MalformedResponse {
+            transport: what(),
+            reason: format!(
+                "non-zero trailer 0x{:08x} after the response",
+                u32::from_be_bytes(trailer)
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl Transport for MssimTransport {
@@ -177,7 +217,9 @@ impl Drop for MssimTransport {
         // Best effort: the simulator answers nothing to SESSION_END, and a dead peer is fine.
         let deadline = Instant::now() + Duration::from_millis(100);
         let end = SESSION_END.to_be_bytes();
-        let _ = io::write_all(&mut self.tpm, &end, deadline);
+        if let Some(tpm) = self.tpm.as_mut() {
+            let _ = io::write_all(tpm, &end, deadline);
+        }
         let _ = io::write_all(&mut self.platform, &end, deadline);
     }
 }

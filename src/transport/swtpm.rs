@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use super::io::{self, Endpoint, Pending, Stream};
-use super::{check_command, with_auto_startup, Transport, TransportError, DEFAULT_TIMEOUT};
+use super::{
+    check_command, with_auto_startup, Transport, TransportError, CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+};
 
 /// swtpm control commands (`tpm_ioctl.h`), each answered by a u32 result.
 const CMD_INIT: u32 = 0x02;
@@ -12,11 +14,15 @@ const CMD_SET_LOCALITY: u32 = 0x05;
 /// CMD_INIT flag: also discard the volatile state file.
 const INIT_FLAG_DELETE_VOLATILE: u32 = 1;
 
-/// A connection to swtpm's data socket. Unlike tpm2-tss (one TCP connection per command) the
-/// connection stays open across commands, which swtpm allows; it is re-established once if
-/// swtpm closed it in between (e.g. after a restart). swtpm serves one data connection at a
-/// time, so while this transport lives other clients of the same swtpm wait; use
-/// [`SwtpmTransport::set_connection_per_command`] to share it.
+/// A client of swtpm's data socket.
+///
+/// By default every command gets its own connection, as with tpm2-tss's swtpm TCTI. swtpm
+/// serves one data connection at a time, so a connection held open between commands makes
+/// every other client of the same swtpm (tpm2-tools, another process) wait, with no timeout
+/// on their side. [`SwtpmTransport::set_connection_per_command`]`(false)` keeps it open for
+/// speed when this transport is the only client (two to three times faster for small commands; see
+/// `benches/transport.rs`); a connection swtpm closed in between (e.g. a
+/// restart) is then re-established once, before the command is sent.
 #[derive(Debug)]
 pub struct SwtpmTransport {
     endpoint: Endpoint,
@@ -27,16 +33,17 @@ pub struct SwtpmTransport {
 }
 
 impl SwtpmTransport {
-    /// Connects to the data socket (so an absent swtpm is reported here, not at first use).
+    /// Checks that the data socket accepts connections (so an absent swtpm is reported
+    /// here, not at first use), then releases it.
     pub fn connect(endpoint: Endpoint) -> Result<Self, TransportError> {
-        let mut t = SwtpmTransport {
+        let t = SwtpmTransport {
             endpoint,
             data: None,
             timeout: DEFAULT_TIMEOUT,
             auto_startup: true,
-            connection_per_command: false,
+            connection_per_command: true,
         };
-        t.data = Some(t.open_data()?);
+        drop(t.open_data()?);
         Ok(t)
     }
 
@@ -46,10 +53,14 @@ impl SwtpmTransport {
         self.auto_startup = on;
     }
 
-    /// Opens a fresh data connection for every command, as tpm2-tss's swtpm TCTI does.
-    /// Slower; kept to compare the two and for peers that close after each response.
+    /// Whether each command gets a fresh data connection (the default, as with tpm2-tss) or
+    /// one connection is kept open (faster, but while it is open no other client of this
+    /// swtpm is served).
     pub fn set_connection_per_command(&mut self, on: bool) {
         self.connection_per_command = on;
+        if on {
+            self.data = None;
+        }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -75,7 +86,7 @@ impl SwtpmTransport {
     }
 
     fn open_data(&self) -> Result<Stream, TransportError> {
-        Stream::connect(&self.endpoint, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
+        Stream::connect(&self.endpoint, self.timeout.min(CONNECT_TIMEOUT)).map_err(|e| {
             TransportError::Io {
                 transport: self.what(),
                 message: format!("cannot connect to swtpm data socket {}", self.endpoint),
@@ -94,14 +105,13 @@ impl SwtpmTransport {
         let what = || self.what();
         let ctrl = self.endpoint.companion();
         let deadline = Instant::now() + self.timeout;
-        let mut s =
-            Stream::connect(&ctrl, self.timeout.min(Duration::from_secs(30))).map_err(|e| {
-                TransportError::Io {
-                    transport: what(),
-                    message: format!("cannot connect to swtpm control socket {ctrl}"),
-                    source: Some(e),
-                }
-            })?;
+        let mut s = Stream::connect(&ctrl, self.timeout.min(CONNECT_TIMEOUT)).map_err(|e| {
+            TransportError::Io {
+                transport: what(),
+                message: format!("cannot connect to swtpm control socket {ctrl}"),
+                source: Some(e),
+            }
+        })?;
         let mut request = Vec::with_capacity(4 + payload.len());
         request.extend_from_slice(&command.to_be_bytes());
         request.extend_from_slice(payload);
@@ -123,29 +133,30 @@ impl SwtpmTransport {
         Ok(())
     }
 
-    /// Sends one frame and reads one back on the kept-open connection.
+    /// Sends one frame and reads one back.
     fn exchange(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         let deadline = Instant::now() + self.timeout;
         let what = self.what();
         let what = || what.clone();
-        // A connection swtpm has closed since the last command shows up as EOF here. Reconnect
-        // before sending, so a command is never sent twice.
+        // A kept connection swtpm has closed since the last command shows up as EOF here.
+        // Reconnect before sending, so a command is never sent twice.
         let stale = match self.data.as_mut() {
             None => true,
             Some(s) => match io::pending(s) {
                 Pending::Nothing => false,
                 Pending::Closed => true,
                 Pending::Bytes(n) => {
+                    self.data = None;
                     return Err(TransportError::MalformedResponse {
                         transport: what(),
                         reason: format!(
                             "{n}+ unsolicited bytes arrived before the command was sent"
                         ),
-                    })
+                    });
                 }
             },
         };
-        if stale || self.connection_per_command {
+        if stale {
             self.data = Some(self.open_data()?);
         }
         let Some(stream) = self.data.as_mut() else {
@@ -154,24 +165,33 @@ impl SwtpmTransport {
                 detail: "no data connection".into(),
             });
         };
-        let sent = io::write_all(stream, command, deadline);
-        // A peer that closed between our check and the write: the command did not arrive,
-        // so one resend on a fresh connection is safe.
-        if let Err(io::Stop::Io(e)) = &sent {
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-            ) {
+        match io::write_all(stream, command, deadline) {
+            Ok(()) => {}
+            // The peer closed between our check and the write: swtpm drops a partial
+            // command with its connection, so one resend on a fresh connection is safe.
+            Err(io::Stop::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.data = None;
                 let mut fresh = self.open_data()?;
                 io::write_all(&mut fresh, command, deadline).map_err(|e| {
                     io::stop_error(e, &what, self.timeout, "sending the command", 0)
                 })?;
                 self.data = Some(fresh);
-            } else {
-                sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
             }
-        } else {
-            sent.map_err(|e| io::stop_error(e, &what, self.timeout, "sending the command", 0))?;
+            Err(stop) => {
+                self.data = None;
+                return Err(io::stop_error(
+                    stop,
+                    &what,
+                    self.timeout,
+                    "sending the command",
+                    0,
+                ));
+            }
         }
         let Some(stream) = self.data.as_mut() else {
             return Err(TransportError::Closed {

@@ -304,4 +304,16 @@ mod tests {
             }
         );
     }
+
+    proptest::proptest! {
+        /// The fuzz target's property, over strings shaped like TCTIs: no panic, and a
+        /// parsed value prints to a string that parses back to it.
+        #[test]
+        fn printing_a_parsed_tcti_round_trips(s in "(device|mssim|swtpm|cmd|tabrmd|x)?:?[a-z0-9=,/:. ]{0,24}") {
+            if let Ok(tcti) = Tcti::parse(&s) {
+                let printed = tcti.to_string();
+                proptest::prop_assert_eq!(Tcti::parse(&printed).ok(), Some(tcti), "{}", printed);
+            }
+        }
+    }
 }
