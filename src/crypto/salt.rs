@@ -270,6 +270,8 @@ where
     C: CurveArithmetic,
 {
     let scalar = Zeroizing::new(private.to_nonzero_scalar());
+    // Lend the scalar: passing it by value would leave an unzeroized copy on the stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     let shared = diffie_hellman(&*scalar, peer.as_affine());
     let len = name_alg.digest_size();
     let mut buf: Zeroizing<[u8; MAX_DIGEST_SIZE]> = Zeroizing::new([0; MAX_DIGEST_SIZE]);
