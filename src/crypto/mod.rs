@@ -19,7 +19,8 @@ pub use hash::{hash, hmac, Hasher, HmacCtx};
 pub use kdf::{kdfa, kdfe};
 pub use salt::{
     ecc_decapsulate, ecc_encapsulate, ecc_encapsulate_curve, ecc_encapsulate_curve_with,
-    ecc_encapsulate_with, rsa_encapsulate, rsa_encrypt_secret, EccCurve, Encapsulated,
+    ecc_encapsulate_with, rsa_encapsulate, rsa_encrypt_secret, rsa_secret_hash, EccCurve,
+    Encapsulated,
 };
 pub use sym::{
     aes_cfb_decrypt, aes_cfb_encrypt, param_cfb_decrypt, param_cfb_encrypt, xor_obfuscate,
@@ -36,6 +37,8 @@ pub enum CryptoError {
     UnsupportedHash(AlgId),
     #[error("unsupported cipher {alg} with a {key_bits}-bit key")]
     UnsupportedCipher { alg: AlgId, key_bits: usize },
+    #[error("a key with scheme {0} cannot receive an encrypted secret")]
+    UnsupportedScheme(AlgId),
     #[error("unsupported ECC curve 0x{0:04x}")]
     UnsupportedCurve(u16),
     #[error("bad {what}: {reason}")]

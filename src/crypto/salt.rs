@@ -12,7 +12,7 @@ use rsa::{BigUint, Oaep, RsaPublicKey};
 use zeroize::Zeroizing;
 
 use super::{kdfe, label_needs_nul, random, CryptoError, HashAlg};
-use crate::wire::{Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES};
+use crate::wire::{AlgId, Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES};
 
 /// A freshly encapsulated secret: `secret` is what both sides now share (zeroized on drop, never
 /// printed), `ciphertext` the TPM2B_ENCRYPTED_SECRET payload that carries it to the TPM.
@@ -58,6 +58,22 @@ fn rsa_public_key(modulus: &[u8], exponent: u32) -> Result<RsaPublicKey, CryptoE
     })
 }
 
+/// The hash an RSA key's secret encapsulation uses for OAEP (and whose digest size is the
+/// secret's size): the key's own OAEP scheme hash if it has one, its `name_alg` when its scheme is
+/// TPM_ALG_NULL. Keys with any other scheme cannot receive secrets (the TPM answers
+/// TPM_RC_SCHEME). `scheme_hash` is ignored unless `scheme` is TPM_ALG_OAEP.
+pub fn rsa_secret_hash(
+    name_alg: HashAlg,
+    scheme: AlgId,
+    scheme_hash: AlgId,
+) -> Result<HashAlg, CryptoError> {
+    match scheme {
+        AlgId::NULL => Ok(name_alg),
+        AlgId::OAEP => HashAlg::from_alg_id(scheme_hash),
+        other => Err(CryptoError::UnsupportedScheme(other)),
+    }
+}
+
 /// The OAEP label: the TPM label with its terminating NUL, which the spec hashes as part of it.
 fn oaep_padding(name_alg: HashAlg, label: &[u8]) -> Result<Oaep, CryptoError> {
     let mut text = core::str::from_utf8(label)
@@ -75,7 +91,8 @@ fn oaep_padding(name_alg: HashAlg, label: &[u8]) -> Result<Oaep, CryptoError> {
 }
 
 /// RSA-OAEP encryption of `secret` to a TPM RSA key (modulus big-endian, `exponent` 0 meaning
-/// 65537). OAEP and MGF1 use the key's `name_alg`; the label is `label ‖ 0x00`. The OAEP seed
+/// 65537). OAEP and MGF1 use `name_alg`, which must be the key's [`rsa_secret_hash`] (its
+/// nameAlg unless the key has an OAEP scheme of its own); the label is `label ‖ 0x00`. The OAEP seed
 /// comes from `rng`, so a fixed generator gives a deterministic ciphertext (for tests).
 pub fn rsa_encrypt_secret(
     name_alg: HashAlg,
@@ -90,7 +107,8 @@ pub fn rsa_encrypt_secret(
     key.encrypt(rng, padding, secret).map_err(CryptoError::Rsa)
 }
 
-/// A random secret of `secret_len` bytes (normally `name_alg.digest_size()`) encrypted to a TPM
+/// A random secret of `secret_len` bytes (normally `name_alg.digest_size()`, with `name_alg`
+/// chosen by [`rsa_secret_hash`]) encrypted to a TPM
 /// RSA key with [`rsa_encrypt_secret`] and an OAEP seed from the operating system.
 pub fn rsa_encapsulate(
     name_alg: HashAlg,
@@ -252,6 +270,8 @@ where
     C: CurveArithmetic,
 {
     let scalar = Zeroizing::new(private.to_nonzero_scalar());
+    // Lend the scalar: passing it by value would leave an unzeroized copy on the stack.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     let shared = diffie_hellman(&*scalar, peer.as_affine());
     let len = name_alg.digest_size();
     let mut buf: Zeroizing<[u8; MAX_DIGEST_SIZE]> = Zeroizing::new([0; MAX_DIGEST_SIZE]);
