@@ -121,7 +121,10 @@ impl PolicyKind {
 /// on read and written empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EsysSession {
-    /// Empty if unbound; else see [`super::esys_bound_entity`] (always 68 bytes).
+    /// Empty if unbound; else see [`super::esys_bound_entity`] (always 68 bytes). Caution: for
+    /// any real name the bind authValue sits in the padding XORed with zeros, i.e. in clear.
+    /// It is kept because ESYS compares it to decide whether to leave the authValue out of the
+    /// HMAC key when the bound object itself is authorized.
     pub bound_entity: EsysName,
     pub symmetric: SymDef,
     pub auth_hash: AlgId,

@@ -12,7 +12,10 @@
 //! Parsing is strict: the tools ignore a session header's version, we require 2; reserved
 //! fields must be zero; nothing may trail. Secrets never reach a file we write: ESYS's
 //! `sessionValue` cache (which tpm2-tools leaves holding the last authValue in clear) and any
-//! salt are skipped on read and written empty.
+//! salt are skipped on read and written empty. One exception is ESYS's own design: a bound
+//! session's `bound_entity` carries the bind object's authValue XORed into zero padding (see
+//! [`esys_bound_entity`]), i.e. readable, and ESYS needs it to recognise the bound object, so
+//! it is kept as read.
 
 mod atomic;
 mod esys;
