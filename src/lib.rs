@@ -6,5 +6,6 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod auth;
 pub mod transport;
 pub mod wire;
