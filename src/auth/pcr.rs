@@ -11,6 +11,10 @@
 //! - whitespace is refused (`strtoul` skips leading blanks);
 //! - forward-sealing values (`0=DIGEST`) are refused: they only exist for sealing tools,
 //!   never in `pcr:` authorizations, which is what this parser is for.
+//!
+//! We accept a little more than tpm2-tools in one respect: it copies each PCR into a 4-byte
+//! buffer and each hash into a 9-byte one, so it refuses `0x10`..`0x17` and long ids like
+//! `0x0000000b`. `Display` only writes decimal PCRs and hash names, which tpm2-tools reads.
 
 use core::fmt;
 
