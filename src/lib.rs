@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod auth;
 pub mod client;
 pub mod command;
 pub mod crypto;
