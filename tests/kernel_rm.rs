@@ -55,17 +55,29 @@ fn main() -> ExitCode {
         return guest::run();
     }
 
-    // Behave like a libtest binary towards cargo's usual arguments.
+    // Behave like a libtest binary towards cargo's usual arguments. The checks share one
+    // boot, so a filter that matches any of them runs them all.
+    let names: Vec<String> = guest::CHECKS
+        .iter()
+        .map(|c| format!("{TEST_NAME}::{}", c.name))
+        .collect();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
-        println!("{TEST_NAME}: test");
+        for name in &names {
+            println!("{name}: test");
+        }
         return ExitCode::SUCCESS;
     }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if args.iter().any(|a| a == "--ignored")
-        || (!filters.is_empty() && !filters.iter().any(|f| TEST_NAME.contains(f.as_str())))
-    {
-        println!("\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 1 filtered out\n");
+    let selected = filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| names.iter().any(|n| n.contains(f.as_str())));
+    if args.iter().any(|a| a == "--ignored") || !selected {
+        println!(
+            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {} filtered out\n",
+            names.len()
+        );
         return ExitCode::SUCCESS;
     }
 
@@ -434,7 +446,8 @@ fn judge(boot: &Boot) -> (usize, usize) {
                 passed += 1;
             }
             Some(rest) => {
-                println!("test {TEST_NAME}::{} ... FAILED ({rest})", check.name);
+                let reason = rest.strip_prefix("FAIL").unwrap_or(rest).trim();
+                println!("test {TEST_NAME}::{} ... FAILED ({reason})", check.name);
                 failed.push(check.name);
             }
             None => {

@@ -61,6 +61,7 @@ fi
 # never leaves a half-made DIR that looks complete.
 mkdir -p "$(dirname "$DIR")"
 WORK=$(mktemp -d "$DIR.partial.XXXXXX")
+chmod 755 "$WORK"   # mktemp makes it 0700; the tools are not secret
 trap 'rm -rf "$WORK"' EXIT INT TERM
 mkdir -p "$WORK/debs" "$WORK/sys"
 if ! (cd "$WORK/debs" && timeout 600 apt-get download -q $PKGS "$KPKG" >"$WORK/apt.log" 2>&1); then
