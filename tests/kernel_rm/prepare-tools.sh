@@ -2,7 +2,7 @@
 # Prepares the guest tools for the kernel_rm test in DIR, from Debian packages:
 #   DIR/sys/...      extracted qemu-system-x86, qemu-system-common, qemu-system-data, seabios
 #   DIR/vmlinux      the Debian kernel, uncompressed (boots directly through its PVH entry,
-#                    skipping minutes of in-guest decompression under software emulation)
+#                    skipping seconds of in-guest decompression under software emulation)
 #   DIR/vmlinuz      the same kernel as shipped (fallback boot path)
 #   DIR/busybox      a static busybox for the initramfs
 #   DIR/.stamp       a copy of this script, written last: the tools are complete
@@ -28,7 +28,7 @@ is_root=false
 # Package lists: needed once on a fresh machine.
 if ! apt-cache show qemu-system-x86 >/dev/null 2>&1; then
     $is_root || die "apt has no package lists for qemu-system-x86; run 'apt-get update' as root once"
-    timeout 300 apt-get update -q >/dev/null || die "apt-get update failed"
+    timeout 120 apt-get update -q >/dev/null || die "apt-get update failed"
     apt-cache show qemu-system-x86 >/dev/null 2>&1 || die "qemu-system-x86 is not available from the configured apt sources"
 fi
 
@@ -50,7 +50,7 @@ if [ -n "$missing" ]; then
         die "installing$missing would remove packages; install them by hand"
     fi
     log=$(mktemp)
-    if ! timeout 300 apt-get install -y -q --no-install-recommends $missing >"$log" 2>&1; then
+    if ! timeout 180 apt-get install -y -q --no-install-recommends $missing >"$log" 2>&1; then
         cat "$log" >&2; rm -f "$log"
         die "apt-get install$missing failed"
     fi
@@ -64,7 +64,7 @@ WORK=$(mktemp -d "$DIR.partial.XXXXXX")
 chmod 755 "$WORK"   # mktemp makes it 0700; the tools are not secret
 trap 'rm -rf "$WORK"' EXIT INT TERM
 mkdir -p "$WORK/debs" "$WORK/sys"
-if ! (cd "$WORK/debs" && timeout 600 apt-get download -q $PKGS "$KPKG" >"$WORK/apt.log" 2>&1); then
+if ! (cd "$WORK/debs" && timeout 300 apt-get download -q $PKGS "$KPKG" >"$WORK/apt.log" 2>&1); then
     cat "$WORK/apt.log" >&2
     die "apt-get download $PKGS $KPKG failed"
 fi
