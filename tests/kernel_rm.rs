@@ -1,0 +1,489 @@
+//! The library against a real Linux kernel TPM resource manager (`/dev/tpmrm0`).
+//!
+//! # How it works
+//!
+//! This test binary plays both sides (`harness = false`, its own `main`):
+//!
+//! * **Host** (a plain `cargo test --test kernel_rm`):
+//!   1. Tools. `kernel_rm/prepare-tools.sh` fetches Debian packages with `apt-get download`
+//!      (QEMU, its firmware, a Debian kernel, a static busybox) and unpacks them into the cache
+//!      folder `target/kernel_rm-tools` (or `$KERNEL_RM_TOOLS`). Nothing of QEMU is installed;
+//!      as root it installs only QEMU's missing shared libraries (apt-get update first on a
+//!      fresh machine). The folder is reused while its `.stamp` equals the script compiled into
+//!      this test; edit the script or delete the folder to refetch. Without root and without
+//!      the tools the test fails and says what to install.
+//!   2. Initramfs. `kernel_rm/build-initrd.sh` packs busybox, `kernel_rm/init.sh` as `/init`,
+//!      this very test binary as `/bin/kernel_rm` and the `tpm2-wire` CLI as
+//!      `/bin/tpm2-wire`, each with its shared libraries and loader (no nested cargo build).
+//!   3. Boot. A fresh swtpm (its own temp state folder, control channel on a unix socket) and
+//!      QEMU with software emulation (TCG; never KVM, which is nested and far slower here),
+//!      booting the uncompressed kernel through its PVH entry with the qboot firmware, the
+//!      console on QEMU's stdout. Every step has a time limit (boot: 120 s); swtpm, QEMU and
+//!      the temp folder are cleaned up on every path.
+//!   4. Verdict. The guest prints `KRM-CHECK <name> PASS|FAIL <detail>` per check and
+//!      `KRM-RESULT: PASS` at the end. The host reports each check in libtest style and fails
+//!      if a check failed, a check's line is missing, the final marker is missing, or QEMU
+//!      exited non-zero (init reports failures through isa-debug-exit as well).
+//! * **Guest** (`/init` runs `/bin/kernel_rm` with `KERNEL_RM_GUEST=1`): runs the checks in
+//!   `kernel_rm/guest.rs` against `/dev/tpmrm0` and `/dev/tpm0` and prints the markers.
+//!
+//! Host needs: a Debian-based system with apt (bookworm tested), swtpm, xz-utils, gzip,
+//! binutils (strip, optional); root once for QEMU's libraries.
+
+#[path = "kernel_rm/guest.rs"]
+mod guest;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const PREPARE_SCRIPT: &str = include_str!("kernel_rm/prepare-tools.sh");
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kernel_rm");
+const CLI_BINARY: &str = env!("CARGO_BIN_EXE_tpm2-wire");
+
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(900);
+const INITRD_TIMEOUT: Duration = Duration::from_secs(60);
+const SWTPM_START_TIMEOUT: Duration = Duration::from_secs(10);
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+const TEST_NAME: &str = "kernel_rm";
+
+fn main() -> ExitCode {
+    if std::env::var_os("KERNEL_RM_GUEST").is_some() {
+        return guest::run();
+    }
+
+    // Behave like a libtest binary towards cargo's usual arguments. The checks share one
+    // boot, so a filter that matches any of them runs them all.
+    let names: Vec<String> = guest::CHECKS
+        .iter()
+        .map(|c| format!("{TEST_NAME}::{}", c.name))
+        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for name in &names {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let selected = filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| names.iter().any(|n| n.contains(f.as_str())));
+    if args.iter().any(|a| a == "--ignored") || !selected {
+        println!(
+            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {} filtered out\n",
+            names.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+
+    let started = Instant::now();
+    println!("\nrunning {} tests", guest::CHECKS.len());
+    let (passed, failed) = match host() {
+        Ok(report) => report,
+        Err(e) => {
+            println!("test {TEST_NAME} ... FAILED\n\nkernel_rm: {e}\n");
+            (0, guest::CHECKS.len())
+        }
+    };
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Prepares, boots and judges; returns (passed, failed) check counts.
+fn host() -> Result<(usize, usize), String> {
+    let t = Instant::now();
+    let tools = Tools::ensure()?;
+    println!(
+        "kernel_rm: tools {} in {:.1}s",
+        tools.origin,
+        t.elapsed().as_secs_f64()
+    );
+
+    let work = tempfile::Builder::new()
+        .prefix("kernel_rm-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temp folder: {e}"))?;
+
+    let t = Instant::now();
+    let initrd = work.path().join("initrd.gz");
+    let test_binary =
+        std::env::current_exe().map_err(|e| format!("cannot locate this test binary: {e}"))?;
+    let mut build = Command::new("sh");
+    build
+        .arg(Path::new(SCRIPTS).join("build-initrd.sh"))
+        .arg(&tools.busybox)
+        .arg(Path::new(SCRIPTS).join("init.sh"))
+        .arg(&initrd)
+        .arg(format!("kernel_rm={}", test_binary.display()))
+        .arg(format!("tpm2-wire={CLI_BINARY}"));
+    run_to_completion(&mut build, INITRD_TIMEOUT, "build-initrd.sh")?;
+    let size = std::fs::metadata(&initrd).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "kernel_rm: initramfs {:.1} MB in {:.1}s",
+        size as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+
+    let t = Instant::now();
+    let boot = boot(&tools, &initrd, work.path())?;
+    println!(
+        "kernel_rm: boot and guest checks {:.1}s, QEMU {}",
+        t.elapsed().as_secs_f64(),
+        describe_status(boot.status)
+    );
+    Ok(judge(&boot))
+}
+
+/// The unpacked guest tools.
+struct Tools {
+    qemu: PathBuf,
+    module_dir: PathBuf,
+    firmware_dirs: [PathBuf; 2],
+    /// Firmware and kernel: qboot + vmlinux (fast), or SeaBIOS + vmlinuz (fallback).
+    bios: PathBuf,
+    kernel: PathBuf,
+    busybox: PathBuf,
+    origin: &'static str,
+}
+
+impl Tools {
+    fn dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("KERNEL_RM_TOOLS") {
+            return PathBuf::from(dir);
+        }
+        // CARGO_TARGET_TMPDIR is <target>/tmp; the cache sits beside it.
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        tmp.parent().unwrap_or(tmp).join("kernel_rm-tools")
+    }
+
+    fn ensure() -> Result<Tools, String> {
+        which("swtpm").ok_or("swtpm is not installed (Debian: apt-get install swtpm)")?;
+        let dir = Self::dir();
+        let mut origin = "cached";
+        if !Self::usable(&dir) {
+            origin = "prepared";
+            println!(
+                "kernel_rm: preparing guest tools in {} (one-time, downloads about 85 MB)",
+                dir.display()
+            );
+            let mut prepare = Command::new("sh");
+            prepare
+                .arg(Path::new(SCRIPTS).join("prepare-tools.sh"))
+                .arg(&dir);
+            run_to_completion(&mut prepare, PREPARE_TIMEOUT, "prepare-tools.sh")?;
+            if !Self::usable(&dir) {
+                return Err(format!(
+                    "prepare-tools.sh finished but {} is still incomplete",
+                    dir.display()
+                ));
+            }
+        }
+        let sys = dir.join("sys");
+        let vmlinux = dir.join("vmlinux");
+        let (bios, kernel) = if vmlinux.is_file() {
+            (sys.join("usr/share/qemu/qboot.rom"), vmlinux)
+        } else {
+            (
+                sys.join("usr/share/seabios/bios-256k.bin"),
+                dir.join("vmlinuz"),
+            )
+        };
+        Ok(Tools {
+            qemu: sys.join("usr/bin/qemu-system-x86_64"),
+            module_dir: sys.join("usr/lib/x86_64-linux-gnu/qemu"),
+            firmware_dirs: [sys.join("usr/share/qemu"), sys.join("usr/share/seabios")],
+            bios,
+            kernel,
+            busybox: dir.join("busybox"),
+            origin,
+        })
+    }
+
+    /// Complete (stamp matches this test's script) and QEMU finds all its libraries.
+    fn usable(dir: &Path) -> bool {
+        let stamp_ok = std::fs::read_to_string(dir.join(".stamp"))
+            .map(|s| s == PREPARE_SCRIPT)
+            .unwrap_or(false);
+        if !stamp_ok {
+            return false;
+        }
+        let qemu = dir.join("sys/usr/bin/qemu-system-x86_64");
+        let tcg = dir.join("sys/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so");
+        match Command::new("ldd").arg(&qemu).arg(&tcg).output() {
+            Ok(out) => {
+                out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("not found")
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Kills and reaps a child when dropped, so no path out of the test leaves it running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `child` to exit, killing it after `limit`.
+fn wait_limited(child: &mut Reaped, limit: Duration, what: &str) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.0.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.0.kill();
+                return Err(format!(
+                    "{what} did not finish within {}s; killed",
+                    limit.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("waiting for {what}: {e}")),
+        }
+    }
+}
+
+/// Runs a helper script with its output passed through, bounded by `limit`.
+fn run_to_completion(cmd: &mut Command, limit: Duration, what: &str) -> Result<(), String> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let mut child = Reaped(child);
+    let status = wait_limited(&mut child, limit, what)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({}); see its messages above",
+            describe_status(status)
+        ))
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => format!("{status}"),
+    }
+}
+
+struct Boot {
+    status: ExitStatus,
+    console: Vec<String>,
+    swtpm_log: String,
+}
+
+/// Boots the guest once with a fresh swtpm and collects its console.
+fn boot(tools: &Tools, initrd: &Path, work: &Path) -> Result<Boot, String> {
+    let state = work.join("swtpm");
+    std::fs::create_dir(&state).map_err(|e| format!("cannot create the swtpm folder: {e}"))?;
+    let socket = work.join("swtpm.sock");
+    // swtpm chats on stderr ("Data client disconnected"); kept for the failure report.
+    let swtpm_log_path = work.join("swtpm.log");
+    let swtpm_log = std::fs::File::create(&swtpm_log_path)
+        .map_err(|e| format!("cannot create the swtpm log: {e}"))?;
+    let swtpm = Command::new("swtpm")
+        .arg("socket")
+        .arg("--tpm2")
+        .arg("--tpmstate")
+        .arg(format!("dir={}", state.display()))
+        .arg("--ctrl")
+        .arg(format!("type=unixio,path={}", socket.display()))
+        .args(["--flags", "startup-clear"])
+        .stdin(Stdio::null())
+        .stdout(
+            swtpm_log
+                .try_clone()
+                .map_err(|e| format!("swtpm log: {e}"))?,
+        )
+        .stderr(swtpm_log)
+        .spawn()
+        .map_err(|e| format!("cannot start swtpm: {e}"))?;
+    // Declared before QEMU so it is dropped (killed) after QEMU.
+    let mut swtpm = Reaped(swtpm);
+    let deadline = Instant::now() + SWTPM_START_TIMEOUT;
+    while !socket.exists() {
+        if let Ok(Some(status)) = swtpm.0.try_wait() {
+            return Err(format!(
+                "swtpm exited at start-up ({})",
+                describe_status(status)
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "swtpm did not create its socket within {}s",
+                SWTPM_START_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut qemu = Command::new(&tools.qemu);
+    qemu.env("QEMU_MODULE_DIR", &tools.module_dir)
+        .arg("-L")
+        .arg(&tools.firmware_dirs[0])
+        .arg("-L")
+        .arg(&tools.firmware_dirs[1])
+        .args([
+            "-display", "none", "-vga", "none", "-nic", "none", "-monitor", "none",
+        ])
+        .args(["-serial", "stdio", "-m", "512", "-no-reboot"])
+        .arg("-bios")
+        .arg(&tools.bios)
+        .arg("-kernel")
+        .arg(&tools.kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", "console=ttyS0 quiet loglevel=1 panic=-1"])
+        .arg("-chardev")
+        .arg(format!("socket,id=chrtpm,path={}", socket.display()))
+        .args(["-tpmdev", "emulator,id=tpm0,chardev=chrtpm"])
+        .args(["-device", "tpm-tis,tpmdev=tpm0"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut qemu = Reaped(
+        qemu.spawn()
+            .map_err(|e| format!("cannot start QEMU: {e}"))?,
+    );
+
+    // The console arrives line by line; show the markers as they come so a slow or stuck
+    // guest is visible while it runs.
+    let stdout = qemu.0.stdout.take().ok_or("QEMU has no stdout pipe")?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            let line = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    let mut console = Vec::new();
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if line.starts_with("KRM-") {
+                    println!("  guest: {line}");
+                }
+                console.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                break;
+            }
+        }
+    }
+    if timed_out {
+        drop(qemu); // kills QEMU, which closes the pipe and ends the reader
+        let _ = reader.join();
+        drop(swtpm);
+        return Err(format!(
+            "the guest did not finish within {}s; console:\n{}\nswtpm:\n{}",
+            BOOT_TIMEOUT.as_secs(),
+            console.join("\n"),
+            std::fs::read_to_string(&swtpm_log_path).unwrap_or_default()
+        ));
+    }
+    let _ = reader.join();
+    // stdout closed: QEMU is exiting; give it a moment to do so.
+    let status = wait_limited(&mut qemu, Duration::from_secs(10), "QEMU")?;
+    drop(qemu);
+    drop(swtpm);
+    let swtpm_log = std::fs::read_to_string(&swtpm_log_path).unwrap_or_default();
+    Ok(Boot {
+        status,
+        console,
+        swtpm_log,
+    })
+}
+
+/// Reports each check in libtest style; returns (passed, failed).
+fn judge(boot: &Boot) -> (usize, usize) {
+    let mut passed = 0;
+    let mut failed = Vec::new();
+    for check in guest::CHECKS {
+        let prefix = format!("KRM-CHECK {} ", check.name);
+        let line = boot.console.iter().find_map(|l| l.strip_prefix(&prefix));
+        match line {
+            Some(rest) if rest == "PASS" || rest.starts_with("PASS ") => {
+                println!("test {TEST_NAME}::{} ... ok", check.name);
+                passed += 1;
+            }
+            Some(rest) => {
+                let reason = rest.strip_prefix("FAIL").unwrap_or(rest).trim();
+                println!("test {TEST_NAME}::{} ... FAILED ({reason})", check.name);
+                failed.push(check.name);
+            }
+            None => {
+                println!(
+                    "test {TEST_NAME}::{} ... FAILED (no result line from the guest)",
+                    check.name
+                );
+                failed.push(check.name);
+            }
+        }
+    }
+    let result_pass = boot.console.iter().any(|l| l == "KRM-RESULT: PASS");
+    let mut problems = Vec::new();
+    if !failed.is_empty() {
+        problems.push(format!("failed checks: {}", failed.join(", ")));
+    }
+    if !result_pass {
+        problems.push("no `KRM-RESULT: PASS` line on the console".to_string());
+    }
+    if !boot.status.success() {
+        problems.push(format!("QEMU {}", describe_status(boot.status)));
+    }
+    if problems.is_empty() {
+        return (passed, 0);
+    }
+    println!(
+        "\nkernel_rm: {}\n---- guest console ----",
+        problems.join("; ")
+    );
+    for line in &boot.console {
+        println!("{line}");
+    }
+    println!(
+        "---- end of guest console ----\n---- swtpm ----\n{}---- end of swtpm ----",
+        boot.swtpm_log
+    );
+    // A bad final marker or exit status fails the run even when every check line passed.
+    (passed, failed.len().max(1))
+}
