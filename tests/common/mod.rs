@@ -1,24 +1,63 @@
 //! Shared test fixtures: a private swtpm per test and a client connected to it.
 #![allow(dead_code)]
 
-use tpm2_wire::command::{CreatePrimary, Entity};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tpm2_wire::client::SaltKey;
+use tpm2_wire::command::{
+    CreatePrimary, DictionaryAttackLockReset, Entity, GetCapability, NvDefineSpace,
+    NvUndefineSpace,
+};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::transport::Transport;
+use tpm2_wire::transport::{Transport, TransportError};
 use tpm2_wire::wire::{
-    Auth, Data, Handle, PcrSelectionList, Public, SensitiveCreate, Tpm2bPublic,
-    Tpm2bSensitiveCreate,
+    Auth, Capability, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList,
+    PropertyTag, Public, SensitiveCreate, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 use tpm2_wire::Tpm;
 
 pub fn swtpm() -> (Swtpm, Tpm) {
+    swtpm_with(|t| t)
+}
+
+/// A private swtpm whose transport is wrapped by `wrap` (to count or tamper with frames).
+pub fn swtpm_with(wrap: impl FnOnce(Box<dyn Transport>) -> Box<dyn Transport>) -> (Swtpm, Tpm) {
     let sim = Swtpm::spawn().expect("swtpm must be installed (Debian package swtpm)");
     let transport: Box<dyn Transport> = Box::new(sim.transport().expect("connect to swtpm"));
-    (sim, Tpm::new(transport))
+    (sim, Tpm::new(wrap(transport)))
+}
+
+/// A transport that counts the commands it sends.
+pub struct Counting {
+    pub inner: Box<dyn Transport>,
+    pub sent: Arc<AtomicUsize>,
+}
+
+impl Transport for Counting {
+    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.inner.transact(command, response)
+    }
+
+    fn describe(&self) -> String {
+        format!("counting({})", self.inner.describe())
+    }
 }
 
 pub fn pw(s: &str) -> Auth {
     Auth::new(s.as_bytes()).unwrap()
 }
+
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    tpm2_wire::crypto::random(&mut v).unwrap();
+    v
+}
+
+pub const HASHES: [HashAlg; 3] = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384];
 
 /// Creates a primary key under the owner hierarchy (empty owner auth) with `auth`.
 pub fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> (Entity, Public) {
@@ -35,9 +74,7 @@ pub fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> (Entity, Publ
                 outside_info: Data::empty(),
                 creation_pcr: PcrSelectionList::default(),
             },
-            &mut [tpm2_wire::session::engine::SessionSlot::Password(
-                &owner_auth,
-            )],
+            &mut [SessionSlot::Password(&owner_auth)],
         )
         .expect("CreatePrimary");
     let public = rsp.out_public.0;
@@ -49,4 +86,92 @@ pub fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> (Entity, Publ
 pub fn flush(tpm: &Tpm, h: Handle) {
     tpm.run(&tpm2_wire::command::FlushContext { flush_handle: h })
         .expect("flush");
+}
+
+/// Which key salts a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Salt {
+    None,
+    Rsa,
+    Ecc,
+}
+
+/// A primary storage key to salt sessions with (none for `Salt::None`); flush it when done.
+pub fn salt_key(tpm: &Tpm, salt: Salt) -> Option<SaltKey> {
+    let template = match salt {
+        Salt::None => return None,
+        Salt::Rsa => Public::rsa_2048_storage_parent(),
+        Salt::Ecc => Public::ecc_p256_storage_parent(),
+    };
+    let (key, public) = create_primary(tpm, template, &Auth::empty());
+    Some(SaltKey::from_public(key, &public).unwrap())
+}
+
+/// Defines an NV index under the owner hierarchy (owner auth empty, by password) and returns
+/// it with the name the TPM reports for it.
+pub fn define_nv(
+    tpm: &Tpm,
+    index: u32,
+    name_alg: HashAlg,
+    attributes: NvAttributes,
+    auth: &Auth,
+    policy: &Digest,
+    size: u16,
+) -> Entity {
+    let owner = Auth::empty();
+    tpm.execute(
+        &NvDefineSpace {
+            auth_handle: Entity::owner(),
+            auth: auth.clone(),
+            public_info: Tpm2bNvPublic(NvPublic {
+                nv_index: Handle(index),
+                name_alg: name_alg.alg_id(),
+                attributes,
+                auth_policy: policy.clone(),
+                data_size: size,
+            }),
+        },
+        &mut [SessionSlot::Password(&owner)],
+    )
+    .expect("NV_DefineSpace");
+    tpm.nv_read_public(Handle(index)).expect("NV_ReadPublic").0
+}
+
+pub fn undefine_nv(tpm: &Tpm, index: &Entity) {
+    let owner = Auth::empty();
+    tpm.execute(
+        &NvUndefineSpace {
+            auth_handle: Entity::owner(),
+            nv_index: index.clone(),
+        },
+        &mut [SessionSlot::Password(&owner)],
+    )
+    .expect("NV_UndefineSpace");
+}
+
+/// TPM_PT_LOCKOUT_COUNTER: failed authorizations counted against dictionary-attack lockout.
+pub fn lockout_counter(tpm: &Tpm) -> u32 {
+    let rsp = tpm
+        .run(&GetCapability {
+            capability: Capability::TPM_PROPERTIES,
+            property: PropertyTag::LOCKOUT_COUNTER.0,
+            property_count: 1,
+        })
+        .expect("GetCapability");
+    rsp.capability_data
+        .property(PropertyTag::LOCKOUT_COUNTER)
+        .expect("TPM_PT_LOCKOUT_COUNTER reported")
+}
+
+/// Clears the dictionary-attack counter (lockout auth is empty on a fresh swtpm).
+pub fn reset_lockout(tpm: &Tpm) {
+    let lockout = Auth::empty();
+    tpm.execute(
+        &DictionaryAttackLockReset {
+            lock_handle: Entity::lockout(),
+        },
+        &mut [SessionSlot::Password(&lockout)],
+    )
+    .expect("DictionaryAttackLockReset");
+    assert_eq!(lockout_counter(tpm), 0, "lockout counter back to 0");
 }
