@@ -212,7 +212,12 @@ fn policy_ecc_salted() {
 fn empty_session_key_encryption_is_refused_before_sending() {
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = sent.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Counting { inner, sent: counter }));
+    let (_sim, tpm) = swtpm_with(move |inner| {
+        Box::new(Counting {
+            inner,
+            sent: counter,
+        })
+    });
     let auth = pw("nv-secret");
     let nv = define_nv(
         &tpm,

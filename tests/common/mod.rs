@@ -6,16 +6,15 @@ use std::sync::Arc;
 
 use tpm2_wire::client::SaltKey;
 use tpm2_wire::command::{
-    CreatePrimary, DictionaryAttackLockReset, Entity, GetCapability, NvDefineSpace,
-    NvUndefineSpace,
+    CreatePrimary, DictionaryAttackLockReset, Entity, GetCapability, NvDefineSpace, NvUndefineSpace,
 };
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{Transport, TransportError};
 use tpm2_wire::wire::{
-    Auth, Capability, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList,
-    PropertyTag, Public, SensitiveCreate, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
+    Auth, Capability, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList, PropertyTag,
+    Public, SensitiveCreate, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 use tpm2_wire::Tpm;
 
@@ -174,4 +173,54 @@ pub fn reset_lockout(tpm: &Tpm) {
     )
     .expect("DictionaryAttackLockReset");
     assert_eq!(lockout_counter(tpm), 0, "lockout counter back to 0");
+}
+
+/// A transport that keeps a copy of every command and response frame.
+pub struct Recording {
+    pub inner: Box<dyn Transport>,
+    pub frames: Arc<std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>>>,
+}
+
+impl Transport for Recording {
+    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        let r = self.inner.transact(command, response);
+        self.frames
+            .lock()
+            .unwrap()
+            .push((command.to_vec(), response.clone()));
+        r
+    }
+
+    fn describe(&self) -> String {
+        format!("recording({})", self.inner.describe())
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The TPM's audit digest of `session` (TPM2_GetSessionAuditDigest, unsigned), parsed from
+/// the TPMS_ATTEST it returns.
+pub fn tpm_session_audit_digest(tpm: &Tpm, session: Handle) -> Digest {
+    use tpm2_wire::wire::{AlgId, Attestation, Attested, Unmarshal};
+    let empty = Auth::empty();
+    let rsp = tpm
+        .execute(
+            &tpm2_wire::command::GetSessionAuditDigest {
+                privacy_admin_handle: Entity::endorsement(),
+                sign_handle: Entity::null(),
+                session_handle: Entity::from_handle(session),
+                qualifying_data: Data::empty(),
+                in_scheme: AlgId::NULL,
+            },
+            &mut [SessionSlot::Password(&empty), SessionSlot::Password(&empty)],
+        )
+        .expect("GetSessionAuditDigest");
+    let attest = Attestation::from_bytes(rsp.audit_info.as_bytes()).expect("TPMS_ATTEST");
+    assert!(attest.is_tpm_generated());
+    match attest.attested {
+        Attested::SessionAudit(info) => info.session_digest,
+        other => panic!("not a session audit attestation: {other:?}"),
+    }
 }
