@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{Create, Entity, EvictControl, GetRandom, Load, NvRead, NvWrite, Unseal};
+use tpm2_wire::command::{Entity, EvictControl, GetRandom, NvRead, NvWrite, Unseal};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    Auth, Data, Digest, Handle, MaxNvBuffer, Name, NvAttributes, PcrSelectionList, Public,
-    SensitiveCreate, SensitiveData, SessionAttributes, Tpm2bPublic, Tpm2bSensitiveCreate, TpmRc,
+    Auth, Digest, Handle, MaxNvBuffer, Name, NvAttributes, Public, SessionAttributes, TpmRc,
 };
 use tpm2_wire::{Error, Tpm};
 
@@ -220,50 +219,6 @@ fn encryption_session_separate_from_authorizing_session() {
     );
     drop((authorizer, crypt));
     flush(&tpm, salt.entity.handle);
-}
-
-fn create_sealed(
-    tpm: &Tpm,
-    parent: &Entity,
-    template: Public,
-    seal_auth: &Auth,
-    secret: &[u8],
-    slots: &mut [SessionSlot<'_>],
-) -> tpm2_wire::command::CreateResponse {
-    tpm.execute(
-        &Create {
-            parent_handle: parent.clone(),
-            in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
-                user_auth: seal_auth.clone(),
-                data: SensitiveData::new(secret).unwrap(),
-            }),
-            in_public: Tpm2bPublic(template),
-            outside_info: Data::empty(),
-            creation_pcr: PcrSelectionList::default(),
-        },
-        slots,
-    )
-    .expect("Create")
-}
-
-fn load(
-    tpm: &Tpm,
-    parent: &Entity,
-    created: &tpm2_wire::command::CreateResponse,
-    slot: SessionSlot<'_>,
-) -> Entity {
-    let rsp = tpm
-        .execute(
-            &Load {
-                parent_handle: parent.clone(),
-                in_private: created.out_private.clone(),
-                in_public: created.out_public.clone(),
-            },
-            &mut [slot],
-        )
-        .expect("Load");
-    assert_eq!(rsp.name, object_name(&created.out_public.0).unwrap());
-    Entity::new(rsp.object_handle, rsp.name)
 }
 
 /// One non-first session both decrypts the command's first parameter and encrypts the

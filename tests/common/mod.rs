@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use tpm2_wire::client::SaltKey;
 use tpm2_wire::command::{
-    CreatePrimary, DictionaryAttackLockReset, Entity, GetCapability, NvDefineSpace, NvUndefineSpace,
+    Create, CreatePrimary, CreateResponse, DictionaryAttackLockReset, Entity, GetCapability, Load,
+    NvDefineSpace, NvUndefineSpace,
 };
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
@@ -14,7 +15,7 @@ use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{Transport, TransportError};
 use tpm2_wire::wire::{
     Auth, Capability, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList, PropertyTag,
-    Public, SensitiveCreate, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
+    Public, SensitiveCreate, SensitiveData, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 use tpm2_wire::Tpm;
 
@@ -223,4 +224,46 @@ pub fn tpm_session_audit_digest(tpm: &Tpm, session: Handle) -> Digest {
         Attested::SessionAudit(info) => info.session_digest,
         other => panic!("not a session audit attestation: {other:?}"),
     }
+}
+
+pub fn create_sealed(
+    tpm: &Tpm,
+    parent: &Entity,
+    template: Public,
+    seal_auth: &Auth,
+    secret: &[u8],
+    slots: &mut [SessionSlot<'_>],
+) -> CreateResponse {
+    tpm.execute(
+        &Create {
+            parent_handle: parent.clone(),
+            in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
+                user_auth: seal_auth.clone(),
+                data: SensitiveData::new(secret).unwrap(),
+            }),
+            in_public: Tpm2bPublic(template),
+            outside_info: Data::empty(),
+            creation_pcr: PcrSelectionList::default(),
+        },
+        slots,
+    )
+    .expect("Create")
+}
+
+pub fn load(tpm: &Tpm, parent: &Entity, created: &CreateResponse, slot: SessionSlot<'_>) -> Entity {
+    let rsp = tpm
+        .execute(
+            &Load {
+                parent_handle: parent.clone(),
+                in_private: created.out_private.clone(),
+                in_public: created.out_public.clone(),
+            },
+            &mut [slot],
+        )
+        .expect("Load");
+    assert_eq!(
+        rsp.name,
+        tpm2_wire::client::object_name(&created.out_public.0).unwrap()
+    );
+    Entity::new(rsp.object_handle, rsp.name)
 }
