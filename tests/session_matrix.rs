@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use common::*;
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{Entity, NvRead, NvWrite};
+use tpm2_wire::command::{NvRead, NvWrite};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::{SessionError, Symmetric};
-use tpm2_wire::wire::{Auth, Digest, MaxNvBuffer, NvAttributes, SessionAttributes, SessionType};
+use tpm2_wire::wire::{Auth, Digest, MaxNvBuffer, NvAttributes, SessionAttributes};
 use tpm2_wire::{Error, Tpm};
 
 const DATA_SIZE: u16 = 64;
@@ -268,6 +268,4 @@ fn empty_session_key_encryption_is_refused_before_sending() {
     drop(s);
     let nv = tpm.nv_read_public(nv.handle).unwrap().0;
     undefine_nv(&tpm, &nv);
-    let _ = Entity::owner();
-    let _ = SessionType::HMAC;
 }
