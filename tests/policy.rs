@@ -341,3 +341,43 @@ fn policy_secret_and_pcr_unseal_until_the_pcr_changes() {
     flush(&tpm, item.handle);
     flush(&tpm, parent.handle);
 }
+
+/// PolicyAuthValue when both the session key and the auth value are empty: the HMAC key is
+/// empty, so both sides send an empty HMAC. An unsalted, unbound HMAC session with an empty
+/// auth value still computes a (publicly keyed) HMAC, which the TPM also accepts.
+#[test]
+fn empty_hmac_keys() {
+    let (_sim, tpm) = swtpm();
+    let (parent, _) = create_primary(&tpm, Public::rsa_2048_storage_parent(), &Auth::empty());
+    let policy = PolicyCalculator::new(HashAlg::Sha256)
+        .policy_auth_value()
+        .digest()
+        .clone();
+    let secret = random_bytes(8);
+    let item = policy_sealed(&tpm, &parent, &policy, &Auth::empty(), &secret);
+    let mut s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
+    for _ in 0..2 {
+        s.policy_auth_value().unwrap();
+        assert_eq!(unseal(&tpm, &item, s.auth(&Auth::empty())).unwrap(), secret);
+    }
+    drop(s);
+
+    let mut h = Session::start(&tpm, &SessionOptions::hmac().symmetric(Symmetric::Null)).unwrap();
+    let created = create_sealed(
+        &tpm,
+        &parent,
+        Public::sealed_data(AlgId::SHA256),
+        &Auth::empty(),
+        &secret,
+        &mut [h.auth(&Auth::empty())],
+    );
+    let plain = load(&tpm, &parent, &created, h.auth(&Auth::empty()));
+    assert_eq!(
+        unseal(&tpm, &plain, h.auth(&Auth::empty())).unwrap(),
+        secret
+    );
+    drop(h);
+    flush(&tpm, plain.handle);
+    flush(&tpm, item.handle);
+    flush(&tpm, parent.handle);
+}
