@@ -549,3 +549,53 @@ fn substituted_salt_key_is_caught() {
         "a failed salt confirmation is not a DA failure"
     );
 }
+
+/// The salt's size and the KDFs follow the salt key's name algorithm, whatever the session's
+/// own hash is.
+#[test]
+fn salt_keys_with_other_name_algorithms() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("nv-pass");
+    let nv = written_nv(
+        &tpm,
+        0x0150_0005,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        32,
+    );
+    for template in [
+        Public::rsa_2048_storage_parent(),
+        Public::ecc_p256_storage_parent(),
+    ] {
+        for name_alg in [HashAlg::Sha1, HashAlg::Sha384] {
+            let mut t = template.clone();
+            t.name_alg = name_alg.alg_id();
+            let (key, public) = create_primary(&tpm, t, &Auth::empty());
+            let salt = SaltKey::from_public(key.clone(), &public).unwrap();
+            assert_eq!(salt.name_alg, name_alg);
+            for session_hash in [HashAlg::Sha1, HashAlg::Sha256] {
+                let mut s = Session::start(
+                    &tpm,
+                    &SessionOptions::hmac()
+                        .hash(session_hash)
+                        .salted(salt.clone())
+                        .encrypt(true, false),
+                )
+                .unwrap();
+                let secret = random_bytes(32);
+                nv_write(&tpm, &nv, &secret, &mut [s.auth(&auth)]).unwrap_or_else(|e| {
+                    panic!(
+                        "{:?} key, nameAlg {name_alg:?}, session {session_hash:?}: {e}",
+                        public.object_type()
+                    )
+                });
+                s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+                assert_eq!(
+                    nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)]).unwrap(),
+                    secret
+                );
+            }
+            flush(&tpm, key.handle);
+        }
+    }
+}

@@ -25,7 +25,8 @@ pub fn swtpm() -> (Swtpm, Tpm) {
 
 /// A private swtpm whose transport is wrapped by `wrap` (to count or tamper with frames).
 pub fn swtpm_with(wrap: impl FnOnce(Box<dyn Transport>) -> Box<dyn Transport>) -> (Swtpm, Tpm) {
-    let sim = Swtpm::spawn().expect("swtpm must be installed (Debian package swtpm)");
+    // Unix sockets: no loopback ports to race for on a busy machine.
+    let sim = Swtpm::spawn_unix().expect("swtpm must be installed (Debian package swtpm)");
     let transport: Box<dyn Transport> = Box::new(sim.transport().expect("connect to swtpm"));
     (sim, Tpm::new(wrap(transport)))
 }
