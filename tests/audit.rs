@@ -110,6 +110,7 @@ fn audit_digest_matches_the_tpm_across_commands_hashes_and_resets() {
         assert_eq!(tpm_session_audit_digest(&tpm, s.handle()), host_digest(&s));
     }
     undefine_nv(&tpm, &nv);
+    assert_nothing_loaded(&tpm);
 }
 
 /// One session both authorizes and audits (and in the second part also encrypts), salted,
@@ -143,6 +144,7 @@ fn authorizing_and_encrypting_audit_session() {
     drop(s);
     flush(&tpm, salt.entity.handle);
     undefine_nv(&tpm, &nv);
+    assert_nothing_loaded(&tpm);
 }
 
 /// A session bound to the NV index it authorizes stops being bound once it audits (the TPM
@@ -168,4 +170,5 @@ fn bound_session_that_starts_auditing() {
     }
     drop(s);
     undefine_nv(&tpm, &nv);
+    assert_nothing_loaded(&tpm);
 }

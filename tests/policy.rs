@@ -273,6 +273,7 @@ fn policy_password_sends_the_password_in_clear_and_unseals() {
     reset_lockout(&tpm);
     flush(&tpm, item.handle);
     flush(&tpm, parent.handle);
+    assert_nothing_loaded(&tpm);
 }
 
 /// PolicyAuthValue on a salted policy session with response encryption: the auth value goes
@@ -307,6 +308,7 @@ fn policy_auth_value_unseals_with_encryption() {
     flush(&tpm, salt.entity.handle);
     flush(&tpm, item.handle);
     flush(&tpm, parent.handle);
+    assert_nothing_loaded(&tpm);
 }
 
 /// PolicySecret(owner) + PolicyPCR: met while the PCR holds its value, failed after an extend.
@@ -340,6 +342,7 @@ fn policy_secret_and_pcr_unseal_until_the_pcr_changes() {
     drop(s);
     flush(&tpm, item.handle);
     flush(&tpm, parent.handle);
+    assert_nothing_loaded(&tpm);
 }
 
 /// PolicyAuthValue when both the session key and the auth value are empty: the HMAC key is
@@ -380,4 +383,5 @@ fn empty_hmac_keys() {
     flush(&tpm, plain.handle);
     flush(&tpm, item.handle);
     flush(&tpm, parent.handle);
+    assert_nothing_loaded(&tpm);
 }

@@ -174,6 +174,7 @@ fn run_matrix(kind: Kind, salt: Salt) {
     if let Some(k) = key {
         flush(&tpm, k.entity.handle);
     }
+    assert_nothing_loaded(&tpm);
 }
 
 #[test]

@@ -139,7 +139,7 @@ fn case() -> impl Strategy<Value = Case> {
                     rsp_rest: rr,
                     decrypt,
                     encrypt,
-                    new_nonce_tpm: part(3)[..n.min(32).max(16)].to_vec(),
+                    new_nonce_tpm: part(3)[..n.clamp(16, 32)].to_vec(),
                     flip_bit: flip,
                 }
             },

@@ -219,6 +219,7 @@ fn encryption_session_separate_from_authorizing_session() {
     );
     drop((authorizer, crypt));
     flush(&tpm, salt.entity.handle);
+    assert_nothing_loaded(&tpm);
 }
 
 /// One non-first session both decrypts the command's first parameter and encrypts the
@@ -272,6 +273,7 @@ fn one_extra_session_decrypts_and_encrypts_then_three_sessions() {
     flush(&tpm, sealed.handle);
     flush(&tpm, parent.handle);
     flush(&tpm, salt.entity.handle);
+    assert_nothing_loaded(&tpm);
 }
 
 /// A wrong auth value on a DA-protected entity: TPM_RC_AUTH_FAIL naming session 1. The
@@ -361,6 +363,7 @@ fn sealed_secret_round_trip_under_salted_bound_session() {
     drop(s);
     flush(&tpm, sealed.handle);
     flush(&tpm, parent.handle);
+    assert_nothing_loaded(&tpm);
 }
 
 /// A session bound to an NV index stops counting as bound when the first write changes the
@@ -598,4 +601,39 @@ fn salt_keys_with_other_name_algorithms() {
             flush(&tpm, key.handle);
         }
     }
+}
+
+/// Dropping a session flushes it; a session the TPM ended (continueSession cleared) is known
+/// to be closed and is not flushed a second time.
+#[test]
+fn sessions_are_flushed_once() {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| {
+        Box::new(Counting {
+            inner,
+            sent: counter,
+        })
+    });
+    let s = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    assert_eq!(handles_in(&tpm, 0x0200_0000), vec![s.handle()]);
+    drop(s);
+    assert_nothing_loaded(&tpm);
+
+    let s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
+    let mut last =
+        Session::start(&tpm, &SessionOptions::hmac().symmetric(Symmetric::Null)).unwrap();
+    last.set_attributes(SessionAttributes(SessionAttributes::AUDIT));
+    tpm.execute(&GetRandom { bytes_requested: 4 }, &mut [last.extra()])
+        .unwrap();
+    assert!(last.state().closed, "the TPM ended the session");
+    let before = sent.load(Ordering::SeqCst);
+    last.flush().unwrap();
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        before,
+        "no FlushContext for a closed session"
+    );
+    s.flush().unwrap();
+    assert_nothing_loaded(&tpm);
 }

@@ -408,22 +408,21 @@ pub fn verify_response(
             SessionSlot::Session { state, auth } => {
                 let nonce_ok = !a.nonce.is_empty() && a.nonce.len() <= crate::wire::MAX_DIGEST_SIZE;
                 let policy = state.session_type == SessionType::POLICY;
-                let hmac_ok =
-                    if i < info.auth_handles && policy && state.policy_auth == PolicyAuth::Password
-                    {
-                        a.hmac.is_empty()
-                    } else if pending.sent_empty_hmac[i] {
-                        a.hmac.is_empty()
-                    } else {
-                        let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
-                        let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
-                        let mut m = HmacCtx::new(state.hash, key.bytes());
-                        m.update(rp_hash.as_bytes());
-                        m.update(a.nonce);
-                        m.update(state.nonce_caller.as_bytes());
-                        m.update(&[a.attributes.0]);
-                        m.verify(a.hmac)
-                    };
+                // PolicyPassword and an empty HMAC key both get an empty HMAC back.
+                let password =
+                    i < info.auth_handles && policy && state.policy_auth == PolicyAuth::Password;
+                let hmac_ok = if password || pending.sent_empty_hmac[i] {
+                    a.hmac.is_empty()
+                } else {
+                    let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
+                    let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
+                    let mut m = HmacCtx::new(state.hash, key.bytes());
+                    m.update(rp_hash.as_bytes());
+                    m.update(a.nonce);
+                    m.update(state.nonce_caller.as_bytes());
+                    m.update(&[a.attributes.0]);
+                    m.verify(a.hmac)
+                };
                 nonce_ok && hmac_ok
             }
         };

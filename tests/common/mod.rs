@@ -177,10 +177,13 @@ pub fn reset_lockout(tpm: &Tpm) {
     assert_eq!(lockout_counter(tpm), 0, "lockout counter back to 0");
 }
 
+/// Command and response frames, in order.
+pub type Frames = Arc<std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>>>;
+
 /// A transport that keeps a copy of every command and response frame.
 pub struct Recording {
     pub inner: Box<dyn Transport>,
-    pub frames: Arc<std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>>>,
+    pub frames: Frames,
 }
 
 impl Transport for Recording {
@@ -267,4 +270,40 @@ pub fn load(tpm: &Tpm, parent: &Entity, created: &CreateResponse, slot: SessionS
         tpm2_wire::client::object_name(&created.out_public.0).unwrap()
     );
     Entity::new(rsp.object_handle, rsp.name)
+}
+
+/// Handles the TPM lists in a range (TPM_CAP_HANDLES), e.g. 0x0200_0000 for loaded HMAC
+/// sessions, 0x0300_0000 for policy sessions, 0x8000_0000 for transient objects.
+pub fn handles_in(tpm: &Tpm, first: u32) -> Vec<Handle> {
+    let rsp = tpm
+        .run(&GetCapability {
+            capability: Capability::HANDLES,
+            property: first,
+            property_count: 64,
+        })
+        .expect("GetCapability(handles)");
+    match rsp.capability_data {
+        tpm2_wire::wire::CapabilityData::Handles(list) => list
+            .as_slice()
+            .iter()
+            .copied()
+            .filter(|h| h.0 >> 24 == first >> 24)
+            .collect(),
+        other => panic!("not a handle list: {other:?}"),
+    }
+}
+
+/// Nothing left behind: no loaded sessions and no transient objects.
+pub fn assert_nothing_loaded(tpm: &Tpm) {
+    for (first, what) in [
+        (0x0200_0000, "HMAC sessions"),
+        (0x0300_0000, "policy sessions"),
+        (0x8000_0000, "transient objects"),
+    ] {
+        assert_eq!(
+            handles_in(tpm, first),
+            Vec::<Handle>::new(),
+            "{what} left loaded"
+        );
+    }
 }
