@@ -120,7 +120,8 @@ fn case() -> impl Strategy<Value = Case> {
                 let symmetric = match cipher {
                     0 => Symmetric::AesCfb(128),
                     1 => Symmetric::AesCfb(256),
-                    _ => Symmetric::Xor(hash),
+                    // The hash in an XOR definition need not be the session's.
+                    _ => Symmetric::Xor(if keyed { hash } else { HashAlg::Sha1 }),
                 };
                 // Nonces and keys are digest-sized; derive them from the seed so they vary.
                 let part = |i: u8| crypto::hash(hash, &[&seed, &[i]]).as_bytes().to_vec();
@@ -202,7 +203,8 @@ fn tpm_crypt(c: &Case, newer: &[u8], older: &[u8], data: &mut [u8], encrypt: boo
         Symmetric::AesCfb(bits) => {
             crypto::param_cfb_decrypt(c.hash, bits, &key, newer, older, data).unwrap()
         }
-        Symmetric::Xor(h) => crypto::xor_obfuscate(h, &key, newer, older, data).unwrap(),
+        // XOR uses the session's hash, not the one in the symmetric definition.
+        Symmetric::Xor(_) => crypto::xor_obfuscate(c.hash, &key, newer, older, data).unwrap(),
         Symmetric::Null => unreachable!(),
     }
 }

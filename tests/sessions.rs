@@ -637,3 +637,47 @@ fn sessions_are_flushed_once() {
     s.flush().unwrap();
     assert_nothing_loaded(&tpm);
 }
+
+/// XOR parameter obfuscation whose hash differs from the session's hash.
+#[test]
+fn xor_with_a_hash_other_than_the_session_hash() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("nv-pass");
+    let nv = written_nv(
+        &tpm,
+        0x0150_0006,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        32,
+    );
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    for (session_hash, xor_hash) in [
+        (HashAlg::Sha256, HashAlg::Sha1),
+        (HashAlg::Sha1, HashAlg::Sha384),
+    ] {
+        let mut s = Session::start(
+            &tpm,
+            &SessionOptions::hmac()
+                .hash(session_hash)
+                .symmetric(Symmetric::Xor(xor_hash))
+                .salted(salt.clone())
+                .encrypt(true, false),
+        )
+        .unwrap();
+        let secret = random_bytes(32);
+        nv_write(&tpm, &nv, &secret, &mut [s.auth(&auth)]).unwrap();
+        s.set_attributes(attrs(0));
+        let plain = nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)]).unwrap();
+        assert_eq!(
+            plain, secret,
+            "session {session_hash:?}, XOR {xor_hash:?}: command side"
+        );
+        s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+        let read = nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)]).unwrap();
+        assert_eq!(
+            read, secret,
+            "session {session_hash:?}, XOR {xor_hash:?}: response side"
+        );
+    }
+    flush(&tpm, salt.entity.handle);
+}

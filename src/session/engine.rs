@@ -173,7 +173,15 @@ fn crypt(
     let key = KeyBuf::new(state, auth);
     match state.symmetric {
         Symmetric::Null => Err(SessionError::NoCipher(state.handle)),
-        Symmetric::Xor(h) => Ok(crypto::xor_obfuscate(h, key.bytes(), newer, older, data)?),
+        // The TPM derives the XOR mask with the session's hash; the hash named in the
+        // session's TPMT_SYM_DEF is not used for it.
+        Symmetric::Xor(_) => Ok(crypto::xor_obfuscate(
+            state.hash,
+            key.bytes(),
+            newer,
+            older,
+            data,
+        )?),
         Symmetric::AesCfb(bits) => Ok(if encrypt {
             crypto::param_cfb_encrypt(state.hash, bits, key.bytes(), newer, older, data)
         } else {
