@@ -385,3 +385,70 @@ fn empty_hmac_keys() {
     flush(&tpm, parent.handle);
     assert_nothing_loaded(&tpm);
 }
+
+/// TPM2_NV_ChangeAuth under a policy session (PolicyCommandCode + PolicyAuthValue): the
+/// response HMAC is keyed with the new auth value; both values behave as expected after.
+#[test]
+fn nv_change_auth_under_a_policy_session() {
+    let (_sim, tpm) = swtpm();
+    let old = pw("old-nv-auth");
+    let new = pw("new-nv-auth");
+    let policy = PolicyCalculator::new(HashAlg::Sha256)
+        .policy_command_code(CommandCode::NV_CHANGE_AUTH)
+        .policy_auth_value()
+        .digest()
+        .clone();
+    let nv = define_nv(
+        &tpm,
+        0x0150_0040,
+        HashAlg::Sha256,
+        tpm2_wire::wire::NvAttributes::AUTHREAD
+            | tpm2_wire::wire::NvAttributes::AUTHWRITE
+            | tpm2_wire::wire::NvAttributes::NO_DA,
+        &old,
+        &policy,
+        8,
+    );
+    let salt = salt_key(&tpm, Salt::Rsa).unwrap();
+    let mut s = Session::start(
+        &tpm,
+        &SessionOptions::policy()
+            .symmetric(Symmetric::AesCfb(128))
+            .salted(salt.clone())
+            .encrypt(true, false),
+    )
+    .unwrap();
+    s.policy_command_code(CommandCode::NV_CHANGE_AUTH).unwrap();
+    s.policy_auth_value().unwrap();
+    tpm.execute(
+        &tpm2_wire::command::NvChangeAuth {
+            nv_index: nv.clone(),
+            new_auth: new.clone(),
+        },
+        &mut [s.auth(&old)],
+    )
+    .unwrap();
+    let write = |auth: &Auth| {
+        tpm.execute(
+            &tpm2_wire::command::NvWrite {
+                auth_handle: nv.clone(),
+                nv_index: nv.clone(),
+                data: tpm2_wire::wire::MaxNvBuffer::new(b"12345678").unwrap(),
+                offset: 0,
+            },
+            &mut [SessionSlot::Password(auth)],
+        )
+    };
+    write(&new).unwrap();
+    let err = write(&old).unwrap_err();
+    assert_eq!(
+        err.response_code().unwrap().base_code(),
+        TpmRc::BAD_AUTH,
+        "{err}"
+    );
+    drop(s);
+    flush(&tpm, salt.entity.handle);
+    let nv = tpm.nv_read_public(nv.handle).unwrap().0;
+    undefine_nv(&tpm, &nv);
+    assert_nothing_loaded(&tpm);
+}

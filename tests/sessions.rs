@@ -681,3 +681,96 @@ fn xor_with_a_hash_other_than_the_session_hash() {
     }
     flush(&tpm, salt.entity.handle);
 }
+
+/// Changing the owner auth under an HMAC session (new value encrypted in transit), then
+/// using it, then changing it back. A session bound to the owner stops being bound once the
+/// owner's auth value changes.
+#[test]
+fn hierarchy_change_auth_under_sessions() {
+    let (_sim, tpm) = swtpm();
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let old = Auth::empty();
+    let new = pw("owner-secret");
+    for bound in [false, true] {
+        let mut opts = SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(true, false);
+        if bound {
+            opts = opts.bound(Entity::owner(), old.clone());
+        }
+        let mut s = Session::start(&tpm, &opts).unwrap();
+        tpm.execute(
+            &tpm2_wire::command::HierarchyChangeAuth {
+                auth_handle: Entity::owner(),
+                new_auth: new.clone(),
+            },
+            &mut [s.auth(&old)],
+        )
+        .unwrap_or_else(|e| panic!("bound={bound}: change: {e}"));
+        // The new value works, by password and under the same session.
+        s.set_attributes(attrs(0));
+        let (k, _) = {
+            let rsp = tpm.execute(
+                &tpm2_wire::command::CreatePrimary {
+                    primary_handle: Entity::owner(),
+                    in_sensitive: Default::default(),
+                    in_public: tpm2_wire::wire::Tpm2bPublic(Public::ecc_p256_storage_parent()),
+                    outside_info: Default::default(),
+                    creation_pcr: Default::default(),
+                },
+                &mut [s.auth(&new)],
+            );
+            let rsp = rsp.unwrap_or_else(|e| panic!("bound={bound}: use new auth: {e}"));
+            (rsp.object_handle, ())
+        };
+        flush(&tpm, k);
+        s.set_attributes(attrs(SessionAttributes::DECRYPT));
+        tpm.execute(
+            &tpm2_wire::command::HierarchyChangeAuth {
+                auth_handle: Entity::owner(),
+                new_auth: old.clone(),
+            },
+            &mut [s.auth(&new)],
+        )
+        .unwrap_or_else(|e| panic!("bound={bound}: change back: {e}"));
+    }
+    flush(&tpm, salt.entity.handle);
+    assert_nothing_loaded(&tpm);
+    assert_eq!(lockout_counter(&tpm), 0);
+}
+
+/// TPM2_Clear authorized by lockout under an HMAC session: Clear empties lockoutAuth, and
+/// the TPM keys the response HMAC with that empty value.
+#[test]
+fn clear_under_an_hmac_session_with_lockout_auth() {
+    let (_sim, tpm) = swtpm();
+    let lockout = pw("lockout-secret");
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let mut s = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(true, false),
+    )
+    .unwrap();
+    tpm.execute(
+        &tpm2_wire::command::HierarchyChangeAuth {
+            auth_handle: Entity::lockout(),
+            new_auth: lockout.clone(),
+        },
+        &mut [SessionSlot::Password(&Auth::empty())],
+    )
+    .unwrap();
+    s.set_attributes(attrs(0));
+    tpm.execute(
+        &tpm2_wire::command::Clear {
+            auth_handle: Entity::lockout(),
+        },
+        &mut [s.auth(&lockout)],
+    )
+    .unwrap();
+    // lockoutAuth is empty again: DictionaryAttackLockReset by empty password works.
+    reset_lockout(&tpm);
+    drop(s);
+    assert_nothing_loaded(&tpm);
+}

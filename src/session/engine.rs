@@ -52,6 +52,9 @@ pub struct Pending {
     audit_cp_hash: [Option<Digest>; MAX_SESSIONS],
     decrypt: Option<usize>,
     encrypt: Option<usize>,
+    /// The authorized entity's auth value once the command has run, when the command changes
+    /// it: the TPM keys the response HMAC with the value it then holds.
+    changed_auth: Option<Auth>,
 }
 
 impl Pending {
@@ -190,6 +193,26 @@ fn crypt(
     }
 }
 
+/// For a command that changes the auth value of the entity it authorizes, that entity's new
+/// auth value (from the plaintext parameters): TPM2_HierarchyChangeAuth and
+/// TPM2_NV_ChangeAuth set it to their newAuth parameter; TPM2_Clear authorized by lockout
+/// empties lockoutAuth.
+fn changed_auth(info: &CommandInfo<'_>, params: &[u8]) -> Option<Auth> {
+    match info.code {
+        // A missing or oversized newAuth is the TPM's to reject; nothing to remember then.
+        CommandCode::HIERARCHY_CHANGE_AUTH | CommandCode::NV_CHANGE_AUTH => {
+            let range = first_sized(params).ok()?;
+            Auth::new(super::trim_auth(params.get(range)?)).ok()
+        }
+        CommandCode::CLEAR
+            if info.names.first() == Some(&&Handle::RH_LOCKOUT.0.to_be_bytes()[..]) =>
+        {
+            Some(Auth::empty())
+        }
+        _ => None,
+    }
+}
+
 fn slot_state<'s>(slot: &'s SessionSlot<'_>) -> Option<&'s SessionState> {
     match slot {
         SessionSlot::Session { state, .. } => Some(state),
@@ -278,6 +301,8 @@ pub fn authorize(
             *slot_ref = Some(i);
         }
     }
+
+    p.changed_auth = changed_auth(info, params);
 
     // Fresh nonceCaller for every session, before anything depends on it.
     for slot in slots.iter_mut() {
@@ -423,7 +448,11 @@ pub fn verify_response(
                     a.hmac.is_empty()
                 } else {
                     let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
-                    let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
+                    let auth = match &pending.changed_auth {
+                        Some(changed) if i == 0 => changed,
+                        _ => *auth,
+                    };
+                    let key = KeyBuf::new(state, pending.include_auth[i].then_some(auth));
                     let mut m = HmacCtx::new(state.hash, key.bytes());
                     m.update(rp_hash.as_bytes());
                     m.update(a.nonce);
