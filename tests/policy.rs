@@ -452,3 +452,55 @@ fn nv_change_auth_under_a_policy_session() {
     undefine_nv(&tpm, &nv);
     assert_nothing_loaded(&tpm);
 }
+
+/// TPM2_NV_UndefineSpaceSpecial under a policy session with PolicyAuthValue: the index that
+/// authorized the command no longer exists when the TPM builds its response, so it keys the
+/// response HMAC without an auth value.
+#[test]
+fn nv_undefine_space_special_under_a_policy_session() {
+    use tpm2_wire::wire::{NvAttributes, NvPublic, Tpm2bNvPublic};
+    let (_sim, tpm) = swtpm();
+    let auth = pw("delete-me");
+    let policy = PolicyCalculator::new(HashAlg::Sha256)
+        .policy_command_code(CommandCode::NV_UNDEFINE_SPACE_SPECIAL)
+        .policy_auth_value()
+        .digest()
+        .clone();
+    let index = Handle(0x0140_0001);
+    let platform = Auth::empty();
+    tpm.execute(
+        &tpm2_wire::command::NvDefineSpace {
+            auth_handle: Entity::platform(),
+            auth: auth.clone(),
+            public_info: Tpm2bNvPublic(NvPublic {
+                nv_index: index,
+                name_alg: AlgId::SHA256,
+                attributes: NvAttributes::AUTHREAD
+                    | NvAttributes::AUTHWRITE
+                    | NvAttributes::NO_DA
+                    | NvAttributes::POLICY_DELETE
+                    | NvAttributes::PLATFORMCREATE,
+                auth_policy: policy,
+                data_size: 8,
+            }),
+        },
+        &mut [SessionSlot::Password(&platform)],
+    )
+    .unwrap();
+    let nv = tpm.nv_read_public(index).unwrap().0;
+    let mut s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
+    s.policy_command_code(CommandCode::NV_UNDEFINE_SPACE_SPECIAL)
+        .unwrap();
+    s.policy_auth_value().unwrap();
+    tpm.execute(
+        &tpm2_wire::command::NvUndefineSpaceSpecial {
+            nv_index: nv.clone(),
+            platform: Entity::platform(),
+        },
+        &mut [s.auth(&auth), SessionSlot::Password(&platform)],
+    )
+    .unwrap();
+    assert!(tpm.nv_read_public(index).is_err(), "the index is gone");
+    drop(s);
+    assert_nothing_loaded(&tpm);
+}

@@ -438,3 +438,15 @@ tpm_command! {
     }
     NvChangeAuthResponse { handles: [], params: {}, encrypt: false }
 }
+
+tpm_command! {
+    /// TPM2_NV_UndefineSpaceSpecial: deletes a TPMA_NV_POLICY_DELETE index; the index (ADMIN
+    /// role, policy session) and the platform hierarchy authorize it.
+    NvUndefineSpaceSpecial = NV_UNDEFINE_SPACE_SPECIAL {
+        auth_handles: [nv_index, platform],
+        handles: [],
+        params: {},
+        decrypt: false,
+    }
+    NvUndefineSpaceSpecialResponse { handles: [], params: {}, encrypt: false }
+}

@@ -196,7 +196,7 @@ fn crypt(
 /// For a command that changes the auth value of the entity it authorizes, that entity's new
 /// auth value (from the plaintext parameters): TPM2_HierarchyChangeAuth and
 /// TPM2_NV_ChangeAuth set it to their newAuth parameter; TPM2_Clear authorized by lockout
-/// empties lockoutAuth.
+/// empties lockoutAuth; TPM2_NV_UndefineSpaceSpecial deletes the index.
 fn changed_auth(info: &CommandInfo<'_>, params: &[u8]) -> Option<Auth> {
     match info.code {
         // A missing or oversized newAuth is the TPM's to reject; nothing to remember then.
@@ -209,6 +209,8 @@ fn changed_auth(info: &CommandInfo<'_>, params: &[u8]) -> Option<Auth> {
         {
             Some(Auth::empty())
         }
+        // The index that authorized the command is gone; the TPM answers with no auth value.
+        CommandCode::NV_UNDEFINE_SPACE_SPECIAL => Some(Auth::empty()),
         _ => None,
     }
 }
