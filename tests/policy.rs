@@ -504,3 +504,40 @@ fn nv_undefine_space_special_under_a_policy_session() {
     drop(s);
     assert_nothing_loaded(&tpm);
 }
+
+/// PolicySecret authorized by a salted HMAC session that also encrypts both directions
+/// (nonceTPM in, timeout out), against a key with an auth value.
+#[test]
+fn policy_secret_authorized_by_an_encrypting_hmac_session() {
+    let (_sim, tpm) = swtpm();
+    let key_auth = pw("key-auth");
+    let (key, _) = create_primary(&tpm, Public::ecc_p256_storage_parent(), &key_auth);
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let mut hmac = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(true, true),
+    )
+    .unwrap();
+    let steps = [Step::Secret(key.clone(), key_auth.clone(), b"why".to_vec())];
+    let expected = calculate(&tpm, HashAlg::Sha256, &steps);
+    for _ in 0..2 {
+        let mut trial = Session::start(&tpm, &SessionOptions::trial()).unwrap();
+        trial
+            .policy_secret(&key, hmac.auth(&key_auth), &Nonce::new(b"why").unwrap())
+            .unwrap();
+        assert_eq!(trial.policy_digest().unwrap(), expected);
+    }
+    // A wrong key auth is refused (and counted: the key is not noDA).
+    let mut trial = Session::start(&tpm, &SessionOptions::trial()).unwrap();
+    let err = trial
+        .policy_secret(&key, hmac.auth(&pw("nope")), &Nonce::empty())
+        .unwrap_err();
+    assert!(err.response_code().unwrap().is_auth_fail(), "{err}");
+    drop((trial, hmac));
+    reset_lockout(&tpm);
+    flush(&tpm, salt.entity.handle);
+    flush(&tpm, key.handle);
+    assert_nothing_loaded(&tpm);
+}
