@@ -1,11 +1,85 @@
-//! The session engine against a real TPM (swtpm).
+//! The session engine against a real TPM (swtpm): encryption on the wire, several sessions on
+//! one command, auth failures, sealing under a salted and bound session, and name checks.
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
 use common::*;
-use tpm2_wire::client::{SaltKey, Session, SessionOptions};
-use tpm2_wire::command::GetRandom;
-use tpm2_wire::wire::Public;
+use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
+use tpm2_wire::command::{Entity, EvictControl, GetRandom, NvRead, NvWrite, Unseal};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::session::Symmetric;
+use tpm2_wire::wire::{
+    Auth, Digest, Handle, MaxNvBuffer, Name, NvAttributes, Public, SessionAttributes, TpmRc,
+};
+use tpm2_wire::{Error, Tpm};
+
+fn attrs(extra: u8) -> SessionAttributes {
+    SessionAttributes(SessionAttributes::CONTINUE_SESSION | extra)
+}
+
+fn nv_write(
+    tpm: &Tpm,
+    nv: &Entity,
+    data: &[u8],
+    slots: &mut [SessionSlot<'_>],
+) -> tpm2_wire::Result<()> {
+    tpm.execute(
+        &NvWrite {
+            auth_handle: nv.clone(),
+            nv_index: nv.clone(),
+            data: MaxNvBuffer::new(data).unwrap(),
+            offset: 0,
+        },
+        slots,
+    )?;
+    Ok(())
+}
+
+fn nv_read(
+    tpm: &Tpm,
+    nv: &Entity,
+    size: u16,
+    slots: &mut [SessionSlot<'_>],
+) -> tpm2_wire::Result<Vec<u8>> {
+    Ok(tpm
+        .execute(
+            &NvRead {
+                auth_handle: nv.clone(),
+                nv_index: nv.clone(),
+                size,
+                offset: 0,
+            },
+            slots,
+        )?
+        .data
+        .as_bytes()
+        .to_vec())
+}
+
+/// An NV index with an auth value, already written once (so its name is final).
+fn written_nv(tpm: &Tpm, index: u32, auth: &Auth, attributes: NvAttributes, size: u16) -> Entity {
+    let nv = define_nv(
+        tpm,
+        index,
+        HashAlg::Sha256,
+        attributes,
+        auth,
+        &Digest::empty(),
+        size,
+    );
+    nv_write(
+        tpm,
+        &nv,
+        &vec![0u8; size as usize],
+        &mut [SessionSlot::Password(auth)],
+    )
+    .unwrap();
+    tpm.nv_read_public(Handle(index)).unwrap().0
+}
 
 #[test]
 fn salted_session_encrypts_get_random_responses() {
@@ -29,4 +103,674 @@ fn salted_session_encrypts_get_random_responses() {
         assert_eq!(r.random_bytes.len(), 32);
     }
     flush(&tpm, key.handle);
+}
+
+/// The secret never appears on the wire in either direction when encrypted, and does when
+/// not (so the check itself can fail).
+#[test]
+fn encrypted_parameters_never_travel_in_clear() {
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let rec = frames.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let auth = pw("nv-pass");
+    let nv = written_nv(
+        &tpm,
+        0x0150_0001,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        48,
+    );
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let mut s = Session::start(&tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
+
+    for encrypted in [false, true] {
+        let secret = random_bytes(48);
+        frames.lock().unwrap().clear();
+        s.set_attributes(attrs(if encrypted {
+            SessionAttributes::DECRYPT
+        } else {
+            0
+        }));
+        nv_write(&tpm, &nv, &secret, &mut [s.auth(&auth)]).unwrap();
+        s.set_attributes(attrs(if encrypted {
+            SessionAttributes::ENCRYPT
+        } else {
+            0
+        }));
+        assert_eq!(
+            nv_read(&tpm, &nv, 48, &mut [s.auth(&auth)]).unwrap(),
+            secret
+        );
+        let frames = frames.lock().unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            contains(&frames[0].0, &secret),
+            !encrypted,
+            "NV_Write command"
+        );
+        assert_eq!(
+            contains(&frames[1].1, &secret),
+            !encrypted,
+            "NV_Read response"
+        );
+    }
+    drop(s);
+    flush(&tpm, salt.entity.handle);
+}
+
+/// An HMAC session authorizes; a second, salted session with another hash does the
+/// encryption. Its nonces are folded into the first session's HMAC.
+#[test]
+fn encryption_session_separate_from_authorizing_session() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("nv-pass");
+    let nv = written_nv(
+        &tpm,
+        0x0150_0002,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        64,
+    );
+    let salt = salt_key(&tpm, Salt::Rsa).unwrap();
+    let mut authorizer =
+        Session::start(&tpm, &SessionOptions::hmac().symmetric(Symmetric::Null)).unwrap();
+    let mut crypt = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .hash(HashAlg::Sha384)
+            .symmetric(Symmetric::AesCfb(256))
+            .salted(salt.clone()),
+    )
+    .unwrap();
+    for _ in 0..4 {
+        let secret = random_bytes(64);
+        crypt.set_attributes(attrs(SessionAttributes::DECRYPT));
+        nv_write(
+            &tpm,
+            &nv,
+            &secret,
+            &mut [authorizer.auth(&auth), crypt.extra()],
+        )
+        .unwrap();
+        crypt.set_attributes(attrs(SessionAttributes::ENCRYPT));
+        let read = nv_read(&tpm, &nv, 64, &mut [authorizer.auth(&auth), crypt.extra()]).unwrap();
+        assert_eq!(read, secret);
+    }
+    // A password can authorize while a session only encrypts.
+    let secret = random_bytes(64);
+    crypt.set_attributes(attrs(SessionAttributes::DECRYPT));
+    nv_write(
+        &tpm,
+        &nv,
+        &secret,
+        &mut [SessionSlot::Password(&auth), crypt.extra()],
+    )
+    .unwrap();
+    crypt.set_attributes(attrs(SessionAttributes::ENCRYPT));
+    assert_eq!(
+        nv_read(
+            &tpm,
+            &nv,
+            64,
+            &mut [SessionSlot::Password(&auth), crypt.extra()]
+        )
+        .unwrap(),
+        secret
+    );
+    drop((authorizer, crypt));
+    flush(&tpm, salt.entity.handle);
+    assert_nothing_loaded(&tpm);
+}
+
+/// One non-first session both decrypts the command's first parameter and encrypts the
+/// response's (TPM2_Create: inSensitive and outPrivate); its nonce counts once in the
+/// authorizing session's HMAC. Then Unseal with three sessions: authorize, encrypt, audit.
+#[test]
+fn one_extra_session_decrypts_and_encrypts_then_three_sessions() {
+    let (_sim, tpm) = swtpm();
+    let parent_auth = pw("parent-pass");
+    let (parent, _) = create_primary(&tpm, Public::rsa_2048_storage_parent(), &parent_auth);
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let mut authorizer = Session::start(&tpm, &SessionOptions::hmac().hash(HashAlg::Sha1)).unwrap();
+    let mut crypt = Session::start(&tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
+    crypt.set_attributes(attrs(
+        SessionAttributes::DECRYPT | SessionAttributes::ENCRYPT,
+    ));
+
+    let secret = random_bytes(40);
+    let seal_auth = pw("seal-pass");
+    let created = create_sealed(
+        &tpm,
+        &parent,
+        Public::sealed_data(HashAlg::Sha256.alg_id()),
+        &seal_auth,
+        &secret,
+        &mut [authorizer.auth(&parent_auth), crypt.extra()],
+    );
+    // outPrivate was decrypted correctly if the TPM accepts it back.
+    let sealed = load(&tpm, &parent, &created, authorizer.auth(&parent_auth));
+
+    let mut audit = Session::start(&tpm, &SessionOptions::audit().hash(HashAlg::Sha384)).unwrap();
+    crypt.set_attributes(attrs(SessionAttributes::ENCRYPT));
+    for _ in 0..3 {
+        let out = tpm
+            .execute(
+                &Unseal {
+                    item_handle: sealed.clone(),
+                },
+                &mut [authorizer.auth(&seal_auth), crypt.extra(), audit.extra()],
+            )
+            .unwrap();
+        assert_eq!(out.out_data.as_bytes(), &secret[..]);
+    }
+    let host = audit
+        .state()
+        .audit_digest
+        .clone()
+        .expect("audit digest kept");
+    assert_eq!(tpm_session_audit_digest(&tpm, audit.handle()), host);
+    drop((authorizer, crypt, audit));
+    flush(&tpm, sealed.handle);
+    flush(&tpm, parent.handle);
+    flush(&tpm, salt.entity.handle);
+    assert_nothing_loaded(&tpm);
+}
+
+/// A wrong auth value on a DA-protected entity: TPM_RC_AUTH_FAIL naming session 1. The
+/// session stays usable with the right value; the DA counter is reset afterwards.
+#[test]
+fn wrong_auth_value_names_the_session() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("right");
+    // Not NO_DA: failures count against dictionary-attack lockout.
+    let nv = written_nv(
+        &tpm,
+        0x0150_0003,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE,
+        16,
+    );
+    let salt = salt_key(&tpm, Salt::Rsa).unwrap();
+    let mut s = Session::start(&tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
+    assert_eq!(lockout_counter(&tpm), 0);
+
+    let err = nv_read(&tpm, &nv, 16, &mut [s.auth(&pw("wrong"))]).unwrap_err();
+    let rc = err.response_code().expect("a TPM error");
+    assert_eq!(rc.base_code(), TpmRc::AUTH_FAIL);
+    assert_eq!(rc.session(), Some(1));
+    assert!(err.to_string().contains("session 1"), "{err}");
+    assert_eq!(lockout_counter(&tpm), 1);
+
+    // A wrong password is reported the same way.
+    let err = nv_read(&tpm, &nv, 16, &mut [SessionSlot::Password(&pw("nope"))]).unwrap_err();
+    assert_eq!(err.response_code().unwrap().session(), Some(1), "{err}");
+
+    // The failed commands did not desynchronize the session.
+    s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+    assert_eq!(
+        nv_read(&tpm, &nv, 16, &mut [s.auth(&auth)]).unwrap(),
+        vec![0u8; 16]
+    );
+
+    reset_lockout(&tpm);
+    drop(s);
+    flush(&tpm, salt.entity.handle);
+}
+
+/// Sealing: a salted session bound to the parent carries the secret in (decrypt) and out
+/// (encrypt); Unseal returns it.
+#[test]
+fn sealed_secret_round_trip_under_salted_bound_session() {
+    let (_sim, tpm) = swtpm();
+    let parent_auth = pw("storage");
+    let (parent, parent_public) =
+        create_primary(&tpm, Public::rsa_2048_storage_parent(), &parent_auth);
+    let salt = SaltKey::from_public(parent.clone(), &parent_public).unwrap();
+    let mut s = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .salted(salt)
+            .bound(parent.clone(), parent_auth.clone())
+            .encrypt(true, false),
+    )
+    .unwrap();
+    assert!(s
+        .state()
+        .is_bound_to(parent.name.as_bytes(), parent_auth.as_bytes()));
+    let secret = random_bytes(64);
+    let seal_auth = pw("unseal-me");
+    let created = create_sealed(
+        &tpm,
+        &parent,
+        Public::sealed_data(HashAlg::Sha256.alg_id()),
+        &seal_auth,
+        &secret,
+        &mut [s.auth(&parent_auth)],
+    );
+    s.set_attributes(attrs(0));
+    let sealed = load(&tpm, &parent, &created, s.auth(&parent_auth));
+    // The same session, not bound to the sealed object: its auth goes into the HMAC key.
+    s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+    let out = tpm
+        .execute(
+            &Unseal {
+                item_handle: sealed.clone(),
+            },
+            &mut [s.auth(&seal_auth)],
+        )
+        .unwrap();
+    assert_eq!(out.out_data.as_bytes(), &secret[..]);
+    drop(s);
+    flush(&tpm, sealed.handle);
+    flush(&tpm, parent.handle);
+    assert_nothing_loaded(&tpm);
+}
+
+/// A session bound to an NV index stops counting as bound when the first write changes the
+/// index's name; commands that use the new name still authorize (the auth value now goes
+/// into the HMAC key).
+#[test]
+fn bound_session_follows_the_nv_name_change() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("bind-me");
+    let nv = define_nv(
+        &tpm,
+        0x0150_0004,
+        HashAlg::Sha256,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        &auth,
+        &Digest::empty(),
+        8,
+    );
+    let mut s = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .bound(nv.clone(), auth.clone())
+            .encrypt(true, false),
+    )
+    .unwrap();
+    nv_write(&tpm, &nv, b"12345678", &mut [s.auth(&auth)]).unwrap();
+    let written = tpm.nv_read_public(nv.handle).unwrap().0;
+    assert_ne!(written.name, nv.name, "TPMA_NV_WRITTEN changes the name");
+    assert!(!s
+        .state()
+        .is_bound_to(written.name.as_bytes(), auth.as_bytes()));
+    s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+    assert_eq!(
+        nv_read(&tpm, &written, 8, &mut [s.auth(&auth)]).unwrap(),
+        b"12345678"
+    );
+    drop(s);
+    undefine_nv(&tpm, &written);
+}
+
+const PERSISTENT: u32 = 0x8100_0001;
+
+fn persist_rsa_key(tpm: &Tpm) -> Name {
+    let (key, _) = create_primary(tpm, Public::rsa_2048_storage_parent(), &Auth::empty());
+    let owner = Auth::empty();
+    tpm.execute(
+        &EvictControl {
+            auth: Entity::owner(),
+            object_handle: key.clone(),
+            persistent_handle: Handle(PERSISTENT),
+        },
+        &mut [SessionSlot::Password(&owner)],
+    )
+    .unwrap();
+    flush(tpm, key.handle);
+    key.name
+}
+
+/// The name we compute for a persistent key equals what the TPM reports and what
+/// `tpm2_readpublic -n` writes (raw name bytes, no size prefix).
+#[test]
+fn persistent_key_name_matches_tpm2_tools() {
+    let (sim, tpm) = swtpm();
+    let name = persist_rsa_key(&tpm);
+    let (entity, public) = tpm.read_public(Handle(PERSISTENT)).unwrap();
+    assert_eq!(entity.name, name);
+    assert_eq!(object_name(&public).unwrap(), name);
+    // swtpm serves one connection at a time: let the tool in, then reconnect.
+    drop(tpm);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key.name");
+    let out = std::process::Command::new("tpm2_readpublic")
+        .args(["-c", &format!("0x{PERSISTENT:08x}"), "-n"])
+        .arg(&file)
+        .env("TPM2TOOLS_TCTI", sim.tcti())
+        .output()
+        .expect("tpm2_readpublic (tpm2-tools) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tool_name = std::fs::read(&file).unwrap();
+    assert_eq!(tool_name, name.as_bytes());
+    assert_eq!(
+        tool_name.len(),
+        34,
+        "nameAlg (2) + SHA-256 digest (32), no size field"
+    );
+}
+
+/// A wrong expected name stops everything before a session is started.
+#[test]
+fn wrong_expected_salt_key_name_is_refused_before_any_session() {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| {
+        Box::new(Counting {
+            inner,
+            sent: counter,
+        })
+    });
+    let name = persist_rsa_key(&tpm);
+    let mut wrong = name.as_bytes().to_vec();
+    wrong[10] ^= 1;
+    let wrong = Name::new(&wrong).unwrap();
+
+    let before = sent.load(Ordering::SeqCst);
+    let err = SaltKey::verified(&tpm, Handle(PERSISTENT), &wrong).unwrap_err();
+    match &err {
+        Error::NameMismatch {
+            handle,
+            expected,
+            actual,
+        } => {
+            assert_eq!(*handle, Handle(PERSISTENT));
+            assert_eq!(*expected, wrong);
+            assert_eq!(*actual, name);
+        }
+        other => panic!("expected NameMismatch, got {other}"),
+    }
+    assert_eq!(
+        sent.load(Ordering::SeqCst) - before,
+        1,
+        "only ReadPublic was sent"
+    );
+
+    // With the right name: salt, start, and have the TPM confirm the key under the session.
+    let key = SaltKey::verified(&tpm, Handle(PERSISTENT), &name).unwrap();
+    let mut s = Session::start(&tpm, &SessionOptions::hmac().salted(key)).unwrap();
+    s.confirm_salt_key().unwrap();
+    let mut audit_only = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .symmetric(Symmetric::Null)
+            .salted(SaltKey::verified(&tpm, Handle(PERSISTENT), &name).unwrap()),
+    )
+    .unwrap();
+    audit_only.confirm_salt_key().unwrap();
+}
+
+/// A salt key whose public area is not that of the key at its handle (as if a forged
+/// ReadPublic answer slipped through). An RSA salt encrypted to the wrong key fails OAEP
+/// decoding in the TPM, so StartAuthSession itself fails. An ECC one decodes to a different
+/// salt: the session starts, but confirming the salt key fails because the TPM derived a
+/// different session key. Either way nothing is protected with a key an attacker knows.
+#[test]
+fn substituted_salt_key_is_caught() {
+    let (_sim, tpm) = swtpm();
+    let (_other_sim, other) = swtpm();
+    for template in [
+        Public::rsa_2048_storage_parent(),
+        Public::ecc_p256_storage_parent(),
+    ] {
+        let (real, _) = create_primary(&tpm, template.clone(), &Auth::empty());
+        // The attacker's key of the same type, from another TPM.
+        let (k, attacker) = create_primary(&other, template, &Auth::empty());
+        flush(&other, k.handle);
+        let forged = SaltKey::from_public(real.clone(), &attacker).unwrap();
+        match Session::start(&tpm, &SessionOptions::hmac().salted(forged)) {
+            Err(e) => {
+                assert!(
+                    matches!(attacker.key, tpm2_wire::wire::PublicKey::Rsa { .. }),
+                    "{e}"
+                );
+                assert_eq!(e.response_code().unwrap().base_code(), TpmRc::VALUE, "{e}");
+            }
+            Ok(mut s) => {
+                assert!(matches!(
+                    attacker.key,
+                    tpm2_wire::wire::PublicKey::Ecc { .. }
+                ));
+                let err = s.confirm_salt_key().unwrap_err();
+                assert!(
+                    matches!(&err, Error::Tpm { .. } | Error::Session { .. }),
+                    "substitution must be caught: {err}"
+                );
+            }
+        }
+        flush(&tpm, real.handle);
+    }
+    assert_eq!(
+        lockout_counter(&tpm),
+        0,
+        "a failed salt confirmation is not a DA failure"
+    );
+}
+
+/// The salt's size and the KDFs follow the salt key's name algorithm, whatever the session's
+/// own hash is.
+#[test]
+fn salt_keys_with_other_name_algorithms() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("nv-pass");
+    let nv = written_nv(
+        &tpm,
+        0x0150_0005,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        32,
+    );
+    for template in [
+        Public::rsa_2048_storage_parent(),
+        Public::ecc_p256_storage_parent(),
+    ] {
+        for name_alg in [HashAlg::Sha1, HashAlg::Sha384] {
+            let mut t = template.clone();
+            t.name_alg = name_alg.alg_id();
+            let (key, public) = create_primary(&tpm, t, &Auth::empty());
+            let salt = SaltKey::from_public(key.clone(), &public).unwrap();
+            assert_eq!(salt.name_alg, name_alg);
+            for session_hash in [HashAlg::Sha1, HashAlg::Sha256] {
+                let mut s = Session::start(
+                    &tpm,
+                    &SessionOptions::hmac()
+                        .hash(session_hash)
+                        .salted(salt.clone())
+                        .encrypt(true, false),
+                )
+                .unwrap();
+                let secret = random_bytes(32);
+                nv_write(&tpm, &nv, &secret, &mut [s.auth(&auth)]).unwrap_or_else(|e| {
+                    panic!(
+                        "{:?} key, nameAlg {name_alg:?}, session {session_hash:?}: {e}",
+                        public.object_type()
+                    )
+                });
+                s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+                assert_eq!(
+                    nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)]).unwrap(),
+                    secret
+                );
+            }
+            flush(&tpm, key.handle);
+        }
+    }
+}
+
+/// Dropping a session flushes it; a session the TPM ended (continueSession cleared) is known
+/// to be closed and is not flushed a second time.
+#[test]
+fn sessions_are_flushed_once() {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| {
+        Box::new(Counting {
+            inner,
+            sent: counter,
+        })
+    });
+    let s = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    assert_eq!(handles_in(&tpm, 0x0200_0000), vec![s.handle()]);
+    drop(s);
+    assert_nothing_loaded(&tpm);
+
+    let s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
+    let mut last =
+        Session::start(&tpm, &SessionOptions::hmac().symmetric(Symmetric::Null)).unwrap();
+    last.set_attributes(SessionAttributes(SessionAttributes::AUDIT));
+    tpm.execute(&GetRandom { bytes_requested: 4 }, &mut [last.extra()])
+        .unwrap();
+    assert!(last.state().closed, "the TPM ended the session");
+    let before = sent.load(Ordering::SeqCst);
+    last.flush().unwrap();
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        before,
+        "no FlushContext for a closed session"
+    );
+    s.flush().unwrap();
+    assert_nothing_loaded(&tpm);
+}
+
+/// XOR parameter obfuscation whose hash differs from the session's hash.
+#[test]
+fn xor_with_a_hash_other_than_the_session_hash() {
+    let (_sim, tpm) = swtpm();
+    let auth = pw("nv-pass");
+    let nv = written_nv(
+        &tpm,
+        0x0150_0006,
+        &auth,
+        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
+        32,
+    );
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    for (session_hash, xor_hash) in [
+        (HashAlg::Sha256, HashAlg::Sha1),
+        (HashAlg::Sha1, HashAlg::Sha384),
+    ] {
+        let mut s = Session::start(
+            &tpm,
+            &SessionOptions::hmac()
+                .hash(session_hash)
+                .symmetric(Symmetric::Xor(xor_hash))
+                .salted(salt.clone())
+                .encrypt(true, false),
+        )
+        .unwrap();
+        let secret = random_bytes(32);
+        nv_write(&tpm, &nv, &secret, &mut [s.auth(&auth)]).unwrap();
+        s.set_attributes(attrs(0));
+        let plain = nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)]).unwrap();
+        assert_eq!(
+            plain, secret,
+            "session {session_hash:?}, XOR {xor_hash:?}: command side"
+        );
+        s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+        let read = nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)]).unwrap();
+        assert_eq!(
+            read, secret,
+            "session {session_hash:?}, XOR {xor_hash:?}: response side"
+        );
+    }
+    flush(&tpm, salt.entity.handle);
+}
+
+/// Changing the owner auth under an HMAC session (new value encrypted in transit), then
+/// using it, then changing it back. A session bound to the owner stops being bound once the
+/// owner's auth value changes.
+#[test]
+fn hierarchy_change_auth_under_sessions() {
+    let (_sim, tpm) = swtpm();
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let old = Auth::empty();
+    let new = pw("owner-secret");
+    for bound in [false, true] {
+        let mut opts = SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(true, false);
+        if bound {
+            opts = opts.bound(Entity::owner(), old.clone());
+        }
+        let mut s = Session::start(&tpm, &opts).unwrap();
+        tpm.execute(
+            &tpm2_wire::command::HierarchyChangeAuth {
+                auth_handle: Entity::owner(),
+                new_auth: new.clone(),
+            },
+            &mut [s.auth(&old)],
+        )
+        .unwrap_or_else(|e| panic!("bound={bound}: change: {e}"));
+        // The new value works, by password and under the same session.
+        s.set_attributes(attrs(0));
+        let (k, _) = {
+            let rsp = tpm.execute(
+                &tpm2_wire::command::CreatePrimary {
+                    primary_handle: Entity::owner(),
+                    in_sensitive: Default::default(),
+                    in_public: tpm2_wire::wire::Tpm2bPublic(Public::ecc_p256_storage_parent()),
+                    outside_info: Default::default(),
+                    creation_pcr: Default::default(),
+                },
+                &mut [s.auth(&new)],
+            );
+            let rsp = rsp.unwrap_or_else(|e| panic!("bound={bound}: use new auth: {e}"));
+            (rsp.object_handle, ())
+        };
+        flush(&tpm, k);
+        s.set_attributes(attrs(SessionAttributes::DECRYPT));
+        tpm.execute(
+            &tpm2_wire::command::HierarchyChangeAuth {
+                auth_handle: Entity::owner(),
+                new_auth: old.clone(),
+            },
+            &mut [s.auth(&new)],
+        )
+        .unwrap_or_else(|e| panic!("bound={bound}: change back: {e}"));
+    }
+    flush(&tpm, salt.entity.handle);
+    assert_nothing_loaded(&tpm);
+    assert_eq!(lockout_counter(&tpm), 0);
+}
+
+/// TPM2_Clear authorized by lockout under an HMAC session: Clear empties lockoutAuth, and
+/// the TPM keys the response HMAC with that empty value.
+#[test]
+fn clear_under_an_hmac_session_with_lockout_auth() {
+    let (_sim, tpm) = swtpm();
+    let lockout = pw("lockout-secret");
+    let salt = salt_key(&tpm, Salt::Ecc).unwrap();
+    let mut s = Session::start(
+        &tpm,
+        &SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(true, false),
+    )
+    .unwrap();
+    tpm.execute(
+        &tpm2_wire::command::HierarchyChangeAuth {
+            auth_handle: Entity::lockout(),
+            new_auth: lockout.clone(),
+        },
+        &mut [SessionSlot::Password(&Auth::empty())],
+    )
+    .unwrap();
+    s.set_attributes(attrs(0));
+    tpm.execute(
+        &tpm2_wire::command::Clear {
+            auth_handle: Entity::lockout(),
+        },
+        &mut [s.auth(&lockout)],
+    )
+    .unwrap();
+    // lockoutAuth is empty again: DictionaryAttackLockReset by empty password works.
+    reset_lockout(&tpm);
+    drop(s);
+    assert_nothing_loaded(&tpm);
 }

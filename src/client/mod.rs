@@ -2,6 +2,7 @@
 //! typed command → marshal → authorize/encrypt → transport → verify/decrypt → typed response.
 
 mod names;
+mod policy;
 mod session;
 
 pub use names::*;

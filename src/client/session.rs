@@ -6,14 +6,14 @@ use zeroize::Zeroize;
 use super::Tpm;
 use crate::command::{
     Entity, FlushContext, PolicyAuthValue, PolicyCommandCode, PolicyGetDigest, PolicyPassword,
-    PolicyRestart, StartAuthSession,
+    PolicyRestart, ReadPublic, StartAuthSession,
 };
 use crate::crypto::{self, HashAlg};
 use crate::error::{Error, Result};
 use crate::session::engine::SessionSlot;
 use crate::session::{bound_entity, trim_auth, PolicyAuth, SessionKey, SessionState, Symmetric};
 use crate::wire::{
-    Auth, CommandCode, Digest, EncryptedSecret, Handle, Nonce, SessionAttributes, SessionType,
+    Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes, SessionType,
 };
 
 /// The public part of a TPM key used to salt a session.
@@ -63,6 +63,23 @@ impl SaltKey {
             name_alg,
             key,
         })
+    }
+
+    /// The salt key at `handle`, read from the TPM and accepted only if its name is
+    /// `expected_name` (known out of band, e.g. from a name file). A key substituted at that
+    /// handle, or a forged ReadPublic answer, gives [`Error::NameMismatch`] before any
+    /// session is started. Follow [`Session::start`] with [`Session::confirm_salt_key`] to
+    /// have the TPM itself vouch for the key under the salted session.
+    pub fn verified(tpm: &Tpm, handle: Handle, expected_name: &Name) -> Result<SaltKey> {
+        let (entity, public) = tpm.read_public(handle)?;
+        if entity.name != *expected_name {
+            return Err(Error::NameMismatch {
+                handle,
+                expected: expected_name.clone(),
+                actual: entity.name,
+            });
+        }
+        SaltKey::from_public(entity, &public)
     }
 }
 
@@ -160,6 +177,8 @@ impl SessionOptions {
 pub struct Session {
     tpm: Tpm,
     state: SessionState,
+    /// The key the salt was encrypted to, for [`Session::confirm_salt_key`].
+    salt_key: Option<Entity>,
 }
 
 impl core::fmt::Debug for Session {
@@ -282,6 +301,7 @@ impl Session {
 
         Ok(Session {
             tpm: tpm.clone(),
+            salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
             state: SessionState {
                 handle: rsp.session_handle,
                 session_type: opts.session_type,
@@ -308,6 +328,7 @@ impl Session {
         Session {
             tpm: tpm.clone(),
             state,
+            salt_key: None,
         }
     }
 
@@ -395,6 +416,46 @@ impl Session {
                 policy_session: self.entity(),
             })?
             .policy_digest)
+    }
+
+    /// Proves that the TPM holds the salt key this session was started with: reads the key's
+    /// public area again with this session attached (encrypting the response, or auditing
+    /// when the session has no cipher), so the answer carries an HMAC under the salted
+    /// session key. Only the holder of the key's private part could have derived that key,
+    /// so a substituted key fails here (the TPM rejects our HMAC, or we reject its), and the
+    /// name it reports must be the one the session was started with.
+    pub fn confirm_salt_key(&mut self) -> Result<()> {
+        let Some(key) = self.salt_key.clone() else {
+            return Err(Error::InvalidArgument(format!(
+                "session {} is not salted: there is no salt key to confirm",
+                self.state.handle
+            )));
+        };
+        let saved = self.state.attributes;
+        let role = if self.state.symmetric == Symmetric::Null {
+            SessionAttributes::AUDIT
+        } else {
+            SessionAttributes::ENCRYPT
+        };
+        self.state.attributes = SessionAttributes(SessionAttributes::CONTINUE_SESSION | role);
+        let tpm = self.tpm.clone();
+        let rsp = tpm.execute(
+            &ReadPublic {
+                object_handle: key.clone(),
+            },
+            &mut [self.extra()],
+        );
+        self.state.attributes = saved;
+        let rsp = rsp?;
+        let computed = super::object_name(&rsp.out_public.0)?;
+        if rsp.name != key.name || computed != key.name {
+            return Err(Error::NameMismatch {
+                handle: key.handle,
+                expected: key.name,
+                actual: rsp.name,
+            });
+        }
+        Ok(())
     }
 
     /// Flushes the session now, reporting any error (dropping flushes too, silently).

@@ -426,3 +426,27 @@ tpm_command! {
     }
     ContextLoadResponse { handles: [loaded_handle], params: {}, encrypt: false }
 }
+
+tpm_command! {
+    /// TPM2_NV_ChangeAuth: the index's auth value becomes `new_auth` (ADMIN role, so a policy
+    /// session with PolicyCommandCode(TPM_CC_NV_ChangeAuth) must authorize it).
+    NvChangeAuth = NV_CHANGE_AUTH {
+        auth_handles: [nv_index],
+        handles: [],
+        params: { new_auth: Auth },
+        decrypt: true,
+    }
+    NvChangeAuthResponse { handles: [], params: {}, encrypt: false }
+}
+
+tpm_command! {
+    /// TPM2_NV_UndefineSpaceSpecial: deletes a TPMA_NV_POLICY_DELETE index; the index (ADMIN
+    /// role, policy session) and the platform hierarchy authorize it.
+    NvUndefineSpaceSpecial = NV_UNDEFINE_SPACE_SPECIAL {
+        auth_handles: [nv_index, platform],
+        handles: [],
+        params: {},
+        decrypt: false,
+    }
+    NvUndefineSpaceSpecialResponse { handles: [], params: {}, encrypt: false }
+}

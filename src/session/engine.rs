@@ -52,6 +52,9 @@ pub struct Pending {
     audit_cp_hash: [Option<Digest>; MAX_SESSIONS],
     decrypt: Option<usize>,
     encrypt: Option<usize>,
+    /// The authorized entity's auth value once the command has run, when the command changes
+    /// it: the TPM keys the response HMAC with the value it then holds.
+    changed_auth: Option<Auth>,
 }
 
 impl Pending {
@@ -173,12 +176,42 @@ fn crypt(
     let key = KeyBuf::new(state, auth);
     match state.symmetric {
         Symmetric::Null => Err(SessionError::NoCipher(state.handle)),
-        Symmetric::Xor(h) => Ok(crypto::xor_obfuscate(h, key.bytes(), newer, older, data)?),
+        // The TPM derives the XOR mask with the session's hash; the hash named in the
+        // session's TPMT_SYM_DEF is not used for it.
+        Symmetric::Xor(_) => Ok(crypto::xor_obfuscate(
+            state.hash,
+            key.bytes(),
+            newer,
+            older,
+            data,
+        )?),
         Symmetric::AesCfb(bits) => Ok(if encrypt {
             crypto::param_cfb_encrypt(state.hash, bits, key.bytes(), newer, older, data)
         } else {
             crypto::param_cfb_decrypt(state.hash, bits, key.bytes(), newer, older, data)
         }?),
+    }
+}
+
+/// For a command that changes the auth value of the entity it authorizes, that entity's new
+/// auth value (from the plaintext parameters): TPM2_HierarchyChangeAuth and
+/// TPM2_NV_ChangeAuth set it to their newAuth parameter; TPM2_Clear authorized by lockout
+/// empties lockoutAuth; TPM2_NV_UndefineSpaceSpecial deletes the index.
+fn changed_auth(info: &CommandInfo<'_>, params: &[u8]) -> Option<Auth> {
+    match info.code {
+        // A missing or oversized newAuth is the TPM's to reject; nothing to remember then.
+        CommandCode::HIERARCHY_CHANGE_AUTH | CommandCode::NV_CHANGE_AUTH => {
+            let range = first_sized(params).ok()?;
+            Auth::new(super::trim_auth(params.get(range)?)).ok()
+        }
+        CommandCode::CLEAR
+            if info.names.first() == Some(&&Handle::RH_LOCKOUT.0.to_be_bytes()[..]) =>
+        {
+            Some(Auth::empty())
+        }
+        // The index that authorized the command is gone; the TPM answers with no auth value.
+        CommandCode::NV_UNDEFINE_SPACE_SPECIAL => Some(Auth::empty()),
+        _ => None,
     }
 }
 
@@ -270,6 +303,8 @@ pub fn authorize(
             *slot_ref = Some(i);
         }
     }
+
+    p.changed_auth = changed_auth(info, params);
 
     // Fresh nonceCaller for every session, before anything depends on it.
     for slot in slots.iter_mut() {
@@ -408,22 +443,25 @@ pub fn verify_response(
             SessionSlot::Session { state, auth } => {
                 let nonce_ok = !a.nonce.is_empty() && a.nonce.len() <= crate::wire::MAX_DIGEST_SIZE;
                 let policy = state.session_type == SessionType::POLICY;
-                let hmac_ok =
-                    if i < info.auth_handles && policy && state.policy_auth == PolicyAuth::Password
-                    {
-                        a.hmac.is_empty()
-                    } else if pending.sent_empty_hmac[i] {
-                        a.hmac.is_empty()
-                    } else {
-                        let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
-                        let key = KeyBuf::new(state, pending.include_auth[i].then_some(*auth));
-                        let mut m = HmacCtx::new(state.hash, key.bytes());
-                        m.update(rp_hash.as_bytes());
-                        m.update(a.nonce);
-                        m.update(state.nonce_caller.as_bytes());
-                        m.update(&[a.attributes.0]);
-                        m.verify(a.hmac)
+                // PolicyPassword and an empty HMAC key both get an empty HMAC back.
+                let password =
+                    i < info.auth_handles && policy && state.policy_auth == PolicyAuth::Password;
+                let hmac_ok = if password || pending.sent_empty_hmac[i] {
+                    a.hmac.is_empty()
+                } else {
+                    let rp_hash = rp.get(state.hash, |alg| rp_hash(alg, info.code, params));
+                    let auth = match &pending.changed_auth {
+                        Some(changed) if i == 0 => changed,
+                        _ => *auth,
                     };
+                    let key = KeyBuf::new(state, pending.include_auth[i].then_some(auth));
+                    let mut m = HmacCtx::new(state.hash, key.bytes());
+                    m.update(rp_hash.as_bytes());
+                    m.update(a.nonce);
+                    m.update(state.nonce_caller.as_bytes());
+                    m.update(&[a.attributes.0]);
+                    m.verify(a.hmac)
+                };
                 nonce_ok && hmac_ok
             }
         };
