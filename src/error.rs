@@ -58,6 +58,10 @@ pub enum Error {
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
 
+    /// A tpm2-tools session or context file could not be read or written.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 }

@@ -1,10 +1,12 @@
 //! The client: owns a transport and runs typed commands through the one pipeline
 //! typed command → marshal → authorize/encrypt → transport → verify/decrypt → typed response.
 
+mod context;
 mod names;
 mod policy;
 mod session;
 
+pub use context::*;
 pub use names::*;
 pub use session::*;
 

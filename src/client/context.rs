@@ -1,0 +1,274 @@
+//! Saving and loading contexts: sessions keep their host state (keys, nonces, policy markers)
+//! across ContextSave/ContextLoad, across processes, and through the session files tpm2-tools
+//! reads and writes.
+
+use std::path::Path;
+
+use super::{Session, Tpm};
+use crate::command::{ContextLoad, ContextSave, Entity};
+use crate::crypto::HashAlg;
+use crate::error::{Error, Result};
+use crate::files::{self, EsysResource, EsysSession, PolicyKind, SavedContext, SessionFile, SymDef};
+use crate::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
+use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType};
+
+/// A session that is out of the TPM's loaded slots (context-saved) together with everything
+/// the host needs to continue it. Secrets inside are zeroized on drop.
+#[derive(Debug)]
+pub struct SavedSession {
+    pub context: Context,
+    pub state: SessionState,
+}
+
+/// Errors a ContextLoad of a session gives when the session no longer exists, or the context
+/// is not the session's current one. None of them involves an HMAC check, so none costs a
+/// dictionary-attack count.
+fn load_failure_means_lost(rc: ResponseCode) -> bool {
+    rc.is_handle_error() || rc.is_session_reference_error() || {
+        let name = rc.name().unwrap_or("");
+        matches!(
+            name,
+            "TPM_RC_INTEGRITY" | "TPM_RC_VALUE" | "TPM_RC_SIZE" | "TPM_RC_HANDLE"
+        )
+    }
+}
+
+impl Tpm {
+    /// TPM2_ContextSave of any handle.
+    pub fn context_save(&self, handle: Handle) -> Result<Context> {
+        Ok(self
+            .run(&ContextSave {
+                save_handle: Entity::from_handle(handle),
+            })?
+            .context)
+    }
+
+    /// TPM2_ContextLoad; returns the handle the TPM assigned (the same for sessions).
+    pub fn context_load(&self, context: &Context) -> Result<Handle> {
+        Ok(self
+            .run(&ContextLoad {
+                context: context.clone(),
+            })?
+            .loaded_handle)
+    }
+
+    /// Loads a saved session back and returns the owning [`Session`]. A session that was
+    /// flushed, replaced or lost in a TPM restart is reported as [`Error::SessionLost`].
+    pub fn load_session(&self, saved: SavedSession) -> Result<Session> {
+        let SavedSession { context, mut state } = saved;
+        match self.context_load(&context) {
+            Ok(handle) if handle == state.handle => {
+                state.closed = false;
+                Ok(Session::adopt(self, state))
+            }
+            Ok(handle) => {
+                // Not ours: give the slot back rather than leak it.
+                let _ = self.run(&crate::command::FlushContext {
+                    flush_handle: handle,
+                });
+                Err(Error::SessionLost {
+                    handle: state.handle,
+                    reason: format!("the TPM loaded the context as {handle}"),
+                })
+            }
+            Err(Error::Tpm { rc, .. }) if load_failure_means_lost(rc) => Err(Error::SessionLost {
+                handle: state.handle,
+                reason: format!(
+                    "its saved context no longer loads ({rc}): the session was flushed, the TPM \
+                     was reset, or the context is stale"
+                ),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Session {
+    /// Context-saves the session: it leaves the TPM's loaded slots but stays alive, and this
+    /// value no longer flushes it when dropped. Continue it with [`Tpm::load_session`].
+    pub fn save(self) -> Result<SavedSession> {
+        let context = self.tpm().context_save(self.handle())?;
+        let mut state = self.keep();
+        state.closed = false;
+        Ok(SavedSession { context, state })
+    }
+
+    /// Saves the session into a session file that tpm2-tools accepts (`-S FILE`,
+    /// `session:FILE`). No auth value is ever written. The session stays alive in the TPM.
+    pub fn save_to_file(self, path: &Path) -> Result<()> {
+        let saved = self.save()?;
+        files::write_session_file(path, &saved.to_file()).map_err(Error::from)
+    }
+}
+
+impl Tpm {
+    /// Loads a session from a tpm2-tools session file.
+    pub fn load_session_file(&self, path: &Path) -> Result<Session> {
+        let file = files::read_session_file(path)?;
+        let saved = SavedSession::from_file(file).map_err(|e| match e {
+            Error::InvalidArgument(m) => Error::InvalidArgument(format!("{}: {m}", path.display())),
+            other => other,
+        })?;
+        self.load_session(saved)
+    }
+}
+
+fn symmetric_to_file(s: Symmetric) -> SymDef {
+    let (algorithm, key_bits, mode) = s.to_fields();
+    SymDef {
+        algorithm,
+        key_bits,
+        mode,
+    }
+}
+
+impl SavedSession {
+    /// The session file form (tpm2-tools 5.4 / ESYS metadata).
+    pub fn to_file(&self) -> SessionFile {
+        let s = &self.state;
+        let esys = EsysSession {
+            bound_entity: s
+                .bound_entity
+                .as_ref()
+                .and_then(|b| files::EsysName::new(b.as_bytes()).ok())
+                .unwrap_or_default(),
+            symmetric: symmetric_to_file(s.symmetric),
+            auth_hash: s.hash.alg_id(),
+            session_key: s.session_key.clone(),
+            session_type: s.session_type,
+            attributes: s.attributes,
+            nonce_caller: s.nonce_caller.clone(),
+            nonce_tpm: s.nonce_tpm.clone(),
+            policy_kind: match s.policy_auth {
+                PolicyAuth::None => PolicyKind::None,
+                PolicyAuth::AuthValue => PolicyKind::AuthValue,
+                PolicyAuth::Password => PolicyKind::Password,
+            },
+        };
+        SessionFile {
+            session_type: s.session_type,
+            auth_hash: s.hash.alg_id(),
+            context: SavedContext {
+                hierarchy: self.context.hierarchy,
+                saved_handle: self.context.saved_handle,
+                sequence: self.context.sequence,
+                tpm_blob: self.context.context_blob.clone(),
+                resource: EsysResource::Session {
+                    handle: s.handle,
+                    name: Name::new(&s.handle.0.to_be_bytes()).unwrap_or_default(),
+                    session: esys,
+                },
+            },
+        }
+    }
+
+    /// Restores a session from its file form. The host-side audit digest is not part of the
+    /// tpm2-tools format; a restored audit session starts without one.
+    pub fn from_file(file: SessionFile) -> Result<SavedSession> {
+        let ctx = &file.context;
+        let EsysResource::Session {
+            handle, session, ..
+        } = &ctx.resource
+        else {
+            return Err(Error::InvalidArgument(format!(
+                "not a session file: it holds a {} context",
+                ctx.resource.kind()
+            )));
+        };
+        if session.session_type != file.session_type || session.auth_hash != file.auth_hash {
+            return Err(Error::InvalidArgument(
+                "session header and ESYS metadata disagree on type or hash".into(),
+            ));
+        }
+        let hash = HashAlg::from_alg_id(session.auth_hash)?;
+        let symmetric = Symmetric::from_fields(
+            session.symmetric.algorithm,
+            session.symmetric.key_bits,
+            session.symmetric.mode,
+        )
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let bound_entity = (session.session_type == SessionType::HMAC
+            && !session.bound_entity.is_empty())
+        .then(|| Name::new(session.bound_entity.as_bytes()).unwrap_or_default());
+        let session_key = SessionKey::new(session.session_key.as_bytes())
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        Ok(SavedSession {
+            context: Context {
+                sequence: ctx.sequence,
+                saved_handle: ctx.saved_handle,
+                hierarchy: ctx.hierarchy,
+                context_blob: ctx.tpm_blob.clone(),
+            },
+            state: SessionState {
+                handle: *handle,
+                session_type: session.session_type,
+                hash,
+                symmetric,
+                attributes: session.attributes,
+                // The file cannot say whether the key came from a secret; a non-empty key is
+                // taken as one (tpm2-tools sessions bound to an empty-auth object are not).
+                key_is_secret: !session_key.is_empty(),
+                session_key,
+                nonce_caller: session.nonce_caller.clone(),
+                nonce_tpm: session.nonce_tpm.clone(),
+                bound_entity,
+                policy_auth: match session.policy_kind {
+                    PolicyKind::None => PolicyAuth::None,
+                    PolicyKind::AuthValue => PolicyAuth::AuthValue,
+                    PolicyKind::Password => PolicyAuth::Password,
+                },
+                audit_digest: None,
+                allow_unprotected_encryption: false,
+                closed: false,
+                poisoned: false,
+            },
+        })
+    }
+}
+
+/// A transient object saved out of the TPM, with its public area and name.
+#[derive(Clone, Debug)]
+pub struct SavedObject {
+    pub context: Context,
+    pub entity: Entity,
+    pub public: Public,
+}
+
+impl Tpm {
+    /// Saves a loaded object into an object context file tpm2-tools accepts (`-c FILE`).
+    pub fn save_object_to_file(&self, handle: Handle, path: &Path) -> Result<()> {
+        let (entity, public) = self.read_public(handle)?;
+        let context = self.context_save(handle)?;
+        let saved = SavedContext {
+            hierarchy: context.hierarchy,
+            saved_handle: context.saved_handle,
+            sequence: context.sequence,
+            tpm_blob: context.context_blob,
+            resource: EsysResource::Key {
+                handle,
+                name: entity.name.clone(),
+                public: crate::wire::Tpm2b::new(&crate::wire::Marshal::to_bytes(&public))
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+            },
+        };
+        files::write_context_file(path, &saved).map_err(Error::from)
+    }
+
+    /// Loads an object from a tpm2-tools object context file (`tpm2_createprimary -c`) and
+    /// returns it with its verified name: the name is recomputed from the loaded object's
+    /// public area, not taken from the file.
+    pub fn load_object_file(&self, path: &Path) -> Result<(Entity, Public)> {
+        match files::read_object_file(path)? {
+            files::ObjectFile::Context(saved) => {
+                let handle = self.context_load(&Context {
+                    sequence: saved.sequence,
+                    saved_handle: saved.saved_handle,
+                    hierarchy: saved.hierarchy,
+                    context_blob: saved.tpm_blob,
+                })?;
+                self.read_public(handle)
+            }
+            files::ObjectFile::Serialized(resource) => self.read_public(resource.handle()),
+        }
+    }
+}
