@@ -37,7 +37,13 @@ fn our_policy_session_file_is_extended_by_tpm2_tools_and_continued_by_us() {
     let dig = dir.path().join("d");
     tool(
         &tcti,
-        &["tpm2_getpolicydigest", "-S", f.to_str().unwrap(), "-o", dig.to_str().unwrap()],
+        &[
+            "tpm2_getpolicydigest",
+            "-S",
+            f.to_str().unwrap(),
+            "-o",
+            dig.to_str().unwrap(),
+        ],
     );
     let tools_digest = std::fs::read(&dig).unwrap();
 
@@ -59,15 +65,40 @@ fn tools_hmac_session_file_is_used_by_us_and_saved_back_for_tools() {
     let dir = tempfile::tempdir().unwrap();
     let prim = dir.path().join("prim.ctx");
     let f = dir.path().join("hmac.ctx");
-    tool(&tcti, &["tpm2_createprimary", "-Q", "-C", "o", "-c", prim.to_str().unwrap()]);
-    tool(&tcti, &["tpm2_startauthsession", "--hmac-session", "-c", prim.to_str().unwrap(), "-S", f.to_str().unwrap()]);
+    tool(
+        &tcti,
+        &[
+            "tpm2_createprimary",
+            "-Q",
+            "-C",
+            "o",
+            "-c",
+            prim.to_str().unwrap(),
+        ],
+    );
+    tool(
+        &tcti,
+        &[
+            "tpm2_startauthsession",
+            "--hmac-session",
+            "-c",
+            prim.to_str().unwrap(),
+            "-S",
+            f.to_str().unwrap(),
+        ],
+    );
     tool(&tcti, &["tpm2_flushcontext", "-t"]);
 
     // A salted+bound session made by tpm2-tools: we use it for response encryption.
     let mut s = tpm.load_session_file(&f).unwrap();
     for _ in 0..3 {
         let r = tpm
-            .execute(&GetRandom { bytes_requested: 16 }, &mut [s.extra()])
+            .execute(
+                &GetRandom {
+                    bytes_requested: 16,
+                },
+                &mut [s.extra()],
+            )
             .unwrap();
         assert_eq!(r.random_bytes.len(), 16);
     }

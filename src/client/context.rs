@@ -8,7 +8,9 @@ use super::{Session, Tpm};
 use crate::command::{ContextLoad, ContextSave, Entity};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
-use crate::files::{self, EsysResource, EsysSession, PolicyKind, SavedContext, SessionFile, SymDef};
+use crate::files::{
+    self, EsysResource, EsysSession, PolicyKind, SavedContext, SessionFile, SymDef,
+};
 use crate::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
 use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType};
 
@@ -96,8 +98,14 @@ impl Session {
     /// Saves the session into a session file that tpm2-tools accepts (`-S FILE`,
     /// `session:FILE`). No auth value is ever written. The session stays alive in the TPM.
     pub fn save_to_file(self, path: &Path) -> Result<()> {
+        // Refuse before saving: a refused session stays owned (and flushed on drop), not
+        // stranded in the TPM.
+        if embeds_bind_auth(&self.state().bound_entity) {
+            return SavedSession::refuse_bind_auth(self.handle());
+        }
         let saved = self.save()?;
-        files::write_session_file(path, &saved.to_file()).map_err(Error::from)
+        let file = saved.to_file()?;
+        files::write_session_file(path, &file).map_err(Error::from)
     }
 }
 
@@ -113,6 +121,12 @@ impl Tpm {
     }
 }
 
+fn embeds_bind_auth(bound: &Option<crate::session::BoundEntity>) -> bool {
+    bound
+        .as_ref()
+        .is_some_and(|b| b.as_bytes().last().is_some_and(|&x| x != 0))
+}
+
 fn symmetric_to_file(s: Symmetric) -> SymDef {
     let (algorithm, key_bits, mode) = s.to_fields();
     SymDef {
@@ -124,14 +138,40 @@ fn symmetric_to_file(s: Symmetric) -> SymDef {
 
 impl SavedSession {
     /// The session file form (tpm2-tools 5.4 / ESYS metadata).
-    pub fn to_file(&self) -> SessionFile {
+    ///
+    /// A session bound to an entity with a non-empty auth value is refused: ESYS records the
+    /// binding as the entity's name with the auth value XORed onto zero padding, i.e. the
+    /// auth value in clear, and we never write auth values into files. Leaving the binding
+    /// out is no escape either, since tpm2-tools would then put the auth value into the HMAC
+    /// key, fail the TPM's check and count a dictionary-attack failure. Use
+    /// [`SavedSession::to_file_with_bind_auth`] to accept the disclosure knowingly.
+    pub fn to_file(&self) -> Result<SessionFile> {
+        if self.embeds_bind_auth() {
+            return Self::refuse_bind_auth(self.state.handle);
+        }
+        Ok(self.to_file_with_bind_auth())
+    }
+
+    fn refuse_bind_auth<T>(handle: Handle) -> Result<T> {
+        Err(Error::InvalidArgument(format!(
+            "session {handle} is bound to an entity with a non-empty auth value; the tpm2-tools \
+             session format would carry that auth value in clear, so it is not written (start \
+             the session salted instead of bound, or opt in explicitly)"
+        )))
+    }
+
+    /// Whether the recorded binding embeds an auth value. The auth value (trailing zeros
+    /// removed, so its last byte is non-zero) is XORed onto the end of the padded name, and no
+    /// name reaches the last byte, so that byte is non-zero exactly when an auth value is there.
+    pub fn embeds_bind_auth(&self) -> bool {
+        embeds_bind_auth(&self.state.bound_entity)
+    }
+
+    /// [`SavedSession::to_file`] without the bind-auth refusal.
+    pub fn to_file_with_bind_auth(&self) -> SessionFile {
         let s = &self.state;
         let esys = EsysSession {
-            bound_entity: s
-                .bound_entity
-                .as_ref()
-                .and_then(|b| files::EsysName::new(b.as_bytes()).ok())
-                .unwrap_or_default(),
+            bound_entity: s.bound_entity.as_ref().cloned().unwrap_or_default(),
             symmetric: symmetric_to_file(s.symmetric),
             auth_hash: s.hash.alg_id(),
             session_key: s.session_key.clone(),
@@ -189,7 +229,7 @@ impl SavedSession {
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let bound_entity = (session.session_type == SessionType::HMAC
             && !session.bound_entity.is_empty())
-        .then(|| Name::new(session.bound_entity.as_bytes()).unwrap_or_default());
+        .then(|| session.bound_entity.clone());
         let session_key = SessionKey::new(session.session_key.as_bytes())
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         Ok(SavedSession {

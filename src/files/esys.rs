@@ -12,7 +12,7 @@ use crate::wire::{
 pub const MAX_NV_PUBLIC_SIZE: usize = 4 + 2 + 4 + (2 + MAX_DIGEST_SIZE) + 2;
 /// sizeof(TPMU_NAME) in tpm2-tss: the 66-byte TPMT_HA padded to the 4-byte alignment of the
 /// handle member. ESYS's `bound_entity` always has this size, two more than any real name.
-pub const ESYS_NAME_SIZE: usize = 68;
+pub const ESYS_NAME_SIZE: usize = crate::session::BOUND_ENTITY_SIZE;
 /// A TPM2B_NAME as tpm2-tss sizes it (see [`ESYS_NAME_SIZE`]).
 pub type EsysName = Tpm2b<ESYS_NAME_SIZE>;
 /// ESYS keeps `sessionKey || authValue` in a buffer of 2 * sizeof(TPMU_HA).

@@ -365,23 +365,10 @@ impl ObjectFile {
     }
 }
 
-/// ESYS's `bound_entity` (tpm2-tss `iesys_compute_bound_entity`): the bind object's name
-/// zero-padded to sizeof(TPMU_NAME) = [`ESYS_NAME_SIZE`] = 68 bytes with its authValue XORed into the last
-/// `auth.len()` bytes; the size is always 68. An auth longer than 68 bytes (not a valid
-/// TPM2B_AUTH) contributes its first 68 bytes.
+/// ESYS's `bound_entity` (tpm2-tss `iesys_compute_bound_entity`) is the TPM's own bound-entity
+/// value; one implementation serves both.
 pub fn esys_bound_entity(name: &Name, auth: &[u8]) -> EsysName {
-    let mut out = [0u8; ESYS_NAME_SIZE];
-    out[..name.len()].copy_from_slice(name.as_bytes());
-    let n = auth.len().min(out.len());
-    let start = out.len() - n;
-    for (o, a) in out[start..].iter_mut().zip(auth) {
-        *o ^= a;
-    }
-    let mut bound = EsysName::empty();
-    // Cannot fail: `out` has exactly the capacity of an EsysName.
-    let _ = bound.set(&out);
-    zeroize::Zeroize::zeroize(&mut out);
-    bound
+    crate::session::bound_entity(name.as_bytes(), auth)
 }
 
 /// Reads at most [`MAX_FILE_SIZE`] bytes of a regular file into a zeroizing buffer (session

@@ -266,33 +266,37 @@ pub fn authorize(
         {
             return Err(SessionError::IdleExtraSession(s.handle));
         }
-        for (bit, which, slot_ref, allowed, dir) in [
-            (
-                SessionAttributes::DECRYPT,
-                "decrypt",
-                &mut p.decrypt,
-                info.decrypt_param,
-                "first command",
-            ),
-            (
-                SessionAttributes::ENCRYPT,
-                "encrypt",
-                &mut p.encrypt,
-                info.encrypt_param,
-                "first response",
-            ),
+        // A session asking for both directions (what `tpm2_startauthsession -c` makes) is
+        // used on commands that can encrypt only one of them: the other flag is left out of
+        // this command, as ESYS does. A session whose every requested direction is impossible
+        // is an error: the caller asked for encryption this command cannot give.
+        let wants_dec = a.contains(SessionAttributes::DECRYPT);
+        let wants_enc = a.contains(SessionAttributes::ENCRYPT);
+        let dec = wants_dec && info.decrypt_param;
+        let enc = wants_enc && info.encrypt_param;
+        if (wants_dec || wants_enc) && !dec && !enc {
+            return Err(SessionError::NotEncryptable {
+                command: info.code,
+                direction: if wants_dec {
+                    "first command"
+                } else {
+                    "first response"
+                },
+            });
+        }
+        let effective = a
+            .with(SessionAttributes::DECRYPT, dec)
+            .with(SessionAttributes::ENCRYPT, enc);
+        p.sent_attributes[i] = effective;
+        for (bit, which, slot_ref) in [
+            (SessionAttributes::DECRYPT, "decrypt", &mut p.decrypt),
+            (SessionAttributes::ENCRYPT, "encrypt", &mut p.encrypt),
         ] {
-            if !a.contains(bit) {
+            if !effective.contains(bit) {
                 continue;
             }
             if slot_ref.is_some() {
                 return Err(SessionError::DuplicateCrypt(which));
-            }
-            if !allowed {
-                return Err(SessionError::NotEncryptable {
-                    command: info.code,
-                    direction: dir,
-                });
             }
             if s.symmetric == Symmetric::Null {
                 return Err(SessionError::NoCipher(s.handle));
@@ -355,8 +359,7 @@ pub fn authorize(
                 .marshal(w);
             }
             SessionSlot::Session { state, auth } => {
-                let attrs = state.attributes;
-                p.sent_attributes[i] = attrs;
+                let attrs = p.sent_attributes[i];
                 let cp_hash = cp.get(state.hash, |alg| cp_hash(alg, info, params));
                 if attrs.contains(SessionAttributes::AUDIT) {
                     p.audit_cp_hash[i] = Some(cp_hash.clone());

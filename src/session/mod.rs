@@ -11,7 +11,7 @@ use core::fmt;
 use zeroize::Zeroize;
 
 use crate::crypto::{self, HashAlg};
-use crate::wire::{AlgId, Digest, Handle, Name, Nonce, Secret, SessionAttributes, SessionType};
+use crate::wire::{AlgId, Digest, Handle, Nonce, Secret, SessionAttributes, SessionType};
 
 /// The session key: at most one digest of the session's hash. Zeroized on drop.
 pub type SessionKey = Secret<64>;
@@ -124,7 +124,7 @@ pub struct SessionState {
     /// nonceTPM of the last response: the "nonceOlder" of the next command.
     pub nonce_tpm: Nonce,
     /// The TPM's bound-entity value (name padded and XORed with the bind auth), if bound.
-    pub bound_entity: Option<Name>,
+    pub bound_entity: Option<BoundEntity>,
     pub policy_auth: PolicyAuth,
     /// Host-side session audit digest; `None` until the session is first used for audit.
     pub audit_digest: Option<Digest>,
@@ -191,11 +191,19 @@ pub fn trim_auth(auth: &[u8]) -> &[u8] {
     &auth[..end]
 }
 
-/// The value a TPM keeps for a bound session: the entity's name, zero-padded to the size of
-/// TPMU_NAME, with the (trimmed) auth value XORed into its last bytes. Comparing this value,
+/// sizeof(TPMU_NAME) as the TPM reference code and tpm2-tss lay it out (a 66-byte TPMT_HA
+/// unioned with a handle, padded to 4-byte alignment).
+pub const BOUND_ENTITY_SIZE: usize = 68;
+
+/// The value a TPM keeps for a bound session (see [`bound_entity`]).
+pub type BoundEntity = crate::wire::Tpm2b<BOUND_ENTITY_SIZE>;
+
+/// The value a TPM keeps for a bound session: the entity's name, zero-padded to
+/// [`BOUND_ENTITY_SIZE`] bytes, with the auth value (trailing zeros removed, as the TPM does)
+/// XORed into its last bytes. tpm2-tss stores the same value in session files. Comparing it,
 /// not the name alone, means a session stops counting as bound once the auth value changes.
-pub fn bound_entity(name: &[u8], auth: &[u8]) -> Name {
-    let mut buf = [0u8; crate::wire::MAX_NAME_SIZE];
+pub fn bound_entity(name: &[u8], auth: &[u8]) -> BoundEntity {
+    let mut buf = [0u8; BOUND_ENTITY_SIZE];
     let n = name.len().min(buf.len());
     buf[..n].copy_from_slice(&name[..n]);
     let auth = trim_auth(auth);
@@ -204,7 +212,7 @@ pub fn bound_entity(name: &[u8], auth: &[u8]) -> Name {
     for (d, s) in buf[start..].iter_mut().zip(auth) {
         *d ^= s;
     }
-    let out = Name::new(&buf).unwrap_or_default();
+    let out = BoundEntity::new(&buf).unwrap_or_default();
     buf.zeroize();
     out
 }
