@@ -51,8 +51,8 @@ pub enum Error {
     #[error("{handle}: name mismatch (expected {expected:?}, TPM reports {actual:?}); refusing to use it")]
     NameMismatch {
         handle: Handle,
-        expected: Name,
-        actual: Name,
+        expected: Box<Name>,
+        actual: Box<Name>,
     },
 
     #[error(transparent)]

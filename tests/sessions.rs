@@ -481,8 +481,8 @@ fn wrong_expected_salt_key_name_is_refused_before_any_session() {
             actual,
         } => {
             assert_eq!(*handle, Handle(PERSISTENT));
-            assert_eq!(*expected, wrong);
-            assert_eq!(*actual, name);
+            assert_eq!(**expected, wrong);
+            assert_eq!(**actual, name);
         }
         other => panic!("expected NameMismatch, got {other}"),
     }

@@ -37,8 +37,8 @@ impl super::Tpm {
         if computed != rsp.name {
             return Err(Error::NameMismatch {
                 handle,
-                expected: computed,
-                actual: rsp.name,
+                expected: Box::new(computed),
+                actual: Box::new(rsp.name),
             });
         }
         Ok((Entity::new(handle, computed), public))
@@ -54,8 +54,8 @@ impl super::Tpm {
         if computed != rsp.nv_name {
             return Err(Error::NameMismatch {
                 handle: index,
-                expected: computed,
-                actual: rsp.nv_name,
+                expected: Box::new(computed),
+                actual: Box::new(rsp.nv_name),
             });
         }
         Ok((Entity::new(index, computed), public))

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::session::engine::SessionSlot;
 use crate::session::{bound_entity, trim_auth, PolicyAuth, SessionKey, SessionState, Symmetric};
 use crate::wire::{
-    Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes, SessionType,
+    AlgId, Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes,
+    SessionType,
 };
 
 /// The public part of a TPM key used to salt a session.
@@ -36,14 +37,22 @@ impl SaltKey {
     /// The salt key for a loaded object with this public area.
     pub fn from_public(entity: Entity, public: &crate::wire::Public) -> Result<SaltKey> {
         use crate::wire::{EccCurve, PublicKey};
-        let name_alg = HashAlg::from_alg_id(public.name_alg)?;
+        let mut name_alg = HashAlg::from_alg_id(public.name_alg)?;
         let key = match &public.key {
             PublicKey::Rsa {
                 parameters, unique, ..
-            } => SaltKeyMaterial::Rsa {
-                modulus: unique.as_bytes().to_vec(),
-                exponent: parameters.exponent,
-            },
+            } => {
+                // An RSA key with its own OAEP scheme encrypts secrets with that scheme's hash.
+                name_alg = crypto::rsa_secret_hash(
+                    name_alg,
+                    parameters.scheme.scheme(),
+                    parameters.scheme.hash().unwrap_or(AlgId::NULL),
+                )?;
+                SaltKeyMaterial::Rsa {
+                    modulus: unique.as_bytes().to_vec(),
+                    exponent: parameters.exponent,
+                }
+            }
             PublicKey::Ecc {
                 parameters, unique, ..
             } if parameters.curve == EccCurve::NIST_P256 => SaltKeyMaterial::EccP256 {
@@ -75,8 +84,8 @@ impl SaltKey {
         if entity.name != *expected_name {
             return Err(Error::NameMismatch {
                 handle,
-                expected: expected_name.clone(),
-                actual: entity.name,
+                expected: Box::new(expected_name.clone()),
+                actual: Box::new(entity.name),
             });
         }
         SaltKey::from_public(entity, &public)
@@ -451,8 +460,8 @@ impl Session {
         if rsp.name != key.name || computed != key.name {
             return Err(Error::NameMismatch {
                 handle: key.handle,
-                expected: key.name,
-                actual: rsp.name,
+                expected: Box::new(key.name),
+                actual: Box::new(rsp.name),
             });
         }
         Ok(())

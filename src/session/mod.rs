@@ -217,28 +217,6 @@ pub fn bound_entity(name: &[u8], auth: &[u8]) -> BoundEntity {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trailing_zeros_are_trimmed() {
-        assert_eq!(trim_auth(b"ab\0\0"), b"ab");
-        assert_eq!(trim_auth(b"\0\0"), b"");
-        assert_eq!(trim_auth(b"a\0b"), b"a\0b");
-    }
-
-    #[test]
-    fn bound_entity_matches_the_esys_layout() {
-        let name = [0xAAu8; 34];
-        let b = bound_entity(&name, b"pw123");
-        assert_eq!(b.len(), 68);
-        assert_eq!(&b.as_bytes()[..34], &name);
-        assert!(b.as_bytes()[34..63].iter().all(|&x| x == 0));
-        assert_eq!(&b.as_bytes()[63..], b"pw123");
-    }
-}
-
 impl crate::wire::Marshal for Symmetric {
     fn marshal(&self, w: &mut crate::wire::Writer<'_>) {
         let (alg, bits, mode) = self.to_fields();
@@ -273,5 +251,27 @@ impl crate::wire::Unmarshal for Symmetric {
                 Symmetric::from_fields(alg, bits, mode).map_err(|_| bad(alg.0))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_zeros_are_trimmed() {
+        assert_eq!(trim_auth(b"ab\0\0"), b"ab");
+        assert_eq!(trim_auth(b"\0\0"), b"");
+        assert_eq!(trim_auth(b"a\0b"), b"a\0b");
+    }
+
+    #[test]
+    fn bound_entity_matches_the_esys_layout() {
+        let name = [0xAAu8; 34];
+        let b = bound_entity(&name, b"pw123");
+        assert_eq!(b.len(), 68);
+        assert_eq!(&b.as_bytes()[..34], &name);
+        assert!(b.as_bytes()[34..63].iter().all(|&x| x == 0));
+        assert_eq!(&b.as_bytes()[63..], b"pw123");
     }
 }
