@@ -25,8 +25,8 @@ use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
 use tpm2_wire::command::{Create, Entity, Load, Unseal};
 use tpm2_wire::crypto;
 use tpm2_wire::wire::{
-    AlgId, Auth, Data, PcrSelectionList, Public, SensitiveCreate, SensitiveData,
-    SessionAttributes, Tpm2bPublic, Tpm2bSensitiveCreate, MAX_SYM_DATA,
+    AlgId, Auth, Data, PcrSelectionList, Public, SensitiveCreate, SensitiveData, SessionAttributes,
+    Tpm2bPublic, Tpm2bSensitiveCreate, MAX_SYM_DATA,
 };
 
 const USAGE: &str = "usage: sealed_secret [-T|--tcti TCTI] --secret TEXT
@@ -73,10 +73,12 @@ fn run() -> AnyResult<()> {
     }
 
     let primary_auth = random_auth()?;
-    let (primary, public) =
-        create_primary(tpm, Public::rsa_2048_storage_parent(), &primary_auth)?;
+    let (primary, public) = create_primary(tpm, Public::rsa_2048_storage_parent(), &primary_auth)?;
     let primary = Transient::new(tpm, primary);
-    println!("created an RSA-2048 storage primary at {}", primary.handle());
+    println!(
+        "created an RSA-2048 storage primary at {}",
+        primary.handle()
+    );
 
     let salt = SaltKey::from_public(primary.entity.clone(), &public)?;
     let mut session = Session::start(
