@@ -4,8 +4,9 @@
 //!
 //! The first input byte picks the set-up: response handles (0 or 1), hash, parameter
 //! encryption, whether the session authorizes a handle or is an extra (encrypt or audit)
-//! session, and whether the harness splices the correct HMAC into the frame (so the fuzzer
-//! also reaches the paths after a successful check). The rest is the response frame.
+//! session, whether the harness splices the correct HMAC into the frame (so the fuzzer also
+//! reaches the paths after a successful check) and whether it corrects the header's size
+//! field. The rest is the response frame.
 //!
 //! nonceCaller is fresh randomness per run, as in real use; the HMAC splice follows it, so
 //! which paths an input reaches does not depend on it.
@@ -33,6 +34,7 @@ struct Setup {
     symmetric: Symmetric,
     authorizing: bool,
     splice_hmac: bool,
+    fix_size: bool,
 }
 
 impl Setup {
@@ -52,6 +54,7 @@ impl Setup {
             },
             authorizing: b & 0x10 != 0,
             splice_hmac: b & 0x20 != 0,
+            fix_size: b & 0x40 != 0,
         }
     }
 
@@ -168,6 +171,16 @@ fn run(data: &[u8]) {
         engine::authorize(&mut w, &info, &mut slots, &mut params).unwrap()
     };
 
+    // Optionally make the header's size right, so the fuzzer spends its time past framing.
+    let mut sized;
+    let frame = if setup.fix_size && frame.len() >= HEADER_SIZE {
+        sized = frame.to_vec();
+        let len = sized.len() as u32;
+        sized[2..6].copy_from_slice(&len.to_be_bytes());
+        &sized[..]
+    } else {
+        frame
+    };
     let Ok(parsed) = ResponseFrame::parse(frame, setup.response_handles) else {
         return;
     };
