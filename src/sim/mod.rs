@@ -6,8 +6,10 @@
 //! port does not understand the simulator's platform commands.
 
 mod front;
+mod responder;
 
 pub use front::MssimFront;
+pub use responder::Responder;
 
 use std::fs::File;
 use std::net::{Ipv4Addr, TcpListener};

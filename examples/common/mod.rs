@@ -1,0 +1,161 @@
+//! Code the examples share: choosing a TPM, command-line flags, primaries and cleanup.
+#![allow(dead_code)]
+
+use std::error::Error;
+
+use tpm2_wire::command::{CreatePrimary, Entity, FlushContext};
+use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::sim::Swtpm;
+use tpm2_wire::transport::{open_with_env_value, TCTI_ENV_VAR};
+use tpm2_wire::wire::{
+    Auth, Data, Handle, PcrSelectionList, Public, SensitiveCreate, Tpm2bPublic,
+    Tpm2bSensitiveCreate,
+};
+use tpm2_wire::Tpm;
+
+pub type AnyResult<T> = Result<T, Box<dyn Error>>;
+
+/// A TPM to talk to, and the swtpm behind it if the example started one.
+pub struct Connection {
+    pub tpm: Tpm,
+    /// Kept alive for as long as the connection; dropping it kills the swtpm.
+    pub swtpm: Option<Swtpm>,
+}
+
+/// `-T/--tcti` wins; else `TPM2TOOLS_TCTI` if set and non-empty; else a private swtpm is
+/// started (never a probe of the machine's TPM: an example should not touch it uninvited).
+pub fn connect(tcti: Option<&str>) -> AnyResult<Connection> {
+    let env = std::env::var(TCTI_ENV_VAR).ok().filter(|v| !v.is_empty());
+    if tcti.is_some() || env.is_some() {
+        let transport = open_with_env_value(tcti, env.as_deref())?;
+        return Ok(Connection {
+            tpm: Tpm::new(transport),
+            swtpm: None,
+        });
+    }
+    let swtpm = Swtpm::spawn()?;
+    let tpm = Tpm::new(Box::new(swtpm.transport()?));
+    Ok(Connection {
+        tpm,
+        swtpm: Some(swtpm),
+    })
+}
+
+/// Hand-rolled flag parsing: `--name VALUE` or `--name=VALUE` for flags that take a value,
+/// `--name` alone for switches.
+pub struct Args {
+    args: Vec<String>,
+}
+
+impl Args {
+    pub fn from_env() -> Args {
+        Args {
+            args: std::env::args().skip(1).collect(),
+        }
+    }
+
+    /// The value of the first of `names` given, removing it from the list.
+    pub fn value(&mut self, names: &[&str]) -> AnyResult<Option<String>> {
+        for i in 0..self.args.len() {
+            let a = &self.args[i];
+            for n in names {
+                if a == n {
+                    if i + 1 >= self.args.len() {
+                        return Err(format!("{n} needs a value").into());
+                    }
+                    let v = self.args.remove(i + 1);
+                    self.args.remove(i);
+                    return Ok(Some(v));
+                }
+                if let Some(v) = a.strip_prefix(&format!("{n}=")) {
+                    let v = v.to_string();
+                    self.args.remove(i);
+                    return Ok(Some(v));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn flag(&mut self, names: &[&str]) -> bool {
+        match self.args.iter().position(|a| names.contains(&a.as_str())) {
+            Some(i) => {
+                self.args.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Fails on anything not consumed.
+    pub fn finish(self) -> AnyResult<()> {
+        match self.args.first() {
+            Some(a) => Err(format!("unexpected argument {a:?} (try --help)").into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Creates a primary key under the owner hierarchy with an empty owner password.
+pub fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> AnyResult<(Entity, Public)> {
+    let owner_auth = Auth::empty();
+    let rsp = tpm.execute(
+        &CreatePrimary {
+            primary_handle: Entity::owner(),
+            in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
+                user_auth: auth.clone(),
+                ..Default::default()
+            }),
+            in_public: Tpm2bPublic(template),
+            outside_info: Data::empty(),
+            creation_pcr: PcrSelectionList::default(),
+        },
+        &mut [SessionSlot::Password(&owner_auth)],
+    )?;
+    let public = rsp.out_public.0;
+    let name = tpm2_wire::client::object_name(&public)?;
+    if name != rsp.name {
+        return Err("the TPM's name for the new primary is not the hash of its public area".into());
+    }
+    Ok((Entity::new(rsp.object_handle, name), public))
+}
+
+/// Flushes a transient object when dropped, so error paths clean up too.
+pub struct Transient {
+    tpm: Tpm,
+    pub entity: Entity,
+    flushed: bool,
+}
+
+impl Transient {
+    pub fn new(tpm: &Tpm, entity: Entity) -> Transient {
+        Transient {
+            tpm: tpm.clone(),
+            entity,
+            flushed: false,
+        }
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.entity.handle
+    }
+
+    /// Flushes now and reports errors.
+    pub fn flush(mut self) -> AnyResult<()> {
+        self.flushed = true;
+        self.tpm.run(&FlushContext {
+            flush_handle: self.entity.handle,
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for Transient {
+    fn drop(&mut self) {
+        if !self.flushed {
+            let _ = self.tpm.run(&FlushContext {
+                flush_handle: self.entity.handle,
+            });
+        }
+    }
+}

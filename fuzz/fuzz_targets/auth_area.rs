@@ -1,0 +1,240 @@
+//! Arbitrary bytes as the response to a session-protected command: parsing the frame,
+//! verifying its authorization area and decrypting its first parameter must never panic, and
+//! verification must never succeed unless the response HMAC is the one the session expects.
+//!
+//! The first input byte picks the set-up: response handles (0 or 1), hash, parameter
+//! encryption, whether the session authorizes a handle or is an extra (encrypt or audit)
+//! session, whether the harness splices the correct HMAC into the frame (so the fuzzer also
+//! reaches the paths after a successful check) and whether it corrects the header's size
+//! field. The rest is the response frame.
+//!
+//! nonceCaller is fresh randomness per run, as in real use; the HMAC splice follows it, so
+//! which paths an input reaches does not depend on it.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tpm2_wire::crypto::{HashAlg, Hasher, HmacCtx};
+use tpm2_wire::session::engine::{self, CommandInfo, SessionSlot};
+use tpm2_wire::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
+use tpm2_wire::wire::{
+    Auth, CommandCode, Digest, Handle, Nonce, ResponseFrame, SessionAttributes, SessionType,
+    StructureTag, HEADER_SIZE,
+};
+
+/// The name of the one authorized handle (an NV index with a SHA-256 name).
+const NV_NAME: [u8; 34] = [
+    0x00, 0x0B, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+    23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+];
+
+struct Setup {
+    response_handles: usize,
+    hash: HashAlg,
+    symmetric: Symmetric,
+    authorizing: bool,
+    splice_hmac: bool,
+    fix_size: bool,
+}
+
+impl Setup {
+    fn from_byte(b: u8) -> Setup {
+        Setup {
+            response_handles: usize::from(b & 1),
+            hash: if b & 2 == 0 {
+                HashAlg::Sha256
+            } else {
+                HashAlg::Sha1
+            },
+            symmetric: match (b >> 2) & 3 {
+                0 => Symmetric::Null,
+                1 => Symmetric::AesCfb(128),
+                2 => Symmetric::Xor(HashAlg::Sha256),
+                _ => Symmetric::AesCfb(256),
+            },
+            authorizing: b & 0x10 != 0,
+            splice_hmac: b & 0x20 != 0,
+            fix_size: b & 0x40 != 0,
+        }
+    }
+
+    fn attributes(&self) -> SessionAttributes {
+        let mut bits = SessionAttributes::CONTINUE_SESSION;
+        if self.symmetric != Symmetric::Null {
+            bits |= SessionAttributes::ENCRYPT;
+        } else if !self.authorizing {
+            // An extra session must do something: audit.
+            bits |= SessionAttributes::AUDIT;
+        }
+        SessionAttributes(bits)
+    }
+
+    fn state(&self) -> SessionState {
+        let n = self.hash.digest_size();
+        SessionState {
+            handle: Handle(0x0200_0000),
+            session_type: SessionType::HMAC,
+            hash: self.hash,
+            symmetric: self.symmetric,
+            attributes: self.attributes(),
+            session_key: SessionKey::new(&[0x42; 64][..n]).unwrap(),
+            key_is_secret: true,
+            nonce_caller: Nonce::new(&[0x01; 64][..n]).unwrap(),
+            nonce_tpm: Nonce::new(&[0x02; 64][..n]).unwrap(),
+            bound_entity: None,
+            policy_auth: PolicyAuth::None,
+            audit_digest: None,
+            allow_unprotected_encryption: false,
+            closed: false,
+            poisoned: false,
+        }
+    }
+}
+
+fn expected_hmac(
+    setup: &Setup,
+    state: &SessionState,
+    auth: &Auth,
+    code: CommandCode,
+    params: &[u8],
+    nonce_tpm: &[u8],
+    attributes: u8,
+) -> Digest {
+    let mut h = Hasher::new(setup.hash);
+    h.update(&0u32.to_be_bytes());
+    h.update(&code.0.to_be_bytes());
+    h.update(params);
+    let rp = h.finalize();
+    let mut key = state.session_key.as_bytes().to_vec();
+    if setup.authorizing {
+        key.extend_from_slice(auth.as_bytes());
+    }
+    let mut m = HmacCtx::new(setup.hash, &key);
+    m.update(rp.as_bytes());
+    m.update(nonce_tpm);
+    m.update(state.nonce_caller.as_bytes());
+    m.update(&[attributes]);
+    m.finalize()
+}
+
+/// `frame` with the HMAC of its single authorization replaced by `hmac` (sizes patched).
+fn splice(frame: &[u8], parsed: &ResponseFrame<'_>, hmac: &[u8]) -> Option<Vec<u8>> {
+    let a = parsed.auths[0]?;
+    let mut out = frame[..HEADER_SIZE].to_vec();
+    out.extend_from_slice(parsed.handles);
+    out.extend_from_slice(&(parsed.parameters.len() as u32).to_be_bytes());
+    out.extend_from_slice(parsed.parameters);
+    out.extend_from_slice(&(a.nonce.len() as u16).to_be_bytes());
+    out.extend_from_slice(a.nonce);
+    out.push(a.attributes.0);
+    out.extend_from_slice(&(hmac.len() as u16).to_be_bytes());
+    out.extend_from_slice(hmac);
+    let size = out.len() as u32;
+    out[2..6].copy_from_slice(&size.to_be_bytes());
+    Some(out)
+}
+
+fn run(data: &[u8]) {
+    let Some((&ctl, frame)) = data.split_first() else {
+        return;
+    };
+    let setup = Setup::from_byte(ctl);
+    let auth = Auth::new(b"fuzz auth").unwrap();
+    let names: [&[u8]; 2] = [&NV_NAME, &NV_NAME];
+    let info = if setup.authorizing {
+        CommandInfo {
+            code: CommandCode::NV_READ,
+            names: &names,
+            auth_handles: 1,
+            decrypt_param: false,
+            encrypt_param: true,
+        }
+    } else {
+        CommandInfo {
+            code: CommandCode::GET_RANDOM,
+            names: &[],
+            auth_handles: 0,
+            decrypt_param: false,
+            encrypt_param: true,
+        }
+    };
+
+    let mut state = setup.state();
+    let mut command = Vec::new();
+    let mut params = vec![0, 32, 0, 0];
+    let pending = {
+        let mut slots = [SessionSlot::Session {
+            state: &mut state,
+            auth: &auth,
+        }];
+        let mut w = tpm2_wire::wire::Writer::new(&mut command);
+        engine::authorize(&mut w, &info, &mut slots, &mut params).unwrap()
+    };
+
+    // Optionally make the header's size right, so the fuzzer spends its time past framing.
+    let mut sized;
+    let frame = if setup.fix_size && frame.len() >= HEADER_SIZE {
+        sized = frame.to_vec();
+        let len = sized.len() as u32;
+        sized[2..6].copy_from_slice(&len.to_be_bytes());
+        &sized[..]
+    } else {
+        frame
+    };
+    let Ok(parsed) = ResponseFrame::parse(frame, setup.response_handles) else {
+        return;
+    };
+    let mut owned = None;
+    if setup.splice_hmac && parsed.code == 0 && parsed.tag == StructureTag::SESSIONS {
+        if let Some(a) = parsed.auths[0] {
+            let want = expected_hmac(
+                &setup,
+                &state,
+                &auth,
+                info.code,
+                parsed.parameters,
+                a.nonce,
+                a.attributes.0,
+            );
+            owned = splice(frame, &parsed, want.as_bytes());
+        }
+    }
+    let frame: &[u8] = owned.as_deref().unwrap_or(frame);
+    let Ok(parsed) = ResponseFrame::parse(frame, setup.response_handles) else {
+        return;
+    };
+    if parsed.code != 0 {
+        return;
+    }
+
+    let expected = parsed.auths[0].map(|a| {
+        expected_hmac(
+            &setup,
+            &state,
+            &auth,
+            info.code,
+            parsed.parameters,
+            a.nonce,
+            a.attributes.0,
+        )
+    });
+    let mut slots = [SessionSlot::Session {
+        state: &mut state,
+        auth: &auth,
+    }];
+    let verified =
+        engine::verify_response(&info, &mut slots, &pending, &parsed.auths, parsed.parameters);
+    if verified.is_ok() {
+        assert_eq!(parsed.auth_count, 1, "verified a response with the wrong number of sessions");
+        let a = parsed.auths[0].expect("one authorization");
+        assert_eq!(
+            Some(a.hmac),
+            expected.as_ref().map(Digest::as_bytes),
+            "verified a response whose HMAC is not the expected one"
+        );
+        let mut response_params = parsed.parameters.to_vec();
+        let _ = engine::decrypt_response(&info, &slots, &pending, &mut response_params);
+    }
+}
+
+fuzz_target!(|data: &[u8]| run(data));
