@@ -167,7 +167,8 @@ fn crypt(
 ) -> Outcome<()> {
     let r = match s.symmetric {
         Symmetric::Null => return Err(rc::VALUE),
-        Symmetric::Xor(h) => crypto::xor_obfuscate(h, key.bytes(), newer, older, data),
+        // As the TPM does: the XOR mask uses the session hash, not the one in the sym def.
+        Symmetric::Xor(_) => crypto::xor_obfuscate(s.hash, key.bytes(), newer, older, data),
         Symmetric::AesCfb(bits) if encrypt => {
             crypto::param_cfb_encrypt(s.hash, bits, key.bytes(), newer, older, data)
         }
