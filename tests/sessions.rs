@@ -774,3 +774,51 @@ fn clear_under_an_hmac_session_with_lockout_auth() {
     drop(s);
     assert_nothing_loaded(&tpm);
 }
+
+#[test]
+fn nv_name_follows_the_written_attribute_offline() {
+    use tpm2_wire::client::NvIndex;
+    use tpm2_wire::session::engine::SessionSlot;
+    use tpm2_wire::wire::{Auth, Digest, Handle, NvAttributes, NvPublic};
+    let (_sim, tpm) = swtpm();
+    let auth = pw("nvpw");
+    let public = NvPublic {
+        nv_index: Handle(0x0150_0042),
+        name_alg: tpm2_wire::wire::AlgId::SHA256,
+        attributes: NvAttributes::AUTHWRITE | NvAttributes::AUTHREAD | NvAttributes::NO_DA,
+        auth_policy: Digest::empty(),
+        data_size: 16,
+    };
+    let owner = Auth::empty();
+    tpm.execute(
+        &tpm2_wire::command::NvDefineSpace {
+            auth_handle: tpm2_wire::command::Entity::owner(),
+            auth: auth.clone(),
+            public_info: tpm2_wire::wire::Tpm2bNvPublic(public.clone()),
+        },
+        &mut [SessionSlot::Password(&owner)],
+    )
+    .unwrap();
+    let mut idx = NvIndex::new(public).unwrap();
+    assert_eq!(
+        idx.entity,
+        tpm.nv_index(Handle(0x0150_0042)).unwrap().entity
+    );
+    let before = idx.entity.name.clone();
+    // A bound HMAC session cares about the name: a stale one would fail the HMAC check.
+    let mut s = Session::start(
+        &tpm,
+        &SessionOptions::hmac().bound(idx.entity.clone(), auth.clone()),
+    )
+    .unwrap();
+    tpm.nv_write(None, &mut idx, b"0123456789abcdef", 0, &mut [s.auth(&auth)])
+        .unwrap();
+    assert_ne!(idx.entity.name, before, "TPMA_NV_WRITTEN changes the name");
+    assert_eq!(
+        idx.entity,
+        tpm.nv_index(Handle(0x0150_0042)).unwrap().entity,
+        "offline name equals the TPM's after the write"
+    );
+    tpm.nv_write(None, &mut idx, b"fedcba9876543210", 0, &mut [s.auth(&auth)])
+        .unwrap();
+}

@@ -61,3 +61,64 @@ impl super::Tpm {
         Ok((Entity::new(index, computed), public))
     }
 }
+
+/// An NV index as the client tracks it: its public area and the name derived from it. The
+/// name covers the attributes, so it changes when the TPM sets TPMA_NV_WRITTEN on the first
+/// write; [`Tpm::nv_write`] keeps it current.
+#[derive(Clone, Debug)]
+pub struct NvIndex {
+    pub entity: Entity,
+    pub public: NvPublic,
+}
+
+impl NvIndex {
+    pub fn new(public: NvPublic) -> Result<NvIndex> {
+        let name = nv_name(&public)?;
+        Ok(NvIndex {
+            entity: Entity::new(public.nv_index, name),
+            public,
+        })
+    }
+
+    /// Records that the index has been written: sets TPMA_NV_WRITTEN and recomputes the
+    /// name, as the TPM does, without asking it.
+    pub fn mark_written(&mut self) -> Result<()> {
+        use crate::wire::NvAttributes;
+        if !self.public.attributes.contains(NvAttributes::WRITTEN) {
+            self.public.attributes = self.public.attributes.with(NvAttributes::WRITTEN, true);
+            self.entity.name = nv_name(&self.public)?;
+        }
+        Ok(())
+    }
+}
+
+impl super::Tpm {
+    /// Reads an NV index's public area (its name checked against it).
+    pub fn nv_index(&self, index: Handle) -> Result<NvIndex> {
+        let (entity, public) = self.nv_read_public(index)?;
+        Ok(NvIndex { entity, public })
+    }
+
+    /// TPM2_NV_Write, authorized for `auth_handle` (`None`: the index itself) by `sessions`,
+    /// then the index's name updated for TPMA_NV_WRITTEN so the next command's cpHash is right.
+    pub fn nv_write(
+        &self,
+        auth_handle: Option<&Entity>,
+        index: &mut NvIndex,
+        data: &[u8],
+        offset: u16,
+        sessions: &mut [crate::session::engine::SessionSlot<'_>],
+    ) -> Result<()> {
+        let cmd = crate::command::NvWrite {
+            auth_handle: auth_handle.unwrap_or(&index.entity).clone(),
+            nv_index: index.entity.clone(),
+            data: crate::wire::MaxNvBuffer::new(data).map_err(|source| Error::Build {
+                command: crate::wire::CommandCode::NV_WRITE,
+                source,
+            })?,
+            offset,
+        };
+        self.execute(&cmd, sessions)?;
+        index.mark_written()
+    }
+}
