@@ -325,9 +325,6 @@ fn identify(core: &mut Core, handles: Handles<'_>, slots: &mut [SessionSlot<'_>]
         let Some(state) = slot_state(slots, i) else {
             continue;
         };
-        if state.closed {
-            continue;
-        }
         let Some(e) = st.by_state(state.handle, &state.nonce_tpm) else {
             continue;
         };
