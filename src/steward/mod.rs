@@ -88,6 +88,8 @@ pub struct StewardStats {
     pub regapped: u64,
     /// Backoff waits on exhaustion.
     pub waits: u64,
+    /// Times [`Tpm::start_sessions`] gave back what it had started and tried again.
+    pub start_retries: u64,
     /// Sessions found lost.
     pub lost: u64,
 }
@@ -289,7 +291,10 @@ pub(crate) fn execute<C: Command>(
         if rc.is_context_gap() && policy.regap && regap_oldest(core, &used)? {
             continue;
         }
-        if !rc.is_session_exhaustion() || no_wait {
+        // Waiting for a loaded slot is safe even for start_sessions: by now we hold none
+        // (ours were parked above, the command's own are parked below). Waiting for a
+        // session handle or object slot while holding sessions is not (hold-and-wait).
+        if !rc.is_session_exhaustion() || (no_wait && base != TpmRc::SESSION_MEMORY) {
             return Err(Error::Tpm { command: code, rc });
         }
         // Nothing of ours to give: wait for others, without holding our sessions loaded or
@@ -870,7 +875,11 @@ impl Tpm {
                 return Err(err);
             }
             attempt += 1;
-            self.lock().steward.stats.waits += 1;
+            {
+                let mut core = self.lock();
+                core.steward.stats.waits += 1;
+                core.steward.stats.start_retries += 1;
+            }
             std::thread::sleep(jitter(delay));
             delay = (delay * 2).min(policy.max_delay);
         }
