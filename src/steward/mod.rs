@@ -12,8 +12,8 @@
 //! * waits with bounded, jittered backoff when every session handle or object slot is taken
 //!   (TPM_RC_SESSION_HANDLES, TPM_RC_OBJECT_MEMORY, or SESSION_MEMORY with nothing of ours to
 //!   park), releasing the connection while it sleeps;
-//! * turns "no such session" answers (TPM_RC_REFERENCE_Sn, or TPM_RC_HANDLE / TPM_RC_VALUE
-//!   naming a session) into [`Error::SessionLost`] and marks the session closed, so it is not
+//! * turns "no such session" answers (TPM_RC_REFERENCE_Sn / _Hn, or TPM_RC_HANDLE naming a
+//!   session) into [`Error::SessionLost`] and marks the session closed, so it is not
 //!   mistaken for a wrong password and never flushed (its handle may be someone else's now);
 //! * re-gaps parked sessions (load and save again) before the TPM's context counter gets too
 //!   far ahead of them, and after TPM_RC_CONTEXT_GAP.
@@ -254,9 +254,14 @@ pub(crate) fn execute<C: Command>(
         if let Some(max) = policy.max_loaded_sessions {
             make_room(core, &used, max, needs_fresh_slot)?;
         }
+        let mut sequence = None;
         let outcome = match load_used(core, &used, slots) {
             Ok(()) => {
                 let r = exchange(core, cmd, slots);
+                // Read before bookkeeping commands reuse the response buffer.
+                if r.is_ok() && code == CommandCode::CONTEXT_SAVE {
+                    sequence = saved_sequence(&core.response);
+                }
                 after_command(core, &used, slots);
                 r
             }
@@ -264,7 +269,7 @@ pub(crate) fn execute<C: Command>(
         };
         let rc = match outcome {
             Ok(rsp) => {
-                observe_success(core, code, cmd.handles(), param_handle);
+                observe_success(core, code, cmd.handles(), param_handle, sequence);
                 enforce_max_loaded(core);
                 return Ok(rsp);
             }
@@ -551,8 +556,11 @@ fn lost_by_response(
     handles: Handles<'_>,
     slots: &mut [SessionSlot<'_>],
 ) -> Option<Error> {
-    let base = rc.base_code();
-    let missing = base == TpmRc::HANDLE || base == TpmRc::VALUE;
+    // Observed on swtpm for a session that no longer exists: TPM_RC_REFERENCE_S0 in the
+    // authorization area, TPM_RC_REFERENCE_H0 in the handle area. TPM_RC_HANDLE naming a
+    // session or handle is taken the same way; TPM_RC_VALUE is not (it also means a bad
+    // parameter of a live session).
+    let missing = rc.base_code() == TpmRc::HANDLE;
     // Which of our sessions the TPM names: a slot of the authorization area, or a handle.
     let (slot, handle) = if rc.is_session_reference_error() {
         (Some((rc.base() - TpmRc::REFERENCE_S0.0) as usize), None)
@@ -609,6 +617,7 @@ fn observe_success(
     code: CommandCode,
     handles: Handles<'_>,
     param: Option<Handle>,
+    sequence: Option<u64>,
 ) {
     match code {
         CommandCode::FLUSH_CONTEXT => forget_flushed(core, param),
@@ -617,7 +626,7 @@ fn observe_success(
             if let Some(h) = saved.filter(|h| h.is_session()) {
                 // The caller took this session out of our hands (it holds the context now).
                 forget_flushed(core, Some(h));
-                if let Some(seq) = saved_sequence(&core.response) {
+                if let Some(seq) = sequence {
                     let st = &mut core.steward;
                     st.newest_sequence = st.newest_sequence.max(seq);
                 }
