@@ -300,3 +300,119 @@ fn worker_processes_outnumbering_the_session_slots_all_complete() {
         "no session left on the TPM"
     );
 }
+
+/// Threads sharing one connection, each with its own sessions: more sessions than loaded
+/// slots, parked and reloaded inside one table, and waits do not block the other threads.
+#[test]
+fn threads_sharing_a_connection_share_the_loaded_slots() {
+    let (_sim, tpm) = swtpm();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let tpm = tpm.clone();
+            std::thread::spawn(move || {
+                let mut sessions = tpm
+                    .start_sessions(&[SessionOptions::audit(), SessionOptions::audit()])
+                    .unwrap();
+                for _ in 0..5 {
+                    for s in sessions.iter_mut() {
+                        audited_random(&tpm, s);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(tpm.steward_stats().parked > 0);
+    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+}
+
+/// A single StartAuthSession waits (bounded) for a session handle another client frees.
+#[test]
+fn start_waits_for_a_free_session_handle() {
+    let (sim, tpm) = swtpm();
+    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
+    let mut held: Vec<SavedSession> = (0..64)
+        .map(|_| {
+            Session::start(&hog, &SessionOptions::hmac())
+                .unwrap()
+                .save()
+                .unwrap()
+        })
+        .collect();
+    let one = held.pop().unwrap();
+    let tcti = sim.tcti();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        let t = Tpm::open(Some(&tcti)).unwrap();
+        t.load_session(one).unwrap().flush().unwrap();
+    });
+    let s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    releaser.join().unwrap();
+    assert!(tpm.steward_stats().waits >= 1, "it had to wait");
+    drop(s);
+    for s in held {
+        hog.load_session(s).unwrap().flush().unwrap();
+    }
+    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+}
+
+/// TPM_RC_OBJECT_MEMORY: all transient slots taken by another client; our CreatePrimary
+/// waits until one is freed.
+#[test]
+fn object_memory_is_waited_out() {
+    let (sim, tpm) = swtpm();
+    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
+    // The hog learns at once that the TPM is full (no waiting).
+    hog.set_steward_policy(StewardPolicy {
+        max_attempts: 1,
+        ..StewardPolicy::default()
+    });
+    let mut objects = Vec::new();
+    loop {
+        let owner = tpm2_wire::wire::Auth::empty();
+        let r = hog.execute(
+            &tpm2_wire::command::CreatePrimary {
+                primary_handle: tpm2_wire::command::Entity::owner(),
+                in_sensitive: Default::default(),
+                in_public: tpm2_wire::wire::Tpm2bPublic(
+                    tpm2_wire::wire::Public::ecc_p256_storage_parent(),
+                ),
+                outside_info: tpm2_wire::wire::Data::empty(),
+                creation_pcr: Default::default(),
+            },
+            &mut [tpm2_wire::session::engine::SessionSlot::Password(&owner)],
+        );
+        match r {
+            Ok(rsp) => objects.push(rsp.object_handle),
+            Err(e) => {
+                assert_eq!(
+                    e.response_code().map(|rc| rc.base_code()),
+                    Some(TpmRc::OBJECT_MEMORY),
+                    "{e}"
+                );
+                break;
+            }
+        }
+        assert!(objects.len() < 64, "the TPM never ran out of object slots");
+    }
+    let first = objects.remove(0);
+    let tcti = sim.tcti();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        flush(&Tpm::open(Some(&tcti)).unwrap(), first);
+    });
+    let (key, _) = create_primary(
+        &tpm,
+        tpm2_wire::wire::Public::ecc_p256_storage_parent(),
+        &tpm2_wire::wire::Auth::empty(),
+    );
+    releaser.join().unwrap();
+    assert!(tpm.steward_stats().waits >= 1, "it had to wait");
+    flush(&tpm, key.handle);
+    for h in objects {
+        flush(&tpm, h);
+    }
+    assert_nothing_loaded(&tpm);
+}
