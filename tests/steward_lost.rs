@@ -272,3 +272,36 @@ fn tpm_wide_guarded_policy_parks_sessions_between_commands() {
     assert_nothing_loaded(&tpm);
     undefine_nv(&tpm, &nv);
 }
+
+#[test]
+fn keep_of_a_parked_session_leaves_it_loaded_and_save_of_a_lost_one_fails() {
+    let (sim, tpm) = swtpm();
+    let mut s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    s.park().unwrap();
+    let h = s.handle();
+    let state = s.keep();
+    assert_eq!(
+        handles_in(&tpm, 0x0200_0000),
+        vec![h],
+        "kept loaded, not stranded"
+    );
+    flush(&tpm, state.handle);
+
+    let mut s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    s.park().unwrap();
+    Tpm::open(Some(&sim.tcti()))
+        .unwrap()
+        .run(&FlushContext {
+            flush_handle: s.handle(),
+        })
+        .unwrap();
+    // Use finds it lost; a later save reports it too instead of saving a stale context.
+    let r = tpm.execute(
+        &tpm2_wire::command::GetRandom { bytes_requested: 4 },
+        &mut [s.extra()],
+    );
+    assert!(matches!(r, Err(Error::SessionLost { .. })), "{r:?}");
+    assert!(matches!(s.save(), Err(Error::SessionLost { .. })));
+    assert_nothing_loaded(&tpm);
+    assert_eq!(handles_in(&tpm, 0x0300_0000), vec![]);
+}

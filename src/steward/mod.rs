@@ -991,3 +991,57 @@ impl Session {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_is_read_from_either_response_form() {
+        let mut plain = vec![0x80, 0x01, 0, 0, 0, 30, 0, 0, 0, 0];
+        plain.extend_from_slice(&0x1122_3344_5566_7788u64.to_be_bytes());
+        assert_eq!(saved_sequence(&plain), Some(0x1122_3344_5566_7788));
+        let mut with_sessions = vec![0x80, 0x02, 0, 0, 0, 30, 0, 0, 0, 0, 0, 0, 0, 8];
+        with_sessions.extend_from_slice(&7u64.to_be_bytes());
+        assert_eq!(saved_sequence(&with_sessions), Some(7));
+        assert_eq!(
+            saved_sequence(&plain[..12]),
+            None,
+            "short input is no panic"
+        );
+        assert_eq!(saved_sequence(&[]), None);
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_one_and_a_half() {
+        let d = Duration::from_millis(100);
+        for _ in 0..200 {
+            let j = jitter(d);
+            assert!(j >= d / 2 && j <= d * 3 / 2, "{j:?}");
+        }
+    }
+
+    #[test]
+    fn used_set_is_bounded_and_deduplicated() {
+        let mut u = Used::default();
+        for t in 0..10 {
+            u.push(t % 7, None);
+        }
+        assert_eq!(u.len, 6);
+        u.push(3, Some(0));
+        assert_eq!(u.iter().filter(|(t, _)| *t == 3).count(), 1);
+        assert!(u.contains(5) && !u.contains(6));
+    }
+
+    #[test]
+    fn only_flush_and_context_load_carry_a_handle_in_their_parameters() {
+        let flush = FlushContext {
+            flush_handle: Handle(0x0200_0005),
+        };
+        assert_eq!(parameter_handle(&flush), Some(Handle(0x0200_0005)));
+        let save = ContextSave {
+            save_handle: Entity::from_handle(Handle(0x0200_0005)),
+        };
+        assert_eq!(parameter_handle(&save), None);
+    }
+}
