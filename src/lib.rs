@@ -17,6 +17,7 @@ pub mod files;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod steward;
 pub mod transport;
 pub mod wire;
 

@@ -25,7 +25,7 @@ pub struct SavedSession {
 /// Errors a ContextLoad of a session gives when the session no longer exists, or the context
 /// is not the session's current one. None of them involves an HMAC check, so none costs a
 /// dictionary-attack count.
-fn load_failure_means_lost(rc: ResponseCode) -> bool {
+pub(crate) fn load_failure_means_lost(rc: ResponseCode) -> bool {
     rc.is_handle_error() || rc.is_session_reference_error() || {
         let name = rc.name().unwrap_or("");
         matches!(
@@ -88,8 +88,12 @@ impl Tpm {
 impl Session {
     /// Context-saves the session: it leaves the TPM's loaded slots but stays alive, and this
     /// value no longer flushes it when dropped. Continue it with [`Tpm::load_session`].
+    /// A session the steward has parked gives its parked context (no extra ContextSave).
     pub fn save(self) -> Result<SavedSession> {
-        let context = self.tpm().context_save(self.handle())?;
+        let context = match self.tpm().steward_take_parked(self.handle(), self.ticket)? {
+            Some(context) => context,
+            None => self.tpm().context_save(self.handle())?,
+        };
         let mut state = self.keep();
         state.closed = false;
         Ok(SavedSession { context, state })

@@ -41,12 +41,14 @@ impl Default for RetryPolicy {
     }
 }
 
-struct Core {
+pub(crate) struct Core {
     transport: Box<dyn Transport>,
     frame: Vec<u8>,
     params: Vec<u8>,
-    response: Vec<u8>,
+    pub(crate) response: Vec<u8>,
     retry: RetryPolicy,
+    /// The sessions this connection's [`Session`]s own, and how to keep them alive.
+    pub(crate) steward: crate::steward::Steward,
 }
 
 /// A connection to a TPM. Cheap to clone (clones share the connection); commands from
@@ -71,6 +73,7 @@ impl Tpm {
                 params: Vec::with_capacity(4096),
                 response: Vec::with_capacity(4096),
                 retry: RetryPolicy::default(),
+                steward: crate::steward::Steward::default(),
             })),
         }
     }
@@ -81,7 +84,7 @@ impl Tpm {
         Ok(Tpm::new(crate::transport::open(tcti)?))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Core> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
         // The core holds only buffers and the transport; a panic elsewhere leaves nothing
         // half-updated that a later command depends on.
         self.core.lock().unwrap_or_else(|e| e.into_inner())
@@ -109,107 +112,9 @@ impl Tpm {
         cmd: &C,
         sessions: &mut [SessionSlot<'_>],
     ) -> Result<C::Response> {
-        let mut guard = self.lock();
-        let core = &mut *guard;
-        let command = C::CODE;
-
-        core.params.clear();
-        cmd.marshal_params(&mut Writer::new(&mut core.params));
-
-        let handles = cmd.handles();
-        let mut names: [&[u8]; 3] = [&[]; 3];
-        for (slot, e) in names.iter_mut().zip(handles.iter()) {
-            *slot = e.name.as_bytes();
-        }
-        let info = CommandInfo {
-            code: command,
-            names: &names[..handles.len()],
-            auth_handles: C::AUTH_HANDLES,
-            decrypt_param: C::DECRYPT,
-            encrypt_param: C::Response::ENCRYPT,
-        };
-        if sessions.is_empty() && C::AUTH_HANDLES > 0 {
-            return Err(Error::Session {
-                command,
-                source: crate::session::SessionError::MissingAuthorization {
-                    command,
-                    needed: C::AUTH_HANDLES,
-                    given: 0,
-                },
-            });
-        }
-
-        core.frame.clear();
-        let mut w = Writer::new(&mut core.frame);
-        let tag = if sessions.is_empty() {
-            StructureTag::NO_SESSIONS
-        } else {
-            StructureTag::SESSIONS
-        };
-        let start = begin_command(&mut w, tag, command);
-        for e in handles.iter() {
-            e.handle.marshal(&mut w);
-        }
-        let pending = if sessions.is_empty() {
-            None
-        } else {
-            Some(
-                engine::authorize(&mut w, &info, sessions, &mut core.params)
-                    .map_err(|source| Error::Session { command, source })?,
-            )
-        };
-        w.bytes(&core.params);
-        finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
-
-        transact_retrying(core)?;
-
-        let response = &mut core.response;
-        let frame = ResponseFrame::parse(response, C::Response::HANDLES)
-            .map_err(|source| Error::Malformed { command, source })?;
-        if frame.code != 0 {
-            return Err(Error::Tpm {
-                command,
-                rc: ResponseCode(frame.code),
-            });
-        }
-        // Offsets of the areas, so the parameters can be decrypted in place once the borrow
-        // of the parsed frame ends.
-        let base = response.as_ptr() as usize;
-        let handles_at = frame.handles.as_ptr() as usize - base;
-        let handles_len = frame.handles.len();
-        let params_at = frame.parameters.as_ptr() as usize - base;
-        let params_len = frame.parameters.len();
-
-        if let Some(pending) = &pending {
-            if frame.tag != StructureTag::SESSIONS {
-                return Err(Error::Session {
-                    command,
-                    source: crate::session::SessionError::Integrity(
-                        "sessions were sent but the response carries no authorization area",
-                    ),
-                });
-            }
-            engine::verify_response(&info, sessions, pending, &frame.auths, frame.parameters)
-                .map_err(|source| Error::Session { command, source })?;
-            let params = &mut response[params_at..params_at + params_len];
-            engine::decrypt_response(&info, sessions, pending, params)
-                .map_err(|source| Error::Session { command, source })?;
-        } else if frame.tag != StructureTag::NO_SESSIONS {
-            return Err(Error::Malformed {
-                command,
-                source: crate::wire::WireError::BadValue {
-                    what: "response tag (no sessions were sent)",
-                    value: frame.tag.0 as u32,
-                },
-            });
-        }
-
-        let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
-        let mut pr = Reader::new(&response[params_at..params_at + params_len]);
-        let out = C::Response::unmarshal(&mut hr, &mut pr)
-            .and_then(|r| pr.finish().map(|_| r))
-            .map_err(|source| Error::Malformed { command, source })?;
-        Ok(out)
+        // The steward loads parked sessions the command needs, survives exhaustion and
+        // context gaps, and recognises sessions lost behind our back.
+        crate::steward::execute(self, cmd, sessions)
     }
 
     /// Sends a raw command frame and returns the raw response (no sessions applied, no
@@ -220,6 +125,113 @@ impl Tpm {
         core.transport.transact(command, &mut out)?;
         Ok(out)
     }
+}
+
+/// One attempt at a command: marshal, authorize, send (with transport-level retries), verify.
+pub(crate) fn exchange<C: Command>(
+    core: &mut Core,
+    cmd: &C,
+    sessions: &mut [SessionSlot<'_>],
+) -> Result<C::Response> {
+    let command = C::CODE;
+
+    core.params.clear();
+    cmd.marshal_params(&mut Writer::new(&mut core.params));
+
+    let handles = cmd.handles();
+    let mut names: [&[u8]; 3] = [&[]; 3];
+    for (slot, e) in names.iter_mut().zip(handles.iter()) {
+        *slot = e.name.as_bytes();
+    }
+    let info = CommandInfo {
+        code: command,
+        names: &names[..handles.len()],
+        auth_handles: C::AUTH_HANDLES,
+        decrypt_param: C::DECRYPT,
+        encrypt_param: C::Response::ENCRYPT,
+    };
+    if sessions.is_empty() && C::AUTH_HANDLES > 0 {
+        return Err(Error::Session {
+            command,
+            source: crate::session::SessionError::MissingAuthorization {
+                command,
+                needed: C::AUTH_HANDLES,
+                given: 0,
+            },
+        });
+    }
+
+    core.frame.clear();
+    let mut w = Writer::new(&mut core.frame);
+    let tag = if sessions.is_empty() {
+        StructureTag::NO_SESSIONS
+    } else {
+        StructureTag::SESSIONS
+    };
+    let start = begin_command(&mut w, tag, command);
+    for e in handles.iter() {
+        e.handle.marshal(&mut w);
+    }
+    let pending = if sessions.is_empty() {
+        None
+    } else {
+        Some(
+            engine::authorize(&mut w, &info, sessions, &mut core.params)
+                .map_err(|source| Error::Session { command, source })?,
+        )
+    };
+    w.bytes(&core.params);
+    finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
+
+    transact_retrying(core)?;
+
+    let response = &mut core.response;
+    let frame = ResponseFrame::parse(response, C::Response::HANDLES)
+        .map_err(|source| Error::Malformed { command, source })?;
+    if frame.code != 0 {
+        return Err(Error::Tpm {
+            command,
+            rc: ResponseCode(frame.code),
+        });
+    }
+    // Offsets of the areas, so the parameters can be decrypted in place once the borrow
+    // of the parsed frame ends.
+    let base = response.as_ptr() as usize;
+    let handles_at = frame.handles.as_ptr() as usize - base;
+    let handles_len = frame.handles.len();
+    let params_at = frame.parameters.as_ptr() as usize - base;
+    let params_len = frame.parameters.len();
+
+    if let Some(pending) = &pending {
+        if frame.tag != StructureTag::SESSIONS {
+            return Err(Error::Session {
+                command,
+                source: crate::session::SessionError::Integrity(
+                    "sessions were sent but the response carries no authorization area",
+                ),
+            });
+        }
+        engine::verify_response(&info, sessions, pending, &frame.auths, frame.parameters)
+            .map_err(|source| Error::Session { command, source })?;
+        let params = &mut response[params_at..params_at + params_len];
+        engine::decrypt_response(&info, sessions, pending, params)
+            .map_err(|source| Error::Session { command, source })?;
+    } else if frame.tag != StructureTag::NO_SESSIONS {
+        return Err(Error::Malformed {
+            command,
+            source: crate::wire::WireError::BadValue {
+                what: "response tag (no sessions were sent)",
+                value: frame.tag.0 as u32,
+            },
+        });
+    }
+
+    let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
+    let mut pr = Reader::new(&response[params_at..params_at + params_len]);
+    let out = C::Response::unmarshal(&mut hr, &mut pr)
+        .and_then(|r| pr.finish().map(|_| r))
+        .map_err(|source| Error::Malformed { command, source })?;
+    Ok(out)
 }
 
 /// Sends `core.frame`, resubmitting while the TPM answers RETRY, YIELDED or TESTING.

@@ -188,6 +188,8 @@ pub struct Session {
     state: SessionState,
     /// The key the salt was encrypted to, for [`Session::confirm_salt_key`].
     salt_key: Option<Entity>,
+    /// This session's entry in the connection's session table (see [`crate::steward`]).
+    pub(crate) ticket: u64,
 }
 
 impl core::fmt::Debug for Session {
@@ -310,6 +312,7 @@ impl Session {
 
         Ok(Session {
             tpm: tpm.clone(),
+            ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm),
             salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
             state: SessionState {
                 handle: rsp.session_handle,
@@ -336,6 +339,7 @@ impl Session {
     pub fn adopt(tpm: &Tpm, state: SessionState) -> Session {
         Session {
             tpm: tpm.clone(),
+            ticket: tpm.steward_register(state.handle, &state.nonce_tpm),
             state,
             salt_key: None,
         }
@@ -475,7 +479,9 @@ impl Session {
     }
 
     fn flush_inner(&mut self) -> Result<()> {
-        if self.state.closed {
+        // A session the steward found lost must not be flushed: its handle may belong to
+        // someone else by now.
+        if self.state.closed || !self.tpm.steward_may_flush(self.state.handle, self.ticket) {
             return Ok(());
         }
         self.tpm.run(&FlushContext {
@@ -487,6 +493,7 @@ impl Session {
     /// Leaves the session in the TPM and returns its host state (for example to write it to a
     /// file that another process will continue).
     pub fn keep(mut self) -> SessionState {
+        self.tpm.steward_release(self.state.handle, self.ticket);
         let state = core::mem::replace(&mut self.state, placeholder_state());
         self.state.closed = true;
         state

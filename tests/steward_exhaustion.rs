@@ -1,0 +1,418 @@
+//! Session exhaustion is survived: our idle sessions are parked for loaded slots, several
+//! sessions are acquired all or none, and many processes sharing one TPM all complete.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tpm2_wire::client::{SavedSession, Session, SessionOptions};
+use tpm2_wire::command::{GetCapability, GetRandom};
+use tpm2_wire::steward::StewardPolicy;
+use tpm2_wire::wire::{Capability, CapabilityData, Handle, TpmRc};
+use tpm2_wire::Tpm;
+
+/// Every session handle the TPM knows: loaded (TPM_HT_LOADED_SESSION range) and saved
+/// (TPM_HT_SAVED_SESSION range).
+fn session_handles(tpm: &Tpm) -> (Vec<Handle>, Vec<Handle>) {
+    let list = |first: u32| {
+        let rsp = tpm
+            .run(&GetCapability {
+                capability: Capability::HANDLES,
+                property: first,
+                property_count: 128,
+            })
+            .unwrap();
+        match rsp.capability_data {
+            CapabilityData::Handles(l) => l
+                .as_slice()
+                .iter()
+                .copied()
+                .filter(|h| h.is_session())
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        }
+    };
+    (list(0x0200_0000), list(0x0300_0000))
+}
+
+fn audited_random(tpm: &Tpm, s: &mut Session) {
+    let r = tpm
+        .execute(
+            &GetRandom {
+                bytes_requested: 16,
+            },
+            &mut [s.extra()],
+        )
+        .unwrap();
+    assert_eq!(r.random_bytes.len(), 16);
+}
+
+#[test]
+fn more_sessions_than_loaded_slots_are_parked_and_reloaded() {
+    let (_sim, tpm) = swtpm();
+    // swtpm has 3 loaded-session slots; the 4th start meets TPM_RC_SESSION_MEMORY.
+    let mut sessions: Vec<Session> = (0..6)
+        .map(|_| Session::start(&tpm, &SessionOptions::audit()).unwrap())
+        .collect();
+    let stats = tpm.steward_stats();
+    assert!(stats.parked >= 3, "{stats:?}");
+    for _ in 0..2 {
+        for s in sessions.iter_mut() {
+            audited_random(&tpm, s);
+            let (loaded, _) = session_handles(&tpm);
+            assert!(loaded.len() <= 3);
+            assert!(loaded.contains(&s.handle()), "the session in use is loaded");
+        }
+    }
+    assert!(tpm.steward_stats().reloaded >= 6);
+    drop(sessions);
+    assert_eq!(
+        session_handles(&tpm),
+        (vec![], vec![]),
+        "all flushed, parked ones too"
+    );
+}
+
+#[test]
+fn max_loaded_sessions_parks_proactively_and_save_reuses_the_parked_context() {
+    let sim = tpm2_wire::sim::Swtpm::spawn_unix().unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let tpm = Tpm::new(Box::new(Counting {
+        inner: Box::new(sim.transport().unwrap()),
+        sent: sent.clone(),
+    }));
+    tpm.set_steward_policy(StewardPolicy {
+        max_loaded_sessions: Some(2),
+        ..StewardPolicy::default()
+    });
+    let mut sessions: Vec<Session> = (0..4)
+        .map(|_| Session::start(&tpm, &SessionOptions::audit()).unwrap())
+        .collect();
+    assert_eq!(tpm.session_table(), (2, 2));
+    for s in sessions.iter_mut().rev() {
+        audited_random(&tpm, s);
+        assert!(tpm.session_table().0 <= 2);
+        assert!(session_handles(&tpm).0.len() <= 2);
+    }
+    assert_eq!(
+        tpm.steward_stats().waits,
+        0,
+        "never needed the TPM to refuse"
+    );
+    // Saving a parked session sends nothing: its parked context is the saved one.
+    let parked = sessions.iter().position(|s| s.is_parked()).unwrap();
+    let s = sessions.remove(parked);
+    let before = sent.load(Ordering::SeqCst);
+    let saved = s.save().unwrap();
+    assert_eq!(sent.load(Ordering::SeqCst), before, "no ContextSave sent");
+    let mut s = tpm.load_session(saved).unwrap();
+    audited_random(&tpm, &mut s);
+    drop(s);
+    drop(sessions);
+    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+}
+
+#[test]
+fn start_sessions_takes_all_or_none() {
+    let (sim, tpm) = swtpm();
+    // Another client holds 62 of the 64 active sessions, saved (so loaded slots are free).
+    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
+    let mut held: Vec<SavedSession> = (0..62)
+        .map(|_| {
+            Session::start(&hog, &SessionOptions::hmac())
+                .unwrap()
+                .save()
+                .unwrap()
+        })
+        .collect();
+    tpm.set_steward_policy(StewardPolicy {
+        max_attempts: 3,
+        initial_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        ..StewardPolicy::default()
+    });
+    let three = [
+        SessionOptions::hmac(),
+        SessionOptions::policy(),
+        SessionOptions::audit(),
+    ];
+    let err = tpm.start_sessions(&three).unwrap_err();
+    assert_eq!(
+        err.response_code().map(|rc| rc.base_code()),
+        Some(TpmRc::SESSION_HANDLES),
+        "{err}"
+    );
+    let (loaded, saved) = session_handles(&tpm);
+    assert_eq!(
+        (loaded.len(), saved.len()),
+        (0, 62),
+        "nothing half-acquired is left behind"
+    );
+
+    // Once the other client lets go of some, the three are acquired.
+    let release: Vec<SavedSession> = held.drain(..5).collect();
+    let tcti = sim.tcti();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        let t = Tpm::open(Some(&tcti)).unwrap();
+        for s in release {
+            t.load_session(s).unwrap().flush().unwrap();
+        }
+    });
+    tpm.set_steward_policy(StewardPolicy {
+        max_attempts: 40,
+        ..StewardPolicy::default()
+    });
+    let got = tpm.start_sessions(&three).unwrap();
+    assert_eq!(got.len(), 3);
+    releaser.join().unwrap();
+    drop(got);
+    for s in held {
+        hog.load_session(s).unwrap().flush().unwrap();
+    }
+    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+}
+
+const WORKER_ENV: &str = "TPM2_WIRE_STEWARD_WORKER_TCTI";
+const WORKERS: usize = 24;
+
+/// Child role of `worker_processes_outnumbering_the_session_slots_all_complete`: holds three
+/// sessions at a time and does audited commands with each.
+#[test]
+#[ignore = "child role, run by worker_processes_outnumbering_the_session_slots_all_complete"]
+fn worker_process() {
+    let tcti = std::env::var(WORKER_ENV).expect("started by the parent test");
+    let tpm = Tpm::open(Some(&tcti)).unwrap();
+    tpm.set_steward_policy(StewardPolicy {
+        // Many processes, 3 loaded slots: keep nothing loaded between commands.
+        max_loaded_sessions: Some(0),
+        max_attempts: 1000,
+        initial_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(100),
+        ..StewardPolicy::default()
+    });
+    for _round in 0..2 {
+        let mut sessions = tpm
+            .start_sessions(&[
+                SessionOptions::audit(),
+                SessionOptions::audit(),
+                SessionOptions::audit(),
+            ])
+            .unwrap();
+        for i in 0..3 {
+            for s in sessions.iter_mut() {
+                audited_random(&tpm, s);
+            }
+            if i == 0 {
+                // Hold the sessions (parked) a while, so the workers' sessions overlap and
+                // outnumber the TPM's 64 active-session handles.
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        }
+        for s in sessions {
+            s.flush().unwrap();
+        }
+    }
+    let st = tpm.steward_stats();
+    println!(
+        "steward-stats parked={} reloaded={} waits={} start_retries={}",
+        st.parked, st.reloaded, st.waits, st.start_retries
+    );
+}
+
+fn wait_bounded(mut child: Child, until: Instant) -> std::process::Output {
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("worker {} did not finish in time", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn worker_processes_outnumbering_the_session_slots_all_complete() {
+    let (sim, tpm) = swtpm();
+    let exe = std::env::current_exe().unwrap();
+    let started = Instant::now();
+    let children: Vec<Child> = (0..WORKERS)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "worker_process",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(WORKER_ENV, sim.tcti())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_secs(240);
+    let (mut parked, mut waits, mut start_retries) = (0u64, 0u64, 0u64);
+    for child in children {
+        let out = wait_bounded(child, until);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "worker failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split_once("steward-stats").map(|(_, rest)| rest))
+            .unwrap_or_else(|| panic!("the worker did not run: {stdout}"));
+        for field in line.split_whitespace() {
+            let (k, v) = field.split_once('=').unwrap();
+            let v: u64 = v.parse().unwrap();
+            match k {
+                "parked" => parked += v,
+                "waits" => waits += v,
+                "start_retries" => start_retries += v,
+                _ => {}
+            }
+        }
+    }
+    eprintln!(
+        "{WORKERS} workers × 3 sessions done in {:?}: {parked} parkings, {waits} waits, \
+         {start_retries} all-or-none restarts",
+        started.elapsed()
+    );
+    assert!(parked > 0, "loaded-slot pressure: sessions were parked");
+    assert!(
+        start_retries > 0,
+        "active-slot pressure: start_sessions had to give back and retry"
+    );
+    assert_eq!(
+        session_handles(&tpm),
+        (vec![], vec![]),
+        "no session left on the TPM"
+    );
+}
+
+/// Threads sharing one connection, each with its own sessions: more sessions than loaded
+/// slots, parked and reloaded inside one table, and waits do not block the other threads.
+#[test]
+fn threads_sharing_a_connection_share_the_loaded_slots() {
+    let (_sim, tpm) = swtpm();
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let tpm = tpm.clone();
+            std::thread::spawn(move || {
+                let mut sessions = tpm
+                    .start_sessions(&[SessionOptions::audit(), SessionOptions::audit()])
+                    .unwrap();
+                for _ in 0..5 {
+                    for s in sessions.iter_mut() {
+                        audited_random(&tpm, s);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(tpm.steward_stats().parked > 0);
+    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+}
+
+/// A single StartAuthSession waits (bounded) for a session handle another client frees.
+#[test]
+fn start_waits_for_a_free_session_handle() {
+    let (sim, tpm) = swtpm();
+    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
+    let mut held: Vec<SavedSession> = (0..64)
+        .map(|_| {
+            Session::start(&hog, &SessionOptions::hmac())
+                .unwrap()
+                .save()
+                .unwrap()
+        })
+        .collect();
+    let one = held.pop().unwrap();
+    let tcti = sim.tcti();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        let t = Tpm::open(Some(&tcti)).unwrap();
+        t.load_session(one).unwrap().flush().unwrap();
+    });
+    let s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    releaser.join().unwrap();
+    assert!(tpm.steward_stats().waits >= 1, "it had to wait");
+    drop(s);
+    for s in held {
+        hog.load_session(s).unwrap().flush().unwrap();
+    }
+    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+}
+
+/// TPM_RC_OBJECT_MEMORY: all transient slots taken by another client; our CreatePrimary
+/// waits until one is freed.
+#[test]
+fn object_memory_is_waited_out() {
+    let (sim, tpm) = swtpm();
+    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
+    // The hog learns at once that the TPM is full (no waiting).
+    hog.set_steward_policy(StewardPolicy {
+        max_attempts: 1,
+        ..StewardPolicy::default()
+    });
+    let mut objects = Vec::new();
+    loop {
+        let owner = tpm2_wire::wire::Auth::empty();
+        let r = hog.execute(
+            &tpm2_wire::command::CreatePrimary {
+                primary_handle: tpm2_wire::command::Entity::owner(),
+                in_sensitive: Default::default(),
+                in_public: tpm2_wire::wire::Tpm2bPublic(
+                    tpm2_wire::wire::Public::ecc_p256_storage_parent(),
+                ),
+                outside_info: tpm2_wire::wire::Data::empty(),
+                creation_pcr: Default::default(),
+            },
+            &mut [tpm2_wire::session::engine::SessionSlot::Password(&owner)],
+        );
+        match r {
+            Ok(rsp) => objects.push(rsp.object_handle),
+            Err(e) => {
+                assert_eq!(
+                    e.response_code().map(|rc| rc.base_code()),
+                    Some(TpmRc::OBJECT_MEMORY),
+                    "{e}"
+                );
+                break;
+            }
+        }
+        assert!(objects.len() < 64, "the TPM never ran out of object slots");
+    }
+    let first = objects.remove(0);
+    let tcti = sim.tcti();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        flush(&Tpm::open(Some(&tcti)).unwrap(), first);
+    });
+    let (key, _) = create_primary(
+        &tpm,
+        tpm2_wire::wire::Public::ecc_p256_storage_parent(),
+        &tpm2_wire::wire::Auth::empty(),
+    );
+    releaser.join().unwrap();
+    assert!(tpm.steward_stats().waits >= 1, "it had to wait");
+    flush(&tpm, key.handle);
+    for h in objects {
+        flush(&tpm, h);
+    }
+    assert_nothing_loaded(&tpm);
+}

@@ -1,0 +1,172 @@
+//! TPM_RC_CONTEXT_GAP: an old saved session blocks ContextSave once the TPM's context counter
+//! is TPM_PT_CONTEXT_GAP_MAX ahead of it, unless it is re-gapped (loaded and saved again).
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+use tpm2_wire::client::{SavedSession, Session, SessionOptions};
+use tpm2_wire::command::{GetCapability, GetRandom};
+use tpm2_wire::sim::Swtpm;
+use tpm2_wire::steward::StewardPolicy;
+use tpm2_wire::wire::{Capability, PropertyTag, TpmRc};
+use tpm2_wire::{Error, Tpm};
+
+/// One kept-open connection: 130,000 commands in seconds rather than minutes.
+fn fast(sim: &Swtpm) -> Tpm {
+    let mut t = sim.transport().unwrap();
+    t.set_connection_per_command(false);
+    Tpm::new(Box::new(t))
+}
+
+fn gap_max(tpm: &Tpm) -> u64 {
+    let rsp = tpm
+        .run(&GetCapability {
+            capability: Capability::TPM_PROPERTIES,
+            property: PropertyTag::CONTEXT_GAP_MAX.0,
+            property_count: 1,
+        })
+        .unwrap();
+    rsp.capability_data
+        .property(PropertyTag::CONTEXT_GAP_MAX)
+        .unwrap()
+        .into()
+}
+
+/// Other work: saves and reloads another session `n` times (one ContextSave each). Stops
+/// at the first error and returns it with the number of rounds done.
+fn churn(tpm: &Tpm, saved: SavedSession, n: u64) -> (Option<SavedSession>, u64, Option<Error>) {
+    let mut saved = saved;
+    for i in 0..n {
+        let s = match tpm.load_session(saved) {
+            Ok(s) => s,
+            Err(e) => return (None, i, Some(e)),
+        };
+        saved = match s.save() {
+            Ok(x) => x,
+            Err(e) => return (None, i, Some(e)),
+        };
+    }
+    (Some(saved), n, None)
+}
+
+/// The old session still works: an audited GetRandom.
+fn use_audit_session(tpm: &Tpm, s: &mut Session) {
+    let r = tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()]);
+    assert_eq!(r.unwrap().random_bytes.len(), 8);
+}
+
+fn finish(tpm: &Tpm, saved: SavedSession) {
+    tpm.load_session(saved).unwrap().flush().unwrap();
+}
+
+#[test]
+fn parked_session_is_regapped_proactively() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    let tpm = fast(&sim);
+    let max = gap_max(&tpm);
+    let mut old = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    old.park().unwrap();
+    let other = Session::start(&tpm, &SessionOptions::hmac())
+        .unwrap()
+        .save()
+        .unwrap();
+
+    let t = Instant::now();
+    let (other, rounds, err) = churn(&tpm, other, max + 500);
+    eprintln!(
+        "{rounds} ContextLoad+ContextSave rounds in {:?} (TPM_PT_CONTEXT_GAP_MAX = {max:#x}), stats {:?}",
+        t.elapsed(),
+        tpm.steward_stats()
+    );
+    assert!(err.is_none(), "{err:?}");
+    assert!(
+        tpm.steward_stats().regapped >= 1,
+        "the old session was re-gapped"
+    );
+    assert!(old.is_parked(), "re-gapping leaves it parked");
+    use_audit_session(&tpm, &mut old);
+    old.flush().unwrap();
+    finish(&tpm, other.unwrap());
+    assert_nothing_loaded(&tpm);
+}
+
+#[test]
+fn parked_session_is_regapped_on_context_gap() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    let tpm = fast(&sim);
+    let max = gap_max(&tpm);
+    // Never proactively: only the TPM's refusal triggers the re-gap.
+    tpm.set_steward_policy(StewardPolicy {
+        regap_threshold: Some(u64::MAX),
+        ..StewardPolicy::default()
+    });
+    let mut old = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    old.park().unwrap();
+    let other = Session::start(&tpm, &SessionOptions::hmac())
+        .unwrap()
+        .save()
+        .unwrap();
+    let (other, _, err) = churn(&tpm, other, max + 500);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(tpm.steward_stats().regapped, 1, "re-gapped once, on 0x901");
+    use_audit_session(&tpm, &mut old);
+    old.flush().unwrap();
+    finish(&tpm, other.unwrap());
+    assert_nothing_loaded(&tpm);
+}
+
+#[test]
+fn tpm_refuses_without_regap_and_user_held_session_is_regapped_on_request() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    let tpm = fast(&sim);
+    let max = gap_max(&tpm);
+    tpm.set_steward_policy(StewardPolicy {
+        regap: false,
+        ..StewardPolicy::default()
+    });
+    // Held by the user, outside the steward's table.
+    let mut old = Session::start(&tpm, &SessionOptions::audit())
+        .unwrap()
+        .save()
+        .unwrap();
+    let other = Session::start(&tpm, &SessionOptions::hmac())
+        .unwrap()
+        .save()
+        .unwrap();
+    let (_, rounds, err) = churn(&tpm, other, max + 500);
+    let rc = err
+        .expect("the TPM must refuse a ContextSave too far ahead of the old context")
+        .response_code();
+    assert_eq!(
+        rc.map(|rc| rc.base_code()),
+        Some(TpmRc::CONTEXT_GAP),
+        "{rc:?}"
+    );
+    eprintln!("ContextSave refused with {rc:?} after {rounds} rounds");
+    assert!(rounds < max + 1, "refused within the gap");
+    // The refused session was flushed when its Session dropped; the TPM still has room for
+    // a new one, but cannot save it until the old context is re-gapped.
+    let fresh = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    let fresh_handle = fresh.handle();
+    let fresh = match fresh.save() {
+        Err(e) => {
+            assert_eq!(
+                e.response_code().map(|rc| rc.base_code()),
+                Some(TpmRc::CONTEXT_GAP)
+            );
+            Session::start(&tpm, &SessionOptions::hmac()).unwrap()
+        }
+        Ok(_) => panic!("{fresh_handle}: saved despite the gap"),
+    };
+    tpm.regap(&mut old).unwrap();
+    let fresh = fresh
+        .save()
+        .expect("saves once the old context is re-gapped");
+    let mut old = tpm.load_session(old).unwrap();
+    use_audit_session(&tpm, &mut old);
+    old.flush().unwrap();
+    finish(&tpm, fresh);
+    assert_nothing_loaded(&tpm);
+}
