@@ -97,14 +97,16 @@ fn run(data: &[u8]) {
     let payload = &mut decrypted[2..2 + size];
     let mut key = state.session_key.as_bytes().to_vec();
     if authorizing {
-        key.extend_from_slice(auth.as_bytes());
+        // The TPM (and the engine) drop an auth value's trailing zeros.
+        key.extend_from_slice(tpm2_wire::session::trim_auth(auth.as_bytes()));
     }
     let (newer, older) = (state.nonce_tpm.as_bytes(), state.nonce_caller.as_bytes());
     match symmetric {
         Symmetric::AesCfb(bits) => {
             crypto::param_cfb_encrypt(hash, bits, &key, newer, older, payload).unwrap()
         }
-        Symmetric::Xor(h) => crypto::xor_obfuscate(h, &key, newer, older, payload).unwrap(),
+        // The XOR mask uses the session hash, not the one named in the sym def.
+        Symmetric::Xor(_) => crypto::xor_obfuscate(hash, &key, newer, older, payload).unwrap(),
         Symmetric::Null => unreachable!("only ciphers are set up"),
     }
     assert_eq!(decrypted, received, "decryption is not the inverse of encryption");
