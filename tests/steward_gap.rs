@@ -100,6 +100,7 @@ fn parked_session_is_regapped_on_context_gap() {
     // Never proactively: only the TPM's refusal triggers the re-gap.
     tpm.set_steward_policy(StewardPolicy {
         regap_threshold: Some(u64::MAX),
+        regap_every: None,
         ..StewardPolicy::default()
     });
     let mut old = Session::start(&tpm, &SessionOptions::audit()).unwrap();
@@ -169,4 +170,39 @@ fn tpm_refuses_without_regap_and_user_held_session_is_regapped_on_request() {
     old.flush().unwrap();
     finish(&tpm, fresh);
     assert_nothing_loaded(&tpm);
+}
+
+/// The context counter moved by another connection, whose saves this one never sees (as
+/// behind the kernel's resource manager, which saves sessions after every command): the
+/// periodic blind re-gap still keeps the parked session loadable.
+#[test]
+fn parked_session_survives_a_counter_moved_by_another_connection() {
+    let sim = Swtpm::spawn_unix().unwrap();
+    // Two connections to one swtpm: each must open a connection per command to share it.
+    let ours = Tpm::new(Box::new(sim.transport().unwrap()));
+    let theirs = Tpm::new(Box::new(sim.transport().unwrap()));
+    let max = gap_max(&ours);
+    ours.set_steward_policy(StewardPolicy {
+        regap_threshold: Some(u64::MAX),
+        regap_every: Some(512),
+        ..StewardPolicy::default()
+    });
+    let mut old = Session::start(&ours, &SessionOptions::audit()).unwrap();
+    old.park().unwrap();
+    let mut other = Session::start(&theirs, &SessionOptions::hmac()).unwrap().save().unwrap();
+    let t = Instant::now();
+    let mut rounds = 0;
+    while rounds < max + 500 {
+        let (next, done, err) = churn(&theirs, other, 64);
+        assert!(err.is_none(), "after {} rounds: {err:?}", rounds + done);
+        other = next.unwrap();
+        rounds += done;
+        // Our own unrelated work: the steward counts it and re-gaps blindly.
+        ours.run(&GetRandom { bytes_requested: 1 }).unwrap();
+    }
+    eprintln!("{rounds} saves by the other connection in {:?}", t.elapsed());
+    assert!(ours.steward_stats().regapped >= 1);
+    use_audit_session(&ours, &mut old);
+    old.flush().unwrap();
+    finish(&theirs, other);
 }

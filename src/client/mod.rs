@@ -11,35 +11,15 @@ pub use names::*;
 pub use session::*;
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use crate::command::{Command, Response};
 use crate::error::{Error, Result};
 use crate::session::engine::{self, CommandInfo, SessionSlot};
-use crate::transport::Transport;
+use crate::transport::{RetryPolicy, Transport};
 use crate::wire::{
     begin_command, finish_command, Marshal, Reader, ResponseCode, ResponseFrame, StructureTag,
-    Writer, HEADER_SIZE,
+    Writer,
 };
-
-/// Resubmission of commands the TPM asks to have retried (TPM_RC_RETRY, TPM_RC_YIELDED,
-/// TPM_RC_TESTING): how often and how patiently.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub initial_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            initial_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(500),
-        }
-    }
-}
 
 pub(crate) struct Core {
     transport: Box<dyn Transport>,
@@ -66,6 +46,12 @@ impl core::fmt::Debug for Tpm {
 
 impl Tpm {
     pub fn new(transport: Box<dyn Transport>) -> Self {
+        let mut steward = crate::steward::Steward::default();
+        // Behind the kernel resource manager a 4th session of one open file fails: keep at
+        // most what the connection allows loaded, parking the rest.
+        if let Some(n) = transport.sessions_per_connection() {
+            steward.set_max_loaded(n);
+        }
         Tpm {
             core: Arc::new(Mutex::new(Core {
                 transport,
@@ -73,7 +59,7 @@ impl Tpm {
                 params: Vec::with_capacity(4096),
                 response: Vec::with_capacity(4096),
                 retry: RetryPolicy::default(),
-                steward: crate::steward::Steward::default(),
+                steward,
             })),
         }
     }
@@ -183,7 +169,12 @@ pub(crate) fn exchange<C: Command>(
     w.bytes(&core.params);
     finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
 
-    transact_retrying(core)?;
+    crate::transport::transact_with_retry(
+        &mut *core.transport,
+        &core.frame,
+        &mut core.response,
+        &core.retry,
+    )?;
 
     let response = &mut core.response;
     let frame = ResponseFrame::parse(response, C::Response::HANDLES)
@@ -232,23 +223,4 @@ pub(crate) fn exchange<C: Command>(
         .and_then(|r| pr.finish().map(|_| r))
         .map_err(|source| Error::Malformed { command, source })?;
     Ok(out)
-}
-
-/// Sends `core.frame`, resubmitting while the TPM answers RETRY, YIELDED or TESTING.
-fn transact_retrying(core: &mut Core) -> Result<()> {
-    let mut delay = core.retry.initial_delay;
-    let mut attempt = 1;
-    loop {
-        core.transport.transact(&core.frame, &mut core.response)?;
-        let code = match crate::wire::Header::parse(&core.response) {
-            Ok(h) if core.response.len() == HEADER_SIZE => h.code.get(),
-            _ => return Ok(()),
-        };
-        if !ResponseCode(code).is_retry_class() || attempt >= core.retry.max_attempts {
-            return Ok(());
-        }
-        std::thread::sleep(delay);
-        delay = (delay * 2).min(core.retry.max_delay);
-        attempt += 1;
-    }
 }

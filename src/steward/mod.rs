@@ -61,6 +61,12 @@ pub struct StewardPolicy {
     /// Re-gap a parked session once the newest context sequence seen is this far ahead of
     /// it. `None`: three quarters of TPM_PT_CONTEXT_GAP_MAX (read once from the TPM).
     pub regap_threshold: Option<u64>,
+    /// Also re-gap the oldest parked session after this many commands, whatever sequence
+    /// numbers we have seen. Behind a resource manager (which context-saves sessions after
+    /// every command) and with other processes at work, the TPM's context counter moves
+    /// without our seeing it; this bounds how far it can get ahead unnoticed, at the cost of
+    /// two commands per interval. `None`: only what we see.
+    pub regap_every: Option<u64>,
 }
 
 impl Default for StewardPolicy {
@@ -73,9 +79,15 @@ impl Default for StewardPolicy {
             guarded: false,
             regap: true,
             regap_threshold: None,
+            regap_every: Some(REGAP_EVERY),
         }
     }
 }
+
+/// Default [`StewardPolicy::regap_every`]: even if every command made the resource manager
+/// save three sessions, a parked context would be refreshed long before the smallest gap a
+/// TPM reports (0xFFFF for libtpms) runs out. Costs 2 commands per 4096.
+const REGAP_EVERY: u64 = 4096;
 
 /// What the steward has done on a connection so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -121,6 +133,8 @@ pub(crate) struct Steward {
     clock: u64,
     next_ticket: u64,
     newest_sequence: u64,
+    /// Commands since the last blind re-gap (see [`StewardPolicy::regap_every`]).
+    since_regap: u64,
     gap_max: Option<u64>,
     stats: StewardStats,
 }
@@ -132,6 +146,11 @@ thread_local! {
 }
 
 impl Steward {
+    /// Keeps at most `n` sessions loaded (set from the transport's per-connection limit).
+    pub(crate) fn set_max_loaded(&mut self, n: usize) {
+        self.policy.max_loaded_sessions = Some(n);
+    }
+
     fn tick(&mut self) -> u64 {
         self.clock += 1;
         self.clock
@@ -271,6 +290,7 @@ pub(crate) fn execute<C: Command>(
             Ok(rsp) => {
                 observe_success(core, code, cmd.handles(), param_handle, sequence);
                 enforce_max_loaded(core);
+                blind_regap(core);
                 return Ok(rsp);
             }
             Err(Error::Tpm { rc, command }) => {
@@ -699,6 +719,21 @@ fn proactive_regap(core: &mut Core) {
             None => return,
         }
     }
+}
+
+/// Re-gaps the oldest parked session every [`StewardPolicy::regap_every`] commands.
+fn blind_regap(core: &mut Core) {
+    let st = &mut core.steward;
+    let Some(every) = st.policy.regap_every.filter(|_| st.policy.regap) else {
+        return;
+    };
+    st.since_regap += 1;
+    if st.since_regap < every {
+        return;
+    }
+    st.since_regap = 0;
+    // Best effort: a failure here shows up, with its cause, when the session is next used.
+    let _ = regap_oldest(core, &Used::default());
 }
 
 /// Loads a parked session and saves it again: its context gets the newest sequence.

@@ -106,7 +106,19 @@ pub(crate) fn errno_hint(errno: i32) -> &'static str {
     }
 }
 
+/// Session slots the Linux resource manager gives each open file of /dev/tpmrmN.
+const TPMRM_SESSION_SLOTS: usize = 3;
+
 impl Transport for DeviceTransport {
+    fn sessions_per_connection(&self) -> Option<usize> {
+        let is_rm = self
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("tpmrm"));
+        is_rm.then_some(TPMRM_SESSION_SLOTS)
+    }
+
     fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         check_command(&|| self.what(), command)?;
         let deadline = Instant::now() + self.timeout;

@@ -111,6 +111,13 @@ pub trait Transport: Send {
         let _ = timeout;
     }
 
+    /// How many sessions one connection may keep at once, when something between us and the
+    /// TPM limits it (the kernel resource manager gives each open file 3). `None`: only the
+    /// TPM's own limits apply.
+    fn sessions_per_connection(&self) -> Option<usize> {
+        None
+    }
+
     /// Selects the locality for the following commands (simulators only).
     fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
         let _ = locality;
@@ -136,6 +143,10 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
         (**self).set_locality(locality)
+    }
+
+    fn sessions_per_connection(&self) -> Option<usize> {
+        (**self).sessions_per_connection()
     }
 }
 
