@@ -160,7 +160,38 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
         t.elapsed().as_secs_f64(),
         describe_status(boot.status)
     );
+    report_marks(&boot.marks);
     Ok(judge(&boot, selected))
+}
+
+/// Times the guest's marked phases (`KRM-MARK <phase> begin`, `KRM-MARK <phase> end <ops>`)
+/// by the host's clock, which stays wall time whatever the guest's clock does.
+fn report_marks(marks: &[(Instant, String)]) {
+    let mut begun: Vec<(&str, Instant)> = Vec::new();
+    for (at, line) in marks {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["KRM-MARK", phase, "begin"] => begun.push((phase, *at)),
+            ["KRM-MARK", phase, "end", ops] => {
+                let Some(start) = begun
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p == phase)
+                    .map(|(_, t)| *t)
+                else {
+                    continue;
+                };
+                let ops: u32 = ops.parse().unwrap_or(0).max(1);
+                let total = at.duration_since(start);
+                println!(
+                    "kernel_rm: host clock: {phase}: {:.0} us per op ({ops} ops in {:.3} s)",
+                    total.as_secs_f64() * 1e6 / f64::from(ops),
+                    total.as_secs_f64()
+                );
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The unpacked guest tools.
@@ -314,6 +345,8 @@ fn describe_status(status: ExitStatus) -> String {
 struct Boot {
     status: ExitStatus,
     console: Vec<String>,
+    /// `KRM-MARK` lines with the host time they arrived.
+    marks: Vec<(Instant, String)>,
     swtpm_log: String,
 }
 
@@ -393,6 +426,9 @@ fn boot(
             "-display", "none", "-vga", "none", "-nic", "none", "-monitor", "none",
         ])
         .args(["-serial", "stdio", "-m", "512", "-no-reboot"])
+        // RDRAND seeds the guest kernel's random pool at boot; without it the first
+        // getrandom() (the first session nonce) blocks for about a second.
+        .args(["-cpu", "qemu64,+rdrand"])
         .arg("-bios")
         .arg(&tools.bios)
         .arg("-kernel")
@@ -432,13 +468,17 @@ fn boot(
     });
     let deadline = Instant::now() + BOOT_TIMEOUT;
     let mut console = Vec::new();
+    let mut marks = Vec::new();
     let mut timed_out = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                if line.starts_with("KRM-") {
+                if line.starts_with("KRM-") && !line.starts_with("KRM-MARK ") {
                     println!("  guest: {line}");
+                }
+                if line.starts_with("KRM-MARK ") {
+                    marks.push((Instant::now(), line.clone()));
                 }
                 console.push(line);
             }
@@ -469,6 +509,7 @@ fn boot(
     Ok(Boot {
         status,
         console,
+        marks,
         swtpm_log,
     })
 }

@@ -1165,32 +1165,56 @@ fn per_op(elapsed: Duration, ops: u32) -> f64 {
     elapsed.as_secs_f64() * 1e6 / f64::from(ops.max(1))
 }
 
+/// A timed phase, also marked on the console so the host can time it with its own clock:
+/// under `-icount` the guest's clock is QEMU's virtual clock, not wall time.
+struct Phase {
+    name: String,
+    started: Instant,
+}
+
+impl Phase {
+    fn begin(name: &str) -> Phase {
+        println!("KRM-MARK {name} begin");
+        Phase {
+            name: name.to_string(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Microseconds per operation by the guest's clock.
+    fn end(self, ops: u32) -> f64 {
+        let us = per_op(self.started.elapsed(), ops);
+        println!("KRM-MARK {} end {ops}", self.name);
+        us
+    }
+}
+
 /// A command without sessions, for the base cost of one round trip.
-fn time_plain(tpm: &Tpm, rounds: u32) -> Result<f64, String> {
-    let t = Instant::now();
+fn time_plain(tpm: &Tpm, rounds: u32, label: &str) -> Result<f64, String> {
+    let phase = Phase::begin(&format!("plain-{label}"));
     for _ in 0..rounds {
         tpm.run(&GetRandom { bytes_requested: 1 })
             .map_err(ctx("GetRandom(1)"))?;
     }
-    Ok(per_op(t.elapsed(), rounds))
+    Ok(phase.end(rounds))
 }
 
 /// ContextLoad + ContextSave of one session, `pairs` times, by the client itself. Returns µs
 /// per pair and how far the TPM's context counter advances per pair (from the sequence
 /// numbers the saves return; the RM adds its own save after each ContextLoad).
-fn time_pairs(tpm: &Tpm, pairs: u32) -> Result<(f64, f64), String> {
+fn time_pairs(tpm: &Tpm, pairs: u32, label: &str) -> Result<(f64, f64), String> {
     let session = Session::start(tpm, &SessionOptions::hmac()).map_err(ctx("StartAuthSession"))?;
     let handle = session.handle();
     let _ = session.keep();
     let measured = (|| -> Result<(f64, f64), String> {
         let mut context = tpm.context_save(handle).map_err(ctx("ContextSave"))?;
         let first = context.sequence;
-        let t = Instant::now();
+        let phase = Phase::begin(&format!("pairs-{label}"));
         for _ in 0..pairs {
             tpm.context_load(&context).map_err(ctx("ContextLoad"))?;
             context = tpm.context_save(handle).map_err(ctx("ContextSave"))?;
         }
-        let us = per_op(t.elapsed(), pairs);
+        let us = phase.end(pairs);
         let advance = context.sequence.saturating_sub(first) as f64 / f64::from(pairs.max(1));
         tpm.context_load(&context)
             .map_err(ctx("final ContextLoad"))?;
@@ -1241,12 +1265,12 @@ fn time_held(sessions: usize, rounds: u32) -> Result<(f64, f64), String> {
     let measured = (|| -> Result<(f64, f64), String> {
         let c1 = counter_probe_step(&probe, &c0, probe_handle)?;
         let overhead = c1.sequence.saturating_sub(c0.sequence);
-        let t = Instant::now();
+        let phase = Phase::begin(&format!("held{sessions}-tpmrm0"));
         for _ in 0..rounds {
             tpm.run(&GetRandom { bytes_requested: 1 })
                 .map_err(ctx("GetRandom(1) with sessions held"))?;
         }
-        let us = per_op(t.elapsed(), rounds);
+        let us = phase.end(rounds);
         let c2 = counter_probe_step(&probe, &c1, probe_handle)?;
         let advance = c2
             .sequence
@@ -1269,19 +1293,20 @@ fn time_held(sessions: usize, rounds: u32) -> Result<(f64, f64), String> {
 
 /// Not a pass/fail property of the RM: measures what advancing the TPM's context counter by
 /// TPM_PT_CONTEXT_GAP_MAX (the context-gap check's cost) takes here, by three routes. Fails
-/// only if a measurement cannot be taken or the counter does not advance at all.
+/// only if a measurement cannot be taken or the counter does not advance at all. The figures
+/// here are by the guest's clock; the host prints the same phases by its own clock.
 fn gap_cost() -> CheckResult {
     const ROUNDS: u32 = 100;
     let rm = open(TPMRM)?;
     let gap_max = property(&rm, PropertyTag::CONTEXT_GAP_MAX)?;
-    let plain_rm = time_plain(&rm, ROUNDS)?;
-    let (pair_rm, adv_rm) = time_pairs(&rm, ROUNDS)?;
+    let plain_rm = time_plain(&rm, ROUNDS, "tpmrm0")?;
+    let (pair_rm, adv_rm) = time_pairs(&rm, ROUNDS, "tpmrm0")?;
     drop(rm);
     let (held_us, held_adv) = time_held(3, ROUNDS)?;
     // /dev/tpm0 allows one open at a time; nothing else holds it now.
     let raw = open(TPM)?;
-    let plain_raw = time_plain(&raw, ROUNDS)?;
-    let (pair_raw, adv_raw) = time_pairs(&raw, ROUNDS)?;
+    let plain_raw = time_plain(&raw, ROUNDS, "tpm0")?;
+    let (pair_raw, adv_raw) = time_pairs(&raw, ROUNDS, "tpm0")?;
     drop(raw);
 
     if adv_rm <= 0.0 || adv_raw <= 0.0 || held_adv <= 0.0 {
