@@ -62,6 +62,10 @@ pub const CHECKS: &[Check] = &[
         run: per_fd_slots,
     },
     Check {
+        name: "per_fd_object_slots",
+        run: per_fd_object_slots,
+    },
+    Check {
         name: "close_flushes",
         run: close_flushes,
     },
@@ -631,6 +635,115 @@ fn per_fd_slots() -> CheckResult {
         "3 sessions {} then {how} (TPM_PT_HR_LOADED_MIN {loaded_min}); nothing left over",
         list(&handles)
     ))
+}
+
+/// The same limit for transient objects: the RM keeps 3 per open file, ContextSaves and
+/// flushes them after every command (so the TPM itself holds none between commands) and
+/// loads all 3 before the next. A 4th CreatePrimary then fails with TPM_RC_OBJECT_MEMORY
+/// from a TPM with room for only 3 loaded objects, else with ENOMEM from the RM.
+fn per_fd_object_slots() -> CheckResult {
+    let tpm = open(TPMRM)?;
+    let transient_min = property(&tpm, PropertyTag::HR_TRANSIENT_MIN)?;
+    let mut ours = Vec::new();
+    let outcome = (|| -> CheckResult {
+        for i in 0..3 {
+            let (key, _) = create_primary(&tpm, Public::ecc_p256_storage_parent(), &Auth::empty())
+                .map_err(|e| format!("object {}: {e}", i + 1))?;
+            ours.push(key.handle);
+        }
+        let mut listed = handles_in(&tpm, HT_TRANSIENT)?;
+        listed.sort_unstable();
+        let mut sorted = ours.clone();
+        sorted.sort_unstable();
+        if listed != sorted {
+            return Err(format!(
+                "this file lists transients {}, created {}",
+                list(&listed),
+                list(&ours)
+            ));
+        }
+        // Between commands the TPM holds none of them: the RM saved and flushed them.
+        let in_tpm = handles_in(&open(TPM)?, HT_TRANSIENT)?;
+        if !in_tpm.is_empty() {
+            return Err(format!(
+                "the raw device lists loaded transients {} between commands",
+                list(&in_tpm)
+            ));
+        }
+        let owner = Auth::empty();
+        let fourth = tpm.execute(
+            &CreatePrimary {
+                primary_handle: Entity::owner(),
+                in_sensitive: Tpm2bSensitiveCreate::default(),
+                in_public: Tpm2bPublic(Public::ecc_p256_storage_parent()),
+                outside_info: Data::empty(),
+                creation_pcr: PcrSelectionList::default(),
+            },
+            &mut [SessionSlot::Password(&owner)],
+        );
+        let seen = match fourth {
+            Ok(r) => {
+                ours.push(r.object_handle);
+                return Err(format!(
+                    "a 4th object {} was granted on one open file",
+                    r.object_handle
+                ));
+            }
+            Err(e) => e,
+        };
+        let how = describe_error(&seen);
+        let got = match &seen {
+            Error::Tpm { rc, .. }
+                if rc.layer() == RcLayer::TPM
+                    && rc.base_code() == TpmRc::OBJECT_MEMORY
+                    && rc.is_session_exhaustion() =>
+            {
+                "TPM_RC_OBJECT_MEMORY"
+            }
+            Error::Transport(TransportError::Device { errno, .. }) if *errno == libc::ENOMEM => {
+                "ENOMEM"
+            }
+            _ => {
+                return Err(format!(
+                    "4th object: expected Error::Tpm TPM_RC_OBJECT_MEMORY or TransportError::Device ENOMEM, got {how}"
+                ))
+            }
+        };
+        let predicted = if transient_min == 3 {
+            "TPM_RC_OBJECT_MEMORY"
+        } else {
+            "ENOMEM"
+        };
+        if got != predicted {
+            return Err(format!(
+                "4th object: TPM_PT_HR_TRANSIENT_MIN {transient_min} predicts {predicted}, got {how}"
+            ));
+        }
+        let mut listed = handles_in(&tpm, HT_TRANSIENT)?;
+        listed.sort_unstable();
+        if listed != sorted {
+            return Err(format!(
+                "after the 4th: this file lists {} (expected {})",
+                list(&listed),
+                list(&sorted)
+            ));
+        }
+        Ok(format!(
+            "3 objects {} (none loaded in the TPM between commands), then {how} (TPM_PT_HR_TRANSIENT_MIN {transient_min})",
+            list(&ours)
+        ))
+    })();
+    let mut flushed = Ok(());
+    for h in &ours {
+        flushed = flushed.and(flush_handle(&tpm, *h));
+    }
+    let detail = outcome?;
+    flushed?;
+    let left = handles_in(&tpm, HT_TRANSIENT)?;
+    if !left.is_empty() {
+        return Err(format!("transients left after flushing: {}", list(&left)));
+    }
+    Ok(format!("{detail}; all flushed"))
 }
 
 /// A session the client did not save is flushed when its file closes.
