@@ -27,6 +27,10 @@
 //! * **Guest** (`/init` runs `/bin/kernel_rm` with `KERNEL_RM_GUEST=1`): runs the checks in
 //!   `kernel_rm/guest.rs` against `/dev/tpmrm0` and `/dev/tpm0` and prints the markers.
 //!
+//! Timing: the guest marks timed phases with `KRM-MARK <phase> begin|end <ops>` lines and the
+//! host prints them by its own clock (`host clock: ...`), since the guest's clock is QEMU's
+//! virtual clock under `-icount`.
+//!
 //! Selecting checks: `cargo test --test kernel_rm -- gap_cost` boots once and runs only the
 //! checks whose names contain a filter (the guest learns them from the kernel command line).
 //! Experiments with the guest machine (the defaults are what the test is tuned for):
