@@ -78,6 +78,10 @@ pub const CHECKS: &[Check] = &[
         run: unsupported_cc,
     },
     Check {
+        name: "device_errnos",
+        run: device_errnos,
+    },
+    Check {
         name: "salted_bound_encrypted",
         run: salted_bound_encrypted,
     },
@@ -890,6 +894,89 @@ fn unsupported_cc() -> CheckResult {
         return Err(format!("0x000B0143 displays as {rm}"));
     }
     Ok(details.join(", "))
+}
+
+/// The kernel's refusals reach the caller as `TransportError::Device` with the errno and a
+/// hint: EINVAL for a transient handle this open file does not have (the RM cannot map it,
+/// e.g. an object handle from another process), EBUSY for a write while a response on the
+/// same open file is unread. The file stays usable after each.
+fn device_errnos() -> CheckResult {
+    use std::io::{Read, Write};
+
+    let device_errno = |e: &Error| match e {
+        Error::Transport(TransportError::Device {
+            errno,
+            hint,
+            operation,
+            ..
+        }) => Some((*errno, *hint, *operation)),
+        _ => None,
+    };
+    let tpm = open(TPMRM)?;
+    // The first virtual handle the RM hands out; this fresh file has no objects.
+    let foreign = Handle(0x80FF_FFFF);
+    let einval = match tpm.read_public(foreign) {
+        Ok(_) => return Err(format!("ReadPublic({foreign}) on a fresh file succeeded")),
+        Err(e) => e,
+    };
+    let (errno, einval_hint, _) = device_errno(&einval)
+        .filter(|(errno, hint, _)| *errno == libc::EINVAL && !hint.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "ReadPublic({foreign}) not in this file: expected TransportError::Device EINVAL, got {}",
+                describe_error(&einval)
+            )
+        })?;
+    tpm.run(&GetRandom { bytes_requested: 8 })
+        .map_err(ctx(format!("GetRandom after errno {errno}")))?;
+
+    // A plain blocking write leaves its response pending on the open file; the library's
+    // transport then writes through a second descriptor of the same open file.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(TPMRM)
+        .map_err(ctx(format!("open {TPMRM}")))?;
+    const GET_RANDOM_8: [u8; 12] = [0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7b, 0, 8];
+    file.write_all(&GET_RANDOM_8)
+        .map_err(ctx("raw write of GetRandom"))?;
+    let shared = file.try_clone().map_err(ctx("dup"))?;
+    let busy = Tpm::new(Box::new(DeviceTransport::from_file(TPMRM, shared)));
+    let ebusy = match busy.run(&GetRandom { bytes_requested: 8 }) {
+        Ok(_) => return Err("a write with a response pending succeeded".into()),
+        Err(e) => e,
+    };
+    let (_, ebusy_hint, ebusy_op) = device_errno(&ebusy)
+        .filter(|(errno, hint, _)| *errno == libc::EBUSY && !hint.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "write with a response pending: expected TransportError::Device EBUSY, got {}",
+                describe_error(&ebusy)
+            )
+        })?;
+    if ebusy_hint == einval_hint {
+        return Err(format!(
+            "EBUSY and EINVAL give the same hint {ebusy_hint:?}"
+        ));
+    }
+    // Collect the pending response; then the library's transport works on that file again.
+    let mut pending = [0u8; 64];
+    let n = file
+        .read(&mut pending)
+        .map_err(ctx("reading the pending response"))?;
+    if n != 20 || pending[6..10] != [0, 0, 0, 0] {
+        return Err(format!(
+            "pending GetRandom response: {:02x?}",
+            &pending[..n]
+        ));
+    }
+    busy.run(&GetRandom { bytes_requested: 8 })
+        .map_err(ctx("GetRandom after EBUSY and the read"))?;
+    Ok(format!(
+        "{}; {} (operation {ebusy_op}); both files usable afterwards",
+        describe_error(&einval),
+        describe_error(&ebusy)
+    ))
 }
 
 const SBE_NV_INDEX: u32 = 0x0150_4B01;
