@@ -36,7 +36,7 @@
 //! Experiments with the guest machine (the defaults are what the test is tuned for):
 //! `KERNEL_RM_TPM_DEVICE=tpm-crb` (QEMU's TPM interface, default `tpm-tis`),
 //! `KERNEL_RM_QEMU_ARGS="-smp 2"` (extra QEMU arguments), `KERNEL_RM_APPEND=...` (extra
-//! kernel command-line words).
+//! kernel command-line words; `krm_dmesg=1` prints the kernel's TPM messages even on success).
 //!
 //! Host needs: a Debian-based system with apt (bookworm tested), swtpm, xz-utils, gzip,
 //! binutils (strip, optional); root once for QEMU's libraries.
