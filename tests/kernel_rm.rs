@@ -27,6 +27,17 @@
 //! * **Guest** (`/init` runs `/bin/kernel_rm` with `KERNEL_RM_GUEST=1`): runs the checks in
 //!   `kernel_rm/guest.rs` against `/dev/tpmrm0` and `/dev/tpm0` and prints the markers.
 //!
+//! Timing: the guest marks timed phases with `KRM-MARK <phase> begin|end <ops>` lines and the
+//! host prints them by its own clock (`host clock: ...`), since the guest's clock is QEMU's
+//! virtual clock under `-icount`.
+//!
+//! Selecting checks: `cargo test --test kernel_rm -- gap_cost` boots once and runs only the
+//! checks whose names contain a filter (the guest learns them from the kernel command line).
+//! Experiments with the guest machine (the defaults are what the test is tuned for):
+//! `KERNEL_RM_TPM_DEVICE=tpm-crb` (QEMU's TPM interface, default `tpm-tis`),
+//! `KERNEL_RM_QEMU_ARGS="-smp 2"` (extra QEMU arguments), `KERNEL_RM_APPEND=...` (extra
+//! kernel command-line words; `krm_dmesg=1` prints the kernel's TPM messages even on success).
+//!
 //! Host needs: a Debian-based system with apt (bookworm tested), swtpm, xz-utils, gzip,
 //! binutils (strip, optional); root once for QEMU's libraries.
 
@@ -56,43 +67,52 @@ fn main() -> ExitCode {
     }
 
     // Behave like a libtest binary towards cargo's usual arguments. The checks share one
-    // boot, so a filter that matches any of them runs them all.
-    let names: Vec<String> = guest::CHECKS
-        .iter()
-        .map(|c| format!("{TEST_NAME}::{}", c.name))
-        .collect();
+    // boot; a filter selects the checks whose names contain it, and only those run.
+    let name_of = |c: &guest::Check| format!("{TEST_NAME}::{}", c.name);
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
-        for name in &names {
-            println!("{name}: test");
+        for check in guest::CHECKS {
+            println!("{}: test", name_of(check));
         }
         return ExitCode::SUCCESS;
     }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let selected = filters.is_empty()
-        || filters
-            .iter()
-            .any(|f| names.iter().any(|n| n.contains(f.as_str())));
-    if args.iter().any(|a| a == "--ignored") || !selected {
+    let exact = args.iter().any(|a| a == "--exact");
+    let selected: Vec<&'static guest::Check> = guest::CHECKS
+        .iter()
+        .filter(|c| {
+            let name = name_of(c);
+            filters.is_empty()
+                || filters.iter().any(|f| {
+                    if exact {
+                        name == **f || c.name == f.as_str()
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                })
+        })
+        .collect();
+    let filtered_out = guest::CHECKS.len() - selected.len();
+    if args.iter().any(|a| a == "--ignored") || selected.is_empty() {
         println!(
             "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {} filtered out\n",
-            names.len()
+            guest::CHECKS.len()
         );
         return ExitCode::SUCCESS;
     }
 
     let started = Instant::now();
-    println!("\nrunning {} tests", guest::CHECKS.len());
-    let (passed, failed) = match host() {
+    println!("\nrunning {} tests", selected.len());
+    let (passed, failed) = match host(&selected) {
         Ok(report) => report,
         Err(e) => {
             println!("test {TEST_NAME} ... FAILED\n\nkernel_rm: {e}\n");
-            (0, guest::CHECKS.len())
+            (0, selected.len())
         }
     };
     let verdict = if failed == 0 { "ok" } else { "FAILED" };
     println!(
-        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
         started.elapsed().as_secs_f64()
     );
     if failed == 0 {
@@ -103,7 +123,7 @@ fn main() -> ExitCode {
 }
 
 /// Prepares, boots and judges; returns (passed, failed) check counts.
-fn host() -> Result<(usize, usize), String> {
+fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
     let t = Instant::now();
     let tools = Tools::ensure()?;
     println!(
@@ -138,13 +158,44 @@ fn host() -> Result<(usize, usize), String> {
     );
 
     let t = Instant::now();
-    let boot = boot(&tools, &initrd, work.path())?;
+    let boot = boot(&tools, &initrd, work.path(), selected)?;
     println!(
         "kernel_rm: boot and guest checks {:.1}s, QEMU {}",
         t.elapsed().as_secs_f64(),
         describe_status(boot.status)
     );
-    Ok(judge(&boot))
+    report_marks(&boot.marks);
+    Ok(judge(&boot, selected))
+}
+
+/// Times the guest's marked phases (`KRM-MARK <phase> begin`, `KRM-MARK <phase> end <ops>`)
+/// by the host's clock, which stays wall time whatever the guest's clock does.
+fn report_marks(marks: &[(Instant, String)]) {
+    let mut begun: Vec<(&str, Instant)> = Vec::new();
+    for (at, line) in marks {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["KRM-MARK", phase, "begin"] => begun.push((phase, *at)),
+            ["KRM-MARK", phase, "end", ops] => {
+                let Some(start) = begun
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p == phase)
+                    .map(|(_, t)| *t)
+                else {
+                    continue;
+                };
+                let ops: u32 = ops.parse().unwrap_or(0).max(1);
+                let total = at.duration_since(start);
+                println!(
+                    "kernel_rm: host clock: {phase}: {:.0} us per op ({ops} ops in {:.3} s)",
+                    total.as_secs_f64() * 1e6 / f64::from(ops),
+                    total.as_secs_f64()
+                );
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The unpacked guest tools.
@@ -298,11 +349,18 @@ fn describe_status(status: ExitStatus) -> String {
 struct Boot {
     status: ExitStatus,
     console: Vec<String>,
+    /// `KRM-MARK` lines with the host time they arrived.
+    marks: Vec<(Instant, String)>,
     swtpm_log: String,
 }
 
 /// Boots the guest once with a fresh swtpm and collects its console.
-fn boot(tools: &Tools, initrd: &Path, work: &Path) -> Result<Boot, String> {
+fn boot(
+    tools: &Tools,
+    initrd: &Path,
+    work: &Path,
+    selected: &[&'static guest::Check],
+) -> Result<Boot, String> {
     let state = work.join("swtpm");
     std::fs::create_dir(&state).map_err(|e| format!("cannot create the swtpm folder: {e}"))?;
     let socket = work.join("swtpm.sock");
@@ -346,6 +404,22 @@ fn boot(tools: &Tools, initrd: &Path, work: &Path) -> Result<Boot, String> {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // The kernel hands command-line words it does not know (`name=value`, no dot) to /init
+    // as environment variables: that is how the guest learns which checks to run.
+    let mut append = String::from("console=ttyS0 quiet loglevel=1 panic=-1");
+    if selected.len() != guest::CHECKS.len() {
+        let names: Vec<&str> = selected.iter().map(|c| c.name).collect();
+        append.push_str(&format!(" {}={}", guest::SELECT_VAR, names.join(",")));
+    }
+    let knobs = Knobs::from_env();
+    if !knobs.append.is_empty() {
+        append.push(' ');
+        append.push_str(&knobs.append);
+    }
+    if knobs.changed() {
+        println!("kernel_rm: {knobs}");
+    }
+
     let mut qemu = Command::new(&tools.qemu);
     qemu.env("QEMU_MODULE_DIR", &tools.module_dir)
         .arg("-L")
@@ -356,18 +430,24 @@ fn boot(tools: &Tools, initrd: &Path, work: &Path) -> Result<Boot, String> {
             "-display", "none", "-vga", "none", "-nic", "none", "-monitor", "none",
         ])
         .args(["-serial", "stdio", "-m", "512", "-no-reboot"])
+        // RDRAND seeds the guest kernel's random pool at boot; without it the first
+        // getrandom() (the first session nonce) blocks for about a second.
+        .args(["-cpu", "qemu64,+rdrand"])
         .arg("-bios")
         .arg(&tools.bios)
         .arg("-kernel")
         .arg(&tools.kernel)
         .arg("-initrd")
         .arg(initrd)
-        .args(["-append", "console=ttyS0 quiet loglevel=1 panic=-1"])
+        .arg("-append")
+        .arg(&append)
         .arg("-chardev")
         .arg(format!("socket,id=chrtpm,path={}", socket.display()))
         .args(["-tpmdev", "emulator,id=tpm0,chardev=chrtpm"])
-        .args(["-device", "tpm-tis,tpmdev=tpm0"])
+        .arg("-device")
+        .arg(format!("{},tpmdev=tpm0", knobs.tpm_device))
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(knobs.qemu_args.split_whitespace())
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
     let mut qemu = Reaped(
@@ -392,13 +472,17 @@ fn boot(tools: &Tools, initrd: &Path, work: &Path) -> Result<Boot, String> {
     });
     let deadline = Instant::now() + BOOT_TIMEOUT;
     let mut console = Vec::new();
+    let mut marks = Vec::new();
     let mut timed_out = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                if line.starts_with("KRM-") {
+                if line.starts_with("KRM-") && !line.starts_with("KRM-MARK ") {
                     println!("  guest: {line}");
+                }
+                if line.starts_with("KRM-MARK ") {
+                    marks.push((Instant::now(), line.clone()));
                 }
                 console.push(line);
             }
@@ -429,15 +513,63 @@ fn boot(tools: &Tools, initrd: &Path, work: &Path) -> Result<Boot, String> {
     Ok(Boot {
         status,
         console,
+        marks,
         swtpm_log,
     })
 }
 
+/// Guest machine settings for experiments (see the header), from the environment.
+struct Knobs {
+    /// QEMU's TPM interface: `tpm-tis` (default) or `tpm-crb`.
+    tpm_device: String,
+    /// Extra QEMU arguments, split at whitespace.
+    qemu_args: String,
+    /// Extra kernel command-line words.
+    append: String,
+}
+
+impl Knobs {
+    const TPM_DEVICE: &'static str = "KERNEL_RM_TPM_DEVICE";
+    const QEMU_ARGS: &'static str = "KERNEL_RM_QEMU_ARGS";
+    const APPEND: &'static str = "KERNEL_RM_APPEND";
+    const DEFAULT_TPM_DEVICE: &'static str = "tpm-tis";
+
+    fn from_env() -> Knobs {
+        let var = |name: &str| std::env::var(name).unwrap_or_default().trim().to_string();
+        let tpm_device = var(Self::TPM_DEVICE);
+        Knobs {
+            tpm_device: if tpm_device.is_empty() {
+                Self::DEFAULT_TPM_DEVICE.to_string()
+            } else {
+                tpm_device
+            },
+            qemu_args: var(Self::QEMU_ARGS),
+            append: var(Self::APPEND),
+        }
+    }
+
+    fn changed(&self) -> bool {
+        self.tpm_device != Self::DEFAULT_TPM_DEVICE
+            || !self.qemu_args.is_empty()
+            || !self.append.is_empty()
+    }
+}
+
+impl std::fmt::Display for Knobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "guest machine: TPM interface {}, extra QEMU arguments {:?}, extra kernel arguments {:?}",
+            self.tpm_device, self.qemu_args, self.append
+        )
+    }
+}
+
 /// Reports each check in libtest style; returns (passed, failed).
-fn judge(boot: &Boot) -> (usize, usize) {
+fn judge(boot: &Boot, selected: &[&'static guest::Check]) -> (usize, usize) {
     let mut passed = 0;
     let mut failed = Vec::new();
-    for check in guest::CHECKS {
+    for check in selected {
         let prefix = format!("KRM-CHECK {} ", check.name);
         let line = boot.console.iter().find_map(|l| l.strip_prefix(&prefix));
         match line {

@@ -16,9 +16,12 @@ if [ -c /dev/tpm0 ] && [ -c /dev/tpmrm0 ]; then
 else
     echo "KRM-RESULT: FAIL no /dev/tpm0 or /dev/tpmrm0 character device"
 fi
-if [ "$status" != 0 ]; then
+# krm_dmesg=1 on the kernel command line (KERNEL_RM_APPEND) shows them on success too.
+if [ "$status" != 0 ] || [ -n "${krm_dmesg:-}" ]; then
     echo "KRM-INFO guest program exit status $status; kernel TPM messages follow"
     dmesg | grep -i tpm | sed 's/^/KRM-DMESG /'
+fi
+if [ "$status" != 0 ]; then
     # isa-debug-exit: QEMU exits with (1 << 1) | 1 = 3.
     printf '\001' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 fi
