@@ -189,7 +189,10 @@ fn parked_session_survives_a_counter_moved_by_another_connection() {
     });
     let mut old = Session::start(&ours, &SessionOptions::audit()).unwrap();
     old.park().unwrap();
-    let mut other = Session::start(&theirs, &SessionOptions::hmac()).unwrap().save().unwrap();
+    let mut other = Session::start(&theirs, &SessionOptions::hmac())
+        .unwrap()
+        .save()
+        .unwrap();
     let t = Instant::now();
     let mut rounds = 0;
     while rounds < max + 500 {
@@ -200,7 +203,10 @@ fn parked_session_survives_a_counter_moved_by_another_connection() {
         // Our own unrelated work: the steward counts it and re-gaps blindly.
         ours.run(&GetRandom { bytes_requested: 1 }).unwrap();
     }
-    eprintln!("{rounds} saves by the other connection in {:?}", t.elapsed());
+    eprintln!(
+        "{rounds} saves by the other connection in {:?}",
+        t.elapsed()
+    );
     assert!(ours.steward_stats().regapped >= 1);
     use_audit_session(&ours, &mut old);
     old.flush().unwrap();

@@ -560,7 +560,14 @@ fn per_fd_slots() -> CheckResult {
     }
     let before = all_sessions(&observer)?;
 
+    // Insisting on a 4th loaded session: no parking of idle ones, no retry. (By default the
+    // library parks idle sessions to stay within the file's 3; see many_sessions_one_file.)
     let tpm = open(TPMRM)?;
+    tpm.set_steward_policy(tpm2_wire::steward::StewardPolicy {
+        max_loaded_sessions: None,
+        max_attempts: 1,
+        ..Default::default()
+    });
     let mut ours = Vec::new();
     for i in 0..3 {
         ours.push(
