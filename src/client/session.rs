@@ -299,6 +299,7 @@ impl Session {
             _ => None,
         };
 
+        registry_hooks::started(tpm, rsp.session_handle, opts.session_type, opts.hash);
         Ok(Session {
             tpm: tpm.clone(),
             salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
@@ -469,9 +470,14 @@ impl Session {
         if self.state.closed {
             return Ok(());
         }
-        self.tpm.run(&FlushContext {
+        let flushed = self.tpm.run(&FlushContext {
             flush_handle: self.state.handle,
-        })?;
+        });
+        // The TPM answered: the session is gone now, or was already.
+        if matches!(flushed, Ok(_) | Err(Error::Tpm { .. })) {
+            registry_hooks::ended(&self.tpm, self.state.handle);
+        }
+        flushed?;
         Ok(())
     }
 
@@ -508,6 +514,153 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Best effort: a session the TPM already dropped or a dead connection is not an
         // error worth panicking over in a destructor.
-        let _ = self.flush_inner();
+        if self.state.closed {
+            // Ended by the TPM (continueSession cleared); `keep` leaves handle 0 behind.
+            if self.state.handle.0 != 0 {
+                registry_hooks::ended(&self.tpm, self.state.handle);
+            }
+        } else {
+            let _ = self.flush_inner();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ownership registry hooks (see `crate::registry`). The registry setting of each `Tpm` lives in
+// a side table keyed by its shared core, so `Tpm` itself is unchanged; clones of a `Tpm` share
+// the setting. Registry failures never fail a TPM operation: they are counted and the last one
+// is kept for `Tpm::registry_error`.
+
+pub(crate) mod registry_hooks {
+    use std::sync::{Arc, Mutex, Weak};
+
+    use super::super::{Core, Tpm};
+    use crate::crypto::HashAlg;
+    use crate::registry::{Registry, SessionRecord};
+    use crate::wire::{Handle, SessionType};
+
+    enum Setting {
+        /// Not chosen yet: the default directory is opened on first use.
+        Default,
+        Set(Option<Registry>),
+    }
+
+    struct Entry {
+        core: Weak<Mutex<Core>>,
+        setting: Setting,
+        failures: u64,
+        last_error: Option<String>,
+    }
+
+    static TABLE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+    fn with_entry<T>(tpm: &Tpm, f: impl FnOnce(&mut Entry) -> T) -> T {
+        let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+        table.retain(|e| e.core.strong_count() > 0);
+        let pos = match table
+            .iter()
+            .position(|e| std::ptr::eq(e.core.as_ptr(), Arc::as_ptr(&tpm.core)))
+        {
+            Some(p) => p,
+            None => {
+                table.push(Entry {
+                    core: Arc::downgrade(&tpm.core),
+                    setting: Setting::Default,
+                    failures: 0,
+                    last_error: None,
+                });
+                table.len() - 1
+            }
+        };
+        // `pos` was found or pushed just above.
+        f(&mut table[pos])
+    }
+
+    pub(crate) fn set(tpm: &Tpm, registry: Option<Registry>) {
+        with_entry(tpm, |e| e.setting = Setting::Set(registry));
+    }
+
+    /// The registry in use for `tpm` (opening the default one on first use), or `None` if
+    /// disabled or the default one cannot be opened (that failure is counted once).
+    pub(crate) fn registry(tpm: &Tpm) -> Option<Registry> {
+        with_entry(tpm, |e| {
+            if let Setting::Default = e.setting {
+                let opened = match Registry::open(None) {
+                    Ok(r) => Some(r),
+                    Err(err) => {
+                        e.failures += 1;
+                        e.last_error = Some(err.to_string());
+                        None
+                    }
+                };
+                e.setting = Setting::Set(opened);
+            }
+            match &e.setting {
+                Setting::Set(r) => r.clone(),
+                Setting::Default => None,
+            }
+        })
+    }
+
+    pub(crate) fn status(tpm: &Tpm) -> (u64, Option<String>) {
+        with_entry(tpm, |e| (e.failures, e.last_error.clone()))
+    }
+
+    fn failed(tpm: &Tpm, err: crate::registry::RegistryError) {
+        with_entry(tpm, |e| {
+            e.failures += 1;
+            e.last_error = Some(err.to_string());
+        });
+    }
+
+    fn run<T>(tpm: &Tpm, f: impl FnOnce(&Registry, &str) -> Result<T, crate::registry::RegistryError>) {
+        let Some(reg) = registry(tpm) else { return };
+        if let Err(err) = f(&reg, &tpm.describe()) {
+            failed(tpm, err);
+        }
+    }
+
+    pub(crate) fn started(tpm: &Tpm, handle: Handle, session_type: SessionType, hash: HashAlg) {
+        run(tpm, |reg, desc| {
+            reg.record(&SessionRecord::new_owned(
+                desc.to_string(),
+                handle,
+                session_type,
+                hash,
+            ))
+        });
+    }
+
+    pub(crate) fn ended(tpm: &Tpm, handle: Handle) {
+        run(tpm, |reg, desc| reg.remove(desc, handle));
+    }
+
+    pub(crate) fn saved_to_file(tpm: &Tpm, handle: Handle, path: &std::path::Path) {
+        run(tpm, |reg, desc| reg.set_file(desc, handle, path));
+    }
+
+    pub(crate) fn loaded(tpm: &Tpm, handle: Handle) {
+        run(tpm, |reg, desc| reg.take_ownership(desc, handle));
+    }
+}
+
+impl Tpm {
+    /// Sets the session ownership registry this connection records its sessions in (shared
+    /// by its clones); `None` disables recording. Without a call, the default registry
+    /// ([`crate::registry::default_dir`]) is used.
+    pub fn set_registry(&self, registry: Option<crate::registry::Registry>) {
+        registry_hooks::set(self, registry)
+    }
+
+    /// The registry in use, if any (opens the default one on first use).
+    pub fn registry(&self) -> Option<crate::registry::Registry> {
+        registry_hooks::registry(self)
+    }
+
+    /// How many registry updates failed on this connection, and the last failure. Sessions
+    /// start and flush regardless; a session whose record failed is invisible to
+    /// `tpm2-wire session flush --orphans`.
+    pub fn registry_error(&self) -> (u64, Option<String>) {
+        registry_hooks::status(self)
     }
 }
