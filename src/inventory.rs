@@ -106,8 +106,20 @@ pub struct FlushReport {
 }
 
 /// The handles GetCapability(TPM_CAP_HANDLES) lists from `first` on, within its handle type.
+/// For the saved-session range (0x03) the TPM reports handles with the HMAC-session prefix
+/// (0x02) whatever the session's type, so session ranges are followed by their low 24 bits.
 pub fn handles(tpm: &Tpm, first: u32) -> Result<Vec<Handle>> {
     let handle_type = first >> 24;
+    let session_range = Handle(first).is_session();
+    let in_range = |h: Handle| {
+        if session_range {
+            h.is_session()
+        } else {
+            h.0 >> 24 == handle_type
+        }
+    };
+    // Position within the range: the low 24 bits for sessions, the handle otherwise.
+    let key = |h: Handle| if session_range { h.0 & SESSION_INDEX_MASK } else { h.0 };
     let mut out: Vec<Handle> = Vec::new();
     let mut next = first;
     for _ in 0..MAX_CAP_ROUNDS {
@@ -123,19 +135,20 @@ pub fn handles(tpm: &Tpm, first: u32) -> Result<Vec<Handle>> {
         };
         let mut last = None;
         for h in list.iter() {
-            // Handles must ascend from where we asked; anything else would loop.
-            if h.0 < next || h.0 >> 24 != handle_type {
+            // Handles must ascend from where we asked; anything else could loop.
+            if !in_range(*h) || key(*h) < key(Handle(next)) {
                 continue;
             }
-            if out.last().is_some_and(|l| l.0 >= h.0) {
+            if out.last().is_some_and(|l| key(*l) >= key(*h)) {
                 continue;
             }
             out.push(*h);
-            last = Some(h.0);
+            last = Some(key(*h));
         }
+        let range_end = if session_range { SESSION_INDEX_MASK } else { handle_type << 24 | SESSION_INDEX_MASK };
         match last {
-            Some(l) if rsp.more_data && l < u32::MAX && (l + 1) >> 24 == handle_type => {
-                next = l + 1
+            Some(l) if rsp.more_data && l < range_end => {
+                next = if session_range { first | (l + 1) } else { l + 1 }
             }
             _ => return Ok(out),
         }
