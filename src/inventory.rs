@@ -350,17 +350,22 @@ pub fn flush(
             report.skipped.push(s.handle);
             continue;
         }
-        match flush_one(tpm, s.handle) {
+        // The caller's handle has the session's real type prefix; the TPM's may not.
+        let target = match selector {
+            Selector::Handle(h) => *h,
+            _ => s.handle,
+        };
+        match flush_one(tpm, target) {
             Ok(()) => {
-                report.flushed.push(s.handle);
+                report.flushed.push(target);
                 if let Some(reg) = registry {
-                    if let Err(e) = reg.remove(&desc, s.handle) {
+                    if let Err(e) = reg.remove(&desc, target) {
                         report.registry_errors.push(e.to_string());
                     }
                 }
             }
             Err(e) => {
-                report.failed.push((s.handle, e.to_string()));
+                report.failed.push((target, e.to_string()));
                 stop = !force;
             }
         }

@@ -387,6 +387,8 @@ impl HashName {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SymName {
+    /// tpm2-tools' spelling: AES-128 in CFB mode.
+    Aes,
     Aes128cfb,
     Aes192cfb,
     Aes256cfb,
@@ -395,10 +397,9 @@ pub enum SymName {
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("kind").args(["policy_session", "hmac_session", "audit_session"])))]
 pub struct StartArgs {
     /// Start a policy session (default: trial).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["hmac_session", "audit_session"])]
     policy_session: bool,
     /// Start an HMAC session (default: trial).
     #[arg(long)]
@@ -409,8 +410,8 @@ pub struct StartArgs {
     /// The session's hash algorithm.
     #[arg(short = 'g', long = "hash-algorithm", value_enum, default_value = "sha256")]
     hash: HashName,
-    /// Parameter encryption: aes128cfb (default when salted, bound or --hmac-session),
-    /// aes192cfb, aes256cfb, xor, or null (default otherwise).
+    /// Parameter encryption: aes (tpm2-tools' name) or aes128cfb, the default when salted,
+    /// bound or --hmac-session; aes192cfb, aes256cfb, xor, or null (the default otherwise).
     #[arg(short = 'G', long = "key-algorithm", value_enum)]
     key_algorithm: Option<SymName>,
     /// Salt with and bind to this object (context file or handle); turns on command and
@@ -466,6 +467,14 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
                 .into(),
         );
     }
+    let trial = !a.policy_session && !a.hmac_session && !a.audit_session;
+    if trial
+        && (a.key_context.is_some() || a.bind_context.is_some() || a.tpmkey_context.is_some())
+    {
+        return Err("trial sessions cannot be salted or bound (they never encrypt parameters); \
+                    add --policy-session or --hmac-session"
+            .into());
+    }
     if a.name.is_some() && a.key_context.is_none() && a.tpmkey_context.is_none() {
         return Err("-n/--name verifies the object of -c or --tpmkey-context; neither was given".into());
     }
@@ -474,10 +483,10 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
     let hash = a.hash.alg();
     let mut opts = if a.policy_session {
         SessionOptions::policy()
-    } else if a.hmac_session {
-        SessionOptions::hmac()
     } else if a.audit_session {
         SessionOptions::audit()
+    } else if a.hmac_session {
+        SessionOptions::hmac()
     } else {
         SessionOptions::trial()
     }
@@ -518,7 +527,7 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
         }
         let salted_or_bound = tpmkey_spec.is_some() || bind_spec.is_some();
         let sym = match a.key_algorithm {
-            Some(SymName::Aes128cfb) => Symmetric::AesCfb(128),
+            Some(SymName::Aes | SymName::Aes128cfb) => Symmetric::AesCfb(128),
             Some(SymName::Aes192cfb) => Symmetric::AesCfb(192),
             Some(SymName::Aes256cfb) => Symmetric::AesCfb(256),
             Some(SymName::Xor) => Symmetric::Xor(hash),
