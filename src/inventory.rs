@@ -119,7 +119,13 @@ pub fn handles(tpm: &Tpm, first: u32) -> Result<Vec<Handle>> {
         }
     };
     // Position within the range: the low 24 bits for sessions, the handle otherwise.
-    let key = |h: Handle| if session_range { h.0 & SESSION_INDEX_MASK } else { h.0 };
+    let key = |h: Handle| {
+        if session_range {
+            h.0 & SESSION_INDEX_MASK
+        } else {
+            h.0
+        }
+    };
     let mut out: Vec<Handle> = Vec::new();
     let mut next = first;
     for _ in 0..MAX_CAP_ROUNDS {
@@ -145,10 +151,18 @@ pub fn handles(tpm: &Tpm, first: u32) -> Result<Vec<Handle>> {
             out.push(*h);
             last = Some(key(*h));
         }
-        let range_end = if session_range { SESSION_INDEX_MASK } else { handle_type << 24 | SESSION_INDEX_MASK };
+        let range_end = if session_range {
+            SESSION_INDEX_MASK
+        } else {
+            handle_type << 24 | SESSION_INDEX_MASK
+        };
         match last {
             Some(l) if rsp.more_data && l < range_end => {
-                next = if session_range { first | (l + 1) } else { l + 1 }
+                next = if session_range {
+                    first | (l + 1)
+                } else {
+                    l + 1
+                }
             }
             _ => return Ok(out),
         }
@@ -311,13 +325,19 @@ fn selected(s: &SessionInfo, selector: &Selector) -> bool {
 /// other session prefix (the TPM lists saved policy sessions with the HMAC prefix).
 fn flush_handles(h: Handle) -> [Handle; 2] {
     let index = h.0 & SESSION_INDEX_MASK;
-    let other = if h.0 >> 24 == 0x02 { 0x0300_0000 } else { 0x0200_0000 };
+    let other = if h.0 >> 24 == 0x02 {
+        0x0300_0000
+    } else {
+        0x0200_0000
+    };
     [h, Handle(index | other)]
 }
 
 fn flush_one(tpm: &Tpm, h: Handle) -> Result<()> {
     let [first, second] = flush_handles(h);
-    match tpm.run(&FlushContext { flush_handle: first }) {
+    match tpm.run(&FlushContext {
+        flush_handle: first,
+    }) {
         Ok(_) => Ok(()),
         Err(Error::Tpm { rc, .. }) if rc.is_handle_error() || rc.is_session_reference_error() => {
             tpm.run(&FlushContext {
@@ -412,7 +432,8 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 pub fn parse_date(s: &str) -> Result<u64> {
     let bad = || Error::InvalidArgument(format!("date {s:?}: expected YYYY/MM/DD"));
     let mut parts = s.split('/');
-    let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -473,7 +494,15 @@ mod tests {
         assert_eq!(parse_date("1970/01/01").unwrap(), 0);
         assert_eq!(parse_date("2018/7/12").unwrap(), 1_531_353_600);
         assert_eq!(parse_date("2024/02/29").unwrap(), 1_709_164_800);
-        for bad in ["2023/02/29", "2024/13/01", "2024/00/10", "24/01/01", "2024-01-01", "2024/1/1/1", "2024/+1/01"] {
+        for bad in [
+            "2023/02/29",
+            "2024/13/01",
+            "2024/00/10",
+            "24/01/01",
+            "2024-01-01",
+            "2024/1/1/1",
+            "2024/+1/01",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
         assert_eq!(format_time(1_709_164_800 + 3661), "2024/02/29 01:01:01");

@@ -246,7 +246,11 @@ impl SessionRecord {
                 .ok_or_else(|| format!("line {line_no}: expected key=value"))?;
             let bad = |what: &str| format!("line {line_no}: invalid {key} ({what})");
             let dup = || format!("line {line_no}: {key} given twice");
-            fn set<T>(slot: &mut Option<T>, v: T, dup: impl FnOnce() -> String) -> Result<(), String> {
+            fn set<T>(
+                slot: &mut Option<T>,
+                v: T,
+                dup: impl FnOnce() -> String,
+            ) -> Result<(), String> {
                 if slot.is_some() {
                     return Err(dup());
                 }
@@ -255,7 +259,7 @@ impl SessionRecord {
             }
             match key {
                 "tpm" => {
-                    let v = unescape(value).map_err(|e| bad(e))?;
+                    let v = unescape(value).map_err(&bad)?;
                     let v = String::from_utf8(v).map_err(|_| bad("not UTF-8"))?;
                     if v.is_empty() {
                         return Err(bad("empty"));
@@ -283,26 +287,39 @@ impl SessionRecord {
                     parse_hash(value).ok_or_else(|| bad("sha1, sha256, sha384 or sha512"))?,
                     dup,
                 )?,
-                "pid" => set(&mut pid, parse_decimal(value).ok_or_else(|| bad("number"))?, dup)?,
+                "pid" => set(
+                    &mut pid,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
                 "pid_start" => set(
                     &mut pid_start,
                     parse_decimal(value).ok_or_else(|| bad("number"))?,
                     dup,
                 )?,
-                "uid" => set(&mut uid, parse_decimal(value).ok_or_else(|| bad("number"))?, dup)?,
+                "uid" => set(
+                    &mut uid,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
                 "created" => set(
                     &mut created,
                     parse_decimal(value).ok_or_else(|| bad("number"))?,
                     dup,
                 )?,
                 "file" => {
-                    let v = unescape(value).map_err(|e| bad(e))?;
+                    let v = unescape(value).map_err(&bad)?;
                     if v.is_empty() || v.first() != Some(&b'/') {
                         return Err(bad("not an absolute path"));
                     }
                     set(&mut file, PathBuf::from(OsString::from_vec(v)), dup)?
                 }
-                _ => return Err(format!("line {line_no}: unknown key \"{}\"", key.escape_debug())),
+                _ => {
+                    return Err(format!(
+                        "line {line_no}: unknown key \"{}\"",
+                        key.escape_debug()
+                    ))
+                }
             }
         }
         let missing = |k: &str| format!("missing {k}");
@@ -490,7 +507,9 @@ impl Registry {
             reason,
         };
         if !meta.file_type().is_dir() {
-            return Err(insecure("not a directory (symlinks are not followed)".into()));
+            return Err(insecure(
+                "not a directory (symlinks are not followed)".into(),
+            ));
         }
         if meta.uid() != euid() {
             return Err(insecure(format!(
@@ -717,7 +736,10 @@ mod tests {
     fn record_round_trips() {
         let r = sample();
         let text = r.to_text().unwrap();
-        assert!(text.contains("file=/home/u/a\\\\b\\x0ac\\x7f.ctx\n"), "{text}");
+        assert!(
+            text.contains("file=/home/u/a\\\\b\\x0ac\\x7f.ctx\n"),
+            "{text}"
+        );
         assert_eq!(SessionRecord::parse(text.as_bytes()).unwrap(), r);
         let mut r2 = r.clone();
         r2.file = Some(PathBuf::from(OsString::from_vec(b"/x/\xff\xfe".to_vec())));

@@ -34,7 +34,10 @@ fn random_through_swtpm_mssim_and_cmd() {
         .output()
         .unwrap();
     assert_success("random via TPM2TOOLS_TCTI", &out);
-    assert!(is_hex(String::from_utf8(out.stdout).unwrap().trim_end(), 10));
+    assert!(is_hex(
+        String::from_utf8(out.stdout).unwrap().trim_end(),
+        10
+    ));
 
     // More than one GetRandom's worth, and nothing at all.
     let big = env.ok(&["random", "200"]);
@@ -110,7 +113,10 @@ fn session_config_edits_attributes() {
     let shown = env.ok(&["session", "config", "s.ctx"]);
     assert!(shown.contains("Session-Type: hmac\n"), "{shown}");
     assert!(shown.contains("Session-Hash: sha256\n"), "{shown}");
-    assert!(shown.contains("Session-Attributes: continuesession\n"), "{shown}");
+    assert!(
+        shown.contains("Session-Attributes: continuesession\n"),
+        "{shown}"
+    );
     let before = env.read("s.ctx");
 
     let shown = env.ok(&[
@@ -128,17 +134,28 @@ fn session_config_edits_attributes() {
     let after = env.read("s.ctx");
     assert_eq!(before.len(), after.len());
     // Only the attributes byte changed (ESYS metadata, see the tpm2-tools layout).
-    let diffs: Vec<usize> = (0..before.len()).filter(|&i| before[i] != after[i]).collect();
+    let diffs: Vec<usize> = (0..before.len())
+        .filter(|&i| before[i] != after[i])
+        .collect();
     assert_eq!(diffs.len(), 1, "{diffs:?}");
     assert_eq!(after[diffs[0]], 0x65);
 
     let shown = env.ok(&["session", "config", "s.ctx", "--disable-auditreset"]);
-    assert!(shown.contains("continuesession|decrypt|encrypt\n"), "{shown}");
+    assert!(
+        shown.contains("continuesession|decrypt|encrypt\n"),
+        "{shown}"
+    );
     // tpm2-tools reads the edited file and sees the same attributes.
     let tools = String::from_utf8(env.tool_ok("tpm2_sessionconfig", &["s.ctx"])).unwrap();
     assert!(tools.contains("decrypt"), "{tools}");
     assert!(tools.contains("encrypt"), "{tools}");
     assert!(env
-        .fails(&["session", "config", "s.ctx", "--enable-audit", "--disable-audit"])
+        .fails(&[
+            "session",
+            "config",
+            "s.ctx",
+            "--enable-audit",
+            "--disable-audit"
+        ])
         .contains("cannot be used with"));
 }

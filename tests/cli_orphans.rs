@@ -64,7 +64,10 @@ fn killed_client_sessions_are_orphans() {
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let handles = loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "holder exited early");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "holder exited early"
+        );
         // The test harness may print its own text before ours on the same line.
         if let Some((_, rest)) = line.split_once("ready ") {
             break rest
@@ -83,7 +86,9 @@ fn killed_client_sessions_are_orphans() {
     }
     let shown = env.json(&["session", "show", "--pid", &pid.to_string(), "--json"]);
     assert_eq!(shown["sessions"].as_array().unwrap().len(), 2, "{shown}");
-    assert!(env.ok(&["session", "flush", "--orphans"]).contains("0 session(s) flushed"));
+    assert!(env
+        .ok(&["session", "flush", "--orphans"])
+        .contains("0 session(s) flushed"));
 
     // SIGKILL: no destructor runs, the sessions stay in the TPM.
     child.kill().unwrap();
@@ -131,8 +136,12 @@ fn flush_by_pid_and_date() {
     let env = Env::new();
     let tpm = Tpm::open(Some(&env.tcti)).unwrap();
     tpm.set_registry(Some(Registry::open(Some(&env.registry_dir())).unwrap()));
-    let a = Session::start(&tpm, &SessionOptions::hmac()).unwrap().keep();
-    let b = Session::start(&tpm, &SessionOptions::trial()).unwrap().keep();
+    let a = Session::start(&tpm, &SessionOptions::hmac())
+        .unwrap()
+        .keep();
+    let b = Session::start(&tpm, &SessionOptions::trial())
+        .unwrap()
+        .keep();
     let me = std::process::id().to_string();
     // Nothing was created before 1971; everything before 2999.
     let out = env.ok(&["session", "flush", "--before", "1971/01/01"]);

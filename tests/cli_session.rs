@@ -31,7 +31,11 @@ fn shape(env: &Env, name: &str) -> Shape {
     Shape {
         session_type: s.session_type.0,
         hash: s.auth_hash.0,
-        symmetric: (s.symmetric.algorithm.0, s.symmetric.key_bits, s.symmetric.mode.0),
+        symmetric: (
+            s.symmetric.algorithm.0,
+            s.symmetric.key_bits,
+            s.symmetric.mode.0,
+        ),
         attributes: s.attributes.0,
         bound_len: s.bound_entity.len(),
         key_len: s.session_key.len(),
@@ -60,7 +64,13 @@ fn every_start_option_matches_tpm2_startauthsession() {
         &["--policy-session", "--hash-algorithm", "sha384"],
         &["--hmac-session", "-g", "sha512"],
         &["--hmac-session", "-G", "aes"],
-        &["--policy-session", "--bind-context", "prim.ctx", "--key-algorithm", "aes"],
+        &[
+            "--policy-session",
+            "--bind-context",
+            "prim.ctx",
+            "--key-algorithm",
+            "aes",
+        ],
         &["--hmac-session", "--audit-session"],
         &["--hmac-session", "--tpmkey-context", "prim.ctx"],
         &["--hmac-session", "--bind-context", "prim.ctx"],
@@ -113,31 +123,84 @@ fn every_start_option_matches_tpm2_startauthsession() {
         ("xor", (0x0A, 0x0B, 0x10)),
         ("null", (0x10, 0, 0x10)),
     ] {
-        env.ok(&["session", "start", "--hmac-session", "-G", alg, "-S", "g.ctx"]);
+        env.ok(&[
+            "session",
+            "start",
+            "--hmac-session",
+            "-G",
+            alg,
+            "-S",
+            "g.ctx",
+        ]);
         assert_eq!(shape(&env, "g.ctx").symmetric, expected, "{alg}");
         env.tool_ok("tpm2_flushcontext", &["g.ctx"]);
     }
     // An explicit -G is honoured where tpm2-tools would silently ignore it.
-    env.ok(&["session", "start", "--policy-session", "-G", "aes", "-S", "g.ctx"]);
+    env.ok(&[
+        "session",
+        "start",
+        "--policy-session",
+        "-G",
+        "aes",
+        "-S",
+        "g.ctx",
+    ]);
     assert_eq!(shape(&env, "g.ctx").symmetric, (0x06, 128, 0x43));
     env.tool_ok("tpm2_flushcontext", &["g.ctx"]);
     // The TPM refuses what it does not implement (swtpm has no AES-192).
-    let err = env.fails(&["session", "start", "--hmac-session", "-G", "aes192cfb", "-S", "g.ctx"]);
+    let err = env.fails(&[
+        "session",
+        "start",
+        "--hmac-session",
+        "-G",
+        "aes192cfb",
+        "-S",
+        "g.ctx",
+    ]);
     assert!(err.contains("TPM_RC_"), "{err}");
     // Trial sessions cannot be salted or bound, as in tpm2-tools.
     assert!(!env
-        .tool("tpm2_startauthsession", &["--tpmkey-context", "prim.ctx", "-S", "t.ctx"])
+        .tool(
+            "tpm2_startauthsession",
+            &["--tpmkey-context", "prim.ctx", "-S", "t.ctx"]
+        )
         .status
         .success());
-    let err = env.fails(&["session", "start", "--tpmkey-context", "prim.ctx", "-S", "t.ctx"]);
-    assert!(err.contains("trial sessions cannot be salted or bound"), "{err}");
+    let err = env.fails(&[
+        "session",
+        "start",
+        "--tpmkey-context",
+        "prim.ctx",
+        "-S",
+        "t.ctx",
+    ]);
+    assert!(
+        err.contains("trial sessions cannot be salted or bound"),
+        "{err}"
+    );
     // -S is required; the kinds exclude each other.
     assert!(env.fails(&["session", "start"]).contains("--session"));
     assert!(env
-        .fails(&["session", "start", "--audit-session", "--policy-session", "-S", "x"])
+        .fails(&[
+            "session",
+            "start",
+            "--audit-session",
+            "--policy-session",
+            "-S",
+            "x"
+        ])
         .contains("cannot be used with"));
     assert!(env
-        .fails(&["session", "start", "-c", "prim.ctx", "--bind-context", "prim.ctx", "-S", "x"])
+        .fails(&[
+            "session",
+            "start",
+            "-c",
+            "prim.ctx",
+            "--bind-context",
+            "prim.ctx",
+            "-S",
+            "x"
+        ])
         .contains("cannot be used with"));
 }
 
@@ -159,25 +222,71 @@ fn tpm2_tools_use_sessions_we_start() {
     env.ok(&["session", "start", "--hmac-session", "-S", "h.ctx"]);
     env.tool_ok(
         "tpm2_create",
-        &["-C", "prim.ctx", "-P", "session:h.ctx", "-u", "k.pub", "-r", "k.priv", "-Q"],
+        &[
+            "-C",
+            "prim.ctx",
+            "-P",
+            "session:h.ctx",
+            "-u",
+            "k.pub",
+            "-r",
+            "k.priv",
+            "-Q",
+        ],
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
     env.tool_ok(
         "tpm2_create",
-        &["-C", "pwprim.ctx", "-P", "session:h.ctx+pw123", "-u", "k2.pub", "-r", "k2.priv", "-Q"],
+        &[
+            "-C",
+            "pwprim.ctx",
+            "-P",
+            "session:h.ctx+pw123",
+            "-u",
+            "k2.pub",
+            "-r",
+            "k2.priv",
+            "-Q",
+        ],
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
-    env.ok(&["session", "start", "--hmac-session", "-c", "prim.ctx", "-S", "s.ctx"]);
+    env.ok(&[
+        "session",
+        "start",
+        "--hmac-session",
+        "-c",
+        "prim.ctx",
+        "-S",
+        "s.ctx",
+    ]);
     env.tool_ok(
         "tpm2_create",
-        &["-C", "prim.ctx", "-P", "session:s.ctx", "-u", "k3.pub", "-r", "k3.priv", "-Q"],
+        &[
+            "-C",
+            "prim.ctx",
+            "-P",
+            "session:s.ctx",
+            "-u",
+            "k3.pub",
+            "-r",
+            "k3.priv",
+            "-Q",
+        ],
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
 
     // NV write authorized by our HMAC session (owner auth, empty).
     env.tool_ok(
         "tpm2_nvdefine",
-        &["0x01500016", "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite"],
+        &[
+            "0x01500016",
+            "-C",
+            "o",
+            "-s",
+            "8",
+            "-a",
+            "ownerread|ownerwrite",
+        ],
     );
     std::fs::write(env.path("data"), b"12345678").unwrap();
     env.tool_ok(
@@ -198,7 +307,10 @@ fn tpm2_tools_use_sessions_we_start() {
 #[test]
 fn tpm2_tools_sessions_are_shown_and_flushed() {
     let env = Env::new();
-    env.tool_ok("tpm2_startauthsession", &["--policy-session", "-S", "t.ctx"]);
+    env.tool_ok(
+        "tpm2_startauthsession",
+        &["--policy-session", "-S", "t.ctx"],
+    );
     env.tool_ok("tpm2_startauthsession", &["--hmac-session", "-S", "u.ctx"]);
     env.ok(&["session", "start", "-S", "w.ctx"]);
     let t = file_handle(&env.path("t.ctx"));
@@ -218,7 +330,10 @@ fn tpm2_tools_sessions_are_shown_and_flushed() {
     let out = env.ok(&["session", "flush", "--handle", &handle]);
     assert!(out.contains(&format!("flushed {handle}")), "{out}");
     assert!(session_by_handle(&env, t).is_none());
-    assert!(!env.tool("tpm2_policypassword", &["-S", "t.ctx"]).status.success());
+    assert!(!env
+        .tool("tpm2_policypassword", &["-S", "t.ctx"])
+        .status
+        .success());
     // Flushing it again: nothing there.
     assert!(env
         .fails(&["session", "flush", "--handle", &handle])
@@ -237,21 +352,71 @@ fn tpm2_tools_sessions_are_shown_and_flushed() {
 fn name_files_verify_persistent_salt_keys() {
     let env = Env::new();
     primary(&env, "prim.ctx", None);
-    env.tool_ok("tpm2_evictcontrol", &["-C", "o", "-c", "prim.ctx", "0x81000001", "-Q"]);
+    env.tool_ok(
+        "tpm2_evictcontrol",
+        &["-C", "o", "-c", "prim.ctx", "0x81000001", "-Q"],
+    );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
-    env.tool_ok("tpm2_readpublic", &["-c", "0x81000001", "-n", "good.name", "-Q"]);
-    env.tool_ok("tpm2_createprimary", &["-C", "o", "-G", "ecc", "-c", "other.ctx", "-Q"]);
-    env.tool_ok("tpm2_readpublic", &["-c", "other.ctx", "-n", "wrong.name", "-Q"]);
+    env.tool_ok(
+        "tpm2_readpublic",
+        &["-c", "0x81000001", "-n", "good.name", "-Q"],
+    );
+    env.tool_ok(
+        "tpm2_createprimary",
+        &["-C", "o", "-G", "ecc", "-c", "other.ctx", "-Q"],
+    );
+    env.tool_ok(
+        "tpm2_readpublic",
+        &["-c", "other.ctx", "-n", "wrong.name", "-Q"],
+    );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
 
-    env.ok(&["session", "start", "--hmac-session", "-c", "0x81000001", "-n", "good.name", "-S", "a.ctx"]);
     env.ok(&[
-        "session", "start", "--policy-session", "--tpmkey-context", "0x81000001", "--name", "good.name", "-S", "b.ctx",
+        "session",
+        "start",
+        "--hmac-session",
+        "-c",
+        "0x81000001",
+        "-n",
+        "good.name",
+        "-S",
+        "a.ctx",
+    ]);
+    env.ok(&[
+        "session",
+        "start",
+        "--policy-session",
+        "--tpmkey-context",
+        "0x81000001",
+        "--name",
+        "good.name",
+        "-S",
+        "b.ctx",
     ]);
     assert_eq!(shape_key_len(&env, "a.ctx"), 32);
-    let err = env.fails(&["session", "start", "--hmac-session", "-c", "0x81000001", "-n", "wrong.name", "-S", "c.ctx"]);
+    let err = env.fails(&[
+        "session",
+        "start",
+        "--hmac-session",
+        "-c",
+        "0x81000001",
+        "-n",
+        "wrong.name",
+        "-S",
+        "c.ctx",
+    ]);
     assert!(err.contains("does not match the name file"), "{err}");
-    let err = env.fails(&["session", "start", "--policy-session", "--tpmkey-context", "0x81000001", "-n", "wrong.name", "-S", "c.ctx"]);
+    let err = env.fails(&[
+        "session",
+        "start",
+        "--policy-session",
+        "--tpmkey-context",
+        "0x81000001",
+        "-n",
+        "wrong.name",
+        "-S",
+        "c.ctx",
+    ]);
     assert!(err.contains("does not match the name file"), "{err}");
     assert!(!env.path("c.ctx").exists());
     let err = env.fails(&["session", "start", "-n", "good.name", "-S", "c.ctx"]);
@@ -273,7 +438,15 @@ fn bind_auth_through_the_auth_grammar() {
     primary(&env, "pwprim.ctx", Some("pw123"));
     env.tool_ok(
         "tpm2_startauthsession",
-        &["--hmac-session", "--bind-context", "pwprim.ctx", "--bind-auth", "pw123", "-S", "theirs.ctx"],
+        &[
+            "--hmac-session",
+            "--bind-context",
+            "pwprim.ctx",
+            "--bind-auth",
+            "pw123",
+            "-S",
+            "theirs.ctx",
+        ],
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
     let theirs = esys(&env, "theirs.ctx").bound_entity;
@@ -281,26 +454,53 @@ fn bind_auth_through_the_auth_grammar() {
     // Refused without the opt-in, and no session is left behind.
     let before = env.ok(&["getcap", "handles-saved-session"]);
     let out = env.cli(&[
-        "session", "start", "--hmac-session", "--bind-context", "pwprim.ctx", "--bind-auth", "hex:7077313233", "-S", "b.ctx",
+        "session",
+        "start",
+        "--hmac-session",
+        "--bind-context",
+        "pwprim.ctx",
+        "--bind-auth",
+        "hex:7077313233",
+        "-S",
+        "b.ctx",
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("--allow-bind-auth-in-file"), "{err}");
-    assert!(!err.contains("pw123") && !err.contains("7077313233"), "{err}");
+    assert!(
+        !err.contains("pw123") && !err.contains("7077313233"),
+        "{err}"
+    );
     assert!(!env.path("b.ctx").exists());
     assert_eq!(env.ok(&["getcap", "handles-saved-session"]), before);
 
     // hex: form, with the opt-in: the same binding tpm2-tools records.
     env.ok(&[
-        "session", "start", "--hmac-session", "--bind-context", "pwprim.ctx", "--bind-auth", "hex:7077313233",
-        "--allow-bind-auth-in-file", "-S", "b.ctx",
+        "session",
+        "start",
+        "--hmac-session",
+        "--bind-context",
+        "pwprim.ctx",
+        "--bind-auth",
+        "hex:7077313233",
+        "--allow-bind-auth-in-file",
+        "-S",
+        "b.ctx",
     ]);
     assert_eq!(esys(&env, "b.ctx").bound_entity, theirs);
     // file:- from standard input (a trailing newline is dropped).
     let out = env.cli_stdin(
         &[
-            "session", "start", "--hmac-session", "--bind-context", "pwprim.ctx", "--bind-auth", "file:-",
-            "--allow-bind-auth-in-file", "-S", "c.ctx",
+            "session",
+            "start",
+            "--hmac-session",
+            "--bind-context",
+            "pwprim.ctx",
+            "--bind-auth",
+            "file:-",
+            "--allow-bind-auth-in-file",
+            "-S",
+            "c.ctx",
         ],
         b"pw123\n",
     );
@@ -311,8 +511,16 @@ fn bind_auth_through_the_auth_grammar() {
     // A file: password.
     std::fs::write(env.path("pw.txt"), b"str:pw123").unwrap();
     env.ok(&[
-        "session", "start", "--hmac-session", "--bind-context", "pwprim.ctx", "--bind-auth", "file:pw.txt",
-        "--allow-bind-auth-in-file", "-S", "d.ctx",
+        "session",
+        "start",
+        "--hmac-session",
+        "--bind-context",
+        "pwprim.ctx",
+        "--bind-auth",
+        "file:pw.txt",
+        "--allow-bind-auth-in-file",
+        "-S",
+        "d.ctx",
     ]);
     assert_eq!(esys(&env, "d.ctx").bound_entity, theirs);
 
@@ -320,7 +528,17 @@ fn bind_auth_through_the_auth_grammar() {
     // (the file already carried the binding) when it encrypts a GetRandom with it.
     env.tool_ok(
         "tpm2_create",
-        &["-C", "pwprim.ctx", "-P", "session:b.ctx+pw123", "-u", "k.pub", "-r", "k.priv", "-Q"],
+        &[
+            "-C",
+            "pwprim.ctx",
+            "-P",
+            "session:b.ctx+pw123",
+            "-u",
+            "k.pub",
+            "-r",
+            "k.priv",
+            "-Q",
+        ],
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
     let r = env.ok(&["random", "8", "-S", "b.ctx"]);
@@ -328,8 +546,16 @@ fn bind_auth_through_the_auth_grammar() {
 
     // Bad grammar is reported without echoing the value.
     let err = env.fails(&[
-        "session", "start", "--hmac-session", "--bind-context", "pwprim.ctx", "--bind-auth", "hex:7g7",
-        "--allow-bind-auth-in-file", "-S", "e.ctx",
+        "session",
+        "start",
+        "--hmac-session",
+        "--bind-context",
+        "pwprim.ctx",
+        "--bind-auth",
+        "hex:7g7",
+        "--allow-bind-auth-in-file",
+        "-S",
+        "e.ctx",
     ]);
     assert!(err.contains("hex"), "{err}");
     assert!(!err.contains("7g7"), "{err}");

@@ -80,10 +80,18 @@ fn files_park_sessions_and_loading_takes_them_back() {
     other.save_to_file(&path).unwrap();
     let r = reg.get(&tpm.describe(), h).unwrap().unwrap();
     assert!(!r.held_by_file());
-    assert!(reg.get(&tpm.describe(), other_h).unwrap().unwrap().held_by_file());
+    assert!(reg
+        .get(&tpm.describe(), other_h)
+        .unwrap()
+        .unwrap()
+        .held_by_file());
     // A removed file holds nothing.
     std::fs::remove_file(&path).unwrap();
-    assert!(!reg.get(&tpm.describe(), other_h).unwrap().unwrap().held_by_file());
+    assert!(!reg
+        .get(&tpm.describe(), other_h)
+        .unwrap()
+        .unwrap()
+        .held_by_file());
 
     // Flushing by inventory prunes the records of sessions that are gone.
     let report = inventory::flush(&tpm, Some(&reg), &inventory::Selector::All, false).unwrap();

@@ -613,7 +613,10 @@ pub(crate) mod registry_hooks {
         });
     }
 
-    fn run<T>(tpm: &Tpm, f: impl FnOnce(&Registry, &str) -> Result<T, crate::registry::RegistryError>) {
+    fn run<T>(
+        tpm: &Tpm,
+        f: impl FnOnce(&Registry, &str) -> Result<T, crate::registry::RegistryError>,
+    ) {
         let Some(reg) = registry(tpm) else { return };
         if let Err(err) = f(&reg, &tpm.describe()) {
             failed(tpm, err);

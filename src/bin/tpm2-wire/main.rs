@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tpm2-wire", version, about = "Talk to a TPM 2.0: sessions, stewardship, tpm2-tools files")]
+#[command(
+    name = "tpm2-wire",
+    version,
+    about = "Talk to a TPM 2.0: sessions, stewardship, tpm2-tools files"
+)]
 struct Cli {
     /// The TPM to use, as a TCTI string (device:/dev/tpmrm0, swtpm:host=H,port=P,
     /// mssim:host=H,port=P, cmd:COMMAND). Defaults to $TPM2TOOLS_TCTI, then a probe.

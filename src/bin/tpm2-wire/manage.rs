@@ -50,8 +50,8 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
     }
     let shown: Vec<&SessionInfo> = all
         .iter()
-        .filter(|s| a.pid.is_none_or(|p| s.pid == Some(p)))
-        .filter(|s| before.is_none_or(|t| s.created.is_some_and(|c| c < t)))
+        .filter(|s| a.pid.map_or(true, |p| s.pid == Some(p)))
+        .filter(|s| before.map_or(true, |t| s.created.is_some_and(|c| c < t)))
         .collect();
     if a.json {
         let list: Vec<_> = shown.iter().map(|s| session_json(s)).collect();
@@ -73,7 +73,9 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
             s.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             s.owner_alive.map_or("-", |a| if a { "yes" } else { "no" }),
             s.created.map_or_else(|| "-".into(), inventory::format_time),
-            s.file.as_ref().map_or_else(|| "-".into(), |f| f.display().to_string()),
+            s.file
+                .as_ref()
+                .map_or_else(|| "-".into(), |f| f.display().to_string()),
         );
     }
     println!("{} session(s) shown", shown.len());
@@ -131,7 +133,9 @@ pub fn flush(tcti: Option<&str>, a: FlushArgs) -> CliResult {
     } else if a.all {
         Selector::All
     } else {
-        return Err("say which sessions to flush: --pid, --before, --handle, --orphans or --all".into());
+        return Err(
+            "say which sessions to flush: --pid, --before, --handle, --orphans or --all".into(),
+        );
     };
     let tpm = open_tpm(tcti)?;
     let reg = registry()?;
@@ -143,7 +147,10 @@ pub fn flush(tcti: Option<&str>, a: FlushArgs) -> CliResult {
         println!("failed 0x{:08x}: {why}", h.0);
     }
     for h in &report.skipped {
-        println!("skipped 0x{:08x} (after a failure; use --force to go on)", h.0);
+        println!(
+            "skipped 0x{:08x} (after a failure; use --force to go on)",
+            h.0
+        );
     }
     for e in &report.registry_errors {
         eprintln!("tpm2-wire: warning: {e}");

@@ -198,7 +198,11 @@ fn commands(
 
 /// The command code a TPMA_CC describes: its index, with the vendor bit.
 fn command_code(c: tpm2_wire::wire::CommandAttributes) -> u32 {
-    let v = if c.bits() & (1 << 29) != 0 { 1 << 29 } else { 0 };
+    let v = if c.bits() & (1 << 29) != 0 {
+        1 << 29
+    } else {
+        0
+    };
     c.command_index() | v
 }
 
@@ -265,7 +269,10 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
                         })
                     })
                     .collect();
-                println!("{}", json!({ "capability": "algorithms", "algorithms": list }));
+                println!(
+                    "{}",
+                    json!({ "capability": "algorithms", "algorithms": list })
+                );
             } else {
                 for p in algs {
                     println!("{}: {:?}", p.alg, p.properties);
@@ -408,7 +415,12 @@ pub struct StartArgs {
     #[arg(long)]
     audit_session: bool,
     /// The session's hash algorithm.
-    #[arg(short = 'g', long = "hash-algorithm", value_enum, default_value = "sha256")]
+    #[arg(
+        short = 'g',
+        long = "hash-algorithm",
+        value_enum,
+        default_value = "sha256"
+    )]
     hash: HashName,
     /// Parameter encryption: aes (tpm2-tools' name) or aes128cfb, the default when salted,
     /// bound or --hmac-session; aes192cfb, aes256cfb, xor, or null (the default otherwise).
@@ -443,7 +455,12 @@ pub struct StartArgs {
 fn read_name_file(path: &Path) -> Result<Name, Box<dyn std::error::Error>> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() > tpm2_wire::wire::MAX_NAME_SIZE {
-        return Err(format!("{}: {} bytes is too long for a name", path.display(), bytes.len()).into());
+        return Err(format!(
+            "{}: {} bytes is too long for a name",
+            path.display(),
+            bytes.len()
+        )
+        .into());
     }
     Ok(Name::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
 }
@@ -468,15 +485,18 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
         );
     }
     let trial = !a.policy_session && !a.hmac_session && !a.audit_session;
-    if trial
-        && (a.key_context.is_some() || a.bind_context.is_some() || a.tpmkey_context.is_some())
+    if trial && (a.key_context.is_some() || a.bind_context.is_some() || a.tpmkey_context.is_some())
     {
-        return Err("trial sessions cannot be salted or bound (they never encrypt parameters); \
+        return Err(
+            "trial sessions cannot be salted or bound (they never encrypt parameters); \
                     add --policy-session or --hmac-session"
-            .into());
+                .into(),
+        );
     }
     if a.name.is_some() && a.key_context.is_none() && a.tpmkey_context.is_none() {
-        return Err("-n/--name verifies the object of -c or --tpmkey-context; neither was given".into());
+        return Err(
+            "-n/--name verifies the object of -c or --tpmkey-context; neither was given".into(),
+        );
     }
 
     let tpm = open_tpm(tcti)?;
@@ -622,12 +642,32 @@ fn attribute_list(a: SessionAttributes) -> String {
 pub fn config(a: ConfigArgs) -> CliResult {
     let mut file = files::read_session_file(&a.file)?;
     let changes = [
-        (SessionAttributes::CONTINUE_SESSION, a.enable_continuesession, a.disable_continuesession),
-        (SessionAttributes::DECRYPT, a.enable_decrypt, a.disable_decrypt),
-        (SessionAttributes::ENCRYPT, a.enable_encrypt, a.disable_encrypt),
+        (
+            SessionAttributes::CONTINUE_SESSION,
+            a.enable_continuesession,
+            a.disable_continuesession,
+        ),
+        (
+            SessionAttributes::DECRYPT,
+            a.enable_decrypt,
+            a.disable_decrypt,
+        ),
+        (
+            SessionAttributes::ENCRYPT,
+            a.enable_encrypt,
+            a.disable_encrypt,
+        ),
         (SessionAttributes::AUDIT, a.enable_audit, a.disable_audit),
-        (SessionAttributes::AUDIT_EXCLUSIVE, a.enable_auditexclusive, a.disable_auditexclusive),
-        (SessionAttributes::AUDIT_RESET, a.enable_auditreset, a.disable_auditreset),
+        (
+            SessionAttributes::AUDIT_EXCLUSIVE,
+            a.enable_auditexclusive,
+            a.disable_auditexclusive,
+        ),
+        (
+            SessionAttributes::AUDIT_RESET,
+            a.enable_auditreset,
+            a.disable_auditreset,
+        ),
     ];
     let files::EsysResource::Session {
         handle, session, ..
