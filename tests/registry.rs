@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use tpm2_wire::command::GetRandom;
 use tpm2_wire::inventory::{self, Ownership};
 use tpm2_wire::registry::{Registry, SessionRecord};
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::wire::SessionType;
+use tpm2_wire::wire::{SessionAttributes, SessionType};
 use tpm2_wire::{Session, SessionOptions, Tpm};
 
 fn setup() -> (Swtpm, Tpm, tempfile::TempDir, Registry) {
@@ -49,6 +50,18 @@ fn start_records_and_flush_or_drop_removes() {
     drop(s);
     assert!(reg.get(&tpm.describe(), h).unwrap().is_none());
     assert!(reg.list().unwrap().records.is_empty());
+
+    // Ended by the TPM (continueSession cleared on its last use): the record goes too.
+    let mut s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    let h = s.handle();
+    s.set_attributes(SessionAttributes(SessionAttributes::AUDIT));
+    tpm.execute(&GetRandom { bytes_requested: 4 }, &mut [s.extra()])
+        .unwrap();
+    assert!(s.state().closed);
+    assert!(reg.get(&tpm.describe(), h).unwrap().is_some());
+    drop(s);
+    assert!(reg.get(&tpm.describe(), h).unwrap().is_none());
+    assert!(inventory::sessions(&tpm, Some(&reg)).unwrap().is_empty());
     assert_eq!(tpm.registry_error().0, 0);
 }
 

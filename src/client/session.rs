@@ -179,6 +179,9 @@ pub struct Session {
     state: SessionState,
     /// The key the salt was encrypted to, for [`Session::confirm_salt_key`].
     salt_key: Option<Entity>,
+    /// The registry already knows how this session ended (flushed through `flush`), so the
+    /// destructor must not touch its record again.
+    registry_settled: bool,
 }
 
 impl core::fmt::Debug for Session {
@@ -303,6 +306,7 @@ impl Session {
         Ok(Session {
             tpm: tpm.clone(),
             salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
+            registry_settled: false,
             state: SessionState {
                 handle: rsp.session_handle,
                 session_type: opts.session_type,
@@ -330,6 +334,7 @@ impl Session {
             tpm: tpm.clone(),
             state,
             salt_key: None,
+            registry_settled: false,
         }
     }
 
@@ -463,6 +468,8 @@ impl Session {
     pub fn flush(mut self) -> Result<()> {
         let r = self.flush_inner();
         self.state.closed = true;
+        // flush_inner removed the record, or kept it because the TPM could not be asked.
+        self.registry_settled = true;
         r
     }
 
@@ -516,7 +523,7 @@ impl Drop for Session {
         // error worth panicking over in a destructor.
         if self.state.closed {
             // Ended by the TPM (continueSession cleared); `keep` leaves handle 0 behind.
-            if self.state.handle.0 != 0 {
+            if self.state.handle.0 != 0 && !self.registry_settled {
                 registry_hooks::ended(&self.tpm, self.state.handle);
             }
         } else {
