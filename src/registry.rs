@@ -160,20 +160,31 @@ impl SessionRecord {
         }
     }
 
-    /// Whether the recorded session file exists and holds this session (a session file whose
-    /// saved session has this handle). A file that exists but cannot be read is presumed to
-    /// hold it, so a parked session is never mistaken for an orphan.
+    /// Whether the recorded session file exists, belongs to the record's user and holds this
+    /// session (a session file whose saved session has this handle). A file that exists but
+    /// cannot be read (permissions, I/O errors) is presumed to hold it, so a parked session is
+    /// never mistaken for an orphan; a file of another user, or something that is not a
+    /// session file, does not hold it.
     pub fn held_by_file(&self) -> bool {
         let Some(path) = &self.file else {
             return false;
         };
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() || m.uid() != self.uid => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
+            Err(_) => return true,
+        }
         match crate::files::read_session_file(path) {
             Ok(file) => {
                 file.context.resource.handle().0 & SESSION_INDEX_MASK
                     == self.handle.0 & SESSION_INDEX_MASK
             }
             Err(crate::files::FileError::Io { error, .. })
-                if error.kind() == io::ErrorKind::NotFound =>
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::InvalidInput
+                ) =>
             {
                 false
             }

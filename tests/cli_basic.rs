@@ -159,3 +159,45 @@ fn session_config_edits_attributes() {
         ])
         .contains("cannot be used with"));
 }
+
+#[test]
+fn random_with_a_session_file() {
+    let env = Env::new();
+    env.tool_ok("tpm2_createprimary", &["-C", "o", "-c", "prim.ctx", "-Q"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    // Salted: the response is encrypted; the file is saved back with the new nonces.
+    env.ok(&[
+        "session",
+        "start",
+        "--hmac-session",
+        "--tpmkey-context",
+        "prim.ctx",
+        "-S",
+        "s.ctx",
+    ]);
+    let before = env.read("s.ctx");
+    let r = env.ok(&["random", "40", "-S", "s.ctx"]);
+    assert!(is_hex(r.trim_end(), 80), "{r}");
+    let after = env.read("s.ctx");
+    assert_ne!(before, after);
+    let attrs = tpm2_wire::files::read_session_file(&env.path("s.ctx"))
+        .unwrap()
+        .session()
+        .unwrap()
+        .attributes;
+    assert_eq!(attrs.0, 0x01, "the file keeps its own attributes");
+    // tpm2-tools continues the session after us (it needs the encrypt attribute set).
+    env.ok(&["session", "config", "s.ctx", "--enable-encrypt"]);
+    env.tool_ok("tpm2_getrandom", &["-S", "s.ctx", "8", "--hex"]);
+    env.ok(&["random", "8", "-S", "s.ctx"]);
+
+    // An audit session audits the response.
+    env.ok(&["session", "start", "--audit-session", "-S", "a.ctx"]);
+    env.ok(&["random", "8", "-S", "a.ctx"]);
+    // An unsalted, unbound HMAC session can neither encrypt secretly nor audit: refused, and
+    // the file is still usable.
+    env.ok(&["session", "start", "--hmac-session", "-S", "h.ctx"]);
+    let err = env.fails(&["random", "8", "-S", "h.ctx"]);
+    assert!(err.contains("neither encrypt"), "{err}");
+    env.tool_ok("tpm2_flushcontext", &["h.ctx"]);
+}

@@ -75,6 +75,10 @@ fn files_park_sessions_and_loading_takes_them_back() {
     let r = reg.get(&tpm.describe(), h).unwrap().unwrap();
     assert_eq!(r.file.as_deref(), Some(path.as_path()));
     assert!(r.held_by_file());
+    // A file that belongs to someone else does not hold a session of this user.
+    let mut foreign = r.clone();
+    foreign.uid = r.uid.wrapping_add(1);
+    assert!(!foreign.held_by_file());
     let info = inventory::sessions(&tpm, Some(&reg)).unwrap();
     assert_eq!(info[0].ownership, Ownership::Parked);
     assert!(!info[0].loaded);

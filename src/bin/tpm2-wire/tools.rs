@@ -75,6 +75,10 @@ pub fn random(tcti: Option<&str>, a: RandomArgs) -> CliResult {
             attrs = attrs.with(SessionAttributes::AUDIT, true);
         }
         if attrs.0 == SessionAttributes::CONTINUE_SESSION {
+            // Give the session back to its file untouched, so the refusal costs nothing.
+            if let (Some(s), Some(path)) = (session, &a.session) {
+                save_session(s, path)?;
+            }
             return Err(
                 "the session can neither encrypt the response (it needs a cipher and a salted \
                  or bound session key) nor audit it"
@@ -84,29 +88,39 @@ pub fn random(tcti: Option<&str>, a: RandomArgs) -> CliResult {
         s.set_attributes(attrs);
     }
     let mut out = Vec::with_capacity(a.count);
-    while out.len() < a.count {
-        let want = (a.count - out.len()).min(64) as u16;
-        let cmd = GetRandom {
-            bytes_requested: want,
-        };
-        let rsp = match session.as_mut() {
-            Some(s) => tpm.execute(&cmd, &mut [s.extra()])?,
-            None => tpm.run(&cmd)?,
-        };
-        let got = rsp.random_bytes.as_bytes();
-        if got.is_empty() || got.len() > want as usize {
-            return Err(format!(
-                "TPM returned {} random bytes when asked for {want}",
-                got.len()
-            )
-            .into());
+    let fetched = (|| -> CliResult {
+        while out.len() < a.count {
+            let want = (a.count - out.len()).min(64) as u16;
+            let cmd = GetRandom {
+                bytes_requested: want,
+            };
+            let rsp = match session.as_mut() {
+                Some(s) => tpm.execute(&cmd, &mut [s.extra()])?,
+                None => tpm.run(&cmd)?,
+            };
+            let got = rsp.random_bytes.as_bytes();
+            if got.is_empty() || got.len() > want as usize {
+                return Err(format!(
+                    "TPM returned {} random bytes when asked for {want}",
+                    got.len()
+                )
+                .into());
+            }
+            out.extend_from_slice(got);
         }
-        out.extend_from_slice(got);
-    }
-    if let (Some(mut s), Some(attrs), Some(path)) = (session, original, &a.session) {
-        s.set_attributes(attrs);
-        save_session(s, path)?;
-    }
+        Ok(())
+    })();
+    // Save the session back whatever happened, so the file stays usable.
+    let saved = match (session, original, &a.session) {
+        (Some(mut s), Some(attrs), Some(path)) => {
+            s.set_attributes(attrs);
+            save_session(s, path)
+        }
+        _ => Ok(()),
+    };
+    // The command's own failure is the one worth reporting.
+    fetched?;
+    saved?;
     println!("{}", hex(&out));
     warn_registry(&tpm);
     Ok(())
