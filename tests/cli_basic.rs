@@ -201,3 +201,33 @@ fn random_with_a_session_file() {
     assert!(err.contains("neither encrypt"), "{err}");
     env.tool_ok("tpm2_flushcontext", &["h.ctx"]);
 }
+
+#[test]
+fn an_insecure_registry_is_refused_but_sessions_still_work() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    std::fs::create_dir(env.registry_dir()).unwrap();
+    std::fs::set_permissions(env.registry_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Starting works; the user is told the session was not recorded.
+    let out = env.cli(&["session", "start", "--hmac-session", "-S", "s.ctx"]);
+    assert_success("session start", &out);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("registry not updated"), "{err}");
+    assert!(err.contains("group or others may write"), "{err}");
+    // Listing works, with unknown owners; owner-based flushing refuses.
+    let out = env.cli(&["session", "show", "--json"]);
+    assert_success("session show", &out);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["sessions"][0]["state"], "unknown");
+    assert!(env
+        .fails(&["session", "flush", "--orphans"])
+        .contains("refused"));
+    assert!(env
+        .ok(&["session", "flush", "--all"])
+        .contains("1 session(s) flushed"));
+    assert_eq!(
+        std::fs::read_dir(env.registry_dir()).unwrap().count(),
+        0,
+        "nothing was written into the refused directory"
+    );
+}

@@ -13,6 +13,17 @@ fn registry() -> Result<Registry, Box<dyn std::error::Error>> {
     Ok(Registry::open(None)?)
 }
 
+/// The registry, or `None` with a warning: sessions are still listed, with unknown owners.
+fn registry_or_warn() -> Option<Registry> {
+    match Registry::open(None) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("tpm2-wire: warning: {e}; owners are unknown");
+            None
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct ShowArgs {
     /// Only sessions owned by this process id.
@@ -43,8 +54,8 @@ fn session_json(s: &SessionInfo) -> serde_json::Value {
 pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
     let before = a.before.as_deref().map(inventory::parse_date).transpose()?;
     let tpm = open_tpm(tcti)?;
-    let reg = registry()?;
-    let (all, errors) = inventory::sessions_with_errors(&tpm, Some(&reg))?;
+    let reg = registry_or_warn();
+    let (all, errors) = inventory::sessions_with_errors(&tpm, reg.as_ref())?;
     for e in &errors {
         eprintln!("tpm2-wire: warning: {e}");
     }
@@ -137,9 +148,13 @@ pub fn flush(tcti: Option<&str>, a: FlushArgs) -> CliResult {
             "say which sessions to flush: --pid, --before, --handle, --orphans or --all".into(),
         );
     };
+    // Owner-based selectors need the registry; --handle and --all work without it.
+    let reg = match selector {
+        Selector::Handle(_) | Selector::All => registry_or_warn(),
+        _ => Some(registry()?),
+    };
     let tpm = open_tpm(tcti)?;
-    let reg = registry()?;
-    let report = inventory::flush(&tpm, Some(&reg), &selector, a.force)?;
+    let report = inventory::flush(&tpm, reg.as_ref(), &selector, a.force)?;
     for h in &report.flushed {
         println!("flushed 0x{:08x}", h.0);
     }
@@ -183,8 +198,8 @@ pub struct StatusArgs {
 
 pub fn status(tcti: Option<&str>, a: StatusArgs) -> CliResult {
     let tpm = open_tpm(tcti)?;
-    let reg = registry()?;
-    let s = inventory::status(&tpm, Some(&reg))?;
+    let reg = registry_or_warn();
+    let s = inventory::status(&tpm, reg.as_ref())?;
     if a.json {
         println!(
             "{}",
