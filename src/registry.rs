@@ -591,8 +591,12 @@ impl Registry {
         let Some(mut record) = self.get(tpm, handle)? else {
             return Ok(false);
         };
+        let before = record.clone();
         change(&mut record);
-        self.record(&record)?;
+        // Sessions parked and reloaded in memory over and over change nothing: no write.
+        if record != before {
+            self.record(&record)?;
+        }
         Ok(true)
     }
 
