@@ -14,6 +14,8 @@ pub mod command;
 pub mod crypto;
 pub mod error;
 pub mod files;
+pub mod inventory;
+pub mod registry;
 pub mod session;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -61,6 +61,8 @@ impl Tpm {
         match self.context_load(&context) {
             Ok(handle) if handle == state.handle => {
                 state.closed = false;
+                // Loaded, its saved context is spent: this process is the owner now.
+                super::registry_link::loaded(self, handle);
                 Ok(Session::adopt(self, state))
             }
             Ok(handle) => {
@@ -107,9 +109,31 @@ impl Session {
         if embeds_bind_auth(&self.state().bound_entity) {
             return SavedSession::refuse_bind_auth(self.handle());
         }
+        let tpm = self.tpm().clone();
         let saved = self.save()?;
         let file = saved.to_file()?;
-        files::write_session_file(path, &file).map_err(Error::from)
+        files::write_session_file(path, &file).map_err(Error::from)?;
+        super::registry_link::saved_to_file(&tpm, saved.state.handle, path);
+        Ok(())
+    }
+
+    /// [`Session::save_to_file`] for a session bound to an entity with a non-empty auth
+    /// value, accepting that the file then carries that auth value in clear (ESYS's format;
+    /// see [`SavedSession::to_file`]). For callers that opted in explicitly, or that re-save a
+    /// session loaded from such a file.
+    pub fn save_to_file_with_bind_auth(self, path: &Path) -> Result<()> {
+        let tpm = self.tpm().clone();
+        let saved = self.save()?;
+        let file = saved.to_file_with_bind_auth();
+        files::write_session_file(path, &file).map_err(Error::from)?;
+        super::registry_link::saved_to_file(&tpm, saved.state.handle, path);
+        Ok(())
+    }
+
+    /// Whether this session's binding embeds a non-empty auth value (so that
+    /// [`Session::save_to_file`] refuses it).
+    pub fn embeds_bind_auth(&self) -> bool {
+        embeds_bind_auth(&self.state().bound_entity)
     }
 }
 

@@ -4,6 +4,7 @@
 mod context;
 mod names;
 mod policy;
+pub(crate) mod registry_link;
 mod session;
 
 pub use context::*;
@@ -29,6 +30,7 @@ pub(crate) struct Core {
     retry: RetryPolicy,
     /// The sessions this connection's [`Session`]s own, and how to keep them alive.
     pub(crate) steward: crate::steward::Steward,
+    pub(crate) registry: registry_link::RegistryLink,
 }
 
 /// A connection to a TPM. Cheap to clone (clones share the connection); commands from
@@ -60,6 +62,7 @@ impl Tpm {
                 response: Vec::with_capacity(4096),
                 retry: RetryPolicy::default(),
                 steward,
+                registry: registry_link::RegistryLink::default(),
             })),
         }
     }

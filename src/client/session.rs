@@ -190,6 +190,9 @@ pub struct Session {
     salt_key: Option<Entity>,
     /// This session's entry in the connection's session table (see [`crate::steward`]).
     pub(crate) ticket: u64,
+    /// The registry already knows how this session ended (flushed through `flush`), so the
+    /// destructor must not touch its record again.
+    registry_settled: bool,
 }
 
 impl core::fmt::Debug for Session {
@@ -310,10 +313,12 @@ impl Session {
             _ => None,
         };
 
+        super::registry_link::started(tpm, rsp.session_handle, opts.session_type, opts.hash);
         Ok(Session {
             tpm: tpm.clone(),
             ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm),
             salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
+            registry_settled: false,
             state: SessionState {
                 handle: rsp.session_handle,
                 session_type: opts.session_type,
@@ -342,6 +347,7 @@ impl Session {
             ticket: tpm.steward_register(state.handle, &state.nonce_tpm),
             state,
             salt_key: None,
+            registry_settled: false,
         }
     }
 
@@ -475,6 +481,8 @@ impl Session {
     pub fn flush(mut self) -> Result<()> {
         let r = self.flush_inner();
         self.state.closed = true;
+        // flush_inner removed the record, or kept it because the TPM could not be asked.
+        self.registry_settled = true;
         r
     }
 
@@ -484,9 +492,14 @@ impl Session {
         if self.state.closed || !self.tpm.steward_may_flush(self.state.handle, self.ticket) {
             return Ok(());
         }
-        self.tpm.run(&FlushContext {
+        let flushed = self.tpm.run(&FlushContext {
             flush_handle: self.state.handle,
-        })?;
+        });
+        // The TPM answered: the session is gone now, or was already.
+        if matches!(flushed, Ok(_) | Err(Error::Tpm { .. })) {
+            super::registry_link::ended(&self.tpm, self.state.handle);
+        }
+        flushed?;
         Ok(())
     }
 
@@ -524,6 +537,19 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Best effort: a session the TPM already dropped or a dead connection is not an
         // error worth panicking over in a destructor.
-        let _ = self.flush_inner();
+        if self.state.closed {
+            // Ended by the TPM (continueSession cleared); `keep` leaves handle 0 behind.
+            if self.state.handle.0 != 0 && !self.registry_settled {
+                super::registry_link::ended(&self.tpm, self.state.handle);
+            }
+        } else {
+            let _ = self.flush_inner();
+        }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ownership registry hooks (see `crate::registry`). The registry setting of each `Tpm` lives in
+// a side table keyed by its shared core, so `Tpm` itself is unchanged; clones of a `Tpm` share
+// the setting. Registry failures never fail a TPM operation: they are counted and the last one
+// is kept for `Tpm::registry_error`.

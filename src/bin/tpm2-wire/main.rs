@@ -1,0 +1,89 @@
+//! The `tpm2-wire` command line: argument parsing and printing only; the work is done by the
+//! library.
+
+mod manage;
+mod tools;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tpm2-wire",
+    version,
+    about = "Talk to a TPM 2.0: sessions, stewardship, tpm2-tools files"
+)]
+struct Cli {
+    /// The TPM to use, as a TCTI string (device:/dev/tpmrm0, swtpm:host=H,port=P,
+    /// mssim:host=H,port=P, cmd:COMMAND). Defaults to $TPM2TOOLS_TCTI, then a probe.
+    #[arg(short = 'T', long = "tcti", global = true)]
+    tcti: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print random bytes from the TPM as lowercase hex.
+    Random(tools::RandomArgs),
+    /// Show TPM capabilities.
+    Getcap(tools::GetcapArgs),
+    /// Start, configure, show, flush and count TPM sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Extend a policy or trial session, or print its digest.
+    #[command(subcommand)]
+    Policy(tools::PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Start a session and save it to a file (tpm2_startauthsession).
+    Start(tools::StartArgs),
+    /// Show or change a session file's attributes (tpm2_sessionconfig).
+    Config(tools::ConfigArgs),
+    /// List the sessions on the TPM with their owners.
+    Show(manage::ShowArgs),
+    /// Flush leftover sessions.
+    Flush(manage::FlushArgs),
+    /// Maximum and available sessions, and how many are orphans.
+    Status(manage::StatusArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let tcti = cli.tcti.as_deref();
+    let result = match cli.command {
+        Command::Random(a) => tools::random(tcti, a),
+        Command::Getcap(a) => tools::getcap(tcti, a),
+        Command::Policy(p) => tools::policy(tcti, p),
+        Command::Session(SessionCommand::Start(a)) => tools::start(tcti, a),
+        Command::Session(SessionCommand::Config(a)) => tools::config(a),
+        Command::Session(SessionCommand::Show(a)) => manage::show(tcti, a),
+        Command::Session(SessionCommand::Flush(a)) => manage::flush(tcti, a),
+        Command::Session(SessionCommand::Status(a)) => manage::status(tcti, a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&*e);
+            while let Some(s) = source {
+                let s_text = s.to_string();
+                if !msg.contains(&s_text) {
+                    msg.push_str(": ");
+                    msg.push_str(&s_text);
+                }
+                source = s.source();
+            }
+            eprintln!("tpm2-wire: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What every subcommand returns.
+pub type CliResult = Result<(), Box<dyn std::error::Error>>;

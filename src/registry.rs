@@ -1,0 +1,856 @@
+//! The session ownership registry: which process started each TPM session, when, and which
+//! session file (if any) holds it, so that sessions left behind by crashed processes can be
+//! found and flushed without touching sessions that someone still owns or parked on purpose.
+//!
+//! One small text file per session, in a per-user directory:
+//! `$TPM2_WIRE_REGISTRY` if set, else `$XDG_RUNTIME_DIR/tpm2-wire`, else `/tmp/tpm2-wire-<uid>`.
+//! The directory is created with mode 0700 and refused if it is not a directory owned by the
+//! user or if group or others may write to it (another user could plant records and steer
+//! `flush` at sessions that are not orphans). Records are written atomically with mode 0600.
+//!
+//! Record format (UTF-8 lines, `\n`-terminated, at most [`MAX_RECORD_SIZE`] bytes):
+//! ```text
+//! tpm2-wire-session 1
+//! tpm=swtpm:host=127.0.0.1,port=2321
+//! handle=0x03000001
+//! type=policy
+//! hash=sha256
+//! pid=4242
+//! pid_start=123456
+//! uid=1000
+//! created=1732230000
+//! file=/home/u/policy.ctx
+//! ```
+//! Every key but `file` is required, each at most once; unknown keys are refused. `tpm` and
+//! `file` escape `\` as `\\`, and control characters and non-UTF-8 bytes as `\xHH`.
+//! `pid_start` is field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot), so a
+//! recycled pid is not taken for the owner.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::crypto::{self, HashAlg};
+use crate::wire::{Handle, SessionType};
+
+/// Environment variable naming the registry directory.
+pub const REGISTRY_ENV_VAR: &str = "TPM2_WIRE_REGISTRY";
+/// Largest record file accepted: two paths of up to 1 KiB each, escaped, fit comfortably.
+pub const MAX_RECORD_SIZE: usize = 8 * 1024;
+/// Largest number of entries `list` reads: far more sessions than any TPM holds at once.
+pub const MAX_RECORDS: usize = 4096;
+/// Longest `tpm` or `file` value accepted (before escaping).
+const MAX_VALUE_LEN: usize = 2048;
+const HEADER: &str = "tpm2-wire-session 1";
+const SUFFIX: &str = ".session";
+/// Handles of sessions differ in their low 24 bits; the TPM may report a saved policy
+/// session with the HMAC prefix, so records are keyed by these bits only.
+pub const SESSION_INDEX_MASK: u32 = 0x00FF_FFFF;
+
+/// Why the registry could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry {}: {op}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        error: io::Error,
+    },
+    #[error("registry directory {} refused: {reason}", path.display())]
+    Insecure { path: PathBuf, reason: String },
+    #[error("registry record {}: {reason}", path.display())]
+    BadRecord { path: PathBuf, reason: String },
+    #[error("cannot record session: {0}")]
+    Unrecordable(String),
+}
+
+/// Who owns a session, and where it lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The TPM the session lives on, as its TCTI string ([`crate::Tpm::describe`]).
+    pub tpm: String,
+    pub handle: Handle,
+    pub session_type: SessionType,
+    pub hash: HashAlg,
+    pub pid: u32,
+    /// Start time of `pid` (field 22 of `/proc/<pid>/stat`).
+    pub pid_start: u64,
+    pub uid: u32,
+    /// Unix seconds.
+    pub created: u64,
+    /// The session file that holds the session (absolute path), if it was saved to one.
+    pub file: Option<PathBuf>,
+}
+
+/// Start time of a process in clock ticks since boot (`/proc/<pid>/stat` field 22), or
+/// `None` if there is no such process (or no `/proc`).
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_start_time(&stat)
+}
+
+/// Field 22 of a `/proc/<pid>/stat` line. The command name (field 2) is in parentheses and may
+/// itself contain spaces and parentheses, so fields are counted from the last `)`.
+fn parse_stat_start_time(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
+    // After ")" come fields 3, 4, ...: field 22 is the 20th.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// This process: its pid and start time (cached; it cannot change).
+pub fn current_process() -> (u32, u64) {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let pid = std::process::id();
+    let start = *START.get_or_init(|| process_start_time(pid).unwrap_or(0));
+    (pid, start)
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+impl SessionRecord {
+    /// A record for a session this process has just started.
+    pub fn new_owned(
+        tpm: String,
+        handle: Handle,
+        session_type: SessionType,
+        hash: HashAlg,
+    ) -> SessionRecord {
+        let (pid, pid_start) = current_process();
+        SessionRecord {
+            tpm,
+            handle,
+            session_type,
+            hash,
+            pid,
+            pid_start,
+            uid: euid(),
+            created: now_unix(),
+            file: None,
+        }
+    }
+
+    /// Whether the owner process still runs: a process with that pid exists and started when
+    /// the recorded one did. Without `/proc` this cannot be known and the owner is presumed
+    /// alive, so that nothing is flushed on a guess.
+    pub fn owner_alive(&self) -> bool {
+        if std::fs::metadata("/proc/self/stat").is_err() {
+            return true;
+        }
+        match std::fs::read(format!("/proc/{}/stat", self.pid)) {
+            Ok(stat) => match parse_stat_start_time(&stat) {
+                Some(start) => start == self.pid_start,
+                None => true,
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(_) => true,
+        }
+    }
+
+    /// Whether the recorded session file exists, belongs to the record's user and holds this
+    /// session (a session file whose saved session has this handle). A file that exists but
+    /// cannot be read (permissions, I/O errors) is presumed to hold it, so a parked session is
+    /// never mistaken for an orphan; a file of another user, or something that is not a
+    /// session file, does not hold it.
+    pub fn held_by_file(&self) -> bool {
+        let Some(path) = &self.file else {
+            return false;
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() || m.uid() != self.uid => return false,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return false,
+            Err(_) => return true,
+        }
+        match crate::files::read_session_file(path) {
+            Ok(file) => {
+                file.context.resource.handle().0 & SESSION_INDEX_MASK
+                    == self.handle.0 & SESSION_INDEX_MASK
+            }
+            Err(crate::files::FileError::Io { error, .. })
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::InvalidInput
+                ) =>
+            {
+                false
+            }
+            Err(crate::files::FileError::Io { .. }) => true,
+            // Replaced by something that is not a session file: it no longer holds it.
+            Err(_) => false,
+        }
+    }
+
+    /// Owner gone and no file holds the session: nobody can use it any more.
+    pub fn is_orphan(&self) -> bool {
+        !self.owner_alive() && !self.held_by_file()
+    }
+
+    /// Whether this record describes the session at `handle` (matching the low 24 bits).
+    pub fn matches_handle(&self, handle: Handle) -> bool {
+        self.handle.0 & SESSION_INDEX_MASK == handle.0 & SESSION_INDEX_MASK
+    }
+
+    /// The record's text form.
+    pub fn to_text(&self) -> Result<String, RegistryError> {
+        let tpm = escape(self.tpm.as_bytes(), "tpm")?;
+        let mut out = format!(
+            "{HEADER}\ntpm={tpm}\nhandle=0x{:08x}\ntype={}\nhash={}\npid={}\npid_start={}\nuid={}\ncreated={}\n",
+            self.handle.0,
+            session_type_name(self.session_type),
+            hash_name(self.hash),
+            self.pid,
+            self.pid_start,
+            self.uid,
+            self.created
+        );
+        if let Some(file) = &self.file {
+            out.push_str("file=");
+            out.push_str(&escape(file.as_os_str().as_bytes(), "file")?);
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// Parses a record's text form strictly (see the module documentation).
+    pub fn parse(bytes: &[u8]) -> Result<SessionRecord, String> {
+        if bytes.len() > MAX_RECORD_SIZE {
+            return Err(format!(
+                "{} bytes, more than the {MAX_RECORD_SIZE} allowed",
+                bytes.len()
+            ));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or("does not end with a newline")?;
+        let mut lines = body.split('\n');
+        if lines.next() != Some(HEADER) {
+            return Err(format!("first line is not \"{HEADER}\""));
+        }
+        let mut tpm = None;
+        let mut handle = None;
+        let mut session_type = None;
+        let mut hash = None;
+        let mut pid = None;
+        let mut pid_start = None;
+        let mut uid = None;
+        let mut created = None;
+        let mut file = None;
+        for (i, line) in lines.enumerate() {
+            let line_no = i + 2;
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {line_no}: expected key=value"))?;
+            let bad = |what: &str| format!("line {line_no}: invalid {key} ({what})");
+            let dup = || format!("line {line_no}: {key} given twice");
+            fn set<T>(
+                slot: &mut Option<T>,
+                v: T,
+                dup: impl FnOnce() -> String,
+            ) -> Result<(), String> {
+                if slot.is_some() {
+                    return Err(dup());
+                }
+                *slot = Some(v);
+                Ok(())
+            }
+            match key {
+                "tpm" => {
+                    let v = unescape(value).map_err(&bad)?;
+                    let v = String::from_utf8(v).map_err(|_| bad("not UTF-8"))?;
+                    if v.is_empty() {
+                        return Err(bad("empty"));
+                    }
+                    set(&mut tpm, v, dup)?
+                }
+                "handle" => {
+                    let h = value
+                        .strip_prefix("0x")
+                        .filter(|h| h.len() == 8)
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .ok_or_else(|| bad("expected 0x and 8 hex digits"))?;
+                    if !Handle(h).is_session() {
+                        return Err(bad("not a session handle"));
+                    }
+                    set(&mut handle, Handle(h), dup)?
+                }
+                "type" => set(
+                    &mut session_type,
+                    parse_session_type(value).ok_or_else(|| bad("hmac, policy or trial"))?,
+                    dup,
+                )?,
+                "hash" => set(
+                    &mut hash,
+                    parse_hash(value).ok_or_else(|| bad("sha1, sha256, sha384 or sha512"))?,
+                    dup,
+                )?,
+                "pid" => set(
+                    &mut pid,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
+                "pid_start" => set(
+                    &mut pid_start,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
+                "uid" => set(
+                    &mut uid,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
+                "created" => set(
+                    &mut created,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
+                "file" => {
+                    let v = unescape(value).map_err(&bad)?;
+                    if v.is_empty() || v.first() != Some(&b'/') {
+                        return Err(bad("not an absolute path"));
+                    }
+                    set(&mut file, PathBuf::from(OsString::from_vec(v)), dup)?
+                }
+                _ => {
+                    return Err(format!(
+                        "line {line_no}: unknown key \"{}\"",
+                        key.escape_debug()
+                    ))
+                }
+            }
+        }
+        let missing = |k: &str| format!("missing {k}");
+        let pid: u64 = pid.ok_or_else(|| missing("pid"))?;
+        let uid: u64 = uid.ok_or_else(|| missing("uid"))?;
+        Ok(SessionRecord {
+            tpm: tpm.ok_or_else(|| missing("tpm"))?,
+            handle: handle.ok_or_else(|| missing("handle"))?,
+            session_type: session_type.ok_or_else(|| missing("type"))?,
+            hash: hash.ok_or_else(|| missing("hash"))?,
+            pid: u32::try_from(pid).map_err(|_| "pid out of range".to_string())?,
+            pid_start: pid_start.ok_or_else(|| missing("pid_start"))?,
+            uid: u32::try_from(uid).map_err(|_| "uid out of range".to_string())?,
+            created: created.ok_or_else(|| missing("created"))?,
+            file,
+        })
+    }
+}
+
+/// `hmac`, `policy` or `trial`.
+pub fn session_type_name(t: SessionType) -> &'static str {
+    match t {
+        SessionType::HMAC => "hmac",
+        SessionType::POLICY => "policy",
+        SessionType::TRIAL => "trial",
+        _ => "unknown",
+    }
+}
+
+fn parse_session_type(s: &str) -> Option<SessionType> {
+    match s {
+        "hmac" => Some(SessionType::HMAC),
+        "policy" => Some(SessionType::POLICY),
+        "trial" => Some(SessionType::TRIAL),
+        _ => None,
+    }
+}
+
+/// The tpm2-tools spelling of a hash (`sha256`).
+pub fn hash_name(h: HashAlg) -> &'static str {
+    match h {
+        HashAlg::Sha1 => "sha1",
+        HashAlg::Sha256 => "sha256",
+        HashAlg::Sha384 => "sha384",
+        HashAlg::Sha512 => "sha512",
+    }
+}
+
+fn parse_hash(s: &str) -> Option<HashAlg> {
+    HashAlg::ALL.into_iter().find(|h| hash_name(*h) == s)
+}
+
+/// Plain decimal: no sign, no leading zeros (except "0"), at most 20 digits.
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn escape(bytes: &[u8], what: &str) -> Result<String, RegistryError> {
+    if bytes.len() > MAX_VALUE_LEN {
+        return Err(RegistryError::Unrecordable(format!(
+            "{what} is {} bytes, more than {MAX_VALUE_LEN}",
+            bytes.len()
+        )));
+    }
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    Ok(out)
+}
+
+fn unescape(s: &str) -> Result<Vec<u8>, &'static str> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\\' {
+            match bytes.get(i + 1) {
+                Some(b'\\') => {
+                    out.push(b'\\');
+                    i += 2;
+                }
+                Some(b'x') => {
+                    let hex = bytes.get(i + 2..i + 4).ok_or("truncated \\x escape")?;
+                    let hex = std::str::from_utf8(hex).map_err(|_| "bad \\x escape")?;
+                    if !hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+                        return Err("bad \\x escape (two lowercase hex digits)");
+                    }
+                    out.push(u8::from_str_radix(hex, 16).map_err(|_| "bad \\x escape")?);
+                    i += 4;
+                }
+                _ => return Err("unknown escape"),
+            }
+        } else if b < 0x20 || b == 0x7f {
+            return Err("unescaped control character");
+        } else {
+            out.push(b);
+            i += 1;
+        }
+        if out.len() > MAX_VALUE_LEN {
+            return Err("value too long");
+        }
+    }
+    Ok(out)
+}
+
+/// An open registry directory.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    dir: PathBuf,
+}
+
+/// What [`Registry::list`] found: the records, and the entries that could not be read (each
+/// with why), so a bad entry is reported rather than silently skipped.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub records: Vec<SessionRecord>,
+    pub invalid: Vec<RegistryError>,
+}
+
+/// The directory used when none is given: `$TPM2_WIRE_REGISTRY`, else
+/// `$XDG_RUNTIME_DIR/tpm2-wire`, else `/tmp/tpm2-wire-<uid>`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os(REGISTRY_ENV_VAR).filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("tpm2-wire");
+    }
+    PathBuf::from(format!("/tmp/tpm2-wire-{}", euid()))
+}
+
+impl Registry {
+    /// Opens (creating if needed, mode 0700) the registry at `dir`, or at [`default_dir`].
+    pub fn open(dir: Option<&Path>) -> Result<Registry, RegistryError> {
+        let dir = dir.map_or_else(default_dir, Path::to_path_buf);
+        let dir = std::path::absolute(&dir).map_err(|error| RegistryError::Io {
+            path: dir.clone(),
+            op: "resolve",
+            error,
+        })?;
+        match std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(RegistryError::Io {
+                    path: dir,
+                    op: "create directory",
+                    error,
+                })
+            }
+        }
+        let meta = std::fs::symlink_metadata(&dir).map_err(|error| RegistryError::Io {
+            path: dir.clone(),
+            op: "stat",
+            error,
+        })?;
+        let insecure = |reason: String| RegistryError::Insecure {
+            path: dir.clone(),
+            reason,
+        };
+        if !meta.file_type().is_dir() {
+            return Err(insecure(
+                "not a directory (symlinks are not followed)".into(),
+            ));
+        }
+        if meta.uid() != euid() {
+            return Err(insecure(format!(
+                "owned by uid {}, not by this user ({})",
+                meta.uid(),
+                euid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(insecure(format!(
+                "group or others may write to it (mode {:o})",
+                meta.mode() & 0o7777
+            )));
+        }
+        Ok(Registry { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The entry for a session: a digest of the TPM string (so any TCTI string makes a safe
+    /// file name) and the handle's low 24 bits.
+    fn entry_path(&self, tpm: &str, handle: Handle) -> PathBuf {
+        let d = crypto::hash(HashAlg::Sha256, &[tpm.as_bytes()]);
+        let mut name = String::with_capacity(32);
+        for b in d.as_bytes().iter().take(8) {
+            name.push_str(&format!("{b:02x}"));
+        }
+        name.push_str(&format!("-{:06x}{SUFFIX}", handle.0 & SESSION_INDEX_MASK));
+        self.dir.join(name)
+    }
+
+    /// Writes (or replaces) the record of a session.
+    pub fn record(&self, record: &SessionRecord) -> Result<(), RegistryError> {
+        let text = record.to_text()?;
+        let path = self.entry_path(&record.tpm, record.handle);
+        crate::files::write_atomic(&path, text.as_bytes()).map_err(|e| RegistryError::Io {
+            path,
+            op: "write",
+            error: io::Error::other(e.to_string()),
+        })
+    }
+
+    /// The record of the session at `handle` on `tpm`, if there is one.
+    pub fn get(&self, tpm: &str, handle: Handle) -> Result<Option<SessionRecord>, RegistryError> {
+        let path = self.entry_path(tpm, handle);
+        match read_record(&path) {
+            Ok(r) if r.tpm == tpm && r.matches_handle(handle) => Ok(Some(r)),
+            Ok(_) => Err(RegistryError::BadRecord {
+                path,
+                reason: "names another TPM or handle than its file name".into(),
+            }),
+            Err(RegistryError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Changes the record of a session, if there is one; returns whether there was.
+    pub fn update(
+        &self,
+        tpm: &str,
+        handle: Handle,
+        change: impl FnOnce(&mut SessionRecord),
+    ) -> Result<bool, RegistryError> {
+        let Some(mut record) = self.get(tpm, handle)? else {
+            return Ok(false);
+        };
+        let before = record.clone();
+        change(&mut record);
+        // Sessions parked and reloaded in memory over and over change nothing: no write.
+        if record != before {
+            self.record(&record)?;
+        }
+        Ok(true)
+    }
+
+    /// Records that `file` now holds the session (this process saved it there).
+    pub fn set_file(&self, tpm: &str, handle: Handle, file: &Path) -> Result<bool, RegistryError> {
+        let file = std::path::absolute(file).map_err(|error| RegistryError::Io {
+            path: file.to_path_buf(),
+            op: "resolve",
+            error,
+        })?;
+        let (pid, pid_start) = current_process();
+        self.update(tpm, handle, |r| {
+            r.file = Some(file);
+            r.pid = pid;
+            r.pid_start = pid_start;
+        })
+    }
+
+    /// Records that this process holds the session loaded (no file holds it any more: a
+    /// loaded session's saved context is spent).
+    pub fn take_ownership(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
+        let (pid, pid_start) = current_process();
+        self.update(tpm, handle, |r| {
+            r.file = None;
+            r.pid = pid;
+            r.pid_start = pid_start;
+            r.handle = handle;
+        })
+    }
+
+    /// Removes the record of a session; returns whether there was one.
+    pub fn remove(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
+        let path = self.entry_path(tpm, handle);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(RegistryError::Io {
+                path,
+                op: "remove",
+                error,
+            }),
+        }
+    }
+
+    /// Every record in the registry (all TPMs), at most [`MAX_RECORDS`].
+    pub fn list(&self) -> Result<Listing, RegistryError> {
+        let rd = std::fs::read_dir(&self.dir).map_err(|error| RegistryError::Io {
+            path: self.dir.clone(),
+            op: "list",
+            error,
+        })?;
+        let mut listing = Listing::default();
+        for entry in rd {
+            let entry = entry.map_err(|error| RegistryError::Io {
+                path: self.dir.clone(),
+                op: "list",
+                error,
+            })?;
+            let name = entry.file_name();
+            let name = name.as_bytes();
+            // Hidden names are write_atomic's temporary files.
+            if name.starts_with(b".") || !name.ends_with(SUFFIX.as_bytes()) {
+                continue;
+            }
+            if listing.records.len() + listing.invalid.len() >= MAX_RECORDS {
+                listing.invalid.push(RegistryError::BadRecord {
+                    path: self.dir.clone(),
+                    reason: format!("more than {MAX_RECORDS} entries; the rest were not read"),
+                });
+                break;
+            }
+            let path = entry.path();
+            match read_record(&path) {
+                Ok(r) if self.entry_path(&r.tpm, r.handle) == path => listing.records.push(r),
+                Ok(_) => listing.invalid.push(RegistryError::BadRecord {
+                    path,
+                    reason: "names another TPM or handle than its file name".into(),
+                }),
+                // Removed between listing and reading: flushed meanwhile.
+                Err(RegistryError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
+                }
+                Err(e) => listing.invalid.push(e),
+            }
+        }
+        listing
+            .records
+            .sort_by_key(|r| (r.tpm.clone(), r.handle.0 & SESSION_INDEX_MASK));
+        Ok(listing)
+    }
+
+    /// The records of sessions on `tpm`.
+    pub fn list_for(&self, tpm: &str) -> Result<Listing, RegistryError> {
+        let mut l = self.list()?;
+        l.records.retain(|r| r.tpm == tpm);
+        Ok(l)
+    }
+}
+
+fn read_record(path: &Path) -> Result<SessionRecord, RegistryError> {
+    use std::io::Read;
+    let io_err = |op, error| RegistryError::Io {
+        path: path.to_path_buf(),
+        op,
+        error,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_nofollow()
+        .open(path)
+        .map_err(|e| io_err("open", e))?;
+    let mut buf = Vec::new();
+    file.take(MAX_RECORD_SIZE as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_err("read", e))?;
+    SessionRecord::parse(&buf).map_err(|reason| RegistryError::BadRecord {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+trait NoFollow {
+    fn custom_flags_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for std::fs::OpenOptions {
+    fn custom_flags_nofollow(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A record is never a symlink; following one could read any file of the user's.
+        self.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SessionRecord {
+        SessionRecord {
+            tpm: "swtpm:host=127.0.0.1,port=2321".into(),
+            handle: Handle(0x0300_0001),
+            session_type: SessionType::POLICY,
+            hash: HashAlg::Sha256,
+            pid: 42,
+            pid_start: 12345,
+            uid: 1000,
+            created: 1_700_000_000,
+            file: Some(PathBuf::from("/home/u/a\\b\nc\u{7f}.ctx")),
+        }
+    }
+
+    #[test]
+    fn record_round_trips() {
+        let r = sample();
+        let text = r.to_text().unwrap();
+        assert!(
+            text.contains("file=/home/u/a\\\\b\\x0ac\\x7f.ctx\n"),
+            "{text}"
+        );
+        assert_eq!(SessionRecord::parse(text.as_bytes()).unwrap(), r);
+        let mut r2 = r.clone();
+        r2.file = Some(PathBuf::from(OsString::from_vec(b"/x/\xff\xfe".to_vec())));
+        let t2 = r2.to_text().unwrap();
+        assert!(t2.contains("file=/x/\\xff\\xfe\n"));
+        assert_eq!(SessionRecord::parse(t2.as_bytes()).unwrap(), r2);
+    }
+
+    #[test]
+    fn strict_parsing() {
+        let good = sample().to_text().unwrap();
+        let cases: Vec<String> = vec![
+            good.replace("tpm2-wire-session 1", "tpm2-wire-session 2"),
+            good.replace("pid=42\n", "pid=42\npid=42\n"),
+            good.replace("pid=42\n", ""),
+            good.replace("pid=42\n", "pid=042\n"),
+            good.replace("pid=42\n", "pid=+42\n"),
+            good.replace("pid=42\n", "pid=99999999999\n"),
+            good.replace("handle=0x03000001", "handle=0x81000001"),
+            good.replace("handle=0x03000001", "handle=3000001"),
+            good.replace("type=policy", "type=Policy"),
+            good.replace("hash=sha256", "hash=sm3"),
+            good.replace("file=/home", "file=home"),
+            good.replace("\\x0a", "\\x0A"),
+            good.replace("\\x0a", "\\n"),
+            format!("{good}extra=1\n"),
+            good.trim_end().to_string(),
+            good.replace("uid=1000\n", "uid 1000\n"),
+            format!("{good}{}", "x".repeat(MAX_RECORD_SIZE)),
+        ];
+        for c in cases {
+            assert!(SessionRecord::parse(c.as_bytes()).is_err(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn stat_field_22() {
+        let line = b"1234 (a) b) (c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 777 20\n";
+        assert_eq!(parse_stat_start_time(line), Some(777));
+        assert_eq!(parse_stat_start_time(b"1234 (x) S 1"), None);
+        let (pid, start) = current_process();
+        assert_eq!(process_start_time(pid), Some(start));
+    }
+
+    #[test]
+    fn registry_directory_rules() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("reg");
+        let reg = Registry::open(Some(&dir)).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let mut r = sample();
+        r.file = None;
+        reg.record(&r).unwrap();
+        let listing = reg.list().unwrap();
+        assert_eq!(listing.records, vec![r.clone()]);
+        // The TPM reports a saved policy session with the HMAC prefix: same entry.
+        assert!(reg.get(&r.tpm, Handle(0x0200_0001)).unwrap().is_some());
+        assert!(reg.set_file(&r.tpm, r.handle, Path::new("/x/y")).unwrap());
+        assert_eq!(
+            reg.get(&r.tpm, r.handle).unwrap().unwrap().file,
+            Some(PathBuf::from("/x/y"))
+        );
+        assert!(reg.remove(&r.tpm, r.handle).unwrap());
+        assert!(!reg.remove(&r.tpm, r.handle).unwrap());
+        assert!(reg.list().unwrap().records.is_empty());
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+        assert!(matches!(
+            Registry::open(Some(&dir)),
+            Err(RegistryError::Insecure { .. })
+        ));
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        assert!(matches!(
+            Registry::open(Some(&link)),
+            Err(RegistryError::Insecure { .. })
+        ));
+    }
+
+    #[test]
+    fn orphan_rules() {
+        let mut r = sample();
+        r.file = None;
+        let (pid, start) = current_process();
+        r.pid = pid;
+        r.pid_start = start;
+        assert!(r.owner_alive());
+        assert!(!r.is_orphan());
+        // Same pid, different start time: a recycled pid, not the owner.
+        r.pid_start = start + 1;
+        assert!(!r.owner_alive());
+        assert!(r.is_orphan());
+        r.file = Some(PathBuf::from("/nonexistent/session.ctx"));
+        assert!(!r.held_by_file());
+        assert!(r.is_orphan());
+    }
+}

@@ -1,0 +1,233 @@
+//! `tpm2-wire random` and `getcap` through every transport, and `session config`.
+
+mod cli_common;
+
+use std::process::Command;
+
+use cli_common::{assert_success, is_hex, Env, CLI};
+use tpm2_wire::sim::MssimFront;
+
+fn random_through(env: &Env, tcti: &str) {
+    let out = Command::new(CLI)
+        .args(["-T", tcti, "random", "16"])
+        .env("TPM2_WIRE_REGISTRY", env.registry_dir())
+        .output()
+        .unwrap();
+    assert_success(tcti, &out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(is_hex(text.trim_end(), 32), "{tcti}: {text:?}");
+}
+
+#[test]
+fn random_through_swtpm_mssim_and_cmd() {
+    let env = Env::new();
+    random_through(&env, &env.tcti);
+    let front = MssimFront::for_swtpm(&env.sim).unwrap();
+    random_through(&env, &front.tcti());
+    random_through(&env, &format!("cmd:tpm2_send -T {}", env.tcti));
+
+    // TPM2TOOLS_TCTI is honoured when -T is absent.
+    let out = Command::new(CLI)
+        .args(["random", "5"])
+        .env("TPM2TOOLS_TCTI", &env.tcti)
+        .env("TPM2_WIRE_REGISTRY", env.registry_dir())
+        .output()
+        .unwrap();
+    assert_success("random via TPM2TOOLS_TCTI", &out);
+    assert!(is_hex(
+        String::from_utf8(out.stdout).unwrap().trim_end(),
+        10
+    ));
+
+    // More than one GetRandom's worth, and nothing at all.
+    let big = env.ok(&["random", "200"]);
+    assert!(is_hex(big.trim_end(), 400), "{big}");
+    assert_eq!(env.ok(&["random", "0"]), "\n");
+    assert!(env.fails(&["random", "-1"]).contains("error"));
+}
+
+#[test]
+fn getcap_human_and_json() {
+    let env = Env::new();
+    let var = env.ok(&["getcap", "properties-variable"]);
+    assert!(var.contains("TPM_PT_HR_LOADED_AVAIL: 0x3"), "{var}");
+    assert!(var.contains("TPM_PT_HR_ACTIVE_AVAIL: 0x40"), "{var}");
+
+    let j = env.json(&["getcap", "properties-variable", "--json"]);
+    assert_eq!(j["capability"], "properties-variable");
+    let props = j["properties"].as_array().unwrap();
+    let find = |name: &str| {
+        props
+            .iter()
+            .find(|p| p["property"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))["value"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(find("TPM_PT_HR_LOADED_AVAIL"), 3);
+    assert_eq!(find("TPM_PT_HR_ACTIVE_AVAIL"), 64);
+
+    let fixed = env.json(&["getcap", "properties-fixed", "--json"]);
+    let fixed = fixed["properties"].as_array().unwrap();
+    let sessions_max = fixed
+        .iter()
+        .find(|p| p["property"] == "TPM_PT_ACTIVE_SESSIONS_MAX")
+        .unwrap();
+    assert_eq!(sessions_max["tag"], "0x00000111");
+    assert_eq!(sessions_max["value"], 64);
+
+    let algs = env.json(&["getcap", "algorithms", "--json"]);
+    assert!(algs["algorithms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["algorithm"] == "TPM_ALG_SHA256" && a["id"] == "0x000b"));
+    let cmds = env.json(&["getcap", "commands", "--json"]);
+    let cmds = cmds["commands"].as_array().unwrap();
+    assert!(cmds.len() > 50, "{}", cmds.len());
+    assert!(cmds
+        .iter()
+        .any(|c| c["command"] == "TPM_CC_GetRandom" && c["code"] == "0x0000017b"));
+    assert!(env
+        .ok(&["getcap", "commands"])
+        .contains("TPM_CC_StartAuthSession"));
+
+    // Session handle lists agree with tpm2-tools.
+    env.ok(&["session", "start", "-S", "a.ctx"]);
+    env.ok(&["session", "start", "--hmac-session", "-S", "b.ctx"]);
+    let ours = env.json(&["getcap", "handles-saved-session", "--json"]);
+    assert_eq!(
+        ours["handles"],
+        serde_json::json!(["0x02000000", "0x02000001"])
+    );
+    let tools = String::from_utf8(env.tool_ok("tpm2_getcap", &["handles-saved-session"])).unwrap();
+    assert_eq!(tools, "- 0x2000000\n- 0x2000001\n");
+    assert_eq!(env.ok(&["getcap", "handles-loaded-session"]), "");
+    assert!(env.fails(&["getcap", "nonsense"]).contains("invalid value"));
+}
+
+#[test]
+fn session_config_edits_attributes() {
+    let env = Env::new();
+    env.ok(&["session", "start", "--hmac-session", "-S", "s.ctx"]);
+    let shown = env.ok(&["session", "config", "s.ctx"]);
+    assert!(shown.contains("Session-Type: hmac\n"), "{shown}");
+    assert!(shown.contains("Session-Hash: sha256\n"), "{shown}");
+    assert!(
+        shown.contains("Session-Attributes: continuesession\n"),
+        "{shown}"
+    );
+    let before = env.read("s.ctx");
+
+    let shown = env.ok(&[
+        "session",
+        "config",
+        "s.ctx",
+        "--enable-decrypt",
+        "--enable-encrypt",
+        "--enable-auditreset",
+    ]);
+    assert!(
+        shown.contains("Session-Attributes: continuesession|auditreset|decrypt|encrypt\n"),
+        "{shown}"
+    );
+    let after = env.read("s.ctx");
+    assert_eq!(before.len(), after.len());
+    // Only the attributes byte changed (ESYS metadata, see the tpm2-tools layout).
+    let diffs: Vec<usize> = (0..before.len())
+        .filter(|&i| before[i] != after[i])
+        .collect();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(after[diffs[0]], 0x65);
+
+    let shown = env.ok(&["session", "config", "s.ctx", "--disable-auditreset"]);
+    assert!(
+        shown.contains("continuesession|decrypt|encrypt\n"),
+        "{shown}"
+    );
+    // tpm2-tools reads the edited file and sees the same attributes.
+    let tools = String::from_utf8(env.tool_ok("tpm2_sessionconfig", &["s.ctx"])).unwrap();
+    assert!(tools.contains("decrypt"), "{tools}");
+    assert!(tools.contains("encrypt"), "{tools}");
+    assert!(env
+        .fails(&[
+            "session",
+            "config",
+            "s.ctx",
+            "--enable-audit",
+            "--disable-audit"
+        ])
+        .contains("cannot be used with"));
+}
+
+#[test]
+fn random_with_a_session_file() {
+    let env = Env::new();
+    env.tool_ok("tpm2_createprimary", &["-C", "o", "-c", "prim.ctx", "-Q"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    // Salted: the response is encrypted; the file is saved back with the new nonces.
+    env.ok(&[
+        "session",
+        "start",
+        "--hmac-session",
+        "--tpmkey-context",
+        "prim.ctx",
+        "-S",
+        "s.ctx",
+    ]);
+    let before = env.read("s.ctx");
+    let r = env.ok(&["random", "40", "-S", "s.ctx"]);
+    assert!(is_hex(r.trim_end(), 80), "{r}");
+    let after = env.read("s.ctx");
+    assert_ne!(before, after);
+    let attrs = tpm2_wire::files::read_session_file(&env.path("s.ctx"))
+        .unwrap()
+        .session()
+        .unwrap()
+        .attributes;
+    assert_eq!(attrs.0, 0x01, "the file keeps its own attributes");
+    // tpm2-tools continues the session after us (it needs the encrypt attribute set).
+    env.ok(&["session", "config", "s.ctx", "--enable-encrypt"]);
+    env.tool_ok("tpm2_getrandom", &["-S", "s.ctx", "8", "--hex"]);
+    env.ok(&["random", "8", "-S", "s.ctx"]);
+
+    // An audit session audits the response.
+    env.ok(&["session", "start", "--audit-session", "-S", "a.ctx"]);
+    env.ok(&["random", "8", "-S", "a.ctx"]);
+    // An unsalted, unbound HMAC session can neither encrypt secretly nor audit: refused, and
+    // the file is still usable.
+    env.ok(&["session", "start", "--hmac-session", "-S", "h.ctx"]);
+    let err = env.fails(&["random", "8", "-S", "h.ctx"]);
+    assert!(err.contains("neither encrypt"), "{err}");
+    env.tool_ok("tpm2_flushcontext", &["h.ctx"]);
+}
+
+#[test]
+fn an_insecure_registry_is_refused_but_sessions_still_work() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    std::fs::create_dir(env.registry_dir()).unwrap();
+    std::fs::set_permissions(env.registry_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Starting works; the user is told the session was not recorded.
+    let out = env.cli(&["session", "start", "--hmac-session", "-S", "s.ctx"]);
+    assert_success("session start", &out);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("registry not updated"), "{err}");
+    assert!(err.contains("group or others may write"), "{err}");
+    // Listing works, with unknown owners; owner-based flushing refuses.
+    let out = env.cli(&["session", "show", "--json"]);
+    assert_success("session show", &out);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["sessions"][0]["state"], "unknown");
+    assert!(env
+        .fails(&["session", "flush", "--orphans"])
+        .contains("refused"));
+    assert!(env
+        .ok(&["session", "flush", "--all"])
+        .contains("1 session(s) flushed"));
+    assert_eq!(
+        std::fs::read_dir(env.registry_dir()).unwrap().count(),
+        0,
+        "nothing was written into the refused directory"
+    );
+}
