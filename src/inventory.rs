@@ -4,20 +4,17 @@
 
 use std::path::PathBuf;
 
-use crate::command::{FlushContext, GetCapability};
+use crate::command::FlushContext;
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
 use crate::registry::{Registry, RegistryError, SessionRecord, SESSION_INDEX_MASK};
-use crate::wire::{Capability, CapabilityData, Handle, PropertyTag, SessionType};
+use crate::wire::{Handle, PropertyTag, SessionType};
 use crate::Tpm;
 
 /// First handle of TPM_HT_LOADED_SESSION (GetCapability lists loaded sessions from here).
 pub const LOADED_SESSION_FIRST: u32 = 0x0200_0000;
 /// First handle of TPM_HT_SAVED_SESSION (context-saved, still active sessions).
 pub const SAVED_SESSION_FIRST: u32 = 0x0300_0000;
-/// Bound on GetCapability round trips for one list: a TPM that keeps claiming more data is
-/// not followed forever.
-const MAX_CAP_ROUNDS: usize = 64;
 
 /// Who holds a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,106 +102,6 @@ pub struct FlushReport {
     pub registry_errors: Vec<String>,
 }
 
-/// The handles GetCapability(TPM_CAP_HANDLES) lists from `first` on, within its handle type.
-/// For the saved-session range (0x03) the TPM reports handles with the HMAC-session prefix
-/// (0x02) whatever the session's type, so session ranges are followed by their low 24 bits.
-pub fn handles(tpm: &Tpm, first: u32) -> Result<Vec<Handle>> {
-    let handle_type = first >> 24;
-    let session_range = Handle(first).is_session();
-    let in_range = |h: Handle| {
-        if session_range {
-            h.is_session()
-        } else {
-            h.0 >> 24 == handle_type
-        }
-    };
-    // Position within the range: the low 24 bits for sessions, the handle otherwise.
-    let key = |h: Handle| {
-        if session_range {
-            h.0 & SESSION_INDEX_MASK
-        } else {
-            h.0
-        }
-    };
-    let mut out: Vec<Handle> = Vec::new();
-    let mut next = first;
-    for _ in 0..MAX_CAP_ROUNDS {
-        let rsp = tpm.run(&GetCapability {
-            capability: Capability::HANDLES,
-            property: next,
-            property_count: crate::wire::MAX_CAP_HANDLES as u32,
-        })?;
-        let CapabilityData::Handles(list) = rsp.capability_data else {
-            return Err(Error::InvalidArgument(
-                "TPM answered GetCapability(HANDLES) with another capability".into(),
-            ));
-        };
-        let mut last = None;
-        for h in list.iter() {
-            // Handles must ascend from where we asked; anything else could loop.
-            if !in_range(*h) || key(*h) < key(Handle(next)) {
-                continue;
-            }
-            if out.last().is_some_and(|l| key(*l) >= key(*h)) {
-                continue;
-            }
-            out.push(*h);
-            last = Some(key(*h));
-        }
-        let range_end = if session_range {
-            SESSION_INDEX_MASK
-        } else {
-            handle_type << 24 | SESSION_INDEX_MASK
-        };
-        match last {
-            Some(l) if rsp.more_data && l < range_end => {
-                next = if session_range {
-                    first | (l + 1)
-                } else {
-                    l + 1
-                }
-            }
-            _ => return Ok(out),
-        }
-    }
-    Ok(out)
-}
-
-/// All TPM properties from `first` (TPM_PT_FIXED or TPM_PT_VAR) to the end of its group.
-pub fn properties(tpm: &Tpm, first: PropertyTag) -> Result<Vec<crate::wire::TaggedProperty>> {
-    let group = first.0 & !0xFF;
-    let mut out: Vec<crate::wire::TaggedProperty> = Vec::new();
-    let mut next = first.0;
-    for _ in 0..MAX_CAP_ROUNDS {
-        let rsp = tpm.run(&GetCapability {
-            capability: Capability::TPM_PROPERTIES,
-            property: next,
-            property_count: crate::wire::MAX_TPM_PROPERTIES as u32,
-        })?;
-        let CapabilityData::TpmProperties(list) = rsp.capability_data else {
-            return Err(Error::InvalidArgument(
-                "TPM answered GetCapability(TPM_PROPERTIES) with another capability".into(),
-            ));
-        };
-        let mut last = None;
-        for p in list.iter() {
-            if p.property.0 < next || p.property.0 & !0xFF != group {
-                continue;
-            }
-            if out.last().is_some_and(|l| l.property.0 >= p.property.0) {
-                continue;
-            }
-            out.push(*p);
-            last = Some(p.property.0);
-        }
-        match last {
-            Some(l) if rsp.more_data && (l + 1) & !0xFF == group => next = l + 1,
-            _ => return Ok(out),
-        }
-    }
-    Ok(out)
-}
-
 fn records_for(registry: Option<&Registry>, tpm: &str) -> (Vec<SessionRecord>, Vec<RegistryError>) {
     match registry.map(|r| r.list_for(tpm)) {
         Some(Ok(l)) => (l.records, l.invalid),
@@ -258,8 +155,8 @@ pub fn sessions_with_errors(
     tpm: &Tpm,
     registry: Option<&Registry>,
 ) -> Result<(Vec<SessionInfo>, Vec<RegistryError>)> {
-    let loaded = handles(tpm, LOADED_SESSION_FIRST)?;
-    let saved = handles(tpm, SAVED_SESSION_FIRST)?;
+    let loaded = tpm.handles(Handle(LOADED_SESSION_FIRST))?;
+    let saved = tpm.handles(Handle(SAVED_SESSION_FIRST))?;
     let (records, errors) = records_for(registry, &tpm.describe());
     let find = |h: Handle| records.iter().find(|r| r.matches_handle(h));
     let mut out = Vec::with_capacity(loaded.len() + saved.len());
@@ -288,8 +185,8 @@ pub fn sessions(tpm: &Tpm, registry: Option<&Registry>) -> Result<Vec<SessionInf
 /// Session limits (TPM_PT_ACTIVE_SESSIONS_MAX, TPM_PT_HR_LOADED_MIN, TPM_PT_HR_LOADED_AVAIL,
 /// TPM_PT_HR_ACTIVE_AVAIL) and how many sessions there are of each kind.
 pub fn status(tpm: &Tpm, registry: Option<&Registry>) -> Result<Status> {
-    let fixed = properties(tpm, PropertyTag::PT_FIXED)?;
-    let var = properties(tpm, PropertyTag::PT_VAR)?;
+    let fixed = tpm.properties(PropertyTag::PT_FIXED)?;
+    let var = tpm.properties(PropertyTag::PT_VAR)?;
     let get = |list: &[crate::wire::TaggedProperty], tag: PropertyTag| {
         list.iter().find(|p| p.property == tag).map(|p| p.value)
     };
@@ -398,8 +295,8 @@ pub fn flush(
 
 /// Removes the records of sessions on `tpm` that the TPM no longer has.
 pub fn prune(tpm: &Tpm, registry: &Registry, errors: &mut Vec<String>) -> Result<usize> {
-    let mut present = handles(tpm, LOADED_SESSION_FIRST)?;
-    present.extend(handles(tpm, SAVED_SESSION_FIRST)?);
+    let mut present = tpm.handles(Handle(LOADED_SESSION_FIRST))?;
+    present.extend(tpm.handles(Handle(SAVED_SESSION_FIRST))?);
     let desc = tpm.describe();
     let (records, errs) = records_for(Some(registry), &desc);
     errors.extend(errs.iter().map(ToString::to_string));

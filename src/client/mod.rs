@@ -1,12 +1,14 @@
 //! The client: owns a transport and runs typed commands through the one pipeline
 //! typed command → marshal → authorize/encrypt → transport → verify/decrypt → typed response.
 
+mod capability;
 mod context;
 mod names;
 mod policy;
 pub(crate) mod registry_link;
 mod session;
 
+pub use capability::command_code;
 pub use context::*;
 pub use names::*;
 pub use session::*;

@@ -7,15 +7,15 @@ use serde_json::json;
 
 use tpm2_wire::auth::{parse_password, parse_pcr_selection};
 use tpm2_wire::client::SaltKey;
-use tpm2_wire::command::{Entity, GetCapability, GetRandom};
+use tpm2_wire::command::{Entity, GetRandom};
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::files;
 use tpm2_wire::inventory;
 use tpm2_wire::registry::{hash_name, session_type_name};
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    Auth, Capability, CapabilityData, CommandCode, Digest, Handle, Name, PcrSelection,
-    PcrSelectionList, PropertyTag, Public, SessionAttributes, SessionType,
+    Auth, CommandCode, Digest, Handle, Name, PcrSelection, PcrSelectionList, PropertyTag, Public,
+    SessionAttributes, SessionType,
 };
 use tpm2_wire::{Session, SessionOptions, Tpm};
 
@@ -149,81 +149,10 @@ pub struct GetcapArgs {
     json: bool,
 }
 
-const MAX_CAP_ROUNDS: usize = 64;
-
-fn algorithms(tpm: &Tpm) -> Result<Vec<tpm2_wire::wire::AlgProperty>, Box<dyn std::error::Error>> {
-    let mut out: Vec<tpm2_wire::wire::AlgProperty> = Vec::new();
-    let mut next = 0u32;
-    for _ in 0..MAX_CAP_ROUNDS {
-        let rsp = tpm.run(&GetCapability {
-            capability: Capability::ALGS,
-            property: next,
-            property_count: tpm2_wire::wire::MAX_CAP_ALGS as u32,
-        })?;
-        let CapabilityData::Algorithms(list) = rsp.capability_data else {
-            return Err("TPM answered with another capability".into());
-        };
-        let mut last = None;
-        for p in list.iter() {
-            if (p.alg.0 as u32) < next || out.last().is_some_and(|l| l.alg.0 >= p.alg.0) {
-                continue;
-            }
-            out.push(*p);
-            last = Some(p.alg.0 as u32);
-        }
-        match last {
-            Some(l) if rsp.more_data && l < 0xFFFF => next = l + 1,
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-fn commands(
-    tpm: &Tpm,
-) -> Result<Vec<tpm2_wire::wire::CommandAttributes>, Box<dyn std::error::Error>> {
-    let mut out: Vec<tpm2_wire::wire::CommandAttributes> = Vec::new();
-    let mut next = 0u32;
-    for _ in 0..MAX_CAP_ROUNDS {
-        let rsp = tpm.run(&GetCapability {
-            capability: Capability::COMMANDS,
-            property: next,
-            property_count: tpm2_wire::wire::MAX_CAP_CC as u32,
-        })?;
-        let CapabilityData::Commands(list) = rsp.capability_data else {
-            return Err("TPM answered with another capability".into());
-        };
-        let mut last = None;
-        for c in list.iter() {
-            let code = command_code(*c);
-            if code < next || out.last().is_some_and(|l| command_code(*l) >= code) {
-                continue;
-            }
-            out.push(*c);
-            last = Some(code);
-        }
-        match last {
-            Some(l) if rsp.more_data && l < u32::MAX => next = l + 1,
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// The command code a TPMA_CC describes: its index, with the vendor bit.
-fn command_code(c: tpm2_wire::wire::CommandAttributes) -> u32 {
-    let v = if c.bits() & (1 << 29) != 0 {
-        1 << 29
-    } else {
-        0
-    };
-    c.command_index() | v
-}
-
 pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
     let tpm = open_tpm(tcti)?;
     let handles_of = |first: u32, name: &str| -> CliResult {
-        let hs = inventory::handles(&tpm, first)?;
+        let hs = tpm.handles(Handle(first))?;
         if a.json {
             let list: Vec<String> = hs.iter().map(|h| format!("0x{:08x}", h.0)).collect();
             println!("{}", json!({ "capability": name, "handles": list }));
@@ -235,7 +164,7 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
         Ok(())
     };
     let props = |first: PropertyTag, name: &str| -> CliResult {
-        let ps = inventory::properties(&tpm, first)?;
+        let ps = tpm.properties(first)?;
         if a.json {
             let list: Vec<_> = ps
                 .iter()
@@ -271,7 +200,7 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
         CapName::PropertiesFixed => props(PropertyTag::PT_FIXED, "properties-fixed"),
         CapName::PropertiesVariable => props(PropertyTag::PT_VAR, "properties-variable"),
         CapName::Algorithms => {
-            let algs = algorithms(&tpm)?;
+            let algs = tpm.algorithms()?;
             if a.json {
                 let list: Vec<_> = algs
                     .iter()
@@ -295,12 +224,12 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
             Ok(())
         }
         CapName::Commands => {
-            let cmds = commands(&tpm)?;
+            let cmds = tpm.commands()?;
             if a.json {
                 let list: Vec<_> = cmds
                     .iter()
                     .map(|c| {
-                        let code = command_code(*c);
+                        let code = tpm2_wire::client::command_code(*c);
                         json!({
                             "command": CommandCode(code).name(),
                             "code": format!("0x{code:08x}"),
@@ -311,7 +240,11 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
                 println!("{}", json!({ "capability": "commands", "commands": list }));
             } else {
                 for c in cmds {
-                    println!("{}: {:?}", CommandCode(command_code(c)), c);
+                    println!(
+                        "{}: {:?}",
+                        CommandCode(tpm2_wire::client::command_code(c)),
+                        c
+                    );
                 }
             }
             Ok(())

@@ -1,0 +1,254 @@
+//! Reading whole capability lists: GetCapability answers a page at a time; these follow
+//! `moreData` to the end, refusing to go backwards so a misbehaving TPM cannot make them loop.
+
+use super::Tpm;
+use crate::command::GetCapability;
+use crate::error::{Error, Result};
+use crate::wire::{
+    AlgProperty, Capability, CapabilityData, CommandAttributes, Handle, PropertyTag,
+    TaggedProperty, MAX_CAP_ALGS, MAX_CAP_CC, MAX_CAP_HANDLES, MAX_TPM_PROPERTIES,
+};
+
+/// Upper bound on pages, whatever the TPM says about more data.
+const MAX_PAGES: usize = 64;
+
+/// The low 24 bits of a session handle: its slot, shared by the loaded (0x02) and saved
+/// (0x03) views of the same session.
+const SESSION_INDEX_MASK: u32 = 0x00FF_FFFF;
+
+/// What one capability list looks like to the pager.
+struct Pager<T> {
+    capability: Capability,
+    /// The property to ask for first.
+    first: u32,
+    /// The position (in `key` terms) of `first`.
+    first_key: u32,
+    per_page: u32,
+    /// The items of one answer, or `None` if the TPM answered with another capability.
+    items: fn(CapabilityData) -> Option<Vec<T>>,
+    /// An item's position; positions must ascend.
+    key: Box<dyn Fn(&T) -> u32>,
+    /// Whether an item belongs to the list asked for.
+    wanted: Box<dyn Fn(&T) -> bool>,
+    /// The property to ask for after position `k`, or `None` at the end of the range.
+    next: Box<dyn Fn(u32) -> Option<u32>>,
+}
+
+impl Tpm {
+    fn page_all<T: Copy>(&self, p: Pager<T>) -> Result<Vec<T>> {
+        let mut out: Vec<T> = Vec::new();
+        let mut property = p.first;
+        let mut floor = p.first_key;
+        for _ in 0..MAX_PAGES {
+            let rsp = self.run(&GetCapability {
+                capability: p.capability,
+                property,
+                property_count: p.per_page,
+            })?;
+            let Some(items) = (p.items)(rsp.capability_data) else {
+                return Err(Error::InvalidArgument(format!(
+                    "the TPM answered GetCapability({}) with another capability",
+                    p.capability
+                )));
+            };
+            let mut last = None;
+            for item in items {
+                let k = (p.key)(&item);
+                let ascending = !out.last().is_some_and(|l| (p.key)(l) >= k);
+                if (p.wanted)(&item) && k >= floor && ascending {
+                    out.push(item);
+                    last = Some(k);
+                }
+            }
+            match last.and_then(|k| (p.next)(k)) {
+                Some(n) if rsp.more_data => {
+                    property = n;
+                    floor = (p.key)(&out[out.len() - 1]).saturating_add(1);
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every handle of the type of `first`, from `first` on. For the session ranges the TPM
+    /// lists saved sessions with the HMAC prefix (0x02) whatever their type, so sessions are
+    /// ordered and matched by their low 24 bits.
+    pub fn handles(&self, first: Handle) -> Result<Vec<Handle>> {
+        let sessions = first.is_session();
+        let ty = first.0 >> 24;
+        let key: Box<dyn Fn(&Handle) -> u32> = if sessions {
+            Box::new(|h: &Handle| h.0 & SESSION_INDEX_MASK)
+        } else {
+            Box::new(|h: &Handle| h.0)
+        };
+        let base = first.0 & !SESSION_INDEX_MASK;
+        self.page_all(Pager {
+            capability: Capability::HANDLES,
+            first: first.0,
+            first_key: if sessions {
+                first.0 & SESSION_INDEX_MASK
+            } else {
+                first.0
+            },
+            per_page: MAX_CAP_HANDLES as u32,
+            items: |d| match d {
+                CapabilityData::Handles(l) => Some(l.iter().copied().collect()),
+                _ => None,
+            },
+            key,
+            wanted: Box::new(move |h: &Handle| {
+                if sessions {
+                    h.is_session()
+                } else {
+                    h.0 >> 24 == ty
+                }
+            }),
+            next: Box::new(move |k| {
+                if sessions {
+                    (k < SESSION_INDEX_MASK).then(|| base | (k + 1))
+                } else {
+                    (k & SESSION_INDEX_MASK < SESSION_INDEX_MASK).then(|| k + 1)
+                }
+            }),
+        })
+    }
+
+    /// Every TPM property from `first` (TPM_PT_FIXED or TPM_PT_VAR) to the end of its group.
+    pub fn properties(&self, first: PropertyTag) -> Result<Vec<TaggedProperty>> {
+        let group = first.0 & !0xFF;
+        self.page_all(Pager {
+            capability: Capability::TPM_PROPERTIES,
+            first: first.0,
+            first_key: first.0,
+            per_page: MAX_TPM_PROPERTIES as u32,
+            items: |d| match d {
+                CapabilityData::TpmProperties(l) => Some(l.iter().copied().collect()),
+                _ => None,
+            },
+            key: Box::new(|p: &TaggedProperty| p.property.0),
+            wanted: Box::new(move |p: &TaggedProperty| p.property.0 & !0xFF == group),
+            next: Box::new(move |k| ((k + 1) & !0xFF == group).then_some(k + 1)),
+        })
+    }
+
+    /// Every algorithm the TPM implements, with its attributes.
+    pub fn algorithms(&self) -> Result<Vec<AlgProperty>> {
+        self.page_all(Pager {
+            capability: Capability::ALGS,
+            first: 0,
+            first_key: 0,
+            per_page: MAX_CAP_ALGS as u32,
+            items: |d| match d {
+                CapabilityData::Algorithms(l) => Some(l.iter().copied().collect()),
+                _ => None,
+            },
+            key: Box::new(|p: &AlgProperty| u32::from(p.alg.0)),
+            wanted: Box::new(|_| true),
+            next: Box::new(|k| (k < 0xFFFF).then_some(k + 1)),
+        })
+    }
+
+    /// Every command the TPM implements, as TPMA_CC.
+    pub fn commands(&self) -> Result<Vec<CommandAttributes>> {
+        self.page_all(Pager {
+            capability: Capability::COMMANDS,
+            first: 0,
+            first_key: 0,
+            per_page: MAX_CAP_CC as u32,
+            items: |d| match d {
+                CapabilityData::Commands(l) => Some(l.iter().copied().collect()),
+                _ => None,
+            },
+            key: Box::new(|c: &CommandAttributes| command_code(*c)),
+            wanted: Box::new(|_| true),
+            next: Box::new(|k| k.checked_add(1)),
+        })
+    }
+}
+
+/// The command code a TPMA_CC describes: its index, with the vendor bit.
+pub fn command_code(c: CommandAttributes) -> u32 {
+    const VENDOR: u32 = 1 << 29;
+    c.command_index() | (c.bits() & VENDOR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{Transport, TransportError};
+    use crate::wire::{HandleList, Marshal, Reader, Writer};
+
+    /// Answers GetCapability(HANDLES) with two handles per page from a fixed list, the way a
+    /// TPM does — or, with `stuck`, always the same page with moreData set.
+    struct Pages {
+        handles: Vec<u32>,
+        stuck: bool,
+        asked: usize,
+    }
+
+    impl Transport for Pages {
+        fn transact(&mut self, cmd: &[u8], rsp: &mut Vec<u8>) -> Result<(), TransportError> {
+            self.asked += 1;
+            let mut r = Reader::new(&cmd[10..]);
+            let _cap = r.u32().unwrap();
+            let from = r.u32().unwrap();
+            let page: Vec<Handle> = if self.stuck {
+                self.handles.iter().take(2).map(|&h| Handle(h)).collect()
+            } else {
+                self.handles
+                    .iter()
+                    .filter(|&&h| h >= from)
+                    .take(2)
+                    .map(|&h| Handle(h))
+                    .collect()
+            };
+            let more = self.stuck || self.handles.iter().filter(|&&h| h >= from).count() > 2;
+            rsp.clear();
+            let mut w = Writer::new(rsp);
+            w.u16(0x8001);
+            w.u32(0);
+            w.u32(0);
+            more.marshal(&mut w);
+            CapabilityData::Handles(HandleList::new(page).unwrap()).marshal(&mut w);
+            let n = w.len() as u32;
+            w.patch_u32(2, n);
+            Ok(())
+        }
+
+        fn describe(&self) -> String {
+            "pages".into()
+        }
+    }
+
+    fn tpm(handles: &[u32], stuck: bool) -> Tpm {
+        let t = Tpm::new(Box::new(Pages {
+            handles: handles.to_vec(),
+            stuck,
+            asked: 0,
+        }));
+        t.set_registry(None);
+        t
+    }
+
+    #[test]
+    fn follows_more_data_across_pages() {
+        let all = [
+            0x8000_0000,
+            0x8000_0001,
+            0x8000_0005,
+            0x8000_0007,
+            0x8000_0009,
+        ];
+        let got = tpm(&all, false).handles(Handle(0x8000_0000)).unwrap();
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), all);
+    }
+
+    #[test]
+    fn a_tpm_repeating_itself_cannot_make_it_loop() {
+        let got = tpm(&[0x8000_0000, 0x8000_0001], true)
+            .handles(Handle(0x8000_0000))
+            .unwrap();
+        assert_eq!(got.len(), 2, "the repeated page adds nothing");
+    }
+}
