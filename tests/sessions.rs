@@ -822,3 +822,20 @@ fn nv_name_follows_the_written_attribute_offline() {
     tpm.nv_write(None, &mut idx, b"fedcba9876543210", 0, &mut [s.auth(&auth)])
         .unwrap();
 }
+
+#[test]
+fn a_panic_while_holding_sessions_leaks_none() {
+    let (_sim, tpm) = swtpm();
+    let before = tpm.handles(tpm2_wire::wire::Handle(0x0200_0000)).unwrap();
+    let t = tpm.clone();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _a = Session::start(&t, &SessionOptions::hmac()).unwrap();
+        let _b = Session::start(&t, &SessionOptions::policy()).unwrap();
+        panic!("the application fails while holding two sessions");
+    }));
+    assert!(r.is_err());
+    let loaded = tpm.handles(tpm2_wire::wire::Handle(0x0200_0000)).unwrap();
+    let saved = tpm.handles(tpm2_wire::wire::Handle(0x0300_0000)).unwrap();
+    assert_eq!(loaded, before, "unwinding flushed both sessions");
+    assert!(saved.is_empty());
+}
