@@ -156,7 +156,10 @@ fn run() -> AnyResult<()> {
     let conn = connect(tcti.as_deref())?;
     let tpm = &conn.tpm;
     let target = match &conn.swtpm {
-        Some(_) => format!("private swtpm ({})", tpm.describe()),
+        Some(_) => format!(
+            "private swtpm ({}, one kept-open connection)",
+            tpm.describe()
+        ),
         None => tpm.describe(),
     };
     eprintln!("TPM: {target}; {n} iterations per row");

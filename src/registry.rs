@@ -558,7 +558,7 @@ impl Registry {
     pub fn record(&self, record: &SessionRecord) -> Result<(), RegistryError> {
         let text = record.to_text()?;
         let path = self.entry_path(&record.tpm, record.handle);
-        crate::files::write_atomic(&path, text.as_bytes()).map_err(|e| RegistryError::Io {
+        crate::files::write_atomic_volatile(&path, text.as_bytes()).map_err(|e| RegistryError::Io {
             path,
             op: "write",
             error: io::Error::other(e.to_string()),

@@ -34,7 +34,11 @@ pub fn connect(tcti: Option<&str>) -> AnyResult<Connection> {
         });
     }
     let swtpm = Swtpm::spawn()?;
-    let tpm = Tpm::new(Box::new(swtpm.transport()?));
+    // Nobody else talks to a private swtpm, so one kept-open connection is enough (and it
+    // keeps TCP connects out of the measurements).
+    let mut transport = swtpm.transport()?;
+    transport.set_connection_per_command(false);
+    let tpm = Tpm::new(Box::new(transport));
     Ok(Connection {
         tpm,
         swtpm: Some(swtpm),

@@ -27,6 +27,18 @@ pub(crate) fn temp_path(path: &Path) -> Option<PathBuf> {
 /// name is taken) rather than both interleaving. If `path` is a symlink, the link itself is
 /// replaced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    replace(path, bytes, true)
+}
+
+/// [`write_atomic`] without the fsyncs: atomic for other processes, but not durable across a
+/// power loss. For state that dies with the machine anyway, such as the session registry (TPM
+/// sessions do not survive a reboot), where the two fsyncs would cost far more than the
+/// session start they record.
+pub fn write_atomic_volatile(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
     let io = |path: &Path, op, error| FileError::Io {
         path: path.to_path_buf(),
         op,
@@ -53,8 +65,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
             .map_err(|e| io(&tmp, "chmod temporary file", e))?;
         file.write_all(bytes)
             .map_err(|e| io(&tmp, "write temporary file", e))?;
-        file.sync_all()
-            .map_err(|e| io(&tmp, "fsync temporary file", e))?;
+        if durable {
+            file.sync_all()
+                .map_err(|e| io(&tmp, "fsync temporary file", e))?;
+        }
         std::fs::rename(&tmp, path).map_err(|e| io(path, "rename temporary file over", e))
     })();
     drop(file);
@@ -64,6 +78,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         return Err(e);
     }
 
+    if !durable {
+        return Ok(());
+    }
     // Make the rename itself durable.
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

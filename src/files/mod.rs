@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_atomic_volatile};
 pub use esys::{
     EsysName, EsysResource, EsysSession, PolicyKind, SymDef, ESYS_NAME_SIZE, MAX_NV_PUBLIC_SIZE,
 };
