@@ -12,7 +12,7 @@ use crate::files::{
     self, EsysResource, EsysSession, PolicyKind, SavedContext, SessionFile, SymDef,
 };
 use crate::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
-use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType};
+use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType, TpmRc};
 
 /// A session that is out of the TPM's loaded slots (context-saved) together with everything
 /// the host needs to continue it. Secrets inside are zeroized on drop.
@@ -26,13 +26,12 @@ pub struct SavedSession {
 /// is not the session's current one. None of them involves an HMAC check, so none costs a
 /// dictionary-attack count.
 pub(crate) fn load_failure_means_lost(rc: ResponseCode) -> bool {
-    rc.is_handle_error() || rc.is_session_reference_error() || {
-        let name = rc.name().unwrap_or("");
-        matches!(
-            name,
-            "TPM_RC_INTEGRITY" | "TPM_RC_VALUE" | "TPM_RC_SIZE" | "TPM_RC_HANDLE"
+    rc.is_handle_error()
+        || rc.is_session_reference_error()
+        || matches!(
+            rc.base_code(),
+            TpmRc::INTEGRITY | TpmRc::VALUE | TpmRc::SIZE | TpmRc::HANDLE
         )
-    }
 }
 
 impl Tpm {
