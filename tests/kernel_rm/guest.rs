@@ -2160,7 +2160,7 @@ fn context_gap() -> CheckResult {
         let start = context_counter(&observer)?;
         for i in 0..3 {
             work.push(
-                Session::start(&tpm, &SessionOptions::hmac())
+                Session::start(&tpm, &SessionOptions::audit())
                     .map_err(ctx(format!("work session {}", i + 1)))?,
             );
         }
