@@ -146,6 +146,12 @@ pub const CHECKS: &[Check] = &[
         run: context_gap_two_processes,
         machine: Machine::Icount,
     },
+    // Last: it leaves the TPM refusing saves until it recovers.
+    Check {
+        name: "context_gap_without_regap",
+        run: context_gap_without_regap,
+        machine: Machine::Icount,
+    },
 ];
 
 /// The checks a `krm_checks` value selects (all when it is absent or empty).
@@ -2291,6 +2297,91 @@ fn context_gap_two_processes() -> CheckResult {
     let flushed = old.flush().map_err(ctx("flush the old session"));
     let detail = outcome?;
     flushed?;
+    let after = all_sessions(&observer)?;
+    if after != before {
+        return Err(format!("sessions left: {} (before {})", list(&after), list(&before)));
+    }
+    Ok(detail)
+}
+
+/// The failure the re-gap prevents, shown once: the same setup as [`context_gap`] with
+/// re-gapping off. When the counter is about to pass TPM_PT_CONTEXT_GAP_MAX beyond the parked
+/// context, the TPM refuses the RM's session save (TPM_RC_CONTEXT_GAP), the RM flushes the
+/// file's sessions and the write fails with EFAULT (`TransportError::Device`). A client's own
+/// ContextSave then gets TPM_RC_CONTEXT_GAP itself. Using the old session (the steward
+/// reloads it, the RM saves it anew) ends the gap: saves work again.
+fn context_gap_without_regap() -> CheckResult {
+    let observer = open(TPMRM)?;
+    let gap_max = u64::from(property(&observer, PropertyTag::CONTEXT_GAP_MAX)?);
+    let before = all_sessions(&observer)?;
+    let tpm = open(TPMRM)?;
+    tpm.set_steward_policy(tpm2_wire::steward::StewardPolicy {
+        regap: false,
+        ..tpm.steward_policy()
+    });
+    let mut old = Session::start(&tpm, &SessionOptions::audit()).map_err(ctx("old session"))?;
+    let mut work = Vec::new();
+    let outcome = (|| -> CheckResult {
+        audited_get_random(&tpm, &mut old, "before parking")?;
+        old.park().map_err(ctx("Session::park"))?;
+        let start = context_counter(&observer)?;
+        for i in 0..3 {
+            work.push(
+                Session::start(&tpm, &SessionOptions::audit())
+                    .map_err(ctx(format!("work session {}", i + 1)))?,
+            );
+        }
+        let limit = gap_target(gap_max) / 3;
+        let phase = Phase::begin("context_gap_without_regap");
+        let mut failure = None;
+        let mut commands = 0u64;
+        while commands < limit {
+            if let Err(e) = tpm.run(&GetRandom { bytes_requested: 1 }) {
+                failure = Some(e);
+                break;
+            }
+            commands += 1;
+        }
+        phase.end(u32::try_from(commands).unwrap_or(u32::MAX));
+        let failure = failure.ok_or_else(|| {
+            format!("{commands} commands (+3 saves each) without re-gapping, and none failed")
+        })?;
+        let efault = matches!(
+            &failure,
+            Error::Transport(TransportError::Device { errno, .. }) if *errno == libc::EFAULT
+        );
+        if !efault {
+            return Err(format!(
+                "command #{commands} failed, but not with EFAULT: {}",
+                describe_error(&failure)
+            ));
+        }
+        // Now any session save is refused, also a client's own.
+        let own_save = match context_counter(&observer) {
+            Err(e) if e.contains("TPM_RC_CONTEXT_GAP") => e,
+            Err(e) => return Err(format!("after the EFAULT, a probe save failed otherwise: {e}")),
+            Ok(seq) => {
+                return Err(format!(
+                    "after the EFAULT, a probe session saved fine (sequence {seq})"
+                ))
+            }
+        };
+        audited_get_random(&tpm, &mut old, "reloading the old session after the EFAULT")?;
+        let advance = context_counter(&observer)
+            .map_err(|e| format!("after using the old session, saves still fail: {e}"))?
+            .saturating_sub(start);
+        Ok(format!(
+            "without re-gap: plain GetRandom #{commands} (counter about {} past the parked context, TPM_PT_CONTEXT_GAP_MAX {gap_max}) failed with {}; a client's own save then: {own_save}; using the old session ended the gap (counter now +{advance})",
+            3 * commands,
+            describe_error(&failure)
+        ))
+    })();
+    let _ = old.flush();
+    // The RM flushed the work sessions with its file's space on the EFAULT.
+    for w in work {
+        let _ = w.flush();
+    }
+    let detail = outcome?;
     let after = all_sessions(&observer)?;
     if after != before {
         return Err(format!("sessions left: {} (before {})", list(&after), list(&before)));
