@@ -602,7 +602,10 @@ fn cli() -> CheckResult {
         }
         command.args(case.args);
         let shown = match case.tcti {
-            Tcti::Env => format!("TPM2TOOLS_TCTI=device:{TPMRM} {CLI} {}", case.args.join(" ")),
+            Tcti::Env => format!(
+                "TPM2TOOLS_TCTI=device:{TPMRM} {CLI} {}",
+                case.args.join(" ")
+            ),
             Tcti::Flag => format!("{CLI} -T device:{TPMRM} {}", case.args.join(" ")),
         };
         let out = command
@@ -1682,11 +1685,9 @@ fn many_sessions_one_file() -> CheckResult {
     let (key, public) = create_primary(&tpm, Public::ecc_p256_storage_parent(), &Auth::empty())?;
     let salt = SaltKey::from_public(key.clone(), &public).map_err(ctx("SaltKey"));
     let started = salt.and_then(|salt| {
-        let encrypting = SessionOptions::hmac()
-            .salted(salt)
-            .encrypt(false, true);
+        let encrypting = SessionOptions::hmac().salted(salt).encrypt(false, true);
         let mut options = vec![SessionOptions::audit(); 3];
-        options.extend(std::iter::repeat_n(encrypting, 3));
+        options.extend(vec![encrypting; 3]);
         tpm.start_sessions(&options)
             .map_err(|e| format!("start_sessions(6): {}", describe_error(&e)))
     });
@@ -1698,7 +1699,10 @@ fn many_sessions_one_file() -> CheckResult {
     let outcome = (|| -> CheckResult {
         let listed = all_sessions(&observer)?;
         if let Some(h) = handles.iter().find(|h| !listed.contains(h)) {
-            return Err(format!("session {h} not listed by the TPM: {}", list(&listed)));
+            return Err(format!(
+                "session {h} not listed by the TPM: {}",
+                list(&listed)
+            ));
         }
         let (audit, encrypting) = sessions.split_at_mut(3);
         let mut max_loaded = 0;
@@ -1818,7 +1822,12 @@ fn role_exhaustion() -> CheckResult {
         for s in sessions.iter_mut() {
             let h = s.handle();
             tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
-                .map_err(|e| format!("round {round}: GetRandom audited by {h}: {}", describe_error(&e)))?;
+                .map_err(|e| {
+                    format!(
+                        "round {round}: GetRandom audited by {h}: {}",
+                        describe_error(&e)
+                    )
+                })?;
         }
         std::thread::sleep(EXH_HOLD);
     }
@@ -1827,7 +1836,10 @@ fn role_exhaustion() -> CheckResult {
         s.flush().map_err(ctx(format!("flush {h}")))?;
     }
     let st = tpm.steward_stats();
-    Ok(format!("waits {} start_retries {}", st.waits, st.start_retries))
+    Ok(format!(
+        "waits {} start_retries {}",
+        st.waits, st.start_retries
+    ))
 }
 
 /// More processes want sessions at once than the TPM has session handles
@@ -1983,7 +1995,10 @@ fn shown_session(handle: Handle) -> Result<Option<serde_json::Value>, String> {
     let sessions = shown["sessions"]
         .as_array()
         .ok_or_else(|| format!("session show --json has no sessions array: {shown}"))?;
-    Ok(sessions.iter().find(|s| s["handle"] == want.as_str()).cloned())
+    Ok(sessions
+        .iter()
+        .find(|s| s["handle"] == want.as_str())
+        .cloned())
 }
 
 /// A client holding a session parked by the library (context-saved in its memory, in no
@@ -2030,15 +2045,20 @@ fn orphans_cli() -> CheckResult {
     let _ = child.kill();
     let _ = child.wait();
     let (parked, loaded) = ready?;
-    let alive = owned_while_alive?.ok_or_else(|| format!("parked session {parked} not shown while its owner ran"))?;
+    let alive = owned_while_alive?
+        .ok_or_else(|| format!("parked session {parked} not shown while its owner ran"))?;
     if alive["state"] != "owned" || alive["pid"] != pid {
-        return Err(format!("while its owner {pid} ran, session {parked} showed as {alive}"));
+        return Err(format!(
+            "while its owner {pid} ran, session {parked} showed as {alive}"
+        ));
     }
 
     let orphan = shown_session(parked)?
         .ok_or_else(|| format!("after SIGKILL, parked session {parked} is not shown"))?;
     if orphan["state"] != "orphan" || orphan["owner_alive"] != false || orphan["pid"] != pid {
-        return Err(format!("after SIGKILL, session {parked} showed as {orphan}"));
+        return Err(format!(
+            "after SIGKILL, session {parked} showed as {orphan}"
+        ));
     }
     if let Some(s) = shown_session(loaded)? {
         return Err(format!(
@@ -2133,7 +2153,9 @@ fn drive_counter(
                 for w in work.iter_mut().filter(|w| w.is_parked()) {
                     let h = w.handle();
                     tpm.execute(&GetRandom { bytes_requested: 1 }, &mut [w.extra()])
-                        .map_err(|e| format!("reloading work session {h}: {}", describe_error(&e)))?;
+                        .map_err(|e| {
+                            format!("reloading work session {h}: {}", describe_error(&e))
+                        })?;
                     commands += 1;
                 }
             }
@@ -2196,7 +2218,11 @@ fn context_gap() -> CheckResult {
     flushed?;
     let after = all_sessions(&observer)?;
     if after != before {
-        return Err(format!("sessions left: {} (before {})", list(&after), list(&before)));
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
     }
     Ok(detail)
 }
@@ -2269,12 +2295,17 @@ fn context_gap_two_processes() -> CheckResult {
                 }
             }
             if let Err(e) = tpm.run(&GetRandom { bytes_requested: 1 }) {
-                own_error = Some(format!("holder's GetRandom(1) #{own}: {}", describe_error(&e)));
+                own_error = Some(format!(
+                    "holder's GetRandom(1) #{own}: {}",
+                    describe_error(&e)
+                ));
                 break;
             }
             own += 1;
         }
-        let out = child.wait_with_output().map_err(ctx("wait for the worker"))?;
+        let out = child
+            .wait_with_output()
+            .map_err(ctx("wait for the worker"))?;
         phase.end(u32::try_from(worker_commands).unwrap_or(u32::MAX));
         let worker = role_verdict("gap-worker", &out)?;
         if let Some(e) = own_error {
@@ -2282,7 +2313,9 @@ fn context_gap_two_processes() -> CheckResult {
         }
         let advance = context_counter(&observer)?.saturating_sub(start);
         if advance <= gap_max {
-            return Err(format!("the counter moved only {advance} (TPM_PT_CONTEXT_GAP_MAX {gap_max})"));
+            return Err(format!(
+                "the counter moved only {advance} (TPM_PT_CONTEXT_GAP_MAX {gap_max})"
+            ));
         }
         let stats = tpm.steward_stats();
         if stats.regapped == 0 {
@@ -2299,7 +2332,11 @@ fn context_gap_two_processes() -> CheckResult {
     flushed?;
     let after = all_sessions(&observer)?;
     if after != before {
-        return Err(format!("sessions left: {} (before {})", list(&after), list(&before)));
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
     }
     Ok(detail)
 }
@@ -2363,11 +2400,18 @@ fn context_gap_without_regap() -> CheckResult {
             Err(e) => describe_error(&e),
         };
         // The parked context, taken from the steward (no command), continued on a fresh open.
-        let saved = old_saved.take().ok_or("the old session is gone")?.save().map_err(ctx("Session::save of the parked session"))?;
+        let saved = old_saved
+            .take()
+            .ok_or("the old session is gone")?
+            .save()
+            .map_err(ctx("Session::save of the parked session"))?;
         let fresh = open(TPMRM)?;
-        let mut reloaded = fresh
-            .load_session(saved)
-            .map_err(|e| format!("loading the parked context on a fresh open: {}", describe_error(&e)))?;
+        let mut reloaded = fresh.load_session(saved).map_err(|e| {
+            format!(
+                "loading the parked context on a fresh open: {}",
+                describe_error(&e)
+            )
+        })?;
         let used = audited_get_random(&fresh, &mut reloaded, "the old session on a fresh open");
         let flushed = reloaded.flush().map_err(ctx("flush the old session"));
         used?;
@@ -2392,7 +2436,11 @@ fn context_gap_without_regap() -> CheckResult {
     let detail = outcome?;
     let after = all_sessions(&observer)?;
     if after != before {
-        return Err(format!("sessions left: {} (before {})", list(&after), list(&before)));
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
     }
     Ok(detail)
 }
