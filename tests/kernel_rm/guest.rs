@@ -8,7 +8,8 @@
 //! the same table. The host may run a subset: it passes `krm_checks=a,b` on the kernel
 //! command line, which the kernel hands to `/init` (and so to this program) as an
 //! environment variable. Checks that need several processes re-execute this binary with
-//! [`ROLE_VAR`] naming the part to play (see [`run_role`]).
+//! [`ROLE_VAR`] naming the part to play (see [`run_role`]). Each check names the guest
+//! [`Machine`] it needs; the host boots once per machine.
 
 use std::path::Path;
 use std::process::Command;
