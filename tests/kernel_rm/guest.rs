@@ -8,7 +8,8 @@
 //! the same table. The host may run a subset: it passes `krm_checks=a,b` on the kernel
 //! command line, which the kernel hands to `/init` (and so to this program) as an
 //! environment variable. Checks that need several processes re-execute this binary with
-//! [`ROLE_VAR`] naming the part to play (see [`run_role`]).
+//! [`ROLE_VAR`] naming the part to play (see [`run_role`]). Each check names the guest
+//! [`Machine`] it needs; the host boots once per machine.
 
 use std::path::Path;
 use std::process::Command;
@@ -45,6 +46,18 @@ pub type CheckResult = Result<String, String>;
 pub struct Check {
     pub name: &'static str,
     pub run: fn() -> CheckResult,
+    /// The guest machine the check needs; checks of one machine share a boot.
+    pub machine: Machine,
+}
+
+/// How the guest machine runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Machine {
+    /// QEMU's default timing: the checks that are quick.
+    Default,
+    /// `-icount shift=auto,sleep=off`: the guest's idle time (the kernel driver polls the TPM
+    /// with ~1 ms sleeps) costs no wall time. For checks of tens of thousands of commands.
+    Icount,
 }
 
 /// Every check, in the order they run. The host requires a PASS line for each selected name.
@@ -52,50 +65,93 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "basic",
         run: basic,
+        machine: Machine::Default,
     },
     Check {
         name: "cli",
         run: cli,
+        machine: Machine::Default,
     },
     Check {
         name: "per_fd_slots",
         run: per_fd_slots,
+        machine: Machine::Default,
     },
     Check {
         name: "per_fd_object_slots",
         run: per_fd_object_slots,
+        machine: Machine::Default,
     },
     Check {
         name: "close_flushes",
         run: close_flushes,
+        machine: Machine::Default,
     },
     Check {
         name: "client_saved_survives",
         run: client_saved_survives,
+        machine: Machine::Default,
     },
     Check {
         name: "unsupported_cc",
         run: unsupported_cc,
+        machine: Machine::Default,
     },
     Check {
         name: "device_errnos",
         run: device_errnos,
+        machine: Machine::Default,
     },
     Check {
         name: "salted_bound_encrypted",
         run: salted_bound_encrypted,
+        machine: Machine::Default,
     },
     Check {
         name: "cross_process_saved",
         run: cross_process_saved,
+        machine: Machine::Default,
     },
     Check {
         name: "unsaved_gone_after_close",
         run: unsaved_gone_after_close,
+        machine: Machine::Default,
     },
     Check {
         name: "gap_cost",
         run: gap_cost,
+        machine: Machine::Default,
+    },
+    Check {
+        name: "many_sessions_one_file",
+        run: many_sessions_one_file,
+        machine: Machine::Default,
+    },
+    Check {
+        name: "exhaustion_processes",
+        run: exhaustion_processes,
+        machine: Machine::Default,
+    },
+    Check {
+        name: "orphans_cli",
+        run: orphans_cli,
+        machine: Machine::Default,
+    },
+    Check {
+        name: "context_gap",
+        run: context_gap,
+        machine: Machine::Icount,
+    },
+    Check {
+        name: "context_gap_two_processes",
+        run: context_gap_two_processes,
+        machine: Machine::Icount,
+    },
+    // Last: it leaves the TPM refusing saves until it recovers.
+    Check {
+        name: "context_gap_without_regap",
+        run: context_gap_without_regap,
+        machine: Machine::Icount,
     },
 ];
 
@@ -485,35 +541,75 @@ fn basic() -> CheckResult {
 enum Expect {
     /// Exit status 0, anything on stdout.
     Success,
-    /// Exit status 0 and this text somewhere on stdout.
-    Contains(&'static str),
-    /// Exit status 0 and stdout is exactly this many bytes as hex (one line).
+    /// Exit status 0 and each of these texts somewhere on stdout.
+    Contains(&'static [&'static str]),
+    /// Exit status 0 and stdout is exactly this many bytes as lowercase hex (one line).
     HexBytes(usize),
 }
 
-/// One invocation of the `tpm2-wire` CLI inside the guest. The CLI gets
-/// `TPM2TOOLS_TCTI=device:/dev/tpmrm0`, so cases need no `-T`.
+/// How a CLI case names the TPM.
+enum Tcti {
+    /// `TPM2TOOLS_TCTI=device:/dev/tpmrm0` in the environment.
+    Env,
+    /// `-T device:/dev/tpmrm0` on the command line, no environment variable.
+    Flag,
+}
+
+/// One invocation of the `tpm2-wire` CLI inside the guest.
 struct CliCase {
     args: &'static [&'static str],
+    tcti: Tcti,
     expect: Expect,
 }
 
-/// Add cases here as the CLI grows: one line each, e.g.
-/// `CliCase { args: &["random", "16"], expect: Expect::HexBytes(16) }`.
-const CLI_CASES: &[CliCase] = &[CliCase {
-    args: &["--help"],
-    expect: Expect::Success,
-}];
+/// Add cases here as the CLI grows: one line each.
+const CLI_CASES: &[CliCase] = &[
+    CliCase {
+        args: &["--help"],
+        tcti: Tcti::Env,
+        expect: Expect::Success,
+    },
+    CliCase {
+        args: &["random", "16"],
+        tcti: Tcti::Env,
+        expect: Expect::HexBytes(16),
+    },
+    CliCase {
+        args: &["random", "8"],
+        tcti: Tcti::Flag,
+        expect: Expect::HexBytes(8),
+    },
+    CliCase {
+        args: &["getcap", "properties-variable"],
+        tcti: Tcti::Env,
+        expect: Expect::Contains(&["TPM_PT_HR_LOADED_AVAIL: ", "TPM_PT_HR_ACTIVE_AVAIL: "]),
+    },
+];
 
 const CLI: &str = "/bin/tpm2-wire";
 
 fn cli() -> CheckResult {
     let mut ran = Vec::new();
     for case in CLI_CASES {
-        let shown = format!("{CLI} {}", case.args.join(" "));
-        let out = Command::new(CLI)
-            .args(case.args)
-            .env("TPM2TOOLS_TCTI", format!("device:{TPMRM}"))
+        let mut command = Command::new(CLI);
+        command.env_remove("TPM2TOOLS_TCTI");
+        match case.tcti {
+            Tcti::Env => {
+                command.env("TPM2TOOLS_TCTI", format!("device:{TPMRM}"));
+            }
+            Tcti::Flag => {
+                command.arg("-T").arg(format!("device:{TPMRM}"));
+            }
+        }
+        command.args(case.args);
+        let shown = match case.tcti {
+            Tcti::Env => format!(
+                "TPM2TOOLS_TCTI=device:{TPMRM} {CLI} {}",
+                case.args.join(" ")
+            ),
+            Tcti::Flag => format!("{CLI} -T device:{TPMRM} {}", case.args.join(" ")),
+        };
+        let out = command
             .output()
             .map_err(|e| format!("{shown}: cannot run: {e}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -526,15 +622,20 @@ fn cli() -> CheckResult {
         }
         match case.expect {
             Expect::Success => {}
-            Expect::Contains(text) => {
-                if !stdout.contains(text) {
-                    return Err(format!("{shown}: stdout lacks {text:?}: {}", stdout.trim()));
+            Expect::Contains(texts) => {
+                for text in texts {
+                    if !stdout.contains(text) {
+                        return Err(format!("{shown}: stdout lacks {text:?}: {}", stdout.trim()));
+                    }
                 }
             }
             Expect::HexBytes(n) => {
-                let line = stdout.trim();
-                if line.len() != 2 * n || !line.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!("{shown}: expected {n} bytes as hex, got {line:?}"));
+                let line = stdout.strip_suffix('\n').unwrap_or(&stdout);
+                let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+                if line.len() != 2 * n || !line.bytes().all(lower_hex) {
+                    return Err(format!(
+                        "{shown}: expected {n} bytes as lowercase hex and a newline, got {stdout:?}"
+                    ));
                 }
             }
         }
@@ -1151,6 +1252,9 @@ fn run_role(role: &str) -> std::process::ExitCode {
         "cross-start" => role_cross_start(Path::new(&file)),
         "cross-use" => role_cross_use(Path::new(&file)),
         "cross-flush" => role_cross_flush(Path::new(&file)),
+        "exhaustion" => role_exhaustion(),
+        "orphan-holder" => role_orphan_holder(),
+        "gap-worker" => role_gap_worker(),
         other => Err(format!("unknown role {other:?}")),
     };
     match outcome {
@@ -1284,8 +1388,8 @@ fn cross_process_saved() -> CheckResult {
 const UGC_NV_INDEX: u32 = 0x0150_4B02;
 
 /// A session not saved is flushed by the RM when its file closes; using its host state on a
-/// fresh open then fails without an auth failure (a session or handle reference error, or
-/// `Error::SessionLost` once the library maps it), and the lockout counter does not move.
+/// fresh open then fails with `Error::SessionLost` (the TPM's "no such session" answer,
+/// mapped by the library; no auth failure), and the lockout counter does not move.
 fn unsaved_gone_after_close() -> CheckResult {
     let observer = open(TPMRM)?;
     undefine_if_present(&observer, UGC_NV_INDEX)?;
@@ -1337,16 +1441,10 @@ fn unsaved_gone_after_close() -> CheckResult {
             Err(e) => e,
         };
         let how = describe_error(&seen);
-        match &seen {
-            Error::SessionLost { .. } => {}
-            Error::Tpm { rc, .. }
-                if !rc.is_auth_fail()
-                    && (rc.is_session_reference_error() || rc.is_handle_error()) => {}
-            _ => {
-                return Err(format!(
-                    "using the closed session: expected Error::SessionLost or a session/handle reference error, got {how}"
-                ))
-            }
+        if !matches!(seen, Error::SessionLost { handle: h, .. } if h == handle) {
+            return Err(format!(
+                "using the closed session {handle}: expected Error::SessionLost for it, got {how}"
+            ));
         }
         let lockout_after = lockout_counter(&observer)?;
         if lockout_after != lockout_before {
@@ -1555,4 +1653,795 @@ fn gap_cost() -> CheckResult {
         println!("KRM-INFO gap_cost {line}");
     }
     Ok(info.join("; "))
+}
+
+// ---------------------------------------------------------------------------------------
+// Stewardship behind the resource manager
+
+/// Loaded and parked sessions of the connection, as a check detail.
+fn table(tpm: &Tpm) -> String {
+    let (loaded, parked) = tpm.session_table();
+    format!("{loaded} loaded + {parked} parked")
+}
+
+/// One process wants 6 sessions on one open file, with the library's default policy
+/// (`Tpm::new` keeps at most 3 loaded behind /dev/tpmrm0): all start (all or none), each
+/// protects several GetRandoms (3 audit sessions, 3 salted ones that encrypt the response,
+/// used in pairs), and never more than 3 are loaded after a command, so no write meets the
+/// RM's per-file limit (ENOMEM). The steward parks and reloads on the way. All are flushed
+/// and the TPM has nothing left.
+fn many_sessions_one_file() -> CheckResult {
+    const ROUNDS: usize = 3;
+    let observer = open(TPMRM)?;
+    let before = all_sessions(&observer)?;
+    let tpm = open(TPMRM)?;
+    let policy = tpm.steward_policy();
+    if policy.max_loaded_sessions != Some(3) {
+        return Err(format!(
+            "Tpm::open(device:{TPMRM}) set max_loaded_sessions {:?}, expected Some(3)",
+            policy.max_loaded_sessions
+        ));
+    }
+    // ECC: quick to create; it only salts and is flushed before the sessions are used.
+    let (key, public) = create_primary(&tpm, Public::ecc_p256_storage_parent(), &Auth::empty())?;
+    let salt = SaltKey::from_public(key.clone(), &public).map_err(ctx("SaltKey"));
+    let started = salt.and_then(|salt| {
+        let encrypting = SessionOptions::hmac().salted(salt).encrypt(false, true);
+        let mut options = vec![SessionOptions::audit(); 3];
+        options.extend(vec![encrypting; 3]);
+        tpm.start_sessions(&options)
+            .map_err(|e| format!("start_sessions(6): {}", describe_error(&e)))
+    });
+    flush_handle(&tpm, key.handle)?;
+    let mut sessions = started?;
+    let handles: Vec<Handle> = sessions.iter().map(Session::handle).collect();
+    let after_start = table(&tpm);
+
+    let outcome = (|| -> CheckResult {
+        let listed = all_sessions(&observer)?;
+        if let Some(h) = handles.iter().find(|h| !listed.contains(h)) {
+            return Err(format!(
+                "session {h} not listed by the TPM: {}",
+                list(&listed)
+            ));
+        }
+        let (audit, encrypting) = sessions.split_at_mut(3);
+        let mut max_loaded = 0;
+        let mut uses = 0;
+        for round in 0..ROUNDS {
+            for (i, (a, e)) in audit.iter_mut().zip(encrypting.iter_mut()).enumerate() {
+                let (ha, he) = (a.handle(), e.handle());
+                let r = tpm
+                    .execute(
+                        &GetRandom {
+                            bytes_requested: 16,
+                        },
+                        &mut [a.extra(), e.extra()],
+                    )
+                    .map_err(|err| {
+                        format!(
+                            "round {round} pair {i}: GetRandom audited by {ha}, encrypted by {he}: {}",
+                            describe_error(&err)
+                        )
+                    })?;
+                if r.random_bytes.len() != 16 {
+                    return Err(format!("GetRandom(16) gave {} bytes", r.random_bytes.len()));
+                }
+                uses += 2;
+                let (loaded, _) = tpm.session_table();
+                max_loaded = max_loaded.max(loaded);
+                if loaded > 3 {
+                    return Err(format!(
+                        "round {round} pair {i}: {} after the command",
+                        table(&tpm)
+                    ));
+                }
+            }
+        }
+        // Each alone as well: the order of reloads changes.
+        for s in audit.iter_mut().chain(encrypting.iter_mut()) {
+            let h = s.handle();
+            tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
+                .map_err(|err| format!("GetRandom with {h} alone: {}", describe_error(&err)))?;
+            uses += 1;
+        }
+        let stats = tpm.steward_stats();
+        if stats.parked == 0 || stats.reloaded == 0 {
+            return Err(format!(
+                "6 sessions on one file without parking: {stats:?} ({})",
+                table(&tpm)
+            ));
+        }
+        Ok(format!(
+            "6 sessions {} started (then {after_start}), {uses} session uses, at most {max_loaded} loaded after a command, {stats:?}",
+            list(&handles)
+        ))
+    })();
+    let mut flushed = Ok(());
+    for s in sessions {
+        let h = s.handle();
+        flushed = flushed.and(s.flush().map_err(ctx(format!("flush {h}"))));
+    }
+    let detail = outcome?;
+    flushed?;
+    let end = all_sessions(&observer)?;
+    if end != before {
+        return Err(format!(
+            "after flushing: sessions {} (before {})",
+            list(&end),
+            list(&before)
+        ));
+    }
+    Ok(format!("{detail}; all flushed, nothing left"))
+}
+
+/// This binary as one role of a multi-process check, not yet started.
+fn role_command(role: &str) -> Result<Command, String> {
+    let exe = std::env::current_exe().map_err(ctx("current_exe"))?;
+    let mut command = Command::new(exe);
+    command.env(ROLE_VAR, role);
+    Ok(command)
+}
+
+/// A role's verdict from its output: the last line, `FAILED: ...` or the role's detail.
+fn role_verdict(role: &str, out: &std::process::Output) -> Result<String, String> {
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if !out.status.success() {
+        return Err(format!(
+            "role {role}: {} stdout: {stdout} stderr: {stderr}",
+            out.status
+        ));
+    }
+    Ok(stdout.lines().last().unwrap_or("").to_string())
+}
+
+const EXH_PROCESSES: usize = 24;
+const EXH_SESSIONS: usize = 3;
+const EXH_ROUNDS: usize = 3;
+/// Created by the parent once every process runs, so they all want their sessions at once.
+const EXH_GO_FILE: &str = "/tmp/krm-exhaustion-go";
+/// How long a process holds its sessions between uses, so holders overlap.
+const EXH_HOLD: Duration = Duration::from_millis(100);
+
+/// One of the `exhaustion_processes` clients: waits for the start signal, starts its 3
+/// sessions all or none (the library retries with backoff while the TPM has no session handle
+/// left), audits GetRandoms with each, flushes them and prints its steward statistics.
+fn role_exhaustion() -> CheckResult {
+    let tpm = open(TPMRM)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !Path::new(EXH_GO_FILE).exists() {
+        if Instant::now() > deadline {
+            return Err("no start signal within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut sessions = tpm
+        .start_sessions(&vec![SessionOptions::audit(); EXH_SESSIONS])
+        .map_err(|e| format!("start_sessions({EXH_SESSIONS}): {}", describe_error(&e)))?;
+    for round in 0..EXH_ROUNDS {
+        for s in sessions.iter_mut() {
+            let h = s.handle();
+            tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
+                .map_err(|e| {
+                    format!(
+                        "round {round}: GetRandom audited by {h}: {}",
+                        describe_error(&e)
+                    )
+                })?;
+        }
+        std::thread::sleep(EXH_HOLD);
+    }
+    for s in sessions {
+        let h = s.handle();
+        s.flush().map_err(ctx(format!("flush {h}")))?;
+    }
+    let st = tpm.steward_stats();
+    Ok(format!(
+        "waits {} start_retries {}",
+        st.waits, st.start_retries
+    ))
+}
+
+/// More processes want sessions at once than the TPM has session handles
+/// (TPM_PT_ACTIVE_SESSIONS_MAX): 24 processes × 3 sessions, each on its own open file, each
+/// auditing a few GetRandoms. The TPM refuses some StartAuthSessions (TPM_RC_SESSION_HANDLES,
+/// passed through by the RM); the library gives back what it holds, backs off and tries
+/// again, so every process completes, and afterwards no session is left.
+fn exhaustion_processes() -> CheckResult {
+    let observer = open(TPMRM)?;
+    let active_max = property(&observer, PropertyTag::ACTIVE_SESSIONS_MAX)? as usize;
+    if EXH_PROCESSES * EXH_SESSIONS <= active_max {
+        return Err(format!(
+            "{EXH_PROCESSES} x {EXH_SESSIONS} sessions do not exceed TPM_PT_ACTIVE_SESSIONS_MAX {active_max}"
+        ));
+    }
+    let before = all_sessions(&observer)?;
+    let _ = std::fs::remove_file(EXH_GO_FILE);
+    let mut children = Vec::new();
+    let mut spawn_error = None;
+    for _ in 0..EXH_PROCESSES {
+        let spawned = role_command("exhaustion").and_then(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(ctx("spawn role exhaustion"))
+        });
+        match spawned {
+            Ok(child) => children.push(child),
+            Err(e) => {
+                spawn_error = Some(e);
+                break;
+            }
+        }
+    }
+    // Started or not, the children must be released and reaped.
+    let started = Instant::now();
+    std::fs::write(EXH_GO_FILE, b"go").map_err(ctx("write the start signal"))?;
+    let mut failures = Vec::new();
+    let (mut waits, mut retries, mut waited) = (0u64, 0u64, 0usize);
+    for child in children {
+        let verdict = child
+            .wait_with_output()
+            .map_err(ctx("wait for role exhaustion"))
+            .and_then(|out| role_verdict("exhaustion", &out));
+        match verdict {
+            Ok(line) => {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                match words.as_slice() {
+                    ["waits", w, "start_retries", r] => {
+                        let w: u64 = w.parse().unwrap_or(0);
+                        let r: u64 = r.parse().unwrap_or(0);
+                        waits += w;
+                        retries += r;
+                        waited += usize::from(w + r > 0);
+                    }
+                    _ => failures.push(format!("unexpected output {line:?}")),
+                }
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_file(EXH_GO_FILE);
+    if let Some(e) = spawn_error {
+        return Err(e);
+    }
+    if !failures.is_empty() {
+        return Err(format!(
+            "{} of {EXH_PROCESSES} processes failed: {}",
+            failures.len(),
+            failures.join(" / ")
+        ));
+    }
+    if waits == 0 {
+        return Err(format!(
+            "{EXH_PROCESSES} x {EXH_SESSIONS} sessions never met exhaustion (no process waited)"
+        ));
+    }
+    let after = all_sessions(&observer)?;
+    if after != before {
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
+    }
+    Ok(format!(
+        "{EXH_PROCESSES} processes x {EXH_SESSIONS} sessions (TPM_PT_ACTIVE_SESSIONS_MAX {active_max}) all completed in {:.1} s; {waited} processes backed off ({waits} waits, {retries} all-or-none restarts); no session left",
+        elapsed.as_secs_f64()
+    ))
+}
+
+/// The registry folder of `orphans_cli`, given to the client and the CLI alike.
+const ORPHAN_REGISTRY: &str = "/tmp/krm-orphans-registry";
+
+/// The `orphans_cli` client: starts two sessions through the library (registered with this
+/// process as owner), parks one (context-saved by the library, held in memory only), prints
+/// the handles and waits to be killed.
+fn role_orphan_holder() -> CheckResult {
+    let tpm = open(TPMRM)?;
+    let mut parked = Session::start(&tpm, &SessionOptions::audit()).map_err(ctx("session 1"))?;
+    let loaded = Session::start(&tpm, &SessionOptions::policy()).map_err(ctx("session 2"))?;
+    audited_get_random(&tpm, &mut parked, "before parking")?;
+    parked.park().map_err(ctx("Session::park"))?;
+    if !parked.is_parked() {
+        return Err("session 1 is not parked after park()".into());
+    }
+    let (failures, last) = tpm.registry_error();
+    if failures != 0 {
+        return Err(format!("registry updates failed: {last:?}"));
+    }
+    println!(
+        "ready 0x{:08x} 0x{:08x}",
+        parked.handle().0,
+        loaded.handle().0
+    );
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Runs the CLI with the orphan check's registry and the TPM in the environment; its stdout.
+fn cli_run(args: &[&str]) -> Result<String, String> {
+    let shown = format!("{CLI} {}", args.join(" "));
+    let out = Command::new(CLI)
+        .args(args)
+        .env("TPM2TOOLS_TCTI", format!("device:{TPMRM}"))
+        .env("TPM2_WIRE_REGISTRY", ORPHAN_REGISTRY)
+        .output()
+        .map_err(|e| format!("{shown}: cannot run: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        return Err(format!(
+            "{shown}: {} stdout: {} stderr: {}",
+            out.status,
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(stdout)
+}
+
+fn cli_json(args: &[&str]) -> Result<serde_json::Value, String> {
+    let out = cli_run(args)?;
+    serde_json::from_str(out.trim())
+        .map_err(|e| format!("{CLI} {}: not JSON ({e}): {}", args.join(" "), out.trim()))
+}
+
+/// The `session show --json` entry of a handle.
+fn shown_session(handle: Handle) -> Result<Option<serde_json::Value>, String> {
+    let shown = cli_json(&["session", "show", "--json"])?;
+    let want = format!("0x{:08x}", handle.0);
+    let sessions = shown["sessions"]
+        .as_array()
+        .ok_or_else(|| format!("session show --json has no sessions array: {shown}"))?;
+    Ok(sessions
+        .iter()
+        .find(|s| s["handle"] == want.as_str())
+        .cloned())
+}
+
+/// A client holding a session parked by the library (context-saved in its memory, in no
+/// file) is killed with SIGKILL. Its other, loaded session goes with its open file (the RM
+/// flushes it); the parked one stays in the TPM, and `tpm2-wire session show` lists it as an
+/// orphan (owner dead, no file). `session flush --orphans` flushes exactly it, and
+/// `session status --json` is back at its starting counts.
+fn orphans_cli() -> CheckResult {
+    use std::io::{BufRead, BufReader};
+
+    let _ = std::fs::remove_dir_all(ORPHAN_REGISTRY);
+    let before = cli_json(&["session", "status", "--json"])?;
+    let mut child = role_command("orphan-holder")?
+        .env("TPM2_WIRE_REGISTRY", ORPHAN_REGISTRY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(ctx("spawn role orphan-holder"))?;
+    let pid = child.id();
+    let stdout = child.stdout.take();
+    let ready = (|| -> Result<(Handle, Handle), String> {
+        let stdout = stdout.ok_or("the holder has no stdout pipe")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(ctx("reading the holder's output"))?;
+        let handles: Vec<Handle> = line
+            .strip_prefix("ready ")
+            .ok_or_else(|| format!("holder said {:?}", line.trim()))?
+            .split_whitespace()
+            .filter_map(|h| u32::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+            .map(Handle)
+            .collect();
+        match handles.as_slice() {
+            [parked, loaded] => Ok((*parked, *loaded)),
+            _ => Err(format!("holder said {:?}", line.trim())),
+        }
+    })();
+    let owned_while_alive = match &ready {
+        Ok((parked, _)) => shown_session(*parked),
+        Err(_) => Ok(None),
+    };
+    // SIGKILL: no destructor runs in the client.
+    let _ = child.kill();
+    let _ = child.wait();
+    let (parked, loaded) = ready?;
+    let alive = owned_while_alive?
+        .ok_or_else(|| format!("parked session {parked} not shown while its owner ran"))?;
+    if alive["state"] != "owned" || alive["pid"] != pid {
+        return Err(format!(
+            "while its owner {pid} ran, session {parked} showed as {alive}"
+        ));
+    }
+
+    let orphan = shown_session(parked)?
+        .ok_or_else(|| format!("after SIGKILL, parked session {parked} is not shown"))?;
+    if orphan["state"] != "orphan" || orphan["owner_alive"] != false || orphan["pid"] != pid {
+        return Err(format!(
+            "after SIGKILL, session {parked} showed as {orphan}"
+        ));
+    }
+    if let Some(s) = shown_session(loaded)? {
+        return Err(format!(
+            "the killed client's loaded session {loaded} outlived its open file: {s}"
+        ));
+    }
+    let human = cli_run(&["session", "show"])?;
+    let row = human
+        .lines()
+        .find(|l| l.starts_with(&format!("0x{:08x}", parked.0)))
+        .ok_or_else(|| format!("session show lacks {parked}: {human}"))?;
+    if !row.split_whitespace().any(|w| w == "orphan") {
+        return Err(format!("session show row of {parked}: {row}"));
+    }
+    let during = cli_json(&["session", "status", "--json"])?;
+    if during["orphans"] != 1 {
+        return Err(format!("status with the orphan: {during}"));
+    }
+
+    let flushed = cli_run(&["session", "flush", "--orphans"])?;
+    if !flushed.contains("1 session(s) flushed, 0 failed") {
+        return Err(format!("session flush --orphans: {}", flushed.trim()));
+    }
+    if let Some(s) = shown_session(parked)? {
+        return Err(format!("session {parked} still shown after the flush: {s}"));
+    }
+    let after = cli_json(&["session", "status", "--json"])?;
+    if after != before {
+        return Err(format!("status before {before}, after the flush {after}"));
+    }
+    let _ = std::fs::remove_dir_all(ORPHAN_REGISTRY);
+    Ok(format!(
+        "client {pid} parked {parked} and held {loaded}; after SIGKILL {loaded} was gone (RM), {parked} showed as orphan (`{}`); flush --orphans: {}; status back to {after}",
+        row.split_whitespace().collect::<Vec<_>>().join(" "),
+        flushed.lines().last().unwrap_or("").trim()
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// context_gap: a parked session outlives TPM_PT_CONTEXT_GAP_MAX saves by others
+
+/// The TPM's session context counter now: a probe session on `tpm` (which must hold no
+/// sessions of its own), saved, loaded and flushed again, so it leaves no old context.
+fn context_counter(tpm: &Tpm) -> Result<u64, String> {
+    let probe = Session::start(tpm, &SessionOptions::hmac()).map_err(ctx("probe session"))?;
+    let saved = probe.save().map_err(ctx("probe save"))?;
+    let sequence = saved.context.sequence;
+    let probe = tpm.load_session(saved).map_err(ctx("probe load"))?;
+    probe.flush().map_err(ctx("probe flush"))?;
+    Ok(sequence)
+}
+
+/// The counter advance both gap checks drive: past TPM_PT_CONTEXT_GAP_MAX with a margin.
+fn gap_target(gap_max: u64) -> u64 {
+    gap_max + gap_max / 16
+}
+
+/// An audited GetRandom: its response HMAC proves the session (and its nonces) intact.
+fn audited_get_random(tpm: &Tpm, s: &mut Session, what: &str) -> Result<(), String> {
+    let h = s.handle();
+    tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
+        .map(|_| ())
+        .map_err(|e| format!("{what}: GetRandom audited by {h}: {}", describe_error(&e)))
+}
+
+/// Commands on `tpm` with 3 of its sessions loaded: the RM saves all 3 after each, so the
+/// TPM's context counter moves 3 per command (2 while one is parked). Runs until the counter
+/// is `target` past `start`; checks it every `check_every` commands through `observer`.
+/// Returns (commands, counter advance).
+fn drive_counter(
+    tpm: &Tpm,
+    work: &mut [Session],
+    observer: &Tpm,
+    start: u64,
+    target: u64,
+) -> Result<(u64, u64), String> {
+    const CHECK_EVERY: u64 = 2048;
+    let mut commands = 0u64;
+    loop {
+        for _ in 0..CHECK_EVERY {
+            tpm.run(&GetRandom { bytes_requested: 1 }).map_err(|e| {
+                format!(
+                    "GetRandom(1) #{commands} with {}: {}",
+                    table(tpm),
+                    describe_error(&e)
+                )
+            })?;
+            commands += 1;
+            // A re-gap parks one of the work sessions to make room; use it again, so the
+            // RM keeps saving 3 per command.
+            if tpm.session_table().0 < work.len() {
+                for w in work.iter_mut().filter(|w| w.is_parked()) {
+                    let h = w.handle();
+                    tpm.execute(&GetRandom { bytes_requested: 1 }, &mut [w.extra()])
+                        .map_err(|e| {
+                            format!("reloading work session {h}: {}", describe_error(&e))
+                        })?;
+                    commands += 1;
+                }
+            }
+        }
+        let advance = context_counter(observer)?.saturating_sub(start);
+        if advance >= target {
+            return Ok((commands, advance));
+        }
+    }
+}
+
+/// One process keeps an audit session parked by the library (context-saved, in the steward's
+/// table) while its own work behind the kernel RM (3 more sessions on the same file, plain
+/// GetRandoms: +3 saves per command) moves the TPM's context counter more than
+/// TPM_PT_CONTEXT_GAP_MAX past the parked context. Without re-gapping, the TPM would refuse
+/// the RM's next session save (TPM_RC_CONTEXT_GAP) and the write would fail with EFAULT; the
+/// library's blind re-gap (default policy, every 4096 commands) keeps the old context fresh:
+/// every command succeeds, the old session's audited GetRandom verifies afterwards.
+fn context_gap() -> CheckResult {
+    let observer = open(TPMRM)?;
+    let gap_max = u64::from(property(&observer, PropertyTag::CONTEXT_GAP_MAX)?);
+    let before = all_sessions(&observer)?;
+    let tpm = open(TPMRM)?;
+    let policy = tpm.steward_policy();
+    let mut old = Session::start(&tpm, &SessionOptions::audit()).map_err(ctx("old session"))?;
+    let mut work = Vec::new();
+    let outcome = (|| -> CheckResult {
+        audited_get_random(&tpm, &mut old, "before parking")?;
+        old.park().map_err(ctx("Session::park"))?;
+        let start = context_counter(&observer)?;
+        for i in 0..3 {
+            work.push(
+                Session::start(&tpm, &SessionOptions::audit())
+                    .map_err(ctx(format!("work session {}", i + 1)))?,
+            );
+        }
+        let phase = Phase::begin("context_gap");
+        let (commands, advance) =
+            drive_counter(&tpm, &mut work, &observer, start, gap_target(gap_max))?;
+        phase.end(u32::try_from(commands).unwrap_or(u32::MAX));
+        let stats = tpm.steward_stats();
+        if stats.regapped == 0 {
+            return Err(format!("no re-gap in {commands} commands: {stats:?}"));
+        }
+        if !old.is_parked() {
+            return Err(format!("the old session {} is not parked", old.handle()));
+        }
+        audited_get_random(&tpm, &mut old, "after the counter moved on")?;
+        Ok(format!(
+            "old session {} parked while {commands} commands moved the context counter {advance} (TPM_PT_CONTEXT_GAP_MAX {gap_max}); regap_every {:?}; no write failed; audited use afterwards verified; {stats:?}",
+            old.handle(),
+            policy.regap_every
+        ))
+    })();
+    let mut flushed = old.flush().map_err(ctx("flush the old session"));
+    for w in work {
+        flushed = flushed.and(w.flush().map_err(ctx("flush a work session")));
+    }
+    let detail = outcome?;
+    flushed?;
+    let after = all_sessions(&observer)?;
+    if after != before {
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
+    }
+    Ok(detail)
+}
+
+/// Re-gap interval of the two-process variant's idle process. Its steward counts only its
+/// own commands, while another process's saves move the counter; with both processes taking
+/// turns on one TPM the holder runs about one command per worker command, but nothing
+/// guarantees the ratio, so it re-gaps far more often than the default 4096 (at 2 commands
+/// per interval, still cheap).
+const GAP_HOLDER_REGAP_EVERY: u64 = 256;
+const GAP_COMMANDS_VAR: &str = "KRM_GAP_COMMANDS";
+
+/// The worker of `context_gap_two_processes`: 3 sessions on its own file and plain
+/// GetRandoms, +3 saves by the RM per command.
+fn role_gap_worker() -> CheckResult {
+    let commands: u64 = std::env::var(GAP_COMMANDS_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no {GAP_COMMANDS_VAR}"))?;
+    let tpm = open(TPMRM)?;
+    let held = tpm
+        .start_sessions(&vec![SessionOptions::hmac(); 3])
+        .map_err(|e| format!("start_sessions(3): {}", describe_error(&e)))?;
+    for i in 0..commands {
+        tpm.run(&GetRandom { bytes_requested: 1 })
+            .map_err(|e| format!("GetRandom(1) #{i}: {}", describe_error(&e)))?;
+    }
+    for s in held {
+        s.flush().map_err(ctx("flush"))?;
+    }
+    Ok(format!("{commands} commands"))
+}
+
+/// The stronger variant: the counter is moved by a second process (its own file, 3 sessions,
+/// +3 saves per command) while this one keeps the old session parked and runs plain commands
+/// (its file holds no session, so they save nothing). Its steward re-gaps blindly every
+/// [`GAP_HOLDER_REGAP_EVERY`] of its own commands; the worker's writes never fail (EFAULT)
+/// and the old session's audited GetRandom verifies afterwards.
+fn context_gap_two_processes() -> CheckResult {
+    let observer = open(TPMRM)?;
+    let gap_max = u64::from(property(&observer, PropertyTag::CONTEXT_GAP_MAX)?);
+    let before = all_sessions(&observer)?;
+    let tpm = open(TPMRM)?;
+    tpm.set_steward_policy(tpm2_wire::steward::StewardPolicy {
+        regap_every: Some(GAP_HOLDER_REGAP_EVERY),
+        ..tpm.steward_policy()
+    });
+    let mut old = Session::start(&tpm, &SessionOptions::audit()).map_err(ctx("old session"))?;
+    let outcome = (|| -> CheckResult {
+        audited_get_random(&tpm, &mut old, "before parking")?;
+        old.park().map_err(ctx("Session::park"))?;
+        let start = context_counter(&observer)?;
+        let worker_commands = gap_target(gap_max) / 3 + 1;
+        let mut child = role_command("gap-worker")?
+            .env(GAP_COMMANDS_VAR, worker_commands.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(ctx("spawn role gap-worker"))?;
+        let phase = Phase::begin("context_gap_two_processes");
+        let mut own = 0u64;
+        let mut own_error = None;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) => {}
+                Err(e) => {
+                    own_error = Some(format!("waiting for the worker: {e}"));
+                    break;
+                }
+            }
+            if let Err(e) = tpm.run(&GetRandom { bytes_requested: 1 }) {
+                own_error = Some(format!(
+                    "holder's GetRandom(1) #{own}: {}",
+                    describe_error(&e)
+                ));
+                break;
+            }
+            own += 1;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(ctx("wait for the worker"))?;
+        phase.end(u32::try_from(worker_commands).unwrap_or(u32::MAX));
+        let worker = role_verdict("gap-worker", &out)?;
+        if let Some(e) = own_error {
+            return Err(e);
+        }
+        let advance = context_counter(&observer)?.saturating_sub(start);
+        if advance <= gap_max {
+            return Err(format!(
+                "the counter moved only {advance} (TPM_PT_CONTEXT_GAP_MAX {gap_max})"
+            ));
+        }
+        let stats = tpm.steward_stats();
+        if stats.regapped == 0 {
+            return Err(format!("no re-gap in {own} own commands: {stats:?}"));
+        }
+        audited_get_random(&tpm, &mut old, "after the worker moved the counter")?;
+        Ok(format!(
+            "old session {} parked while another process ({worker}) moved the context counter {advance} (TPM_PT_CONTEXT_GAP_MAX {gap_max}); this process ran {own} plain commands, regap_every {GAP_HOLDER_REGAP_EVERY}; no write failed; audited use afterwards verified; {stats:?}",
+            old.handle()
+        ))
+    })();
+    let flushed = old.flush().map_err(ctx("flush the old session"));
+    let detail = outcome?;
+    flushed?;
+    let after = all_sessions(&observer)?;
+    if after != before {
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
+    }
+    Ok(detail)
+}
+
+/// The failure the re-gap prevents, shown once: the same setup as [`context_gap`] with
+/// re-gapping off. When the counter is about to pass TPM_PT_CONTEXT_GAP_MAX beyond the parked
+/// context, the TPM refuses the RM's session save (TPM_RC_CONTEXT_GAP) and the write fails
+/// with EFAULT (`TransportError::Device`). The RM then keeps that file's previous, stale
+/// session contexts, so the file stays broken (reported, not required). The parked context
+/// itself is intact: loaded on a fresh open, its audited GetRandom verifies, and once it is
+/// saved anew the counter moves on again.
+fn context_gap_without_regap() -> CheckResult {
+    let observer = open(TPMRM)?;
+    let gap_max = u64::from(property(&observer, PropertyTag::CONTEXT_GAP_MAX)?);
+    let before = all_sessions(&observer)?;
+    let tpm = open(TPMRM)?;
+    tpm.set_steward_policy(tpm2_wire::steward::StewardPolicy {
+        regap: false,
+        ..tpm.steward_policy()
+    });
+    let mut old = Session::start(&tpm, &SessionOptions::audit()).map_err(ctx("old session"))?;
+    audited_get_random(&tpm, &mut old, "before parking")?;
+    old.park().map_err(ctx("Session::park"))?;
+    let mut old_saved = Some(old);
+    let start = context_counter(&observer)?;
+    let mut work = Vec::new();
+    for i in 0..3 {
+        work.push(
+            Session::start(&tpm, &SessionOptions::audit())
+                .map_err(ctx(format!("work session {}", i + 1)))?,
+        );
+    }
+    let limit = gap_target(gap_max) / 3;
+    let phase = Phase::begin("context_gap_without_regap");
+    let mut failure = None;
+    let mut commands = 0u64;
+    while commands < limit {
+        if let Err(e) = tpm.run(&GetRandom { bytes_requested: 1 }) {
+            failure = Some(e);
+            break;
+        }
+        commands += 1;
+    }
+    phase.end(u32::try_from(commands).unwrap_or(u32::MAX));
+    let outcome = (|| -> CheckResult {
+        let failure = failure.as_ref().ok_or_else(|| {
+            format!("{commands} commands (+3 saves each) without re-gapping, and none failed")
+        })?;
+        let efault = matches!(
+            failure,
+            Error::Transport(TransportError::Device { errno, .. }) if *errno == libc::EFAULT
+        );
+        if !efault {
+            return Err(format!(
+                "command #{commands} failed, but not with EFAULT: {}",
+                describe_error(failure)
+            ));
+        }
+        let same_file_after = match tpm.run(&GetRandom { bytes_requested: 1 }) {
+            Ok(_) => "works".to_string(),
+            Err(e) => describe_error(&e),
+        };
+        // The parked context, taken from the steward (no command), continued on a fresh open.
+        let saved = old_saved
+            .take()
+            .ok_or("the old session is gone")?
+            .save()
+            .map_err(ctx("Session::save of the parked session"))?;
+        let fresh = open(TPMRM)?;
+        let mut reloaded = fresh.load_session(saved).map_err(|e| {
+            format!(
+                "loading the parked context on a fresh open: {}",
+                describe_error(&e)
+            )
+        })?;
+        let used = audited_get_random(&fresh, &mut reloaded, "the old session on a fresh open");
+        let flushed = reloaded.flush().map_err(ctx("flush the old session"));
+        used?;
+        flushed?;
+        let advance = context_counter(&observer)
+            .map_err(|e| format!("after the old session was saved anew, saves still fail: {e}"))?
+            .saturating_sub(start);
+        Ok(format!(
+            "without re-gap: plain GetRandom #{commands} (about {} saves past the parked context, TPM_PT_CONTEXT_GAP_MAX {gap_max}) failed with {}; the same file afterwards: {same_file_after}; the parked session on a fresh open verified, and saves work again (counter +{advance})",
+            3 * commands,
+            describe_error(failure)
+        ))
+    })();
+    // Closing the broken file lets the RM flush what its space still lists.
+    for w in work {
+        let _ = w.keep();
+    }
+    if let Some(old) = old_saved {
+        let _ = old.keep();
+    }
+    drop(tpm);
+    let detail = outcome?;
+    let after = all_sessions(&observer)?;
+    if after != before {
+        return Err(format!(
+            "sessions left: {} (before {})",
+            list(&after),
+            list(&before)
+        ));
+    }
+    Ok(detail)
 }
