@@ -290,6 +290,8 @@ pub(crate) fn execute<C: Command>(
             Ok(rsp) => {
                 observe_success(core, code, cmd.handles(), param_handle, sequence);
                 enforce_max_loaded(core);
+                // Our own parks move the newest sequence we know of too.
+                proactive_regap(core);
                 blind_regap(core);
                 return Ok(rsp);
             }
@@ -305,7 +307,18 @@ pub(crate) fn execute<C: Command>(
                 }
                 rc
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                if is_broken_connection(&e) {
+                    // The resource manager dropped this file's state (the transport reopens
+                    // the device): what it kept loaded for us is gone, parked contexts live.
+                    for i in 0..core.steward.entries.len() {
+                        if matches!(core.steward.entries[i].place, Place::Loaded) {
+                            core.steward.mark_lost(i);
+                        }
+                    }
+                }
+                return Err(e);
+            }
         };
         attempt += 1;
         let base = rc.base_code();
@@ -331,6 +344,16 @@ pub(crate) fn execute<C: Command>(
         delay = (delay * 2).min(policy.max_delay);
         guard = tpm.lock();
     }
+}
+
+/// EFAULT from the kernel resource manager: it could not save or load a context for this
+/// file (e.g. TPM_RC_CONTEXT_GAP on its own save) and has thrown away the file's sessions.
+fn is_broken_connection(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Transport(crate::transport::TransportError::Device { errno, .. })
+            if *errno == libc::EFAULT
+    )
 }
 
 fn jitter(d: Duration) -> Duration {
@@ -732,8 +755,23 @@ fn blind_regap(core: &mut Core) {
         return;
     }
     st.since_regap = 0;
-    // Best effort: a failure here shows up, with its cause, when the session is next used.
-    let _ = regap_oldest(core, &Used::default());
+    // Every parked session, oldest first: refreshing only the oldest would leave each of N
+    // parked sessions N intervals between refreshes, too long once N grows. Best effort: a
+    // failure shows up, with its cause, when the session is next used.
+    let mut parked: Vec<(u64, u64)> = st
+        .entries
+        .iter()
+        .filter_map(|e| match &e.place {
+            Place::Parked(c) => Some((c.sequence, e.ticket)),
+            _ => None,
+        })
+        .collect();
+    parked.sort_unstable();
+    for (_, ticket) in parked {
+        if let Some(i) = core.steward.by_ticket(ticket) {
+            let _ = regap_entry(core, i, &Used::default());
+        }
+    }
 }
 
 /// Loads a parked session and saves it again: its context gets the newest sequence.

@@ -24,6 +24,9 @@ pub struct DeviceTransport {
     /// A command timed out: its response may still arrive and must not be taken for the
     /// next command's.
     abandoned: bool,
+    /// The resource manager failed this file with EFAULT: its per-file state is broken and
+    /// every later command on it fails too, so the next command reopens the device.
+    reopen: bool,
 }
 
 impl DeviceTransport {
@@ -66,6 +69,7 @@ impl DeviceTransport {
             file,
             timeout: DEFAULT_TIMEOUT,
             abandoned: false,
+            reopen: false,
         }
     }
 
@@ -97,7 +101,7 @@ impl DeviceTransport {
 pub(crate) fn errno_hint(errno: i32) -> &'static str {
     match errno {
         libc::ENOMEM => "the resource manager is out of slots for this open file (at most 3 transient objects and 3 sessions per file): flush some",
-        libc::EFAULT => "the resource manager could not save or load a context (e.g. TPM_RC_CONTEXT_GAP: an old saved session must be reloaded or flushed)",
+        libc::EFAULT => "the resource manager could not save or load a context (e.g. TPM_RC_CONTEXT_GAP: an old saved session must be reloaded or flushed); this file's resource-manager state is unusable now, so the device is reopened for the next command: sessions it kept loaded are gone, client-saved contexts still load",
         libc::EBUSY => "a previous response on this file has not been read yet",
         libc::EINVAL => "the kernel rejected the command as malformed (size field, handles or length)",
         libc::EIO => "the TPM did not respond or the driver failed to talk to it",
@@ -120,6 +124,31 @@ impl Transport for DeviceTransport {
     }
 
     fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
+        if self.reopen {
+            let fresh = Self::open(&self.path)?;
+            self.file = fresh.file;
+            self.reopen = false;
+            self.abandoned = false;
+        }
+        let r = self.exchange(command, response);
+        if let Err(TransportError::Device { errno, .. }) = &r {
+            self.reopen = *errno == libc::EFAULT;
+        }
+        r
+    }
+
+    fn describe(&self) -> String {
+        self.what()
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+}
+
+impl DeviceTransport {
+    /// One command and its response on the current file.
+    fn exchange(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         check_command(&|| self.what(), command)?;
         let deadline = Instant::now() + self.timeout;
         if self.abandoned {
@@ -198,13 +227,5 @@ impl Transport for DeviceTransport {
             response.resize(size.min(MAX_FRAME_SIZE), 0);
             declared = Some(size);
         }
-    }
-
-    fn describe(&self) -> String {
-        self.what()
-    }
-
-    fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
     }
 }
