@@ -187,8 +187,14 @@ fn parked_session_survives_a_counter_moved_by_another_connection() {
         regap_every: Some(512),
         ..StewardPolicy::default()
     });
-    let mut old = Session::start(&ours, &SessionOptions::audit()).unwrap();
-    old.park().unwrap();
+    // Several parked sessions: each must be refreshed in time, not only the oldest.
+    let mut olds: Vec<Session> = (0..6)
+        .map(|_| {
+            let mut s = Session::start(&ours, &SessionOptions::audit()).unwrap();
+            s.park().unwrap();
+            s
+        })
+        .collect();
     let mut other = Session::start(&theirs, &SessionOptions::hmac())
         .unwrap()
         .save()
@@ -207,8 +213,10 @@ fn parked_session_survives_a_counter_moved_by_another_connection() {
         "{rounds} saves by the other connection in {:?}",
         t.elapsed()
     );
-    assert!(ours.steward_stats().regapped >= 1);
-    use_audit_session(&ours, &mut old);
-    old.flush().unwrap();
+    assert!(ours.steward_stats().regapped >= 6);
+    for mut old in olds.drain(..) {
+        use_audit_session(&ours, &mut old);
+        old.flush().unwrap();
+    }
     finish(&theirs, other);
 }
