@@ -66,6 +66,9 @@ pub enum RegistryError {
     BadRecord { path: PathBuf, reason: String },
     #[error("cannot record session: {0}")]
     Unrecordable(String),
+    /// A record's text that does not parse (before it is known which file it came from).
+    #[error("malformed registry record: {0}")]
+    Malformed(String),
 }
 
 /// Who owns a session, and where it lives.
@@ -226,7 +229,11 @@ impl SessionRecord {
     }
 
     /// Parses a record's text form strictly (see the module documentation).
-    pub fn parse(bytes: &[u8]) -> Result<SessionRecord, String> {
+    pub fn parse(bytes: &[u8]) -> Result<SessionRecord, RegistryError> {
+        Self::parse_text(bytes).map_err(RegistryError::Malformed)
+    }
+
+    fn parse_text(bytes: &[u8]) -> Result<SessionRecord, String> {
         if bytes.len() > MAX_RECORD_SIZE {
             return Err(format!(
                 "{} bytes, more than the {MAX_RECORD_SIZE} allowed",
@@ -711,7 +718,7 @@ fn read_record(path: &Path) -> Result<SessionRecord, RegistryError> {
     file.take(MAX_RECORD_SIZE as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| io_err("read", e))?;
-    SessionRecord::parse(&buf).map_err(|reason| RegistryError::BadRecord {
+    SessionRecord::parse_text(&buf).map_err(|reason| RegistryError::BadRecord {
         path: path.to_path_buf(),
         reason,
     })
