@@ -5,3 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo test --all-targets --all-features "$@"
+# The examples in the API documentation (not part of --all-targets).
+cargo test --doc --all-features

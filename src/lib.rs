@@ -5,6 +5,27 @@
 //! verified and decrypted before it is unmarshalled into a typed response. [`client::Tpm`]
 //! runs that pipeline. [`files`] reads and writes the session and context files tpm2-tools
 //! uses.
+//!
+//! ```no_run
+//! use tpm2_wire::client::{SaltKey, Session, SessionOptions};
+//! use tpm2_wire::command::GetRandom;
+//! use tpm2_wire::Tpm;
+//!
+//! # fn main() -> tpm2_wire::Result<()> {
+//! // -T, then $TPM2TOOLS_TCTI, then a probe when `None`.
+//! let tpm = Tpm::open(Some("device:/dev/tpmrm0"))?;
+//! // The TPM's name for the key is checked against the public area it returns.
+//! let (key, public) = tpm.read_public(0x8100_0001.into())?;
+//! let salt = SaltKey::from_public(key, &public)?;
+//! let opts = SessionOptions::hmac().salted(salt).encrypt(true, true);
+//! let mut s = Session::start(&tpm, &opts)?;
+//! // The response is HMAC-verified and decrypted before it is returned.
+//! let r = tpm.execute(&GetRandom { bytes_requested: 32 }, &mut [s.extra()])?;
+//! assert_eq!(r.random_bytes.len(), 32);
+//! // Dropping `s` flushes the session from the TPM.
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 

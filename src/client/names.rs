@@ -64,7 +64,7 @@ impl super::Tpm {
 
 /// An NV index as the client tracks it: its public area and the name derived from it. The
 /// name covers the attributes, so it changes when the TPM sets TPMA_NV_WRITTEN on the first
-/// write; [`Tpm::nv_write`] keeps it current.
+/// write; [`super::Tpm::nv_write`] keeps it current.
 #[derive(Clone, Debug)]
 pub struct NvIndex {
     pub entity: Entity,

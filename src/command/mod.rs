@@ -1,4 +1,4 @@
-//! Typed TPM commands. Each command is one declaration (see [`tpm_command!`]): its code, which
+//! Typed TPM commands. Each command is one declaration (see [`crate::tpm_command!`]): its code, which
 //! handles it takes and how many of them need authorization, its parameters, and its
 //! response. Nothing here knows about sessions or transports; the client applies sessions
 //! generically to the marshalled frame.
