@@ -2,6 +2,27 @@
 //! their specification names. Each is a newtype over its wire integer so that values the
 //! library does not know are kept and shown in hex instead of being rejected.
 
+/// Marshal/Unmarshal for a newtype over a wire integer: the integer's own encoding.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __int_newtype_codec {
+    ($name:ident, $int:ty) => {
+        impl $crate::wire::Marshal for $name {
+            fn marshal(&self, w: &mut $crate::wire::Writer<'_>) {
+                $crate::wire::Marshal::marshal(&self.0, w)
+            }
+        }
+
+        impl $crate::wire::Unmarshal for $name {
+            fn unmarshal(
+                r: &mut $crate::wire::Reader<'_>,
+            ) -> Result<Self, $crate::wire::WireError> {
+                Ok($name(<$int as $crate::wire::Unmarshal>::unmarshal(r)?))
+            }
+        }
+    };
+}
+
 /// Declares a newtype over an integer with named constants. `Debug`/`Display` print the spec
 /// name when known and the hex value otherwise.
 #[macro_export]
@@ -43,17 +64,7 @@ macro_rules! tpm_enum {
             fn from(v: $int) -> Self { $name(v) }
         }
 
-        impl $crate::wire::Marshal for $name {
-            fn marshal(&self, w: &mut $crate::wire::Writer<'_>) {
-                $crate::wire::Marshal::marshal(&self.0, w)
-            }
-        }
-
-        impl $crate::wire::Unmarshal for $name {
-            fn unmarshal(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::WireError> {
-                Ok($name(<$int as $crate::wire::Unmarshal>::unmarshal(r)?))
-            }
-        }
+        $crate::__int_newtype_codec!($name, $int);
     };
 }
 

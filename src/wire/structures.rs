@@ -258,17 +258,7 @@ macro_rules! tpm_attributes {
             }
         }
 
-        impl $crate::wire::Marshal for $name {
-            fn marshal(&self, w: &mut $crate::wire::Writer<'_>) {
-                $crate::wire::Marshal::marshal(&self.0, w)
-            }
-        }
-
-        impl $crate::wire::Unmarshal for $name {
-            fn unmarshal(r: &mut $crate::wire::Reader<'_>) -> Result<Self, $crate::wire::WireError> {
-                Ok($name(<$int as $crate::wire::Unmarshal>::unmarshal(r)?))
-            }
-        }
+        $crate::__int_newtype_codec!($name, $int);
     };
 }
 
