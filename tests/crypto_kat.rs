@@ -1,8 +1,7 @@
 //! Known-answer tests against go-tpm's test vectors (KDFa, KDFe, RSA-OAEP and ECDH labeled
 //! encapsulation). Each vector file holds 100 cases and every case must pass.
 //!
-//! The vectors live in the shared folder beside the repository; `TPM2_WIRE_TESTVECTORS` may point
-//! to another copy of the `go-tpm` vector directory.
+//! The vectors are vendored in `tests/data/go-tpm/` (source and licence in its README).
 
 use std::path::PathBuf;
 
@@ -18,15 +17,8 @@ use tpm2_wire::wire::AlgId;
 const CASES_PER_FILE: usize = 100;
 
 fn vectors(name: &str) -> Vec<Value> {
-    let dir = std::env::var_os("TPM2_WIRE_TESTVECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/testvectors/go-tpm"
-            ))
-        });
-    let path = dir.join(name);
+    // Vendored in the repository (source and licence: tests/data/go-tpm/README.md).
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/go-tpm")).join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read test vectors {}: {e}", path.display()));
     let cases: Vec<Value> = serde_json::from_str(&text).unwrap();

@@ -589,15 +589,12 @@ proptest! {
     }
 }
 
-/// The shared test-vector folder sits beside the repository; a different location can be
-/// given in TPM2_WIRE_TESTVECTORS (e.g. when working from a second checkout).
+/// go-tpm's vectors, vendored in the repository (source and licence:
+/// tests/data/go-tpm/README.md).
 fn test_vectors(file: &str) -> Vec<serde_json::Value> {
-    let dir = std::env::var("TPM2_WIRE_TESTVECTORS").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testvectors").to_string()
-    });
-    let path = format!("{dir}/go-tpm/{file}");
+    let path = format!("{}/tests/data/go-tpm/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("test vectors {path} missing ({e}); set TPM2_WIRE_TESTVECTORS"));
+        .unwrap_or_else(|e| panic!("test vectors {path} missing ({e})"));
     serde_json::from_str(&text).expect("test vectors are JSON")
 }
 
