@@ -47,6 +47,16 @@ pub enum Error {
     #[error("session {handle} was lost: {reason}")]
     SessionLost { handle: Handle, reason: String },
 
+    /// The session is desynchronized: a command it took part in was sent, but the response was
+    /// lost, malformed or failed verification, so the TPM may have moved its nonces past ours.
+    /// It is not saved (to a value or a file) and only ever flushed: used again, its HMAC would
+    /// fail at the TPM and could count towards dictionary-attack lockout.
+    #[error(
+        "session {handle} could not be trusted after a failed exchange (response lost, malformed \
+         or unverified) and is not saved; it is flushed instead"
+    )]
+    Desynchronized { handle: Handle },
+
     /// An object's name is not the one expected: a different key sits at that handle.
     #[error("{handle}: name mismatch (expected {expected:?}, TPM reports {actual:?}); refusing to use it")]
     NameMismatch {

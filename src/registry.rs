@@ -20,8 +20,12 @@
 //! uid=1000
 //! created=1732230000
 //! file=/home/u/policy.ctx
+//! desynchronized=1732230100
 //! ```
-//! Every key but `file` is required, each at most once; unknown keys are refused. `tpm` and
+//! Every key but `file` and `desynchronized` is required, each at most once; unknown keys are
+//! refused. `desynchronized` is the Unix time at which a response to a command the session
+//! took part in was lost or failed verification: the session can no longer be used, only
+//! flushed (its owner flushes it; if that failed, `tpm2-wire session flush` can). `tpm` and
 //! `file` escape `\` as `\\`, and control characters and non-UTF-8 bytes as `\xHH`.
 //! `pid_start` is field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot), so a
 //! recycled pid is not taken for the owner.
@@ -87,6 +91,9 @@ pub struct SessionRecord {
     pub created: u64,
     /// The session file that holds the session (absolute path), if it was saved to one.
     pub file: Option<PathBuf>,
+    /// Unix seconds at which the session became desynchronized (a response it took part in
+    /// was lost, malformed or failed verification); it is then only ever flushed.
+    pub desynchronized: Option<u64>,
 }
 
 /// Start time of a process in clock ticks since boot (`/proc/<pid>/stat` field 22), or
@@ -143,6 +150,7 @@ impl SessionRecord {
             uid: euid(),
             created: now_unix(),
             file: None,
+            desynchronized: None,
         }
     }
 
@@ -225,6 +233,9 @@ impl SessionRecord {
             out.push_str(&escape(file.as_os_str().as_bytes(), "file")?);
             out.push('\n');
         }
+        if let Some(when) = self.desynchronized {
+            out.push_str(&format!("desynchronized={when}\n"));
+        }
         Ok(out)
     }
 
@@ -257,6 +268,7 @@ impl SessionRecord {
         let mut uid = None;
         let mut created = None;
         let mut file = None;
+        let mut desynchronized = None;
         for (i, line) in lines.enumerate() {
             let line_no = i + 2;
             let (key, value) = line
@@ -332,6 +344,11 @@ impl SessionRecord {
                     }
                     set(&mut file, PathBuf::from(OsString::from_vec(v)), dup)?
                 }
+                "desynchronized" => set(
+                    &mut desynchronized,
+                    parse_decimal(value).ok_or_else(|| bad("number"))?,
+                    dup,
+                )?,
                 _ => {
                     return Err(format!(
                         "line {line_no}: unknown key \"{}\"",
@@ -353,6 +370,7 @@ impl SessionRecord {
             uid: u32::try_from(uid).map_err(|_| "uid out of range".to_string())?,
             created: created.ok_or_else(|| missing("created"))?,
             file,
+            desynchronized,
         })
     }
 }
@@ -622,6 +640,16 @@ impl Registry {
         })
     }
 
+    /// Records that the session became desynchronized now: it cannot be used any more, and no
+    /// file holds it as usable.
+    pub fn mark_desynchronized(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
+        let now = now_unix();
+        self.update(tpm, handle, |r| {
+            r.desynchronized.get_or_insert(now);
+            r.file = None;
+        })
+    }
+
     /// Records that this process holds the session loaded (no file holds it any more: a
     /// loaded session's saved context is spent).
     pub fn take_ownership(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
@@ -751,6 +779,7 @@ mod tests {
             uid: 1000,
             created: 1_700_000_000,
             file: Some(PathBuf::from("/home/u/a\\b\nc\u{7f}.ctx")),
+            desynchronized: Some(1_700_000_100),
         }
     }
 

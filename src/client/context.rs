@@ -90,7 +90,15 @@ impl Session {
     /// Context-saves the session: it leaves the TPM's loaded slots but stays alive, and this
     /// value no longer flushes it when dropped. Continue it with [`Tpm::load_session`].
     /// A session the steward has parked gives its parked context (no extra ContextSave).
+    ///
+    /// A desynchronized session ([`SessionState::is_desynchronized`]) is refused with
+    /// [`Error::Desynchronized`] and flushed as this value drops.
     pub fn save(self) -> Result<SavedSession> {
+        if self.state().is_desynchronized() {
+            return Err(Error::Desynchronized {
+                handle: self.handle(),
+            });
+        }
         let context = match self.tpm().steward_take_parked(self.handle(), self.ticket)? {
             Some(context) => context,
             None => self.tpm().context_save(self.handle())?,
@@ -102,18 +110,25 @@ impl Session {
 
     /// Saves the session into a session file that tpm2-tools accepts (`-S FILE`,
     /// `session:FILE`). No auth value is ever written. The session stays alive in the TPM.
+    ///
+    /// A desynchronized session is refused ([`Error::Desynchronized`]) and flushed; the file is
+    /// left as it was. If the file cannot be written, the session is loaded back and flushed,
+    /// so a failed write strands nothing in the TPM.
     pub fn save_to_file(self, path: &Path) -> Result<()> {
         // Refuse before saving: a refused session stays owned (and flushed on drop), not
         // stranded in the TPM.
+        if self.state().is_desynchronized() {
+            return Err(Error::Desynchronized {
+                handle: self.handle(),
+            });
+        }
         if embeds_bind_auth(&self.state().bound_entity) {
             return SavedSession::refuse_bind_auth(self.handle());
         }
         let tpm = self.tpm().clone();
         let saved = self.save()?;
         let file = saved.to_file()?;
-        files::write_session_file(path, &file).map_err(Error::from)?;
-        super::registry_link::saved_to_file(&tpm, saved.state.handle, path);
-        Ok(())
+        write_or_reclaim(&tpm, saved, &file, path)
     }
 
     /// [`Session::save_to_file`] for a session bound to an entity with a non-empty auth
@@ -123,16 +138,33 @@ impl Session {
     pub fn save_to_file_with_bind_auth(self, path: &Path) -> Result<()> {
         let tpm = self.tpm().clone();
         let saved = self.save()?;
-        let file = saved.to_file_with_bind_auth();
-        files::write_session_file(path, &file).map_err(Error::from)?;
-        super::registry_link::saved_to_file(&tpm, saved.state.handle, path);
-        Ok(())
+        let file = saved.to_file_with_bind_auth()?;
+        write_or_reclaim(&tpm, saved, &file, path)
     }
 
     /// Whether this session's binding embeds a non-empty auth value (so that
     /// [`Session::save_to_file`] refuses it).
     pub fn embeds_bind_auth(&self) -> bool {
         embeds_bind_auth(&self.state().bound_entity)
+    }
+}
+
+/// Writes a saved session's file; if that fails, takes the session back from the TPM's saved
+/// contexts and flushes it rather than leave it there with nobody holding its context.
+fn write_or_reclaim(tpm: &Tpm, saved: SavedSession, file: &SessionFile, path: &Path) -> Result<()> {
+    let handle = saved.state.handle;
+    match files::write_session_file(path, file) {
+        Ok(()) => {
+            super::registry_link::saved_to_file(tpm, handle, path);
+            Ok(())
+        }
+        Err(e) => {
+            // Dropping the reloaded session flushes it (and settles its registry record).
+            if let Ok(session) = tpm.load_session(saved) {
+                drop(session);
+            }
+            Err(e.into())
+        }
     }
 }
 
@@ -173,10 +205,10 @@ impl SavedSession {
     /// key, fail the TPM's check and count a dictionary-attack failure. Use
     /// [`SavedSession::to_file_with_bind_auth`] to accept the disclosure knowingly.
     pub fn to_file(&self) -> Result<SessionFile> {
-        if self.embeds_bind_auth() {
+        if self.embeds_bind_auth() && !self.state.is_desynchronized() {
             return Self::refuse_bind_auth(self.state.handle);
         }
-        Ok(self.to_file_with_bind_auth())
+        self.to_file_with_bind_auth()
     }
 
     fn refuse_bind_auth<T>(handle: Handle) -> Result<T> {
@@ -194,9 +226,13 @@ impl SavedSession {
         embeds_bind_auth(&self.state.bound_entity)
     }
 
-    /// [`SavedSession::to_file`] without the bind-auth refusal.
-    pub fn to_file_with_bind_auth(&self) -> SessionFile {
+    /// [`SavedSession::to_file`] without the bind-auth refusal. A desynchronized session is
+    /// refused ([`Error::Desynchronized`]): its file would look usable and is not.
+    pub fn to_file_with_bind_auth(&self) -> Result<SessionFile> {
         let s = &self.state;
+        if s.is_desynchronized() {
+            return Err(Error::Desynchronized { handle: s.handle });
+        }
         let esys = EsysSession {
             bound_entity: s.bound_entity.as_ref().cloned().unwrap_or_default(),
             symmetric: symmetric_to_file(s.symmetric),
@@ -212,7 +248,7 @@ impl SavedSession {
                 PolicyAuth::Password => PolicyKind::Password,
             },
         };
-        SessionFile {
+        Ok(SessionFile {
             session_type: s.session_type,
             auth_hash: s.hash.alg_id(),
             context: SavedContext {
@@ -226,7 +262,7 @@ impl SavedSession {
                     session: esys,
                 },
             },
-        }
+        })
     }
 
     /// Restores a session from its file form. The host-side audit digest is not part of the

@@ -105,7 +105,19 @@ impl Tpm {
     ) -> Result<C::Response> {
         // The steward loads parked sessions the command needs, survives exhaustion and
         // context gaps, and recognises sessions lost behind our back.
-        crate::steward::execute(self, cmd, sessions)
+        let was_desynchronized = desynchronized(sessions);
+        let result = crate::steward::execute(self, cmd, sessions);
+        if result.is_err() {
+            let now = desynchronized(sessions);
+            for (i, slot) in sessions.iter().enumerate() {
+                if let SessionSlot::Session { state, .. } = slot {
+                    if now[i] && !was_desynchronized[i] {
+                        registry_link::desynchronized(self, state.handle);
+                    }
+                }
+            }
+        }
+        result
     }
 
     /// Sends a raw command frame and returns the raw response (no sessions applied, no
@@ -116,6 +128,15 @@ impl Tpm {
         core.transport.transact(command, &mut out)?;
         Ok(out)
     }
+}
+
+/// Which of a command's (at most three) sessions are desynchronized.
+fn desynchronized(sessions: &[SessionSlot<'_>]) -> [bool; 3] {
+    let mut out = [false; 3];
+    for (flag, slot) in out.iter_mut().zip(sessions) {
+        *flag = matches!(slot, SessionSlot::Session { state, .. } if state.is_desynchronized());
+    }
+    out
 }
 
 /// One attempt at a command: marshal, authorize, send (with transport-level retries), verify.
@@ -174,21 +195,60 @@ pub(crate) fn exchange<C: Command>(
     w.bytes(&core.params);
     finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
 
-    crate::transport::transact_with_retry(
+    match receive::<C>(core, &info, sessions, pending.as_ref()) {
+        Ok(out) => Ok(out),
+        Err(Failure::Settled(e)) => Err(e),
+        Err(Failure::Unverified(e)) => {
+            // The TPM may have run the command and rolled the sessions' nonces; ours cannot
+            // follow. Using them again would fail the TPM's HMAC check and, on a DA-protected
+            // entity, count towards lockout.
+            engine::desynchronize(sessions);
+            Err(e)
+        }
+    }
+}
+
+/// How an exchange failed once its command was handed to the transport.
+enum Failure {
+    /// Before the response was verified: the sessions' state can no longer be trusted.
+    Unverified(Error),
+    /// With the sessions' state known: a TPM error code (the TPM rolls no nonce for a failed
+    /// command), or a verified response whose parameters do not decode.
+    Settled(Error),
+}
+
+/// Sends the built frame and turns the response into the typed response: parse, verify,
+/// decrypt, unmarshal.
+fn receive<C: Command>(
+    core: &mut Core,
+    info: &CommandInfo<'_>,
+    sessions: &mut [SessionSlot<'_>],
+    pending: Option<&engine::Pending>,
+) -> core::result::Result<C::Response, Failure> {
+    let command = C::CODE;
+    let unverified = |e: Error| Failure::Unverified(e);
+    match crate::transport::transact_with_retry(
         &mut *core.transport,
         &core.frame,
         &mut core.response,
         &core.retry,
-    )?;
+    ) {
+        Ok(()) => {}
+        // Refused before anything was written: the TPM saw nothing.
+        Err(e @ crate::transport::TransportError::MalformedCommand { .. }) => {
+            return Err(Failure::Settled(e.into()))
+        }
+        Err(e) => return Err(unverified(e.into())),
+    }
 
     let response = &mut core.response;
     let frame = ResponseFrame::parse(response, C::Response::HANDLES)
-        .map_err(|source| Error::Malformed { command, source })?;
+        .map_err(|source| unverified(Error::Malformed { command, source }))?;
     if frame.code != 0 {
-        return Err(Error::Tpm {
+        return Err(Failure::Settled(Error::Tpm {
             command,
             rc: ResponseCode(frame.code),
-        });
+        }));
     }
     // Offsets of the areas, so the parameters can be decrypted in place once the borrow
     // of the parsed frame ends.
@@ -198,34 +258,34 @@ pub(crate) fn exchange<C: Command>(
     let params_at = frame.parameters.as_ptr() as usize - base;
     let params_len = frame.parameters.len();
 
-    if let Some(pending) = &pending {
+    if let Some(pending) = pending {
         if frame.tag != StructureTag::SESSIONS {
-            return Err(Error::Session {
+            return Err(unverified(Error::Session {
                 command,
                 source: crate::session::SessionError::Integrity(
                     "sessions were sent but the response carries no authorization area",
                 ),
-            });
+            }));
         }
-        engine::verify_response(&info, sessions, pending, &frame.auths, frame.parameters)
-            .map_err(|source| Error::Session { command, source })?;
+        engine::verify_response(info, sessions, pending, &frame.auths, frame.parameters)
+            .map_err(|source| unverified(Error::Session { command, source }))?;
+        // Verified: the sessions are in step with the TPM from here on.
         let params = &mut response[params_at..params_at + params_len];
-        engine::decrypt_response(&info, sessions, pending, params)
-            .map_err(|source| Error::Session { command, source })?;
+        engine::decrypt_response(info, sessions, pending, params)
+            .map_err(|source| Failure::Settled(Error::Session { command, source }))?;
     } else if frame.tag != StructureTag::NO_SESSIONS {
-        return Err(Error::Malformed {
+        return Err(Failure::Settled(Error::Malformed {
             command,
             source: crate::wire::WireError::BadValue {
                 what: "response tag (no sessions were sent)",
                 value: frame.tag.0 as u32,
             },
-        });
+        }));
     }
 
     let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
     let mut pr = Reader::new(&response[params_at..params_at + params_len]);
-    let out = C::Response::unmarshal(&mut hr, &mut pr)
+    C::Response::unmarshal(&mut hr, &mut pr)
         .and_then(|r| pr.finish().map(|_| r))
-        .map_err(|source| Error::Malformed { command, source })?;
-    Ok(out)
+        .map_err(|source| Failure::Settled(Error::Malformed { command, source }))
 }

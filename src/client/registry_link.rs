@@ -99,6 +99,10 @@ pub(crate) fn saved_to_file(tpm: &Tpm, handle: Handle, path: &std::path::Path) {
     run(tpm, |reg, desc| reg.set_file(desc, handle, path));
 }
 
+pub(crate) fn desynchronized(tpm: &Tpm, handle: Handle) {
+    run(tpm, |reg, desc| reg.mark_desynchronized(desc, handle));
+}
+
 pub(crate) fn loaded(tpm: &Tpm, handle: Handle) {
     run(tpm, |reg, desc| reg.take_ownership(desc, handle));
 }

@@ -316,7 +316,7 @@ impl Session {
         super::registry_link::started(tpm, rsp.session_handle, opts.session_type, opts.hash);
         Ok(Session {
             tpm: tpm.clone(),
-            ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm),
+            ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm, false),
             salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
             registry_settled: false,
             state: SessionState {
@@ -344,7 +344,7 @@ impl Session {
     pub fn adopt(tpm: &Tpm, state: SessionState) -> Session {
         Session {
             tpm: tpm.clone(),
-            ticket: tpm.steward_register(state.handle, &state.nonce_tpm),
+            ticket: tpm.steward_register(state.handle, &state.nonce_tpm, state.poisoned),
             state,
             salt_key: None,
             registry_settled: false,

@@ -251,9 +251,7 @@ pub fn authorize(
             return Err(SessionError::Closed(s.handle));
         }
         if s.poisoned {
-            return Err(SessionError::Integrity(
-                "an earlier response failed verification; this session's nonces can no longer be trusted",
-            ));
+            return Err(SessionError::Desynchronized(s.handle));
         }
         if s.session_type == SessionType::TRIAL {
             return Err(SessionError::TrialSession(s.handle));
@@ -434,7 +432,7 @@ pub fn verify_response(
     if count != pending.count || slots.len() != pending.count {
         // Every check below must run for every session; a response that drops an entry
         // must not pass as one that had nothing to check.
-        poison(slots);
+        desynchronize(slots);
         return Err(SessionError::Integrity(
             "the response does not carry one authorization per session sent",
         ));
@@ -469,7 +467,7 @@ pub fn verify_response(
             }
         };
         if !ok {
-            poison(slots);
+            desynchronize(slots);
             return Err(SessionError::Integrity(
                 "response HMAC mismatch: the response was altered or the session state is wrong",
             ));
@@ -537,7 +535,11 @@ pub fn decrypt_response(
     Ok(())
 }
 
-fn poison(slots: &mut [SessionSlot<'_>]) {
+/// Marks every session of a command desynchronized (see
+/// [`SessionState::poisoned`](super::SessionState::poisoned)): for a response that failed
+/// verification here, and for the client when a response was lost or malformed after the
+/// command was sent.
+pub fn desynchronize(slots: &mut [SessionSlot<'_>]) {
     for slot in slots {
         if let SessionSlot::Session { state, .. } = slot {
             state.poisoned = true;

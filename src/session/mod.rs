@@ -101,6 +101,12 @@ pub enum SessionError {
     Closed(Handle),
     #[error("response integrity check failed: {0}")]
     Integrity(&'static str),
+    #[error(
+        "session {0} is desynchronized: an earlier command's response was lost, malformed or \
+         failed verification, so the TPM may have moved its nonces past ours; it is never sent \
+         to the TPM again (only flushed), so it cannot cost a dictionary-attack count"
+    )]
+    Desynchronized(Handle),
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
 }
@@ -132,8 +138,12 @@ pub struct SessionState {
     pub allow_unprotected_encryption: bool,
     /// Set once the TPM has flushed the session (continueSession cleared) or it was saved.
     pub closed: bool,
-    /// Set when a response failed verification: the TPM has rolled its nonce but we could not
-    /// trust the new one, so the session must not authorize anything again.
+    /// Set when a command this session took part in was sent but its response was lost,
+    /// malformed or failed verification: the TPM may have rolled its nonce past ours, so the
+    /// session is desynchronized. An HMAC computed from our state would then fail at the TPM
+    /// and, for a DA-protected entity, count towards dictionary-attack lockout, so it never
+    /// authorizes, encrypts or audits anything again and is never saved as usable; it can only
+    /// be flushed.
     pub poisoned: bool,
 }
 
@@ -149,6 +159,7 @@ impl fmt::Debug for SessionState {
             .field("bound", &self.bound_entity.is_some())
             .field("policy_auth", &self.policy_auth)
             .field("closed", &self.closed)
+            .field("desynchronized", &self.poisoned)
             .finish()
     }
 }
@@ -158,6 +169,11 @@ impl SessionState {
     /// encryption is readable by anyone watching the bus.
     pub fn has_secret_key(&self) -> bool {
         self.key_is_secret && !self.session_key.is_empty()
+    }
+
+    /// Whether the session is desynchronized (see [`SessionState::poisoned`]).
+    pub fn is_desynchronized(&self) -> bool {
+        self.poisoned
     }
 
     pub fn is_policy(&self) -> bool {

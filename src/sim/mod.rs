@@ -3,12 +3,15 @@
 //! [`Swtpm`] starts `swtpm socket --tpm2` on free loopback ports (or Unix sockets) with a
 //! fresh state directory, waits until it answers, and kills it when dropped. [`MssimFront`]
 //! speaks the Microsoft simulator protocol and relays to a swtpm, because swtpm's own control
-//! port does not understand the simulator's platform commands.
+//! port does not understand the simulator's platform commands. [`Relay`] sits between a
+//! client and a swtpm and tampers with chosen responses (a hostile bus in tests).
 
 mod front;
+mod relay;
 mod responder;
 
 pub use front::MssimFront;
+pub use relay::{Relay, Rewriter, Tamper};
 pub use responder::Responder;
 
 use std::fs::File;

@@ -123,6 +123,9 @@ struct Entry {
     /// the TPM has since given the same handle.
     nonce_tpm: Nonce,
     guarded: bool,
+    /// A response of a command it took part in was lost or failed verification: it stays
+    /// where it is (loaded) until flushed, and is never parked, reloaded or re-gapped.
+    desynchronized: bool,
 }
 
 /// The per-connection session table.
@@ -268,7 +271,7 @@ pub(crate) fn execute<C: Command>(
     let mut delay = guard.steward.policy.initial_delay;
     loop {
         let core = &mut *guard;
-        let used = identify(core, cmd.handles(), slots)?;
+        let used = identify(core, code, cmd.handles(), slots)?;
         let policy = core.steward.policy;
         if let Some(max) = policy.max_loaded_sessions {
             make_room(core, &used, max, needs_fresh_slot)?;
@@ -367,10 +370,28 @@ fn jitter(d: Duration) -> Duration {
     d / 2 + d * r / 255
 }
 
-/// Finds the table entries the command uses; a session already known lost is refused here.
-fn identify(core: &mut Core, handles: Handles<'_>, slots: &mut [SessionSlot<'_>]) -> Result<Used> {
+/// Finds the table entries the command uses; a session already known lost or desynchronized
+/// is refused here, before anything is loaded or sent for it.
+fn identify(
+    core: &mut Core,
+    code: CommandCode,
+    handles: Handles<'_>,
+    slots: &mut [SessionSlot<'_>],
+) -> Result<Used> {
     let mut used = Used::default();
     let st = &mut core.steward;
+    for i in 0..slots.len() {
+        if let Some(state) = slot_state(slots, i).filter(|s| s.is_desynchronized()) {
+            let handle = state.handle;
+            if let Some(e) = st.by_handle(handle) {
+                st.entries[e].desynchronized = true;
+            }
+            return Err(Error::Session {
+                command: code,
+                source: crate::session::SessionError::Desynchronized(handle),
+            });
+        }
+    }
     if st.entries.is_empty() {
         return Ok(used);
     }
@@ -401,9 +422,14 @@ fn identify(core: &mut Core, handles: Handles<'_>, slots: &mut [SessionSlot<'_>]
     Ok(used)
 }
 
-/// ContextSave of one entry: it leaves the loaded slots and keeps its handle.
+/// ContextSave of one entry: it leaves the loaded slots and keeps its handle. A
+/// desynchronized session is never parked: its saved context would outlive the process as if
+/// it were usable.
 fn park(core: &mut Core, i: usize) -> Result<()> {
     let handle = core.steward.entries[i].handle;
+    if core.steward.entries[i].desynchronized {
+        return Err(Error::Desynchronized { handle });
+    }
     match exchange(
         core,
         &ContextSave {
@@ -431,6 +457,11 @@ fn park(core: &mut Core, i: usize) -> Result<()> {
 
 /// ContextLoad of a parked entry. A context that does not load means the session is lost.
 fn unpark(core: &mut Core, i: usize) -> Result<()> {
+    if core.steward.entries[i].desynchronized {
+        return Err(Error::Desynchronized {
+            handle: core.steward.entries[i].handle,
+        });
+    }
     let Place::Parked(context) = &core.steward.entries[i].place else {
         return Ok(());
     };
@@ -512,7 +543,9 @@ fn park_lru(core: &mut Core, used: &Used) -> Result<bool> {
         .entries
         .iter()
         .enumerate()
-        .filter(|(_, e)| matches!(e.place, Place::Loaded) && !used.contains(e.ticket))
+        .filter(|(_, e)| {
+            matches!(e.place, Place::Loaded) && !e.desynchronized && !used.contains(e.ticket)
+        })
         .min_by_key(|(_, e)| e.last_use)
         .map(|(i, _)| i);
     match victim {
@@ -572,9 +605,12 @@ fn after_command(core: &mut Core, used: &Used, slots: &mut [SessionSlot<'_>]) {
                 continue;
             }
             core.steward.entries[i].nonce_tpm = state.nonce_tpm.clone();
+            if state.is_desynchronized() {
+                core.steward.entries[i].desynchronized = true;
+            }
         }
-        if core.steward.entries[i].guarded && matches!(core.steward.entries[i].place, Place::Loaded)
-        {
+        let e = &core.steward.entries[i];
+        if e.guarded && !e.desynchronized && matches!(e.place, Place::Loaded) {
             let _ = park(core, i);
         }
     }
@@ -584,7 +620,8 @@ fn after_command(core: &mut Core, used: &Used, slots: &mut [SessionSlot<'_>]) {
 fn release_used(core: &mut Core, used: &Used) {
     for (ticket, _) in used.iter() {
         if let Some(i) = core.steward.by_ticket(ticket) {
-            if matches!(core.steward.entries[i].place, Place::Loaded) {
+            let e = &core.steward.entries[i];
+            if matches!(e.place, Place::Loaded) && !e.desynchronized {
                 let _ = park(core, i);
             }
         }
@@ -843,7 +880,12 @@ impl Tpm {
     }
 
     /// Registers a session a [`Session`] now owns; returns its ticket.
-    pub(crate) fn steward_register(&self, handle: Handle, nonce_tpm: &Nonce) -> u64 {
+    pub(crate) fn steward_register(
+        &self,
+        handle: Handle,
+        nonce_tpm: &Nonce,
+        desynchronized: bool,
+    ) -> u64 {
         let mut guard = self.lock();
         let core = &mut *guard;
         let st = &mut core.steward;
@@ -854,7 +896,7 @@ impl Tpm {
         st.next_ticket += 1;
         let ticket = st.next_ticket;
         let now = st.tick();
-        let guarded = st.policy.guarded;
+        let guarded = st.policy.guarded && !desynchronized;
         st.entries.push(Entry {
             handle,
             ticket,
@@ -862,6 +904,7 @@ impl Tpm {
             last_use: now,
             nonce_tpm: nonce_tpm.clone(),
             guarded,
+            desynchronized,
         });
         if guarded {
             if let Some(i) = core.steward.by_ticket(ticket) {
@@ -1056,6 +1099,11 @@ impl Session {
                     self.handle()
                 )));
             };
+            if guarded && core.steward.entries[i].desynchronized {
+                return Err(Error::Desynchronized {
+                    handle: self.handle(),
+                });
+            }
             core.steward.entries[i].guarded = guarded;
         }
         if guarded {

@@ -48,6 +48,7 @@ fn session_json(s: &SessionInfo) -> serde_json::Value {
         "created": s.created,
         "file": s.file.as_ref().map(|f| f.to_string_lossy().into_owned()),
         "state": s.ownership.as_str(),
+        "desynchronized": s.record.as_ref().and_then(|r| r.desynchronized),
     })
 }
 
@@ -77,7 +78,15 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
         println!(
             "0x{:08x}  {:<7}  {:<6}  {:<6}  {:<6}  {:>8}  {:<5}  {:<19}  {}",
             s.handle.0,
-            s.ownership.as_str(),
+            // A desynchronized session can only be flushed: say so before who owns it.
+            if s.record
+                .as_ref()
+                .is_some_and(|r| r.desynchronized.is_some())
+            {
+                "desync"
+            } else {
+                s.ownership.as_str()
+            },
             if s.loaded { "loaded" } else { "saved" },
             s.session_type.map_or("-", session_type_name),
             s.hash.map_or("-", hash_name),

@@ -118,9 +118,14 @@ pub fn random(tcti: Option<&str>, a: RandomArgs) -> CliResult {
         }
         _ => Ok(()),
     };
-    // The command's own failure is the one worth reporting.
-    fetched?;
-    saved?;
+    // The command's own failure comes first; what became of the session follows it.
+    match (fetched, saved) {
+        (Err(f), Err(s)) => return Err(format!("{f}\n{s}").into()),
+        (f, s) => {
+            f?;
+            s?;
+        }
+    }
     println!("{}", hex(&out));
     warn_registry(&tpm);
     Ok(())
@@ -308,7 +313,38 @@ pub fn load_session(tpm: &Tpm, path: &Path) -> Result<Session, Box<dyn std::erro
 
 /// Saves a session back to its file. A session whose file already carried a bind auth
 /// value (written with the explicit opt-in) is saved the same way: nothing new is disclosed.
+///
+/// A desynchronized session (a response it took part in was lost or failed verification) is
+/// not saved: it is flushed and its file removed. The file's context was spent when the
+/// session was loaded, and writing the session back would hand the next user a session whose
+/// HMACs the TPM rejects, each rejection a dictionary-attack count.
 pub fn save_session(session: Session, path: &Path) -> CliResult {
+    if session.state().is_desynchronized() {
+        let handle = session.handle();
+        let flushed = session.flush();
+        let removed = match std::fs::remove_file(path) {
+            Ok(()) => format!("{} was removed", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                format!("{} is gone", path.display())
+            }
+            Err(e) => format!("{} could not be removed ({e})", path.display()),
+        };
+        let ended = match flushed {
+            Ok(()) => "it was flushed".to_string(),
+            Err(e) => format!(
+                "flushing it failed too ({e}); `tpm2-wire session flush --handle 0x{:08x}` ends \
+                 it once the TPM answers",
+                handle.0
+            ),
+        };
+        return Err(format!(
+            "session 0x{:08x} could not be trusted after that failure (its response was lost, \
+             malformed or unverified, so the TPM may have moved past its nonces): {ended}, and \
+             {removed}; start a new session",
+            handle.0
+        )
+        .into());
+    }
     if session.embeds_bind_auth() {
         session.save_to_file_with_bind_auth(path)?;
     } else {

@@ -1,0 +1,582 @@
+//! A hostile bus between the library and the TPM: a relay ([`tpm2_wire::sim::Relay`]) that
+//! drops, truncates, delays, flips or rewrites chosen responses after the TPM has run the
+//! command.
+//!
+//! The property that matters most: a session whose response was lost or could not be verified
+//! is desynchronized (the TPM may have moved its nonces past ours). It must never reach the
+//! TPM again, except to be flushed, and never be saved as usable: used again, its HMAC would
+//! fail at the TPM and, for a DA-protected entity, count towards dictionary-attack lockout.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tpm2_wire::client::{SaltKey, Session, SessionOptions};
+use tpm2_wire::command::{GetRandom, Unseal};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::registry::Registry;
+use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::session::SessionError;
+use tpm2_wire::sim::{Relay, Swtpm, Tamper};
+use tpm2_wire::transport::{SwtpmTransport, Transport};
+use tpm2_wire::wire::{Auth, CommandCode, Handle, Public, SessionAttributes};
+use tpm2_wire::{Error, Tpm};
+
+/// A private swtpm, a relay in front of it, a client through the relay with a private
+/// registry, and a direct client for checks the relay must not touch.
+struct Rig {
+    relay: Relay,
+    tpm: Tpm,
+    direct: Tpm,
+    registry: Registry,
+    dir: tempfile::TempDir,
+    _sim: Swtpm,
+}
+
+fn rig() -> Rig {
+    let sim = Swtpm::spawn_unix().expect("swtpm must be installed (Debian package swtpm)");
+    let relay = Relay::start(sim.endpoint()).expect("relay");
+    let mut transport = SwtpmTransport::connect(relay.endpoint()).expect("connect to the relay");
+    // Short enough that a held response times out quickly.
+    transport.set_timeout(Duration::from_secs(2));
+    let tpm = Tpm::new(Box::new(transport));
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(Some(&dir.path().join("registry"))).expect("registry");
+    tpm.set_registry(Some(registry.clone()));
+    let direct = Tpm::new(Box::new(sim.transport().expect("connect to swtpm")));
+    Rig {
+        relay,
+        tpm,
+        direct,
+        registry,
+        dir,
+        _sim: sim,
+    }
+}
+
+/// The two ways a response goes missing in the reproduction.
+#[derive(Clone, Copy, Debug)]
+enum Attack {
+    /// The TPM ran the command; the client never sees the response.
+    Drop,
+    /// The last byte of the response HMAC is flipped.
+    FlipHmac,
+}
+
+fn arm(relay: &Relay, code: CommandCode, attack: Attack) {
+    relay.tamper(
+        Some(code),
+        match attack {
+            Attack::Drop => Tamper::Drop,
+            Attack::FlipHmac => Tamper::FlipFromEnd {
+                from_end: 0,
+                mask: 0x01,
+            },
+        },
+    );
+}
+
+fn count(relay: &Relay, code: CommandCode) -> usize {
+    relay.seen().iter().filter(|&&c| c == code).count()
+}
+
+fn is_desync_refusal(e: &Error, handle: Handle) -> bool {
+    matches!(
+        e,
+        Error::Session {
+            source: SessionError::Desynchronized(h),
+            ..
+        } if *h == handle
+    )
+}
+
+fn assert_no_sessions(tpm: &Tpm) {
+    assert!(
+        handles_in(tpm, 0x0200_0000).is_empty(),
+        "HMAC sessions left"
+    );
+    assert!(
+        handles_in(tpm, 0x0300_0000).is_empty(),
+        "policy sessions left"
+    );
+}
+
+const GET_RANDOM: CommandCode = CommandCode::GET_RANDOM;
+const ATTEMPTS: usize = 5;
+
+/// A session bound to a DA-protected key, used to encrypt GetRandom's response (the CLI's
+/// `random -S`): after a lost or tampered response it is never sent again, cannot be saved,
+/// is flushed, and the lockout counter stays at 0 however often it is tried.
+fn bound_session_after(attack: Attack) {
+    let r = rig();
+    let key_auth = pw("da-protected-key");
+    // A primary storage key without noDA: failed authorizations of it count.
+    let (key, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &key_auth);
+    let mut s = Session::start(
+        &r.tpm,
+        &SessionOptions::hmac()
+            .bound(key.clone(), key_auth.clone())
+            .encrypt(false, true),
+    )
+    .unwrap();
+    let handle = s.handle();
+    let random = GetRandom { bytes_requested: 8 };
+    r.tpm.execute(&random, &mut [s.extra()]).expect("clean use");
+
+    arm(&r.relay, GET_RANDOM, attack);
+    let err = r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+    assert_eq!(r.relay.tampered(), 1, "{attack:?} applied");
+    assert!(s.state().is_desynchronized(), "{attack:?}: {err}");
+    let record = r
+        .registry
+        .get(&r.tpm.describe(), handle)
+        .unwrap()
+        .expect("the session's record");
+    assert!(
+        record.desynchronized.is_some(),
+        "the record says what happened"
+    );
+
+    let sent = count(&r.relay, GET_RANDOM);
+    for _ in 0..ATTEMPTS {
+        let e = r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+        assert!(is_desync_refusal(&e, handle), "{e}");
+    }
+    assert_eq!(count(&r.relay, GET_RANDOM), sent, "never sent again");
+
+    // Not saved as usable: the file is not written, and the session is flushed.
+    let file = r.dir.path().join("bound.ctx");
+    let e = s.save_to_file_with_bind_auth(&file).unwrap_err();
+    assert!(
+        matches!(e, Error::Desynchronized { handle: h } if h == handle),
+        "{e}"
+    );
+    assert!(!file.exists());
+    assert_no_sessions(&r.direct);
+    assert!(r.registry.get(&r.tpm.describe(), handle).unwrap().is_none());
+    assert_eq!(lockout_counter(&r.direct), 0);
+
+    // The key is fine: a new session bound to it works through the same relay.
+    let mut fresh = Session::start(
+        &r.tpm,
+        &SessionOptions::hmac()
+            .bound(key.clone(), key_auth)
+            .encrypt(false, true),
+    )
+    .unwrap();
+    r.tpm.execute(&random, &mut [fresh.extra()]).unwrap();
+    drop(fresh);
+    assert_eq!(lockout_counter(&r.direct), 0);
+    flush(&r.direct, key.handle);
+}
+
+#[test]
+fn bound_session_after_a_dropped_response() {
+    bound_session_after(Attack::Drop);
+}
+
+#[test]
+fn bound_session_after_a_flipped_response_hmac() {
+    bound_session_after(Attack::FlipHmac);
+}
+
+/// A session authorizing Unseal of a DA-protected sealed object.
+fn authorizing_session_after(attack: Attack) {
+    let r = rig();
+    let empty = Auth::empty();
+    let (parent, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
+    let seal_auth = pw("sealed-secret-auth");
+    let secret = random_bytes(24);
+    let created = create_sealed(
+        &r.direct,
+        &parent,
+        Public::sealed_data(HashAlg::Sha256.alg_id()),
+        &seal_auth,
+        &secret,
+        &mut [SessionSlot::Password(&empty)],
+    );
+    let sealed = load(&r.direct, &parent, &created, SessionSlot::Password(&empty));
+    let unseal = Unseal {
+        item_handle: sealed.clone(),
+    };
+
+    let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    let handle = s.handle();
+    let out = r.tpm.execute(&unseal, &mut [s.auth(&seal_auth)]).unwrap();
+    assert_eq!(out.out_data.as_bytes(), &secret[..]);
+
+    arm(&r.relay, CommandCode::UNSEAL, attack);
+    let err = r
+        .tpm
+        .execute(&unseal, &mut [s.auth(&seal_auth)])
+        .unwrap_err();
+    assert!(s.state().is_desynchronized(), "{attack:?}: {err}");
+    let sent = count(&r.relay, CommandCode::UNSEAL);
+    for _ in 0..ATTEMPTS {
+        let e = r
+            .tpm
+            .execute(&unseal, &mut [s.auth(&seal_auth)])
+            .unwrap_err();
+        assert!(is_desync_refusal(&e, handle), "{e}");
+    }
+    assert_eq!(count(&r.relay, CommandCode::UNSEAL), sent);
+    let e = s.save().unwrap_err();
+    assert!(matches!(e, Error::Desynchronized { .. }), "{e}");
+    assert_no_sessions(&r.direct);
+    assert_eq!(lockout_counter(&r.direct), 0);
+
+    let mut fresh = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    let out = r
+        .tpm
+        .execute(&unseal, &mut [fresh.auth(&seal_auth)])
+        .unwrap();
+    assert_eq!(out.out_data.as_bytes(), &secret[..]);
+    drop(fresh);
+    assert_eq!(lockout_counter(&r.direct), 0);
+    flush(&r.direct, sealed.handle);
+    flush(&r.direct, parent.handle);
+}
+
+#[test]
+fn authorizing_session_after_a_dropped_response() {
+    authorizing_session_after(Attack::Drop);
+}
+
+#[test]
+fn authorizing_session_after_a_flipped_response_hmac() {
+    authorizing_session_after(Attack::FlipHmac);
+}
+
+/// Every other way a response can fail before it is verified desynchronizes the sessions too:
+/// a truncated frame, a frame whose size lies, a response held past the timeout, garbage, and
+/// a success stripped of its authorization area.
+#[test]
+fn every_unverified_failure_desynchronizes() {
+    let r = rig();
+    let salt = salt_key(&r.direct, Salt::Ecc).unwrap();
+    let random = GetRandom {
+        bytes_requested: 16,
+    };
+    let attacks: Vec<(&str, Tamper)> = vec![
+        ("truncated", Tamper::Truncate(20)),
+        // Just past the client's 2 s timeout, so the flush that follows is served in time.
+        (
+            "held past the timeout",
+            Tamper::Delay(Duration::from_secs(3)),
+        ),
+        (
+            "garbage",
+            Tamper::Rewrite(Box::new(|rsp: &[u8]| vec![0xA5; rsp.len()])),
+        ),
+        (
+            "size field lies",
+            Tamper::Rewrite(Box::new(|rsp: &[u8]| {
+                let mut v = rsp.to_vec();
+                v[2..6].copy_from_slice(&(rsp.len() as u32 + 100).to_be_bytes());
+                v
+            })),
+        ),
+        (
+            "authorization area stripped",
+            Tamper::Rewrite(Box::new(|rsp: &[u8]| {
+                // TPM_ST_NO_SESSIONS, parameters only: header + the TPM2B of random bytes.
+                let n = u16::from_be_bytes([rsp[14], rsp[15]]) as usize;
+                let mut v = rsp[..16 + n].to_vec();
+                v[0..2].copy_from_slice(&0x8001u16.to_be_bytes());
+                // No parameterSize without sessions.
+                v.splice(10..14, []);
+                let len = v.len() as u32;
+                v[2..6].copy_from_slice(&len.to_be_bytes());
+                v
+            })),
+        ),
+    ];
+    for (what, tamper) in attacks {
+        let mut s = Session::start(
+            &r.tpm,
+            &SessionOptions::hmac()
+                .salted(salt.clone())
+                .encrypt(false, true),
+        )
+        .unwrap();
+        r.tpm.execute(&random, &mut [s.extra()]).expect("clean use");
+        r.relay.tamper(Some(GET_RANDOM), tamper);
+        let err = r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+        assert_eq!(r.relay.pending(), 0, "{what}: applied");
+        assert!(s.state().is_desynchronized(), "{what}: {err}");
+        let e = r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+        assert!(is_desync_refusal(&e, s.handle()), "{what}: {e}");
+        assert!(
+            matches!(s.save(), Err(Error::Desynchronized { .. })),
+            "{what}"
+        );
+        assert_no_sessions(&r.direct);
+    }
+    flush(&r.direct, salt.entity.handle);
+}
+
+/// A TPM error code is not a lost response: the TPM rolls no nonce for a failed command, so
+/// the session stays usable (and is saved back by the CLI).
+#[test]
+fn a_tpm_error_code_keeps_the_session() {
+    let r = rig();
+    let empty = Auth::empty();
+    let (parent, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
+    let seal_auth = pw("right");
+    let created = create_sealed(
+        &r.direct,
+        &parent,
+        Public::sealed_data(HashAlg::Sha256.alg_id()),
+        &seal_auth,
+        b"x",
+        &mut [SessionSlot::Password(&empty)],
+    );
+    let sealed = load(&r.direct, &parent, &created, SessionSlot::Password(&empty));
+    let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    let unseal = Unseal {
+        item_handle: sealed.clone(),
+    };
+    let e = r
+        .tpm
+        .execute(&unseal, &mut [s.auth(&pw("wrong"))])
+        .unwrap_err();
+    assert!(e.response_code().is_some(), "{e}");
+    assert!(!s.state().is_desynchronized());
+    r.tpm.execute(&unseal, &mut [s.auth(&seal_auth)]).unwrap();
+    let saved = s.save().expect("a session in step can be saved");
+    r.tpm.load_session(saved).unwrap().flush().unwrap();
+    reset_lockout(&r.direct);
+    flush(&r.direct, sealed.handle);
+    flush(&r.direct, parent.handle);
+}
+
+/// The steward never reloads, parks or re-gaps a desynchronized session: a guarded session
+/// (parked between uses) that loses a response stays loaded until it is flushed.
+#[test]
+fn the_steward_never_parks_a_desynchronized_session() {
+    let r = rig();
+    let salt = salt_key(&r.direct, Salt::Rsa).unwrap();
+    let mut s = Session::start(
+        &r.tpm,
+        &SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(false, true),
+    )
+    .unwrap();
+    s.set_guarded(true).unwrap();
+    assert!(s.is_parked());
+    let random = GetRandom { bytes_requested: 8 };
+    r.tpm.execute(&random, &mut [s.extra()]).unwrap();
+    assert!(s.is_parked(), "guarded: parked again after use");
+    arm(&r.relay, GET_RANDOM, Attack::Drop);
+    r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+    assert!(!s.is_parked(), "a desynchronized session is not parked");
+    let saves = count(&r.relay, CommandCode::CONTEXT_SAVE);
+    let loads = count(&r.relay, CommandCode::CONTEXT_LOAD);
+    assert!(r.tpm.execute(&random, &mut [s.extra()]).is_err());
+    assert!(s.park().is_err());
+    assert!(s.set_guarded(true).is_err());
+    assert_eq!(count(&r.relay, CommandCode::CONTEXT_SAVE), saves);
+    assert_eq!(count(&r.relay, CommandCode::CONTEXT_LOAD), loads);
+    drop(s);
+    assert_no_sessions(&r.direct);
+    flush(&r.direct, salt.entity.handle);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forged answers the library must catch.
+
+/// The offsets of ReadPublic's outPublic and name in a response frame without sessions.
+fn read_public_parts(rsp: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    let pub_len = u16::from_be_bytes([rsp[10], rsp[11]]) as usize;
+    let out_public = &rsp[10..12 + pub_len];
+    let at = 12 + pub_len;
+    let name_len = u16::from_be_bytes([rsp[at], rsp[at + 1]]) as usize;
+    let name = &rsp[at..at + 2 + name_len];
+    (out_public, name, &rsp[at + 2 + name_len..])
+}
+
+/// An interposer answers ReadPublic of the trusted key with its own key's public area and the
+/// trusted key's name. `SaltKey::verified` must refuse it: the name is checked against the
+/// hash of the public area actually returned, so a salt is never encrypted to the
+/// interposer's key.
+#[test]
+fn a_forged_read_public_answer_is_refused() {
+    let r = rig();
+    let empty = Auth::empty();
+    let (trusted, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
+    let (attacker, _) = create_primary(&r.direct, Public::ecc_p256_storage_parent(), &empty);
+    let raw = |h: Handle| {
+        let mut cmd = vec![0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x73];
+        cmd.extend_from_slice(&h.0.to_be_bytes());
+        r.direct.transact_raw(&cmd).unwrap()
+    };
+    let attacker_rsp = raw(attacker.handle);
+    let attacker_public = read_public_parts(&attacker_rsp).0.to_vec();
+    r.relay.tamper(
+        Some(CommandCode::READ_PUBLIC),
+        Tamper::Rewrite(Box::new(move |rsp: &[u8]| {
+            let (_, name, rest) = read_public_parts(rsp);
+            let mut v = rsp[..10].to_vec();
+            v.extend_from_slice(&attacker_public);
+            v.extend_from_slice(name);
+            v.extend_from_slice(rest);
+            let len = v.len() as u32;
+            v[2..6].copy_from_slice(&len.to_be_bytes());
+            v
+        })),
+    );
+    let e = SaltKey::verified(&r.tpm, trusted.handle, &trusted.name).unwrap_err();
+    assert_eq!(r.relay.tampered(), 1);
+    assert!(matches!(e, Error::NameMismatch { .. }), "{e}");
+
+    // A forged name with the true public area is refused as well.
+    r.relay.tamper(
+        Some(CommandCode::READ_PUBLIC),
+        Tamper::FlipFromEnd {
+            // The last byte of the name; the qualified name (2 + 34 bytes) follows it.
+            from_end: 36,
+            mask: 0x80,
+        },
+    );
+    let e = r.tpm.read_public(trusted.handle).unwrap_err();
+    assert!(matches!(e, Error::NameMismatch { .. }), "{e}");
+    // Untampered, both agree.
+    assert_eq!(
+        r.tpm.read_public(trusted.handle).unwrap().0.name,
+        trusted.name
+    );
+    flush(&r.direct, trusted.handle);
+    flush(&r.direct, attacker.handle);
+}
+
+/// A parked session whose ContextLoad answer names another handle is not ours any more: the
+/// steward reports it lost and never sends an HMAC with it.
+#[test]
+fn a_reload_at_another_handle_is_a_lost_session() {
+    let r = rig();
+    let mut s = Session::start(&r.tpm, &SessionOptions::audit()).unwrap();
+    let handle = s.handle();
+    s.park().unwrap();
+    r.relay.tamper(
+        Some(CommandCode::CONTEXT_LOAD),
+        Tamper::Rewrite(Box::new(move |rsp: &[u8]| {
+            let mut v = rsp.to_vec();
+            v[10..14].copy_from_slice(&(handle.0 + 1).to_be_bytes());
+            v
+        })),
+    );
+    let randoms = count(&r.relay, GET_RANDOM);
+    let e = r
+        .tpm
+        .execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
+        .unwrap_err();
+    assert_eq!(r.relay.tampered(), 1);
+    assert!(
+        matches!(e, Error::SessionLost { handle: h, .. } if h == handle),
+        "{e}"
+    );
+    assert_eq!(count(&r.relay, GET_RANDOM), randoms, "no HMAC sent");
+    assert_eq!(lockout_counter(&r.direct), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A passive observer of the bus.
+
+/// Parameter encryption is refused on every session whose key anyone who saw the nonces
+/// could derive: unsalted and unbound, bound to an entity with an empty auth value, and such a
+/// session continued from a file.
+#[test]
+fn encryption_with_a_derivable_key_is_refused() {
+    let r = rig();
+    let empty = Auth::empty();
+    let (key, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
+    let random = GetRandom { bytes_requested: 8 };
+    let refused = |s: &mut Session, what: &str| {
+        let randoms = count(&r.relay, GET_RANDOM);
+        let e = r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Session {
+                    source: SessionError::EmptyKeyEncryption(_),
+                    ..
+                }
+            ),
+            "{what}: {e}"
+        );
+        assert_eq!(count(&r.relay, GET_RANDOM), randoms, "{what}: nothing sent");
+    };
+
+    let mut plain = Session::start(&r.tpm, &SessionOptions::hmac().encrypt(false, true)).unwrap();
+    assert!(!plain.state().has_secret_key());
+    refused(&mut plain, "unsalted, unbound");
+
+    let mut bound_empty = Session::start(
+        &r.tpm,
+        &SessionOptions::hmac()
+            .bound(key.clone(), Auth::empty())
+            .encrypt(false, true),
+    )
+    .unwrap();
+    // Its key is not empty (KDFa of the nonces), but anyone can compute it.
+    assert!(!bound_empty.state().session_key.is_empty());
+    assert!(!bound_empty.state().has_secret_key());
+    refused(&mut bound_empty, "bound to an empty auth value");
+
+    let file = r.dir.path().join("plain.ctx");
+    plain.save_to_file(&file).unwrap();
+    let mut reloaded = r.tpm.load_session_file(&file).unwrap();
+    refused(&mut reloaded, "unsalted, from a file");
+
+    // The opt-in is what permits it.
+    reloaded.state_mut().allow_unprotected_encryption = true;
+    r.tpm.execute(&random, &mut [reloaded.extra()]).unwrap();
+    drop((reloaded, bound_empty));
+    flush(&r.direct, key.handle);
+}
+
+/// The relay itself: untampered traffic passes unchanged (a check of the harness, so a broken
+/// relay cannot make the tests above pass for the wrong reason).
+#[test]
+fn the_relay_passes_clean_traffic() {
+    let r = rig();
+    let mut s = Session::start(&r.tpm, &SessionOptions::audit()).unwrap();
+    assert!(s.state().attributes.contains(SessionAttributes::AUDIT));
+    for _ in 0..20 {
+        let out = r
+            .tpm
+            .execute(
+                &GetRandom {
+                    bytes_requested: 32,
+                },
+                &mut [s.extra()],
+            )
+            .unwrap();
+        assert_eq!(out.random_bytes.len(), 32);
+    }
+    assert_eq!(count(&r.relay, GET_RANDOM), 20);
+    assert_eq!(r.relay.tampered(), 0);
+    let host = s.state().audit_digest.clone().expect("audited");
+    assert_eq!(tpm_session_audit_digest(&r.direct, s.handle()), host);
+    drop(s);
+    assert_no_sessions(&r.direct);
+}
+
+/// A session file that cannot be written (its directory is a regular file: refused even for
+/// root) strands nothing: the session, already context-saved, is loaded back and flushed.
+#[test]
+fn a_failed_session_file_write_leaves_no_session() {
+    let r = rig();
+    let salt = salt_key(&r.direct, Salt::Ecc).unwrap();
+    let not_a_dir = r.dir.path().join("plain-file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let s = Session::start(&r.tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
+    let handle = s.handle();
+    let e = s.save_to_file(&not_a_dir.join("s.ctx")).unwrap_err();
+    assert!(matches!(e, Error::File(_)), "{e}");
+    assert_no_sessions(&r.direct);
+    assert!(r.registry.get(&r.tpm.describe(), handle).unwrap().is_none());
+    flush(&r.direct, salt.entity.handle);
+}
