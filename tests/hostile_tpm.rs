@@ -92,13 +92,10 @@ fn is_desync_refusal(e: &Error, handle: Handle) -> bool {
 }
 
 fn assert_no_sessions(tpm: &Tpm) {
-    assert!(
-        handles_in(tpm, 0x0200_0000).is_empty(),
-        "HMAC sessions left"
-    );
-    assert!(
-        handles_in(tpm, 0x0300_0000).is_empty(),
-        "policy sessions left"
+    assert_eq!(
+        sessions_on(tpm),
+        (vec![], vec![]),
+        "sessions left (loaded, saved)"
     );
 }
 

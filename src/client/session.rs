@@ -487,10 +487,25 @@ impl Session {
     }
 
     fn flush_inner(&mut self) -> Result<()> {
-        // A session the steward found lost must not be flushed: its handle may belong to
-        // someone else by now.
-        if self.state.closed || !self.tpm.steward_may_flush(self.state.handle, self.ticket) {
+        use crate::steward::FlushDecision;
+        if self.state.closed {
             return Ok(());
+        }
+        match self.tpm.steward_take_for_flush(self.ticket) {
+            FlushDecision::Send => {}
+            // Its handle may belong to someone else by now.
+            FlushDecision::Lost => return Ok(()),
+            FlushDecision::AlreadyFlushed => {
+                super::registry_link::ended(&self.tpm, self.state.handle);
+                return Ok(());
+            }
+            FlushDecision::Unknown => {
+                return Err(Error::InvalidArgument(format!(
+                    "session {} is not in this connection's session table, so it is not \
+                     flushed (its handle may belong to another session by now)",
+                    self.state.handle
+                )))
+            }
         }
         let flushed = self.tpm.run(&FlushContext {
             flush_handle: self.state.handle,

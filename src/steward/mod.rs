@@ -112,6 +112,13 @@ enum Place {
     Parked(Box<Context>),
     /// Gone from the TPM (or replaced); the owning [`Session`] must not flush it.
     Lost,
+    /// Context-saved by a ContextSave the caller ran on its handle (not by us): the TPM holds
+    /// it saved, and a ContextLoad of that context through this connection makes it
+    /// [`Place::Loaded`] again. Still ours to flush.
+    SavedByCaller,
+    /// Flushed by a FlushContext the caller ran on its handle through this connection: there
+    /// is nothing left to flush.
+    Flushed,
 }
 
 struct Entry {
@@ -126,6 +133,18 @@ struct Entry {
     /// A response of a command it took part in was lost or failed verification: it stays
     /// where it is (loaded) until flushed, and is never parked, reloaded or re-gapped.
     desynchronized: bool,
+}
+
+/// What flushing a [`Session`] takes (see [`Tpm::steward_take_for_flush`]).
+pub(crate) enum FlushDecision {
+    /// Send FlushContext.
+    Send,
+    /// Found lost: not ours to flush any more.
+    Lost,
+    /// A FlushContext of its handle through this connection already ended it.
+    AlreadyFlushed,
+    /// Not in this connection's table.
+    Unknown,
 }
 
 /// The per-connection session table.
@@ -402,12 +421,30 @@ fn identify(
         let Some(e) = st.by_state(state.handle, &state.nonce_tpm) else {
             continue;
         };
-        if matches!(st.entries[e].place, Place::Lost) {
-            state.closed = true;
-            return Err(lost_error(
-                state.handle,
-                "it was found lost earlier (flushed behind our back or the TPM was reset)".into(),
-            ));
+        match st.entries[e].place {
+            Place::Lost => {
+                state.closed = true;
+                return Err(lost_error(
+                    state.handle,
+                    "it was found lost earlier (flushed behind our back or the TPM was reset)"
+                        .into(),
+                ));
+            }
+            Place::Flushed => {
+                state.closed = true;
+                return Err(lost_error(
+                    state.handle,
+                    "a FlushContext of its handle ended it".into(),
+                ));
+            }
+            Place::SavedByCaller => {
+                return Err(Error::InvalidArgument(format!(
+                    "session {} was context-saved by a ContextSave of its handle; load that \
+                     context before using the session",
+                    state.handle
+                )))
+            }
+            Place::Loaded | Place::Parked(_) => {}
         }
         used.push(st.entries[e].ticket, Some(i));
     }
@@ -684,14 +721,18 @@ fn lost_by_response(
     ))
 }
 
+/// A FlushContext of `handle` ran (or the TPM said there was no such handle to flush): the
+/// session's owner must not flush it again.
 fn forget_flushed(core: &mut Core, handle: Option<Handle>) {
     if let Some(i) = handle.and_then(|h| core.steward.by_handle(h)) {
-        core.steward.entries.remove(i);
+        core.steward.entries[i].place = Place::Flushed;
     }
 }
 
-/// After a successful command: flushed and user-saved sessions leave the table; saved
-/// session contexts move the newest sequence, which may call for a re-gap.
+/// After a successful command: sessions flushed or context-saved by the caller's own commands
+/// change place (their owners still settle them); a ContextLoad of a session the caller saved
+/// makes it loaded again; saved session contexts move the newest sequence, which may call for
+/// a re-gap.
 fn observe_success(
     core: &mut Core,
     code: CommandCode,
@@ -704,13 +745,22 @@ fn observe_success(
         CommandCode::CONTEXT_SAVE => {
             let saved = handles.iter().next().map(|e| e.handle);
             if let Some(h) = saved.filter(|h| h.is_session()) {
-                // The caller took this session out of our hands (it holds the context now).
-                forget_flushed(core, Some(h));
+                // The caller holds the context now; the session is still ours to flush.
+                if let Some(i) = core.steward.by_handle(h) {
+                    core.steward.entries[i].place = Place::SavedByCaller;
+                }
                 if let Some(seq) = sequence {
                     let st = &mut core.steward;
                     st.newest_sequence = st.newest_sequence.max(seq);
                 }
                 proactive_regap(core);
+            }
+        }
+        CommandCode::CONTEXT_LOAD => {
+            if let Some(i) = param.and_then(|h| core.steward.by_handle(h)) {
+                if matches!(core.steward.entries[i].place, Place::SavedByCaller) {
+                    core.steward.entries[i].place = Place::Loaded;
+                }
             }
         }
         _ => {}
@@ -916,17 +966,19 @@ impl Tpm {
         ticket
     }
 
-    /// Whether a dropped [`Session`] should be flushed: not when it was found lost (its
-    /// handle may belong to someone else) or handed out of the table.
-    pub(crate) fn steward_may_flush(&self, _handle: Handle, ticket: u64) -> bool {
+    /// A [`Session`] is being flushed (explicitly or dropped): takes it out of the table and
+    /// says whether a FlushContext should be sent. Not when it was found lost (its handle may
+    /// belong to someone else) or a FlushContext of its handle already ended it; otherwise
+    /// yes, wherever raw ContextSave/ContextLoad commands left it.
+    pub(crate) fn steward_take_for_flush(&self, ticket: u64) -> FlushDecision {
         let mut core = self.lock();
-        match core.steward.by_ticket(ticket) {
-            Some(i) if matches!(core.steward.entries[i].place, Place::Lost) => {
-                core.steward.entries.remove(i);
-                false
-            }
-            Some(_) => true,
-            None => false,
+        let Some(i) = core.steward.by_ticket(ticket) else {
+            return FlushDecision::Unknown;
+        };
+        match core.steward.entries.remove(i).place {
+            Place::Lost => FlushDecision::Lost,
+            Place::Flushed => FlushDecision::AlreadyFlushed,
+            Place::Loaded | Place::Parked(_) | Place::SavedByCaller => FlushDecision::Send,
         }
     }
 
@@ -957,6 +1009,14 @@ impl Tpm {
         match core.steward.entries[i].place {
             Place::Loaded => Ok(None),
             Place::Lost => Err(lost_error(handle, "it was found lost earlier".into())),
+            Place::Flushed => Err(lost_error(
+                handle,
+                "a FlushContext of its handle ended it".into(),
+            )),
+            Place::SavedByCaller => Err(Error::InvalidArgument(format!(
+                "session {handle} was context-saved by a ContextSave of its handle: that \
+                 context is the session now"
+            ))),
             Place::Parked(_) => match core.steward.entries.remove(i).place {
                 Place::Parked(c) => Ok(Some(*c)),
                 _ => Ok(None),
@@ -1076,6 +1136,15 @@ impl Session {
                     "it was found lost earlier".into(),
                 ))
             }
+            Place::Flushed => {
+                self.state_mut().closed = true;
+                Err(lost_error(
+                    self.handle(),
+                    "a FlushContext of its handle ended it".into(),
+                ))
+            }
+            // Out of the loaded slots already, by the caller's own ContextSave.
+            Place::SavedByCaller => Ok(()),
         }
     }
 
