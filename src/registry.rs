@@ -40,8 +40,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::crypto::{self, HashAlg};
 use crate::wire::{Handle, SessionType};
 
-/// Environment variable naming the registry directory.
+/// Environment variable naming the registry directory, or turning the registry off with
+/// [`REGISTRY_OFF`].
 pub const REGISTRY_ENV_VAR: &str = "TPM2_WIRE_REGISTRY";
+/// The value of [`REGISTRY_ENV_VAR`] that turns the default registry off for the process.
+pub const REGISTRY_OFF: &str = "off";
+
+/// Whether the environment turns the default registry off (`TPM2_WIRE_REGISTRY=off`).
+pub fn disabled_by_env() -> bool {
+    std::env::var_os(REGISTRY_ENV_VAR).is_some_and(|v| v == REGISTRY_OFF)
+}
 /// Largest record file accepted: two paths of up to 1 KiB each, escaped, fit comfortably.
 pub const MAX_RECORD_SIZE: usize = 8 * 1024;
 /// Largest number of entries `list` reads: far more sessions than any TPM holds at once.
@@ -70,6 +78,9 @@ pub enum RegistryError {
     BadRecord { path: PathBuf, reason: String },
     #[error("cannot record session: {0}")]
     Unrecordable(String),
+    /// The default registry was turned off (`TPM2_WIRE_REGISTRY=off`).
+    #[error("the session registry is turned off (TPM2_WIRE_REGISTRY=off)")]
+    Disabled,
     /// A record's text that does not parse (before it is known which file it came from).
     #[error("malformed registry record: {0}")]
     Malformed(String),
@@ -511,7 +522,11 @@ pub fn default_dir() -> PathBuf {
 
 impl Registry {
     /// Opens (creating if needed, mode 0700) the registry at `dir`, or at [`default_dir`].
+    /// With `None` and `TPM2_WIRE_REGISTRY=off`, gives [`RegistryError::Disabled`].
     pub fn open(dir: Option<&Path>) -> Result<Registry, RegistryError> {
+        if dir.is_none() && disabled_by_env() {
+            return Err(RegistryError::Disabled);
+        }
         let dir = dir.map_or_else(default_dir, Path::to_path_buf);
         let dir = std::path::absolute(&dir).map_err(|error| RegistryError::Io {
             path: dir.clone(),

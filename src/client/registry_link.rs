@@ -47,6 +47,8 @@ pub(crate) fn registry(tpm: &Tpm) -> Option<Registry> {
         if let Setting::Default = e.setting {
             let opened = match Registry::open(None) {
                 Ok(r) => Some(r),
+                // Turned off on purpose: not a failure.
+                Err(crate::registry::RegistryError::Disabled) => None,
                 Err(err) => {
                     e.failures += 1;
                     e.last_error = Some(err.to_string());
@@ -113,6 +115,15 @@ impl Tpm {
     /// ([`crate::registry::default_dir`]) is used.
     pub fn set_registry(&self, registry: Option<crate::registry::Registry>) {
         set(self, registry)
+    }
+
+    /// [`Tpm::set_registry`] as a builder step: `Tpm::open(None)?.with_registry(None)` runs
+    /// without recording session owners (stewardship of this connection's own sessions is
+    /// unaffected; other processes just cannot tell whose they are). The environment can do
+    /// the same for a whole process: `TPM2_WIRE_REGISTRY=off`.
+    pub fn with_registry(self, registry: Option<crate::registry::Registry>) -> Self {
+        set(&self, registry);
+        self
     }
 
     /// The registry in use, if any (opens the default one on first use).
