@@ -7,6 +7,7 @@ mod names;
 mod policy;
 pub(crate) mod registry_link;
 mod session;
+mod trace;
 
 pub use capability::command_code;
 pub use context::*;
@@ -103,6 +104,20 @@ impl Tpm {
         cmd: &C,
         sessions: &mut [SessionSlot<'_>],
     ) -> Result<C::Response> {
+        // One span per command. Its fields are formatted only when a subscriber wants them,
+        // so the steady-state path stays allocation-free; none of them is secret.
+        let span = tracing::debug_span!(
+            "tpm_command",
+            command = %C::CODE,
+            handles = %trace::HandleList(cmd.handles()),
+            sessions = %trace::SessionList(sessions),
+            rc = tracing::field::Empty,
+            error = tracing::field::Empty,
+            micros = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        let started = (!span.is_disabled()).then(std::time::Instant::now);
+
         // The steward loads parked sessions the command needs, survives exhaustion and
         // context gaps, and recognises sessions lost behind our back.
         let was_desynchronized = desynchronized(sessions);
@@ -112,8 +127,26 @@ impl Tpm {
             for (i, slot) in sessions.iter().enumerate() {
                 if let SessionSlot::Session { state, .. } = slot {
                     if now[i] && !was_desynchronized[i] {
+                        tracing::warn!(
+                            session = %state.handle,
+                            "session desynchronized: it will only be flushed"
+                        );
                         registry_link::desynchronized(self, state.handle);
                     }
+                }
+            }
+        }
+        if let Some(started) = started {
+            span.record("micros", started.elapsed().as_micros() as u64);
+            match &result {
+                Ok(_) => {
+                    span.record("rc", "TPM_RC_SUCCESS");
+                }
+                Err(Error::Tpm { rc, .. }) => {
+                    span.record("rc", tracing::field::display(rc));
+                }
+                Err(e) => {
+                    span.record("error", tracing::field::display(e));
                 }
             }
         }

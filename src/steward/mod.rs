@@ -208,6 +208,7 @@ impl Steward {
             if !matches!(e.place, Place::Lost) {
                 e.place = Place::Lost;
                 self.stats.lost += 1;
+                tracing::warn!(session = %e.handle, "steward: session lost (never flushed by us)");
             }
         }
     }
@@ -346,9 +347,11 @@ pub(crate) fn execute<C: Command>(
         let base = rc.base_code();
         if base == TpmRc::SESSION_MEMORY && park_lru(core, &used)? {
             // Room made from our own idle sessions: no need to wait for anyone.
+            tracing::debug!(rc = %rc, attempt, "steward: retrying after parking an idle session");
             continue;
         }
         if rc.is_context_gap() && policy.regap && regap_oldest(core, &used)? {
+            tracing::debug!(rc = %rc, attempt, "steward: retrying after a re-gap");
             continue;
         }
         // Waiting for a loaded slot is safe even for start_sessions: by now we hold none
@@ -361,6 +364,12 @@ pub(crate) fn execute<C: Command>(
         // the connection locked.
         release_used(core, &used);
         core.steward.stats.waits += 1;
+        tracing::debug!(
+            rc = %rc,
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            "steward: TPM out of room, waiting for other processes"
+        );
         drop(guard);
         std::thread::sleep(jitter(delay));
         delay = (delay * 2).min(policy.max_delay);
@@ -479,6 +488,7 @@ fn park(core: &mut Core, i: usize) -> Result<()> {
             st.newest_sequence = st.newest_sequence.max(rsp.context.sequence);
             st.entries[i].place = Place::Parked(Box::new(rsp.context));
             st.stats.parked += 1;
+            tracing::debug!(session = %handle, "steward: parked (context saved)");
             Ok(())
         }
         Err(Error::Tpm { rc, .. }) if rc.is_handle_error() || rc.is_session_reference_error() => {
@@ -508,6 +518,7 @@ fn unpark(core: &mut Core, i: usize) -> Result<()> {
         Ok(rsp) if rsp.loaded_handle == handle => {
             core.steward.entries[i].place = Place::Loaded;
             core.steward.stats.reloaded += 1;
+            tracing::debug!(session = %handle, "steward: reloaded (context loaded)");
             Ok(())
         }
         Ok(rsp) => {
@@ -888,6 +899,10 @@ fn regap_entry(core: &mut Core, i: usize, used: &Used) -> Result<()> {
     };
     park(core, i)?;
     core.steward.stats.regapped += 1;
+    tracing::debug!(
+        session = %core.steward.entries[i].handle,
+        "steward: re-gapped (context loaded and saved again)"
+    );
     // Regapping is not idleness; do not count it as a parking for pressure.
     core.steward.stats.parked -= 1;
     Ok(())
@@ -1065,6 +1080,11 @@ impl Tpm {
                 core.steward.stats.waits += 1;
                 core.steward.stats.start_retries += 1;
             }
+            tracing::debug!(
+                attempt,
+                sessions = options.len(),
+                "steward: gave back the sessions started so far, waiting to start all again"
+            );
             std::thread::sleep(jitter(delay));
             delay = (delay * 2).min(policy.max_delay);
         }

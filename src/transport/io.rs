@@ -77,6 +77,7 @@ impl Stream {
                     }
                 }
                 let s = connected.ok_or(last)?;
+                tracing::trace!(endpoint = %endpoint, "transport: connected");
                 // Frames are written whole; waiting to coalesce them only adds latency.
                 s.set_nodelay(true)?;
                 s.set_nonblocking(true)?;
@@ -84,6 +85,7 @@ impl Stream {
             }
             Endpoint::Unix { path } => {
                 let s = UnixStream::connect(path)?;
+                tracing::trace!(endpoint = %endpoint, "transport: connected");
                 s.set_nonblocking(true)?;
                 Stream::Unix(s)
             }

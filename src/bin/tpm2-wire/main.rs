@@ -20,6 +20,12 @@ struct Cli {
     #[arg(short = 'T', long = "tcti", global = true)]
     tcti: Option<String>,
 
+    /// Show each TPM command (code, handles, sessions, response code, duration), transport
+    /// connections and session stewardship decisions on standard error; twice for more.
+    /// Never shows a secret.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +60,19 @@ enum SessionCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.verbose > 0 {
+        let level = if cli.verbose == 1 {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::TRACE
+        };
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .with_target(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .init();
+    }
     let tcti = cli.tcti.as_deref();
     let result = match cli.command {
         Command::Random(a) => tools::random(tcti, a),

@@ -1,5 +1,4 @@
-//! `TPM2_WIRE_REGISTRY=off` turns the ownership registry off for a process: sessions start,
-//! are used and flushed as usual, and nothing is written.
+//! Global options and switches of the command line: `-v` traces, `TPM2_WIRE_REGISTRY=off`.
 
 mod cli_common;
 
@@ -32,4 +31,29 @@ fn the_registry_can_be_turned_off_by_the_environment() {
     let records = std::fs::read_dir(env.registry_dir()).unwrap().count();
     assert_eq!(records, 1);
     env.ok(&["session", "flush", "--all"]);
+}
+
+/// `-v` shows each command's span (code, handles, sessions, response code, duration) on
+/// standard error and leaves standard output as it was.
+#[test]
+fn verbose_shows_each_command() {
+    let env = Env::new();
+    let out = env.cli(&["-v", "random", "8"]);
+    cli_common::assert_success("-v random 8", &out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(cli_common::is_hex(stdout.trim_end(), 16), "{stdout}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("tpm_command") && l.contains("TPM_CC_GetRandom"))
+        .unwrap_or_else(|| panic!("no GetRandom span in {stderr}"));
+    assert!(line.contains("rc=\"TPM_RC_SUCCESS\""), "{line}");
+    assert!(line.contains("micros="), "{line}");
+    // Quiet without it.
+    let out = env.cli(&["random", "8"]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
