@@ -6,6 +6,12 @@
 //! runs that pipeline. [`files`] reads and writes the session and context files tpm2-tools
 //! uses.
 //!
+//! Without the default `std` feature, `wire`, `crypto`, `session` and `command` build as a
+//! `#![no_std]` + `alloc` core for firmware and bootloaders: the session engine with salted
+//! sessions and parameter encryption, taking its randomness from the caller through
+//! `rand_core` ([`session::engine::authorize_with_rng`], [`crypto::rsa_encapsulate_rng`],
+//! [`crypto::ecc_encapsulate_curve_rng`]).
+//!
 //! ```no_run
 //! use tpm2_wire::client::{SaltKey, Session, SessionOptions};
 //! use tpm2_wire::command::GetRandom;
@@ -27,22 +33,38 @@
 //! # }
 //! ```
 
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
-pub mod auth;
-pub mod client;
+extern crate alloc;
+
+// The no_std + alloc core: marshalling, crypto, the session engine, command declarations.
 pub mod command;
 pub mod crypto;
-pub mod error;
-pub mod files;
-pub mod inventory;
-pub mod registry;
 pub mod session;
-#[cfg(feature = "sim")]
-pub mod sim;
-pub mod steward;
-pub mod transport;
 pub mod wire;
 
+// What needs an operating system.
+#[cfg(feature = "std")]
+pub mod auth;
+#[cfg(feature = "std")]
+pub mod client;
+#[cfg(feature = "std")]
+pub mod error;
+#[cfg(feature = "std")]
+pub mod files;
+#[cfg(feature = "std")]
+pub mod inventory;
+#[cfg(feature = "std")]
+pub mod registry;
+#[cfg(feature = "sim")]
+pub mod sim;
+#[cfg(feature = "std")]
+pub mod steward;
+#[cfg(feature = "std")]
+pub mod transport;
+
+#[cfg(feature = "std")]
 pub use client::{Session, SessionOptions, Tpm};
+#[cfg(feature = "std")]
 pub use error::{Error, Result};

@@ -7,6 +7,8 @@ mod defs;
 
 pub use defs::*;
 
+use alloc::vec::Vec;
+
 use crate::wire::{CommandCode, Handle, Marshal, Name, Reader, Unmarshal, WireError, Writer};
 
 /// A handle together with its name, which goes into every cpHash. For permanent handles,

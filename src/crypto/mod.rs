@@ -18,15 +18,16 @@ mod sym;
 pub use hash::{hash, hmac, Hasher, HmacCtx};
 pub use kdf::{kdfa, kdfe};
 pub use salt::{
-    ecc_decapsulate, ecc_encapsulate, ecc_encapsulate_curve, ecc_encapsulate_curve_with,
-    ecc_encapsulate_with, rsa_encapsulate, rsa_encrypt_secret, rsa_secret_hash, EccCurve,
-    Encapsulated,
+    ecc_decapsulate, ecc_encapsulate_curve_rng, ecc_encapsulate_curve_with, ecc_encapsulate_with,
+    rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, EccCurve, Encapsulated,
 };
+#[cfg(feature = "std")]
+pub use salt::{ecc_encapsulate, ecc_encapsulate_curve, rsa_encapsulate};
 pub use sym::{
     aes_cfb_decrypt, aes_cfb_encrypt, param_cfb_decrypt, param_cfb_encrypt, xor_obfuscate,
 };
 
-use rand_core::{OsRng, RngCore};
+use rand_core::CryptoRngCore;
 
 use crate::wire::{AlgId, MAX_DIGEST_SIZE};
 
@@ -61,9 +62,9 @@ pub enum CryptoError {
     #[error("label is not a text string (OAEP labels must be UTF-8)")]
     BadLabel,
     #[error("RSA-OAEP encryption failed: {0}")]
-    Rsa(#[source] rsa::Error),
-    #[error("the operating system's random generator failed: {0}")]
-    Random(#[source] rand_core::Error),
+    Rsa(#[cfg_attr(feature = "std", source)] rsa::Error),
+    #[error("the random generator failed: {0}")]
+    Random(#[cfg_attr(feature = "std", source)] rand_core::Error),
 }
 
 /// A hash algorithm the library supports (TPM_ALG_SHA1/SHA256/SHA384/SHA512).
@@ -115,8 +116,17 @@ impl HashAlg {
 }
 
 /// Fills `out` with random bytes from the operating system.
+#[cfg(feature = "std")]
 pub fn random(out: &mut [u8]) -> Result<(), CryptoError> {
-    OsRng.try_fill_bytes(out).map_err(CryptoError::Random)
+    random_with(&mut rand_core::OsRng, out)
+}
+
+/// Fills `out` with random bytes from `rng` (firmware brings its own generator).
+pub fn random_with<R: CryptoRngCore + ?Sized>(
+    rng: &mut R,
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    rng.try_fill_bytes(out).map_err(CryptoError::Random)
 }
 
 /// A digest-sized scratch block for derived key stream; zeroized on drop by its wrapper.

@@ -2,16 +2,19 @@
 //! or a duplication blob (TPM 2.0 Part 1 Annex B.10.3 for RSA-OAEP, C.6.4 for ECDH). go-tpm
 //! calls this labeled encapsulation.
 
+use alloc::borrow::ToOwned;
+use alloc::vec::Vec;
 use p256::elliptic_curve::ecdh::diffie_hellman;
 use p256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ModulusSize, ToEncodedPoint};
 use p256::elliptic_curve::{
     AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
 };
-use rand_core::{CryptoRngCore, OsRng};
+
+use rand_core::CryptoRngCore;
 use rsa::{BigUint, Oaep, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use super::{kdfe, label_needs_nul, random, CryptoError, HashAlg};
+use super::{kdfe, label_needs_nul, random_with, CryptoError, HashAlg};
 use crate::wire::{AlgId, Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES};
 
 /// A freshly encapsulated secret: `secret` is what both sides now share (zeroized on drop, never
@@ -109,7 +112,8 @@ pub fn rsa_encrypt_secret(
 
 /// A random secret of `secret_len` bytes (normally `name_alg.digest_size()`, with `name_alg`
 /// chosen by [`rsa_secret_hash`]) encrypted to a TPM
-/// RSA key with [`rsa_encrypt_secret`] and an OAEP seed from the operating system.
+/// RSA key with [`rsa_encrypt_secret`]; secret and OAEP seed from the operating system.
+#[cfg(feature = "std")]
 pub fn rsa_encapsulate(
     name_alg: HashAlg,
     modulus: &[u8],
@@ -117,19 +121,35 @@ pub fn rsa_encapsulate(
     label: &[u8],
     secret_len: usize,
 ) -> Result<Encapsulated, CryptoError> {
-    let secret = random_secret(secret_len)?;
-    let ciphertext = rsa_encrypt_secret(
+    rsa_encapsulate_rng(
         name_alg,
         modulus,
         exponent,
         label,
-        secret.as_bytes(),
-        &mut OsRng,
-    )?;
+        secret_len,
+        &mut rand_core::OsRng,
+    )
+}
+
+/// [`rsa_encapsulate`] with the secret and the OAEP seed from `rng`.
+pub fn rsa_encapsulate_rng<R: CryptoRngCore>(
+    name_alg: HashAlg,
+    modulus: &[u8],
+    exponent: u32,
+    label: &[u8],
+    secret_len: usize,
+    rng: &mut R,
+) -> Result<Encapsulated, CryptoError> {
+    let secret = random_secret(secret_len, rng)?;
+    let ciphertext =
+        rsa_encrypt_secret(name_alg, modulus, exponent, label, secret.as_bytes(), rng)?;
     Ok(Encapsulated { secret, ciphertext })
 }
 
-fn random_secret(len: usize) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
+fn random_secret<R: CryptoRngCore + ?Sized>(
+    len: usize,
+    rng: &mut R,
+) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
     if len > MAX_DIGEST_SIZE {
         return Err(CryptoError::TooLarge {
             what: "encapsulated secret",
@@ -138,7 +158,7 @@ fn random_secret(len: usize) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
         });
     }
     let mut buf: Zeroizing<[u8; MAX_DIGEST_SIZE]> = Zeroizing::new([0; MAX_DIGEST_SIZE]);
-    random(&mut buf[..len])?;
+    random_with(rng, &mut buf[..len])?;
     secret_from(&buf[..len])
 }
 
@@ -323,6 +343,7 @@ where
 /// ECDH encapsulation to a TPM ECC key (x, y big-endian) on `curve` with a fresh ephemeral key:
 /// `secret = KDFe(name_alg, x(ephemeral · Q), label, x_ephemeral, x_Q, digest bits)`;
 /// `ciphertext` is the marshalled TPMS_ECC_POINT of the ephemeral public key.
+#[cfg(feature = "std")]
 pub fn ecc_encapsulate_curve(
     curve: EccCurve,
     name_alg: HashAlg,
@@ -330,8 +351,20 @@ pub fn ecc_encapsulate_curve(
     y: &[u8],
     label: &[u8],
 ) -> Result<Encapsulated, CryptoError> {
+    ecc_encapsulate_curve_rng(curve, name_alg, x, y, label, &mut rand_core::OsRng)
+}
+
+/// [`ecc_encapsulate_curve`] with the ephemeral key from `rng`.
+pub fn ecc_encapsulate_curve_rng<R: CryptoRngCore>(
+    curve: EccCurve,
+    name_alg: HashAlg,
+    x: &[u8],
+    y: &[u8],
+    label: &[u8],
+    rng: &mut R,
+) -> Result<Encapsulated, CryptoError> {
     with_curve!(curve, C => {
-        let ephemeral = SecretKey::<C>::random(&mut OsRng);
+        let ephemeral = SecretKey::<C>::random(rng);
         encapsulate_on::<C>(name_alg, &ephemeral, x, y, label)
     })
 }
@@ -353,6 +386,7 @@ pub fn ecc_encapsulate_curve_with(
 }
 
 /// [`ecc_encapsulate_curve`] on NIST P-256.
+#[cfg(feature = "std")]
 pub fn ecc_encapsulate(
     name_alg: HashAlg,
     x: &[u8],

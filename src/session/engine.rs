@@ -224,8 +224,21 @@ fn slot_state<'s>(slot: &'s SessionSlot<'_>) -> Option<&'s SessionState> {
 
 /// Authorizes a command: rolls every session's nonceCaller, encrypts the first parameter in
 /// `params` if a session asks for it, and writes the authorization area (with its size) into
-/// `w`. Returns what [`verify_response`] needs.
+/// `w`. Returns what [`verify_response`] needs. Nonces come from the operating system.
+#[cfg(feature = "std")]
 pub fn authorize(
+    w: &mut Writer<'_>,
+    info: &CommandInfo<'_>,
+    slots: &mut [SessionSlot<'_>],
+    params: &mut [u8],
+) -> Result<Pending, SessionError> {
+    authorize_with_rng(&mut rand_core::OsRng, w, info, slots, params)
+}
+
+/// [`authorize`] with nonces from `rng` (firmware and other `no_std` users bring their own
+/// generator).
+pub fn authorize_with_rng<R: rand_core::CryptoRngCore + ?Sized>(
+    rng: &mut R,
     w: &mut Writer<'_>,
     info: &CommandInfo<'_>,
     slots: &mut [SessionSlot<'_>],
@@ -311,7 +324,7 @@ pub fn authorize(
     // Fresh nonceCaller for every session, before anything depends on it.
     for slot in slots.iter_mut() {
         if let SessionSlot::Session { state, .. } = slot {
-            state.roll_nonce_caller()?;
+            state.roll_nonce_caller(rng)?;
         }
     }
 

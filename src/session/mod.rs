@@ -189,10 +189,13 @@ impl SessionState {
     }
 
     /// Picks a fresh nonceCaller of the same size as the current one (digest size at least 16).
-    pub(crate) fn roll_nonce_caller(&mut self) -> Result<(), SessionError> {
+    pub(crate) fn roll_nonce_caller<R: rand_core::CryptoRngCore + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<(), SessionError> {
         let len = self.nonce_caller.len().clamp(16, 64);
         let mut buf = [0u8; 64];
-        crypto::random(&mut buf[..len])?;
+        crypto::random_with(rng, &mut buf[..len])?;
         // Cannot fail: len <= 64 = capacity.
         let _ = self.nonce_caller.set(&buf[..len]);
         buf.zeroize();

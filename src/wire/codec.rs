@@ -1,6 +1,8 @@
 //! The two halves every wire type implements: [`Marshal`] writes into a [`Writer`], [`Unmarshal`]
 //! reads from a bounds-checked [`Reader`]. Everything else in `wire` is built on these.
 
+use alloc::vec::Vec;
+
 use super::WireError;
 
 /// A cursor over untrusted bytes. Every read is bounds-checked and fails with [`WireError`];

@@ -1,6 +1,7 @@
 //! Building blocks shared by the structure modules: bounded lists (TPML_*), size-prefixed
 //! wrappers (TPM2B_ around a structure), attribute bit-flag types (TPMA_*) and tickets.
 
+use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Deref;
 
