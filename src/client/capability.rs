@@ -54,7 +54,7 @@ impl Tpm {
             let mut last = None;
             for item in items {
                 let k = (p.key)(&item);
-                let ascending = !out.last().is_some_and(|l| (p.key)(l) >= k);
+                let ascending = out.last().is_none_or(|l| (p.key)(l) < k);
                 if (p.wanted)(&item) && k >= floor && ascending {
                     out.push(item);
                     last = Some(k);

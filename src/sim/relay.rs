@@ -247,7 +247,7 @@ fn relay_connection(
             let mut rules = lock(&shared.rules);
             rules
                 .iter()
-                .position(|r| r.code.map_or(true, |c| c == code))
+                .position(|r| r.code.is_none_or(|c| c == code))
                 .map(|i| rules.remove(i))
         };
         let Some(rule) = rule else {
