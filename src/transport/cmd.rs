@@ -171,7 +171,7 @@ impl Transport for CmdTransport {
     }
 
     fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = super::bounded_timeout(timeout);
     }
 }
 
