@@ -277,3 +277,57 @@ fn timeout_option_bounds_a_tpm_that_never_answers() {
         assert_eq!(out.status.code(), Some(2), "--timeout {bad}");
     }
 }
+
+/// SIGKILL to the CLI (no destructor runs) still ends its `cmd:` child: the kernel kills it
+/// (PR_SET_PDEATHSIG).
+#[test]
+fn a_killed_cli_takes_its_cmd_child_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    // The relay never answers, so the CLI waits (300 s by default) until it is killed.
+    let tcti = format!("cmd:echo $$ > {}; exec sleep 60", pid_file.display());
+    let mut cli = Command::new(CLI)
+        .args(["-T", &tcti, "random", "8"])
+        .env("TPM2_WIRE_REGISTRY", dir.path().join("registry"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pid: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the cmd: child never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Gone, or a zombie that the CLI's death handed to another reaper.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !matches!(
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.chars().next()),
+                Some('Z' | 'X') | None
+            )
+        })
+    };
+    assert!(alive());
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let still = alive();
+    if still {
+        // Do not leave it behind whatever the outcome.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(!still, "the cmd: child {pid} outlived the killed CLI");
+}

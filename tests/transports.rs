@@ -940,3 +940,76 @@ fn a_huge_timeout_is_capped_not_a_panic() {
     let err = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, TransportError::Closed { .. }), "{err:?}");
 }
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        Ok(stat) => !matches!(
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next()),
+            Some('Z' | 'X') | None
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Waits up to 10 s for `path` to hold a process id.
+fn read_pid(path: &Path) -> i32 {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            Instant::now() < until,
+            "{} never got a pid: the command died or never started",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The kernel's parent-death signal follows the thread that forked, so a transport opened in
+/// a thread that then ends must keep its command.
+#[test]
+fn cmd_child_outlives_the_thread_that_opened_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let command = format!("echo $$ > {}; exec sleep 60", pid_file.display());
+    let t = std::thread::spawn(move || cmd(&command, TEST_TIMEOUT))
+        .join()
+        .unwrap();
+    let pid = read_pid(&pid_file);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        alive(pid),
+        "the command died with the thread that opened it"
+    );
+    drop(t);
+    assert!(!alive(pid));
+}
+
+/// Dropping the transport ends the command and what it started (its process group).
+#[test]
+fn dropping_a_cmd_transport_ends_its_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sh_file, sleep_file) = (dir.path().join("sh"), dir.path().join("sleep"));
+    let command = format!(
+        "echo $$ > {}; sleep 60 & echo $! > {}; wait",
+        sh_file.display(),
+        sleep_file.display()
+    );
+    let t = cmd(&command, TEST_TIMEOUT);
+    let (sh, sleep) = (read_pid(&sh_file), read_pid(&sleep_file));
+    assert!(alive(sh) && alive(sleep));
+    drop(t);
+    let until = Instant::now() + Duration::from_secs(5);
+    while alive(sleep) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(sh) && !alive(sleep));
+}
