@@ -455,12 +455,15 @@ fn open_none_reads_the_environment() {
 #[test]
 #[ignore = "runs in a child process started by open_none_reads_the_environment"]
 fn open_none_reads_the_environment_child() {
+    // Run without its parent (`--ignored`): nothing to check.
+    let Ok(dead) = std::env::var("TPM2_WIRE_DEAD_TCTI") else {
+        return;
+    };
     let from_env = std::env::var(TCTI_ENV_VAR).unwrap();
     let mut t = open(None).unwrap();
     assert_eq!(t.describe(), from_env);
     small_command_set(&mut *t);
     // -T (Some) wins over the variable even when it points at nothing.
-    let dead = std::env::var("TPM2_WIRE_DEAD_TCTI").unwrap();
     let err = open(Some(&dead)).err().unwrap();
     assert!(err.to_string().starts_with(&dead), "{err}");
 }
