@@ -231,3 +231,103 @@ fn an_insecure_registry_is_refused_but_sessions_still_work() {
         "nothing was written into the refused directory"
     );
 }
+
+/// `--timeout 1` against a TPM that accepts and never answers: the command fails within a few
+/// seconds (not the 300 s default) with a timeout naming the transport. `timeout=` in the TCTI
+/// does the same, and `--timeout` is validated.
+#[test]
+fn timeout_option_bounds_a_tpm_that_never_answers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let registry = tempfile::tempdir().unwrap();
+    let tcti = format!("swtpm:host=127.0.0.1,port={port}");
+    let run = |args: &[&str]| {
+        let start = std::time::Instant::now();
+        let out = Command::new(CLI)
+            .args(args)
+            .env("TPM2_WIRE_REGISTRY", registry.path())
+            .env_remove("TPM2TOOLS_TCTI")
+            .output()
+            .unwrap();
+        (out, start.elapsed())
+    };
+    let with_option = ["--timeout", "1", "-T", &tcti, "random", "8"];
+    let in_tcti = format!("{tcti},timeout=1");
+    for args in [&with_option[..], &["-T", &in_tcti, "random", "8"]] {
+        let (out, took) = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{tcti}: timed out after 1s")),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(8),
+            "{args:?}: {took:?}"
+        );
+    }
+    for bad in ["0", "86401", "x"] {
+        let (out, _) = run(&["--timeout", bad, "-T", &tcti, "random", "8"]);
+        assert_eq!(out.status.code(), Some(2), "--timeout {bad}");
+    }
+}
+
+/// SIGKILL to the CLI (no destructor runs) still ends its `cmd:` child: the kernel kills it
+/// (PR_SET_PDEATHSIG).
+#[test]
+fn a_killed_cli_takes_its_cmd_child_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    // The relay never answers, so the CLI waits (300 s by default) until it is killed.
+    let tcti = format!("cmd:echo $$ > {}; exec sleep 60", pid_file.display());
+    let mut cli = Command::new(CLI)
+        .args(["-T", &tcti, "random", "8"])
+        .env("TPM2_WIRE_REGISTRY", dir.path().join("registry"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pid: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the cmd: child never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Gone, or a zombie that the CLI's death handed to another reaper.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !matches!(
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.chars().next()),
+                Some('Z' | 'X') | None
+            )
+        })
+    };
+    assert!(alive());
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let still = alive();
+    if still {
+        // Do not leave it behind whatever the outcome.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(!still, "the cmd: child {pid} outlived the killed CLI");
+}

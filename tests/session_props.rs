@@ -1,7 +1,9 @@
 //! Properties of the session engine without a TPM: for random keys, nonces, auth values,
 //! names and parameters, a command authorized by the engine verifies on a simulated TPM that
 //! applies the TPM's key rules (written out here independently), the TPM's response verifies
-//! and decrypts on the host, and any flipped bit of the response HMAC is rejected.
+//! and decrypts on the host, and any flipped bit, shortened or emptied response HMAC is
+//! rejected. Bound sessions also authorize entities other than the one they are bound to,
+//! where the TPM puts that entity's auth value back into the HMAC key.
 
 use hmac::{Hmac, Mac};
 use proptest::prelude::*;
@@ -43,6 +45,11 @@ enum Kind {
     Hmac,
     /// HMAC session bound to the entity it authorizes: no authValue in the HMAC key.
     HmacBound,
+    /// HMAC session bound to another entity (another name): authValue in the HMAC key.
+    HmacBoundElsewhere,
+    /// HMAC session bound to an entity of the same name whose auth value has changed since
+    /// (the TPM compares name and auth together): authValue in the HMAC key.
+    HmacBoundOtherAuth,
     /// Policy session after PolicyAuthValue: authValue in the HMAC key.
     PolicyAuthValue,
     /// Policy session without it: sessionKey alone (and an empty HMAC if that is empty).
@@ -68,6 +75,16 @@ struct Case {
     encrypt: bool,
     new_nonce_tpm: Vec<u8>,
     flip_bit: usize,
+    /// How many bytes to cut off the response HMAC (1 to all of it).
+    cut: usize,
+}
+
+/// How a response HMAC is tampered with.
+#[derive(Clone, Copy, Debug)]
+enum Tamper {
+    Flip(usize),
+    /// Keep only a prefix, `cut % len + 1` bytes shorter (down to none at all).
+    Shorten(usize),
 }
 
 fn hash_alg() -> impl Strategy<Value = HashAlg> {
@@ -84,6 +101,8 @@ fn case() -> impl Strategy<Value = Case> {
         prop_oneof![
             Just(Kind::Hmac),
             Just(Kind::HmacBound),
+            Just(Kind::HmacBoundElsewhere),
+            Just(Kind::HmacBoundOtherAuth),
             Just(Kind::PolicyAuthValue),
             Just(Kind::Policy)
         ],
@@ -99,7 +118,7 @@ fn case() -> impl Strategy<Value = Case> {
         (vec(any::<u8>(), 0..64), vec(any::<u8>(), 0..16)),
         any::<bool>(),
         any::<bool>(),
-        any::<usize>(),
+        (any::<usize>(), any::<usize>()),
         any::<[u8; 64]>(),
     )
         .prop_map(
@@ -113,7 +132,7 @@ fn case() -> impl Strategy<Value = Case> {
                 (rf, rr),
                 decrypt,
                 encrypt,
-                flip,
+                (flip, cut),
                 seed,
             )| {
                 let n = hash.digest_size();
@@ -142,6 +161,7 @@ fn case() -> impl Strategy<Value = Case> {
                     encrypt,
                     new_nonce_tpm: part(3)[..n.clamp(16, 32)].to_vec(),
                     flip_bit: flip,
+                    cut,
                 }
             },
         )
@@ -164,7 +184,9 @@ fn state(c: &Case) -> SessionState {
     SessionState {
         handle: Handle(0x0200_0000),
         session_type: match c.kind {
-            Kind::Hmac | Kind::HmacBound => SessionType::HMAC,
+            Kind::Hmac | Kind::HmacBound | Kind::HmacBoundElsewhere | Kind::HmacBoundOtherAuth => {
+                SessionType::HMAC
+            }
             _ => SessionType::POLICY,
         },
         hash: c.hash,
@@ -174,7 +196,12 @@ fn state(c: &Case) -> SessionState {
         key_is_secret: !c.session_key.is_empty(),
         nonce_caller: Nonce::new(&c.nonce_caller).unwrap(),
         nonce_tpm: Nonce::new(&c.nonce_tpm).unwrap(),
-        bound_entity: matches!(c.kind, Kind::HmacBound).then(|| bound_entity(&c.name, &c.auth)),
+        bound_entity: match c.kind {
+            Kind::HmacBound => Some(bound_entity(&c.name, &c.auth)),
+            Kind::HmacBoundElsewhere => Some(bound_entity(&other_name(&c.name), &c.auth)),
+            Kind::HmacBoundOtherAuth => Some(bound_entity(&c.name, &other_auth(&c.auth))),
+            _ => None,
+        },
         policy_auth: match c.kind {
             Kind::PolicyAuthValue => PolicyAuth::AuthValue,
             _ => PolicyAuth::None,
@@ -184,6 +211,21 @@ fn state(c: &Case) -> SessionState {
         closed: false,
         poisoned: false,
     }
+}
+
+/// A name that differs from `name` (in its first byte; the bind auth value lands in the last
+/// bytes of the bound-entity value, past any name here, so it cannot cancel the difference).
+fn other_name(name: &[u8]) -> Vec<u8> {
+    let mut other = name.to_vec();
+    other[0] ^= 1;
+    other
+}
+
+/// An auth value that differs from `auth` even after trailing zeros are trimmed.
+fn other_auth(auth: &[u8]) -> Vec<u8> {
+    let mut other = trim(auth).to_vec();
+    other.push(0x5A);
+    other
 }
 
 fn sized(first: &[u8], rest: &[u8]) -> Vec<u8> {
@@ -211,7 +253,11 @@ fn tpm_crypt(c: &Case, newer: &[u8], older: &[u8], data: &mut [u8], encrypt: boo
 
 /// The TPM's HMAC key for this session authorizing this entity.
 fn tpm_hmac_key(c: &Case) -> Vec<u8> {
-    let with_auth = matches!(c.kind, Kind::Hmac | Kind::PolicyAuthValue);
+    // Only a session bound to this very entity (same name, same auth) leaves it out.
+    let with_auth = matches!(
+        c.kind,
+        Kind::Hmac | Kind::HmacBoundElsewhere | Kind::HmacBoundOtherAuth | Kind::PolicyAuthValue
+    );
     let mut key = c.session_key.clone();
     if with_auth {
         key.extend_from_slice(trim(&c.auth));
@@ -219,9 +265,9 @@ fn tpm_hmac_key(c: &Case) -> Vec<u8> {
     key
 }
 
-/// Runs one command through the engine and a simulated TPM. With `flip`, flips that bit of
-/// the response HMAC (when there is one) and returns the verification result.
-fn round_trip(c: &Case, flip: Option<usize>) -> Result<(), SessionError> {
+/// Runs one command through the engine and a simulated TPM. With `tamper`, alters the
+/// response HMAC and returns the verification result.
+fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
     let code = CommandCode::NV_WRITE;
     let names: [&[u8]; 2] = [&c.name, &c.name];
     let info = CommandInfo {
@@ -320,13 +366,17 @@ fn round_trip(c: &Case, flip: Option<usize>) -> Result<(), SessionError> {
             ],
         )
     };
-    if let Some(bit) = flip {
-        if rsp_hmac.is_empty() {
-            // Nothing to flip: an HMAC where none is due is a tamper too.
-            rsp_hmac = vec![1];
-        } else {
+    match tamper {
+        None => {}
+        // Nothing to alter: an HMAC where none is due is a tamper too.
+        Some(_) if rsp_hmac.is_empty() => rsp_hmac = vec![1],
+        Some(Tamper::Flip(bit)) => {
             let bit = bit % (rsp_hmac.len() * 8);
             rsp_hmac[bit / 8] ^= 1 << (bit % 8);
+        }
+        Some(Tamper::Shorten(cut)) => {
+            let keep = rsp_hmac.len() - (cut % rsp_hmac.len() + 1);
+            rsp_hmac.truncate(keep);
         }
     }
 
@@ -370,10 +420,22 @@ proptest! {
 
     #[test]
     fn any_flipped_response_hmac_bit_is_rejected(c in case()) {
-        let r = round_trip(&c, Some(c.flip_bit));
+        let r = round_trip(&c, Some(Tamper::Flip(c.flip_bit)));
         prop_assert!(
             matches!(r, Err(SessionError::Integrity(_))),
             "flipped HMAC accepted: {:?}",
+            r
+        );
+    }
+
+    /// A prefix of the right HMAC (as a verifier comparing only the bytes it was given would
+    /// accept), down to an empty one, is rejected.
+    #[test]
+    fn a_shortened_response_hmac_is_rejected(c in case()) {
+        let r = round_trip(&c, Some(Tamper::Shorten(c.cut)));
+        prop_assert!(
+            matches!(r, Err(SessionError::Integrity(_))),
+            "shortened HMAC accepted: {:?}",
             r
         );
     }

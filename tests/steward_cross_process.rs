@@ -26,7 +26,10 @@ fn audited_random(tpm: &Tpm, s: &mut Session) -> tpm2_wire::Result<()> {
 #[test]
 #[ignore = "child role, run by one_session_across_three_processes"]
 fn role() {
-    let role = std::env::var(ROLE).expect("started by the parent test");
+    // Run without its parent (`--ignored`): nothing to do.
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
     let tpm = Tpm::open(Some(&std::env::var(TCTI).unwrap())).unwrap();
     let file = std::env::var(FILE).unwrap();
     let file = Path::new(&file);

@@ -185,7 +185,10 @@ const WORKERS: usize = 24;
 #[test]
 #[ignore = "child role, run by worker_processes_outnumbering_the_session_slots_all_complete"]
 fn worker_process() {
-    let tcti = std::env::var(WORKER_ENV).expect("started by the parent test");
+    // Run without its parent (`--ignored`): nothing to do.
+    let Ok(tcti) = std::env::var(WORKER_ENV) else {
+        return;
+    };
     let tpm = Tpm::open(Some(&tcti)).unwrap();
     tpm.set_steward_policy(StewardPolicy {
         // Many processes, 3 loaded slots: keep nothing loaded between commands.

@@ -455,12 +455,15 @@ fn open_none_reads_the_environment() {
 #[test]
 #[ignore = "runs in a child process started by open_none_reads_the_environment"]
 fn open_none_reads_the_environment_child() {
+    // Run without its parent (`--ignored`): nothing to check.
+    let Ok(dead) = std::env::var("TPM2_WIRE_DEAD_TCTI") else {
+        return;
+    };
     let from_env = std::env::var(TCTI_ENV_VAR).unwrap();
     let mut t = open(None).unwrap();
     assert_eq!(t.describe(), from_env);
     small_command_set(&mut *t);
     // -T (Some) wins over the variable even when it points at nothing.
-    let dead = std::env::var("TPM2_WIRE_DEAD_TCTI").unwrap();
     let err = open(Some(&dead)).err().unwrap();
     assert!(err.to_string().starts_with(&dead), "{err}");
 }
@@ -806,4 +809,210 @@ fn mssim_against_raw_swtpm_fails_at_power_on_with_a_typed_error() {
         matches!(&err, TransportError::Control { transport, channel: "platform", .. } if *transport == tcti),
         "{err:?}"
     );
+}
+
+/// A loopback "TPM" that accepts connections on `port` and never answers; the connections
+/// stay open (held by the thread) until the test process exits.
+fn silent_listener(port: u16) {
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+}
+
+/// A free port P with P + 1 free too (mssim's platform channel), both listening silently.
+fn silent_pair() -> u16 {
+    loop {
+        let port = dead_port();
+        if port < u16::MAX - 1 && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            silent_listener(port);
+            silent_listener(port + 1);
+            return port;
+        }
+    }
+}
+
+/// The slave side of a fresh pseudo-terminal: a character device that takes our writes and
+/// never has anything to read, like a TPM that never answers. The master must stay open.
+fn silent_device() -> (OwnedFd, String) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls on a descriptor we own; ptsname_r writes a NUL-terminated
+    // name of at most buf.len() bytes.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(
+            master >= 0,
+            "posix_openpt: {}",
+            std::io::Error::last_os_error()
+        );
+        let master = OwnedFd::from_raw_fd(master);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&master);
+        assert_eq!(libc::grantpt(fd), 0);
+        assert_eq!(libc::unlockpt(fd), 0);
+        let mut buf = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(fd, buf.as_mut_ptr(), buf.len()), 0);
+        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_str()
+            .unwrap()
+            .to_string();
+        (master, name)
+    }
+}
+
+/// `timeout=1` on every transport: a TPM that accepts the command and never answers makes it
+/// fail within a few seconds (not the 300 s default), with a timeout naming the transport.
+#[test]
+fn timeout_option_bounds_a_tpm_that_never_answers() {
+    let swtpm_port = silent_pair();
+    let mssim_port = silent_pair();
+    let (_master, pty) = silent_device();
+    let cases = [
+        (
+            format!("swtpm:host=127.0.0.1,port={swtpm_port},timeout=1"),
+            format!("swtpm:host=127.0.0.1,port={swtpm_port}"),
+        ),
+        (
+            format!("mssim:host=127.0.0.1,timeout=1,port={mssim_port}"),
+            format!("mssim:host=127.0.0.1,port={mssim_port}"),
+        ),
+        ("cmd:timeout=1,sleep 60".to_string(), "cmd:sleep 60".into()),
+        (format!("device:timeout=1,{pty}"), format!("device:{pty}")),
+    ];
+    for (tcti, name) in cases {
+        let start = Instant::now();
+        // mssim notices at its power-on handshake, the others at the first command.
+        let err = open(Some(&tcti))
+            .and_then(|mut t| t.transact(&get_random(8), &mut Vec::new()))
+            .unwrap_err();
+        let took = start.elapsed();
+        assert!(
+            matches!(&err, TransportError::Timeout { transport, waited, .. }
+                if *transport == name && *waited == Duration::from_secs(1)),
+            "{tcti}: {err:?}"
+        );
+        assert!(err.to_string().starts_with(&name), "{err}");
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+            "{tcti}: took {took:?}"
+        );
+    }
+}
+
+#[test]
+fn timeout_option_is_validated() {
+    for (tcti, reason_part) in [
+        ("swtpm:timeout=0", "from 1 to 86400"),
+        ("swtpm:timeout=86401", "from 1 to 86400"),
+        ("mssim:timeout=1.5", "whole number of seconds"),
+        ("mssim:timeout=-1", "whole number of seconds"),
+        ("swtpm:timeout=1,timeout=2", "given twice"),
+        ("device:timeout=", "whole number of seconds"),
+        ("device:timeout=x,/dev/tpm0", "whole number of seconds"),
+        ("device:timeout=1,timeout=2", "given twice"),
+        ("cmd:timeout=5,", "needs a shell command"),
+        ("cmd:timeout=5", "needs a shell command"),
+        (
+            "cmd:timeout=99999999999999999999,true",
+            "whole number of seconds",
+        ),
+    ] {
+        match Tcti::parse(tcti) {
+            Err(TransportError::BadTcti { reason, .. }) => {
+                assert!(reason.contains(reason_part), "{tcti}: {reason}")
+            }
+            other => panic!("{tcti:?} gave {other:?}"),
+        }
+    }
+    let t = Tcti::parse("cmd:timeout=30,tpm2_send -T swtpm:port=2321,x").unwrap();
+    assert_eq!(t.timeout(), Some(Duration::from_secs(30)));
+    assert_eq!(
+        t.to_string(),
+        "cmd:timeout=30,tpm2_send -T swtpm:port=2321,x"
+    );
+    assert_eq!(Tcti::parse("device:/dev/tpm0").unwrap().timeout(), None);
+}
+
+/// A caller-chosen timeout far past any deadline the clock can represent is capped, not a
+/// panic on `Instant + Duration` overflow.
+#[test]
+fn a_huge_timeout_is_capped_not_a_panic() {
+    let mut t = cmd("exit 3", Duration::MAX);
+    let err = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, TransportError::Closed { .. }), "{err:?}");
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may hold spaces.
+        Ok(stat) => !matches!(
+            stat.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next()),
+            Some('Z' | 'X') | None
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Waits up to 10 s for `path` to hold a process id.
+fn read_pid(path: &Path) -> i32 {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            Instant::now() < until,
+            "{} never got a pid: the command died or never started",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The kernel's parent-death signal follows the thread that forked, so a transport opened in
+/// a thread that then ends must keep its command.
+#[test]
+fn cmd_child_outlives_the_thread_that_opened_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let command = format!("echo $$ > {}; exec sleep 60", pid_file.display());
+    let t = std::thread::spawn(move || cmd(&command, TEST_TIMEOUT))
+        .join()
+        .unwrap();
+    let pid = read_pid(&pid_file);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        alive(pid),
+        "the command died with the thread that opened it"
+    );
+    drop(t);
+    assert!(!alive(pid));
+}
+
+/// Dropping the transport ends the command and what it started (its process group).
+#[test]
+fn dropping_a_cmd_transport_ends_its_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sh_file, sleep_file) = (dir.path().join("sh"), dir.path().join("sleep"));
+    let command = format!(
+        "echo $$ > {}; sleep 60 & echo $! > {}; wait",
+        sh_file.display(),
+        sleep_file.display()
+    );
+    let t = cmd(&command, TEST_TIMEOUT);
+    let (sh, sleep) = (read_pid(&sh_file), read_pid(&sleep_file));
+    assert!(alive(sh) && alive(sleep));
+    drop(t);
+    let until = Instant::now() + Duration::from_secs(5);
+    while alive(sleep) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(sh) && !alive(sleep));
 }

@@ -64,7 +64,7 @@ fn pcr_selection() -> impl Strategy<Value = PcrSelection> {
     (alg(), pcr_select()).prop_map(|(hash, select)| PcrSelection { hash, select })
 }
 
-fn list<T: core::fmt::Debug, const MAX: usize>(
+fn list<T: core::fmt::Debug + ListEntry, const MAX: usize>(
     item: impl Strategy<Value = T>,
     max: usize,
 ) -> impl Strategy<Value = TpmList<T, MAX>> {

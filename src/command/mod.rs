@@ -114,7 +114,10 @@ macro_rules! __count {
 
 /// Declares a command and its response. Example:
 ///
-/// ```ignore
+/// ```
+/// use tpm2_wire::tpm_command;
+/// use tpm2_wire::wire::MaxNvBuffer;
+///
 /// tpm_command! {
 ///     /// TPM2_NV_Read
 ///     NvRead = NV_READ {

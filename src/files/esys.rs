@@ -13,8 +13,10 @@ pub const MAX_NV_PUBLIC_SIZE: usize = 4 + 2 + 4 + (2 + MAX_DIGEST_SIZE) + 2;
 /// sizeof(TPMU_NAME) in tpm2-tss: the 66-byte TPMT_HA padded to the 4-byte alignment of the
 /// handle member. ESYS's `bound_entity` always has this size, two more than any real name.
 pub const ESYS_NAME_SIZE: usize = crate::session::BOUND_ENTITY_SIZE;
-/// A TPM2B_NAME as tpm2-tss sizes it (see [`ESYS_NAME_SIZE`]).
-pub type EsysName = Tpm2b<ESYS_NAME_SIZE>;
+/// ESYS's `bound_entity`: a TPM2B_NAME as tpm2-tss sizes it (see [`ESYS_NAME_SIZE`]). It
+/// carries the bind auth value, hence a [`crate::session::BoundEntity`] (zeroized on drop,
+/// redacted in `Debug`).
+pub type EsysName = crate::session::BoundEntity;
 /// ESYS keeps `sessionKey || authValue` in a buffer of 2 * sizeof(TPMU_HA).
 const MAX_SESSION_VALUE: usize = 2 * MAX_DIGEST_SIZE;
 
@@ -161,7 +163,7 @@ impl EsysSession {
     }
 
     fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
-        let bound_entity = f.tpm2b("bound entity")?;
+        let bound_entity = f.secret("bound entity")?;
         // Never persisted by ESYS; the salt is a secret, so skip both without copying.
         f.skip_sized("encrypted salt", MAX_ENCRYPTED_SECRET)?;
         f.skip_sized("salt", MAX_DIGEST_SIZE)?;

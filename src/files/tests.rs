@@ -144,6 +144,36 @@ fn bound_entity_pads_and_xors_the_auth_at_the_end() {
     );
 }
 
+/// The bound entity holds the bind auth value in clear (XORed into zero padding): dropping it
+/// must wipe it, and `Debug` of a loaded session must not show it.
+#[test]
+fn bound_entity_is_wiped_on_drop_and_redacted() {
+    let name = Name::new(&[0x00, 0x0B, 1, 2, 3]).unwrap();
+    let mut s = session(PolicyKind::None, &[]);
+    s.bound_entity = esys_bound_entity(&name, b"s3cr3t");
+    let shown = format!("{s:?}");
+    assert!(
+        !shown.contains(&hex(b"s3cr3t")) && !shown.contains("s3cr3t"),
+        "{shown}"
+    );
+    let shown = format!("{:?}", session_file(s.clone()));
+    assert!(!shown.contains(&hex(b"s3cr3t")), "{shown}");
+
+    let mut slot = std::mem::MaybeUninit::new(esys_bound_entity(&name, b"s3cr3t"));
+    let size = std::mem::size_of::<EsysName>();
+    // SAFETY: the value is initialised, dropped exactly once here and never used again; its
+    // memory stays allocated (in `slot`) and is read only as bytes afterwards.
+    let after = unsafe {
+        std::ptr::drop_in_place(slot.as_mut_ptr());
+        std::slice::from_raw_parts(slot.as_ptr().cast::<u8>(), size).to_vec()
+    };
+    assert!(!after.windows(6).any(|w| w == b"s3cr3t"), "{after:?}");
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 fn other_resources() -> Vec<EsysResource> {
     vec![
         EsysResource::None {

@@ -183,7 +183,10 @@ impl SessionState {
     /// Whether this session is bound to the entity `name` whose auth value is `auth`.
     pub fn is_bound_to(&self, name: &[u8], auth: &[u8]) -> bool {
         match &self.bound_entity {
-            Some(b) => b.as_bytes() == bound_entity(name, auth).as_bytes(),
+            Some(b) => {
+                subtle::ConstantTimeEq::ct_eq(b.as_bytes(), bound_entity(name, auth).as_bytes())
+                    .into()
+            }
             None => false,
         }
     }
@@ -214,8 +217,10 @@ pub fn trim_auth(auth: &[u8]) -> &[u8] {
 /// unioned with a handle, padded to 4-byte alignment).
 pub const BOUND_ENTITY_SIZE: usize = 68;
 
-/// The value a TPM keeps for a bound session (see [`bound_entity`]).
-pub type BoundEntity = crate::wire::Tpm2b<BOUND_ENTITY_SIZE>;
+/// The value a TPM keeps for a bound session (see [`bound_entity`]). It carries the bind auth
+/// value (for any real name, in clear in the padding), so it is a secret: zeroized on drop,
+/// redacted in `Debug`, compared in constant time.
+pub type BoundEntity = crate::wire::Secret<BOUND_ENTITY_SIZE>;
 
 /// The value a TPM keeps for a bound session: the entity's name, zero-padded to
 /// [`BOUND_ENTITY_SIZE`] bytes, with the auth value (trailing zeros removed, as the TPM does)

@@ -1,8 +1,16 @@
 //! `cmd:`: a shell command, spawned once per transport, that relays raw frames on its
 //! stdin/stdout (e.g. `tpm2_send`, or `nc` to a relay).
+//!
+//! The command must not outlive us. Dropping the transport ends its whole process group. If
+//! this process dies without dropping it (SIGKILL, abort), the kernel sends SIGKILL to the
+//! command (`PR_SET_PDEATHSIG`), and whatever the command started itself sees end of file on
+//! the stdin it shares with it. `PR_SET_PDEATHSIG` fires when the *thread* that forked the
+//! child exits, not the process, so children are forked by one dedicated thread that lives as
+//! long as the process: a transport opened in a short-lived thread keeps its command.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::io::{self, Pending};
@@ -31,15 +39,8 @@ impl CmdTransport {
             message: message.to_string(),
             source: Some(e),
         };
-        let mut child = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| io_err("cannot start /bin/sh", e))?;
+        let mut child =
+            spawn_from_forker(command).map_err(|e| io_err("cannot start /bin/sh", e))?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();
@@ -171,7 +172,7 @@ impl Transport for CmdTransport {
     }
 
     fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = super::bounded_timeout(timeout);
     }
 }
 
@@ -202,4 +203,87 @@ impl Drop for CmdTransport {
         }
         let _ = self.child.wait();
     }
+}
+
+/// A request to the forking thread: the command, and where to send the started child.
+struct SpawnRequest {
+    command: String,
+    reply: mpsc::Sender<std::io::Result<Child>>,
+}
+
+/// The channel to the thread that forks every `cmd:` child (see the module docs for why one
+/// thread); started on first use.
+static FORKER: Mutex<Option<mpsc::Sender<SpawnRequest>>> = Mutex::new(None);
+
+/// Has the forking thread start `sh -c command`, starting that thread if needed.
+fn spawn_from_forker(command: &str) -> std::io::Result<Child> {
+    let (reply, answer) = mpsc::channel();
+    let request = SpawnRequest {
+        command: command.to_string(),
+        reply,
+    };
+    {
+        // Holds only a channel end: a panic elsewhere cannot leave it half-updated.
+        let mut forker = FORKER.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = match forker.as_ref() {
+            Some(s) => s.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel::<SpawnRequest>();
+                std::thread::Builder::new()
+                    .name("tpm2-wire cmd forker".into())
+                    .spawn(move || {
+                        for r in rx {
+                            let _ = r.reply.send(spawn_shell(&r.command));
+                        }
+                    })?;
+                forker.insert(tx).clone()
+            }
+        };
+        if let Err(mpsc::SendError(request)) = sender.send(request) {
+            // The forking thread is gone (it never exits on its own): fork here instead of
+            // failing, and let the next spawn start a new thread.
+            *forker = None;
+            return spawn_shell(&request.command);
+        }
+    }
+    answer.recv().unwrap_or_else(|_| {
+        Err(std::io::Error::other(
+            "the thread that starts cmd: children went away",
+        ))
+    })
+}
+
+/// `sh -c command` with piped stdin/stdout, in its own process group, killed by the kernel if
+/// the forking thread (see the module docs) dies.
+fn spawn_shell(command: &str) -> std::io::Result<Child> {
+    let parent = std::process::id() as libc::pid_t;
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only makes two async-signal-safe
+    // system calls (prctl, getppid); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the prctl: then no signal would ever come.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        })
+    };
+    cmd.spawn()
 }

@@ -142,7 +142,7 @@ impl Transport for DeviceTransport {
     }
 
     fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = super::bounded_timeout(timeout);
     }
 }
 

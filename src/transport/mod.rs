@@ -18,7 +18,8 @@ pub use mssim::MssimTransport;
 pub use retry::{transact_with_retry, RetryPolicy, Retrying};
 pub use swtpm::SwtpmTransport;
 pub use tcti::{
-    open, open_with_env_value, probe, Tcti, DEFAULT_DEVICES, DEFAULT_PROBE, TCTI_ENV_VAR,
+    open, open_with_env_value, probe, Tcti, DEFAULT_DEVICES, DEFAULT_PROBE, MAX_TIMEOUT_SECS,
+    TCTI_ENV_VAR,
 };
 
 /// The largest response any backend accepts. Real TPMs answer at most a few KiB
@@ -26,9 +27,17 @@ pub use tcti::{
 /// more is refused before anything is allocated.
 pub const MAX_FRAME_SIZE: usize = 64 * 1024;
 
-/// How long a backend waits for a response unless told otherwise. Generous because key
-/// generation on a real TPM can take a minute or more.
+/// How long a backend waits for a response unless told otherwise (the TCTI option
+/// `timeout=SECONDS`, [`Transport::set_timeout`], or the CLI's `--timeout`). Generous because
+/// RSA key generation on a real TPM can take a minute or more. See [`Tcti`] for each
+/// transport's default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Caps a timeout at [`MAX_TIMEOUT_SECS`], so `Instant::now() + timeout` cannot overflow
+/// (which would panic) whatever a caller passes to [`Transport::set_timeout`].
+pub(crate) fn bounded_timeout(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(MAX_TIMEOUT_SECS))
+}
 
 /// How long opening a connection (and a simulator's power-on handshake) may take. Separate
 /// from the command timeout, which must allow for slow key generation.
@@ -106,7 +115,8 @@ pub trait Transport: Send {
     /// A short description for errors and logs, e.g. `swtpm:host=127.0.0.1,port=2321`.
     fn describe(&self) -> String;
 
-    /// Sets how long one `transact` may wait for the peer. Backends without timeouts ignore it.
+    /// Sets how long one `transact` may wait for the peer (capped at [`MAX_TIMEOUT_SECS`]).
+    /// Backends without timeouts ignore it.
     fn set_timeout(&mut self, timeout: Duration) {
         let _ = timeout;
     }

@@ -30,21 +30,35 @@ pub struct MssimTransport {
 }
 
 impl MssimTransport {
+    /// Connects both sockets and powers the simulator on, with the default command timeout
+    /// ([`DEFAULT_TIMEOUT`]).
     pub fn connect(endpoint: Endpoint) -> Result<Self, TransportError> {
+        Self::connect_with_timeout(endpoint, DEFAULT_TIMEOUT)
+    }
+
+    /// [`MssimTransport::connect`] with a command timeout; connecting and the power-on
+    /// handshake wait at most [`CONNECT_TIMEOUT`], or `timeout` if shorter (so a simulator
+    /// that accepts but never answers is noticed within `timeout`).
+    pub fn connect_with_timeout(
+        endpoint: Endpoint,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
+        let timeout = super::bounded_timeout(timeout);
         let what = format!("mssim:{}", endpoint.conf());
-        let tpm = connect(&endpoint, "TPM", &what)?;
-        let platform = connect(&endpoint.companion(), "platform", &what)?;
+        let handshake = timeout.min(CONNECT_TIMEOUT);
+        let tpm = connect(&endpoint, "TPM", &what, handshake)?;
+        let platform = connect(&endpoint.companion(), "platform", &what, handshake)?;
         let mut t = MssimTransport {
             endpoint,
             tpm: Some(tpm),
             platform,
             locality: 0,
-            timeout: CONNECT_TIMEOUT,
+            timeout: handshake,
             scratch: Vec::new(),
         };
         t.platform_command(POWER_ON, "POWER_ON")?;
         t.platform_command(NV_ON, "NV_ON")?;
-        t.timeout = DEFAULT_TIMEOUT;
+        t.timeout = timeout;
         Ok(t)
     }
 
@@ -101,7 +115,12 @@ impl MssimTransport {
             },
         };
         if stale {
-            self.tpm = Some(connect(&self.endpoint, "TPM", &what)?);
+            self.tpm = Some(connect(
+                &self.endpoint,
+                "TPM",
+                &what,
+                self.timeout.min(CONNECT_TIMEOUT),
+            )?);
         }
         let Some(tpm) = self.tpm.as_mut() else {
             return Err(TransportError::Closed {
@@ -125,8 +144,13 @@ impl MssimTransport {
     }
 }
 
-fn connect(endpoint: &Endpoint, which: &str, what: &str) -> Result<Stream, TransportError> {
-    Stream::connect(endpoint, CONNECT_TIMEOUT).map_err(|err| TransportError::Io {
+fn connect(
+    endpoint: &Endpoint,
+    which: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<Stream, TransportError> {
+    Stream::connect(endpoint, timeout).map_err(|err| TransportError::Io {
         transport: what.to_string(),
         message: format!("cannot connect to the simulator's {which} socket {endpoint}"),
         source: Some(err),
@@ -202,7 +226,7 @@ impl Transport for MssimTransport {
     }
 
     fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = super::bounded_timeout(timeout);
     }
 
     /// Stored and sent with each following command, as the simulator protocol does.

@@ -36,10 +36,19 @@ impl SwtpmTransport {
     /// Checks that the data socket accepts connections (so an absent swtpm is reported
     /// here, not at first use), then releases it.
     pub fn connect(endpoint: Endpoint) -> Result<Self, TransportError> {
+        Self::connect_with_timeout(endpoint, DEFAULT_TIMEOUT)
+    }
+
+    /// [`SwtpmTransport::connect`] with a command timeout other than [`DEFAULT_TIMEOUT`];
+    /// connecting waits at most [`CONNECT_TIMEOUT`], or `timeout` if shorter.
+    pub fn connect_with_timeout(
+        endpoint: Endpoint,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
         let t = SwtpmTransport {
             endpoint,
             data: None,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: super::bounded_timeout(timeout),
             auto_startup: true,
             connection_per_command: true,
         };
@@ -224,7 +233,7 @@ impl Transport for SwtpmTransport {
     }
 
     fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.timeout = super::bounded_timeout(timeout);
     }
 
     fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {

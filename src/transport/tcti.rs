@@ -29,17 +29,54 @@ const DEFAULT_PORT: u16 = 2321;
 /// How long default probing waits for each candidate to answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The longest `timeout=` accepted: a day. Longer waits are indistinguishable from a hang,
+/// and the bound keeps every deadline computation far from overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
+
 /// A parsed TCTI configuration.
+///
+/// Every TCTI takes a `timeout=SECONDS` option (1 to [`MAX_TIMEOUT_SECS`]): how long one
+/// command may wait for the TPM's answer before it fails with [`TransportError::Timeout`]
+/// naming the transport. For `swtpm:` and `mssim:` it is one more `key=value` item
+/// (`swtpm:host=H,port=P,timeout=30`); for `device:` and `cmd:`, whose configuration is a
+/// path or a command, it is a leading item ending at the first comma
+/// (`device:timeout=30,/dev/tpmrm0`, `device:timeout=30`, `cmd:timeout=30,tpm2_send`).
+/// Connecting (and the simulators' power-on handshake) waits at most
+/// [`super::CONNECT_TIMEOUT`], or the timeout if shorter.
+///
+/// Defaults, when no timeout is given (all [`super::DEFAULT_TIMEOUT`], 300 s):
+///
+/// | transport | default | why |
+/// | --- | --- | --- |
+/// | `device:` | 300 s | real hardware: RSA-3072/4096 key generation on a slow discrete TPM takes minutes |
+/// | `cmd:` | 300 s | the relay may reach real hardware (e.g. over ssh), same as `device:` |
+/// | `swtpm:` | 300 s | a simulator is fast, but may be remote or on a loaded machine |
+/// | `mssim:` | 300 s | as `swtpm:` |
+///
+/// Shorten it when a TPM that stops answering must be noticed sooner; lengthen it for TPMs
+/// that are slower still.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tcti {
-    /// A kernel TPM character device; `None` tries `/dev/tpmrm0` then `/dev/tpm0`.
-    Device { path: Option<PathBuf> },
+    /// A kernel TPM character device; `path: None` tries `/dev/tpmrm0` then `/dev/tpm0`.
+    Device {
+        path: Option<PathBuf>,
+        timeout: Option<Duration>,
+    },
     /// The Microsoft simulator protocol (TPM port P, platform port P+1).
-    Mssim(Endpoint),
+    Mssim {
+        endpoint: Endpoint,
+        timeout: Option<Duration>,
+    },
     /// swtpm's raw data socket (control channel at P+1 or `<path>.ctrl`).
-    Swtpm(Endpoint),
+    Swtpm {
+        endpoint: Endpoint,
+        timeout: Option<Duration>,
+    },
     /// A shell command relaying raw frames on its stdin/stdout.
-    Cmd { command: String },
+    Cmd {
+        command: String,
+        timeout: Option<Duration>,
+    },
 }
 
 impl Tcti {
@@ -54,17 +91,27 @@ impl Tcti {
             None => (tcti, ""),
         };
         match name {
-            "device" => Ok(Tcti::Device {
-                path: (!conf.is_empty()).then(|| PathBuf::from(conf)),
-            }),
-            "mssim" => parse_endpoint(conf).map(Tcti::Mssim).map_err(bad),
-            "swtpm" => parse_endpoint(conf).map(Tcti::Swtpm).map_err(bad),
+            "device" => {
+                let (timeout, path) = leading_timeout(conf).map_err(bad)?;
+                Ok(Tcti::Device {
+                    path: (!path.is_empty()).then(|| PathBuf::from(path)),
+                    timeout,
+                })
+            }
+            "mssim" => parse_endpoint(conf)
+                .map(|(endpoint, timeout)| Tcti::Mssim { endpoint, timeout })
+                .map_err(bad),
+            "swtpm" => parse_endpoint(conf)
+                .map(|(endpoint, timeout)| Tcti::Swtpm { endpoint, timeout })
+                .map_err(bad),
             "cmd" => {
-                if conf.trim().is_empty() {
+                let (timeout, command) = leading_timeout(conf).map_err(bad)?;
+                if command.trim().is_empty() {
                     Err(bad("cmd needs a shell command after `cmd:`".into()))
                 } else {
                     Ok(Tcti::Cmd {
-                        command: conf.to_string(),
+                        command: command.to_string(),
+                        timeout,
                     })
                 }
             }
@@ -78,40 +125,90 @@ impl Tcti {
         }
     }
 
-    /// Opens the transport this configuration describes.
+    /// The `timeout=` option, if one was given (else the transport's default applies).
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            Tcti::Device { timeout, .. }
+            | Tcti::Mssim { timeout, .. }
+            | Tcti::Swtpm { timeout, .. }
+            | Tcti::Cmd { timeout, .. } => *timeout,
+        }
+    }
+
+    /// Opens the transport this configuration describes, with its `timeout=` if given.
     pub fn open(&self) -> Result<Box<dyn Transport>, TransportError> {
-        Ok(match self {
-            Tcti::Device { path: Some(path) } => Box::new(DeviceTransport::open(path)?),
-            Tcti::Device { path: None } => {
+        let timeout = self.timeout();
+        let mut t: Box<dyn Transport> = match self {
+            Tcti::Device {
+                path: Some(path), ..
+            } => Box::new(DeviceTransport::open(path)?),
+            Tcti::Device { path: None, .. } => {
                 let mut tried = Vec::new();
+                let mut found = None;
                 for path in DEFAULT_DEVICES {
                     match DeviceTransport::open(path) {
-                        Ok(t) => return Ok(Box::new(t)),
+                        Ok(t) => {
+                            found = Some(t);
+                            break;
+                        }
                         Err(e) => tried.push(e.to_string()),
                     }
                 }
-                return Err(TransportError::Io {
+                Box::new(found.ok_or_else(|| TransportError::Io {
                     transport: "device".into(),
                     message: format!("no TPM device could be opened: {}", tried.join("; ")),
                     source: None,
-                });
+                })?)
             }
-            Tcti::Mssim(endpoint) => Box::new(MssimTransport::connect(endpoint.clone())?),
-            Tcti::Swtpm(endpoint) => Box::new(SwtpmTransport::connect(endpoint.clone())?),
-            Tcti::Cmd { command } => Box::new(CmdTransport::spawn(command)?),
-        })
+            Tcti::Mssim { endpoint, .. } => Box::new(MssimTransport::connect_with_timeout(
+                endpoint.clone(),
+                timeout.unwrap_or(super::DEFAULT_TIMEOUT),
+            )?),
+            Tcti::Swtpm { endpoint, .. } => Box::new(SwtpmTransport::connect_with_timeout(
+                endpoint.clone(),
+                timeout.unwrap_or(super::DEFAULT_TIMEOUT),
+            )?),
+            Tcti::Cmd { command, .. } => Box::new(CmdTransport::spawn(command)?),
+        };
+        if let Some(timeout) = timeout {
+            t.set_timeout(timeout);
+        }
+        Ok(t)
     }
 }
 
 impl std::fmt::Display for Tcti {
     /// The canonical string; [`Tcti::parse`] reads it back to an equal value.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only whole seconds can be parsed, so only those are ever stored.
+        let lead = |t: &Option<Duration>| match t {
+            Some(t) => format!("timeout={},", t.as_secs()),
+            None => String::new(),
+        };
+        let tail = |t: &Option<Duration>| match t {
+            Some(t) => format!(",timeout={}", t.as_secs()),
+            None => String::new(),
+        };
         match self {
-            Tcti::Device { path: None } => f.write_str("device"),
-            Tcti::Device { path: Some(p) } => write!(f, "device:{}", p.display()),
-            Tcti::Mssim(e) => write!(f, "mssim:{}", e.conf()),
-            Tcti::Swtpm(e) => write!(f, "swtpm:{}", e.conf()),
-            Tcti::Cmd { command } => write!(f, "cmd:{command}"),
+            Tcti::Device {
+                path: None,
+                timeout: None,
+            } => f.write_str("device"),
+            Tcti::Device {
+                path: None,
+                timeout: Some(t),
+            } => write!(f, "device:timeout={}", t.as_secs()),
+            Tcti::Device {
+                path: Some(p),
+                timeout,
+            } => write!(f, "device:{}{}", lead(timeout), p.display()),
+            Tcti::Mssim { endpoint, timeout } => {
+                write!(f, "mssim:{}{}", endpoint.conf(), tail(timeout))
+            }
+            Tcti::Swtpm { endpoint, timeout } => {
+                write!(f, "swtpm:{}{}", endpoint.conf(), tail(timeout))
+            }
+            Tcti::Cmd { command, timeout } => write!(f, "cmd:{}{command}", lead(timeout)),
         }
     }
 }
@@ -124,11 +221,36 @@ impl std::str::FromStr for Tcti {
     }
 }
 
-/// `host=H,port=P` or `path=SOCKET`; empty items are skipped as tpm2-tss does.
-fn parse_endpoint(conf: &str) -> Result<Endpoint, String> {
+/// `timeout=SECONDS`'s value: whole seconds, 1 to [`MAX_TIMEOUT_SECS`].
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(secs @ 1..=MAX_TIMEOUT_SECS) => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "timeout {value:?} is not a whole number of seconds from 1 to {MAX_TIMEOUT_SECS}"
+        )),
+    }
+}
+
+/// Splits a leading `timeout=SECONDS,` item off a `device:` path or `cmd:` command. A second
+/// timeout item is refused rather than taken for a path or a command.
+fn leading_timeout(conf: &str) -> Result<(Option<Duration>, &str), String> {
+    let Some(rest) = conf.strip_prefix("timeout=") else {
+        return Ok((None, conf));
+    };
+    let (value, rest) = rest.split_once(',').unwrap_or((rest, ""));
+    if rest.starts_with("timeout=") {
+        return Err("key \"timeout\" given twice".into());
+    }
+    Ok((Some(parse_timeout(value)?), rest))
+}
+
+/// `host=H,port=P` or `path=SOCKET`, and optionally `timeout=SECONDS`; empty items are
+/// skipped as tpm2-tss does.
+fn parse_endpoint(conf: &str) -> Result<(Endpoint, Option<Duration>), String> {
     let mut host: Option<&str> = None;
     let mut port: Option<u16> = None;
     let mut path: Option<&str> = None;
+    let mut timeout: Option<Duration> = None;
     for item in conf.split(',').filter(|i| !i.is_empty()) {
         let (key, value) = item
             .split_once('=')
@@ -151,9 +273,10 @@ fn parse_endpoint(conf: &str) -> Result<Endpoint, String> {
                 }
                 port.replace(p).is_some()
             }
+            "timeout" => timeout.replace(parse_timeout(value)?).is_some(),
             other => {
                 return Err(format!(
-                    "unknown key {other:?} (expected host, port or path)"
+                    "unknown key {other:?} (expected host, port, path or timeout)"
                 ))
             }
         };
@@ -165,11 +288,14 @@ fn parse_endpoint(conf: &str) -> Result<Endpoint, String> {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             Err("path cannot be combined with host or port".into())
         }
-        (Some(path), None, None) => Ok(Endpoint::Unix { path: path.into() }),
-        (None, host, port) => Ok(Endpoint::Tcp {
-            host: host.unwrap_or(DEFAULT_HOST).to_string(),
-            port: port.unwrap_or(DEFAULT_PORT),
-        }),
+        (Some(path), None, None) => Ok((Endpoint::Unix { path: path.into() }, timeout)),
+        (None, host, port) => Ok((
+            Endpoint::Tcp {
+                host: host.unwrap_or(DEFAULT_HOST).to_string(),
+                port: port.unwrap_or(DEFAULT_PORT),
+            },
+            timeout,
+        )),
     }
 }
 
@@ -249,35 +375,75 @@ mod tests {
         }
     }
 
+    fn device(path: Option<&str>, timeout: Option<u64>) -> Tcti {
+        Tcti::Device {
+            path: path.map(PathBuf::from),
+            timeout: timeout.map(Duration::from_secs),
+        }
+    }
+
+    fn mssim(endpoint: Endpoint, timeout: Option<u64>) -> Tcti {
+        Tcti::Mssim {
+            endpoint,
+            timeout: timeout.map(Duration::from_secs),
+        }
+    }
+
+    fn swtpm(endpoint: Endpoint, timeout: Option<u64>) -> Tcti {
+        Tcti::Swtpm {
+            endpoint,
+            timeout: timeout.map(Duration::from_secs),
+        }
+    }
+
+    fn cmd(command: &str, timeout: Option<u64>) -> Tcti {
+        Tcti::Cmd {
+            command: command.into(),
+            timeout: timeout.map(Duration::from_secs),
+        }
+    }
+
     #[test]
     fn parses_the_tpm2_tss_forms() {
         let cases = [
-            ("device", Tcti::Device { path: None }),
-            ("device:", Tcti::Device { path: None }),
-            (
-                "device:/dev/tpm0",
-                Tcti::Device {
-                    path: Some("/dev/tpm0".into()),
-                },
-            ),
-            ("mssim", Tcti::Mssim(tcp("localhost", 2321))),
+            ("device", device(None, None)),
+            ("device:", device(None, None)),
+            ("device:/dev/tpm0", device(Some("/dev/tpm0"), None)),
+            ("mssim", mssim(tcp("localhost", 2321), None)),
             (
                 "mssim:host=10.0.0.1,port=2400",
-                Tcti::Mssim(tcp("10.0.0.1", 2400)),
+                mssim(tcp("10.0.0.1", 2400), None),
             ),
-            ("mssim:port=2400,host=h,", Tcti::Mssim(tcp("h", 2400))),
-            ("swtpm:", Tcti::Swtpm(tcp("localhost", 2321))),
+            ("mssim:port=2400,host=h,", mssim(tcp("h", 2400), None)),
+            ("swtpm:", swtpm(tcp("localhost", 2321), None)),
             (
                 "swtpm:path=/run/s.sock",
-                Tcti::Swtpm(Endpoint::Unix {
-                    path: "/run/s.sock".into(),
-                }),
+                swtpm(
+                    Endpoint::Unix {
+                        path: "/run/s.sock".into(),
+                    },
+                    None,
+                ),
+            ),
+            ("cmd:nc -q 0 -U a:b,c", cmd("nc -q 0 -U a:b,c", None)),
+            // timeout=SECONDS, on every transport.
+            ("device:timeout=7", device(None, Some(7))),
+            ("device:timeout=7,", device(None, Some(7))),
+            (
+                "device:timeout=7,/dev/tpm0",
+                device(Some("/dev/tpm0"), Some(7)),
             ),
             (
-                "cmd:nc -q 0 -U a:b,c",
-                Tcti::Cmd {
-                    command: "nc -q 0 -U a:b,c".into(),
-                },
+                "mssim:timeout=3,port=2400",
+                mssim(tcp("localhost", 2400), Some(3)),
+            ),
+            (
+                "swtpm:path=/s,timeout=86400",
+                swtpm(Endpoint::Unix { path: "/s".into() }, Some(86400)),
+            ),
+            (
+                "cmd:timeout=1,nc -q 0 -U a:b,c",
+                cmd("nc -q 0 -U a:b,c", Some(1)),
             ),
         ];
         for (s, want) in cases {

@@ -2,7 +2,7 @@
 
 use super::pcr::{HashValue, PcrSelect, PcrSelectionList};
 use super::structures::{
-    bad_selector, plain_struct_codec, AlgorithmAttributes, CommandAttributes, TpmList,
+    bad_selector, list_entry, plain_struct_codec, AlgorithmAttributes, CommandAttributes, TpmList,
 };
 use super::{
     AlgId, Capability, CommandCode, EccCurve, Handle, Marshal, PcrPropertyTag, PropertyTag, Reader,
@@ -81,6 +81,16 @@ pub type TaggedPcrPropertyList = TpmList<TaggedPcrSelect, MAX_PCR_PROPERTIES>;
 pub type EccCurveList = TpmList<EccCurve, MAX_ECC_CURVES>;
 /// TPML_TAGGED_POLICY
 pub type TaggedPolicyList = TpmList<TaggedPolicy, MAX_TAGGED_POLICIES>;
+list_entry!(
+    AlgProperty => "TPML_ALG_PROPERTY",
+    Handle => "TPML_HANDLE",
+    CommandCode => "TPML_CC",
+    CommandAttributes => "TPML_CCA",
+    TaggedProperty => "TPML_TAGGED_TPM_PROPERTY",
+    TaggedPcrSelect => "TPML_TAGGED_PCR_PROPERTY",
+    EccCurve => "TPML_ECC_CURVE",
+    TaggedPolicy => "TPML_TAGGED_POLICY",
+);
 
 /// TPMS_CAPABILITY_DATA: the capability selector and its TPMU_CAPABILITIES arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +173,35 @@ impl Unmarshal for CapabilityData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An oversized count is reported with the TPM structure's name, not a Rust type path.
+    #[test]
+    fn list_errors_name_the_tpm_structure() {
+        use crate::wire::{DigestList, DigestValues, PcrSelectionList};
+        fn check<L: Unmarshal>(tpml: &str) {
+            let e = L::from_bytes(&u32::MAX.to_be_bytes())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(tpml) && !e.contains("::"), "{tpml}: {e}");
+        }
+        check::<AlgPropertyList>("TPML_ALG_PROPERTY");
+        check::<HandleList>("TPML_HANDLE");
+        check::<CommandCodeList>("TPML_CC");
+        check::<CommandAttributesList>("TPML_CCA");
+        check::<TaggedPropertyList>("TPML_TAGGED_TPM_PROPERTY");
+        check::<TaggedPcrPropertyList>("TPML_TAGGED_PCR_PROPERTY");
+        check::<EccCurveList>("TPML_ECC_CURVE");
+        check::<TaggedPolicyList>("TPML_TAGGED_POLICY");
+        check::<PcrSelectionList>("TPML_PCR_SELECTION");
+        check::<DigestList>("TPML_DIGEST");
+        check::<DigestValues>("TPML_DIGEST_VALUES");
+        // Building one too long says the same.
+        let e = HandleList::new(vec![Handle(0); MAX_CAP_HANDLES + 1])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TPML_HANDLE") && !e.contains("::"), "{e}");
+    }
 
     #[test]
     fn handles_capability_layout() {

@@ -26,7 +26,7 @@ pub use pcr::*;
 pub use public::*;
 pub use rc::*;
 pub use structures::{
-    AlgorithmAttributes, AuthTicket, CommandAttributes, CreationTicket, HashcheckTicket,
+    AlgorithmAttributes, AuthTicket, CommandAttributes, CreationTicket, HashcheckTicket, ListEntry,
     LocalityAttributes, NvAttributes, ObjectAttributes, Ticket, TpmList, VerifiedTicket,
 };
 pub use sym::*;

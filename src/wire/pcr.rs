@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use super::structures::{bad_selector, TpmList};
+use super::structures::{bad_selector, list_entry, TpmList};
 use super::{AlgId, Digest, Marshal, Reader, Unmarshal, WireError, Writer, MAX_DIGEST_SIZE};
 
 /// The largest PCR bitmap accepted: 4 bytes, 32 PCRs (TPMs implement 24; tpm2-tss allows 4).
@@ -155,6 +155,11 @@ pub type PcrSelectionList = TpmList<PcrSelection, MAX_PCR_BANKS>;
 pub type DigestList = TpmList<Digest, MAX_DIGEST_LIST>;
 /// TPML_DIGEST_VALUES: one digest per bank, as PCR_Extend takes them.
 pub type DigestValues = TpmList<HashValue, MAX_PCR_BANKS>;
+list_entry!(
+    PcrSelection => "TPML_PCR_SELECTION",
+    Digest => "TPML_DIGEST",
+    HashValue => "TPML_DIGEST_VALUES",
+);
 
 /// TPMT_HA: a hash algorithm and a digest whose length that algorithm fixes (no size field
 /// on the wire). The length is checked when one is built, so one that exists always

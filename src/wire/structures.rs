@@ -52,6 +52,22 @@ pub(crate) fn unmarshal_sized<T: Unmarshal>(r: &mut Reader<'_>) -> Result<T, Wir
     Ok(value)
 }
 
+/// An entry type of a TPML_*: names the list in errors in the specification's terms.
+pub trait ListEntry {
+    /// The TPML_* structure a list of these is, e.g. `"TPML_HANDLE"`.
+    const TPML: &'static str;
+}
+
+/// Declares which TPML_* a list of each entry type is.
+macro_rules! list_entry {
+    ($($ty:ty => $tpml:literal),* $(,)?) => {
+        $(impl $crate::wire::structures::ListEntry for $ty {
+            const TPML: &'static str = $tpml;
+        })*
+    };
+}
+pub(crate) use list_entry;
+
 /// A TPML_*: a u32 count then that many entries, at most `MAX`. The count is checked before
 /// anything is allocated, and a list longer than `MAX` cannot be built, so whatever is
 /// marshalled can be read back.
@@ -61,31 +77,8 @@ pub struct TpmList<T, const MAX: usize>(Vec<T>);
 impl<T, const MAX: usize> TpmList<T, MAX> {
     pub const MAX: usize = MAX;
 
-    pub fn new(items: Vec<T>) -> Result<Self, WireError> {
-        if items.len() > MAX {
-            return Err(WireError::TooMany {
-                what: core::any::type_name::<T>(),
-                count: items.len(),
-                max: MAX,
-            });
-        }
-        Ok(TpmList(items))
-    }
-
     pub const fn empty() -> Self {
         TpmList(Vec::new())
-    }
-
-    pub fn push(&mut self, item: T) -> Result<(), WireError> {
-        if self.0.len() >= MAX {
-            return Err(WireError::TooMany {
-                what: core::any::type_name::<T>(),
-                count: self.0.len() + 1,
-                max: MAX,
-            });
-        }
-        self.0.push(item);
-        Ok(())
     }
 
     pub fn as_slice(&self) -> &[T] {
@@ -94,6 +87,31 @@ impl<T, const MAX: usize> TpmList<T, MAX> {
 
     pub fn into_vec(self) -> Vec<T> {
         self.0
+    }
+}
+
+impl<T: ListEntry, const MAX: usize> TpmList<T, MAX> {
+    pub fn new(items: Vec<T>) -> Result<Self, WireError> {
+        if items.len() > MAX {
+            return Err(WireError::TooMany {
+                what: T::TPML,
+                count: items.len(),
+                max: MAX,
+            });
+        }
+        Ok(TpmList(items))
+    }
+
+    pub fn push(&mut self, item: T) -> Result<(), WireError> {
+        if self.0.len() >= MAX {
+            return Err(WireError::TooMany {
+                what: T::TPML,
+                count: self.0.len() + 1,
+                max: MAX,
+            });
+        }
+        self.0.push(item);
+        Ok(())
     }
 }
 
@@ -110,7 +128,7 @@ impl<T, const MAX: usize> Deref for TpmList<T, MAX> {
     }
 }
 
-impl<T, const MAX: usize> TryFrom<Vec<T>> for TpmList<T, MAX> {
+impl<T: ListEntry, const MAX: usize> TryFrom<Vec<T>> for TpmList<T, MAX> {
     type Error = WireError;
     fn try_from(items: Vec<T>) -> Result<Self, WireError> {
         Self::new(items)
@@ -133,12 +151,12 @@ impl<T: Marshal, const MAX: usize> Marshal for TpmList<T, MAX> {
     }
 }
 
-impl<T: Unmarshal, const MAX: usize> Unmarshal for TpmList<T, MAX> {
+impl<T: Unmarshal + ListEntry, const MAX: usize> Unmarshal for TpmList<T, MAX> {
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let count = r.u32()? as usize;
         if count > MAX {
             return Err(WireError::TooMany {
-                what: core::any::type_name::<T>(),
+                what: T::TPML,
                 count,
                 max: MAX,
             });
@@ -439,16 +457,16 @@ mod tests {
 
     #[test]
     fn list_count_is_checked_before_reading_entries() {
-        type Small = TpmList<u32, 2>;
-        assert!(Small::new(vec![1, 2, 3]).is_err());
+        type Small = TpmList<Handle, 2>;
+        assert!(Small::new(vec![Handle(1), Handle(2), Handle(3)]).is_err());
         // Claims 3 entries but supplies none: rejected for the count, not truncation.
         assert!(matches!(
             Small::from_bytes(&[0, 0, 0, 3]),
             Err(WireError::TooMany { count: 3, .. })
         ));
-        let mut l = Small::new(vec![7]).unwrap();
-        l.push(8).unwrap();
-        assert!(l.push(9).is_err());
+        let mut l = Small::new(vec![Handle(7)]).unwrap();
+        l.push(Handle(8)).unwrap();
+        assert!(l.push(Handle(9)).is_err());
         assert_eq!(Small::from_bytes(&l.to_bytes()).unwrap(), l);
     }
 }

@@ -26,6 +26,13 @@ struct Cli {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// How long one TPM command may take before it fails, in seconds (1 to 86400). Overrides
+    /// a `timeout=` in the TCTI. Default: 300, long enough for RSA key generation on slow
+    /// hardware TPMs.
+    #[arg(long, global = true, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=tpm2_wire::transport::MAX_TIMEOUT_SECS))]
+    timeout: Option<u64>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -58,6 +65,9 @@ enum SessionCommand {
     Status(manage::StatusArgs),
 }
 
+/// `--timeout`, applied to the transport by [`tools::open_tpm`] after opening it.
+pub static TIMEOUT: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.verbose > 0 {
@@ -72,6 +82,9 @@ fn main() -> ExitCode {
             .with_target(false)
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .init();
+    }
+    if let Some(secs) = cli.timeout {
+        let _ = TIMEOUT.set(std::time::Duration::from_secs(secs));
     }
     let tcti = cli.tcti.as_deref();
     let result = match cli.command {

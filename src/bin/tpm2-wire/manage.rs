@@ -62,8 +62,8 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
     }
     let shown: Vec<&SessionInfo> = all
         .iter()
-        .filter(|s| a.pid.map_or(true, |p| s.pid == Some(p)))
-        .filter(|s| before.map_or(true, |t| s.created.is_some_and(|c| c < t)))
+        .filter(|s| a.pid.is_none_or(|p| s.pid == Some(p)))
+        .filter(|s| before.is_none_or(|t| s.created.is_some_and(|c| c < t)))
         .collect();
     if a.json {
         let list: Vec<_> = shown.iter().map(|s| session_json(s)).collect();

@@ -26,7 +26,11 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn open_tpm(tcti: Option<&str>) -> Result<Tpm, Box<dyn std::error::Error>> {
-    Ok(Tpm::open(tcti)?)
+    let mut transport = tpm2_wire::transport::open(tcti)?;
+    if let Some(timeout) = crate::TIMEOUT.get() {
+        transport.set_timeout(*timeout);
+    }
+    Ok(Tpm::new(transport))
 }
 
 /// Tells the user (once, on stderr) that sessions of this run may be missing from the
