@@ -29,7 +29,9 @@ pub trait PasswordSource {
 ///
 /// Standard input is read from file descriptor 0 directly, bypassing `std::io::stdin()`'s
 /// buffer, because that buffer lives for the whole process and is never zeroized. Anything
-/// already buffered there by earlier `stdin()` reads is therefore not seen.
+/// already buffered there by earlier `stdin()` reads is therefore not seen. Standard input
+/// that is not a terminal, and `file:` paths that are FIFOs or devices, must deliver within
+/// [`crate::files::input_timeout`] (30 s unless `TPM2_WIRE_INPUT_TIMEOUT` says otherwise).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemPasswordSource;
 

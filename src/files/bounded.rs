@@ -174,7 +174,8 @@ impl Stop {
             Stop::Timeout => FileError::Timeout {
                 waited,
                 during: "waiting for the end of input (a FIFO, pipe or device whose writer \
-                         neither finished nor closed it)",
+                         neither finished nor closed it; TPM2_WIRE_INPUT_TIMEOUT sets the limit \
+                         in seconds)",
             }
             .in_file(path),
             Stop::Io(error) => FileError::Io {
