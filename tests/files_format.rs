@@ -419,11 +419,21 @@ fn read_errors_name_the_file_and_the_problem() {
     assert!(e.to_string().contains("missing.ctx"), "{e}");
     assert!(matches!(e, FileError::Io { .. }));
 
-    // Neither a FIFO (no writer) nor an endless device can hang or exhaust a read.
+    // A FIFO is read like a file (a silent one times out: tests/hostile_paths.rs), and an
+    // endless device cannot exhaust a read.
     let fifo = dir.path().join("fifo");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    assert!(read_context_file(&fifo).is_err());
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::write(fifo, b"garbage!").unwrap()
+    });
+    let e = read_context_file(&fifo).unwrap_err();
+    writer.join().unwrap();
+    assert!(
+        matches!(e.without_path(), FileError::BadMagic { .. }),
+        "{e}"
+    );
     let e = read_object_file(Path::new("/dev/zero")).unwrap_err();
     assert!(e.to_string().contains("/dev/zero"), "{e}");
 }
@@ -492,15 +502,16 @@ fn failed_write_leaves_the_original_untouched() {
     let path = dir.path().join("s.ctx");
     std::fs::write(&path, b"original").unwrap();
 
-    // 1. The temporary file cannot be created (its name is taken by a directory).
-    let tmp = dir
+    // 1. A name planted where the temporary file used to go (`.NAME.<pid>.tmp`) no longer
+    // blocks the write: temporary names are random now (tests/hostile_paths.rs).
+    let planted = dir
         .path()
         .join(format!(".s.ctx.{}.tmp", std::process::id()));
-    std::fs::create_dir(&tmp).unwrap();
-    let e = write_session_file(&path, &f).unwrap_err();
-    assert!(e.to_string().contains("temporary"), "{e}");
-    assert_eq!(std::fs::read(&path).unwrap(), b"original");
-    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::create_dir(&planted).unwrap();
+    write_session_file(&path, &f).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), fixture("hmac.ctx"));
+    std::fs::remove_dir(&planted).unwrap();
+    std::fs::write(&path, b"original").unwrap();
 
     // 2. The rename fails (the target is a non-empty directory): the temp file is removed.
     let target = dir.path().join("d.ctx");

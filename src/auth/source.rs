@@ -2,12 +2,13 @@
 //! standard input is a terminal). Kept behind [`PasswordSource`] so the grammar can be tested
 //! and fuzzed without touching the file system or the terminal.
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
 use std::path::Path;
 
 use zeroize::Zeroizing;
+
+use crate::files::FileError;
 
 /// Supplies the bytes behind `file:PATH` and `file:-`.
 ///
@@ -28,15 +29,21 @@ pub trait PasswordSource {
 ///
 /// Standard input is read from file descriptor 0 directly, bypassing `std::io::stdin()`'s
 /// buffer, because that buffer lives for the whole process and is never zeroized. Anything
-/// already buffered there by earlier `stdin()` reads is therefore not seen.
+/// already buffered there by earlier `stdin()` reads is therefore not seen. Standard input
+/// that is not a terminal, and `file:` paths that are FIFOs or devices, must deliver within
+/// [`crate::files::input_timeout`] (30 s unless `TPM2_WIRE_INPUT_TIMEOUT` says otherwise).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemPasswordSource;
 
 impl PasswordSource for SystemPasswordSource {
+    /// A regular file, FIFO or character device, read with the same bound and timeout as
+    /// every other input (see [`crate::files::read_bounded`]).
     fn read_file(&mut self, path: &Path, limit: usize) -> io::Result<Zeroizing<Vec<u8>>> {
-        read_capped(File::open(path)?, limit)
+        crate::files::read_prefix(path, limit, crate::files::input_timeout()).map_err(to_io)
     }
 
+    /// A terminal is prompted and waited for as long as the user takes; anything else (a pipe,
+    /// a file) must deliver within [`crate::files::input_timeout`].
     fn read_stdin(&mut self, limit: usize) -> io::Result<Zeroizing<Vec<u8>>> {
         const STDIN: RawFd = 0;
         // SAFETY: isatty only inspects the descriptor; an invalid one yields 0.
@@ -44,7 +51,22 @@ impl PasswordSource for SystemPasswordSource {
             let mut prompt_to = prompt_writer();
             read_tty_line(STDIN, &mut prompt_to, "Enter password: ", limit)
         } else {
-            read_capped(FdReader(STDIN), limit)
+            crate::files::read_stdin_prefix(limit, crate::files::input_timeout()).map_err(to_io)
+        }
+    }
+}
+
+/// The trait speaks io::Error, and the parser adds the path: keep the kind (NotFound stays
+/// NotFound) and the message without a second copy of the path.
+fn to_io(e: FileError) -> io::Error {
+    match e {
+        FileError::Io { error, .. } => error,
+        other => {
+            let kind = match other.without_path() {
+                FileError::Timeout { .. } => io::ErrorKind::TimedOut,
+                _ => io::ErrorKind::InvalidInput,
+            };
+            io::Error::new(kind, other.without_path().to_string())
         }
     }
 }
@@ -194,6 +216,7 @@ pub(crate) fn read_tty_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::Cursor;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 

@@ -18,17 +18,19 @@
 //! it is kept as read.
 
 mod atomic;
+mod bounded;
 mod esys;
 mod parse;
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
 pub use atomic::{write_atomic, write_atomic_volatile};
+pub use bounded::{
+    input_timeout, read_bounded, read_bounded_within, DEFAULT_INPUT_TIMEOUT, INPUT_TIMEOUT_ENV,
+};
+pub(crate) use bounded::{kind_name, read_prefix, read_stdin_prefix};
 pub use esys::{
     EsysName, EsysResource, EsysSession, PolicyKind, SymDef, ESYS_NAME_SIZE, MAX_NV_PUBLIC_SIZE,
 };
@@ -72,6 +74,32 @@ pub enum FileError {
         what: &'static str,
         size: usize,
         max: usize,
+    },
+    /// A stream (FIFO, pipe, device) delivered more than its format allows; its full size is
+    /// unknown because the read stopped there.
+    #[error("{what} is more than the {max} bytes allowed")]
+    ExceedsLimit { what: &'static str, max: usize },
+    /// The path is a kind of file that cannot be used this way (a directory to read, a socket
+    /// to write, a regular file as a TPM device, ...).
+    #[error("{kind} cannot be {op}; expected {expected}")]
+    WrongFileType {
+        kind: &'static str,
+        op: &'static str,
+        expected: &'static str,
+    },
+    /// A FIFO, pipe or device did not finish within the time allowed (see
+    /// [`input_timeout`]).
+    #[error("timed out after {waited:?} {during}")]
+    Timeout {
+        waited: std::time::Duration,
+        during: &'static str,
+    },
+    /// Writing in place to a FIFO or device stopped part-way: what was written stays written.
+    #[error("wrote only {written} of {total} bytes: {error}")]
+    PartialWrite {
+        written: usize,
+        total: usize,
+        error: std::io::Error,
     },
     #[error("{what} must be zero, found 0x{value:x}")]
     NonZeroReserved { what: &'static str, value: u32 },
@@ -371,41 +399,10 @@ pub fn esys_bound_entity(name: &Name, auth: &[u8]) -> EsysName {
     crate::session::bound_entity(name.as_bytes(), auth)
 }
 
-/// Reads at most [`MAX_FILE_SIZE`] bytes of a regular file into a zeroizing buffer (session
-/// files can hold secrets).
+/// Reads at most [`MAX_FILE_SIZE`] bytes into a zeroizing buffer (session files can hold
+/// secrets); see [`read_bounded`].
 fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, FileError> {
-    let io = |op, error| FileError::Io {
-        path: path.to_path_buf(),
-        op,
-        error,
-    };
-    // O_NONBLOCK so that a FIFO cannot make open() wait for a writer forever.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| io("open", e))?;
-    let meta = file.metadata().map_err(|e| io("stat", e))?;
-    if !meta.is_file() {
-        return Err(io(
-            "open",
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
-        ));
-    }
-    let mut bytes = Zeroizing::new(Vec::new());
-    (&file as &File)
-        .take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io("read", e))?;
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(FileError::TooLarge {
-            what: "file",
-            size: bytes.len(),
-            max: MAX_FILE_SIZE as usize,
-        }
-        .in_file(path));
-    }
-    Ok(bytes)
+    read_bounded(path, "tpm2-tools file", MAX_FILE_SIZE as usize)
 }
 
 pub fn read_context_file(path: &Path) -> Result<SavedContext, FileError> {

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,30 +31,37 @@ pub struct DeviceTransport {
 
 impl DeviceTransport {
     /// Opens the device read-write and non-blocking: the write then only queues the command,
-    /// and the wait for the response is a `poll` bounded by the timeout.
+    /// and the wait for the response is a `poll` bounded by the timeout. The path must be a
+    /// character device (symlinks to one are followed): a regular file, FIFO or anything else
+    /// is refused before it is opened for writing, and the opened file is checked again, so a
+    /// mistyped `device:PATH` never gets a command frame written into it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, TransportError> {
         let path = path.as_ref();
+        let open_error = |e: std::io::Error| {
+            let hint = match e.kind() {
+                ErrorKind::NotFound => " (no such device: is a TPM present and its driver loaded?)",
+                ErrorKind::PermissionDenied => {
+                    " (permission denied: is the user in the tss group?)"
+                }
+                _ => "",
+            };
+            TransportError::Io {
+                transport: format!("device:{}", path.display()),
+                message: format!("cannot open {}{hint}", path.display()),
+                source: Some(e),
+            }
+        };
+        // Checked before opening too: opening a FIFO for writing is itself seen by its reader.
+        check_char_device(path, &std::fs::metadata(path).map_err(open_error)?)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| {
-                let hint = match e.kind() {
-                    ErrorKind::NotFound => {
-                        " (no such device: is a TPM present and its driver loaded?)"
-                    }
-                    ErrorKind::PermissionDenied => {
-                        " (permission denied: is the user in the tss group?)"
-                    }
-                    _ => "",
-                };
-                TransportError::Io {
-                    transport: format!("device:{}", path.display()),
-                    message: format!("cannot open {}{hint}", path.display()),
-                    source: Some(e),
-                }
-            })?;
+            .map_err(open_error)?;
+        // The path may have been swapped between the check and the open: the descriptor is
+        // what will be written to.
+        check_char_device(path, &file.metadata().map_err(open_error)?)?;
         Ok(Self::from_file(path, file))
     }
 
@@ -95,6 +102,16 @@ impl DeviceTransport {
             during,
         }
     }
+}
+
+fn check_char_device(path: &Path, meta: &std::fs::Metadata) -> Result<(), TransportError> {
+    if meta.file_type().is_char_device() {
+        return Ok(());
+    }
+    Err(TransportError::NotADevice {
+        transport: format!("device:{}", path.display()),
+        found: crate::files::kind_name(meta.file_type()),
+    })
 }
 
 /// What the TPM driver means by an errno (drivers/char/tpm/tpm-dev-common.c, tpm2-space.c).

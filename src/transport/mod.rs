@@ -5,7 +5,7 @@ use std::time::Duration;
 
 mod cmd;
 mod device;
-mod io;
+pub(crate) mod io;
 mod mssim;
 mod retry;
 mod swtpm;
@@ -52,6 +52,13 @@ pub enum TransportError {
         message: String,
         #[source]
         source: Option<std::io::Error>,
+    },
+    /// A `device:` path is not a character device (a regular file, a FIFO, ...); nothing was
+    /// written to it.
+    #[error("{transport}: the path is {found}, not a TPM character device; refusing to write TPM commands to it")]
+    NotADevice {
+        transport: String,
+        found: &'static str,
     },
     /// A TCTI configuration string could not be understood.
     #[error("bad TCTI {tcti:?}: {reason}")]

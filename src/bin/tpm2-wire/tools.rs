@@ -440,15 +440,7 @@ pub struct StartArgs {
 }
 
 fn read_name_file(path: &Path) -> Result<Name, Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() > tpm2_wire::wire::MAX_NAME_SIZE {
-        return Err(format!(
-            "{}: {} bytes is too long for a name",
-            path.display(),
-            bytes.len()
-        )
-        .into());
-    }
+    let bytes = files::read_bounded(path, "name file", tpm2_wire::wire::MAX_NAME_SIZE)?;
     Ok(Name::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
 }
 
@@ -778,18 +770,15 @@ fn pcr_digest_from_file(
         let h = HashAlg::from_alg_id(bank.hash)?;
         expected += h.digest_size() * bank.select.pcrs().count();
     }
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.len() != expected as u64 {
+    // Exactly the selection's size: a larger file (or an endless device) is refused unread.
+    let values = files::read_bounded(path, "PCR values file", expected)?;
+    if values.len() != expected {
         return Err(format!(
             "{}: {} bytes, but the selection's PCR values take {expected}",
             path.display(),
-            meta.len()
+            values.len()
         )
         .into());
-    }
-    let values = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if values.len() != expected {
-        return Err(format!("{}: changed while being read", path.display()).into());
     }
     Ok(crypto::hash(hash, &[&values]))
 }
