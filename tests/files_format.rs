@@ -530,7 +530,11 @@ fn failed_write_leaves_the_original_untouched() {
     let not_dir = dir.path().join("plain");
     std::fs::write(&not_dir, b"original").unwrap();
     let e = write_session_file(&not_dir.join("s.ctx"), &f).unwrap_err();
-    assert!(e.to_string().contains("temporary"), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("plain/s.ctx") && text.contains("Not a directory"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&not_dir).unwrap(), b"original");
     assert!(leftovers(dir.path()).is_empty());
 
