@@ -465,6 +465,7 @@ fn a_reload_at_another_handle_is_a_lost_session() {
         })),
     );
     let randoms = count(&r.relay, GET_RANDOM);
+    let flushes = count(&r.relay, CommandCode::FLUSH_CONTEXT);
     let e = r
         .tpm
         .execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
@@ -475,6 +476,9 @@ fn a_reload_at_another_handle_is_a_lost_session() {
         "{e}"
     );
     assert_eq!(count(&r.relay, GET_RANDOM), randoms, "no HMAC sent");
+    // The handle the forged answer names may be a stranger's: it is not flushed.
+    drop(s);
+    assert_eq!(count(&r.relay, CommandCode::FLUSH_CONTEXT), flushes);
     assert_eq!(lockout_counter(&r.direct), 0);
 }
 

@@ -65,10 +65,8 @@ impl Tpm {
                 Ok(Session::adopt(self, state))
             }
             Ok(handle) => {
-                // Not ours: give the slot back rather than leak it.
-                let _ = self.run(&crate::command::FlushContext {
-                    flush_handle: handle,
-                });
+                // A session context always loads at its own handle, so this answer is not
+                // the TPM's. The handle it names is not flushed: it may be anyone's session.
                 Err(Error::SessionLost {
                     handle: state.handle,
                     reason: format!("the TPM loaded the context as {handle}"),

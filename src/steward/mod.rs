@@ -522,13 +522,8 @@ fn unpark(core: &mut Core, i: usize) -> Result<()> {
             Ok(())
         }
         Ok(rsp) => {
-            let _ = exchange(
-                core,
-                &FlushContext {
-                    flush_handle: rsp.loaded_handle,
-                },
-                &mut [],
-            );
+            // A session context always loads at its own handle, so this answer is not the
+            // TPM's. The handle it names is not flushed: it may be anyone's session.
             core.steward.mark_lost(i);
             Err(lost_error(
                 handle,
