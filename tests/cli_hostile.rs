@@ -28,14 +28,8 @@ fn through(env: &Env, relay: &Relay, args: &[&str]) -> std::process::Output {
     cmd.output().unwrap()
 }
 
-fn random_with_a_session_after(tamper: Tamper) {
-    let env = Env::new();
-    let relay = Relay::start(env.sim.endpoint()).expect("relay");
-    // A primary key without noDA: failed authorizations of it count.
-    env.tool_ok(
-        "tpm2_createprimary",
-        &["-C", "o", "-c", "key.ctx", "-p", "da-protected"],
-    );
+/// An HMAC session bound to the DA-protected `key.ctx`, saved to `file`.
+fn start_bound_session(env: &Env, file: &str) {
     env.ok(&[
         "session",
         "start",
@@ -46,8 +40,19 @@ fn random_with_a_session_after(tamper: Tamper) {
         "str:da-protected",
         "--allow-bind-auth-in-file",
         "-S",
-        "D.ctx",
+        file,
     ]);
+}
+
+fn random_with_a_session_after(tamper: Tamper) {
+    let env = Env::new();
+    let relay = Relay::start(env.sim.endpoint()).expect("relay");
+    // A primary key without noDA: failed authorizations of it count.
+    env.tool_ok(
+        "tpm2_createprimary",
+        &["-C", "o", "-c", "key.ctx", "-p", "da-protected"],
+    );
+    start_bound_session(&env, "D.ctx");
     // In step: it works through the relay and goes back to its file.
     let out = through(&env, &relay, &["random", "8", "-S", "D.ctx"]);
     cli_common::assert_success("clean random -S", &out);
@@ -78,18 +83,7 @@ fn random_with_a_session_after(tamper: Tamper) {
     assert_eq!(lockout_counter(&env), 0);
 
     // The key is fine: a new session bound to it works.
-    env.ok(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "--bind-context",
-        "key.ctx",
-        "--bind-auth",
-        "str:da-protected",
-        "--allow-bind-auth-in-file",
-        "-S",
-        "E.ctx",
-    ]);
+    start_bound_session(&env, "E.ctx");
     let out = through(&env, &relay, &["random", "8", "-S", "E.ctx"]);
     cli_common::assert_success("new session", &out);
     env.ok(&["session", "flush", "--all"]);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{GetRandom, Unseal};
+use tpm2_wire::command::{Entity, GetRandom, Unseal};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::registry::Registry;
 use tpm2_wire::session::engine::SessionSlot;
@@ -178,22 +178,28 @@ fn bound_session_after_a_flipped_response_hmac() {
     bound_session_after(Attack::FlipHmac);
 }
 
-/// A session authorizing Unseal of a DA-protected sealed object.
-fn authorizing_session_after(attack: Attack) {
-    let r = rig();
+/// A DA-protected sealed object (auth value `auth`) under a fresh primary: (parent, sealed).
+fn sealed_object(r: &Rig, auth: &Auth, secret: &[u8]) -> (Entity, Entity) {
     let empty = Auth::empty();
     let (parent, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
-    let seal_auth = pw("sealed-secret-auth");
-    let secret = random_bytes(24);
     let created = create_sealed(
         &r.direct,
         &parent,
         Public::sealed_data(HashAlg::Sha256.alg_id()),
-        &seal_auth,
-        &secret,
+        auth,
+        secret,
         &mut [SessionSlot::Password(&empty)],
     );
     let sealed = load(&r.direct, &parent, &created, SessionSlot::Password(&empty));
+    (parent, sealed)
+}
+
+/// A session authorizing Unseal of a DA-protected sealed object.
+fn authorizing_session_after(attack: Attack) {
+    let r = rig();
+    let seal_auth = pw("sealed-secret-auth");
+    let secret = random_bytes(24);
+    let (parent, sealed) = sealed_object(&r, &seal_auth, &secret);
     let unseal = Unseal {
         item_handle: sealed.clone(),
     };
@@ -318,18 +324,8 @@ fn every_unverified_failure_desynchronizes() {
 #[test]
 fn a_tpm_error_code_keeps_the_session() {
     let r = rig();
-    let empty = Auth::empty();
-    let (parent, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
     let seal_auth = pw("right");
-    let created = create_sealed(
-        &r.direct,
-        &parent,
-        Public::sealed_data(HashAlg::Sha256.alg_id()),
-        &seal_auth,
-        b"x",
-        &mut [SessionSlot::Password(&empty)],
-    );
-    let sealed = load(&r.direct, &parent, &created, SessionSlot::Password(&empty));
+    let (parent, sealed) = sealed_object(&r, &seal_auth, b"x");
     let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
     let unseal = Unseal {
         item_handle: sealed.clone(),
