@@ -4,15 +4,20 @@
 mod capability;
 mod context;
 mod names;
+mod object;
 mod policy;
+mod random;
 pub(crate) mod registry_link;
 mod session;
+mod start;
 mod trace;
 
 pub use capability::command_code;
 pub use context::*;
 pub use names::*;
+pub use object::{LoadedObject, ObjectRef};
 pub use session::*;
+pub use start::{SessionKind, StartSpec};
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

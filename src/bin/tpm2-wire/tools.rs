@@ -6,18 +6,17 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use tpm2_wire::auth::{parse_password, parse_pcr_selection};
-use tpm2_wire::client::SaltKey;
-use tpm2_wire::command::{Entity, GetRandom};
+use tpm2_wire::client::{ObjectRef, SessionKind, StartSpec};
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::files;
 use tpm2_wire::inventory;
 use tpm2_wire::registry::{hash_name, session_type_name};
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    Auth, CommandCode, Digest, Handle, Name, PcrSelection, PcrSelectionList, PropertyTag, Public,
-    SessionAttributes, SessionType,
+    Auth, CommandCode, Digest, Handle, Name, PcrSelection, PcrSelectionList, PropertyTag,
+    SessionAttributes,
 };
-use tpm2_wire::{Session, SessionOptions, Tpm};
+use tpm2_wire::{Session, Tpm};
 
 use crate::CliResult;
 
@@ -64,73 +63,24 @@ pub fn random(tcti: Option<&str>, a: RandomArgs) -> CliResult {
         return Err(format!("at most {MAX_RANDOM} bytes per call").into());
     }
     let tpm = open_tpm(tcti)?;
-    let mut session = match &a.session {
-        Some(p) => Some(load_session(&tpm, p)?),
-        None => None,
+    let Some(path) = &a.session else {
+        println!("{}", hex(&tpm.get_random(a.count)?));
+        return Ok(());
     };
-    let original = session.as_ref().map(|s| s.state().attributes);
-    if let Some(s) = session.as_mut() {
-        let st = s.state();
-        let mut attrs = SessionAttributes(SessionAttributes::CONTINUE_SESSION);
-        if st.symmetric != Symmetric::Null && st.has_secret_key() {
-            attrs = attrs.with(SessionAttributes::ENCRYPT, true);
-        }
-        if st.attributes.contains(SessionAttributes::AUDIT) {
-            attrs = attrs.with(SessionAttributes::AUDIT, true);
-        }
-        if attrs.0 == SessionAttributes::CONTINUE_SESSION {
-            // Give the session back to its file untouched, so the refusal costs nothing.
-            if let (Some(s), Some(path)) = (session, &a.session) {
-                save_session(s, path)?;
-            }
-            return Err(
-                "the session can neither encrypt the response (it needs a cipher and a salted \
-                 or bound session key) nor audit it"
-                    .into(),
-            );
-        }
-        s.set_attributes(attrs);
-    }
-    let mut out = Vec::with_capacity(a.count);
-    let fetched = (|| -> CliResult {
-        while out.len() < a.count {
-            let want = (a.count - out.len()).min(64) as u16;
-            let cmd = GetRandom {
-                bytes_requested: want,
-            };
-            let rsp = match session.as_mut() {
-                Some(s) => tpm.execute(&cmd, &mut [s.extra()])?,
-                None => tpm.run(&cmd)?,
-            };
-            let got = rsp.random_bytes.as_bytes();
-            if got.is_empty() || got.len() > want as usize {
-                return Err(format!(
-                    "TPM returned {} random bytes when asked for {want}",
-                    got.len()
-                )
-                .into());
-            }
-            out.extend_from_slice(got);
-        }
-        Ok(())
-    })();
-    // Save the session back whatever happened, so the file stays usable.
-    let saved = match (session, original, &a.session) {
-        (Some(mut s), Some(attrs), Some(path)) => {
-            s.set_attributes(attrs);
-            save_session(s, path)
-        }
-        _ => Ok(()),
-    };
+    let mut session = load_session(&tpm, path)?;
+    let fetched = tpm.get_random_protected(a.count, &mut session);
+    // Save the session back whatever happened, so the file stays usable (a session that can
+    // no longer be trusted is ended instead).
+    let saved = save_session(session, path);
     // The command's own failure comes first; what became of the session follows it.
-    match (fetched, saved) {
+    let bytes = match (fetched, saved) {
         (Err(f), Err(s)) => return Err(format!("{f}\n{s}").into()),
         (f, s) => {
-            f?;
             s?;
+            f?
         }
-    }
-    println!("{}", hex(&out));
+    };
+    println!("{}", hex(&bytes));
     warn_registry(&tpm);
     Ok(())
 }
@@ -262,54 +212,7 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Objects and session files
-
-/// A handle such as `0x81000001` (hex, as tpm2-tools takes it), or `None` if `s` is a path.
-fn parse_handle(s: &str) -> Option<Handle> {
-    let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
-    if h.is_empty() || h.len() > 8 {
-        return None;
-    }
-    u32::from_str_radix(h, 16).ok().map(Handle)
-}
-
-/// An object given as tpm2-tools does: a handle, or a context file (loaded now; the returned
-/// transient handle must be flushed when done).
-struct Object {
-    entity: Entity,
-    public: Public,
-    loaded_from_file: Option<Handle>,
-}
-
-fn load_object(tpm: &Tpm, spec: &str) -> Result<Object, Box<dyn std::error::Error>> {
-    if let Some(h) = parse_handle(spec) {
-        let (entity, public) = tpm.read_public(h)?;
-        return Ok(Object {
-            entity,
-            public,
-            loaded_from_file: None,
-        });
-    }
-    let path = Path::new(spec);
-    let serialized = matches!(
-        files::read_object_file(path)?,
-        files::ObjectFile::Serialized(_)
-    );
-    let (entity, public) = tpm.load_object_file(path)?;
-    Ok(Object {
-        loaded_from_file: (!serialized).then_some(entity.handle),
-        entity,
-        public,
-    })
-}
-
-impl Object {
-    fn release(&self, tpm: &Tpm) {
-        if let Some(h) = self.loaded_from_file {
-            let _ = tpm.run(&tpm2_wire::command::FlushContext { flush_handle: h });
-        }
-    }
-}
+// Session files
 
 pub fn load_session(tpm: &Tpm, path: &Path) -> Result<Session, Box<dyn std::error::Error>> {
     Ok(tpm.load_session_file(path)?)
@@ -390,6 +293,18 @@ pub enum SymName {
     Null,
 }
 
+impl SymName {
+    fn symmetric(self, hash: HashAlg) -> Symmetric {
+        match self {
+            SymName::Aes | SymName::Aes128cfb => Symmetric::AesCfb(128),
+            SymName::Aes192cfb => Symmetric::AesCfb(192),
+            SymName::Aes256cfb => Symmetric::AesCfb(256),
+            SymName::Xor => Symmetric::Xor(hash),
+            SymName::Null => Symmetric::Null,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct StartArgs {
     /// Start a policy session (default: trial).
@@ -454,21 +369,11 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
         }
         None => Auth::empty(),
     };
-    let auth_nonempty = bind_auth.as_bytes().iter().any(|&b| b != 0);
-    if auth_nonempty && !a.allow_bind_auth_in_file {
+    if bind_auth.as_bytes().iter().any(|&b| b != 0) && !a.allow_bind_auth_in_file {
         return Err(
             "refusing to bind to an object with a non-empty auth value: the tpm2-tools session \
              file would carry that auth value in clear; use a salted session (--tpmkey-context) \
              instead, or pass --allow-bind-auth-in-file to accept the disclosure"
-                .into(),
-        );
-    }
-    let trial = !a.policy_session && !a.hmac_session && !a.audit_session;
-    if trial && (a.key_context.is_some() || a.bind_context.is_some() || a.tpmkey_context.is_some())
-    {
-        return Err(
-            "trial sessions cannot be salted or bound (they never encrypt parameters); \
-                    add --policy-session or --hmac-session"
                 .into(),
         );
     }
@@ -477,88 +382,49 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
             "-n/--name verifies the object of -c or --tpmkey-context; neither was given".into(),
         );
     }
-
-    let tpm = open_tpm(tcti)?;
-    let hash = a.hash.alg();
-    let mut opts = if a.policy_session {
-        SessionOptions::policy()
-    } else if a.audit_session {
-        SessionOptions::audit()
-    } else if a.hmac_session {
-        SessionOptions::hmac()
-    } else {
-        SessionOptions::trial()
-    }
-    .hash(hash);
-
-    let mut objects: Vec<Object> = Vec::new();
-    let result = (|| -> CliResult {
-        let tpmkey_spec = a.key_context.as_ref().or(a.tpmkey_context.as_ref());
-        let bind_spec = a.key_context.as_ref().or(a.bind_context.as_ref());
-        let expected_name = a.name.as_deref().map(read_name_file).transpose()?;
-        if let Some(spec) = tpmkey_spec {
-            let obj = load_object(&tpm, spec)?;
-            if let Some(expected) = &expected_name {
-                if obj.entity.name != *expected {
-                    obj.release(&tpm);
-                    return Err(format!(
-                        "{spec}: the object's name {} does not match the name file {}; refusing \
-                         to salt a session with it",
-                        hex(obj.entity.name.as_bytes()),
-                        hex(expected.as_bytes())
-                    )
-                    .into());
-                }
-            }
-            opts = opts.salted(SaltKey::from_public(obj.entity.clone(), &obj.public)?);
-            objects.push(obj);
-        }
-        if let Some(spec) = bind_spec {
-            let entity = if a.key_context.is_some() {
-                objects[0].entity.clone()
-            } else {
-                let obj = load_object(&tpm, spec)?;
-                let e = obj.entity.clone();
-                objects.push(obj);
-                e
-            };
-            opts = opts.bound(entity, bind_auth.clone());
-        }
-        let salted_or_bound = tpmkey_spec.is_some() || bind_spec.is_some();
-        let sym = match a.key_algorithm {
-            Some(SymName::Aes | SymName::Aes128cfb) => Symmetric::AesCfb(128),
-            Some(SymName::Aes192cfb) => Symmetric::AesCfb(192),
-            Some(SymName::Aes256cfb) => Symmetric::AesCfb(256),
-            Some(SymName::Xor) => Symmetric::Xor(hash),
-            Some(SymName::Null) => Symmetric::Null,
-            None if salted_or_bound || a.hmac_session => Symmetric::AesCfb(128),
-            None => Symmetric::Null,
-        };
-        opts = opts.symmetric(sym);
-        if a.key_context.is_some() {
-            opts = opts.encrypt(true, true);
-        }
-
-        let mut session = Session::start(&tpm, &opts)?;
-        // With a name to check against, have the TPM prove it holds that key: the answer is
-        // authenticated under the salted session key.
-        if expected_name.is_some()
-            && opts.session_type == SessionType::HMAC
-            && sym != Symmetric::Null
-        {
-            session.confirm_salt_key()?;
-        }
-        if session.embeds_bind_auth() {
-            session.save_to_file_with_bind_auth(&a.session)?;
+    let spec = StartSpec {
+        kind: if a.policy_session {
+            SessionKind::Policy
+        } else if a.audit_session && a.hmac_session {
+            SessionKind::HmacAudit
+        } else if a.audit_session {
+            SessionKind::Audit
+        } else if a.hmac_session {
+            SessionKind::Hmac
         } else {
-            session.save_to_file(&a.session)?;
+            SessionKind::Trial
+        },
+        hash: Some(a.hash.alg()),
+        symmetric: a.key_algorithm.map(|s| s.symmetric(a.hash.alg())),
+        key: a.key_context.as_deref().map(ObjectRef::parse),
+        bind: a.bind_context.as_deref().map(ObjectRef::parse),
+        bind_auth,
+        salt: a.tpmkey_context.as_deref().map(ObjectRef::parse),
+        expected_salt_name: a.name.as_deref().map(read_name_file).transpose()?,
+    };
+    let tpm = open_tpm(tcti)?;
+    let session = match spec.start(&tpm) {
+        Ok(s) => s,
+        Err(tpm2_wire::Error::NameMismatch {
+            expected, actual, ..
+        }) if a.name.is_some() => {
+            let object = a.key_context.as_ref().or(a.tpmkey_context.as_ref());
+            return Err(format!(
+                "{}: the object's name {} does not match the name file {}; refusing to salt a \
+                 session with it",
+                object.map_or("", String::as_str),
+                hex(actual.as_bytes()),
+                hex(expected.as_bytes())
+            )
+            .into());
         }
-        Ok(())
-    })();
-    for o in &objects {
-        o.release(&tpm);
+        Err(e) => return Err(e.into()),
+    };
+    if session.embeds_bind_auth() {
+        session.save_to_file_with_bind_auth(&a.session)?;
+    } else {
+        session.save_to_file(&a.session)?;
     }
-    result?;
     warn_registry(&tpm);
     Ok(())
 }
@@ -730,7 +596,8 @@ pub enum PolicyCommand {
 }
 
 fn parse_command_code(s: &str) -> Result<CommandCode, Box<dyn std::error::Error>> {
-    if let Some(h) = parse_handle(s) {
+    if let ObjectRef::Handle(h) = ObjectRef::parse(s) {
+        // 0x-prefixed hex, as tpm2-tools takes numbers.
         return Ok(CommandCode(h.0));
     }
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
