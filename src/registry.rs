@@ -64,6 +64,7 @@ pub const SESSION_INDEX_MASK: u32 = 0x00FF_FFFF;
 
 /// Why the registry could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     #[error("registry {}: {op}: {error}", path.display())]
     Io {

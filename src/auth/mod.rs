@@ -89,6 +89,7 @@ impl fmt::Display for PasswordOrigin {
 /// Why an authorization or PCR specifier was refused. Messages name the part that is wrong
 /// (offsets, bank numbers, paths) but never contain password bytes.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     #[error("password too long: {len} bytes (a TPM2B_AUTH holds at most {max})")]
     PasswordTooLong { len: usize, max: usize },

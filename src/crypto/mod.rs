@@ -33,6 +33,7 @@ use crate::wire::{AlgId, MAX_DIGEST_SIZE};
 
 /// Why a cryptographic operation could not be performed. No variant carries key material.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CryptoError {
     #[error("unsupported hash algorithm {0}")]
     UnsupportedHash(AlgId),

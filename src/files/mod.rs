@@ -333,7 +333,10 @@ impl SessionFile {
         }
     }
 
-    fn check_consistent(&self) -> Result<(), FileError> {
+    /// Checks that the file holds a session and that its header agrees with the saved session
+    /// on type and hash ([`FileError::NotASession`], [`FileError::SessionTypeMismatch`],
+    /// [`FileError::AuthHashMismatch`]).
+    pub(crate) fn check_consistent(&self) -> Result<(), FileError> {
         let session = self.session().ok_or(FileError::NotASession {
             found: self.context.resource.kind(),
         })?;

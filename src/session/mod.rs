@@ -66,6 +66,7 @@ pub enum PolicyAuth {
 
 /// Errors in using a session, found on the host before anything is sent or after a response.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     #[error("unsupported parameter encryption: algorithm {0}, bits/hash 0x{1:x}, mode {2}")]
     UnsupportedSymmetric(AlgId, u16, AlgId),

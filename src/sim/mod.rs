@@ -25,6 +25,7 @@ use crate::transport::{Endpoint, SwtpmTransport, Transport, TransportError};
 
 /// Why a simulator could not be started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimError {
     #[error("swtpm not found: install the Debian package swtpm")]
     NotInstalled,

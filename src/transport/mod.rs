@@ -45,6 +45,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a frame could not be exchanged with the TPM.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     #[error("{transport}: {message}")]
     Io {

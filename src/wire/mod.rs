@@ -34,6 +34,7 @@ pub use tpm2b::*;
 
 /// Why bytes could not be read as (or written as) a TPM structure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     #[error("truncated: needed {needed} more bytes, {available} available")]
     Truncated { needed: usize, available: usize },
