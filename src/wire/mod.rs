@@ -26,7 +26,17 @@
 //! (`Box::new(tpm.execute(..)?)`, which the optimizer usually builds in place), keep them in
 //! a `static` or a long-lived struct rather than in deep call chains, or run TPM work on a
 //! thread or task with a larger stack. `core::mem::size_of::<T>()` gives the exact figure
-//! for any type here.
+//! for any type here:
+//!
+//! ```
+//! use core::mem::size_of;
+//! use tpm2_wire::command::CreateResponse;
+//! use tpm2_wire::wire::Context;
+//!
+//! // The figures given above; if they change, so must this text.
+//! assert!((5_000..6_000).contains(&size_of::<Context>()));
+//! assert!((6_500..7_500).contains(&size_of::<CreateResponse>()));
+//! ```
 
 pub mod attest;
 pub mod capability;
