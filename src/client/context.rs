@@ -18,7 +18,9 @@ use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType, TpmR
 /// the host needs to continue it. Secrets inside are zeroized on drop.
 #[derive(Debug)]
 pub struct SavedSession {
+    /// The TPM's saved context (TPMS_CONTEXT).
     pub context: Context,
+    /// The host-side session state (nonces, session key, attributes).
     pub state: SessionState,
 }
 
@@ -323,8 +325,11 @@ impl SavedSession {
 /// A transient object saved out of the TPM, with its public area and name.
 #[derive(Clone, Debug)]
 pub struct SavedObject {
+    /// The TPM's saved context (TPMS_CONTEXT).
     pub context: Context,
+    /// The object's handle at save time and its verified name.
     pub entity: Entity,
+    /// Its public area.
     pub public: Public,
 }
 

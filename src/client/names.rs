@@ -67,11 +67,15 @@ impl super::Tpm {
 /// write; [`super::Tpm::nv_write`] keeps it current.
 #[derive(Clone, Debug)]
 pub struct NvIndex {
+    /// The index handle and its name, computed from `public`.
     pub entity: Entity,
+    /// The public area the name was computed from.
     pub public: NvPublic,
 }
 
 impl NvIndex {
+    /// The index described by `public`, with its name computed (fails only for a nameAlg the
+    /// library does not implement).
     pub fn new(public: NvPublic) -> Result<NvIndex> {
         let name = nv_name(&public)?;
         Ok(NvIndex {
