@@ -30,6 +30,7 @@ pub enum Ownership {
 }
 
 impl Ownership {
+    /// The lower-case name (`owned`, `parked`, `orphan`, `unknown`), as the CLI prints it.
     pub fn as_str(self) -> &'static str {
         match self {
             Ownership::Owned => "owned",
@@ -47,29 +48,48 @@ pub struct SessionInfo {
     pub handle: Handle,
     /// Loaded in a TPM slot (else context-saved).
     pub loaded: bool,
+    /// The session type, if recorded (the TPM does not report it).
     pub session_type: Option<SessionType>,
+    /// The session hash, if recorded.
     pub hash: Option<HashAlg>,
+    /// The owner process, if recorded.
     pub pid: Option<u32>,
+    /// Whether the owner process still runs (the same PID with the same start time), if recorded.
     pub owner_alive: Option<bool>,
+    /// When the session was started (Unix seconds), if recorded.
     pub created: Option<u64>,
+    /// The session file that holds it, if any.
     pub file: Option<PathBuf>,
+    /// Who holds it, from the above.
     pub ownership: Ownership,
+    /// The registry record, if any.
     pub record: Option<SessionRecord>,
 }
 
 /// The TPM's session limits and current use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The TPM, as [`Tpm::describe`](crate::Tpm::describe) gives it.
     pub tpm: String,
+    /// TPM_PT_ACTIVE_SESSIONS_MAX: most sessions (loaded or saved) the TPM tracks at once.
     pub active_sessions_max: Option<u32>,
+    /// TPM_PT_HR_LOADED_MIN: sessions the TPM can hold loaded at least.
     pub hr_loaded_min: Option<u32>,
+    /// TPM_PT_HR_LOADED_AVAIL: session slots free now.
     pub hr_loaded_avail: Option<u32>,
+    /// TPM_PT_HR_ACTIVE_AVAIL: further sessions that can be started now (loaded or saved).
     pub hr_active_avail: Option<u32>,
+    /// Sessions loaded in a TPM slot.
     pub loaded: usize,
+    /// Sessions context-saved out of the TPM but still active.
     pub saved: usize,
+    /// Sessions whose recorded owner process runs.
     pub owned: usize,
+    /// Sessions held by a session file.
     pub parked: usize,
+    /// Recorded sessions whose owner is gone and that no file holds.
     pub orphans: usize,
+    /// Sessions the registry does not know.
     pub unknown_owner: usize,
 }
 
@@ -91,6 +111,7 @@ pub enum Selector {
 /// What [`flush`] did.
 #[derive(Debug, Default)]
 pub struct FlushReport {
+    /// Sessions flushed.
     pub flushed: Vec<Handle>,
     /// Sessions that could not be flushed, with why.
     pub failed: Vec<(Handle, String)>,

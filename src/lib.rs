@@ -1,23 +1,67 @@
-//! tpm2-wire: a pure-Rust TPM 2.0 wire-protocol library.
+//! tpm2-wire: a pure-Rust TPM 2.0 library. It talks to a TPM (a Linux TPM device, swtpm, the
+//! Microsoft simulator, or a relay command), runs typed commands under HMAC, policy and audit
+//! sessions (salted, bound, with parameter encryption), reads and writes the session and
+//! context files tpm2-tools uses, and keeps sessions alive when many processes share one TPM.
+//! No C TSS is involved; the cryptography comes from the RustCrypto crates.
 //!
-//! Data flows one way: a typed command ([`command`]) is marshalled ([`wire`]), authorized and
-//! encrypted by its sessions ([`session`]), sent by a [`transport`], and the response is
-//! verified and decrypted before it is unmarshalled into a typed response. [`client::Tpm`]
-//! runs that pipeline. [`files`] reads and writes the session and context files tpm2-tools
-//! uses.
+//! # Getting started
 //!
-//! Without the default `std` feature, `wire`, `crypto`, `session` and `command` build as a
-//! `#![no_std]` + `alloc` core for firmware and bootloaders: the session engine with salted
-//! sessions and parameter encryption, taking its randomness from the caller through
-//! `rand_core` ([`session::engine::authorize_with_rng`], [`crypto::rsa_encapsulate_rng`],
-//! [`crypto::ecc_encapsulate_curve_rng`]).
+//! Open a TPM with [`Tpm::open`] (or [`Tpm::new`] with a transport), start a [`Session`], and
+//! run a command from [`command`] with [`Tpm::execute`], giving one session slot per handle
+//! that needs authorization. This example runs against a private swtpm (the `sim` feature and
+//! the Debian package `swtpm`); on a machine with a TPM, `Tpm::open(None)` finds it the way
+//! tpm2-tools does (`TPM2TOOLS_TCTI`, then `/dev/tpmrm0`, `/dev/tpm0`, a local simulator).
+//!
+//! ```
+//! # #[cfg(feature = "sim")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tpm2_wire::command::{CreatePrimary, Entity, FlushContext, GetRandom};
+//! use tpm2_wire::wire::{Auth, Data, PcrSelectionList, Public, Tpm2bPublic, Tpm2bSensitiveCreate};
+//! use tpm2_wire::{Session, SessionOptions, Tpm};
+//!
+//! // A private swtpm for this example; it stops when `sim` is dropped.
+//! let sim = tpm2_wire::sim::Swtpm::spawn_unix()?;
+//! let tpm = Tpm::new(Box::new(sim.transport()?));
+//!
+//! // A command that needs no authorization.
+//! let random = tpm.run(&GetRandom { bytes_requested: 16 })?;
+//! assert_eq!(random.random_bytes.len(), 16);
+//!
+//! // An HMAC session authorizing a command on the owner hierarchy, whose auth value is
+//! // empty on a fresh TPM. The response HMAC is verified before anything is returned.
+//! let mut session = Session::start(&tpm, &SessionOptions::hmac())?;
+//! let owner_auth = Auth::empty();
+//! let primary = tpm.execute(
+//!     &CreatePrimary {
+//!         primary_handle: Entity::owner(),
+//!         in_sensitive: Tpm2bSensitiveCreate::default(),
+//!         in_public: Tpm2bPublic(Public::rsa_2048_storage_parent()),
+//!         outside_info: Data::empty(),
+//!         creation_pcr: PcrSelectionList::default(),
+//!     },
+//!     &mut [session.auth(&owner_auth)],
+//! )?;
+//! println!("RSA-2048 storage primary at {}", primary.object_handle);
+//!
+//! tpm.run(&FlushContext { flush_handle: primary.object_handle })?;
+//! // Dropping `session` flushes it from the TPM.
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "sim"))]
+//! # fn main() {}
+//! ```
+//!
+//! On real hardware, salt the session with a key the TPM holds and turn on parameter
+//! encryption, so that nothing secret crosses the bus in clear and the session key is known
+//! only to this process and the TPM:
 //!
 //! ```no_run
+//! # #[cfg(feature = "std")]
+//! # fn main() -> tpm2_wire::Result<()> {
 //! use tpm2_wire::client::{SaltKey, Session, SessionOptions};
 //! use tpm2_wire::command::GetRandom;
 //! use tpm2_wire::Tpm;
 //!
-//! # fn main() -> tpm2_wire::Result<()> {
 //! // -T, then $TPM2TOOLS_TCTI, then a probe when `None`.
 //! let tpm = Tpm::open(Some("device:/dev/tpmrm0"))?;
 //! // The TPM's name for the key is checked against the public area it returns.
@@ -31,10 +75,62 @@
 //! // Dropping `s` flushes the session from the TPM.
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
 //! ```
+//!
+//! The README has a task-oriented guide (sealing, NV indices, session files, the command line,
+//! stewardship); `examples/` has complete programs.
+//!
+//! # Where things are
+//!
+//! - [`client`]: [`Tpm`], which runs the pipeline below, and [`Session`], which owns a TPM
+//!   session and flushes it when dropped; names, context save and load, capability lists.
+//! - [`command`]: one typed struct per TPM command and its response; [`tpm_command!`] declares
+//!   more, including vendor commands.
+//! - [`files`]: the session and object context files tpm2-tools reads and writes.
+//! - [`transport`]: the [`Transport`](transport::Transport) trait, TCTI strings and the four
+//!   backends (`device:`, `swtpm:`, `mssim:`, `cmd:`).
+//! - [`auth`]: the tpm2-tools authorization grammar (`str:`, `hex:`, `file:`, `session:`,
+//!   `pcr:`).
+//! - [`steward`], [`registry`], [`inventory`]: keeping sessions alive on a shared TPM,
+//!   recording who owns each, and finding and flushing leftovers.
+//! - [`sim`] (feature `sim`): a private swtpm, a Microsoft-simulator front, an in-process
+//!   fake TPM and a relay that tampers with responses, for tests.
+//!
+//! Underneath, and usable on their own: [`wire`] (marshalling, every TPM structure), [`crypto`]
+//! (hashes, KDFs, parameter encryption, salt encapsulation) and [`session`] (the engine that
+//! authorizes a command frame and verifies its response). Data flows one way: a typed command
+//! is marshalled, authorized and encrypted by its sessions, sent by a transport, and the
+//! response is verified and decrypted before it is unmarshalled into a typed response.
+//!
+//! # Errors
+//!
+//! Fallible functions return [`Error`] (or a module's own error, which converts into it with
+//! `?` and stays available as its `source`). TPM response codes are decoded
+//! ([`wire::ResponseCode`]). The error enums are `#[non_exhaustive]`: match with a wildcard
+//! arm.
+//!
+//! # Memory
+//!
+//! Parsing never allocates more than a type's TPM maximum: sized buffers are fixed-capacity
+//! arrays inside the value, so some responses are large (a saved [`wire::Context`] is about
+//! 5 KB) and are returned by value. See [the `wire` module](wire#why-responses-are-returned-by-value)
+//! for what that means on small stacks.
+//!
+//! # Features
+//!
+//! - `std` (default): everything above. Without it, [`wire`], [`crypto`], [`session`] and
+//!   [`command`] build as a `#![no_std]` + `alloc` core for firmware and bootloaders: the
+//!   session engine with salted sessions and parameter encryption, taking its randomness from
+//!   the caller through `rand_core` ([`session::engine::authorize_with_rng`],
+//!   [`crypto::rsa_encapsulate_rng`], [`crypto::ecc_encapsulate_curve_rng`]).
+//! - `cli`: the `tpm2-wire` command-line tool.
+//! - `sim`: the swtpm fixture for tests and examples.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
 
 extern crate alloc;
 
@@ -68,3 +164,8 @@ pub mod transport;
 pub use client::{Session, SessionOptions, Tpm};
 #[cfg(feature = "std")]
 pub use error::{Error, Result};
+
+/// The Rust snippets of README.md, compiled as doc tests so they stay correct.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -64,18 +64,38 @@ pub const SESSION_INDEX_MASK: u32 = 0x00FF_FFFF;
 
 /// Why the registry could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
+    /// A file-system operation on the registry failed.
     #[error("registry {}: {op}: {error}", path.display())]
     Io {
+        /// The directory or record file.
         path: PathBuf,
+        /// What was being done.
         op: &'static str,
+        /// The operating system's error.
         #[source]
         error: io::Error,
     },
+    /// The registry directory is not safe to use (not owned by this user, writable by others,
+    /// a symbolic link, ...); nothing in it is read or written.
     #[error("registry directory {} refused: {reason}", path.display())]
-    Insecure { path: PathBuf, reason: String },
+    Insecure {
+        /// The directory.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A record file could not be parsed or is not safe to trust.
     #[error("registry record {}: {reason}", path.display())]
-    BadRecord { path: PathBuf, reason: String },
+    BadRecord {
+        /// The record file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A session's record could not be written as given: a value in it (the TCTI string, the
+    /// session file's path) is longer than a record allows (2048 bytes).
     #[error("cannot record session: {0}")]
     Unrecordable(String),
     /// The default registry was turned off (`TPM2_WIRE_REGISTRY=off`).
@@ -91,12 +111,17 @@ pub enum RegistryError {
 pub struct SessionRecord {
     /// The TPM the session lives on, as its TCTI string ([`crate::Tpm::describe`]).
     pub tpm: String,
+    /// The session handle (records are keyed by its low 24 bits).
     pub handle: Handle,
+    /// The session type.
     pub session_type: SessionType,
+    /// The session hash.
     pub hash: HashAlg,
+    /// The process that owns the session.
     pub pid: u32,
     /// Start time of `pid` (field 22 of `/proc/<pid>/stat`).
     pub pid_start: u64,
+    /// The user the owner process runs as.
     pub uid: u32,
     /// Unix seconds.
     pub created: u64,
@@ -504,7 +529,9 @@ pub struct Registry {
 /// with why), so a bad entry is reported rather than silently skipped.
 #[derive(Debug, Default)]
 pub struct Listing {
+    /// The records that could be read.
     pub records: Vec<SessionRecord>,
+    /// Why each other entry could not be.
     pub invalid: Vec<RegistryError>,
 }
 
@@ -578,6 +605,7 @@ impl Registry {
         Ok(Registry { dir })
     }
 
+    /// The registry directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -62,10 +62,19 @@ pub enum AuthSpec {
     /// `str:…`, a bare string, `hex:…`, `file:PATH`, `file:-`
     Password(Auth),
     /// `session:FILE` or `session:FILE+AUTH` (AUTH in any password form)
-    Session { path: PathBuf, auth: Auth },
+    Session {
+        /// The tpm2-tools session file.
+        path: PathBuf,
+        /// The entity's auth value for the session's HMAC (or PolicyPassword); empty when
+        /// none was given.
+        auth: Auth,
+    },
     /// `pcr:SPEC` or `pcr:SPEC=FILE`
     Pcr {
+        /// The PCRs whose values the policy requires.
         selection: PcrSelectionSpec,
+        /// A file with the expected PCR digest (as `tpm2_pcrread -o` writes it), or `None` to
+        /// use the current values.
         digest_file: Option<PathBuf>,
     },
 }
@@ -73,7 +82,9 @@ pub enum AuthSpec {
 /// Where password bytes read by `file:` came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordOrigin {
+    /// Standard input (`file:-`).
     Stdin,
+    /// The file of `file:PATH`.
     File(PathBuf),
 }
 
@@ -89,75 +100,173 @@ impl fmt::Display for PasswordOrigin {
 /// Why an authorization or PCR specifier was refused. Messages name the part that is wrong
 /// (offsets, bank numbers, paths) but never contain password bytes.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
+    /// The password is longer than a TPM2B_AUTH holds.
     #[error("password too long: {len} bytes (a TPM2B_AUTH holds at most {max})")]
-    PasswordTooLong { len: usize, max: usize },
+    PasswordTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed ([`MAX_PASSWORD_LEN`]).
+        max: usize,
+    },
+    /// A `str:` password contains a NUL byte, which tpm2-tools would cut it at.
     #[error("password contains a NUL byte at byte offset {offset}")]
-    NulInPassword { offset: usize },
+    NulInPassword {
+        /// Where, in bytes from the start of the password.
+        offset: usize,
+    },
+    /// A `hex:` password has a character that is not a hex digit.
     #[error("hex password: character at offset {offset} after \"hex:\" is not a hex digit{hint}")]
-    HexInvalidChar { offset: usize, hint: &'static str },
+    HexInvalidChar {
+        /// Where, in characters after `hex:`.
+        offset: usize,
+        /// A hint for common mistakes (e.g. a `0x` prefix), else empty.
+        hint: &'static str,
+    },
+    /// A `hex:` password has an odd number of digits.
     #[error("hex password: odd number of hex digits ({digits}); each byte needs two")]
-    HexOddLength { digits: usize },
+    HexOddLength {
+        /// How many digits it has.
+        digits: usize,
+    },
+    /// `file:` with no path.
     #[error("\"file:\" needs a path, or \"-\" for standard input")]
     EmptyFilePath,
+    /// The password file could not be read.
     #[error("cannot read password file \"{}\": {io}", path.display())]
-    FileRead { path: PathBuf, io: io::Error },
+    FileRead {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        io: io::Error,
+    },
+    /// Standard input could not be read.
     #[error("cannot read password from standard input: {0}")]
     StdinRead(io::Error),
+    /// A password file or standard input holds more than any password form can be.
     #[error("{origin} is longer than {max} bytes (\"hex:\" with {} digits plus a line ending)", 2 * MAX_PASSWORD_LEN)]
-    PasswordInputTooLarge { origin: PasswordOrigin, max: usize },
+    PasswordInputTooLarge {
+        /// Where it came from.
+        origin: PasswordOrigin,
+        /// The most accepted ([`MAX_PASSWORD_INPUT`]).
+        max: usize,
+    },
+    /// A password file holds another `file:` reference; it is not followed.
     #[error("{origin} refers to another file (\"file:\"); nested password files are not followed")]
-    NestedFileReference { origin: PasswordOrigin },
+    NestedFileReference {
+        /// The file (or standard input) that held the reference.
+        origin: PasswordOrigin,
+    },
+    /// The password read from a file or standard input is itself invalid.
     #[error("{origin}: {error}")]
     InPasswordInput {
+        /// Where it came from.
         origin: PasswordOrigin,
+        /// What is wrong with it.
         error: Box<AuthError>,
     },
+    /// `session:` with no path.
     #[error("\"session:\" needs a session file path")]
     EmptySessionPath,
+    /// The auth value after `session:FILE+` is invalid.
     #[error("\"session:\" auth value after '+': {0}")]
     SessionAuth(Box<AuthError>),
+    /// A session or PCR form where only a password is allowed (e.g. a new auth value).
     #[error(
         "\"{prefix}\" is not allowed here: only a password (str:, hex:, file:, or plain text)"
     )]
-    NotAPassword { prefix: &'static str },
+    NotAPassword {
+        /// The form given (`"session:"` or `"pcr:"`).
+        prefix: &'static str,
+    },
+    /// `pcr:SPEC=` with nothing after the `=`.
     #[error("\"pcr:\": the PCR digest file after '=' is empty")]
     EmptyPcrDigestPath,
 
+    /// The PCR selection is empty.
     #[error("PCR selection is empty (expected e.g. sha256:0,1,2)")]
     EmptyPcrSelection,
+    /// A bank between `+` separators is empty.
     #[error("PCR bank {bank} is empty (stray '+'?)")]
-    EmptyPcrBank { bank: usize },
+    EmptyPcrBank {
+        /// The bank's position in the selection, from 1.
+        bank: usize,
+    },
+    /// A bank has no `:` between its hash and its PCRs.
     #[error("PCR bank {bank}: missing ':' between hash and PCR list (expected e.g. sha256:0,1)")]
-    MissingPcrBankColon { bank: usize },
+    MissingPcrBankColon {
+        /// The bank's position, from 1.
+        bank: usize,
+    },
+    /// A bank names a hash algorithm tpm2-tools does not know.
     #[error("PCR bank {bank}: unknown hash algorithm \"{name}\" (expected sha1, sha256, sha384, sha512, sm3_256, sha3_256, sha3_384, sha3_512 or the numeric id of one)")]
-    UnknownPcrHash { bank: usize, name: String },
+    UnknownPcrHash {
+        /// The bank's position, from 1.
+        bank: usize,
+        /// The name given.
+        name: String,
+    },
+    /// A number with a leading zero, which tpm2-tools would read as octal.
     #[error("PCR bank {bank}: {what} \"{text}\" has a leading zero, which tpm2-tools reads as octal; write it without the zero (or in 0x hex)")]
     AmbiguousOctal {
+        /// The bank's position, from 1.
         bank: usize,
+        /// `"hash algorithm id"` or `"PCR number"`.
         what: &'static str,
+        /// The number as written.
         text: String,
     },
+    /// The same hash appears in two banks.
     #[error("PCR bank {bank}: {hash} was already selected by an earlier bank")]
-    DuplicatePcrBank { bank: usize, hash: String },
+    DuplicatePcrBank {
+        /// The later bank's position, from 1.
+        bank: usize,
+        /// The hash.
+        hash: String,
+    },
+    /// A bank has a hash but no PCRs.
     #[error("PCR bank {bank} ({hash}): empty PCR list (expected numbers, \"all\" or \"none\")")]
-    EmptyPcrList { bank: usize, hash: String },
+    EmptyPcrList {
+        /// The bank's position, from 1.
+        bank: usize,
+        /// The hash.
+        hash: String,
+    },
+    /// A PCR entry is not a number.
     #[error("PCR bank {bank} ({hash}): invalid PCR \"{text}\": {reason}")]
     InvalidPcr {
+        /// The bank's position, from 1.
         bank: usize,
+        /// The hash.
         hash: String,
+        /// The entry as written.
         text: String,
+        /// Why it is not a PCR number.
         reason: &'static str,
     },
+    /// A PCR number above the last PCR.
     #[error("PCR bank {bank} ({hash}): PCR \"{text}\" out of range (0 to {max})")]
     PcrOutOfRange {
+        /// The bank's position, from 1.
         bank: usize,
+        /// The hash.
         hash: String,
+        /// The entry as written.
         text: String,
+        /// The last PCR number.
         max: u32,
     },
+    /// A PCR listed twice in one bank.
     #[error("PCR bank {bank} ({hash}): PCR {pcr} is listed twice")]
-    DuplicatePcr { bank: usize, hash: String, pcr: u32 },
+    DuplicatePcr {
+        /// The bank's position, from 1.
+        bank: usize,
+        /// The hash.
+        hash: String,
+        /// The PCR.
+        pcr: u32,
+    },
 }
 
 /// Parses an authorization argument, reading `file:` passwords from the file system and

@@ -42,6 +42,7 @@ const HASH_NAMES: &[(&str, AlgId)] = &[
 /// One bank of a PCR selection: a hash algorithm and a bit set of PCRs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PcrBank {
+    /// The bank's hash algorithm.
     pub hash: AlgId,
     /// Bit `i` selects PCR `i` (0..=23).
     pub pcrs: u32,
@@ -63,6 +64,7 @@ impl PcrBank {
 /// selected PCRs in TPML_PCR_SELECTION order, so order matters for PolicyPCR digests).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PcrSelectionSpec {
+    /// The banks, in the order given.
     pub banks: Vec<PcrBank>,
 }
 

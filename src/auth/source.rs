@@ -16,7 +16,10 @@ use crate::files::FileError;
 /// most `limit` bytes, so returning exactly `limit` tells the parser the input was too long
 /// without anyone having to hold all of it.
 pub trait PasswordSource {
+    /// The contents of `path`, at most `limit` bytes.
     fn read_file(&mut self, path: &Path, limit: usize) -> io::Result<Zeroizing<Vec<u8>>>;
+    /// Standard input, at most `limit` bytes (prompting without echo when it is a terminal, for the
+    /// system source).
     fn read_stdin(&mut self, limit: usize) -> io::Result<Zeroizing<Vec<u8>>>;
 }
 

@@ -5,8 +5,8 @@ use super::Tpm;
 use crate::command::GetCapability;
 use crate::error::{Error, Result};
 use crate::wire::{
-    AlgProperty, Capability, CapabilityData, CommandAttributes, Handle, PropertyTag,
-    TaggedProperty, MAX_CAP_ALGS, MAX_CAP_CC, MAX_CAP_HANDLES, MAX_TPM_PROPERTIES,
+    AlgProperty, Capability, CapabilityData, CommandAttributes, CommandCode, Handle, PropertyTag,
+    TaggedProperty, WireError, MAX_CAP_ALGS, MAX_CAP_CC, MAX_CAP_HANDLES, MAX_TPM_PROPERTIES,
 };
 
 /// Upper bound on pages, whatever the TPM says about more data.
@@ -45,11 +45,16 @@ impl Tpm {
                 property,
                 property_count: p.per_page,
             })?;
+            let answered = rsp.capability_data.capability();
             let Some(items) = (p.items)(rsp.capability_data) else {
-                return Err(Error::InvalidArgument(format!(
-                    "the TPM answered GetCapability({}) with another capability",
-                    p.capability
-                )));
+                // Not a caller mistake: the response does not answer the question asked.
+                return Err(Error::Malformed {
+                    command: CommandCode::GET_CAPABILITY,
+                    source: WireError::BadValue {
+                        what: "capability in the answer (another one was asked for)",
+                        value: answered.0,
+                    },
+                });
             };
             let mut last = None;
             for item in items {
@@ -250,5 +255,21 @@ mod tests {
             .handles(Handle(0x8000_0000))
             .unwrap();
         assert_eq!(got.len(), 2, "the repeated page adds nothing");
+    }
+
+    #[test]
+    fn an_answer_about_another_capability_is_a_malformed_response() {
+        // `Pages` answers every question with a handle list.
+        let err = tpm(&[0x8000_0000], false).algorithms().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Malformed {
+                    command: CommandCode::GET_CAPABILITY,
+                    source: WireError::BadValue { value, .. },
+                } if value == Capability::HANDLES.0
+            ),
+            "{err:?}"
+        );
     }
 }

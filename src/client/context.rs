@@ -9,7 +9,7 @@ use crate::command::{ContextLoad, ContextSave, Entity};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
 use crate::files::{
-    self, EsysResource, EsysSession, PolicyKind, SavedContext, SessionFile, SymDef,
+    self, EsysResource, EsysSession, FileError, PolicyKind, SavedContext, SessionFile, SymDef,
 };
 use crate::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
 use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType, TpmRc};
@@ -18,7 +18,9 @@ use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType, TpmR
 /// the host needs to continue it. Secrets inside are zeroized on drop.
 #[derive(Debug)]
 pub struct SavedSession {
+    /// The TPM's saved context (TPMS_CONTEXT).
     pub context: Context,
+    /// The host-side session state (nonces, session key, attributes).
     pub state: SessionState,
 }
 
@@ -170,11 +172,7 @@ impl Tpm {
     /// Loads a session from a tpm2-tools session file.
     pub fn load_session_file(&self, path: &Path) -> Result<Session> {
         let file = files::read_session_file(path)?;
-        let saved = SavedSession::from_file(file).map_err(|e| match e {
-            Error::InvalidArgument(m) => Error::InvalidArgument(format!("{}: {m}", path.display())),
-            other => other,
-        })?;
-        self.load_session(saved)
+        self.load_session(SavedSession::from_file(file)?)
     }
 }
 
@@ -271,28 +269,23 @@ impl SavedSession {
             handle, session, ..
         } = &ctx.resource
         else {
-            return Err(Error::InvalidArgument(format!(
-                "not a session file: it holds a {} context",
-                ctx.resource.kind()
-            )));
+            return Err(FileError::NotASession {
+                found: ctx.resource.kind(),
+            }
+            .into());
         };
-        if session.session_type != file.session_type || session.auth_hash != file.auth_hash {
-            return Err(Error::InvalidArgument(
-                "session header and ESYS metadata disagree on type or hash".into(),
-            ));
-        }
+        // A file read with `read_session_file` was checked already; one built by hand was not.
+        file.check_consistent()?;
         let hash = HashAlg::from_alg_id(session.auth_hash)?;
         let symmetric = Symmetric::from_fields(
             session.symmetric.algorithm,
             session.symmetric.key_bits,
             session.symmetric.mode,
-        )
-        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        )?;
         let bound_entity = (session.session_type == SessionType::HMAC
             && !session.bound_entity.is_empty())
         .then(|| session.bound_entity.clone());
-        let session_key = SessionKey::new(session.session_key.as_bytes())
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let session_key = SessionKey::new(session.session_key.as_bytes())?;
         Ok(SavedSession {
             context: Context {
                 sequence: ctx.sequence,
@@ -330,8 +323,11 @@ impl SavedSession {
 /// A transient object saved out of the TPM, with its public area and name.
 #[derive(Clone, Debug)]
 pub struct SavedObject {
+    /// The TPM's saved context (TPMS_CONTEXT).
     pub context: Context,
+    /// The object's handle at save time and its verified name.
     pub entity: Entity,
+    /// Its public area.
     pub public: Public,
 }
 
@@ -348,8 +344,7 @@ impl Tpm {
             resource: EsysResource::Key {
                 handle,
                 name: entity.name.clone(),
-                public: crate::wire::Tpm2b::new(&crate::wire::Marshal::to_bytes(&public))
-                    .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+                public: crate::wire::Tpm2b::new(&crate::wire::Marshal::to_bytes(&public))?,
             },
         };
         files::write_context_file(path, &saved).map_err(Error::from)
@@ -371,5 +366,60 @@ impl Tpm {
             }
             files::ObjectFile::Serialized(resource) => self.read_public(resource.handle()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::EsysResource;
+    use crate::session::SessionError;
+    use crate::wire::AlgId;
+
+    fn hmac_session_file() -> SessionFile {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hmac.ctx");
+        files::read_session_file(Path::new(path)).unwrap()
+    }
+
+    #[test]
+    fn an_unsupported_cipher_in_a_session_file_keeps_its_typed_cause() {
+        let mut file = hmac_session_file();
+        let EsysResource::Session { session, .. } = &mut file.context.resource else {
+            panic!("hmac.ctx holds a session");
+        };
+        session.symmetric = SymDef {
+            algorithm: AlgId::AES,
+            key_bits: 128,
+            mode: AlgId::OFB,
+        };
+        let err = SavedSession::from_file(file).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::SessionSetup(SessionError::UnsupportedSymmetric(
+                    AlgId::AES,
+                    128,
+                    AlgId::OFB
+                ))
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_session_file_built_inconsistent_is_a_file_error() {
+        let mut file = hmac_session_file();
+        file.session_type = SessionType::POLICY;
+        let err = SavedSession::from_file(file).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::File(FileError::SessionTypeMismatch {
+                    header: SessionType::POLICY,
+                    saved: SessionType::HMAC,
+                })
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -55,6 +55,9 @@ impl core::fmt::Debug for Tpm {
 }
 
 impl Tpm {
+    /// A connection over `transport`. The ownership registry (see [`crate::registry`]) is on unless
+    /// `TPM2_WIRE_REGISTRY=off`; behind the kernel resource manager at most 3 sessions are kept
+    /// loaded, the rest parked by the steward.
     pub fn new(transport: Box<dyn Transport>) -> Self {
         let mut steward = crate::steward::Steward::default();
         // Behind the kernel resource manager a 4th session of one open file fails: keep at
@@ -92,6 +95,8 @@ impl Tpm {
         self.lock().transport.describe()
     }
 
+    /// How often commands the TPM answers with TPM_RC_RETRY, TPM_RC_YIELDED or TPM_RC_TESTING are
+    /// resent (the default: 10 sends over about 3.6 s).
     pub fn set_retry_policy(&self, policy: RetryPolicy) {
         self.lock().retry = policy;
     }

@@ -11,7 +11,7 @@ fn digest_name(name_alg: crate::wire::AlgId, body: &[u8]) -> Result<Name> {
     let mut buf = [0u8; crate::wire::MAX_NAME_SIZE];
     buf[..2].copy_from_slice(&name_alg.0.to_be_bytes());
     buf[2..2 + d.len()].copy_from_slice(d.as_bytes());
-    Name::new(&buf[..2 + d.len()]).map_err(|e| Error::InvalidArgument(e.to_string()))
+    Ok(Name::new(&buf[..2 + d.len()])?)
 }
 
 /// An object's name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC).
@@ -67,11 +67,15 @@ impl super::Tpm {
 /// write; [`super::Tpm::nv_write`] keeps it current.
 #[derive(Clone, Debug)]
 pub struct NvIndex {
+    /// The index handle and its name, computed from `public`.
     pub entity: Entity,
+    /// The public area the name was computed from.
     pub public: NvPublic,
 }
 
 impl NvIndex {
+    /// The index described by `public`, with its name computed (fails only for a nameAlg the
+    /// library does not implement).
     pub fn new(public: NvPublic) -> Result<NvIndex> {
         let name = nv_name(&public)?;
         Ok(NvIndex {

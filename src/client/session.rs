@@ -20,16 +20,31 @@ use crate::wire::{
 /// The public part of a TPM key used to salt a session.
 #[derive(Clone, Debug)]
 pub enum SaltKeyMaterial {
-    Rsa { modulus: Vec<u8>, exponent: u32 },
-    EccP256 { x: Vec<u8>, y: Vec<u8> },
+    /// An RSA decryption key: the salt is RSA-OAEP encrypted with label "SECRET".
+    Rsa {
+        /// The modulus, big-endian.
+        modulus: Vec<u8>,
+        /// The public exponent (65537 when the public area says 0).
+        exponent: u32,
+    },
+    /// An ECC P-256 key: the salt comes from ECDH with an ephemeral key and KDFe.
+    EccP256 {
+        /// The public point's x coordinate, big-endian.
+        x: Vec<u8>,
+        /// Its y coordinate.
+        y: Vec<u8>,
+    },
 }
 
 /// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash
 /// of the salt encryption) and its public key.
 #[derive(Clone, Debug)]
 pub struct SaltKey {
+    /// The loaded key (handle and name), passed as tpmKey to TPM2_StartAuthSession.
     pub entity: Entity,
+    /// The key's nameAlg: the hash of OAEP or KDFe.
     pub name_alg: HashAlg,
+    /// The public key.
     pub key: SaltKeyMaterial,
 }
 
@@ -95,18 +110,27 @@ impl SaltKey {
 /// How to start a session.
 #[derive(Clone, Debug)]
 pub struct SessionOptions {
+    /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
     pub session_type: SessionType,
+    /// The session hash (authHash); SHA-256 by default.
     pub hash: HashAlg,
+    /// The parameter-encryption algorithm; AES-128-CFB for HMAC sessions by default, none for
+    /// policy and trial sessions.
     pub symmetric: Symmetric,
+    /// The key the salt is encrypted to, if salted. Salt sessions that encrypt: without a salt (or
+    /// a bind auth value) anyone who sees the nonces can compute the session key.
     pub salt: Option<SaltKey>,
     /// The entity to bind to and its auth value.
     pub bind: Option<(Entity, Auth)>,
+    /// The TPMA_SESSION attributes sent with each command (continueSession by default).
     pub attributes: SessionAttributes,
     /// Permit parameter encryption even though the session key will be empty.
     pub allow_unprotected_encryption: bool,
 }
 
 impl SessionOptions {
+    /// An HMAC session: SHA-256, AES-128-CFB available for parameter encryption (not turned on),
+    /// unsalted, unbound.
     pub fn hmac() -> Self {
         SessionOptions {
             session_type: SessionType::HMAC,
@@ -119,6 +143,7 @@ impl SessionOptions {
         }
     }
 
+    /// A policy session: SHA-256, no parameter encryption, unsalted, unbound.
     pub fn policy() -> Self {
         SessionOptions {
             session_type: SessionType::POLICY,
@@ -127,6 +152,8 @@ impl SessionOptions {
         }
     }
 
+    /// A trial session, to compute a policy digest (TPM2_PolicyGetDigest) without authorizing
+    /// anything.
     pub fn trial() -> Self {
         SessionOptions {
             session_type: SessionType::TRIAL,
@@ -147,21 +174,27 @@ impl SessionOptions {
         }
     }
 
+    /// Sets the session hash.
     pub fn hash(mut self, hash: HashAlg) -> Self {
         self.hash = hash;
         self
     }
 
+    /// Sets the parameter-encryption algorithm.
     pub fn symmetric(mut self, symmetric: Symmetric) -> Self {
         self.symmetric = symmetric;
         self
     }
 
+    /// Salts the session with `key`: the session key then depends on a secret only this process and
+    /// the TPM know.
     pub fn salted(mut self, key: SaltKey) -> Self {
         self.salt = Some(key);
         self
     }
 
+    /// Binds the session to `entity`, whose auth value `auth` goes into the session key. Commands
+    /// on that entity then need no auth value in the HMAC key.
     pub fn bound(mut self, entity: Entity, auth: Auth) -> Self {
         self.bind = Some((entity, auth));
         self
@@ -176,6 +209,8 @@ impl SessionOptions {
         self
     }
 
+    /// Permits parameter encryption with a session key anyone can compute (unsalted, and unbound or
+    /// bound to an empty auth value). Only obfuscation; off by default.
     pub fn allow_unprotected_encryption(mut self) -> Self {
         self.allow_unprotected_encryption = true;
         self
@@ -351,18 +386,22 @@ impl Session {
         }
     }
 
+    /// The session handle.
     pub fn handle(&self) -> Handle {
         self.state.handle
     }
 
+    /// The host-side state (nonces, attributes, key).
     pub fn state(&self) -> &SessionState {
         &self.state
     }
 
+    /// The host-side state, to change attributes or options directly.
     pub fn state_mut(&mut self) -> &mut SessionState {
         &mut self.state
     }
 
+    /// The connection the session belongs to.
     pub fn tpm(&self) -> &Tpm {
         &self.tpm
     }
@@ -385,6 +424,7 @@ impl Session {
         }
     }
 
+    /// Sets the TPMA_SESSION attributes for the following commands.
     pub fn set_attributes(&mut self, attributes: SessionAttributes) {
         self.state.attributes = attributes;
     }
@@ -394,6 +434,8 @@ impl Session {
         Entity::from_handle(self.state.handle)
     }
 
+    /// TPM2_PolicyRestart: resets the policy digest to zeros (and forgets PolicyPassword /
+    /// PolicyAuthValue).
     pub fn policy_restart(&mut self) -> Result<()> {
         self.tpm.run(&PolicyRestart {
             session_handle: self.entity(),
@@ -420,6 +462,7 @@ impl Session {
         Ok(())
     }
 
+    /// TPM2_PolicyCommandCode: limits the policy to command `code`.
     pub fn policy_command_code(&mut self, code: CommandCode) -> Result<()> {
         self.tpm.run(&PolicyCommandCode {
             policy_session: self.entity(),
@@ -428,6 +471,7 @@ impl Session {
         Ok(())
     }
 
+    /// TPM2_PolicyGetDigest: the policy digest so far.
     pub fn policy_digest(&mut self) -> Result<Digest> {
         Ok(self
             .tpm

@@ -16,7 +16,9 @@ use crate::wire::{CommandCode, Handle, Marshal, Name, Reader, Unmarshal, WireErr
 /// that the caller must know (or read from the TPM and verify).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entity {
+    /// Where the entity is in the TPM.
     pub handle: Handle,
+    /// Its name (TPM2B_NAME): the 4-byte handle, or nameAlg ‖ digest of its public area.
     pub name: Name,
 }
 
@@ -30,26 +32,34 @@ impl Entity {
         }
     }
 
+    /// An entity with a digest name the caller already knows. The name is not checked here:
+    /// a wrong one makes every HMAC session over it fail at the TPM. Prefer
+    /// [`Tpm::read_public`](crate::Tpm::read_public) / `nv_read_public`, which verify it.
     pub fn new(handle: Handle, name: Name) -> Self {
         Entity { handle, name }
     }
 
+    /// TPM_RH_OWNER: the owner (storage) hierarchy.
     pub fn owner() -> Self {
         Self::from_handle(Handle::RH_OWNER)
     }
 
+    /// TPM_RH_NULL: the null hierarchy, or "none" where a handle is optional.
     pub fn null() -> Self {
         Self::from_handle(Handle::RH_NULL)
     }
 
+    /// TPM_RH_ENDORSEMENT: the endorsement hierarchy (also the privacy administrator).
     pub fn endorsement() -> Self {
         Self::from_handle(Handle::RH_ENDORSEMENT)
     }
 
+    /// TPM_RH_PLATFORM: the platform hierarchy, normally owned by firmware.
     pub fn platform() -> Self {
         Self::from_handle(Handle::RH_PLATFORM)
     }
 
+    /// TPM_RH_LOCKOUT: the dictionary-attack lockout authority.
     pub fn lockout() -> Self {
         Self::from_handle(Handle::RH_LOCKOUT)
     }
@@ -61,6 +71,8 @@ pub struct Handles<'a> {
 }
 
 impl<'a> Handles<'a> {
+    /// The handle area of a command; entries after the third are ignored (no TPM command has
+    /// more than three handles).
     pub fn new(handles: &[&'a Entity]) -> Self {
         let mut list = [None; 3];
         for (slot, h) in list.iter_mut().zip(handles) {
@@ -69,29 +81,38 @@ impl<'a> Handles<'a> {
         Handles { list }
     }
 
+    /// The entities in handle-area order.
     pub fn iter(&self) -> impl Iterator<Item = &'a Entity> + '_ {
         self.list.iter().flatten().copied()
     }
 
+    /// How many handles the command has (0 to 3).
     pub fn len(&self) -> usize {
         self.list.iter().flatten().count()
     }
 
+    /// Whether the command has no handles.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
 /// A TPM command: what the client needs to marshal it and to apply sessions by position.
+/// Implemented by [`tpm_command!`](crate::tpm_command!) declarations.
 pub trait Command {
+    /// The command code (TPM_CC) in the command header and in cpHash.
     const CODE: CommandCode;
     /// How many leading handles need an authorization (a password or a session).
     const AUTH_HANDLES: usize;
     /// The first parameter is a TPM2B, so a session may encrypt it.
     const DECRYPT: bool;
+    /// What the TPM answers.
     type Response: Response;
 
+    /// The handle area, authorized handles first.
     fn handles(&self) -> Handles<'_>;
+    /// Writes the parameter area (everything after the handles and the authorization area),
+    /// unencrypted; the client encrypts the first parameter if a session asks it to.
     fn marshal_params(&self, w: &mut Writer<'_>);
 }
 
@@ -102,72 +123,126 @@ pub trait Response: Sized {
     /// The first parameter is a TPM2B, so a session may encrypt it.
     const ENCRYPT: bool;
 
+    /// Reads the response from its handle area and its (already decrypted) parameter area.
+    /// The client refuses a parameter area with bytes left over.
     fn unmarshal(handles: &mut Reader<'_>, params: &mut Reader<'_>) -> Result<Self, WireError>;
 }
 
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __count {
-    () => { 0usize };
-    ($head:tt $($tail:tt)*) => { 1usize + $crate::__count!($($tail)*) };
-}
-
-/// Declares a command and its response. Example:
+/// Declares a TPM command and its response: the public way to add a command this crate does
+/// not declare, including vendor commands (TPM_CC with the V bit, 0x2000_0000, set).
+///
+/// The declaration mirrors the command's tables in TPM 2.0 Library Part 3:
+///
+/// - `Name = CODE` names a [`CommandCode`] constant (`NV_READ` is `CommandCode::NV_READ`);
+///   `Name = (expr)` takes any expression of type [`CommandCode`], for vendor codes.
+/// - `auth_handles` are the handles that need an authorization (the ones marked `@` in the
+///   specification), in order; `handles` are the other handles of the handle area. Both
+///   become [`Entity`] fields, because the entity's name goes into cpHash.
+/// - `params` are the parameters in order; each type must implement [`Marshal`].
+/// - `decrypt` / `encrypt`: whether the first command / response parameter is a TPM2B, so a
+///   session may encrypt it (the specification's "decrypt"/"encrypt" session attributes).
+/// - The response lists the handles the TPM returns in its handle area (as [`Handle`]s) and
+///   its parameters (each implementing [`Unmarshal`]).
+///
+/// It generates two public structs with one public field per handle and parameter, and
+/// implements [`Command`] and [`Response`] for them, so [`Tpm::execute`](crate::Tpm::execute)
+/// can apply sessions to them like to any built-in command. Doc comments on the command, the
+/// response and every field are kept.
 ///
 /// ```
+/// use tpm2_wire::command::{Command, Entity, Response};
 /// use tpm2_wire::tpm_command;
-/// use tpm2_wire::wire::MaxNvBuffer;
+/// use tpm2_wire::wire::{CommandCode, Digest, Handle, MaxNvBuffer};
 ///
 /// tpm_command! {
-///     /// TPM2_NV_Read
-///     NvRead = NV_READ {
-///         auth_handles: [auth_handle],
-///         handles: [nv_index],
-///         params: { size: u16, offset: u16 },
+///     /// TPM2_NV_Read, as declared in this crate.
+///     MyNvRead = NV_READ {
+///         auth_handles: [
+///             /// The index itself or its owner (TPMI_RH_NV_AUTH).
+///             auth_handle
+///         ],
+///         handles: [
+///             /// The NV index to read (TPMI_RH_NV_INDEX).
+///             nv_index
+///         ],
+///         params: {
+///             /// Octets to read.
+///             size: u16,
+///             /// Octet offset into the index.
+///             offset: u16,
+///         },
 ///         decrypt: false,
 ///     }
-///     NvReadResponse {
+///     /// TPM2_NV_Read's response.
+///     MyNvReadResponse {
 ///         handles: [],
-///         params: { data: MaxNvBuffer },
+///         params: {
+///             /// The octets read (TPM2B_MAX_NV_BUFFER).
+///             data: MaxNvBuffer,
+///         },
 ///         encrypt: true,
 ///     }
 /// }
+///
+/// tpm_command! {
+///     /// A vendor command: one digest in, nothing out.
+///     VendorPing = (CommandCode(0x2000_0001)) {
+///         auth_handles: [],
+///         handles: [],
+///         params: { data: Digest },
+///         decrypt: true,
+///     }
+///     VendorPingResponse { handles: [], params: {}, encrypt: false }
+/// }
+///
+/// let read = MyNvRead {
+///     auth_handle: Entity::owner(),
+///     nv_index: Entity::from_handle(Handle(0x0150_0001)),
+///     size: 32,
+///     offset: 0,
+/// };
+/// assert_eq!(read.handles().len(), 2);
+/// assert_eq!(<MyNvRead as Command>::AUTH_HANDLES, 1);
+/// assert_eq!(MyNvRead::CODE, CommandCode::NV_READ);
+/// assert!(<MyNvReadResponse as Response>::ENCRYPT);
+/// assert_eq!(VendorPing::CODE.0, 0x2000_0001);
 /// ```
 #[macro_export]
 macro_rules! tpm_command {
     (
         $(#[$doc:meta])*
-        $name:ident = $cc:ident {
-            auth_handles: [$($ah:ident),* $(,)?],
-            handles: [$($h:ident),* $(,)?],
-            params: { $($p:ident : $pt:ty),* $(,)? },
+        $name:ident = $($cc:ident)? $(($code:expr))? {
+            auth_handles: [$($(#[$ahm:meta])* $ah:ident),* $(,)?],
+            handles: [$($(#[$hm:meta])* $h:ident),* $(,)?],
+            params: { $($(#[$pm:meta])* $p:ident : $pt:ty),* $(,)? },
             decrypt: $dec:literal $(,)?
         }
         $(#[$rdoc:meta])*
         $resp:ident {
-            handles: [$($rh:ident),* $(,)?],
-            params: { $($rp:ident : $rpt:ty),* $(,)? },
+            handles: [$($(#[$rhm:meta])* $rh:ident),* $(,)?],
+            params: { $($(#[$rpm:meta])* $rp:ident : $rpt:ty),* $(,)? },
             encrypt: $enc:literal $(,)?
         }
     ) => {
         $(#[$doc])*
         #[derive(Clone, Debug)]
         pub struct $name {
-            $(pub $ah: $crate::command::Entity,)*
-            $(pub $h: $crate::command::Entity,)*
-            $(pub $p: $pt,)*
+            $($(#[$ahm])* pub $ah: $crate::command::Entity,)*
+            $($(#[$hm])* pub $h: $crate::command::Entity,)*
+            $($(#[$pm])* pub $p: $pt,)*
         }
 
         $(#[$rdoc])*
         #[derive(Clone, Debug)]
         pub struct $resp {
-            $(pub $rh: $crate::wire::Handle,)*
-            $(pub $rp: $rpt,)*
+            $($(#[$rhm])* pub $rh: $crate::wire::Handle,)*
+            $($(#[$rpm])* pub $rp: $rpt,)*
         }
 
         impl $crate::command::Command for $name {
-            const CODE: $crate::wire::CommandCode = $crate::wire::CommandCode::$cc;
-            const AUTH_HANDLES: usize = $crate::__count!($($ah)*);
+            const CODE: $crate::wire::CommandCode =
+                $($crate::wire::CommandCode::$cc)? $($code)?;
+            const AUTH_HANDLES: usize = <[&str]>::len(&[$(stringify!($ah)),*]);
             const DECRYPT: bool = $dec;
             type Response = $resp;
 
@@ -182,7 +257,7 @@ macro_rules! tpm_command {
         }
 
         impl $crate::command::Response for $resp {
-            const HANDLES: usize = $crate::__count!($($rh)*);
+            const HANDLES: usize = <[&str]>::len(&[$(stringify!($rh)),*]);
             const ENCRYPT: bool = $enc;
 
             #[allow(unused_variables)]

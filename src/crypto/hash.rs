@@ -10,13 +10,18 @@ use crate::wire::Digest;
 /// A streaming hash over one of the supported algorithms.
 #[derive(Clone)]
 pub enum Hasher {
+    /// SHA-1.
     Sha1(sha1::Sha1),
+    /// SHA-256.
     Sha256(sha2::Sha256),
+    /// SHA-384.
     Sha384(sha2::Sha384),
+    /// SHA-512.
     Sha512(sha2::Sha512),
 }
 
 impl Hasher {
+    /// A fresh hash of `alg`.
     pub fn new(alg: HashAlg) -> Self {
         match alg {
             HashAlg::Sha1 => Hasher::Sha1(Default::default()),
@@ -26,6 +31,7 @@ impl Hasher {
         }
     }
 
+    /// The algorithm.
     pub fn alg(&self) -> HashAlg {
         match self {
             Hasher::Sha1(_) => HashAlg::Sha1,
@@ -35,6 +41,7 @@ impl Hasher {
         }
     }
 
+    /// Feeds more data.
     pub fn update(&mut self, data: &[u8]) {
         match self {
             Hasher::Sha1(h) => Update::update(h, data),
@@ -44,6 +51,7 @@ impl Hasher {
         }
     }
 
+    /// The digest (as a TPM2B_DIGEST of the algorithm's size).
     pub fn finalize(self) -> Digest {
         let mut block = [0u8; super::MAX_DIGEST_SIZE];
         let len = self.finalize_into(&mut block);
@@ -98,6 +106,8 @@ fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
 }
 
 impl HmacCtx {
+    /// An HMAC of `alg` keyed with `key` (any length: RFC 2104 hashes long keys and pads short
+    /// ones, as the TPM does).
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
         let mac = match alg {
             HashAlg::Sha1 => HmacState::Sha1(keyed(key)),
@@ -108,10 +118,12 @@ impl HmacCtx {
         HmacCtx { alg, mac }
     }
 
+    /// The algorithm.
     pub fn alg(&self) -> HashAlg {
         self.alg
     }
 
+    /// Feeds more data.
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.mac {
             HmacState::Sha1(m) => Mac::update(m, data),
@@ -121,6 +133,7 @@ impl HmacCtx {
         }
     }
 
+    /// The MAC. To check a MAC, prefer the constant-time [`HmacCtx::verify`].
     pub fn finalize(self) -> Digest {
         let mut block = [0u8; super::MAX_DIGEST_SIZE];
         let len = self.finalize_into(&mut block);

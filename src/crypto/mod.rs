@@ -33,36 +33,64 @@ use crate::wire::{AlgId, MAX_DIGEST_SIZE};
 
 /// Why a cryptographic operation could not be performed. No variant carries key material.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CryptoError {
+    /// The hash algorithm is not one the library implements (SHA-1, SHA-256, SHA-384,
+    /// SHA-512).
     #[error("unsupported hash algorithm {0}")]
     UnsupportedHash(AlgId),
+    /// The symmetric cipher or key size is not one the library implements (AES-128, -192 and
+    /// -256 in CFB mode).
     #[error("unsupported cipher {alg} with a {key_bits}-bit key")]
-    UnsupportedCipher { alg: AlgId, key_bits: usize },
+    UnsupportedCipher {
+        /// The cipher.
+        alg: AlgId,
+        /// The key size asked for, in bits.
+        key_bits: usize,
+    },
+    /// The key's scheme does not allow encrypting a secret to it (e.g. an RSA key restricted
+    /// to signing).
     #[error("a key with scheme {0} cannot receive an encrypted secret")]
     UnsupportedScheme(AlgId),
+    /// The ECC curve (a TPM_ECC_CURVE value) is not one the library implements (NIST P-256,
+    /// P-384, P-521).
     #[error("unsupported ECC curve 0x{0:04x}")]
     UnsupportedCurve(u16),
+    /// A public key is unusable: a modulus too small, a point not on the curve, ...
     #[error("bad {what}: {reason}")]
     BadKey {
+        /// Which key or part of it.
         what: &'static str,
+        /// What is wrong with it.
         reason: &'static str,
     },
+    /// An input has the wrong length for the operation.
     #[error("{what} must be {expected} bytes, got {actual}")]
     BadLength {
+        /// The input.
         what: &'static str,
+        /// Its required length in bytes.
         expected: usize,
+        /// Its actual length in bytes.
         actual: usize,
     },
+    /// An input or output exceeds what the operation or its TPM2B allows.
     #[error("{what} of {size} bytes is too large (at most {max})")]
     TooLarge {
+        /// The input or output.
         what: &'static str,
+        /// Its size in bytes.
         size: usize,
+        /// The most allowed, in bytes.
         max: usize,
     },
+    /// An RSA-OAEP label is not UTF-8, which the RSA crate requires.
     #[error("label is not a text string (OAEP labels must be UTF-8)")]
     BadLabel,
+    /// The RSA implementation refused to encrypt.
     #[error("RSA-OAEP encryption failed: {0}")]
     Rsa(#[cfg_attr(feature = "std", source)] rsa::Error),
+    /// The random number generator failed; nothing was sent.
     #[error("the random generator failed: {0}")]
     Random(#[cfg_attr(feature = "std", source)] rand_core::Error),
 }
@@ -70,9 +98,13 @@ pub enum CryptoError {
 /// A hash algorithm the library supports (TPM_ALG_SHA1/SHA256/SHA384/SHA512).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HashAlg {
+    /// SHA-1 (TPM_ALG_SHA1, 20-byte digest). Still what many PCR banks and older policies use.
     Sha1,
+    /// SHA-256 (TPM_ALG_SHA256, 32-byte digest).
     Sha256,
+    /// SHA-384 (TPM_ALG_SHA384, 48-byte digest).
     Sha384,
+    /// SHA-512 (TPM_ALG_SHA512, 64-byte digest).
     Sha512,
 }
 
@@ -85,6 +117,8 @@ impl HashAlg {
         HashAlg::Sha512,
     ];
 
+    /// The algorithm for a TPM_ALG_ID; [`CryptoError::UnsupportedHash`] for any other id (including
+    /// TPM_ALG_NULL and SM3).
     pub fn from_alg_id(id: AlgId) -> Result<Self, CryptoError> {
         match id {
             AlgId::SHA1 => Ok(HashAlg::Sha1),
@@ -95,6 +129,7 @@ impl HashAlg {
         }
     }
 
+    /// The TPM_ALG_ID.
     pub fn alg_id(self) -> AlgId {
         match self {
             HashAlg::Sha1 => AlgId::SHA1,

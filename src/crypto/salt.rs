@@ -21,7 +21,10 @@ use crate::wire::{AlgId, Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX
 /// printed), `ciphertext` the TPM2B_ENCRYPTED_SECRET payload that carries it to the TPM.
 #[derive(Debug)]
 pub struct Encapsulated {
+    /// The shared secret (the session salt, or a seed), at most a digest long.
     pub secret: Secret<MAX_DIGEST_SIZE>,
+    /// The encrypted secret: an RSA-OAEP ciphertext as long as the modulus, or a marshalled
+    /// ephemeral ECC point (TPMS_ECC_POINT).
     pub ciphertext: Vec<u8>,
 }
 
@@ -173,12 +176,16 @@ fn secret_from(bytes: &[u8]) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
 /// The ECC curves supported for encapsulation (TPM_ECC_CURVE values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EccCurve {
+    /// TPM_ECC_NIST_P256.
     NistP256,
+    /// TPM_ECC_NIST_P384.
     NistP384,
+    /// TPM_ECC_NIST_P521.
     NistP521,
 }
 
 impl EccCurve {
+    /// The curve for a TPM_ECC_CURVE value; [`CryptoError::UnsupportedCurve`] for any other.
     pub fn from_tpm_id(id: u16) -> Result<Self, CryptoError> {
         match id {
             0x0003 => Ok(EccCurve::NistP256),

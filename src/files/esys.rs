@@ -35,6 +35,7 @@ const SESSION_ATTRIBUTES_RESERVED: u8 = 0x18;
 /// algorithm, key bits and mode. Stand-in until the wire crate's TPMT_SYM_DEF is merged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SymDef {
+    /// TPM_ALG_NULL, TPM_ALG_XOR or a block cipher (TPM_ALG_AES).
     pub algorithm: AlgId,
     /// Key size in bits, or for `TPM_ALG_XOR` the hash algorithm's id.
     pub key_bits: u16,
@@ -43,12 +44,14 @@ pub struct SymDef {
 }
 
 impl SymDef {
+    /// No parameter encryption.
     pub const NULL: SymDef = SymDef {
         algorithm: AlgId::NULL,
         key_bits: 0,
         mode: AlgId::NULL,
     };
 
+    /// AES-128-CFB, what `tpm2_startauthsession` uses by default.
     pub const AES_128_CFB: SymDef = SymDef {
         algorithm: AlgId::AES,
         key_bits: 128,
@@ -128,16 +131,21 @@ pub struct EsysSession {
     /// It is kept because ESYS compares it to decide whether to leave the authValue out of the
     /// HMAC key when the bound object itself is authorized.
     pub bound_entity: EsysName,
+    /// The parameter-encryption algorithm.
     pub symmetric: SymDef,
+    /// The session's hash algorithm.
     pub auth_hash: AlgId,
     /// Empty for an unsalted, unbound session.
     pub session_key: Secret<MAX_DIGEST_SIZE>,
+    /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
     pub session_type: SessionType,
+    /// The TPMA_SESSION attributes ESYS will send next (reserved bits refused).
     pub attributes: SessionAttributes,
     /// The caller nonce of the previous command; pick a fresh one for the next.
     pub nonce_caller: Nonce,
     /// The TPM's latest nonce: the next command's nonceTPM.
     pub nonce_tpm: Nonce,
+    /// Whether PolicyAuthValue or PolicyPassword was run on this (policy) session.
     pub policy_kind: PolicyKind,
 }
 
@@ -254,27 +262,43 @@ pub(crate) fn parse_auth_hash(v: u16) -> Result<AlgId, FileError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EsysResource {
     /// A hierarchy, PCR or other entity whose name is its handle (`IESYSC_WITHOUT_MISC_RSRC`).
-    None { handle: Handle, name: Name },
+    None {
+        /// The TPM handle.
+        handle: Handle,
+        /// Its name (the handle's four bytes).
+        name: Name,
+    },
     /// A loaded or persistent object; `public` is the marshalled TPM2B_PUBLIC payload.
     Key {
+        /// The TPM handle at save time.
         handle: Handle,
+        /// The object's name as ESYS recorded it (not verified here).
         name: Name,
+        /// The marshalled TPMT_PUBLIC.
         public: Tpm2b<MAX_PUBLIC_SIZE>,
     },
     /// An NV index; `nv_public` is the marshalled TPM2B_NV_PUBLIC payload.
     Nv {
+        /// The NV index.
         handle: Handle,
+        /// Its name as ESYS recorded it.
         name: Name,
+        /// The marshalled TPMS_NV_PUBLIC.
         nv_public: Tpm2b<MAX_NV_PUBLIC_SIZE>,
     },
+    /// An HMAC, policy or trial session (`IESYSC_SESSION_RSRC`).
     Session {
+        /// The session handle.
         handle: Handle,
+        /// Its name (the handle's four bytes).
         name: Name,
+        /// The session state ESYS keeps.
         session: EsysSession,
     },
 }
 
 impl EsysResource {
+    /// The TPM handle recorded for the resource.
     pub fn handle(&self) -> Handle {
         match self {
             EsysResource::None { handle, .. }
@@ -284,6 +308,8 @@ impl EsysResource {
         }
     }
 
+    /// The name recorded for the resource (as written by whoever wrote the file: verify it against
+    /// the TPM before trusting it).
     pub fn name(&self) -> &Name {
         match self {
             EsysResource::None { name, .. }

@@ -52,82 +52,153 @@ const MAX_FILE_SIZE: u64 = 16 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileError {
+    /// The file does not start with tpm2-tools' magic number.
     #[error("not a tpm2-tools file (magic 0x{found:08X}, expected 0xBADCC0DE)")]
-    BadMagic { found: u32 },
+    BadMagic {
+        /// The first four bytes, big-endian.
+        found: u32,
+    },
+    /// The file's format version is not the one this library reads.
     #[error("unsupported {what} version {found} (expected {expected}){hint}")]
     BadVersion {
+        /// `"context file"` or `"session file"`.
         what: &'static str,
+        /// The version in the file.
         found: u32,
+        /// The version expected.
         expected: u32,
+        /// A hint when the version suggests the other kind of file, else empty.
         hint: &'static str,
     },
+    /// The file ended inside a field.
     #[error("truncated in {what}: needed {needed} bytes, {available} available")]
     Truncated {
+        /// The field.
         what: &'static str,
+        /// Bytes the field needed.
         needed: usize,
+        /// Bytes that were left.
         available: usize,
     },
+    /// Bytes follow the end of the structure.
     #[error("{count} unexpected trailing bytes after {what}")]
-    TrailingBytes { what: &'static str, count: usize },
+    TrailingBytes {
+        /// The structure.
+        what: &'static str,
+        /// How many bytes follow it.
+        count: usize,
+    },
+    /// A field, or the file, is larger than its format allows.
     #[error("{what} is {size} bytes, more than the {max} allowed")]
     TooLarge {
+        /// The field or file.
         what: &'static str,
+        /// Its size in bytes.
         size: usize,
+        /// The most allowed, in bytes.
         max: usize,
     },
     /// A stream (FIFO, pipe, device) delivered more than its format allows; its full size is
     /// unknown because the read stopped there.
     #[error("{what} is more than the {max} bytes allowed")]
-    ExceedsLimit { what: &'static str, max: usize },
+    ExceedsLimit {
+        /// What was being read.
+        what: &'static str,
+        /// The most allowed, in bytes.
+        max: usize,
+    },
     /// The path is a kind of file that cannot be used this way (a directory to read, a socket
     /// to write, a regular file as a TPM device, ...).
     #[error("{kind} cannot be {op}; expected {expected}")]
     WrongFileType {
+        /// What the path is ("a directory", "a socket", ...).
         kind: &'static str,
+        /// What was to be done ("read", "written").
         op: &'static str,
+        /// What kinds of file would do.
         expected: &'static str,
     },
     /// A FIFO, pipe or device did not finish within the time allowed (see
     /// [`input_timeout`]).
     #[error("timed out after {waited:?} {during}")]
     Timeout {
+        /// How long it waited.
         waited: std::time::Duration,
+        /// What it was doing.
         during: &'static str,
     },
     /// Writing in place to a FIFO or device stopped part-way: what was written stays written.
     #[error("wrote only {written} of {total} bytes: {error}")]
     PartialWrite {
+        /// Bytes written.
         written: usize,
+        /// Bytes that were to be written.
         total: usize,
+        /// Why it stopped.
         error: std::io::Error,
     },
+    /// A reserved field that must be zero is not (the file is corrupt, or a format we do not
+    /// know).
     #[error("{what} must be zero, found 0x{value:x}")]
-    NonZeroReserved { what: &'static str, value: u32 },
+    NonZeroReserved {
+        /// The field.
+        what: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// A field holds a value its type does not allow.
     #[error("invalid {what}: 0x{value:x}")]
-    BadValue { what: &'static str, value: u32 },
+    BadValue {
+        /// The field.
+        what: &'static str,
+        /// Its value.
+        value: u32,
+    },
+    /// The file holds an ESYS "degraded session" (resource type 4), which ESYS itself cannot
+    /// restore.
     #[error("ESYS resource type 4 (degraded session) cannot be restored")]
     DegradedSession,
+    /// The ESYS resource type is none of those tpm2-tss writes.
     #[error("unknown ESYS resource type {0}")]
     UnknownResourceType(u32),
+    /// A session was expected, but the file holds another kind of resource.
     #[error("session file holds a {found} resource, not a session")]
-    NotASession { found: &'static str },
+    NotASession {
+        /// The kind found ([`EsysResource::kind`]).
+        found: &'static str,
+    },
+    /// The session file's header and its saved session disagree on the session type.
     #[error("session header says {header} but the saved session is {saved}")]
     SessionTypeMismatch {
+        /// The type in the header.
         header: SessionType,
+        /// The type of the saved session.
         saved: SessionType,
     },
+    /// The session file's header and its saved session disagree on the hash.
     #[error("session header says auth hash {header} but the saved session uses {saved}")]
-    AuthHashMismatch { header: AlgId, saved: AlgId },
+    AuthHashMismatch {
+        /// The hash in the header.
+        header: AlgId,
+        /// The hash of the saved session.
+        saved: AlgId,
+    },
+    /// The file could not be opened, read or written.
     #[error("{}: {op}: {error}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What was being done ("open", "read", "create temporary file", ...).
         op: &'static str,
+        /// The operating system's error.
         error: std::io::Error,
     },
     /// A format error found in a file; `error` is one of the variants above.
     #[error("{}: {error}", path.display())]
     InFile {
+        /// The file.
         path: PathBuf,
+        /// The format error.
         error: Box<FileError>,
     },
 }
@@ -155,11 +226,16 @@ impl FileError {
 /// A saved TPM context with its ESYS metadata: a tpm2-tools context file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavedContext {
+    /// TPMS_CONTEXT.hierarchy.
     pub hierarchy: Handle,
+    /// TPMS_CONTEXT.savedHandle.
     pub saved_handle: Handle,
+    /// TPMS_CONTEXT.sequence.
     pub sequence: u64,
     /// The TPM's context blob, as ContextSave returned it and ContextLoad wants it.
     pub tpm_blob: ContextData,
+    /// What ESYS knows about the saved entity (its handle, name and public area, or the session
+    /// state).
     pub resource: EsysResource,
 }
 
@@ -208,6 +284,8 @@ impl SavedContext {
         Ok(())
     }
 
+    /// Parses a context file: the header, the TPMS_CONTEXT fields and the IESYS_CONTEXT_DATA blob,
+    /// strictly (reserved fields zero, nothing trailing, sizes bounded).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
         let mut f = Fields::new(bytes);
         let ctx = Self::parse(&mut f)?;
@@ -273,13 +351,16 @@ fn read_header(f: &mut Fields<'_>) -> Result<(), FileError> {
 /// A tpm2-tools session file: the session type and auth hash, then the saved session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionFile {
+    /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
     pub session_type: SessionType,
+    /// The session's hash algorithm.
     pub auth_hash: AlgId,
     /// Its resource is an [`EsysResource::Session`] whose type and hash match the header.
     pub context: SavedContext,
 }
 
 impl SessionFile {
+    /// The session file bytes (tpm2-tools session file version 2).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = Writer::new(&mut out);
@@ -291,6 +372,7 @@ impl SessionFile {
         out
     }
 
+    /// Parses a session file, refusing one whose header disagrees with its saved session.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
         let mut f = Fields::new(bytes);
         let magic = f.u32("magic")?;
@@ -333,7 +415,10 @@ impl SessionFile {
         }
     }
 
-    fn check_consistent(&self) -> Result<(), FileError> {
+    /// Checks that the file holds a session and that its header agrees with the saved session
+    /// on type and hash ([`FileError::NotASession`], [`FileError::SessionTypeMismatch`],
+    /// [`FileError::AuthHashMismatch`]).
+    pub(crate) fn check_consistent(&self) -> Result<(), FileError> {
         let session = self.session().ok_or(FileError::NotASession {
             found: self.context.resource.kind(),
         })?;
@@ -378,6 +463,7 @@ impl ObjectFile {
         }
     }
 
+    /// The file bytes, in the form this value came in.
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             ObjectFile::Context(c) => c.to_bytes(),
@@ -385,6 +471,7 @@ impl ObjectFile {
         }
     }
 
+    /// The ESYS resource in either form.
     pub fn resource(&self) -> &EsysResource {
         match self {
             ObjectFile::Context(c) => &c.resource,
@@ -405,16 +492,21 @@ fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, FileError> {
     read_bounded(path, "tpm2-tools file", MAX_FILE_SIZE as usize)
 }
 
+/// Reads and parses a context file (at most 16 KiB; FIFOs and devices within the input timeout).
+/// Format errors are [`FileError::InFile`] with the path.
 pub fn read_context_file(path: &Path) -> Result<SavedContext, FileError> {
     let bytes = read_limited(path)?;
     SavedContext::from_bytes(&bytes).map_err(|e| e.in_file(path))
 }
 
+/// Reads and parses a session file, like [`read_context_file`].
 pub fn read_session_file(path: &Path) -> Result<SessionFile, FileError> {
     let bytes = read_limited(path)?;
     SessionFile::from_bytes(&bytes).map_err(|e| e.in_file(path))
 }
 
+/// Reads an object context in either form tpm2-tools writes (a context file, or a bare serialized
+/// ESYS resource), like [`read_context_file`].
 pub fn read_object_file(path: &Path) -> Result<ObjectFile, FileError> {
     let bytes = read_limited(path)?;
     ObjectFile::from_bytes(&bytes).map_err(|e| e.in_file(path))

@@ -22,7 +22,9 @@ pub enum SessionSlot<'a> {
     /// A session. `auth` is the auth value of the entity it authorizes (ignored for sessions
     /// past the command's authorized handles, which only encrypt, decrypt or audit).
     Session {
+        /// The session, updated with the new nonces when the response verifies.
         state: &'a mut SessionState,
+        /// The auth value of the entity it authorizes (empty for an extra session).
         auth: &'a Auth,
     },
 }
@@ -30,6 +32,7 @@ pub enum SessionSlot<'a> {
 /// What the engine needs to know about a command.
 #[derive(Clone, Copy, Debug)]
 pub struct CommandInfo<'n> {
+    /// The command code (goes into cpHash).
     pub code: CommandCode,
     /// Names of every handle in the handle area, in order.
     pub names: &'n [&'n [u8]],

@@ -37,6 +37,9 @@ impl Symmetric {
         }
     }
 
+    /// The algorithm for TPMT_SYM_DEF fields (the inverse of [`Symmetric::to_fields`]);
+    /// [`SessionError::UnsupportedSymmetric`] for anything but TPM_ALG_NULL, AES-CFB with
+    /// 128/192/256 bits, or XOR with a supported hash.
     pub fn from_fields(alg: AlgId, bits: u16, mode: AlgId) -> Result<Self, SessionError> {
         match alg {
             AlgId::NULL => Ok(Symmetric::Null),
@@ -66,9 +69,14 @@ pub enum PolicyAuth {
 
 /// Errors in using a session, found on the host before anything is sent or after a response.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
+    /// The parameter-encryption algorithm is not one the engine implements: (algorithm,
+    /// key bits or XOR hash, mode).
     #[error("unsupported parameter encryption: algorithm {0}, bits/hash 0x{1:x}, mode {2}")]
     UnsupportedSymmetric(AlgId, u16, AlgId),
+    /// Parameter encryption was asked of a session whose key anyone can compute, without
+    /// [`SessionState::allow_unprotected_encryption`].
     #[error(
         "refusing parameter encryption on session {0}: its session key is empty or derived from \
          no secret (not salted, and not bound to an entity with a non-empty auth value), so \
@@ -76,37 +84,57 @@ pub enum SessionError {
          opt in with allow_unprotected_encryption()"
     )]
     EmptyKeyEncryption(Handle),
+    /// Parameter encryption was asked of a session started without a symmetric algorithm.
     #[error("session {0} has no parameter encryption algorithm (symmetric is TPM_ALG_NULL)")]
     NoCipher(Handle),
+    /// A session asked to encrypt a parameter that is not a TPM2B.
     #[error("{command}: the {direction} parameter is not a sized buffer (TPM2B), so it cannot be encrypted")]
     NotEncryptable {
+        /// The command.
         command: crate::wire::CommandCode,
+        /// `"command"` (decrypt) or `"response"` (encrypt).
         direction: &'static str,
     },
+    /// Two sessions of one command asked to decrypt (or to encrypt); the TPM allows one each.
     #[error("more than one session asks to {0} parameters")]
     DuplicateCrypt(&'static str),
+    /// More sessions than a command carries (three).
     #[error("too many sessions: {0} (a command carries at most 3)")]
     TooManySessions(usize),
+    /// Fewer session slots than the command has authorized handles.
     #[error("{command} needs {needed} authorizations, {given} given")]
     MissingAuthorization {
+        /// The command.
         command: crate::wire::CommandCode,
+        /// Its authorized handles.
         needed: usize,
+        /// Slots given.
         given: usize,
     },
+    /// A trial session was used to authorize a command; trial sessions only compute digests.
     #[error("session {0} is a trial session: it can compute a policy but cannot authorize")]
     TrialSession(Handle),
+    /// A session past the authorized handles has none of decrypt, encrypt or audit set, so it
+    /// would do nothing.
     #[error("an extra (non-authorizing) session {0} must have decrypt, encrypt or audit set")]
     IdleExtraSession(Handle),
+    /// The session was flushed or saved: this value no longer refers to a live session.
     #[error("session {0} was already flushed or saved")]
     Closed(Handle),
+    /// The response failed verification (its HMAC, its nonces, its session attributes, or its
+    /// authorization area's shape): it was changed on the way or did not come from the TPM.
+    /// What failed is named; the session is desynchronized.
     #[error("response integrity check failed: {0}")]
     Integrity(&'static str),
+    /// The session is desynchronized (see [`SessionState::poisoned`]) and is refused before
+    /// anything is sent.
     #[error(
         "session {0} is desynchronized: an earlier command's response was lost, malformed or \
          failed verification, so the TPM may have moved its nonces past ours; it is never sent \
          to the TPM again (only flushed), so it cannot cost a dictionary-attack count"
     )]
     Desynchronized(Handle),
+    /// A cryptographic operation (HMAC, KDFa, parameter encryption, randomness) failed.
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
 }
@@ -114,12 +142,18 @@ pub enum SessionError {
 /// Host-side state of a TPM session: everything needed to authorize commands with it, save it
 /// and continue it in another process.
 pub struct SessionState {
+    /// The session's handle (TPM_HT_HMAC_SESSION or TPM_HT_POLICY_SESSION).
     pub handle: Handle,
+    /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
     pub session_type: SessionType,
+    /// The session's hash (authHash): HMACs, KDFa, cpHash and rpHash.
     pub hash: HashAlg,
+    /// The parameter-encryption algorithm it was started with.
     pub symmetric: Symmetric,
     /// Attributes sent with the next command (continueSession is kept set by default).
     pub attributes: SessionAttributes,
+    /// The session key: KDFa(authHash, bind auth ‖ salt, "ATH", nonceTPM, nonceCaller); empty for
+    /// an unbound, unsalted session.
     pub session_key: SessionKey,
     /// The session key was derived from a secret (a salt, or a non-empty bind auth value).
     /// An unsalted session bound to an entity with an empty auth value has a key that anyone
@@ -131,6 +165,8 @@ pub struct SessionState {
     pub nonce_tpm: Nonce,
     /// The TPM's bound-entity value (name padded and XORed with the bind auth), if bound.
     pub bound_entity: Option<BoundEntity>,
+    /// For a policy session: whether PolicyAuthValue or PolicyPassword was run, which decides how
+    /// the entity's auth value is proven.
     pub policy_auth: PolicyAuth,
     /// Host-side session audit digest; `None` until the session is first used for audit.
     pub audit_digest: Option<Digest>,
@@ -176,6 +212,7 @@ impl SessionState {
         self.poisoned
     }
 
+    /// Whether this is a policy or trial session.
     pub fn is_policy(&self) -> bool {
         matches!(self.session_type, SessionType::POLICY | SessionType::TRIAL)
     }

@@ -12,6 +12,8 @@ pub struct PolicyCalculator {
 }
 
 impl PolicyCalculator {
+    /// A calculator at the start of a policy: the all-zero digest of `hash`, as a fresh policy
+    /// session holds.
     pub fn new(hash: HashAlg) -> Self {
         let zeros = [0u8; 64];
         PolicyCalculator {
@@ -21,10 +23,13 @@ impl PolicyCalculator {
         }
     }
 
+    /// The policy digest so far: what TPM2_PolicyGetDigest would return, and the authPolicy of an
+    /// object that needs this policy.
     pub fn digest(&self) -> &Digest {
         &self.digest
     }
 
+    /// The policy's hash algorithm (the object's nameAlg).
     pub fn hash(&self) -> HashAlg {
         self.hash
     }

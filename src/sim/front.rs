@@ -205,6 +205,7 @@ impl MssimFront {
         format!("mssim:{}", self.endpoint.conf())
     }
 
+    /// The TPM command socket clients connect to.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

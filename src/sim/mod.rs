@@ -25,17 +25,29 @@ use crate::transport::{Endpoint, SwtpmTransport, Transport, TransportError};
 
 /// Why a simulator could not be started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimError {
+    /// The `swtpm` program is not on the `PATH`. Tests fail on it rather than skip.
     #[error("swtpm not found: install the Debian package swtpm")]
     NotInstalled,
+    /// Preparing or starting the simulator failed (its state directory, sockets, process).
     #[error("{what}: {source}")]
     Io {
+        /// What was being done.
         what: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// swtpm started but did not become usable.
     #[error("swtpm did not start: {reason}; its output: {log}")]
-    Startup { reason: String, log: String },
+    Startup {
+        /// What went wrong.
+        reason: String,
+        /// What swtpm printed, for diagnosis.
+        log: String,
+    },
+    /// Connecting to the started simulator failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
 }
@@ -127,6 +139,7 @@ impl Swtpm {
         format!("swtpm:{}", self.endpoint().conf())
     }
 
+    /// The data socket ([`Endpoint::Tcp`] on 127.0.0.1, or [`Endpoint::Unix`]).
     pub fn endpoint(&self) -> Endpoint {
         match &self.listen {
             Listen::Tcp { port, .. } => Endpoint::Tcp {
@@ -163,10 +176,12 @@ impl Swtpm {
         }
     }
 
+    /// swtpm's private state directory (removed on drop).
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
     }
 
+    /// The swtpm process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -30,7 +30,12 @@ pub enum Tamper {
     Drop,
     /// XOR `mask` into the byte `from_end` bytes before the end of the response (0: the last
     /// byte, which ends the last session's response HMAC).
-    FlipFromEnd { from_end: usize, mask: u8 },
+    FlipFromEnd {
+        /// Offset from the last byte (0 is the last byte).
+        from_end: usize,
+        /// The bits to flip.
+        mask: u8,
+    },
     /// Send only the first `len` bytes of the response, then close the connection.
     Truncate(usize),
     /// Hold the response this long before sending it.

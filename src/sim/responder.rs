@@ -180,6 +180,7 @@ fn crypt(
 }
 
 impl Responder {
+    /// A responder with no sessions and no NV data.
     pub fn new() -> Self {
         Responder {
             sessions: Vec::with_capacity(MAX_SESSIONS),

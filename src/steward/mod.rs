@@ -49,6 +49,7 @@ pub struct StewardPolicy {
     /// First backoff delay; doubled after each wait up to `max_delay`, each wait jittered
     /// to 50–150 % so competing processes do not retry in lockstep.
     pub initial_delay: Duration,
+    /// Longest single backoff delay.
     pub max_delay: Duration,
     /// How many of our sessions may stay loaded between commands. `None`: only react to
     /// TPM_RC_SESSION_MEMORY. `Some(3)` suits the kernel resource manager (/dev/tpmrm0);
@@ -927,14 +928,19 @@ fn regap_oldest(core: &mut Core, used: &Used) -> Result<bool> {
 }
 
 impl Tpm {
+    /// Sets how the steward keeps this connection's sessions alive when the TPM runs out of session
+    /// slots.
     pub fn set_steward_policy(&self, policy: StewardPolicy) {
         self.lock().steward.policy = policy;
     }
 
+    /// The current steward policy.
     pub fn steward_policy(&self) -> StewardPolicy {
         self.lock().steward.policy
     }
 
+    /// Counters of what the steward did on this connection (sessions parked, reloaded,
+    /// re-gapped and lost; backoff waits).
     pub fn steward_stats(&self) -> StewardStats {
         self.lock().steward.stats
     }

@@ -16,6 +16,9 @@ use crate::wire::HEADER_SIZE;
 /// in a single read.
 const READ_SIZE: usize = 8192;
 
+/// A Linux TPM character device: `/dev/tpmrm0` (the kernel resource manager, which gives each open
+/// file its own view of objects and at most 3 sessions) or `/dev/tpm0` (the raw TPM, one user at a
+/// time). Open it with [`DeviceTransport::open`] or the TCTI `device:PATH`.
 #[derive(Debug)]
 pub struct DeviceTransport {
     path: PathBuf,

@@ -14,8 +14,18 @@ use crate::wire::HEADER_SIZE;
 /// Where a socket backend connects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
-    Tcp { host: String, port: u16 },
-    Unix { path: PathBuf },
+    /// A TCP address.
+    Tcp {
+        /// Host name or IP address.
+        host: String,
+        /// TCP port (the data port; the companion channel is at `port + 1`).
+        port: u16,
+    },
+    /// A Unix-domain socket.
+    Unix {
+        /// The socket's path (the companion channel is at `<path>.ctrl`).
+        path: PathBuf,
+    },
 }
 
 impl Endpoint {

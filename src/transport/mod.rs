@@ -45,11 +45,16 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a frame could not be exchanged with the TPM.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
+    /// Opening, reading or writing the connection failed.
     #[error("{transport}: {message}")]
     Io {
+        /// The transport, as [`Transport::describe`] gives it.
         transport: String,
+        /// What was being done.
         message: String,
+        /// The operating system's error, if there was one.
         #[source]
         source: Option<std::io::Error>,
     },
@@ -57,57 +62,97 @@ pub enum TransportError {
     /// written to it.
     #[error("{transport}: the path is {found}, not a TPM character device; refusing to write TPM commands to it")]
     NotADevice {
+        /// The transport.
         transport: String,
+        /// What the path is instead ("a regular file", "a FIFO", ...).
         found: &'static str,
     },
     /// A TCTI configuration string could not be understood.
     #[error("bad TCTI {tcti:?}: {reason}")]
-    BadTcti { tcti: String, reason: String },
+    BadTcti {
+        /// The string as given.
+        tcti: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The peer answered something that is not one complete response frame.
     #[error("{transport}: malformed response: {reason}")]
-    MalformedResponse { transport: String, reason: String },
+    MalformedResponse {
+        /// The transport.
+        transport: String,
+        /// What is wrong with the frame (its header, its size, bytes missing or extra).
+        reason: String,
+    },
     /// The command handed to the transport is not a well-formed frame.
     #[error("{transport}: refusing to send malformed command: {reason}")]
-    MalformedCommand { transport: String, reason: String },
+    MalformedCommand {
+        /// The transport.
+        transport: String,
+        /// What is wrong with the frame.
+        reason: String,
+    },
     /// No (complete) answer within the transport's timeout.
     #[error("{transport}: timed out after {waited:?} while {during}")]
     Timeout {
+        /// The transport.
         transport: String,
+        /// How long it waited.
         waited: Duration,
+        /// What it was doing (e.g. "reading a control result").
         during: &'static str,
     },
     /// The peer went away (closed the connection, or the command process exited).
     #[error("{transport}: {detail}")]
-    Closed { transport: String, detail: String },
+    Closed {
+        /// The transport.
+        transport: String,
+        /// How (e.g. the relay command's exit status).
+        detail: String,
+    },
     /// The kernel TPM driver refused the command; `hint` says what the errno means there.
     #[error("{transport}: {operation} failed with errno {errno} ({source}): {hint}")]
     Device {
+        /// The transport.
         transport: String,
+        /// `"write"`, `"read"` or `"poll"`.
         operation: &'static str,
+        /// The errno value.
         errno: i32,
+        /// What the errno means for a TPM device (e.g. EFAULT from the resource manager on a
+        /// session it does not know).
         hint: &'static str,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// A simulator's platform or control channel answered a non-zero result.
     #[error("{transport}: {channel} command {command} ({name}) failed with result 0x{result:x}")]
     Control {
+        /// The transport.
         transport: String,
+        /// `"platform"` (mssim) or `"control"` (swtpm).
         channel: &'static str,
+        /// The channel's command number.
         command: u32,
+        /// Its name (e.g. `"POWER_ON"`, `"CMD_INIT"`).
         name: &'static str,
+        /// The result code the simulator returned.
         result: u32,
     },
     /// The backend cannot do what was asked (e.g. localities over a character device).
     #[error("{transport}: {what} is not supported by this transport")]
     Unsupported {
+        /// The transport.
         transport: String,
+        /// What was asked.
         what: &'static str,
     },
     /// Default probing found nothing; `tried` lists each candidate with why it failed.
     #[error("no TPM found (set {env} or pass a TCTI such as -T swtpm:host=127.0.0.1,port=2321); tried: {}", tried.join("; "))]
     NoTpmFound {
+        /// The environment variable that names the TPM (`TPM2TOOLS_TCTI`).
         env: &'static str,
+        /// Each candidate tried, with why it failed.
         tried: Vec<String>,
     },
 }

@@ -70,14 +70,17 @@ pub struct Retrying<T> {
 }
 
 impl<T: Transport> Retrying<T> {
+    /// Wraps `inner`, retrying per `policy`.
     pub fn new(inner: T, policy: RetryPolicy) -> Self {
         Retrying { inner, policy }
     }
 
+    /// The wrapped transport.
     pub fn into_inner(self) -> T {
         self.inner
     }
 
+    /// The wrapped transport, to configure it.
     pub fn inner_mut(&mut self) -> &mut T {
         &mut self.inner
     }

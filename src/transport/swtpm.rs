@@ -72,6 +72,7 @@ impl SwtpmTransport {
         }
     }
 
+    /// The data socket this transport connects to.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }

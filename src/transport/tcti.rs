@@ -59,22 +59,30 @@ pub const MAX_TIMEOUT_SECS: u64 = 24 * 60 * 60;
 pub enum Tcti {
     /// A kernel TPM character device; `path: None` tries `/dev/tpmrm0` then `/dev/tpm0`.
     Device {
+        /// The device, or `None` to probe.
         path: Option<PathBuf>,
+        /// The command timeout (`timeout=SECONDS`), or `None` for the default.
         timeout: Option<Duration>,
     },
     /// The Microsoft simulator protocol (TPM port P, platform port P+1).
     Mssim {
+        /// The TPM command socket.
         endpoint: Endpoint,
+        /// The command timeout, or `None` for the default.
         timeout: Option<Duration>,
     },
     /// swtpm's raw data socket (control channel at P+1 or `<path>.ctrl`).
     Swtpm {
+        /// The data socket.
         endpoint: Endpoint,
+        /// The command timeout, or `None` for the default.
         timeout: Option<Duration>,
     },
     /// A shell command relaying raw frames on its stdin/stdout.
     Cmd {
+        /// The command line, run with `sh -c`.
         command: String,
+        /// The command timeout, or `None` for the default.
         timeout: Option<Duration>,
     },
 }

@@ -14,9 +14,16 @@ pub const TPM_GENERATED_VALUE: u32 = 0xff54_4347;
 /// TPMS_CLOCK_INFO
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct ClockInfo {
+    /// Milliseconds the TPM has been powered (TPMS_CLOCK_INFO.clock); it only moves forward, and is
+    /// saved to NV periodically.
     pub clock: u64,
+    /// TPM Resets (cold starts with `Startup(CLEAR)` after `Shutdown(CLEAR)` or none) since the TPM
+    /// was last cleared.
     pub reset_count: u32,
+    /// TPM Restarts and Resumes since the last TPM Reset.
     pub restart_count: u32,
+    /// Whether `clock` is known not to have been reported before with a larger value (no unorderly
+    /// shutdown since it was last saved).
     pub safe: bool,
 }
 
@@ -43,66 +50,88 @@ impl Unmarshal for ClockInfo {
 /// TPMS_CERTIFY_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertifyInfo {
+    /// The certified object's name.
     pub name: Name,
+    /// Its qualified name (chained with its parents').
     pub qualified_name: Name,
 }
 
 /// TPMS_CREATION_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreationInfo {
+    /// The name of the object whose creation is certified.
     pub object_name: Name,
+    /// The creationHash TPM2_Create or TPM2_CreatePrimary returned for it.
     pub creation_hash: Digest,
 }
 
 /// TPMS_QUOTE_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuoteInfo {
+    /// The quoted PCRs.
     pub pcr_select: PcrSelectionList,
+    /// The digest of their values, concatenated in selection order, with the signing scheme's hash.
     pub pcr_digest: Digest,
 }
 
 /// TPMS_COMMAND_AUDIT_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandAuditInfo {
+    /// How many times the command audit digest was reset (auditCounter).
     pub audit_counter: u64,
+    /// The hash of the audit digest.
     pub digest_alg: AlgId,
+    /// The current command audit digest.
     pub audit_digest: Digest,
+    /// The digest of the list of audited command codes.
     pub command_digest: Digest,
 }
 
 /// TPMS_SESSION_AUDIT_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionAuditInfo {
+    /// Whether every command since the session became exclusive (TPMA_SESSION_AUDITEXCLUSIVE) was
+    /// audited by it, so no other command ran in between.
     pub exclusive_session: bool,
+    /// The session's audit digest: the chain of H(cpHash ‖ rpHash) over its commands.
     pub session_digest: Digest,
 }
 
 /// TPMS_TIME_INFO
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TimeInfo {
+    /// Milliseconds since the last TPM Reset or TPM Restart (not saved across power loss).
     pub time: u64,
+    /// The clock and the reset and restart counters.
     pub clock_info: ClockInfo,
 }
 
 /// TPMS_TIME_ATTEST_INFO
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TimeAttestInfo {
+    /// The time and clock.
     pub time: TimeInfo,
+    /// The TPM vendor's firmware version.
     pub firmware_version: u64,
 }
 
 /// TPMS_NV_CERTIFY_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NvCertifyInfo {
+    /// The NV index's name.
     pub index_name: Name,
+    /// Octet offset of `nv_contents` in the index.
     pub offset: u16,
+    /// The certified octets.
     pub nv_contents: MaxNvBuffer,
 }
 
 /// TPMS_NV_DIGEST_CERTIFY_INFO
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NvDigestCertifyInfo {
+    /// The NV index's name.
     pub index_name: Name,
+    /// The digest of the whole index's contents.
     pub nv_digest: Digest,
 }
 
@@ -151,13 +180,21 @@ plain_struct_codec!(NvDigestCertifyInfo {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attested {
+    /// TPM_ST_ATTEST_CERTIFY: TPM2_Certify.
     Certify(CertifyInfo),
+    /// TPM_ST_ATTEST_CREATION: TPM2_CertifyCreation.
     Creation(CreationInfo),
+    /// TPM_ST_ATTEST_QUOTE: TPM2_Quote.
     Quote(QuoteInfo),
+    /// TPM_ST_ATTEST_COMMAND_AUDIT: TPM2_GetCommandAuditDigest.
     CommandAudit(CommandAuditInfo),
+    /// TPM_ST_ATTEST_SESSION_AUDIT: TPM2_GetSessionAuditDigest.
     SessionAudit(SessionAuditInfo),
+    /// TPM_ST_ATTEST_TIME: TPM2_GetTime.
     Time(TimeAttestInfo),
+    /// TPM_ST_ATTEST_NV: TPM2_NV_Certify of a range of octets.
     Nv(NvCertifyInfo),
+    /// TPM_ST_ATTEST_NV_DIGEST: TPM2_NV_Certify of a whole index, as a digest.
     NvDigest(NvDigestCertifyInfo),
 }
 
@@ -185,18 +222,27 @@ pub struct Attestation {
     /// Must be [`TPM_GENERATED_VALUE`] for a structure the TPM produced; kept as read so a
     /// verifier can report what it found.
     pub magic: u32,
+    /// The qualified name of the signing key.
     pub qualified_signer: Name,
+    /// The caller's qualifyingData, e.g. a freshness nonce.
     pub extra_data: Data,
+    /// The TPM's clock and its reset and restart counts (the counts are obfuscated unless the
+    /// signing key is in the endorsement or platform hierarchy).
     pub clock_info: ClockInfo,
+    /// The TPM vendor's firmware version.
     pub firmware_version: u64,
+    /// The type-specific part.
     pub attested: Attested,
 }
 
 impl Attestation {
+    /// Whether `magic` is TPM_GENERATED_VALUE. A restricted signing key signs only such structures,
+    /// which is what makes the signature an attestation.
     pub fn is_tpm_generated(&self) -> bool {
         self.magic == TPM_GENERATED_VALUE
     }
 
+    /// The TPM_ST_ATTEST_* type of the structure.
     pub fn attest_type(&self) -> StructureTag {
         self.attested.tag()
     }
@@ -256,15 +302,20 @@ impl Unmarshal for Attestation {
 /// TPMS_SIGNATURE_RSA (RSASSA and RSAPSS)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RsaSignature {
+    /// The hash that was signed with.
     pub hash: AlgId,
+    /// The signature, as big as the key's modulus.
     pub sig: PublicKeyRsa,
 }
 
 /// TPMS_SIGNATURE_ECC (ECDSA, ECDAA, SM2, ECSCHNORR)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EccSignature {
+    /// The hash that was signed with.
     pub hash: AlgId,
+    /// The signature's r, big-endian.
     pub r: EccParameter,
+    /// The signature's s, big-endian.
     pub s: EccParameter,
 }
 
@@ -281,13 +332,21 @@ plain_struct_codec!(EccSignature {
 /// TPMT_SIGNATURE
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signature {
+    /// TPM_ALG_NULL: no signature (e.g. an attestation with TPM_RH_NULL as the signing key).
     Null,
+    /// TPM_ALG_RSASSA: RSASSA-PKCS1-v1_5.
     RsaSsa(RsaSignature),
+    /// TPM_ALG_RSAPSS: RSASSA-PSS.
     RsaPss(RsaSignature),
+    /// TPM_ALG_ECDSA.
     Ecdsa(EccSignature),
+    /// TPM_ALG_ECDAA.
     EcDaa(EccSignature),
+    /// TPM_ALG_SM2.
     Sm2(EccSignature),
+    /// TPM_ALG_ECSCHNORR.
     EcSchnorr(EccSignature),
+    /// TPM_ALG_HMAC: a keyed-hash "signature" by an HMAC key.
     Hmac(HashValue),
 }
 

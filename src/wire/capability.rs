@@ -12,39 +12,55 @@ use super::{
 /// MAX_CAP_DATA: MAX_CAP_BUFFER (1024) less the capability and count fields. The list maxima
 /// below are how many entries of each kind fit in it, as the specification defines them.
 pub const MAX_CAP_DATA: usize = 1024 - 4 - 4;
+/// MAX_CAP_HANDLES: handles per TPML_HANDLE (4 bytes each).
 pub const MAX_CAP_HANDLES: usize = MAX_CAP_DATA / 4;
+/// MAX_CAP_CC: command codes or TPMA_CCs per TPML_CC / TPML_CCA (4 bytes each).
 pub const MAX_CAP_CC: usize = MAX_CAP_DATA / 4;
+/// MAX_CAP_ALGS: entries per TPML_ALG_PROPERTY (6 bytes each).
 pub const MAX_CAP_ALGS: usize = MAX_CAP_DATA / 6;
+/// MAX_TPM_PROPERTIES: entries per TPML_TAGGED_TPM_PROPERTY (8 bytes each).
 pub const MAX_TPM_PROPERTIES: usize = MAX_CAP_DATA / 8;
+/// MAX_PCR_PROPERTIES: entries per TPML_TAGGED_PCR_PROPERTY.
 pub const MAX_PCR_PROPERTIES: usize = MAX_CAP_DATA / 8;
+/// MAX_ECC_CURVES: entries per TPML_ECC_CURVE (2 bytes each).
 pub const MAX_ECC_CURVES: usize = MAX_CAP_DATA / 2;
+/// MAX_TAGGED_POLICIES: entries per TPML_TAGGED_POLICY (a handle and a SHA-512 TPMT_HA each).
 pub const MAX_TAGGED_POLICIES: usize = MAX_CAP_DATA / (4 + 2 + 64);
 
 /// TPMS_ALG_PROPERTY
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AlgProperty {
+    /// The algorithm.
     pub alg: AlgId,
+    /// What kind of algorithm it is (TPMA_ALGORITHM: asymmetric, symmetric, hash, signing, ...).
     pub properties: AlgorithmAttributes,
 }
 
 /// TPMS_TAGGED_PROPERTY
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TaggedProperty {
+    /// Which property (TPM_PT).
     pub property: PropertyTag,
+    /// Its value; what it means depends on the property (a count, four ASCII characters, a bit
+    /// field, ...).
     pub value: u32,
 }
 
 /// TPMS_TAGGED_PCR_SELECT
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TaggedPcrSelect {
+    /// The PCR property (TPM_PT_PCR).
     pub tag: PcrPropertyTag,
+    /// The PCRs that have it.
     pub select: PcrSelect,
 }
 
 /// TPMS_TAGGED_POLICY
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaggedPolicy {
+    /// The permanent handle the policy belongs to (a hierarchy or lockout).
     pub handle: Handle,
+    /// Its authorization policy, with its hash algorithm.
     pub policy_hash: HashValue,
 }
 
@@ -95,19 +111,30 @@ list_entry!(
 /// TPMS_CAPABILITY_DATA: the capability selector and its TPMU_CAPABILITIES arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CapabilityData {
+    /// TPM_CAP_ALGS: the implemented algorithms and their attributes.
     Algorithms(AlgPropertyList),
+    /// TPM_CAP_HANDLES: handles of one type (loaded objects, sessions, NV indices, ...).
     Handles(HandleList),
+    /// TPM_CAP_COMMANDS: the implemented commands, as TPMA_CC.
     Commands(CommandAttributesList),
+    /// TPM_CAP_PP_COMMANDS: commands that need physical presence.
     PpCommands(CommandCodeList),
+    /// TPM_CAP_AUDIT_COMMANDS: commands in the command audit list.
     AuditCommands(CommandCodeList),
+    /// TPM_CAP_PCRS: the allocated PCR banks.
     Pcrs(PcrSelectionList),
+    /// TPM_CAP_TPM_PROPERTIES: fixed and variable TPM properties (TPM_PT).
     TpmProperties(TaggedPropertyList),
+    /// TPM_CAP_PCR_PROPERTIES: which PCRs have which properties (TPM_PT_PCR).
     PcrProperties(TaggedPcrPropertyList),
+    /// TPM_CAP_ECC_CURVES: the implemented curves.
     EccCurves(EccCurveList),
+    /// TPM_CAP_AUTH_POLICIES: the authorization policies of the permanent handles.
     AuthPolicies(TaggedPolicyList),
 }
 
 impl CapabilityData {
+    /// The TPM_CAP selector of this arm.
     pub fn capability(&self) -> Capability {
         match self {
             CapabilityData::Algorithms(_) => Capability::ALGS,

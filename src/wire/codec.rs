@@ -14,6 +14,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
@@ -23,10 +24,12 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    /// Bytes read so far (the offset of the next byte in the input).
     pub fn position(&self) -> usize {
         self.pos
     }
 
+    /// Whether every byte has been read.
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -49,6 +52,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Takes exactly `N` bytes as an array.
     pub fn take_array<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
@@ -61,18 +65,22 @@ impl<'a> Reader<'a> {
         Ok(Reader::new(self.take(n)?))
     }
 
+    /// Reads a UINT8 (also BYTE and TPMI_YES_NO's wire form).
     pub fn u8(&mut self) -> Result<u8, WireError> {
         Ok(self.take_array::<1>()?[0])
     }
 
+    /// Reads a big-endian UINT16.
     pub fn u16(&mut self) -> Result<u16, WireError> {
         Ok(u16::from_be_bytes(self.take_array()?))
     }
 
+    /// Reads a big-endian UINT32.
     pub fn u32(&mut self) -> Result<u32, WireError> {
         Ok(u32::from_be_bytes(self.take_array()?))
     }
 
+    /// Reads a big-endian UINT64.
     pub fn u64(&mut self) -> Result<u64, WireError> {
         Ok(u64::from_be_bytes(self.take_array()?))
     }
@@ -95,34 +103,42 @@ pub struct Writer<'b> {
 }
 
 impl<'b> Writer<'b> {
+    /// A writer that appends to `buf` (existing contents are kept).
     pub fn new(buf: &'b mut Vec<u8>) -> Self {
         Writer { buf }
     }
 
+    /// Bytes in the underlying buffer, including any that were there before this writer.
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
+    /// Whether the underlying buffer is empty.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
+    /// Appends raw bytes (no size field).
     pub fn bytes(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);
     }
 
+    /// Appends a UINT8.
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
 
+    /// Appends a big-endian UINT16.
     pub fn u16(&mut self, v: u16) {
         self.bytes(&v.to_be_bytes());
     }
 
+    /// Appends a big-endian UINT32.
     pub fn u32(&mut self, v: u32) {
         self.bytes(&v.to_be_bytes());
     }
 
+    /// Appends a big-endian UINT64.
     pub fn u64(&mut self, v: u64) {
         self.bytes(&v.to_be_bytes());
     }
@@ -159,12 +175,21 @@ impl<'b> Writer<'b> {
     }
 
     /// Fills a placeholder with the number of bytes written after it.
+    ///
+    /// # Panics
+    ///
+    /// If `at` is not an offset [`Writer::placeholder_u32`] returned for this buffer (fewer
+    /// than four bytes follow it).
     pub fn patch_u32_len_since(&mut self, at: usize) {
         let n = (self.buf.len() - at - 4) as u32;
         self.buf[at..at + 4].copy_from_slice(&n.to_be_bytes());
     }
 
     /// Overwrites four bytes at `at` (used to patch the command size, which counts the header).
+    ///
+    /// # Panics
+    ///
+    /// If `at + 4` is beyond the bytes written: the offset must come from this buffer.
     pub fn patch_u32(&mut self, at: usize, v: u32) {
         self.buf[at..at + 4].copy_from_slice(&v.to_be_bytes());
     }
@@ -174,6 +199,8 @@ impl<'b> Writer<'b> {
         self.buf
     }
 
+    /// Everything written so far, to patch in place (e.g. encrypting a parameter after it was
+    /// written).
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         self.buf
     }
@@ -181,6 +208,8 @@ impl<'b> Writer<'b> {
 
 /// A type that can be written in its TPM canonical (big-endian) form.
 pub trait Marshal {
+    /// Appends the value's wire form. Infallible: sizes are bounded by the types (a TPM2B cannot
+    /// hold more than its capacity), so everything marshals.
     fn marshal(&self, w: &mut Writer<'_>);
 
     /// Convenience for tests and cold paths: the marshalled bytes in a fresh `Vec`.
@@ -193,6 +222,8 @@ pub trait Marshal {
 
 /// A type that can be read from untrusted bytes.
 pub trait Unmarshal: Sized {
+    /// Reads one value from the reader's position. Fails, without panicking or allocating beyond
+    /// the type's bounds, on truncated input, out-of-range sizes and unknown selectors.
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError>;
 
     /// Reads one value that must span all of `bytes`.

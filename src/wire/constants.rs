@@ -2,10 +2,9 @@
 //! their specification names. Each is a newtype over its wire integer so that values the
 //! library does not know are kept and shown in hex instead of being rejected.
 
-/// Marshal/Unmarshal for a newtype over a wire integer: the integer's own encoding.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __int_newtype_codec {
+/// Marshal/Unmarshal for a newtype over a wire integer: the integer's own encoding. Internal:
+/// `tpm_enum!` and `tpm_attributes!` use it.
+macro_rules! int_newtype_codec {
     ($name:ident, $int:ty) => {
         impl $crate::wire::Marshal for $name {
             fn marshal(&self, w: &mut $crate::wire::Writer<'_>) {
@@ -24,8 +23,9 @@ macro_rules! __int_newtype_codec {
 }
 
 /// Declares a newtype over an integer with named constants. `Debug`/`Display` print the spec
-/// name when known and the hex value otherwise.
-#[macro_export]
+/// name when known and the hex value otherwise. Each constant's documentation starts with its
+/// specification name and value. Internal to the crate: the types it declares are public, the
+/// macro is not.
 macro_rules! tpm_enum {
     ($(#[$m:meta])* $vis:vis struct $name:ident($int:ty) { $($(#[$cm:meta])* $c:ident = $v:expr => $s:literal,)* }) => {
         $(#[$m])*
@@ -34,7 +34,11 @@ macro_rules! tpm_enum {
 
         #[allow(dead_code)]
         impl $name {
-            $($(#[$cm])* pub const $c: $name = $name($v);)*
+            $(
+                #[doc = concat!("`", $s, "` (", stringify!($v), ").")]
+                $(#[$cm])*
+                pub const $c: $name = $name($v);
+            )*
 
             /// The specification's name for this value, if it is one the library knows.
             pub fn name(self) -> Option<&'static str> {
@@ -64,9 +68,11 @@ macro_rules! tpm_enum {
             fn from(v: $int) -> Self { $name(v) }
         }
 
-        $crate::__int_newtype_codec!($name, $int);
+        $crate::wire::constants::int_newtype_codec!($name, $int);
     };
 }
+
+pub(crate) use {int_newtype_codec, tpm_enum};
 
 tpm_enum! {
     /// TPM_ALG_ID
@@ -311,6 +317,7 @@ tpm_enum! {
 }
 
 impl Handle {
+    /// The handle's type: its most significant byte (TPM_HT).
     pub fn handle_type(self) -> HandleType {
         HandleType((self.0 >> 24) as u8)
     }

@@ -5,8 +5,15 @@ use super::{ContextData, Handle, Marshal, Reader, Unmarshal, WireError, Writer};
 /// TPMS_CONTEXT
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
+    /// The TPM's context counter value for this save; a context loads only while the counter has
+    /// not moved too far on (TPM_PT_CONTEXT_GAP_MAX for sessions).
     pub sequence: u64,
+    /// The saved handle: a session's own handle, or 0x80000000-0x80000002 (an ordinary transient
+    /// object, a sequence object, or an object with stClear) for objects.
     pub saved_handle: Handle,
+    /// The hierarchy of the saved object (TPM_RH_NULL for sessions). The context is
+    /// protected with that hierarchy's proof value, so it stops loading when the proof changes
+    /// (the null hierarchy's at every TPM Reset, the owner's at TPM2_Clear).
     pub hierarchy: Handle,
     /// TPM2B_CONTEXT_DATA: integrity-protected and encrypted by the TPM.
     pub context_blob: ContextData,

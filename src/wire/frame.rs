@@ -14,12 +14,16 @@ use crate::wire::Handle;
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct Header {
+    /// TPM_ST_NO_SESSIONS or TPM_ST_SESSIONS (whether an authorization area follows), or
+    /// TPM_ST_RSP_COMMAND from a TPM 1.2-era error path.
     pub tag: U16<BigEndian>,
+    /// The whole frame's size in bytes, header included.
     pub size: U32<BigEndian>,
     /// The command code in a command, the response code in a response.
     pub code: U32<BigEndian>,
 }
 
+/// Size of [`Header`]: tag (2), size (4), code (4).
 pub const HEADER_SIZE: usize = 10;
 
 impl Header {
@@ -33,10 +37,12 @@ impl Header {
             })
     }
 
+    /// The tag as a [`StructureTag`].
     pub fn tag(&self) -> StructureTag {
         StructureTag(self.tag.get())
     }
 
+    /// The frame size the header declares. Nothing has checked it against the bytes yet.
     pub fn size(&self) -> usize {
         self.size.get() as usize
     }
@@ -47,11 +53,18 @@ impl Header {
 pub struct SessionAttributes(pub u8);
 
 impl SessionAttributes {
+    /// continueSession: keep the session after this command (clear it to have the TPM flush it).
     pub const CONTINUE_SESSION: u8 = 0x01;
+    /// auditExclusive: in a command, require that no other command ran since this audit session's
+    /// last one; in a response, whether that holds.
     pub const AUDIT_EXCLUSIVE: u8 = 0x02;
+    /// auditReset: restart the audit digest with this command.
     pub const AUDIT_RESET: u8 = 0x04;
+    /// decrypt: the first command parameter (a TPM2B) is encrypted with this session.
     pub const DECRYPT: u8 = 0x20;
+    /// encrypt: the TPM encrypts the first response parameter (a TPM2B) with this session.
     pub const ENCRYPT: u8 = 0x40;
+    /// audit: the command and response are recorded in this session's audit digest.
     pub const AUDIT: u8 = 0x80;
 
     const NAMES: [(u8, &'static str); 6] = [
@@ -63,10 +76,12 @@ impl SessionAttributes {
         (Self::AUDIT, "audit"),
     ];
 
+    /// Whether every bit of `bits` is set.
     pub fn contains(self, bits: u8) -> bool {
         self.0 & bits == bits
     }
 
+    /// A copy with `bits` set (`on`) or cleared.
     pub fn with(self, bits: u8, on: bool) -> Self {
         if on {
             SessionAttributes(self.0 | bits)
@@ -114,8 +129,11 @@ impl Unmarshal for SessionAttributes {
 /// TPMS_AUTH_COMMAND, borrowed: the session engine writes these straight into the frame.
 #[derive(Clone, Copy, Debug)]
 pub struct AuthCommandRef<'a> {
+    /// The session, or TPM_RS_PW for a password.
     pub session_handle: Handle,
+    /// nonceCaller for this command (empty for a password).
     pub nonce: &'a [u8],
+    /// TPMA_SESSION for this command.
     pub attributes: SessionAttributes,
     /// The HMAC, or the password in clear for TPM_RS_PW and PolicyPassword.
     pub hmac: &'a [u8],
@@ -135,9 +153,13 @@ impl Marshal for AuthCommandRef<'_> {
 /// TPMS_AUTH_COMMAND, owned (for parsing commands, e.g. in tests and fuzzing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthCommand {
+    /// The session, or TPM_RS_PW for a password.
     pub session_handle: Handle,
+    /// nonceCaller for this command (empty for a password).
     pub nonce: Nonce,
+    /// TPMA_SESSION for this command.
     pub attributes: SessionAttributes,
+    /// The HMAC, or the password in clear for TPM_RS_PW and PolicyPassword.
     pub hmac: Digest,
 }
 
@@ -167,12 +189,16 @@ impl Unmarshal for AuthCommand {
 /// TPMS_AUTH_RESPONSE, borrowed from the response frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AuthResponseRef<'a> {
+    /// The TPM's new nonceTPM (empty for a password).
     pub nonce: &'a [u8],
+    /// TPMA_SESSION as the TPM reports it.
     pub attributes: SessionAttributes,
+    /// The response HMAC (empty for a password, and for a policy session with PolicyPassword).
     pub hmac: &'a [u8],
 }
 
 impl<'a> AuthResponseRef<'a> {
+    /// Reads one TPMS_AUTH_RESPONSE, refusing a nonce or HMAC longer than the largest digest.
     pub fn read(r: &mut Reader<'a>) -> Result<Self, WireError> {
         let nonce = super::Tpm2bRef::read(r, super::MAX_DIGEST_SIZE)?.0;
         let attributes = SessionAttributes::unmarshal(r)?;
@@ -201,6 +227,7 @@ pub const MAX_SESSIONS: usize = 3;
 /// A response split into its areas. Everything borrows from the frame.
 #[derive(Clone, Debug)]
 pub struct ResponseFrame<'a> {
+    /// TPM_ST_SESSIONS or TPM_ST_NO_SESSIONS.
     pub tag: StructureTag,
     /// The raw response code; non-zero responses carry no further areas.
     pub code: u32,
@@ -208,7 +235,10 @@ pub struct ResponseFrame<'a> {
     pub handles: &'a [u8],
     /// The parameter area (still encrypted, if an encrypt session was used).
     pub parameters: &'a [u8],
+    /// The TPMS_AUTH_RESPONSE entries, one per session of the command, in order; the first
+    /// `auth_count` are `Some`.
     pub auths: [Option<AuthResponseRef<'a>>; MAX_SESSIONS],
+    /// How many entries `auths` holds.
     pub auth_count: usize,
 }
 

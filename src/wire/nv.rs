@@ -3,7 +3,7 @@
 use super::structures::{marshal_sized, unmarshal_sized, NvAttributes};
 use super::{AlgId, Digest, Handle, Marshal, Reader, Unmarshal, WireError, Writer};
 
-crate::tpm_enum! {
+crate::wire::constants::tpm_enum! {
     /// TPM_NT: the kind of an NV index (bits 4-7 of TPMA_NV).
     pub struct NvType(u8) {
         ORDINARY = 0x0 => "TPM_NT_ORDINARY",
@@ -16,6 +16,7 @@ crate::tpm_enum! {
 }
 
 impl NvAttributes {
+    /// The index's kind (its TPM_NT field).
     pub fn nv_type(self) -> NvType {
         NvType(self.nt() as u8)
     }
@@ -29,10 +30,16 @@ impl NvAttributes {
 /// TPMS_NV_PUBLIC
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NvPublic {
+    /// The index's handle (0x01xxxxxx).
     pub nv_index: Handle,
+    /// The hash of the index's name, and of extend indices.
     pub name_alg: AlgId,
+    /// TPMA_NV: the index's kind, who may read and write it, and its state (WRITTEN, locks).
     pub attributes: NvAttributes,
+    /// The policy that authorizes policy-session access, or empty.
     pub auth_policy: Digest,
+    /// Size of the data area in bytes (8 for counter and bits indices, the digest size for extend
+    /// indices).
     pub data_size: u16,
 }
 

@@ -64,10 +64,12 @@ impl PcrSelect {
         Ok(out)
     }
 
+    /// The bitmap, `sizeofSelect` bytes long.
     pub fn bitmap(&self) -> &[u8] {
         &self.bitmap[..self.size as usize]
     }
 
+    /// Whether PCR `pcr` is selected (`false` beyond the bitmap).
     pub fn is_selected(&self, pcr: u8) -> bool {
         self.bitmap()
             .get(pcr as usize / 8)
@@ -79,6 +81,7 @@ impl PcrSelect {
         (0..(self.size * 8)).filter(|&p| self.is_selected(p))
     }
 
+    /// Whether no PCR is selected (the bitmap may still be several bytes long).
     pub fn is_empty(&self) -> bool {
         self.bitmap().iter().all(|&b| b == 0)
     }
@@ -120,11 +123,15 @@ impl Unmarshal for PcrSelect {
 /// TPMS_PCR_SELECTION: a bank (hash algorithm) and the PCRs selected in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PcrSelection {
+    /// The bank: the PCR hash algorithm (TPMI_ALG_HASH).
     pub hash: AlgId,
+    /// The PCRs selected in that bank.
     pub select: PcrSelect,
 }
 
 impl PcrSelection {
+    /// Selects `pcrs` (PCR indices, 0 to 31) in the bank of `hash`; fails with
+    /// [`WireError::BadValue`] for an index above 31.
     pub fn new(hash: AlgId, pcrs: &[u8]) -> Result<Self, WireError> {
         Ok(PcrSelection {
             hash,
@@ -188,10 +195,12 @@ impl HashValue {
         })
     }
 
+    /// The hash algorithm (TPMI_ALG_HASH).
     pub fn alg(&self) -> AlgId {
         self.alg
     }
 
+    /// The digest, exactly the algorithm's digest size.
     pub fn digest(&self) -> &[u8] {
         self.digest.as_bytes()
     }

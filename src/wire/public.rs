@@ -26,12 +26,19 @@ pub type CreationData = Tpm2b<1024>;
 /// `CreationDataInfo::from_bytes(data.as_bytes())`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreationDataInfo {
+    /// The PCRs selected by the creator (`creation_pcr`).
     pub pcr_select: PcrSelectionList,
+    /// The digest of their values at creation, with the object's nameAlg.
     pub pcr_digest: Digest,
+    /// The locality the creating command came from.
     pub locality: LocalityAttributes,
+    /// The parent's nameAlg (TPM_ALG_NULL for a primary object).
     pub parent_name_alg: AlgId,
+    /// The parent's name (the hierarchy handle for a primary object).
     pub parent_name: Name,
+    /// The parent's qualified name.
     pub parent_qualified_name: Name,
+    /// The creator's `outside_info`, copied as given.
     pub outside_info: Data,
 }
 
@@ -48,7 +55,9 @@ plain_struct_codec!(CreationDataInfo {
 /// TPMS_ECC_POINT
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct EccPoint {
+    /// The x coordinate, big-endian, as long as the curve's field.
     pub x: EccParameter,
+    /// The y coordinate, big-endian.
     pub y: EccParameter,
 }
 
@@ -87,8 +96,13 @@ impl Unmarshal for Tpm2bEccPoint {
 /// TPMS_RSA_PARMS
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RsaParms {
+    /// For a storage (restricted decryption) key, the cipher that protects its children;
+    /// TPM_ALG_NULL otherwise.
     pub symmetric: SymDefObject,
+    /// The padding scheme the key is limited to, or TPM_ALG_NULL (any, chosen per command). A
+    /// restricted key must name one for signing and none for storage.
     pub scheme: RsaScheme,
+    /// Modulus size in bits (1024, 2048, 3072 or 4096, as the TPM supports).
     pub key_bits: u16,
     /// 0 means the default exponent 65537.
     pub exponent: u32,
@@ -97,21 +111,27 @@ pub struct RsaParms {
 /// TPMS_ECC_PARMS
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EccParms {
+    /// For a storage key, the cipher that protects its children; TPM_ALG_NULL otherwise.
     pub symmetric: SymDefObject,
+    /// The signing or key-exchange scheme the key is limited to, or TPM_ALG_NULL.
     pub scheme: EccScheme,
+    /// The curve (TPM_ECC_CURVE).
     pub curve: EccCurve,
+    /// The KDF for ECDH-derived keys, normally TPM_ALG_NULL.
     pub kdf: KdfScheme,
 }
 
 /// TPMS_KEYEDHASH_PARMS
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct KeyedHashParms {
+    /// HMAC (an HMAC key), XOR (a derivation parent), or TPM_ALG_NULL (sealed data).
     pub scheme: KeyedHashScheme,
 }
 
 /// TPMS_SYMCIPHER_PARMS
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SymCipherParms {
+    /// The key's algorithm, size and mode.
     pub symmetric: SymDefObject,
 }
 
@@ -161,21 +181,33 @@ impl Unmarshal for EccParms {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
+    /// TPM_ALG_RSA.
     Rsa {
+        /// TPMS_RSA_PARMS.
         parameters: RsaParms,
         /// The modulus (empty in a creation template).
         unique: PublicKeyRsa,
     },
+    /// TPM_ALG_ECC.
     Ecc {
+        /// TPMS_ECC_PARMS.
         parameters: EccParms,
+        /// The public point (empty coordinates in a creation template).
         unique: EccPoint,
     },
+    /// TPM_ALG_KEYEDHASH: HMAC keys, derivation parents and sealed data.
     KeyedHash {
+        /// TPMS_KEYEDHASH_PARMS.
         parameters: KeyedHashParms,
+        /// H_nameAlg(seedValue ‖ data), set by the TPM; it binds the public area to the
+        /// private one. Empty in a template.
         unique: Digest,
     },
+    /// TPM_ALG_SYMCIPHER: symmetric keys.
     SymCipher {
+        /// TPMS_SYMCIPHER_PARMS.
         parameters: SymCipherParms,
+        /// H_nameAlg(seedValue ‖ key), set by the TPM. Empty in a template.
         unique: Digest,
     },
 }
@@ -205,9 +237,13 @@ impl PublicKey {
 /// TPMT_PUBLIC
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Public {
+    /// The hash of the object's name (and of its authPolicy).
     pub name_alg: AlgId,
+    /// TPMA_OBJECT: what the object may be used for and how it is authorized.
     pub object_attributes: ObjectAttributes,
+    /// The policy digest that authorizes the object with a policy session, or empty.
     pub auth_policy: Digest,
+    /// The type-specific parameters and unique field.
     pub key: PublicKey,
 }
 
@@ -217,6 +253,7 @@ impl Public {
         self.name_alg
     }
 
+    /// The object type (TPMI_ALG_PUBLIC): TPM_ALG_RSA, ECC, KEYEDHASH or SYMCIPHER.
     pub fn object_type(&self) -> AlgId {
         self.key.object_type()
     }
@@ -392,7 +429,10 @@ impl Unmarshal for Tpm2bPublic {
 /// secret data. Both are secrets: zeroized on drop, redacted in `Debug`.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SensitiveCreate {
+    /// The new object's auth value (USER role authorization).
     pub user_auth: Auth,
+    /// The data to seal (a keyed-hash object with no scheme), or key material for some templates;
+    /// empty otherwise.
     pub data: SensitiveData,
 }
 
@@ -440,14 +480,18 @@ pub type SeedValue = Secret<MAX_DIGEST_SIZE>;
 /// TPMU_SENSITIVE_COMPOSITE, selected by the object type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SensitiveComposite {
+    /// An RSA key's first prime.
     Rsa(PrivateKeyRsa),
+    /// An ECC private scalar.
     Ecc(EccPrivateKey),
     /// Keyed-hash objects: the HMAC key or the sealed data.
     Bits(SensitiveData),
+    /// A symmetric key.
     Sym(SymKey),
 }
 
 impl SensitiveComposite {
+    /// The object type this arm belongs to (TPMI_ALG_PUBLIC).
     pub fn object_type(&self) -> AlgId {
         match self {
             SensitiveComposite::Rsa(_) => AlgId::RSA,
@@ -462,8 +506,11 @@ impl SensitiveComposite {
 /// duplication blobs). Every field is a secret: zeroized on drop, redacted in `Debug`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sensitive {
+    /// The object's auth value.
     pub auth_value: Auth,
+    /// The seed for a storage or derivation parent (or an obfuscation value).
     pub seed_value: SeedValue,
+    /// The private key material.
     pub sensitive: SensitiveComposite,
 }
 

@@ -12,7 +12,7 @@ use core::fmt;
 
 use super::TpmRc;
 
-crate::tpm_enum! {
+crate::wire::constants::tpm_enum! {
     /// The software layer that produced a response code (bits 16-23), numbered as in the TSS
     /// specifications' tss2_common.h. The Linux in-kernel resource manager reports its own
     /// errors as layer 11 with a TPM-format code (e.g. 0x000B0143).
@@ -76,6 +76,7 @@ const TSS_BASE_NAMES: [&str; 28] = [
 /// What a response code is, at the level callers branch on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RcKind {
+    /// TPM_RC_SUCCESS (0).
     Success,
     /// A TPM 1.2 response code (format zero with V clear), e.g. TPM_RC_BAD_TAG.
     Tpm12,
@@ -96,8 +97,10 @@ pub enum RcKind {
 pub struct ResponseCode(pub u32);
 
 impl ResponseCode {
+    /// TPM_RC_SUCCESS.
     pub const SUCCESS: ResponseCode = ResponseCode(0);
 
+    /// Whether the code is TPM_RC_SUCCESS (0, in any layer).
     pub fn is_success(self) -> bool {
         self.0 == 0
     }
@@ -123,6 +126,8 @@ impl ResponseCode {
         self.0 & 0xFFFF
     }
 
+    /// Whether this is a format-one TPM code (bit 7 set): an error tied to a handle, session or
+    /// parameter, which [`Self::handle`], [`Self::session`] and [`Self::parameter`] name.
     pub fn is_format_one(self) -> bool {
         self.carries_tpm_code() && self.tpm_code() & FORMAT_ONE != 0
     }
@@ -152,6 +157,8 @@ impl ResponseCode {
         TpmRc(self.base())
     }
 
+    /// Which kind of code this is: success, a TPM warning or error (format zero or one), a vendor
+    /// or TPM 1.2 code, or a software layer's code.
     pub fn kind(self) -> RcKind {
         if self.is_success() {
             return RcKind::Success;
@@ -192,10 +199,13 @@ impl ResponseCode {
         self.kind() == RcKind::Warning
     }
 
+    /// A vendor-defined format-zero code (the T bit set): its meaning is the TPM maker's.
     pub fn is_vendor(self) -> bool {
         self.kind() == RcKind::Vendor
     }
 
+    /// A TPM 1.2 code (format zero without the version bit), which a TPM 2.0 sends for a malformed
+    /// header such as TPM_RC_BAD_TAG.
     pub fn is_tpm12(self) -> bool {
         self.kind() == RcKind::Tpm12
     }

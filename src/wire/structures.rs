@@ -75,22 +75,27 @@ pub(crate) use list_entry;
 pub struct TpmList<T, const MAX: usize>(Vec<T>);
 
 impl<T, const MAX: usize> TpmList<T, MAX> {
+    /// The most entries the list holds.
     pub const MAX: usize = MAX;
 
+    /// A list with no entries (count 0).
     pub const fn empty() -> Self {
         TpmList(Vec::new())
     }
 
+    /// The entries.
     pub fn as_slice(&self) -> &[T] {
         &self.0
     }
 
+    /// The entries, as a `Vec`.
     pub fn into_vec(self) -> Vec<T> {
         self.0
     }
 }
 
 impl<T: ListEntry, const MAX: usize> TpmList<T, MAX> {
+    /// A list of `items`; fails with [`WireError::TooMany`] if there are more than `MAX`.
     pub fn new(items: Vec<T>) -> Result<Self, WireError> {
         if items.len() > MAX {
             return Err(WireError::TooMany {
@@ -102,6 +107,7 @@ impl<T: ListEntry, const MAX: usize> TpmList<T, MAX> {
         Ok(TpmList(items))
     }
 
+    /// Appends one entry; fails with [`WireError::TooMany`] if the list is full.
     pub fn push(&mut self, item: T) -> Result<(), WireError> {
         if self.0.len() >= MAX {
             return Err(WireError::TooMany {
@@ -202,7 +208,11 @@ macro_rules! tpm_attributes {
 
         #[allow(dead_code)]
         impl $name {
-            $($(#[$fm])* pub const $flag: $name = $name(1 << $bit);)*
+            $(
+                #[doc = concat!("`", $fname, "`: bit ", stringify!($bit), ".")]
+                $(#[$fm])*
+                pub const $flag: $name = $name(1 << $bit);
+            )*
 
             const FLAG_NAMES: &'static [($int, &'static str)] = &[$((1 << $bit, $fname),)*];
             const FIELD_MASKS: &'static [($int, &'static str)] = &[$(($mask, $dname),)*];
@@ -214,10 +224,12 @@ macro_rules! tpm_attributes {
                 }
             )*
 
+            /// No bit set.
             pub const fn empty() -> Self {
                 $name(0)
             }
 
+            /// The raw bits, as on the wire.
             pub const fn bits(self) -> $int {
                 self.0
             }
@@ -277,7 +289,7 @@ macro_rules! tpm_attributes {
             }
         }
 
-        $crate::__int_newtype_codec!($name, $int);
+        $crate::wire::constants::int_newtype_codec!($name, $int);
     };
 }
 
@@ -381,6 +393,7 @@ tpm_attributes! {
         FOUR = 4 => "TPM_LOC_FOUR",
     }
     fields {
+        /// Bits 5-7: the upper bits of an extended locality (0 for localities 0-4).
         extended: 0xE0 => "Extended",
     }
 }
@@ -389,8 +402,12 @@ tpm_attributes! {
 /// from the TPM that it produced or checked something. The tag says which kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
+    /// Which kind of ticket: TPM_ST_CREATION, TPM_ST_HASHCHECK, TPM_ST_VERIFIED, TPM_ST_AUTH_SECRET
+    /// or TPM_ST_AUTH_SIGNED.
     pub tag: StructureTag,
+    /// The hierarchy whose proof value keyed the ticket's HMAC (TPM_RH_NULL for a NULL ticket).
     pub hierarchy: Handle,
+    /// The HMAC, keyed with that hierarchy's proof; empty for a NULL ticket.
     pub digest: Digest,
 }
 

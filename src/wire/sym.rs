@@ -12,6 +12,7 @@ use super::{AlgId, Marshal, Reader, Unmarshal, WireError, Writer};
 pub struct SymCipher {
     /// TPM_ALG_AES, TPM_ALG_SM4, TPM_ALG_CAMELLIA or TPM_ALG_TDES.
     pub algorithm: AlgId,
+    /// Key size in bits (128, 192 or 256 for AES).
     pub key_bits: u16,
     /// The block-cipher mode (TPM_ALG_CFB for parameter encryption and storage keys).
     pub mode: AlgId,
@@ -25,6 +26,7 @@ impl SymCipher {
         mode: AlgId::CFB,
     };
 
+    /// AES-256 in CFB mode.
     pub const AES_256_CFB: SymCipher = SymCipher {
         algorithm: AlgId::AES,
         key_bits: 256,
@@ -57,14 +59,18 @@ pub enum SymDef {
     Null,
     /// TPM_ALG_XOR obfuscation: the key-bits slot holds a hash algorithm and there is no mode.
     Xor {
+        /// The hash algorithm of the XOR obfuscation's KDFa.
         hash: AlgId,
     },
+    /// A block cipher with its key size and mode.
     Cipher(SymCipher),
 }
 
 impl SymDef {
+    /// AES-128 in CFB mode: the usual parameter-encryption algorithm.
     pub const AES_128_CFB: SymDef = SymDef::Cipher(SymCipher::AES_128_CFB);
 
+    /// The selector (TPMI_ALG_SYM): TPM_ALG_NULL, TPM_ALG_XOR or the cipher.
     pub fn algorithm(&self) -> AlgId {
         match self {
             SymDef::Null => AlgId::NULL,
@@ -104,13 +110,17 @@ impl Unmarshal for SymDef {
 /// wrapping, a symmetric key). XOR is not allowed here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SymDefObject {
+    /// TPM_ALG_NULL: no symmetric algorithm (not a storage key).
     Null,
+    /// A block cipher with its key size and mode.
     Cipher(SymCipher),
 }
 
 impl SymDefObject {
+    /// AES-128 in CFB mode: what storage parents normally use.
     pub const AES_128_CFB: SymDefObject = SymDefObject::Cipher(SymCipher::AES_128_CFB);
 
+    /// The selector (TPMI_ALG_SYM_OBJECT): TPM_ALG_NULL or the cipher.
     pub fn algorithm(&self) -> AlgId {
         match self {
             SymDefObject::Null => AlgId::NULL,
@@ -153,9 +163,29 @@ macro_rules! scheme_enum {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($(#[$em])* $empty,)*
-            $($(#[$hm])* $hashed { hash: AlgId },)*
-            $($(#[$dm])* $daa { hash: AlgId, count: u16 },)*
+            $(
+                #[doc = concat!("TPM_ALG_", stringify!($ealg), ".")]
+                $(#[$em])*
+                $empty,
+            )*
+            $(
+                #[doc = concat!("TPM_ALG_", stringify!($halg), ".")]
+                $(#[$hm])*
+                $hashed {
+                    /// The scheme's hash algorithm (TPMS_SCHEME_HASH).
+                    hash: AlgId,
+                },
+            )*
+            $(
+                #[doc = concat!("TPM_ALG_", stringify!($dalg), ".")]
+                $(#[$dm])*
+                $daa {
+                    /// The scheme's hash algorithm.
+                    hash: AlgId,
+                    /// The TPM2_Commit counter value to use (TPMS_SCHEME_ECDAA).
+                    count: u16,
+                },
+            )*
         }
 
         impl $name {
@@ -285,18 +315,24 @@ scheme_enum! {
 /// TPMT_KEYEDHASH_SCHEME: NULL (sealed data), HMAC (an HMAC key) or XOR (an obfuscation key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyedHashScheme {
+    /// TPM_ALG_NULL: no scheme; a keyed-hash object with it holds sealed data.
     Null,
+    /// TPM_ALG_HMAC: an HMAC key.
     Hmac {
+        /// The HMAC's hash algorithm.
         hash: AlgId,
     },
     /// TPMS_SCHEME_XOR: a hash and a KDF (TPMI_ALG_KDF).
     Xor {
+        /// The hash the KDF uses.
         hash: AlgId,
+        /// The KDF (TPM_ALG_KDF1_SP800_108 in practice).
         kdf: AlgId,
     },
 }
 
 impl KeyedHashScheme {
+    /// The selector (TPMI_ALG_KEYEDHASH_SCHEME).
     pub fn scheme(&self) -> AlgId {
         match self {
             KeyedHashScheme::Null => AlgId::NULL,

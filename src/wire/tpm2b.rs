@@ -17,8 +17,10 @@ pub struct Tpm2b<const N: usize> {
 }
 
 impl<const N: usize> Tpm2b<N> {
+    /// The most payload bytes this type holds (its TPM maximum).
     pub const CAPACITY: usize = N;
 
+    /// A zero-length buffer (size field 0), which the TPM reads as "none" for most TPM2Bs.
     pub const fn empty() -> Self {
         Tpm2b {
             len: 0,
@@ -33,6 +35,8 @@ impl<const N: usize> Tpm2b<N> {
         Ok(out)
     }
 
+    /// Replaces the contents with `bytes`, clearing the rest of the buffer; fails with
+    /// [`WireError::TooLarge`] (leaving the contents unchanged) if they exceed the capacity.
     pub fn set(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         if bytes.len() > N {
             return Err(WireError::TooLarge {
@@ -47,18 +51,22 @@ impl<const N: usize> Tpm2b<N> {
         Ok(())
     }
 
+    /// The payload (without the size field).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len as usize]
     }
 
+    /// The payload, to change in place (its length stays the same).
     pub fn as_mut_bytes(&mut self) -> &mut [u8] {
         &mut self.buf[..self.len as usize]
     }
 
+    /// Payload length in bytes (the TPM2B's size field).
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
+    /// Whether the size field is 0.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -122,6 +130,8 @@ impl<const N: usize> Unmarshal for Tpm2b<N> {
 pub struct Tpm2bRef<'a>(pub &'a [u8]);
 
 impl<'a> Tpm2bRef<'a> {
+    /// Reads a size field and that many bytes, refusing a size above `max`
+    /// ([`WireError::TooLarge`]) or beyond the input ([`WireError::Truncated`]).
     pub fn read(r: &mut Reader<'a>, max: usize) -> Result<Self, WireError> {
         let len = r.u16()? as usize;
         if len > max {
@@ -168,19 +178,36 @@ pub const MAX_ENCRYPTED_SECRET: usize = MAX_RSA_KEY_BYTES;
 /// The TPM's MAX_COMMAND_SIZE / MAX_RESPONSE_SIZE as used by libtpms and most hardware.
 pub const MAX_FRAME_SIZE: usize = 4096;
 
+/// TPM2B_DIGEST: a hash value, at most the largest digest (64 bytes).
 pub type Digest = Tpm2b<MAX_DIGEST_SIZE>;
+/// TPM2B_NONCE: a session nonce (16 bytes up to the session hash's digest size).
 pub type Nonce = Tpm2b<MAX_DIGEST_SIZE>;
+/// TPM2B_DATA: caller data such as qualifyingData or outsideInfo (at most a digest).
 pub type Data = Tpm2b<MAX_DIGEST_SIZE>;
+/// TPM2B_NAME: an entity's name, either its 4-byte handle or nameAlg (2 bytes) followed by
+/// the digest of its public area.
 pub type Name = Tpm2b<MAX_NAME_SIZE>;
+/// TPM2B_MAX_NV_BUFFER: NV data for one TPM2_NV_Read or TPM2_NV_Write.
 pub type MaxNvBuffer = Tpm2b<MAX_NV_BUFFER_SIZE>;
+/// TPM2B_MAX_BUFFER: data for hashing, HMAC or symmetric commands.
 pub type MaxBuffer = Tpm2b<MAX_NV_BUFFER_SIZE>;
+/// TPM2B_CONTEXT_DATA: the TPM's integrity-protected, encrypted blob in a TPMS_CONTEXT.
 pub type ContextData = Tpm2b<MAX_CONTEXT_SIZE>;
+/// TPM2B_ENCRYPTED_SECRET: a secret (a session salt, a seed) encrypted to a TPM key: an
+/// RSA-OAEP ciphertext or a marshalled ECC point.
 pub type EncryptedSecret = Tpm2b<MAX_ENCRYPTED_SECRET>;
+/// TPM2B_PUBLIC_KEY_RSA: an RSA modulus or ciphertext, big-endian.
 pub type PublicKeyRsa = Tpm2b<MAX_RSA_KEY_BYTES>;
+/// TPM2B_ECC_PARAMETER: one ECC coordinate or scalar, big-endian.
 pub type EccParameter = Tpm2b<MAX_ECC_KEY_BYTES>;
+/// TPM2B_PRIVATE: an object's private area, encrypted to its parent by the TPM; opaque here.
 pub type Private = Tpm2b<MAX_CONTEXT_SIZE>;
+/// TPM2B_EVENT: event data for TPM2_PCR_Event (at most 1024 bytes).
 pub type Event = Tpm2b<1024>;
+/// TPM2B_TIMEOUT: when a policy ticket expires, in the TPM's time (at most 8 bytes).
 pub type Timeout = Tpm2b<8>;
+/// TPM2B_ATTEST: a marshalled TPMS_ATTEST, as signed by the TPM (parse it with
+/// [`Attestation`](super::Attestation)).
 pub type Attest = Tpm2b<MAX_FRAME_SIZE>;
 
 /// A secret TPM2B (auth values, sensitive data): zeroized on drop, compared in constant time,
@@ -189,22 +216,28 @@ pub type Attest = Tpm2b<MAX_FRAME_SIZE>;
 pub struct Secret<const N: usize>(Tpm2b<N>);
 
 impl<const N: usize> Secret<N> {
+    /// Copies `bytes` in; fails with [`WireError::TooLarge`] if they exceed `N`. The caller's
+    /// copy is the caller's to wipe.
     pub fn new(bytes: &[u8]) -> Result<Self, WireError> {
         Ok(Secret(Tpm2b::new(bytes)?))
     }
 
+    /// The empty secret (e.g. the empty auth value most entities start with).
     pub fn empty() -> Self {
         Secret(Tpm2b::empty())
     }
 
+    /// The secret bytes. Do not log them, and wipe any copy.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
 
+    /// Length in bytes (not secret: it is on the wire in clear).
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether the secret is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -402,7 +402,7 @@ fn nv_write(tpm: &Tpm, nv: &Entity, data: &[u8], slot: SessionSlot<'_>) -> tpm2_
         &NvWrite {
             auth_handle: nv.clone(),
             nv_index: nv.clone(),
-            data: MaxNvBuffer::new(data).map_err(|e| Error::InvalidArgument(e.to_string()))?,
+            data: MaxNvBuffer::new(data)?,
             offset: 0,
         },
         &mut [slot],
