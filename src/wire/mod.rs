@@ -1,6 +1,8 @@
 //! The TPM 2.0 wire format: a bounds-checked reader, a writer, and the marshalled types.
 //! Knows nothing of crypto or I/O.
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 pub mod attest;
 pub mod capability;
 mod codec;
