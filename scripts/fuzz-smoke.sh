@@ -28,24 +28,49 @@ nice -n 19 cargo +nightly fuzz build "${opts[@]}"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-failed=()
-for source in fuzz_targets/*.rs; do
-    target="$(basename "$source" .rs)"
-    dirs=("$scratch/$target")
+# One target: its output goes to a log, its outcome to a line in $scratch/<target>.result.
+fuzz_one() {
+    local target="$1" dirs=("$scratch/$1") log="$scratch/$1.log" runs rate
     mkdir -p "${dirs[0]}"
     if [ -d "corpus/$target" ]; then
         dirs+=("corpus/$target")
     fi
-    log="$scratch/$target.log"
     if nice -n 19 cargo +nightly fuzz run "${opts[@]}" "$target" "${dirs[@]}" -- \
         -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 \
         -print_final_stats=1 >"$log" 2>&1; then
         runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")"
         rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")"
-        echo "fuzz-smoke: $target: ${runs:-?} runs, ${rate:-?}/s, no crash"
+        echo "ok ${runs:-?} runs, ${rate:-?}/s" >"$scratch/$target.result"
     else
-        echo "fuzz-smoke: $target FAILED; the end of its output:"
-        tail -n 60 "$log"
+        echo "FAILED" >"$scratch/$target.result"
+    fi
+}
+
+# Each fuzzer is one process: run as many at once as there are cores to spare.
+parallel="${FUZZ_JOBS:-2}"
+targets=()
+for source in fuzz_targets/*.rs; do
+    targets+=("$(basename "$source" .rs)")
+done
+for target in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do
+        wait -n || true
+    done
+    fuzz_one "$target" &
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+    result="$(cat "$scratch/$target.result" 2>/dev/null || echo FAILED)"
+    if [ "${result%% *}" = ok ]; then
+        echo "fuzz-smoke: $target: ${result#ok }, no crash"
+    else
+        echo "fuzz-smoke: $target FAILED:"
+        # What went wrong (a panic, a sanitizer or libFuzzer error), then where the input is.
+        grep -m 1 -A 4 -E "panicked at|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)" \
+            "$scratch/$target.log" || true
+        grep -E "Test unit written to" "$scratch/$target.log" || tail -n 20 "$scratch/$target.log"
         failed+=("$target")
     fi
 done
