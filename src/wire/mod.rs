@@ -38,6 +38,8 @@
 //! assert!((6_500..7_500).contains(&size_of::<CreateResponse>()));
 //! ```
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 pub mod attest;
 pub mod capability;
 mod codec;
