@@ -22,6 +22,8 @@ use crate::wire::{
 pub enum SaltKeyMaterial {
     Rsa { modulus: Vec<u8>, exponent: u32 },
     EccP256 { x: Vec<u8>, y: Vec<u8> },
+    EccP384 { x: Vec<u8>, y: Vec<u8> },
+    EccP521 { x: Vec<u8>, y: Vec<u8> },
 }
 
 /// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash
@@ -59,9 +61,21 @@ impl SaltKey {
                 x: unique.x.as_bytes().to_vec(),
                 y: unique.y.as_bytes().to_vec(),
             },
+            PublicKey::Ecc {
+                parameters, unique, ..
+            } if parameters.curve == EccCurve::NIST_P384 => SaltKeyMaterial::EccP384 {
+                x: unique.x.as_bytes().to_vec(),
+                y: unique.y.as_bytes().to_vec(),
+            },
+            PublicKey::Ecc {
+                parameters, unique, ..
+            } if parameters.curve == EccCurve::NIST_P521 => SaltKeyMaterial::EccP521 {
+                x: unique.x.as_bytes().to_vec(),
+                y: unique.y.as_bytes().to_vec(),
+            },
             _ => {
                 return Err(Error::InvalidArgument(format!(
-                    "{}: a session can only be salted with an RSA or ECC P-256 key (this is {})",
+                    "{}: a session can only be salted with an RSA or ECC P-256/P-384/P-521 key (this is {})",
                     entity.handle,
                     public.object_type()
                 )))
@@ -210,6 +224,20 @@ fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
         SaltKeyMaterial::EccP256 { x, y } => {
             crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?
         }
+        SaltKeyMaterial::EccP384 { x, y } => crypto::ecc_encapsulate_curve(
+            crypto::EccCurve::NistP384,
+            key.name_alg,
+            x,
+            y,
+            b"SECRET",
+        )?,
+        SaltKeyMaterial::EccP521 { x, y } => crypto::ecc_encapsulate_curve(
+            crypto::EccCurve::NistP521,
+            key.name_alg,
+            x,
+            y,
+            b"SECRET",
+        )?,
     })
 }
 
