@@ -46,6 +46,8 @@ pub use templates::{
     EkAlg, EkTemplate, POLICY_A_SHA256, POLICY_B_SHA256, POLICY_B_SHA384, POLICY_B_SHA512,
 };
 pub use tpm::{find_certificate, read_certificate, VerifiedEk};
+/// The X.509 crate the certificates are parsed with ([`EkCertificate::x509`] returns its type).
+pub use x509_cert;
 
 use crate::wire::Handle;
 use x509_cert::der;

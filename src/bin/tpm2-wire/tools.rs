@@ -9,6 +9,7 @@ use tpm2_wire::auth::{parse_password, parse_pcr_selection};
 use tpm2_wire::client::SaltKey;
 use tpm2_wire::command::{Entity, GetRandom};
 use tpm2_wire::crypto::{self, HashAlg};
+use tpm2_wire::ek::{CaBundle, EkAlg, VerifiedEk};
 use tpm2_wire::files;
 use tpm2_wire::inventory;
 use tpm2_wire::registry::{hash_name, session_type_name};
@@ -423,9 +424,16 @@ pub struct StartArgs {
     /// Auth value of the bind object (str:, hex:, file:, file:- or plain text).
     #[arg(long)]
     bind_auth: Option<String>,
-    /// Salt with this object (context file or handle).
+    /// Salt with this object (context file or handle), or `ek`: the TPM's endorsement key,
+    /// accepted only if its certificate chains to --ek-ca and it is the certified key.
     #[arg(long)]
     tpmkey_context: Option<String>,
+    /// CA bundle (PEM or DER; repeat for more files) the EK certificate must chain to.
+    #[arg(long = "ek-ca")]
+    ek_ca: Vec<PathBuf>,
+    /// The EK's algorithm, with --tpmkey-context ek.
+    #[arg(long = "ek-alg", value_parser = ["rsa", "ecc"], default_value = "rsa")]
+    ek_alg: String,
     /// Name file (raw name bytes, as `tpm2_readpublic -n` writes) the salt key must match.
     #[arg(short = 'n', long = "name")]
     name: Option<PathBuf>,
@@ -442,6 +450,26 @@ pub struct StartArgs {
 fn read_name_file(path: &Path) -> Result<Name, Box<dyn std::error::Error>> {
     let bytes = files::read_bounded(path, "name file", tpm2_wire::wire::MAX_NAME_SIZE)?;
     Ok(Name::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+/// The TPM's EK, verified against the --ek-ca bundle (see `tpm2_wire::ek`).
+fn verified_ek(tpm: &Tpm, a: &StartArgs) -> Result<VerifiedEk, Box<dyn std::error::Error>> {
+    if a.name.is_some() {
+        return Err(
+            "-n/--name does not apply to --tpmkey-context ek: its certificate names it".into(),
+        );
+    }
+    let paths: Vec<&Path> = a.ek_ca.iter().map(PathBuf::as_path).collect();
+    let alg = if a.ek_alg == "ecc" {
+        EkAlg::Ecc
+    } else {
+        EkAlg::Rsa
+    };
+    Ok(VerifiedEk::create(
+        tpm,
+        alg,
+        &CaBundle::from_files(&paths)?,
+    )?)
 }
 
 pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
@@ -478,6 +506,15 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
         );
     }
 
+    let salt_to_ek = a.tpmkey_context.as_deref() == Some("ek");
+    if salt_to_ek == a.ek_ca.is_empty() {
+        return Err(
+            "--tpmkey-context ek and --ek-ca FILE (the CA bundle the EK certificate \
+                    must chain to) go together"
+                .into(),
+        );
+    }
+
     let tpm = open_tpm(tcti)?;
     let hash = a.hash.alg();
     let mut opts = if a.policy_session {
@@ -493,7 +530,12 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
 
     let mut objects: Vec<Object> = Vec::new();
     let result = (|| -> CliResult {
+        let ek = salt_to_ek.then(|| verified_ek(&tpm, &a)).transpose()?;
+        if let Some(ek) = &ek {
+            opts = opts.salted(SaltKey::from_verified_ek(ek)?);
+        }
         let tpmkey_spec = a.key_context.as_ref().or(a.tpmkey_context.as_ref());
+        let tpmkey_spec = tpmkey_spec.filter(|_| ek.is_none());
         let bind_spec = a.key_context.as_ref().or(a.bind_context.as_ref());
         let expected_name = a.name.as_deref().map(read_name_file).transpose()?;
         if let Some(spec) = tpmkey_spec {
@@ -524,7 +566,7 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
             };
             opts = opts.bound(entity, bind_auth.clone());
         }
-        let salted_or_bound = tpmkey_spec.is_some() || bind_spec.is_some();
+        let salted_or_bound = tpmkey_spec.is_some() || bind_spec.is_some() || ek.is_some();
         let sym = match a.key_algorithm {
             Some(SymName::Aes | SymName::Aes128cfb) => Symmetric::AesCfb(128),
             Some(SymName::Aes192cfb) => Symmetric::AesCfb(192),
@@ -542,7 +584,7 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
         let mut session = Session::start(&tpm, &opts)?;
         // With a name to check against, have the TPM prove it holds that key: the answer is
         // authenticated under the salted session key.
-        if expected_name.is_some()
+        if (expected_name.is_some() || ek.is_some())
             && opts.session_type == SessionType::HMAC
             && sym != Symmetric::Null
         {
