@@ -37,6 +37,8 @@ mod bundle;
 mod cert;
 mod chain;
 mod templates;
+#[cfg(test)]
+mod tests;
 mod tpm;
 
 pub use bundle::{CaBundle, MAX_BUNDLE_CERTIFICATES, MAX_BUNDLE_FILE_SIZE};

@@ -315,7 +315,7 @@ fn ecc(
 mod tests {
     use super::*;
     use crate::crypto::{hash, HashAlg};
-    use crate::wire::Marshal;
+    use crate::wire::{Marshal, Unmarshal};
 
     /// PolicyUpdate for PolicySecret(TPM_RH_ENDORSEMENT) from an empty digest, empty policyRef.
     fn policy_a(alg: HashAlg) -> Vec<u8> {
