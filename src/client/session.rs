@@ -22,7 +22,9 @@ use crate::wire::{
 pub enum SaltKeyMaterial {
     Rsa { modulus: Vec<u8>, exponent: u32 },
     EccP256 { x: Vec<u8>, y: Vec<u8> },
+    /// A NIST P-384 key's affine coordinates (the EK of template H-3, for one).
     EccP384 { x: Vec<u8>, y: Vec<u8> },
+    /// A NIST P-521 key's affine coordinates.
     EccP521 { x: Vec<u8>, y: Vec<u8> },
 }
 
