@@ -20,12 +20,24 @@ use crate::wire::{
 /// The public part of a TPM key used to salt a session.
 #[derive(Clone, Debug)]
 pub enum SaltKeyMaterial {
-    Rsa { modulus: Vec<u8>, exponent: u32 },
-    EccP256 { x: Vec<u8>, y: Vec<u8> },
+    Rsa {
+        modulus: Vec<u8>,
+        exponent: u32,
+    },
+    EccP256 {
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
     /// A NIST P-384 key's affine coordinates (the EK of template H-3, for one).
-    EccP384 { x: Vec<u8>, y: Vec<u8> },
+    EccP384 {
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
     /// A NIST P-521 key's affine coordinates.
-    EccP521 { x: Vec<u8>, y: Vec<u8> },
+    EccP521 {
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
 }
 
 /// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash

@@ -120,7 +120,7 @@ fn strip(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
-fn bit_len(big_endian: &[u8]) -> usize {
+pub(crate) fn bit_len(big_endian: &[u8]) -> usize {
     let s = strip(big_endian);
     match s.first() {
         Some(&top) => s.len() * 8 - top.leading_zeros() as usize,

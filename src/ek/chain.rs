@@ -162,6 +162,17 @@ fn verify_signature(
                 Scheme::Ecdsa(_) => false,
             })
         }
+        (
+            CertifiedKey::Ecc {
+                curve: EccCurve::NistP521,
+                ..
+            },
+            Scheme::Ecdsa(_),
+        ) => Err(EkError::Unsupported {
+            subject: issuer.subject.clone(),
+            what: "key for signing certificates",
+            detail: "ECDSA with NIST P-521".into(),
+        }),
         (CertifiedKey::Ecc { curve, x, y }, Scheme::Ecdsa(hash)) => {
             let digest = hash.digest(tbs);
             Ok(verify_ecdsa(*curve, x, y, &digest, signature))
@@ -174,7 +185,7 @@ fn verify_signature(
 }
 
 fn rsa_key(issuer: &Parsed, modulus: &[u8], exponent: &[u8]) -> Result<rsa::RsaPublicKey, EkError> {
-    let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
+    let bits = super::cert::bit_len(modulus);
     if bits < MIN_RSA_BITS {
         return Err(EkError::Unsupported {
             subject: issuer.subject.clone(),
@@ -219,8 +230,7 @@ fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], digest: &[u8], signature: &
     match curve {
         EccCurve::NistP256 => verify_on!(p256),
         EccCurve::NistP384 => verify_on!(p384),
-        // No CA in the EK world signs with P-521, and p521's ECDSA is not among the
-        // dependencies: refuse rather than pretend.
+        // Refused before it gets here (p521's ECDSA is not among the dependencies).
         EccCurve::NistP521 => false,
     }
 }

@@ -741,3 +741,55 @@ fn certified_keys_compare_with_tpm_public_areas() {
     };
     assert_eq!(p256.mismatch(&h3), Some("the curves differ"));
 }
+
+/// A CA certificate whose RSA modulus is zero (or tiny) is refused as a signer, not a panic.
+#[test]
+fn a_ca_with_a_degenerate_rsa_key_is_refused() {
+    let w = ec_world();
+    let signer = Key::p256();
+    for modulus in [&[0u8][..], &[0, 0, 0], &[0x01, 0x00, 0x01]] {
+        let pkcs1 = rsa::pkcs1::RsaPublicKey {
+            modulus: x509_cert::der::asn1::UintRef::new(modulus).unwrap(),
+            public_exponent: x509_cert::der::asn1::UintRef::new(&[1, 0, 1]).unwrap(),
+        };
+        let spki = SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned {
+                oid: oid("1.2.840.113549.1.1.1"),
+                parameters: Some(Any::null()),
+            },
+            subject_public_key: BitString::from_bytes(&pkcs1.to_der().unwrap()).unwrap(),
+        };
+        let mut cert = Certificate::from_der(&ca(
+            "CN=Inter",
+            "CN=Inter",
+            &signer,
+            &signer,
+            Sig::Ecdsa,
+            None,
+        ))
+        .unwrap();
+        cert.tbs_certificate.subject_public_key_info = spki;
+        let tbs = cert.tbs_certificate.to_der().unwrap();
+        cert.signature = BitString::from_bytes(&signer.sign(&Sig::Ecdsa, &tbs)).unwrap();
+        let degenerate = cert.to_der().unwrap();
+        // An RSA-signed EK certificate naming it as issuer.
+        let rsa_signed = {
+            let rsa_key = Key::Rsa(rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap());
+            build(Spec {
+                subject: "",
+                issuer: "CN=Inter",
+                key: &w.ek_key,
+                signer: &rsa_key,
+                sig: Sig::Pkcs1Sha256,
+                extensions: ek_extensions(KeyUsages::KeyAgreement),
+                validity: VALID,
+            })
+        };
+        let ek = EkCertificate::from_der(&rsa_signed).unwrap();
+        let err = bundle(&[&degenerate]).verify_at(&ek, at(NOW)).unwrap_err();
+        assert!(
+            matches!(&err, EkError::Unsupported { what, .. } if what.contains("RSA key size")),
+            "{err}"
+        );
+    }
+}
