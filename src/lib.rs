@@ -145,6 +145,8 @@ pub mod wire;
 pub mod auth;
 #[cfg(feature = "std")]
 pub mod client;
+#[cfg(feature = "ek")]
+pub mod ek;
 #[cfg(feature = "std")]
 pub mod error;
 #[cfg(feature = "std")]

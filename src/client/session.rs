@@ -34,6 +34,20 @@ pub enum SaltKeyMaterial {
         /// Its y coordinate.
         y: Vec<u8>,
     },
+    /// A NIST P-384 key (the EK of template H-3, for one): ECDH and KDFe as for P-256.
+    EccP384 {
+        /// The public point's x coordinate, big-endian.
+        x: Vec<u8>,
+        /// Its y coordinate.
+        y: Vec<u8>,
+    },
+    /// A NIST P-521 key: ECDH and KDFe as for P-256.
+    EccP521 {
+        /// The public point's x coordinate, big-endian.
+        x: Vec<u8>,
+        /// Its y coordinate.
+        y: Vec<u8>,
+    },
 }
 
 /// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash
@@ -74,9 +88,21 @@ impl SaltKey {
                 x: unique.x.as_bytes().to_vec(),
                 y: unique.y.as_bytes().to_vec(),
             },
+            PublicKey::Ecc {
+                parameters, unique, ..
+            } if parameters.curve == EccCurve::NIST_P384 => SaltKeyMaterial::EccP384 {
+                x: unique.x.as_bytes().to_vec(),
+                y: unique.y.as_bytes().to_vec(),
+            },
+            PublicKey::Ecc {
+                parameters, unique, ..
+            } if parameters.curve == EccCurve::NIST_P521 => SaltKeyMaterial::EccP521 {
+                x: unique.x.as_bytes().to_vec(),
+                y: unique.y.as_bytes().to_vec(),
+            },
             _ => {
                 return Err(Error::InvalidArgument(format!(
-                    "{}: a session can only be salted with an RSA or ECC P-256 key (this is {})",
+                    "{}: a session can only be salted with an RSA or ECC P-256/P-384/P-521 key (this is {})",
                     entity.handle,
                     public.object_type()
                 )))
@@ -245,6 +271,20 @@ fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
         SaltKeyMaterial::EccP256 { x, y } => {
             crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?
         }
+        SaltKeyMaterial::EccP384 { x, y } => crypto::ecc_encapsulate_curve(
+            crypto::EccCurve::NistP384,
+            key.name_alg,
+            x,
+            y,
+            b"SECRET",
+        )?,
+        SaltKeyMaterial::EccP521 { x, y } => crypto::ecc_encapsulate_curve(
+            crypto::EccCurve::NistP521,
+            key.name_alg,
+            x,
+            y,
+            b"SECRET",
+        )?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Starting a session the way `tpm2_startauthsession` describes it: objects named by handle or
 //! context file, tpm2-tools' defaults, and a salt key checked against a name known out of band.
 
-use super::{ObjectRef, Session, SessionOptions, Tpm};
+use super::{ObjectRef, SaltKey, Session, SessionOptions, Tpm};
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
 use crate::session::Symmetric;
@@ -45,6 +45,10 @@ pub struct StartSpec {
     pub bind_auth: Auth,
     /// Salt with this object (`--tpmkey-context`).
     pub salt: Option<ObjectRef>,
+    /// Salt with this key, already vouched for (e.g. [`SaltKey::from_verified_ek`]); excludes
+    /// `key` and `salt`. The TPM is then asked to prove it holds the key, as with
+    /// `expected_salt_name`.
+    pub salt_key: Option<SaltKey>,
     /// The name the salt key must have (`-n`, a name obtained out of band). When given, an
     /// HMAC session with a cipher also has the TPM prove it holds that key
     /// ([`Session::confirm_salt_key`]).
@@ -57,6 +61,12 @@ impl StartSpec {
     pub fn start(&self, tpm: &Tpm) -> Result<Session> {
         let salt_ref = self.key.as_ref().or(self.salt.as_ref());
         let bind_ref = self.key.as_ref().or(self.bind.as_ref());
+        if self.salt_key.is_some() && salt_ref.is_some() {
+            return Err(Error::InvalidArgument(
+                "a ready salt key excludes a key context or salt object".into(),
+            ));
+        }
+        let salted = salt_ref.is_some() || self.salt_key.is_some();
         if self.key.is_some() && (self.bind.is_some() || self.salt.is_some()) {
             return Err(Error::InvalidArgument(
                 "a key context salts and binds at once: it excludes a separate bind or salt \
@@ -64,7 +74,7 @@ impl StartSpec {
                     .into(),
             ));
         }
-        if self.kind == SessionKind::Trial && (salt_ref.is_some() || bind_ref.is_some()) {
+        if self.kind == SessionKind::Trial && (salted || bind_ref.is_some()) {
             return Err(Error::InvalidArgument(
                 "trial sessions cannot be salted or bound (they never encrypt parameters); start \
                  a policy or HMAC session"
@@ -100,6 +110,9 @@ impl StartSpec {
         if let Some(obj) = &salt_obj {
             opts = opts.salted(obj.salt_key()?);
         }
+        if let Some(key) = &self.salt_key {
+            opts = opts.salted(key.clone());
+        }
         let bind_obj = match (&self.key, &self.bind) {
             (Some(_), _) => None,
             (None, Some(r)) => Some(tpm.load_object(r)?),
@@ -113,7 +126,7 @@ impl StartSpec {
             opts = opts.bound(entity, self.bind_auth.clone());
         }
         let sym = self.symmetric.unwrap_or(
-            if salt_ref.is_some()
+            if salted
                 || bind_ref.is_some()
                 || matches!(self.kind, SessionKind::Hmac | SessionKind::HmacAudit)
             {
@@ -130,7 +143,7 @@ impl StartSpec {
         let mut session = Session::start(tpm, &opts)?;
         // With a name to check against, have the TPM prove it holds that key: its answer is
         // authenticated under the salted session key.
-        if self.expected_salt_name.is_some()
+        if (self.expected_salt_name.is_some() || self.salt_key.is_some())
             && opts.session_type == SessionType::HMAC
             && sym != Symmetric::Null
         {

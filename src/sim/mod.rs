@@ -6,6 +6,7 @@
 //! port does not understand the simulator's platform commands. [`Relay`] sits between a
 //! client and a swtpm and tampers with chosen responses (a hostile bus in tests).
 
+pub mod ek;
 mod front;
 mod relay;
 mod responder;

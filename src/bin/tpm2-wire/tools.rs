@@ -6,8 +6,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
 use tpm2_wire::auth::{parse_password, parse_pcr_selection};
-use tpm2_wire::client::{ObjectRef, SessionKind, StartSpec};
+use tpm2_wire::client::{ObjectRef, SaltKey, SessionKind, StartSpec};
 use tpm2_wire::crypto::{self, HashAlg};
+use tpm2_wire::ek::{CaBundle, EkAlg, VerifiedEk};
 use tpm2_wire::files;
 use tpm2_wire::inventory;
 use tpm2_wire::registry::{hash_name, session_type_name};
@@ -338,9 +339,16 @@ pub struct StartArgs {
     /// Auth value of the bind object (str:, hex:, file:, file:- or plain text).
     #[arg(long)]
     bind_auth: Option<String>,
-    /// Salt with this object (context file or handle).
+    /// Salt with this object (context file or handle), or `ek`: the TPM's endorsement key,
+    /// accepted only if its certificate chains to --ek-ca and it is the certified key.
     #[arg(long)]
     tpmkey_context: Option<String>,
+    /// CA bundle (PEM or DER; repeat for more files) the EK certificate must chain to.
+    #[arg(long = "ek-ca")]
+    ek_ca: Vec<PathBuf>,
+    /// The EK's algorithm, with --tpmkey-context ek.
+    #[arg(long = "ek-alg", value_parser = ["rsa", "ecc"], default_value = "rsa")]
+    ek_alg: String,
     /// Name file (raw name bytes, as `tpm2_readpublic -n` writes) the salt key must match.
     #[arg(short = 'n', long = "name")]
     name: Option<PathBuf>,
@@ -357,6 +365,26 @@ pub struct StartArgs {
 fn read_name_file(path: &Path) -> Result<Name, Box<dyn std::error::Error>> {
     let bytes = files::read_bounded(path, "name file", tpm2_wire::wire::MAX_NAME_SIZE)?;
     Ok(Name::new(&bytes).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+/// The TPM's EK, verified against the --ek-ca bundle (see `tpm2_wire::ek`).
+fn verified_ek(tpm: &Tpm, a: &StartArgs) -> Result<VerifiedEk, Box<dyn std::error::Error>> {
+    if a.name.is_some() {
+        return Err(
+            "-n/--name does not apply to --tpmkey-context ek: its certificate names it".into(),
+        );
+    }
+    let paths: Vec<&Path> = a.ek_ca.iter().map(PathBuf::as_path).collect();
+    let alg = if a.ek_alg == "ecc" {
+        EkAlg::Ecc
+    } else {
+        EkAlg::Rsa
+    };
+    Ok(VerifiedEk::create(
+        tpm,
+        alg,
+        &CaBundle::from_files(&paths)?,
+    )?)
 }
 
 pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
@@ -382,7 +410,15 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
             "-n/--name verifies the object of -c or --tpmkey-context; neither was given".into(),
         );
     }
-    let spec = StartSpec {
+    let salt_to_ek = a.tpmkey_context.as_deref() == Some("ek");
+    if salt_to_ek == a.ek_ca.is_empty() {
+        return Err(
+            "--tpmkey-context ek and --ek-ca FILE (the CA bundle the EK certificate must chain \
+             to) go together"
+                .into(),
+        );
+    }
+    let mut spec = StartSpec {
         kind: if a.policy_session {
             SessionKind::Policy
         } else if a.audit_session && a.hmac_session {
@@ -399,10 +435,20 @@ pub fn start(tcti: Option<&str>, a: StartArgs) -> CliResult {
         key: a.key_context.as_deref().map(ObjectRef::parse),
         bind: a.bind_context.as_deref().map(ObjectRef::parse),
         bind_auth,
-        salt: a.tpmkey_context.as_deref().map(ObjectRef::parse),
+        salt: a
+            .tpmkey_context
+            .as_deref()
+            .filter(|_| !salt_to_ek)
+            .map(ObjectRef::parse),
+        salt_key: None,
         expected_salt_name: a.name.as_deref().map(read_name_file).transpose()?,
     };
     let tpm = open_tpm(tcti)?;
+    // Held until the session has started: the verified EK is flushed when it drops.
+    let ek = salt_to_ek.then(|| verified_ek(&tpm, &a)).transpose()?;
+    if let Some(ek) = &ek {
+        spec.salt_key = Some(SaltKey::from_verified_ek(ek)?);
+    }
     let session = match spec.start(&tpm) {
         Ok(s) => s,
         Err(tpm2_wire::Error::NameMismatch {

@@ -1,0 +1,133 @@
+//! The caller's CA bundle: the manufacturer's roots (and, if the TPM does not carry them, its
+//! intermediates), from PEM or DER files.
+
+use std::path::Path;
+
+use super::cert::CaCertificate;
+use super::EkError;
+
+/// The largest bundle file read (a bundle of every TPM manufacturer's roots and intermediates
+/// is a few hundred KiB).
+pub const MAX_BUNDLE_FILE_SIZE: usize = 1024 * 1024;
+
+/// The most certificates one bundle may hold.
+pub const MAX_BUNDLE_CERTIFICATES: usize = 512;
+
+const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+const PEM_END: &[u8] = b"-----END ";
+
+/// Trust anchors and intermediates for EK certificate chains. Only self-signed certificates
+/// end a chain: an intermediate alone is never trusted.
+#[derive(Clone, Debug, Default)]
+pub struct CaBundle {
+    pub(crate) certs: Vec<CaCertificate>,
+}
+
+impl CaBundle {
+    /// An empty bundle, to fill with [`CaBundle::add_bytes`].
+    pub fn new() -> CaBundle {
+        CaBundle::default()
+    }
+
+    /// A bundle from one input holding PEM certificates (text outside `-----BEGIN` /
+    /// `-----END` blocks is ignored, as OpenSSL does) or one DER certificate.
+    pub fn from_bytes(bytes: &[u8]) -> Result<CaBundle, EkError> {
+        let mut bundle = CaBundle::new();
+        bundle.add_bytes("CA bundle", bytes)?;
+        bundle.non_empty()
+    }
+
+    /// A bundle from files, each PEM (one or more certificates) or DER (one certificate),
+    /// read with a size limit of [`MAX_BUNDLE_FILE_SIZE`].
+    pub fn from_files(paths: &[&Path]) -> Result<CaBundle, EkError> {
+        let mut bundle = CaBundle::new();
+        for path in paths {
+            let bytes = crate::files::read_bounded(path, "CA bundle", MAX_BUNDLE_FILE_SIZE)?;
+            bundle.add_bytes(&path.display().to_string(), &bytes)?;
+        }
+        bundle.non_empty()
+    }
+
+    fn non_empty(self) -> Result<CaBundle, EkError> {
+        if self.certs.is_empty() {
+            Err(EkError::EmptyBundle)
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// Adds the certificates of one input (PEM or DER); `what` names it in errors.
+    pub fn add_bytes(&mut self, what: &str, bytes: &[u8]) -> Result<(), EkError> {
+        if bytes.len() > MAX_BUNDLE_FILE_SIZE {
+            return Err(EkError::TooLarge {
+                what: what.into(),
+                size: bytes.len(),
+                max: MAX_BUNDLE_FILE_SIZE,
+            });
+        }
+        if find(bytes, PEM_BEGIN).is_none() {
+            return self.push(CaCertificate::parse_as(
+                &format!("{what}: certificate 1"),
+                bytes,
+            )?);
+        }
+        let mut rest = bytes;
+        let mut n = 0;
+        while let Some(start) = find(rest, PEM_BEGIN) {
+            let block = &rest[start..];
+            let end_marker = find(block, PEM_END).ok_or_else(|| EkError::Pem {
+                what: what.into(),
+                source: x509_cert::der::pem::Error::PostEncapsulationBoundary.into(),
+            })?;
+            // The block ends with the end line: "-----END LABEL-----".
+            let after_end = &block[end_marker + PEM_END.len()..];
+            let close = find(after_end, b"-----").ok_or_else(|| EkError::Pem {
+                what: what.into(),
+                source: x509_cert::der::pem::Error::PostEncapsulationBoundary.into(),
+            })?;
+            let block_len = end_marker + PEM_END.len() + close + 5;
+            let (label, der) =
+                x509_cert::der::pem::decode_vec(&block[..block_len]).map_err(|source| {
+                    EkError::Pem {
+                        what: what.into(),
+                        source: source.into(),
+                    }
+                })?;
+            if label != "CERTIFICATE" {
+                return Err(EkError::NotACertificate {
+                    what: what.into(),
+                    label: label.into(),
+                });
+            }
+            n += 1;
+            self.push(CaCertificate::parse_as(
+                &format!("{what}: certificate {n}"),
+                &der,
+            )?)?;
+            rest = &block[block_len..];
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, cert: CaCertificate) -> Result<(), EkError> {
+        if self.certs.len() >= MAX_BUNDLE_CERTIFICATES {
+            return Err(EkError::TooManyCertificates {
+                max: MAX_BUNDLE_CERTIFICATES,
+            });
+        }
+        // The same certificate twice adds nothing but work for the chain search.
+        if !self.certs.iter().any(|c| c.der() == cert.der()) {
+            self.certs.push(cert);
+        }
+        Ok(())
+    }
+
+    /// The certificates, in the order they were added.
+    pub fn certificates(&self) -> &[CaCertificate] {
+        &self.certs
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
