@@ -131,6 +131,12 @@ pub enum Error {
     #[error(transparent)]
     Sim(#[from] crate::sim::SimError),
 
+    /// The Endorsement Key or its certificate chain could not be trusted (boxed: the EK error
+    /// can itself carry a TPM error).
+    #[cfg(feature = "ek")]
+    #[error(transparent)]
+    Ek(Box<crate::ek::EkError>),
+
     /// The caller asked for something that cannot be done, and no lower-level error says more
     /// (a session not owned by this connection, an unsalted session asked to confirm its salt
     /// key, a file that holds an object where a session was expected). The message says what
@@ -151,3 +157,10 @@ impl Error {
 
 /// `Result` with the crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(feature = "ek")]
+impl From<crate::ek::EkError> for Error {
+    fn from(e: crate::ek::EkError) -> Self {
+        Error::Ek(Box::new(e))
+    }
+}

@@ -793,3 +793,13 @@ fn a_ca_with_a_degenerate_rsa_key_is_refused() {
         );
     }
 }
+
+#[test]
+fn ek_errors_convert_into_the_crate_error() {
+    fn refuse() -> crate::Result<()> {
+        Err(EkError::EmptyBundle)?
+    }
+    let e = refuse().unwrap_err();
+    assert!(matches!(&e, crate::Error::Ek(b) if matches!(**b, EkError::EmptyBundle)));
+    assert_eq!(e.to_string(), "the CA bundle holds no certificate");
+}
