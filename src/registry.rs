@@ -32,9 +32,12 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::crypto::{self, HashAlg};
@@ -498,6 +501,10 @@ fn unescape(s: &str) -> Result<Vec<u8>, &'static str> {
 #[derive(Clone, Debug)]
 pub struct Registry {
     dir: PathBuf,
+    /// The directory as checked at open (owner, mode, a real directory). Records are written
+    /// and removed relative to it, so a directory swapped in at the same path afterwards is
+    /// never written to, and each write resolves one name instead of the whole path.
+    handle: Arc<OwnedFd>,
 }
 
 /// What [`Registry::list`] found: the records, and the entries that could not be read (each
@@ -548,7 +555,26 @@ impl Registry {
                 })
             }
         }
-        let meta = std::fs::symlink_metadata(&dir).map_err(|error| RegistryError::Io {
+        // Opened without following a symlink, then checked through the descriptor: what is
+        // checked is what is written to.
+        let handle = open_dir_nofollow(&dir).map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => RegistryError::Insecure {
+                path: dir.clone(),
+                reason: "not a directory (symlinks are not followed)".into(),
+            },
+            _ => RegistryError::Io {
+                path: dir.clone(),
+                op: "open directory",
+                error,
+            },
+        })?;
+        let meta = std::fs::File::from(handle.try_clone().map_err(|error| RegistryError::Io {
+            path: dir.clone(),
+            op: "open directory",
+            error,
+        })?)
+        .metadata()
+        .map_err(|error| RegistryError::Io {
             path: dir.clone(),
             op: "stat",
             error,
@@ -575,7 +601,10 @@ impl Registry {
                 meta.mode() & 0o7777
             )));
         }
-        Ok(Registry { dir })
+        Ok(Registry {
+            dir,
+            handle: Arc::new(handle),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -585,24 +614,89 @@ impl Registry {
     /// The entry for a session: a digest of the TPM string (so any TCTI string makes a safe
     /// file name) and the handle's low 24 bits.
     fn entry_path(&self, tpm: &str, handle: Handle) -> PathBuf {
-        let d = crypto::hash(HashAlg::Sha256, &[tpm.as_bytes()]);
-        let mut name = String::with_capacity(32);
-        for b in d.as_bytes().iter().take(8) {
-            name.push_str(&format!("{b:02x}"));
-        }
-        name.push_str(&format!("-{:06x}{SUFFIX}", handle.0 & SESSION_INDEX_MASK));
-        self.dir.join(name)
+        let name = entry_name(tpm, handle);
+        self.dir
+            .join(std::str::from_utf8(&name).unwrap_or_default())
     }
 
     /// Writes (or replaces) the record of a session.
+    ///
+    /// Not through [`crate::files::write_atomic`]: that one writes to paths a user chose,
+    /// anywhere, and so must follow or refuse symlinks, write FIFOs and devices in place and
+    /// use unpredictable temporary names against other users. The registry is a directory
+    /// only this user can write to, opened once without following symlinks and checked
+    /// (owner, mode) through the descriptor kept in `handle`. Within it, the same guarantees
+    /// hold with a third of the system calls: the record goes to a new temporary file
+    /// (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 and never more, whatever the umask) and is
+    /// renamed over the entry, so readers see the old record or the new one, never a torn
+    /// one; an entry that is a symlink is replaced, never followed. The temporary name (pid
+    /// and a counter) only has to be unique among this user's processes; a stale one left by
+    /// a crashed process is skipped by O_EXCL. No fsync: the records describe TPM sessions,
+    /// which do not survive a reboot either.
     pub fn record(&self, record: &SessionRecord) -> Result<(), RegistryError> {
         let text = record.to_text()?;
-        let path = self.entry_path(&record.tpm, record.handle);
-        crate::files::write_atomic_volatile(&path, text.as_bytes()).map_err(|e| RegistryError::Io {
-            path,
-            op: "write",
-            error: io::Error::other(e.to_string()),
-        })
+        let name = entry_name(&record.tpm, record.handle);
+        self.write_entry(&name, text.as_bytes())
+            .map_err(|(op, error)| RegistryError::Io {
+                path: self.entry_path(&record.tpm, record.handle),
+                op,
+                error,
+            })
+    }
+
+    fn write_entry(
+        &self,
+        name: &[u8; ENTRY_NAME_LEN],
+        bytes: &[u8],
+    ) -> Result<(), (&'static str, io::Error)> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = self.handle.as_raw_fd();
+        let entry = c_name(name);
+        let mut last = io::Error::from_raw_os_error(libc::EEXIST);
+        for _ in 0..TEMP_ATTEMPTS {
+            let tmp = temp_name(name, COUNTER.fetch_add(1, Ordering::Relaxed));
+            // SAFETY: `dir` is an open directory descriptor we own; `tmp` is NUL-terminated.
+            let fd = unsafe {
+                libc::openat(
+                    dir,
+                    tmp.as_ptr().cast(),
+                    libc::O_WRONLY
+                        | libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o600 as libc::c_uint,
+                )
+            };
+            if fd < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EEXIST) {
+                    last = e;
+                    continue;
+                }
+                return Err(("create temporary file", e));
+            }
+            // SAFETY: `fd` was just opened and is owned by nothing else.
+            let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+            let written = io::Write::write_all(&mut &file, bytes).map_err(|e| ("write", e));
+            drop(file);
+            let renamed = written.and_then(|()| {
+                // SAFETY: both names are NUL-terminated and relative to our directory.
+                let rc =
+                    unsafe { libc::renameat(dir, tmp.as_ptr().cast(), dir, entry.as_ptr().cast()) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(("rename", io::Error::last_os_error()))
+                }
+            });
+            if renamed.is_err() {
+                // SAFETY: as above. Best effort: the first error is the one to report.
+                unsafe { libc::unlinkat(dir, tmp.as_ptr().cast(), 0) };
+            }
+            return renamed;
+        }
+        Err(("create temporary file", last))
     }
 
     /// The record of the session at `handle` on `tpm`, if there is one.
@@ -679,12 +773,16 @@ impl Registry {
 
     /// Removes the record of a session; returns whether there was one.
     pub fn remove(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
-        let path = self.entry_path(tpm, handle);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(error) => Err(RegistryError::Io {
-                path,
+        let entry = c_name(&entry_name(tpm, handle));
+        // SAFETY: a NUL-terminated name relative to the directory descriptor we own.
+        let rc = unsafe { libc::unlinkat(self.handle.as_raw_fd(), entry.as_ptr().cast(), 0) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        match io::Error::last_os_error() {
+            e if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            error => Err(RegistryError::Io {
+                path: self.entry_path(tpm, handle),
                 op: "remove",
                 error,
             }),
@@ -743,6 +841,60 @@ impl Registry {
         l.records.retain(|r| r.tpm == tpm);
         Ok(l)
     }
+}
+
+/// Length of an entry name: 16 hex digits of the TPM digest, `-`, 6 hex digits, `.session`.
+const ENTRY_NAME_LEN: usize = 16 + 1 + 6 + SUFFIX.len();
+/// Fresh temporary names tried before giving up (each collision is a stale file of a
+/// crashed process of this user with the same pid).
+const TEMP_ATTEMPTS: usize = 16;
+
+/// The entry name of a session, built without allocating.
+fn entry_name(tpm: &str, handle: Handle) -> [u8; ENTRY_NAME_LEN] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let d = crypto::hash(HashAlg::Sha256, &[tpm.as_bytes()]);
+    let mut name = [0u8; ENTRY_NAME_LEN];
+    for (i, b) in d.as_bytes().iter().take(8).enumerate() {
+        name[2 * i] = HEX[usize::from(b >> 4)];
+        name[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    name[16] = b'-';
+    let index = handle.0 & SESSION_INDEX_MASK;
+    for i in 0..6 {
+        name[17 + i] = HEX[((index >> (20 - 4 * i)) & 15) as usize];
+    }
+    name[23..].copy_from_slice(SUFFIX.as_bytes());
+    name
+}
+
+/// `name` with a terminating NUL, for the `*at` system calls.
+fn c_name(name: &[u8; ENTRY_NAME_LEN]) -> [u8; ENTRY_NAME_LEN + 1] {
+    let mut out = [0u8; ENTRY_NAME_LEN + 1];
+    out[..ENTRY_NAME_LEN].copy_from_slice(name);
+    out
+}
+
+/// `.<entry>.<pid>-<n>.tmp`, NUL-terminated: hidden (so `list` skips it) and unique among the
+/// processes of this user that are alive.
+fn temp_name(entry: &[u8; ENTRY_NAME_LEN], n: u64) -> [u8; 1 + ENTRY_NAME_LEN + 42] {
+    use std::io::Write;
+    let mut out = [0u8; 1 + ENTRY_NAME_LEN + 42];
+    out[0] = b'.';
+    out[1..=ENTRY_NAME_LEN].copy_from_slice(entry);
+    let mut tail = &mut out[1 + ENTRY_NAME_LEN..];
+    // At most 1 + 10 + 1 + 20 + 4 = 36 bytes: fits, and the rest stays NUL.
+    let _ = write!(tail, ".{}-{n}.tmp", std::process::id());
+    out
+}
+
+/// Opens a directory for `*at` calls, refusing a symlink in the last component.
+fn open_dir_nofollow(dir: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?;
+    Ok(OwnedFd::from(f))
 }
 
 fn read_record(path: &Path) -> Result<SessionRecord, RegistryError> {

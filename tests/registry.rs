@@ -157,3 +157,67 @@ fn insecure_registry_directories_are_refused() {
     assert_eq!(listing.invalid.len(), 1);
     assert!(Path::new(&ok).is_dir());
 }
+
+fn sample_record(handle: u32) -> SessionRecord {
+    SessionRecord::new_owned(
+        "swtpm:host=127.0.0.1,port=2321".into(),
+        tpm2_wire::wire::Handle(handle),
+        SessionType::HMAC,
+        tpm2_wire::crypto::HashAlg::Sha256,
+    )
+}
+
+/// The entry file of `record` in `dir` (the only `.session` file there).
+fn only_entry(dir: &Path) -> std::path::PathBuf {
+    let entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+#[test]
+fn a_symlink_at_an_entry_is_replaced_never_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let regdir = dir.path().join("reg");
+    let reg = Registry::open(Some(&regdir)).unwrap();
+    let record = sample_record(0x0200_0007);
+    reg.record(&record).unwrap();
+    let entry = only_entry(&regdir);
+    reg.remove(&record.tpm, record.handle).unwrap();
+    // Something planted a link where the next record goes (only this user can write there,
+    // but a record must never be written through a link to some other file of the user's).
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, &entry).unwrap();
+    reg.record(&record).unwrap();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let meta = std::fs::symlink_metadata(&entry).unwrap();
+    assert!(meta.is_file(), "the link was replaced by the record");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(reg.get(&record.tpm, record.handle).unwrap(), Some(record));
+    // Nothing but the record is left behind (no temporary file).
+    assert_eq!(only_entry(&regdir), entry);
+}
+
+#[test]
+fn records_go_to_the_directory_that_was_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let regdir = dir.path().join("reg");
+    let reg = Registry::open(Some(&regdir)).unwrap();
+    // The checked directory moves away and another takes its name after the registry was
+    // opened: the records still go to the directory that was checked, and only there.
+    let moved = dir.path().join("moved");
+    std::fs::rename(&regdir, &moved).unwrap();
+    std::fs::create_dir(&regdir).unwrap();
+    let record = sample_record(0x0200_0009);
+    reg.record(&record).unwrap();
+    assert_eq!(std::fs::read_dir(&regdir).unwrap().count(), 0);
+    let entry = only_entry(&moved);
+    let text = std::fs::read(&entry).unwrap();
+    assert_eq!(SessionRecord::parse(&text).unwrap(), record);
+    assert!(reg.remove(&record.tpm, record.handle).unwrap());
+    assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 0);
+}

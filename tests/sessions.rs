@@ -839,3 +839,48 @@ fn a_panic_while_holding_sessions_leaks_none() {
     assert_eq!(loaded, before, "unwinding flushed both sessions");
     assert!(saved.is_empty());
 }
+
+/// A salt key is parsed once and reused for every session it salts; its fields are public,
+/// so one changed after parsing (here: pointed at another key of another type) must be used
+/// as it now is, not as it was parsed. Salted sessions then run encrypted commands, which
+/// only work if the TPM recovered the same salt.
+#[test]
+fn salt_key_reused_across_sessions_and_changed_fields_honoured() {
+    let (_sim, tpm) = swtpm();
+    let (rsa, rsa_public) = create_primary(&tpm, Public::rsa_2048_storage_parent(), &pw(""));
+    let (ecc, ecc_public) = create_primary(&tpm, Public::ecc_p256_storage_parent(), &pw(""));
+    let get_random = GetRandom {
+        bytes_requested: 16,
+    };
+    let use_salt = |salt: &SaltKey| {
+        for _ in 0..3 {
+            let mut s = Session::start(
+                &tpm,
+                &SessionOptions::hmac()
+                    .salted(salt.clone())
+                    .encrypt(false, true),
+            )
+            .unwrap();
+            let r = tpm.execute(&get_random, &mut [s.extra()]).unwrap();
+            assert_eq!(r.random_bytes.len(), 16);
+            s.flush().unwrap();
+        }
+    };
+    let rsa_salt = SaltKey::from_public(rsa.clone(), &rsa_public).unwrap();
+    let ecc_salt = SaltKey::from_public(ecc.clone(), &ecc_public).unwrap();
+    use_salt(&rsa_salt);
+    use_salt(&ecc_salt);
+
+    let mut changed = rsa_salt.clone();
+    changed.entity = ecc_salt.entity.clone();
+    changed.name_alg = ecc_salt.name_alg;
+    changed.key = ecc_salt.key.clone();
+    use_salt(&changed);
+    let mut changed = ecc_salt.clone();
+    changed.entity = rsa_salt.entity.clone();
+    changed.name_alg = rsa_salt.name_alg;
+    changed.key = rsa_salt.key.clone();
+    use_salt(&changed);
+    flush(&tpm, rsa.handle);
+    flush(&tpm, ecc.handle);
+}

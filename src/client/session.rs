@@ -1,6 +1,8 @@
 //! Starting sessions and owning them: a [`Session`] flushes itself from the TPM when dropped,
 //! unless it was saved, kept on purpose, or already ended by the TPM.
 
+use std::sync::Arc;
+
 use zeroize::Zeroize;
 
 use super::Tpm;
@@ -18,7 +20,7 @@ use crate::wire::{
 };
 
 /// The public part of a TPM key used to salt a session.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SaltKeyMaterial {
     Rsa { modulus: Vec<u8>, exponent: u32 },
     EccP256 { x: Vec<u8>, y: Vec<u8> },
@@ -31,6 +33,22 @@ pub struct SaltKey {
     pub entity: Entity,
     pub name_alg: HashAlg,
     pub key: SaltKeyMaterial,
+    /// `key` parsed and checked once (for ECC with its multiples tabled), shared by clones.
+    parsed: Option<Arc<ParsedSalt>>,
+}
+
+/// What [`SaltKey::from_public`] parsed, with the fields it was parsed from: the fields of a
+/// [`SaltKey`] are public, so it is used only while they still say the same.
+struct ParsedSalt {
+    name_alg: HashAlg,
+    material: SaltKeyMaterial,
+    key: crypto::EncapsulationKey,
+}
+
+impl core::fmt::Debug for ParsedSalt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ParsedSalt").finish_non_exhaustive()
+    }
 }
 
 impl SaltKey {
@@ -67,10 +85,27 @@ impl SaltKey {
                 )))
             }
         };
+        // A key that does not parse is refused when a session is started with it, as before.
+        let parsed = match &key {
+            SaltKeyMaterial::Rsa { modulus, exponent } => {
+                crypto::EncapsulationKey::rsa(name_alg, modulus, *exponent).ok()
+            }
+            SaltKeyMaterial::EccP256 { x, y } => {
+                crypto::EncapsulationKey::ecc(crypto::EccCurve::NistP256, name_alg, x, y).ok()
+            }
+        }
+        .map(|parsed| {
+            Arc::new(ParsedSalt {
+                name_alg,
+                material: key.clone(),
+                key: parsed,
+            })
+        });
         Ok(SaltKey {
             entity,
             name_alg,
             key,
+            parsed,
         })
     }
 
@@ -202,6 +237,11 @@ impl core::fmt::Debug for Session {
 }
 
 fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
+    if let Some(parsed) = &key.parsed {
+        if parsed.name_alg == key.name_alg && parsed.material == key.key {
+            return Ok(parsed.key.encapsulate(b"SECRET")?);
+        }
+    }
     let secret_len = key.name_alg.digest_size();
     Ok(match &key.key {
         SaltKeyMaterial::Rsa { modulus, exponent } => {

@@ -20,6 +20,7 @@ pub use kdf::{kdfa, kdfe};
 pub use salt::{
     ecc_decapsulate, ecc_encapsulate_curve_rng, ecc_encapsulate_curve_with, ecc_encapsulate_with,
     rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, EccCurve, Encapsulated,
+    EncapsulationKey,
 };
 #[cfg(feature = "std")]
 pub use salt::{ecc_encapsulate, ecc_encapsulate_curve, rsa_encapsulate};
