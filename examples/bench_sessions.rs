@@ -52,12 +52,13 @@ use tpm2_wire::wire::{
 use tpm2_wire::Tpm;
 
 const USAGE: &str = "usage: bench_sessions [-T|--tcti TCTI] [--rounds R] [--iterations N]
-                      [--nv-index HANDLE] [--csv FILE]
+                      [--nv-index HANDLE] [--csv FILE] [--only TEXT] [--mode MODE]
 
 Client CPU and wall time per operation: R rounds (default 5) of N operations per scenario
 (default 300; start+flush and context rows run N/3), median and range over the rounds.
 Without -T, uses TPM2TOOLS_TCTI if set, else starts a private swtpm. --csv appends one line
-per round, mode and scenario.";
+per round, mode and scenario. --only runs the scenarios whose name contains TEXT; --mode
+per-command or kept-open runs one swtpm mode only (e.g. to count system calls with strace).";
 
 /// User + system CPU time this process has used.
 fn cpu_time() -> Duration {
@@ -334,6 +335,11 @@ fn run() -> AnyResult<()> {
         None => Handle(0x0150_0021),
     };
     let csv_path = args.value(&["--csv"])?;
+    let only = args.value(&["--only"])?;
+    let mode = args.value(&["--mode"])?;
+    if !matches!(mode.as_deref(), None | Some("per-command" | "kept-open")) {
+        return Err("--mode is per-command or kept-open".into());
+    }
     args.finish()?;
     let n_slow = (n / 3).max(1);
 
@@ -526,11 +532,24 @@ fn run() -> AnyResult<()> {
         );
     }
 
+    if let Some(only) = &only {
+        scenarios.retain(|s| s.name.contains(only.as_str()));
+        if scenarios.is_empty() {
+            return Err(format!("no scenario name contains {only:?}").into());
+        }
+    }
     let modes: Vec<(&str, Option<bool>)> = match &target.modes {
-        Some(_) => vec![
+        Some(_) => [
             ("connection per command", Some(true)),
             ("kept-open", Some(false)),
-        ],
+        ]
+        .into_iter()
+        .filter(|(_, per_command)| match mode.as_deref() {
+            Some("per-command") => *per_command == Some(true),
+            Some("kept-open") => *per_command == Some(false),
+            _ => true,
+        })
+        .collect(),
         None => vec![("as opened", None)],
     };
     let mut results: Vec<Vec<Series>> = modes
