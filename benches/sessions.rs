@@ -52,14 +52,14 @@ impl Transport for Timed {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     GetRandom,
     NvWrite(usize),
     NvRead(usize),
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 5] = [
         Kind::GetRandom,
         Kind::NvWrite(64),
         Kind::NvWrite(1024),
@@ -67,7 +67,7 @@ impl Kind {
         Kind::NvRead(1024),
     ];
 
-    fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         match self {
             Kind::GetRandom => "get_random_32_encrypt".into(),
             Kind::NvWrite(n) => format!("nv_write_{n}_decrypt"),
@@ -84,7 +84,7 @@ impl Kind {
 }
 
 /// One command, ready to run again and again through the client.
-struct ClientCase {
+pub(crate) struct ClientCase {
     kind: Kind,
     tpm: Tpm,
     state: SessionState,
@@ -95,7 +95,7 @@ struct ClientCase {
 }
 
 impl ClientCase {
-    fn new(kind: Kind) -> Self {
+    pub(crate) fn new(kind: Kind) -> Self {
         let mut responder = Responder::new();
         let auth = Auth::new(b"nv auth value").unwrap();
         let nv = responder.nv_index(0x0100_0001, auth.clone());
@@ -155,7 +155,7 @@ impl ClientCase {
     }
 
     /// Runs the command `iters` times; returns the time spent outside the responder.
-    fn run(&mut self, iters: u64) -> Duration {
+    pub(crate) fn run(&mut self, iters: u64) -> Duration {
         // Commands are built once, as a caller reusing them would; building is not session work.
         let get_random = GetRandom {
             bytes_requested: 32,
@@ -218,7 +218,7 @@ impl ClientCase {
 }
 
 /// The unavoidable cryptography of the same command, with the same inputs and sizes.
-struct FloorCase {
+pub(crate) struct FloorCase {
     kind: Kind,
     session_key: [u8; 32],
     auth: Auth,
@@ -235,7 +235,7 @@ struct FloorCase {
 }
 
 impl FloorCase {
-    fn new(kind: Kind) -> Self {
+    pub(crate) fn new(kind: Kind) -> Self {
         let n = match kind {
             Kind::GetRandom => 32,
             Kind::NvWrite(n) | Kind::NvRead(n) => n,
@@ -352,7 +352,7 @@ impl FloorCase {
         ok
     }
 
-    fn run(&mut self, iters: u64) -> Duration {
+    pub(crate) fn run(&mut self, iters: u64) -> Duration {
         let start = Instant::now();
         for _ in 0..iters {
             black_box(self.run_once());

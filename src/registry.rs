@@ -8,6 +8,11 @@
 //! user or if group or others may write to it (another user could plant records and steer
 //! `flush` at sessions that are not orphans). Records are written atomically with mode 0600.
 //!
+//! On tmpfs a new record is a symbolic link whose target is the record's text in a compact
+//! form (created in one step, read with `readlink`, never followed; the directory's mode
+//! keeps it private): first line `tws1`, then the same lines with the keys `t`, `h`, `y`,
+//! `a`, `p`, `s`, `u`, `c`, `f`, `d` for `tpm` through `desynchronized`.
+//!
 //! Record format (UTF-8 lines, `\n`-terminated, at most [`MAX_RECORD_SIZE`] bytes):
 //! ```text
 //! tpm2-wire-session 1
@@ -32,9 +37,12 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::crypto::{self, HashAlg};
@@ -57,6 +65,23 @@ pub const MAX_RECORDS: usize = 4096;
 /// Longest `tpm` or `file` value accepted (before escaping).
 const MAX_VALUE_LEN: usize = 2048;
 const HEADER: &str = "tpm2-wire-session 1";
+/// The first line of the compact form (see [`SessionRecord::to_compact_text`]).
+const COMPACT_HEADER: &str = "tws1";
+/// The keys, in the order records are written.
+const LONG_KEYS: [&str; 10] = [
+    "tpm",
+    "handle",
+    "type",
+    "hash",
+    "pid",
+    "pid_start",
+    "uid",
+    "created",
+    "file",
+    "desynchronized",
+];
+/// The compact form's keys, standing for [`LONG_KEYS`] in the same order.
+const COMPACT_KEYS: [&str; 10] = ["t", "h", "y", "a", "p", "s", "u", "c", "f", "d"];
 const SUFFIX: &str = ".session";
 /// Handles of sessions differ in their low 24 bits; the TPM may report a saved policy
 /// session with the HMAC prefix, so records are keyed by these bits only.
@@ -253,9 +278,26 @@ impl SessionRecord {
 
     /// The record's text form.
     pub fn to_text(&self) -> Result<String, RegistryError> {
+        self.render(HEADER, &LONG_KEYS)
+    }
+
+    /// The compact text form: the same lines under [`COMPACT_HEADER`] with one-letter keys
+    /// (see [`COMPACT_KEYS`]), so that a fresh record usually fits the 127 bytes a tmpfs
+    /// symbolic link keeps inline (see [`Registry::record`]).
+    fn to_compact_text(&self) -> Result<String, RegistryError> {
+        self.render(COMPACT_HEADER, &COMPACT_KEYS)
+    }
+
+    fn render(&self, header: &str, keys: &[&str; 10]) -> Result<String, RegistryError> {
+        use std::fmt::Write;
         let tpm = escape(self.tpm.as_bytes(), "tpm")?;
-        let mut out = format!(
-            "{HEADER}\ntpm={tpm}\nhandle=0x{:08x}\ntype={}\nhash={}\npid={}\npid_start={}\nuid={}\ncreated={}\n",
+        let [k_tpm, k_handle, k_type, k_hash, k_pid, k_start, k_uid, k_created, k_file, k_desync] =
+            keys;
+        let mut out = String::with_capacity(256);
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "{header}\n{k_tpm}={tpm}\n{k_handle}=0x{:08x}\n{k_type}={}\n{k_hash}={}\n{k_pid}={}\n{k_start}={}\n{k_uid}={}\n{k_created}={}\n",
             self.handle.0,
             session_type_name(self.session_type),
             hash_name(self.hash),
@@ -265,12 +307,14 @@ impl SessionRecord {
             self.created
         );
         if let Some(file) = &self.file {
-            out.push_str("file=");
-            out.push_str(&escape(file.as_os_str().as_bytes(), "file")?);
-            out.push('\n');
+            let _ = writeln!(
+                out,
+                "{k_file}={}",
+                escape(file.as_os_str().as_bytes(), "file")?
+            );
         }
         if let Some(when) = self.desynchronized {
-            out.push_str(&format!("desynchronized={when}\n"));
+            let _ = writeln!(out, "{k_desync}={when}");
         }
         Ok(out)
     }
@@ -292,9 +336,11 @@ impl SessionRecord {
             .strip_suffix('\n')
             .ok_or("does not end with a newline")?;
         let mut lines = body.split('\n');
-        if lines.next() != Some(HEADER) {
-            return Err(format!("first line is not \"{HEADER}\""));
-        }
+        let compact = match lines.next() {
+            Some(HEADER) => false,
+            Some(COMPACT_HEADER) => true,
+            _ => return Err(format!("first line is not \"{HEADER}\"")),
+        };
         let mut tpm = None;
         let mut handle = None;
         let mut session_type = None;
@@ -310,6 +356,15 @@ impl SessionRecord {
             let (key, value) = line
                 .split_once('=')
                 .ok_or_else(|| format!("line {line_no}: expected key=value"))?;
+            let raw_key = key;
+            // The compact form's keys are the long ones, one letter each.
+            let key = match compact {
+                false => key,
+                true => COMPACT_KEYS
+                    .iter()
+                    .position(|k| *k == key)
+                    .map_or("", |i| LONG_KEYS[i]),
+            };
             let bad = |what: &str| format!("line {line_no}: invalid {key} ({what})");
             let dup = || format!("line {line_no}: {key} given twice");
             fn set<T>(
@@ -388,7 +443,7 @@ impl SessionRecord {
                 _ => {
                     return Err(format!(
                         "line {line_no}: unknown key \"{}\"",
-                        key.escape_debug()
+                        raw_key.escape_debug()
                     ))
                 }
             }
@@ -523,6 +578,12 @@ fn unescape(s: &str) -> Result<Vec<u8>, &'static str> {
 #[derive(Clone, Debug)]
 pub struct Registry {
     dir: PathBuf,
+    /// The directory as checked at open (owner, mode, a real directory). Records are written
+    /// and removed relative to it, so a directory swapped in at the same path afterwards is
+    /// never written to, and each write resolves one name instead of the whole path.
+    handle: Arc<OwnedFd>,
+    /// Whether new records are symbolic links (on tmpfs, see [`Registry::record`]).
+    links: bool,
 }
 
 /// What [`Registry::list`] found: the records, and the entries that could not be read (each
@@ -575,7 +636,26 @@ impl Registry {
                 })
             }
         }
-        let meta = std::fs::symlink_metadata(&dir).map_err(|error| RegistryError::Io {
+        // Opened without following a symlink, then checked through the descriptor: what is
+        // checked is what is written to.
+        let handle = open_dir_nofollow(&dir).map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => RegistryError::Insecure {
+                path: dir.clone(),
+                reason: "not a directory (symlinks are not followed)".into(),
+            },
+            _ => RegistryError::Io {
+                path: dir.clone(),
+                op: "open directory",
+                error,
+            },
+        })?;
+        let meta = std::fs::File::from(handle.try_clone().map_err(|error| RegistryError::Io {
+            path: dir.clone(),
+            op: "open directory",
+            error,
+        })?)
+        .metadata()
+        .map_err(|error| RegistryError::Io {
             path: dir.clone(),
             op: "stat",
             error,
@@ -602,7 +682,12 @@ impl Registry {
                 meta.mode() & 0o7777
             )));
         }
-        Ok(Registry { dir })
+        let links = is_tmpfs(&handle);
+        Ok(Registry {
+            dir,
+            handle: Arc::new(handle),
+            links,
+        })
     }
 
     /// The registry directory.
@@ -613,24 +698,134 @@ impl Registry {
     /// The entry for a session: a digest of the TPM string (so any TCTI string makes a safe
     /// file name) and the handle's low 24 bits.
     fn entry_path(&self, tpm: &str, handle: Handle) -> PathBuf {
-        let d = crypto::hash(HashAlg::Sha256, &[tpm.as_bytes()]);
-        let mut name = String::with_capacity(32);
-        for b in d.as_bytes().iter().take(8) {
-            name.push_str(&format!("{b:02x}"));
-        }
-        name.push_str(&format!("-{:06x}{SUFFIX}", handle.0 & SESSION_INDEX_MASK));
-        self.dir.join(name)
+        let name = entry_name(tpm, handle);
+        self.dir
+            .join(std::str::from_utf8(&name).unwrap_or_default())
     }
 
     /// Writes (or replaces) the record of a session.
+    ///
+    /// Not through [`crate::files::write_atomic`]: that one writes to paths a user chose,
+    /// anywhere, and so must follow or refuse symlinks, write FIFOs and devices in place and
+    /// use unpredictable temporary names against other users. The registry is a directory
+    /// only this user can write to, opened once without following symlinks and checked
+    /// (owner, mode) through the descriptor kept in `handle`. Within it, the same guarantees
+    /// hold with a third of the system calls: the record goes to a new temporary file
+    /// (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 and never more, whatever the umask) and is
+    /// renamed over the entry, so readers see the old record or the new one, never a torn
+    /// one; an entry that is a symlink is replaced, never followed. The temporary name (pid
+    /// and a counter) only has to be unique among this user's processes; a stale one left by
+    /// a crashed process is skipped by O_EXCL. No fsync: the records describe TPM sessions,
+    /// which do not survive a reboot either.
+    ///
+    /// On tmpfs (where `$XDG_RUNTIME_DIR` lives), a record for an entry that does not exist
+    /// yet (a session just started) is instead one `symlinkat` whose target is the record's
+    /// compact text: the link appears whole or not at all, and readers `readlink` it, never
+    /// follow it. One system call where the file takes four, and a target under 128 bytes is
+    /// kept in the inode: about a third of the CPU time of create, write, close and rename.
+    /// An entry that exists already (a record being changed, or a stale one of a session the
+    /// TPM has since dropped) makes the link fail with EEXIST, and the record goes the file
+    /// way, renamed over it, as does one too long for a link target. On disk file systems a
+    /// link that long costs a block and a journal entry (more than the file), so records
+    /// there are always files.
     pub fn record(&self, record: &SessionRecord) -> Result<(), RegistryError> {
-        let text = record.to_text()?;
-        let path = self.entry_path(&record.tpm, record.handle);
-        crate::files::write_atomic_volatile(&path, text.as_bytes()).map_err(|e| RegistryError::Io {
-            path,
-            op: "write",
-            error: io::Error::other(e.to_string()),
+        let name = entry_name(&record.tpm, record.handle);
+        let linked = match self.links {
+            true => self.link_entry(&name, record.to_compact_text()?.as_bytes()),
+            false => Err(io::Error::from_raw_os_error(libc::EEXIST)),
+        };
+        let written = match linked {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENAMETOOLONG)) => {
+                self.write_entry(&name, record.to_text()?.as_bytes())
+            }
+            Err(e) => Err(("create", e)),
+        };
+        written.map_err(|(op, error)| RegistryError::Io {
+            path: self.entry_path(&record.tpm, record.handle),
+            op,
+            error,
         })
+    }
+
+    /// The record as a new symbolic link (see [`Registry::record`]).
+    fn link_entry(&self, name: &[u8; ENTRY_NAME_LEN], text: &[u8]) -> io::Result<()> {
+        let mut target = [0u8; LINK_TARGET_MAX + 1];
+        // Record text never holds a NUL (control characters are escaped), but a target
+        // cut short by one would be a different record: refuse rather than truncate.
+        if text.len() > LINK_TARGET_MAX || text.contains(&0) {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        target[..text.len()].copy_from_slice(text);
+        let entry = c_name(name);
+        // SAFETY: both strings are NUL-terminated; the name is relative to our directory.
+        let rc = unsafe {
+            libc::symlinkat(
+                target.as_ptr().cast(),
+                self.handle.as_raw_fd(),
+                entry.as_ptr().cast(),
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn write_entry(
+        &self,
+        name: &[u8; ENTRY_NAME_LEN],
+        bytes: &[u8],
+    ) -> Result<(), (&'static str, io::Error)> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = self.handle.as_raw_fd();
+        let entry = c_name(name);
+        let mut last = io::Error::from_raw_os_error(libc::EEXIST);
+        for _ in 0..TEMP_ATTEMPTS {
+            let tmp = temp_name(name, COUNTER.fetch_add(1, Ordering::Relaxed));
+            // SAFETY: `dir` is an open directory descriptor we own; `tmp` is NUL-terminated.
+            let fd = unsafe {
+                libc::openat(
+                    dir,
+                    tmp.as_ptr().cast(),
+                    libc::O_WRONLY
+                        | libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_NOFOLLOW
+                        | libc::O_CLOEXEC,
+                    0o600 as libc::c_uint,
+                )
+            };
+            if fd < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EEXIST) {
+                    last = e;
+                    continue;
+                }
+                return Err(("create temporary file", e));
+            }
+            // SAFETY: `fd` was just opened and is owned by nothing else.
+            let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+            let written = io::Write::write_all(&mut &file, bytes).map_err(|e| ("write", e));
+            drop(file);
+            let renamed = written.and_then(|()| {
+                // SAFETY: both names are NUL-terminated and relative to our directory.
+                let rc =
+                    unsafe { libc::renameat(dir, tmp.as_ptr().cast(), dir, entry.as_ptr().cast()) };
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(("rename", io::Error::last_os_error()))
+                }
+            });
+            if renamed.is_err() {
+                // SAFETY: as above. Best effort: the first error is the one to report.
+                unsafe { libc::unlinkat(dir, tmp.as_ptr().cast(), 0) };
+            }
+            return renamed;
+        }
+        Err(("create temporary file", last))
     }
 
     /// The record of the session at `handle` on `tpm`, if there is one.
@@ -707,12 +902,16 @@ impl Registry {
 
     /// Removes the record of a session; returns whether there was one.
     pub fn remove(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
-        let path = self.entry_path(tpm, handle);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(error) => Err(RegistryError::Io {
-                path,
+        let entry = c_name(&entry_name(tpm, handle));
+        // SAFETY: a NUL-terminated name relative to the directory descriptor we own.
+        let rc = unsafe { libc::unlinkat(self.handle.as_raw_fd(), entry.as_ptr().cast(), 0) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        match io::Error::last_os_error() {
+            e if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            error => Err(RegistryError::Io {
+                path: self.entry_path(tpm, handle),
                 op: "remove",
                 error,
             }),
@@ -773,6 +972,71 @@ impl Registry {
     }
 }
 
+/// Longest record written as a link target (PATH_MAX less its NUL); longer ones are files.
+const LINK_TARGET_MAX: usize = 4095;
+/// Length of an entry name: 16 hex digits of the TPM digest, `-`, 6 hex digits, `.session`.
+const ENTRY_NAME_LEN: usize = 16 + 1 + 6 + SUFFIX.len();
+/// Fresh temporary names tried before giving up (each collision is a stale file of a
+/// crashed process of this user with the same pid).
+const TEMP_ATTEMPTS: usize = 16;
+
+/// The entry name of a session, built without allocating.
+fn entry_name(tpm: &str, handle: Handle) -> [u8; ENTRY_NAME_LEN] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let d = crypto::hash(HashAlg::Sha256, &[tpm.as_bytes()]);
+    let mut name = [0u8; ENTRY_NAME_LEN];
+    for (i, b) in d.as_bytes().iter().take(8).enumerate() {
+        name[2 * i] = HEX[usize::from(b >> 4)];
+        name[2 * i + 1] = HEX[usize::from(b & 15)];
+    }
+    name[16] = b'-';
+    let index = handle.0 & SESSION_INDEX_MASK;
+    for i in 0..6 {
+        name[17 + i] = HEX[((index >> (20 - 4 * i)) & 15) as usize];
+    }
+    name[23..].copy_from_slice(SUFFIX.as_bytes());
+    name
+}
+
+/// `name` with a terminating NUL, for the `*at` system calls.
+fn c_name(name: &[u8; ENTRY_NAME_LEN]) -> [u8; ENTRY_NAME_LEN + 1] {
+    let mut out = [0u8; ENTRY_NAME_LEN + 1];
+    out[..ENTRY_NAME_LEN].copy_from_slice(name);
+    out
+}
+
+/// `.<entry>.<pid>-<n>.tmp`, NUL-terminated: hidden (so `list` skips it) and unique among the
+/// processes of this user that are alive.
+fn temp_name(entry: &[u8; ENTRY_NAME_LEN], n: u64) -> [u8; 1 + ENTRY_NAME_LEN + 42] {
+    use std::io::Write;
+    let mut out = [0u8; 1 + ENTRY_NAME_LEN + 42];
+    out[0] = b'.';
+    out[1..=ENTRY_NAME_LEN].copy_from_slice(entry);
+    let mut tail = &mut out[1 + ENTRY_NAME_LEN..];
+    // At most 1 + 10 + 1 + 20 + 4 = 36 bytes: fits, and the rest stays NUL.
+    let _ = write!(tail, ".{}-{n}.tmp", std::process::id());
+    out
+}
+
+/// Whether the directory is on tmpfs.
+fn is_tmpfs(dir: &OwnedFd) -> bool {
+    // SAFETY: fstatfs writes into the zeroed struct we pass; the descriptor is open.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc = unsafe { libc::fstatfs(dir.as_raw_fd(), &mut st) };
+    rc == 0 && st.f_type == libc::TMPFS_MAGIC
+}
+
+/// Opens a directory for `*at` calls, refusing a symlink in the last component.
+fn open_dir_nofollow(dir: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?;
+    Ok(OwnedFd::from(f))
+}
+
 fn read_record(path: &Path) -> Result<SessionRecord, RegistryError> {
     use std::io::Read;
     let io_err = |op, error| RegistryError::Io {
@@ -780,15 +1044,26 @@ fn read_record(path: &Path) -> Result<SessionRecord, RegistryError> {
         op,
         error,
     };
-    let file = std::fs::OpenOptions::new()
+    let opened = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags_nofollow()
-        .open(path)
-        .map_err(|e| io_err("open", e))?;
-    let mut buf = Vec::new();
-    file.take(MAX_RECORD_SIZE as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| io_err("read", e))?;
+        .open(path);
+    let buf = match opened {
+        Ok(file) => {
+            let mut buf = Vec::new();
+            file.take(MAX_RECORD_SIZE as u64 + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| io_err("read", e))?;
+            buf
+        }
+        // A record written as a link: its target is the text (read, never followed; the
+        // kernel bounds it by PATH_MAX).
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => std::fs::read_link(path)
+            .map_err(|e| io_err("read link", e))?
+            .into_os_string()
+            .into_vec(),
+        Err(e) => return Err(io_err("open", e)),
+    };
     SessionRecord::parse_text(&buf).map_err(|reason| RegistryError::BadRecord {
         path: path.to_path_buf(),
         reason,
@@ -863,6 +1138,33 @@ mod tests {
             good.trim_end().to_string(),
             good.replace("uid=1000\n", "uid 1000\n"),
             format!("{good}{}", "x".repeat(MAX_RECORD_SIZE)),
+        ];
+        for c in cases {
+            assert!(SessionRecord::parse(c.as_bytes()).is_err(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn compact_form_round_trips_and_is_as_strict() {
+        let r = sample();
+        let text = r.to_compact_text().unwrap();
+        assert!(text.starts_with("tws1\nt=swtpm:"), "{text}");
+        assert_eq!(SessionRecord::parse(text.as_bytes()).unwrap(), r);
+        let mut fresh = r.clone();
+        fresh.file = None;
+        fresh.desynchronized = None;
+        let short = fresh.to_compact_text().unwrap();
+        assert!(short.len() < 128, "{} bytes: {short}", short.len());
+        assert_eq!(SessionRecord::parse(short.as_bytes()).unwrap(), fresh);
+        let cases: Vec<String> = vec![
+            // Long keys under the compact header, and the other way round.
+            short.replace("\nt=", "\ntpm="),
+            r.to_text().unwrap().replace("tpm2-wire-session 1", "tws1"),
+            fresh.to_text().unwrap().replace("\ntpm=", "\nt="),
+            short.replace("\np=", "\nx="),
+            short.replace("\nh=", "\nh=0x81000001\nh="),
+            short.replace("\nu=1000\n", "\n"),
+            short.replace("tws1", "tws2"),
         ];
         for c in cases {
             assert!(SessionRecord::parse(c.as_bytes()).is_err(), "{c:?}");

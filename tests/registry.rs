@@ -157,3 +157,149 @@ fn insecure_registry_directories_are_refused() {
     assert_eq!(listing.invalid.len(), 1);
     assert!(Path::new(&ok).is_dir());
 }
+
+fn sample_record(handle: u32) -> SessionRecord {
+    SessionRecord::new_owned(
+        "swtpm:host=127.0.0.1,port=2321".into(),
+        tpm2_wire::wire::Handle(handle),
+        SessionType::HMAC,
+        tpm2_wire::crypto::HashAlg::Sha256,
+    )
+}
+
+/// The entry file of `record` in `dir` (the only `.session` file there).
+fn only_entry(dir: &Path) -> std::path::PathBuf {
+    let entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+/// A record entry's text: a file's content, or a link's target (on tmpfs).
+fn entry_text(entry: &Path) -> Vec<u8> {
+    match std::fs::read_link(entry) {
+        Ok(target) => target.into_os_string().into_encoded_bytes(),
+        Err(_) => std::fs::read(entry).unwrap(),
+    }
+}
+
+/// A temporary directory on tmpfs (where records are links) and one on the file system of
+/// the build directory (where they are files): every registry behaviour holds on both.
+fn registry_parents() -> Vec<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    assert!(
+        shm.is_dir(),
+        "these tests need a tmpfs at /dev/shm (the registry writes links there)"
+    );
+    vec![
+        tempfile::tempdir_in(shm).unwrap(),
+        tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap(),
+    ]
+}
+
+#[test]
+fn a_symlink_at_an_entry_is_replaced_never_followed() {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in registry_parents() {
+        let regdir = dir.path().join("reg");
+        let reg = Registry::open(Some(&regdir)).unwrap();
+        let record = sample_record(0x0200_0007);
+        reg.record(&record).unwrap();
+        let entry = only_entry(&regdir);
+        reg.remove(&record.tpm, record.handle).unwrap();
+        // Something planted a link where the next record goes (only this user can write
+        // there, but a record must never be written through a link to another file).
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, &entry).unwrap();
+        // Read as what it is: not a record.
+        assert!(reg.get(&record.tpm, record.handle).is_err());
+        reg.record(&record).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        assert!(meta.is_file(), "the link was replaced by the record");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(reg.get(&record.tpm, record.handle).unwrap(), Some(record));
+        // Nothing but the record is left behind (no temporary file).
+        assert_eq!(only_entry(&regdir), entry);
+    }
+}
+
+/// On tmpfs a fresh record is one symbolic link holding the compact text; a record that is
+/// changed becomes a file (renamed over the link); both read back the same through the
+/// registry, and removal leaves nothing.
+#[test]
+fn fresh_records_on_tmpfs_are_links_and_change_into_files() {
+    for (i, dir) in registry_parents().into_iter().enumerate() {
+        let on_tmpfs = i == 0;
+        let regdir = dir.path().join("reg");
+        let reg = Registry::open(Some(&regdir)).unwrap();
+        let record = sample_record(0x0300_0011);
+        reg.record(&record).unwrap();
+        let entry = only_entry(&regdir);
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        assert_eq!(
+            meta.file_type().is_symlink(),
+            on_tmpfs,
+            "{}",
+            entry.display()
+        );
+        if on_tmpfs {
+            let target = std::fs::read_link(&entry).unwrap();
+            let text = target.as_os_str().as_encoded_bytes();
+            assert!(text.starts_with(b"tws1\n"), "{target:?}");
+            assert!(text.len() < 128, "{} bytes: not kept inline", text.len());
+            assert_eq!(SessionRecord::parse(text).unwrap(), record);
+        }
+        assert_eq!(
+            reg.get(&record.tpm, record.handle).unwrap(),
+            Some(record.clone())
+        );
+        assert_eq!(reg.list().unwrap().records, vec![record.clone()]);
+
+        assert!(reg
+            .set_file(&record.tpm, record.handle, Path::new("/parked/session.ctx"))
+            .unwrap());
+        assert!(std::fs::symlink_metadata(&entry).unwrap().is_file());
+        let changed = reg.get(&record.tpm, record.handle).unwrap().unwrap();
+        assert_eq!(
+            changed.file.as_deref(),
+            Some(Path::new("/parked/session.ctx"))
+        );
+        assert_eq!(only_entry(&regdir), entry);
+
+        assert!(reg.remove(&record.tpm, record.handle).unwrap());
+        assert_eq!(std::fs::read_dir(&regdir).unwrap().count(), 0);
+        // And a link again for the next session at that handle.
+        reg.record(&record).unwrap();
+        assert_eq!(
+            std::fs::symlink_metadata(&entry)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            on_tmpfs
+        );
+        assert!(reg.remove(&record.tpm, record.handle).unwrap());
+    }
+}
+
+#[test]
+fn records_go_to_the_directory_that_was_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let regdir = dir.path().join("reg");
+    let reg = Registry::open(Some(&regdir)).unwrap();
+    // The checked directory moves away and another takes its name after the registry was
+    // opened: the records still go to the directory that was checked, and only there.
+    let moved = dir.path().join("moved");
+    std::fs::rename(&regdir, &moved).unwrap();
+    std::fs::create_dir(&regdir).unwrap();
+    let record = sample_record(0x0200_0009);
+    reg.record(&record).unwrap();
+    assert_eq!(std::fs::read_dir(&regdir).unwrap().count(), 0);
+    let entry = only_entry(&moved);
+    assert_eq!(SessionRecord::parse(&entry_text(&entry)).unwrap(), record);
+    assert!(reg.remove(&record.tpm, record.handle).unwrap());
+    assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 0);
+}

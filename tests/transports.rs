@@ -1016,3 +1016,156 @@ fn dropping_a_cmd_transport_ends_its_process_group() {
     }
     assert!(!alive(sh) && !alive(sleep));
 }
+
+/// A listening Unix socket whose backlog is full: one more blocking connect would wait until
+/// someone accepts, which nobody does.
+fn full_unix_listener(path: &Path) -> (OwnedFd, Vec<OwnedFd>) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    fn sockaddr(path: &Path) -> (libc::sockaddr_un, libc::socklen_t) {
+        // SAFETY: sockaddr_un is plain data.
+        let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in sa.sun_path.iter_mut().zip(path.as_os_str().as_bytes()) {
+            *d = *s as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sa_family_t>() + path.as_os_str().len() + 1;
+        (sa, len as libc::socklen_t)
+    }
+    let (sa, len) = sockaddr(path);
+    // SAFETY: plain socket calls on descriptors this function owns; `sa` is valid for `len`.
+    unsafe {
+        let l = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(l >= 0);
+        let listener = OwnedFd::from_raw_fd(l);
+        assert_eq!(
+            libc::bind(l, (&sa as *const libc::sockaddr_un).cast(), len),
+            0
+        );
+        assert_eq!(libc::listen(l, 0), 0);
+        let mut queued = Vec::new();
+        loop {
+            let c = libc::socket(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            );
+            assert!(c >= 0);
+            let c = OwnedFd::from_raw_fd(c);
+            if libc::connect(c.as_raw_fd(), (&sa as *const libc::sockaddr_un).cast(), len) != 0 {
+                let e = std::io::Error::last_os_error();
+                assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "{e}");
+                break;
+            }
+            queued.push(c);
+            assert!(queued.len() < 1000, "the backlog never filled");
+        }
+        (listener, queued)
+    }
+}
+
+#[test]
+fn swtpm_connect_to_a_full_backlog_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.sock");
+    let _held = full_unix_listener(&path);
+    let endpoint = tpm2_wire::transport::Endpoint::Unix { path: path.clone() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let r = tpm2_wire::transport::SwtpmTransport::connect_with_timeout(
+            endpoint,
+            Duration::from_millis(500),
+        );
+        let _ = tx.send(r.map(|_| ()));
+    });
+    // Without a bound on connect, this waits for ever (the thread stays blocked).
+    let r = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("connecting to a listener that never accepts must time out");
+    let err = r.expect_err("nobody accepted");
+    let TransportError::Io {
+        source: Some(source),
+        ..
+    } = &err
+    else {
+        panic!("not an I/O error: {err}");
+    };
+    assert_eq!(
+        source.kind(),
+        std::io::ErrorKind::TimedOut,
+        "{err}: {source}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// A fake swtpm data socket: answers each connection's command with `reply`, written in the
+/// given pieces (with a pause between them), then waits for the client to close.
+fn fake_swtpm(pieces: Vec<Vec<u8>>, connections: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut header = [0u8; HEADER_SIZE];
+            if s.read_exact(&mut header).is_err() {
+                continue;
+            }
+            let size = be32(&header, 2) as usize;
+            let mut rest = vec![0u8; size - HEADER_SIZE];
+            if s.read_exact(&mut rest).is_err() {
+                continue;
+            }
+            for (i, p) in pieces.iter().enumerate() {
+                if i > 0 {
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+                let _ = s.write_all(p);
+            }
+            let mut sink = [0u8; 64];
+            let _ = s.read(&mut sink);
+        }
+    });
+    port
+}
+
+#[test]
+fn swtpm_responses_are_read_whole_and_overlong_ones_refused() {
+    use tpm2_wire::transport::{Endpoint, SwtpmTransport};
+    // A GetRandom answer of 4 bytes: header, TPM2B of 4.
+    let answer = vec![0x80, 0x01, 0, 0, 0, 16, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4];
+    let endpoint = |port| Endpoint::Tcp {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    for per_command in [true, false] {
+        // In pieces: a header alone, then the body in two parts.
+        let pieces = vec![
+            answer[..6].to_vec(),
+            answer[6..12].to_vec(),
+            answer[12..].to_vec(),
+        ];
+        // One connection for the check in `connect`, one per command.
+        let port = fake_swtpm(pieces, 3);
+        let mut t = SwtpmTransport::connect_with_timeout(endpoint(port), SHORT_TIMEOUT).unwrap();
+        t.set_connection_per_command(per_command);
+        t.set_auto_startup(false);
+        let mut rsp = Vec::new();
+        t.transact(&get_random(4), &mut rsp).unwrap();
+        assert_eq!(rsp, answer, "per command: {per_command}");
+
+        // Three bytes more than the header says, in the same write as the frame.
+        let mut overlong = answer.clone();
+        overlong.extend_from_slice(b"XYZ");
+        let port = fake_swtpm(vec![overlong], 2);
+        let mut t = SwtpmTransport::connect_with_timeout(endpoint(port), SHORT_TIMEOUT).unwrap();
+        t.set_connection_per_command(per_command);
+        t.set_auto_startup(false);
+        let err = t.transact(&get_random(4), &mut rsp).unwrap_err();
+        let TransportError::MalformedResponse { reason, .. } = err else {
+            panic!("not a malformed response: {err}");
+        };
+        assert!(reason.contains("longer than its header"), "{reason}");
+    }
+}

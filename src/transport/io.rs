@@ -2,8 +2,8 @@
 //! and the frame reader shared by the stream backends.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -72,13 +72,20 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Stream> {
+    /// Connects with a bounded wait. `nodelay` turns Nagle's algorithm off on TCP, for
+    /// protocols that write a frame in several pieces over a connection kept open.
+    pub(crate) fn connect(
+        endpoint: &Endpoint,
+        timeout: Duration,
+        nodelay: bool,
+    ) -> io::Result<Stream> {
         let stream = match endpoint {
             Endpoint::Tcp { host, port } => {
                 let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
                 let mut connected = None;
+                // An IP literal is parsed here without a lookup.
                 for addr in (host.as_str(), *port).to_socket_addrs()? {
-                    match TcpStream::connect_timeout(&addr, timeout) {
+                    match connect_tcp(&addr, timeout) {
                         Ok(s) => {
                             connected = Some(s);
                             break;
@@ -88,37 +95,206 @@ impl Stream {
                 }
                 let s = connected.ok_or(last)?;
                 tracing::trace!(endpoint = %endpoint, "transport: connected");
-                // Frames are written whole; waiting to coalesce them only adds latency.
-                s.set_nodelay(true)?;
-                s.set_nonblocking(true)?;
+                if nodelay {
+                    s.set_nodelay(true)?;
+                }
                 Stream::Tcp(s)
             }
             Endpoint::Unix { path } => {
-                let s = UnixStream::connect(path)?;
+                let s = connect_unix(path, timeout)?;
                 tracing::trace!(endpoint = %endpoint, "transport: connected");
-                s.set_nonblocking(true)?;
                 Stream::Unix(s)
             }
         };
         Ok(stream)
     }
+
+    fn raw(&self) -> libc::c_int {
+        self.as_fd().as_raw_fd()
+    }
 }
 
+/// A new stream socket, connected with a blocking `connect` bounded by the socket's send
+/// timeout (socket(7): connect then fails with EINPROGRESS, or EAGAIN on Unix sockets). That
+/// is one system call where a non-blocking connect takes three (connect, poll, getsockopt)
+/// and two mode switches. The socket stays in blocking mode: every read and write after this
+/// passes MSG_DONTWAIT and waits in `poll` with a deadline instead (see [`Stream`]'s `Read`
+/// and `Write`), so the send timeout set here never applies to them.
+fn connect_socket(
+    family: libc::c_int,
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+    timeout: Duration,
+) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket creation; the result is checked before use.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // A zero timeval means "no timeout": never pass one.
+    let timeout = timeout.max(Duration::from_millis(1));
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
+    };
+    // SAFETY: a valid timeval of the size given, on a socket we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let deadline = Instant::now() + timeout;
+    // SAFETY: `addr` points to a socket address of `len` bytes (the callers build it).
+    if unsafe { libc::connect(fd.as_raw_fd(), addr, len) } == 0 {
+        return Ok(fd);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connecting timed out after {timeout:?}"),
+        )),
+        // A signal interrupted the wait; the attempt goes on in the background.
+        Some(libc::EINTR) => {
+            if !wait(fd.as_fd(), libc::POLLOUT, deadline)? {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connecting timed out after {timeout:?}"),
+                ));
+            }
+            let mut err: libc::c_int = 0;
+            let mut err_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: `err` and `err_len` are valid for writes of the sizes given.
+            let rc = unsafe {
+                libc::getsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut err as *mut libc::c_int).cast(),
+                    &mut err_len,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if err != 0 {
+                return Err(io::Error::from_raw_os_error(err));
+            }
+            Ok(fd)
+        }
+        _ => Err(e),
+    }
+}
+
+fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let fd = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_in is plain data; all-zero is a valid starting value.
+            let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_port = a.port().to_be();
+            sa.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.ip().octets()),
+            };
+            connect_socket(
+                libc::AF_INET,
+                (&sa as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                timeout,
+            )?
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above.
+            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_port = a.port().to_be();
+            sa.sin6_addr = libc::in6_addr {
+                s6_addr: a.ip().octets(),
+            };
+            sa.sin6_flowinfo = a.flowinfo();
+            sa.sin6_scope_id = a.scope_id();
+            connect_socket(
+                libc::AF_INET6,
+                (&sa as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                timeout,
+            )?
+        }
+    };
+    Ok(TcpStream::from(fd))
+}
+
+fn connect_unix(path: &std::path::Path, timeout: Duration) -> io::Result<UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: sockaddr_un is plain data; all-zero is a valid starting value.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    // Room for the terminating NUL, and no NUL inside (it would cut the path short).
+    if bytes.len() >= sa.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket path too long or contains a NUL byte",
+        ));
+    }
+    for (d, s) in sa.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    let fd = connect_socket(
+        libc::AF_UNIX,
+        (&sa as *const libc::sockaddr_un).cast(),
+        len as libc::socklen_t,
+        timeout,
+    )?;
+    Ok(UnixStream::from(fd))
+}
+
+/// Reads and writes never block, whatever the socket's mode: MSG_DONTWAIT on each call (no
+/// fcntl/ioctl round trips to switch modes), MSG_NOSIGNAL so a closed peer gives EPIPE, not
+/// SIGPIPE. Callers wait in [`wait`] on WouldBlock.
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
+        // SAFETY: `buf` is valid for writes of its length; the descriptor is ours.
+        let n = unsafe {
+            libc::recv(
+                self.raw(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(n as usize)
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
+        // SAFETY: `buf` is valid for reads of its length; the descriptor is ours.
+        let n = unsafe {
+            libc::send(
+                self.raw(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
         }
+        Ok(n as usize)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -283,6 +459,82 @@ pub(crate) fn read_frame<R: Read + AsFd>(
     read_exact(r, &mut response[HEADER_SIZE..], deadline)
         .map_err(|s| stop_error(s, what, timeout, "reading the response body", declared))?;
     Ok(())
+}
+
+/// Bytes of buffer a response is first read into: every common response fits, so it arrives
+/// in one read.
+const READ_AHEAD: usize = 4096;
+/// Extra room past a declared size, so bytes beyond the frame that arrive with its end are
+/// seen by the same read.
+const OVERRUN_ROOM: usize = 64;
+
+/// Reads one response frame, for a peer that sends nothing but responses to our commands (so
+/// reading past the frame can only ever find garbage): waits first (the answer is never
+/// there yet right after a command is sent), then reads whatever has arrived into a buffer
+/// with room to spare. A response that arrives in one piece costs one `poll` and one read,
+/// and bytes past the declared size that came with it are reported as a malformed response
+/// without a further read to look for them.
+pub(crate) fn read_frame_eager<R: Read + AsFd>(
+    r: &mut R,
+    response: &mut Vec<u8>,
+    deadline: Instant,
+    timeout: Duration,
+    what: &dyn Fn() -> String,
+) -> Result<(), TransportError> {
+    response.clear();
+    response.resize(READ_AHEAD, 0);
+    let mut got = 0;
+    let mut declared = None;
+    loop {
+        let during = if declared.is_some() {
+            "reading the response body"
+        } else {
+            "reading the response header"
+        };
+        let stop = |s| stop_error(s, what, timeout, during, declared.unwrap_or(0));
+        if !wait(r.as_fd(), libc::POLLIN, deadline).map_err(|e| stop(Stop::Io(e)))? {
+            return Err(stop(Stop::Timeout));
+        }
+        match r.read(&mut response[got..]) {
+            Ok(0) => {
+                let got = got.saturating_sub(if declared.is_some() { HEADER_SIZE } else { 0 });
+                return Err(stop(Stop::Eof { got }));
+            }
+            Ok(n) => got += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(stop(Stop::Io(e))),
+        }
+        if declared.is_none() && got >= HEADER_SIZE {
+            let size = declared_size(&response[..HEADER_SIZE], what)?;
+            if size + OVERRUN_ROOM > response.len() {
+                response.resize(size + OVERRUN_ROOM, 0);
+            }
+            declared = Some(size);
+        }
+        if let Some(size) = declared {
+            if got > size {
+                response.truncate(size);
+                return Err(TransportError::MalformedResponse {
+                    transport: what(),
+                    reason: format!(
+                        "response is longer than its header's {size} bytes ({}+ extra bytes followed)",
+                        got - size
+                    ),
+                });
+            }
+            if got == size {
+                response.truncate(size);
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// The size a response header declares, checked against the frame limits.

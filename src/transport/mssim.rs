@@ -150,7 +150,7 @@ fn connect(
     what: &str,
     timeout: Duration,
 ) -> Result<Stream, TransportError> {
-    Stream::connect(endpoint, timeout).map_err(|err| TransportError::Io {
+    Stream::connect(endpoint, timeout, true).map_err(|err| TransportError::Io {
         transport: what.to_string(),
         message: format!("cannot connect to the simulator's {which} socket {endpoint}"),
         source: Some(err),

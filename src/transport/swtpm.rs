@@ -92,17 +92,11 @@ impl SwtpmTransport {
     }
 
     fn what(&self) -> String {
-        format!("swtpm:{}", self.endpoint.conf())
+        swtpm_name(&self.endpoint)
     }
 
     fn open_data(&self) -> Result<Stream, TransportError> {
-        Stream::connect(&self.endpoint, self.timeout.min(CONNECT_TIMEOUT)).map_err(|e| {
-            TransportError::Io {
-                transport: self.what(),
-                message: format!("cannot connect to swtpm data socket {}", self.endpoint),
-                source: Some(e),
-            }
-        })
+        open_data(&self.endpoint, self.timeout, self.connection_per_command)
     }
 
     /// One control command on its own connection: u32 code + payload → u32 result.
@@ -115,13 +109,14 @@ impl SwtpmTransport {
         let what = || self.what();
         let ctrl = self.endpoint.companion();
         let deadline = Instant::now() + self.timeout;
-        let mut s = Stream::connect(&ctrl, self.timeout.min(CONNECT_TIMEOUT)).map_err(|e| {
-            TransportError::Io {
-                transport: what(),
-                message: format!("cannot connect to swtpm control socket {ctrl}"),
-                source: Some(e),
-            }
-        })?;
+        let mut s =
+            Stream::connect(&ctrl, self.timeout.min(CONNECT_TIMEOUT), true).map_err(|e| {
+                TransportError::Io {
+                    transport: what(),
+                    message: format!("cannot connect to swtpm control socket {ctrl}"),
+                    source: Some(e),
+                }
+            })?;
         let mut request = Vec::with_capacity(4 + payload.len());
         request.extend_from_slice(&command.to_be_bytes());
         request.extend_from_slice(payload);
@@ -144,17 +139,23 @@ impl SwtpmTransport {
     }
 
     /// Sends one frame and reads one back.
+    ///
+    /// With a connection per command that is socket, setsockopt (the connect timeout),
+    /// connect, send, poll, recv and close: nothing to ask of a connection that is new, and
+    /// the response is read whole in one go (see [`io::read_frame_eager`]).
     fn exchange(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
         let deadline = Instant::now() + self.timeout;
-        let what = self.what();
-        let what = || what.clone();
-        // A kept connection swtpm has closed since the last command shows up as EOF here.
-        // Reconnect before sending, so a command is never sent twice.
-        let stale = match self.data.as_mut() {
-            None => true,
-            Some(s) => match io::pending(s) {
-                Pending::Nothing => false,
-                Pending::Closed => true,
+        let timeout = self.timeout;
+        let endpoint = &self.endpoint;
+        // Formatted only for an error: the steady state allocates nothing.
+        let what = || swtpm_name(endpoint);
+        let per_command = self.connection_per_command;
+        let stream = match self.data.as_mut() {
+            // A kept connection swtpm has closed since the last command shows up as EOF
+            // here. Reconnect before sending, so a command is never sent twice.
+            Some(s) if !per_command => match io::pending(s) {
+                Pending::Nothing => None,
+                Pending::Closed => Some(open_data(endpoint, timeout, per_command)?),
                 Pending::Bytes(n) => {
                     self.data = None;
                     return Err(TransportError::MalformedResponse {
@@ -165,9 +166,10 @@ impl SwtpmTransport {
                     });
                 }
             },
+            _ => Some(open_data(endpoint, timeout, per_command)?),
         };
-        if stale {
-            self.data = Some(self.open_data()?);
+        if let Some(fresh) = stream {
+            self.data = Some(fresh);
         }
         let Some(stream) = self.data.as_mut() else {
             return Err(TransportError::Closed {
@@ -186,10 +188,9 @@ impl SwtpmTransport {
                 ) =>
             {
                 self.data = None;
-                let mut fresh = self.open_data()?;
-                io::write_all(&mut fresh, command, deadline).map_err(|e| {
-                    io::stop_error(e, &what, self.timeout, "sending the command", 0)
-                })?;
+                let mut fresh = open_data(endpoint, timeout, per_command)?;
+                io::write_all(&mut fresh, command, deadline)
+                    .map_err(|e| io::stop_error(e, &what, timeout, "sending the command", 0))?;
                 self.data = Some(fresh);
             }
             Err(stop) => {
@@ -197,7 +198,7 @@ impl SwtpmTransport {
                 return Err(io::stop_error(
                     stop,
                     &what,
-                    self.timeout,
+                    timeout,
                     "sending the command",
                     0,
                 ));
@@ -209,14 +210,34 @@ impl SwtpmTransport {
                 detail: "no data connection".into(),
             });
         };
-        let result = io::read_frame(stream, response, deadline, self.timeout, &what)
-            .and_then(|()| io::check_no_trailing(stream, response.len(), &what));
-        if result.is_err() || self.connection_per_command {
+        let result = io::read_frame_eager(stream, response, deadline, timeout, &what);
+        if result.is_err() || per_command {
             // After a failed exchange the stream position is unknown: never reuse it.
             self.data = None;
         }
         result
     }
+}
+
+fn swtpm_name(endpoint: &Endpoint) -> String {
+    format!("swtpm:{}", endpoint.conf())
+}
+
+/// A data connection. Nagle's algorithm is left on for a connection per command: the one
+/// frame written on it goes out at once anyway (nothing is in flight before it), so the
+/// setsockopt would buy nothing.
+fn open_data(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    per_command: bool,
+) -> Result<Stream, TransportError> {
+    Stream::connect(endpoint, timeout.min(CONNECT_TIMEOUT), !per_command).map_err(|e| {
+        TransportError::Io {
+            transport: swtpm_name(endpoint),
+            message: format!("cannot connect to swtpm data socket {endpoint}"),
+            source: Some(e),
+        }
+    })
 }
 
 impl Transport for SwtpmTransport {
