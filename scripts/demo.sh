@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 args=(--secret "${1:-hello from tpm2-wire}")
 if [ -n "${TPM2TOOLS_TCTI:-}" ]; then args+=(-T "$TPM2TOOLS_TCTI"); fi
-cargo run --quiet --release --example sealed_secret -- "${args[@]}"
+cargo run --quiet --release --features sim --example sealed_secret -- "${args[@]}"
