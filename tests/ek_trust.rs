@@ -444,6 +444,35 @@ mod cli {
             .unwrap()
     }
 
+    /// `session start --hmac-session --tpmkey-context ek` with a two-file CA bundle.
+    fn start_salted_to_ek(
+        sim: &Swtpm,
+        dir: &Path,
+        [root, intermediate]: [&str; 2],
+        alg: &str,
+        file: &str,
+    ) -> std::process::Output {
+        run(
+            sim,
+            dir,
+            &[
+                "session",
+                "start",
+                "--hmac-session",
+                "--tpmkey-context",
+                "ek",
+                "--ek-ca",
+                root,
+                "--ek-ca",
+                intermediate,
+                "--ek-alg",
+                alg,
+                "-S",
+                file,
+            ],
+        )
+    }
+
     #[test]
     fn session_start_salted_to_the_verified_ek() {
         let (sim, ca, _tpm) = fixture();
@@ -451,24 +480,12 @@ mod cli {
         let root = ca.root_cert.to_str().unwrap();
         let intermediate = ca.intermediate_cert.to_str().unwrap();
         for alg in ["rsa", "ecc"] {
-            let out = run(
+            let out = start_salted_to_ek(
                 &sim,
                 dir.path(),
-                &[
-                    "session",
-                    "start",
-                    "--hmac-session",
-                    "--tpmkey-context",
-                    "ek",
-                    "--ek-ca",
-                    root,
-                    "--ek-ca",
-                    intermediate,
-                    "--ek-alg",
-                    alg,
-                    "-S",
-                    &format!("{alg}.ctx"),
-                ],
+                [root, intermediate],
+                alg,
+                &format!("{alg}.ctx"),
             );
             assert!(
                 out.status.success(),
@@ -490,22 +507,15 @@ mod cli {
         // Another CA: refused, saying which check failed, and no session file is written.
         let other_dir = tempfile::tempdir().unwrap();
         let other = manufacture(other_dir.path()).unwrap();
-        let out = run(
+        let out = start_salted_to_ek(
             &sim,
             dir.path(),
-            &[
-                "session",
-                "start",
-                "--hmac-session",
-                "--tpmkey-context",
-                "ek",
-                "--ek-ca",
+            [
                 other.root_cert.to_str().unwrap(),
-                "--ek-ca",
                 other.intermediate_cert.to_str().unwrap(),
-                "-S",
-                "refused.ctx",
             ],
+            "rsa",
+            "refused.ctx",
         );
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
