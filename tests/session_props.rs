@@ -276,6 +276,7 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
         auth_handles: 1,
         decrypt_param: true,
         encrypt_param: true,
+        new_auth: None,
     };
     let auth = Auth::new(&c.auth).unwrap();
     let mut st = state(c);

@@ -148,6 +148,7 @@ fn run(data: &[u8]) {
             auth_handles: 1,
             decrypt_param: false,
             encrypt_param: true,
+            new_auth: None,
         }
     } else {
         CommandInfo {
@@ -156,6 +157,7 @@ fn run(data: &[u8]) {
             auth_handles: 0,
             decrypt_param: false,
             encrypt_param: true,
+            new_auth: None,
         }
     };
 

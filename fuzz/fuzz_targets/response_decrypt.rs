@@ -68,6 +68,7 @@ fn run(data: &[u8]) {
         auth_handles: usize::from(authorizing),
         decrypt_param: false,
         encrypt_param: true,
+        new_auth: None,
     };
     let mut command = Vec::new();
     let mut params = vec![0, 32, 0, 0];

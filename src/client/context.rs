@@ -12,7 +12,7 @@ use crate::files::{
     self, EsysResource, EsysSession, FileError, PolicyKind, SavedContext, SessionFile, SymDef,
 };
 use crate::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
-use crate::wire::{Context, Handle, Name, Public, ResponseCode, SessionType, TpmRc};
+use crate::wire::{Context, Handle, Name, Public, SessionType};
 
 /// A session that is out of the TPM's loaded slots (context-saved) together with everything
 /// the host needs to continue it. Secrets inside are zeroized on drop.
@@ -22,18 +22,6 @@ pub struct SavedSession {
     pub context: Context,
     /// The host-side session state (nonces, session key, attributes).
     pub state: SessionState,
-}
-
-/// Errors a ContextLoad of a session gives when the session no longer exists, or the context
-/// is not the session's current one. None of them involves an HMAC check, so none costs a
-/// dictionary-attack count.
-pub(crate) fn load_failure_means_lost(rc: ResponseCode) -> bool {
-    rc.is_handle_error()
-        || rc.is_session_reference_error()
-        || matches!(
-            rc.base_code(),
-            TpmRc::INTEGRITY | TpmRc::VALUE | TpmRc::SIZE | TpmRc::HANDLE
-        )
 }
 
 impl Tpm {
@@ -74,13 +62,15 @@ impl Tpm {
                     reason: format!("the TPM loaded the context as {handle}"),
                 })
             }
-            Err(Error::Tpm { rc, .. }) if load_failure_means_lost(rc) => Err(Error::SessionLost {
-                handle: state.handle,
-                reason: format!(
+            Err(Error::Tpm { rc, .. }) if crate::steward::load_failure_means_lost(rc) => {
+                Err(Error::SessionLost {
+                    handle: state.handle,
+                    reason: format!(
                     "its saved context no longer loads ({rc}): the session was flushed, the TPM \
                      was reset, or the context is stale"
                 ),
-            }),
+                })
+            }
             Err(e) => Err(e),
         }
     }

@@ -12,6 +12,7 @@ use crate::crypto::{self, HashAlg};
 use crate::error::{Error, Result};
 use crate::session::engine::SessionSlot;
 use crate::session::{bound_entity, trim_auth, PolicyAuth, SessionKey, SessionState, Symmetric};
+use crate::steward::Waiting;
 use crate::wire::{
     AlgId, Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes,
     SessionType,
@@ -245,12 +246,12 @@ impl SessionOptions {
 
 /// A TPM session owned by this process. Dropping it flushes it from the TPM.
 pub struct Session {
-    tpm: Tpm,
-    state: SessionState,
+    pub(super) tpm: Tpm,
+    pub(super) state: SessionState,
     /// The key the salt was encrypted to, for [`Session::confirm_salt_key`].
     salt_key: Option<Entity>,
     /// This session's entry in the connection's session table (see [`crate::steward`]).
-    pub(crate) ticket: u64,
+    pub(super) ticket: u64,
     /// The registry already knows how this session ended (flushed through `flush`), so the
     /// destructor must not touch its record again.
     registry_settled: bool,
@@ -291,6 +292,16 @@ fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
 impl Session {
     /// Starts a session with TPM2_StartAuthSession.
     pub fn start(tpm: &Tpm, opts: &SessionOptions) -> Result<Session> {
+        Session::start_waiting(tpm, opts, Waiting::Allowed)
+    }
+
+    /// [`Session::start`], saying whether TPM2_StartAuthSession may wait for other processes
+    /// when the TPM is out of room.
+    pub(super) fn start_waiting(
+        tpm: &Tpm,
+        opts: &SessionOptions,
+        waiting: Waiting,
+    ) -> Result<Session> {
         let code = CommandCode::START_AUTH_SESSION;
         let nonce_len = opts.hash.digest_size().max(16);
         let mut nonce = [0u8; 64];
@@ -320,15 +331,19 @@ impl Session {
             .as_ref()
             .map_or_else(Entity::null, |(e, _)| e.clone());
 
-        let rsp = tpm.run(&StartAuthSession {
-            tpm_key,
-            bind: bind.clone(),
-            nonce_caller: nonce_caller.clone(),
-            encrypted_salt,
-            session_type: opts.session_type,
-            symmetric: opts.symmetric,
-            auth_hash: opts.hash.alg_id(),
-        })?;
+        let rsp = tpm.execute_waiting(
+            &StartAuthSession {
+                tpm_key,
+                bind: bind.clone(),
+                nonce_caller: nonce_caller.clone(),
+                encrypted_salt,
+                session_type: opts.session_type,
+                symmetric: opts.symmetric,
+                auth_hash: opts.hash.alg_id(),
+            },
+            &mut [],
+            waiting,
+        )?;
 
         // sessionKey = KDFa(authHash, bindAuth ‖ salt, "ATH", nonceTPM, nonceCaller, bits);
         // empty when neither bound nor salted.
@@ -605,7 +620,7 @@ impl Session {
     /// Leaves the session in the TPM and returns its host state (for example to write it to a
     /// file that another process will continue).
     pub fn keep(mut self) -> SessionState {
-        self.tpm.steward_release(self.state.handle, self.ticket);
+        self.tpm.steward_release(self.ticket);
         let state = core::mem::replace(&mut self.state, placeholder_state());
         self.state.closed = true;
         state

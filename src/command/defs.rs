@@ -5,6 +5,7 @@
 //! The response structs hold their TPM2B parameters inline, in fixed-capacity buffers (see
 //! [`crate::wire`] on why they are returned by value).
 
+use super::{AuthChange, ContextEffect};
 use crate::session::Symmetric;
 use crate::tpm_command;
 use crate::wire::{
@@ -25,10 +26,9 @@ tpm_command! {
             /// the state saved by a `Shutdown(TPM_SU_STATE)`.
             startup_type: StartupType,
         },
-        decrypt: false,
     }
     /// TPM2_Startup's response: nothing.
-    StartupResponse { handles: [], params: {}, encrypt: false }
+    StartupResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -40,10 +40,9 @@ tpm_command! {
             /// for a `Startup(TPM_SU_STATE)`).
             shutdown_type: StartupType,
         },
-        decrypt: false,
     }
     /// TPM2_Shutdown's response: nothing.
-    ShutdownResponse { handles: [], params: {}, encrypt: false }
+    ShutdownResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -54,10 +53,9 @@ tpm_command! {
             /// `true`: test every function; `false`: only those not tested yet.
             full_test: bool,
         },
-        decrypt: false,
     }
     /// TPM2_SelfTest's response: nothing (failures are reported as TPM_RC_FAILURE).
-    SelfTestResponse { handles: [], params: {}, encrypt: false }
+    SelfTestResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -69,7 +67,6 @@ tpm_command! {
             /// digest (64 for SHA-512), and may return fewer.
             bytes_requested: u16,
         },
-        decrypt: false,
     }
     /// TPM2_GetRandom's response.
     GetRandomResponse {
@@ -78,7 +75,6 @@ tpm_command! {
             /// The random octets (TPM2B_DIGEST); may be shorter than requested.
             random_bytes: Digest,
         },
-        encrypt: true,
     }
 }
 
@@ -92,10 +88,10 @@ tpm_command! {
             /// saved).
             flush_handle: Handle,
         },
-        decrypt: false,
+        context_effect: |c| ContextEffect::Flushes(c.flush_handle),
     }
     /// TPM2_FlushContext's response: nothing.
-    FlushContextResponse { handles: [], params: {}, encrypt: false }
+    FlushContextResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -125,7 +121,7 @@ tpm_command! {
             /// The session's hash algorithm (TPMI_ALG_HASH): HMACs, KDFa and policy digests.
             auth_hash: AlgId,
         },
-        decrypt: true,
+        context_effect: |_| ContextEffect::StartsSession,
     }
     /// TPM2_StartAuthSession's response.
     StartAuthSessionResponse {
@@ -137,7 +133,6 @@ tpm_command! {
             /// The TPM's first nonce, the same size as `nonce_caller`.
             nonce_tpm: Nonce,
         },
-        encrypt: true,
     }
 }
 
@@ -151,10 +146,9 @@ tpm_command! {
             session_handle,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_PolicyRestart's response: nothing.
-    PolicyRestartResponse { handles: [], params: {}, encrypt: false }
+    PolicyRestartResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -167,10 +161,9 @@ tpm_command! {
             policy_session,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_PolicyPassword's response: nothing.
-    PolicyPasswordResponse { handles: [], params: {}, encrypt: false }
+    PolicyPasswordResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -183,10 +176,9 @@ tpm_command! {
             policy_session,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_PolicyAuthValue's response: nothing.
-    PolicyAuthValueResponse { handles: [], params: {}, encrypt: false }
+    PolicyAuthValueResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -201,10 +193,9 @@ tpm_command! {
             /// The only command the session will authorize.
             code: CommandCode,
         },
-        decrypt: false,
     }
     /// TPM2_PolicyCommandCode's response: nothing.
-    PolicyCommandCodeResponse { handles: [], params: {}, encrypt: false }
+    PolicyCommandCodeResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -217,7 +208,6 @@ tpm_command! {
             policy_session,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_PolicyGetDigest's response.
     PolicyGetDigestResponse {
@@ -226,7 +216,6 @@ tpm_command! {
             /// The policyDigest, the size of the session's hash.
             policy_digest: Digest,
         },
-        encrypt: true,
     }
 }
 
@@ -248,7 +237,6 @@ tpm_command! {
             /// Octet offset of the first octet to read.
             offset: u16,
         },
-        decrypt: false,
     }
     /// TPM2_NV_Read's response.
     NvReadResponse {
@@ -257,7 +245,6 @@ tpm_command! {
             /// The octets read (TPM2B_MAX_NV_BUFFER).
             data: MaxNvBuffer,
         },
-        encrypt: true,
     }
 }
 
@@ -280,10 +267,9 @@ tpm_command! {
             /// Octet offset at which `data` is written.
             offset: u16,
         },
-        decrypt: true,
     }
     /// TPM2_NV_Write's response: nothing.
-    NvWriteResponse { handles: [], params: {}, encrypt: false }
+    NvWriteResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -300,10 +286,9 @@ tpm_command! {
             nv_index,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_NV_UndefineSpace's response: nothing.
-    NvUndefineSpaceResponse { handles: [], params: {}, encrypt: false }
+    NvUndefineSpaceResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -316,7 +301,6 @@ tpm_command! {
         ],
         handles: [],
         params: {},
-        decrypt: false,
     }
     /// TPM2_Unseal's response.
     UnsealResponse {
@@ -326,7 +310,6 @@ tpm_command! {
             /// session: it crosses the bus otherwise in clear.
             out_data: SensitiveData,
         },
-        encrypt: true,
     }
 }
 
@@ -344,10 +327,10 @@ tpm_command! {
             /// Encrypt it with a session: it crosses the bus otherwise in clear.
             new_auth: Auth,
         },
-        decrypt: true,
+        auth_change: |c| AuthChange::To(&c.new_auth),
     }
     /// TPM2_HierarchyChangeAuth's response: nothing.
-    HierarchyChangeAuthResponse { handles: [], params: {}, encrypt: false }
+    HierarchyChangeAuthResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -361,10 +344,9 @@ tpm_command! {
         ],
         handles: [],
         params: {},
-        decrypt: false,
     }
     /// TPM2_DictionaryAttackLockReset's response: nothing.
-    DictionaryAttackLockResetResponse { handles: [], params: {}, encrypt: false }
+    DictionaryAttackLockResetResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -385,10 +367,9 @@ tpm_command! {
             /// (lockoutRecovery); 0 means until the next TPM Reset.
             lockout_recovery: u32,
         },
-        decrypt: false,
     }
     /// TPM2_DictionaryAttackParameters's response: nothing.
-    DictionaryAttackParametersResponse { handles: [], params: {}, encrypt: false }
+    DictionaryAttackParametersResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -402,10 +383,14 @@ tpm_command! {
         ],
         handles: [],
         params: {},
-        decrypt: false,
+        // Clearing resets lockoutAuth too; the platform's auth value stays.
+        auth_change: |c| match c.auth_handle.handle {
+            Handle::RH_LOCKOUT => AuthChange::Emptied,
+            _ => AuthChange::None,
+        },
     }
     /// TPM2_Clear's response: nothing.
-    ClearResponse { handles: [], params: {}, encrypt: false }
+    ClearResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -425,10 +410,9 @@ tpm_command! {
             /// as `object_handle` to remove it.
             persistent_handle: Handle,
         },
-        decrypt: false,
     }
     /// TPM2_EvictControl's response: nothing.
-    EvictControlResponse { handles: [], params: {}, encrypt: false }
+    EvictControlResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -457,7 +441,6 @@ tpm_command! {
             /// asks for a ticket.
             expiration: u32,
         },
-        decrypt: true,
     }
     /// TPM2_PolicySecret's response.
     PolicySecretResponse {
@@ -468,7 +451,6 @@ tpm_command! {
             /// A TPM_ST_AUTH_SECRET ticket for TPM2_PolicyTicket, or a NULL ticket.
             ticket: crate::wire::AuthTicket,
         },
-        encrypt: true,
     }
 }
 
@@ -492,7 +474,6 @@ tpm_command! {
             /// At most this many items in the answer.
             property_count: u32,
         },
-        decrypt: false,
     }
     /// TPM2_GetCapability's response.
     GetCapabilityResponse {
@@ -503,7 +484,6 @@ tpm_command! {
             /// The items (TPMS_CAPABILITY_DATA); its capability should be the one asked for.
             capability_data: CapabilityData,
         },
-        encrypt: false,
     }
 }
 
@@ -516,7 +496,6 @@ tpm_command! {
             /// The banks and PCRs to read (TPML_PCR_SELECTION).
             pcr_selection_in: PcrSelectionList,
         },
-        decrypt: false,
     }
     /// TPM2_PCR_Read's response.
     PcrReadResponse {
@@ -531,7 +510,6 @@ tpm_command! {
             /// Their values (TPML_DIGEST), bank by bank, lowest PCR first.
             pcr_values: DigestList,
         },
-        encrypt: false,
     }
 }
 
@@ -547,10 +525,9 @@ tpm_command! {
             /// One digest per bank to extend (TPML_DIGEST_VALUES).
             digests: DigestValues,
         },
-        decrypt: false,
     }
     /// TPM2_PCR_Extend's response: nothing.
-    PcrExtendResponse { handles: [], params: {}, encrypt: false }
+    PcrExtendResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -569,10 +546,9 @@ tpm_command! {
             /// The PCRs (TPML_PCR_SELECTION).
             pcrs: PcrSelectionList,
         },
-        decrypt: true,
     }
     /// TPM2_PolicyPCR's response: nothing.
-    PolicyPcrResponse { handles: [], params: {}, encrypt: false }
+    PolicyPcrResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -586,7 +562,6 @@ tpm_command! {
             object_handle,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_ReadPublic's response.
     ReadPublicResponse {
@@ -599,7 +574,6 @@ tpm_command! {
             /// The qualified name (the name chained with the parents' qualified names).
             qualified_name: Name,
         },
-        encrypt: true,
     }
 }
 
@@ -623,7 +597,6 @@ tpm_command! {
             /// PCRs whose values are recorded in the creation data; usually empty.
             creation_pcr: PcrSelectionList,
         },
-        decrypt: true,
     }
     /// TPM2_CreatePrimary's response.
     CreatePrimaryResponse {
@@ -643,7 +616,6 @@ tpm_command! {
             /// The object's name.
             name: Name,
         },
-        encrypt: true,
     }
 }
 
@@ -667,7 +639,6 @@ tpm_command! {
             /// PCRs whose values are recorded in the creation data; usually empty.
             creation_pcr: PcrSelectionList,
         },
-        decrypt: true,
     }
     /// TPM2_Create's response. About 7 KB by value: see [`crate::wire`] on stack use.
     CreateResponse {
@@ -684,7 +655,6 @@ tpm_command! {
             /// A TPM_ST_CREATION ticket proving the TPM created the object.
             creation_ticket: CreationTicket,
         },
-        encrypt: true,
     }
 }
 
@@ -702,7 +672,6 @@ tpm_command! {
             /// The public area from [`CreateResponse::out_public`].
             in_public: Tpm2bPublic,
         },
-        decrypt: true,
     }
     /// TPM2_Load's response.
     LoadResponse {
@@ -714,7 +683,6 @@ tpm_command! {
             /// The object's name.
             name: Name,
         },
-        encrypt: true,
     }
 }
 
@@ -732,10 +700,9 @@ tpm_command! {
             /// The index's public area: index, nameAlg, attributes, authPolicy, size.
             public_info: Tpm2bNvPublic,
         },
-        decrypt: true,
     }
     /// TPM2_NV_DefineSpace's response: nothing.
-    NvDefineSpaceResponse { handles: [], params: {}, encrypt: false }
+    NvDefineSpaceResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -748,7 +715,6 @@ tpm_command! {
             nv_index,
         ],
         params: {},
-        decrypt: false,
     }
     /// TPM2_NV_ReadPublic's response.
     NvReadPublicResponse {
@@ -759,7 +725,6 @@ tpm_command! {
             /// The name: nameAlg ‖ H_nameAlg(TPMS_NV_PUBLIC).
             nv_name: Name,
         },
-        encrypt: true,
     }
 }
 
@@ -784,7 +749,6 @@ tpm_command! {
             /// The signing scheme (TPMI_ALG_SIG_SCHEME); TPM_ALG_NULL for the key's own.
             in_scheme: AlgId,
         },
-        decrypt: true,
     }
     /// TPM2_GetSessionAuditDigest's response.
     GetSessionAuditDigestResponse {
@@ -795,7 +759,6 @@ tpm_command! {
             /// The signature over `audit_info`, or a TPM_ALG_NULL signature.
             signature: Signature,
         },
-        encrypt: true,
     }
 }
 
@@ -809,7 +772,7 @@ tpm_command! {
             save_handle,
         ],
         params: {},
-        decrypt: false,
+        context_effect: |c| ContextEffect::Saves(c.save_handle.handle),
     }
     /// TPM2_ContextSave's response.
     ContextSaveResponse {
@@ -818,7 +781,7 @@ tpm_command! {
             /// The saved context (TPMS_CONTEXT), integrity-protected and encrypted by the TPM.
             context: Context,
         },
-        encrypt: false,
+        saved_context: context,
     }
 }
 
@@ -831,7 +794,7 @@ tpm_command! {
             /// The context from [`ContextSaveResponse::context`].
             context: Context,
         },
-        decrypt: false,
+        context_effect: |c| ContextEffect::Loads(c.context.saved_handle),
     }
     /// TPM2_ContextLoad's response.
     ContextLoadResponse {
@@ -840,7 +803,6 @@ tpm_command! {
             loaded_handle,
         ],
         params: {},
-        encrypt: false,
     }
 }
 
@@ -857,10 +819,10 @@ tpm_command! {
             /// The new auth value (TPM2B_AUTH). Encrypt it with a session.
             new_auth: Auth,
         },
-        decrypt: true,
+        auth_change: |c| AuthChange::To(&c.new_auth),
     }
     /// TPM2_NV_ChangeAuth's response: nothing.
-    NvChangeAuthResponse { handles: [], params: {}, encrypt: false }
+    NvChangeAuthResponse { handles: [], params: {} }
 }
 
 tpm_command! {
@@ -875,8 +837,9 @@ tpm_command! {
         ],
         handles: [],
         params: {},
-        decrypt: false,
+        // The index that authorized the command is gone; the TPM answers with no auth value.
+        auth_change: |_| AuthChange::Emptied,
     }
     /// TPM2_NV_UndefineSpaceSpecial's response: nothing.
-    NvUndefineSpaceSpecialResponse { handles: [], params: {}, encrypt: false }
+    NvUndefineSpaceSpecialResponse { handles: [], params: {} }
 }

@@ -9,7 +9,9 @@ pub use defs::*;
 
 use alloc::vec::Vec;
 
-use crate::wire::{CommandCode, Handle, Marshal, Name, Reader, Unmarshal, WireError, Writer};
+use crate::wire::{
+    Auth, CommandCode, Context, Handle, Marshal, Name, Reader, Unmarshal, WireError, Writer,
+};
 
 /// A handle together with its name, which goes into every cpHash. For permanent handles,
 /// sessions and PCRs the name is the handle itself; objects and NV indices have a digest name
@@ -97,6 +99,37 @@ impl<'a> Handles<'a> {
     }
 }
 
+/// What a command does to the contexts a connection keeps track of (its sessions), beyond
+/// authorizing: declared with the command, so the steward never has to recognise commands by
+/// their code or find handles in marshalled parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextEffect {
+    /// Nothing beyond its authorizations.
+    None,
+    /// Starts a session, which takes a loaded-session slot.
+    StartsSession,
+    /// Ends the context at this handle (TPM2_FlushContext).
+    Flushes(Handle),
+    /// Saves the context at this handle out of the TPM (TPM2_ContextSave).
+    Saves(Handle),
+    /// Loads a saved context that was at this handle (TPM2_ContextLoad).
+    Loads(Handle),
+}
+
+/// How a command changes the auth value of the entity its first authorization is for. The
+/// TPM keys the response HMAC with the value the entity holds once the command has run.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum AuthChange<'a> {
+    /// The auth value stays.
+    None,
+    /// It becomes this value (TPM2_HierarchyChangeAuth, TPM2_NV_ChangeAuth).
+    To(&'a Auth),
+    /// It becomes empty (the entity is deleted, or its hierarchy cleared).
+    Emptied,
+}
+
 /// A TPM command: what the client needs to marshal it and to apply sessions by position.
 /// Implemented by [`tpm_command!`](crate::tpm_command!) declarations.
 pub trait Command {
@@ -104,7 +137,7 @@ pub trait Command {
     const CODE: CommandCode;
     /// How many leading handles need an authorization (a password or a session).
     const AUTH_HANDLES: usize;
-    /// The first parameter is a TPM2B, so a session may encrypt it.
+    /// The first parameter is a TPM2B, so a session may encrypt it (derived from its type).
     const DECRYPT: bool;
     /// What the TPM answers.
     type Response: Response;
@@ -114,18 +147,30 @@ pub trait Command {
     /// Writes the parameter area (everything after the handles and the authorization area),
     /// unencrypted; the client encrypts the first parameter if a session asks it to.
     fn marshal_params(&self, w: &mut Writer<'_>);
+    /// What the command does to tracked contexts.
+    fn context_effect(&self) -> ContextEffect {
+        ContextEffect::None
+    }
+    /// How the command changes its first authorized entity's auth value.
+    fn auth_change(&self) -> AuthChange<'_> {
+        AuthChange::None
+    }
 }
 
 /// A command's response.
 pub trait Response: Sized {
     /// Handles returned in the response handle area.
     const HANDLES: usize;
-    /// The first parameter is a TPM2B, so a session may encrypt it.
+    /// The first parameter is a TPM2B, so a session may encrypt it (derived from its type).
     const ENCRYPT: bool;
 
     /// Reads the response from its handle area and its (already decrypted) parameter area.
     /// The client refuses a parameter area with bytes left over.
     fn unmarshal(handles: &mut Reader<'_>, params: &mut Reader<'_>) -> Result<Self, WireError>;
+    /// The context the response carries out of the TPM (TPM2_ContextSave's).
+    fn saved_context(&self) -> Option<&Context> {
+        None
+    }
 }
 
 /// Declares a TPM command and its response: the public way to add a command this crate does
@@ -138,11 +183,16 @@ pub trait Response: Sized {
 /// - `auth_handles` are the handles that need an authorization (the ones marked `@` in the
 ///   specification), in order; `handles` are the other handles of the handle area. Both
 ///   become [`Entity`] fields, because the entity's name goes into cpHash.
-/// - `params` are the parameters in order; each type must implement [`Marshal`].
-/// - `decrypt` / `encrypt`: whether the first command / response parameter is a TPM2B, so a
-///   session may encrypt it (the specification's "decrypt"/"encrypt" session attributes).
+/// - `params` are the parameters in order; each type must implement [`Marshal`]. Whether a
+///   session may encrypt the first one (the specification's "decrypt" attribute) follows from
+///   its type: it may when that type is a TPM2B ([`Marshal::TPM2B`]).
+/// - Optional facts, each a function of the command: `context_effect` (a [`ContextEffect`]:
+///   starting, flushing, saving or loading a context) and `auth_change` (an [`AuthChange`]: the
+///   command changes the auth value of the entity it authorizes).
 /// - The response lists the handles the TPM returns in its handle area (as [`Handle`]s) and
-///   its parameters (each implementing [`Unmarshal`]).
+///   its parameters (each implementing [`Unmarshal`]; a first TPM2B parameter may be
+///   encrypted), and optionally `saved_context: field` for a response carrying a saved
+///   context.
 ///
 /// It generates two public structs with one public field per handle and parameter, and
 /// implements [`Command`] and [`Response`] for them, so [`Tpm::execute`](crate::Tpm::execute)
@@ -150,9 +200,9 @@ pub trait Response: Sized {
 /// response and every field are kept.
 ///
 /// ```
-/// use tpm2_wire::command::{Command, Entity, Response};
+/// use tpm2_wire::command::{AuthChange, Command, Entity, Response};
 /// use tpm2_wire::tpm_command;
-/// use tpm2_wire::wire::{CommandCode, Digest, Handle, MaxNvBuffer};
+/// use tpm2_wire::wire::{Auth, CommandCode, Digest, Handle, MaxNvBuffer};
 ///
 /// tpm_command! {
 ///     /// TPM2_NV_Read, as declared in this crate.
@@ -171,7 +221,6 @@ pub trait Response: Sized {
 ///             /// Octet offset into the index.
 ///             offset: u16,
 ///         },
-///         decrypt: false,
 ///     }
 ///     /// TPM2_NV_Read's response.
 ///     MyNvReadResponse {
@@ -180,19 +229,18 @@ pub trait Response: Sized {
 ///             /// The octets read (TPM2B_MAX_NV_BUFFER).
 ///             data: MaxNvBuffer,
 ///         },
-///         encrypt: true,
 ///     }
 /// }
 ///
 /// tpm_command! {
-///     /// A vendor command: one digest in, nothing out.
-///     VendorPing = (CommandCode(0x2000_0001)) {
-///         auth_handles: [],
+///     /// A vendor command that sets the auth value of the entity it authorizes.
+///     VendorSetAuth = (CommandCode(0x2000_0001)) {
+///         auth_handles: [entity],
 ///         handles: [],
-///         params: { data: Digest },
-///         decrypt: true,
+///         params: { new_auth: Auth },
+///         auth_change: |c| AuthChange::To(&c.new_auth),
 ///     }
-///     VendorPingResponse { handles: [], params: {}, encrypt: false }
+///     VendorSetAuthResponse { handles: [], params: {} }
 /// }
 ///
 /// let read = MyNvRead {
@@ -204,8 +252,10 @@ pub trait Response: Sized {
 /// assert_eq!(read.handles().len(), 2);
 /// assert_eq!(<MyNvRead as Command>::AUTH_HANDLES, 1);
 /// assert_eq!(MyNvRead::CODE, CommandCode::NV_READ);
-/// assert!(<MyNvReadResponse as Response>::ENCRYPT);
-/// assert_eq!(VendorPing::CODE.0, 0x2000_0001);
+/// assert!(!<MyNvRead as Command>::DECRYPT, "two u16s: nothing to encrypt");
+/// assert!(<MyNvReadResponse as Response>::ENCRYPT, "a TPM2B comes first");
+/// assert!(<VendorSetAuth as Command>::DECRYPT);
+/// assert_eq!(VendorSetAuth::CODE.0, 0x2000_0001);
 /// ```
 #[macro_export]
 macro_rules! tpm_command {
@@ -214,14 +264,17 @@ macro_rules! tpm_command {
         $name:ident = $($cc:ident)? $(($code:expr))? {
             auth_handles: [$($(#[$ahm:meta])* $ah:ident),* $(,)?],
             handles: [$($(#[$hm:meta])* $h:ident),* $(,)?],
-            params: { $($(#[$pm:meta])* $p:ident : $pt:ty),* $(,)? },
-            decrypt: $dec:literal $(,)?
+            params: { $($(#[$pm:meta])* $p:ident : $pt:ty),* $(,)? }
+            $(, context_effect: $effect:expr)?
+            $(, auth_change: $change:expr)?
+            $(,)?
         }
         $(#[$rdoc:meta])*
         $resp:ident {
             handles: [$($(#[$rhm:meta])* $rh:ident),* $(,)?],
-            params: { $($(#[$rpm:meta])* $rp:ident : $rpt:ty),* $(,)? },
-            encrypt: $enc:literal $(,)?
+            params: { $($(#[$rpm:meta])* $rp:ident : $rpt:ty),* $(,)? }
+            $(, saved_context: $saved:ident)?
+            $(,)?
         }
     ) => {
         $(#[$doc])*
@@ -243,7 +296,7 @@ macro_rules! tpm_command {
             const CODE: $crate::wire::CommandCode =
                 $($crate::wire::CommandCode::$cc)? $($code)?;
             const AUTH_HANDLES: usize = <[&str]>::len(&[$(stringify!($ah)),*]);
-            const DECRYPT: bool = $dec;
+            const DECRYPT: bool = $crate::__first_is_tpm2b!(Marshal; $($pt),*);
             type Response = $resp;
 
             fn handles(&self) -> $crate::command::Handles<'_> {
@@ -254,11 +307,25 @@ macro_rules! tpm_command {
             fn marshal_params(&self, w: &mut $crate::wire::Writer<'_>) {
                 $($crate::wire::Marshal::marshal(&self.$p, w);)*
             }
+
+            $(
+                fn context_effect(&self) -> $crate::command::ContextEffect {
+                    let effect: fn(&Self) -> $crate::command::ContextEffect = $effect;
+                    effect(self)
+                }
+            )?
+
+            $(
+                fn auth_change(&self) -> $crate::command::AuthChange<'_> {
+                    let change: for<'c> fn(&'c Self) -> $crate::command::AuthChange<'c> = $change;
+                    change(self)
+                }
+            )?
         }
 
         impl $crate::command::Response for $resp {
             const HANDLES: usize = <[&str]>::len(&[$(stringify!($rh)),*]);
-            const ENCRYPT: bool = $enc;
+            const ENCRYPT: bool = $crate::__first_is_tpm2b!(Unmarshal; $($rpt),*);
 
             #[allow(unused_variables)]
             fn unmarshal(
@@ -270,7 +337,25 @@ macro_rules! tpm_command {
                     $($rp: <$rpt as $crate::wire::Unmarshal>::unmarshal(params)?,)*
                 })
             }
+
+            $(
+                fn saved_context(&self) -> Option<&$crate::wire::Context> {
+                    Some(&self.$saved)
+                }
+            )?
         }
+    };
+}
+
+/// Whether the first of a list of parameter types is a TPM2B (for [`tpm_command!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __first_is_tpm2b {
+    ($trait:ident;) => {
+        false
+    };
+    ($trait:ident; $first:ty $(, $rest:ty)*) => {
+        <$first as $crate::wire::$trait>::TPM2B
     };
 }
 

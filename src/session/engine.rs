@@ -42,6 +42,10 @@ pub struct CommandInfo<'n> {
     pub decrypt_param: bool,
     /// The first response parameter is a TPM2B.
     pub encrypt_param: bool,
+    /// When the command changes the auth value of the entity its first authorization is for:
+    /// the value it holds once the command has run (empty when the command deletes the entity
+    /// or clears it). The TPM keys the response HMAC with that value.
+    pub new_auth: Option<&'n [u8]>,
 }
 
 /// Per-slot facts decided when the command was authorized and needed again for its response.
@@ -196,28 +200,6 @@ fn crypt(
     }
 }
 
-/// For a command that changes the auth value of the entity it authorizes, that entity's new
-/// auth value (from the plaintext parameters): TPM2_HierarchyChangeAuth and
-/// TPM2_NV_ChangeAuth set it to their newAuth parameter; TPM2_Clear authorized by lockout
-/// empties lockoutAuth; TPM2_NV_UndefineSpaceSpecial deletes the index.
-fn changed_auth(info: &CommandInfo<'_>, params: &[u8]) -> Option<Auth> {
-    match info.code {
-        // A missing or oversized newAuth is the TPM's to reject; nothing to remember then.
-        CommandCode::HIERARCHY_CHANGE_AUTH | CommandCode::NV_CHANGE_AUTH => {
-            let range = first_sized(params).ok()?;
-            Auth::new(super::trim_auth(params.get(range)?)).ok()
-        }
-        CommandCode::CLEAR
-            if info.names.first() == Some(&&Handle::RH_LOCKOUT.0.to_be_bytes()[..]) =>
-        {
-            Some(Auth::empty())
-        }
-        // The index that authorized the command is gone; the TPM answers with no auth value.
-        CommandCode::NV_UNDEFINE_SPACE_SPECIAL => Some(Auth::empty()),
-        _ => None,
-    }
-}
-
 fn slot_state<'s>(slot: &'s SessionSlot<'_>) -> Option<&'s SessionState> {
     match slot {
         SessionSlot::Session { state, .. } => Some(state),
@@ -322,7 +304,10 @@ pub fn authorize_with_rng<R: rand_core::CryptoRngCore + ?Sized>(
         }
     }
 
-    p.changed_auth = changed_auth(info, params);
+    // An oversized value is the TPM's to reject; nothing to remember then.
+    p.changed_auth = info
+        .new_auth
+        .and_then(|auth| Auth::new(super::trim_auth(auth)).ok());
 
     // Fresh nonceCaller for every session, before anything depends on it.
     for slot in slots.iter_mut() {

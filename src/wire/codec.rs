@@ -208,6 +208,11 @@ impl<'b> Writer<'b> {
 
 /// A type that can be written in its TPM canonical (big-endian) form.
 pub trait Marshal {
+    /// The wire form is a TPM2B: a `u16` size, then that many bytes. Only such a parameter can
+    /// be the one a session encrypts, so a command declaration reads this to know whether its
+    /// first parameter can be.
+    const TPM2B: bool = false;
+
     /// Appends the value's wire form. Infallible: sizes are bounded by the types (a TPM2B cannot
     /// hold more than its capacity), so everything marshals.
     fn marshal(&self, w: &mut Writer<'_>);
@@ -222,6 +227,9 @@ pub trait Marshal {
 
 /// A type that can be read from untrusted bytes.
 pub trait Unmarshal: Sized {
+    /// The wire form is a TPM2B (see [`Marshal::TPM2B`]).
+    const TPM2B: bool = false;
+
     /// Reads one value from the reader's position. Fails, without panicking or allocating beyond
     /// the type's bounds, on truncated input, out-of-range sizes and unknown selectors.
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError>;

@@ -77,12 +77,16 @@ impl Unmarshal for NvPublic {
 pub struct Tpm2bNvPublic(pub NvPublic);
 
 impl Marshal for Tpm2bNvPublic {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         marshal_sized(w, |w| self.0.marshal(w))
     }
 }
 
 impl Unmarshal for Tpm2bNvPublic {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Tpm2bNvPublic(unmarshal_sized(r)?))
     }

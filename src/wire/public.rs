@@ -82,12 +82,16 @@ impl Unmarshal for EccPoint {
 pub struct Tpm2bEccPoint(pub EccPoint);
 
 impl Marshal for Tpm2bEccPoint {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         marshal_sized(w, |w| self.0.marshal(w))
     }
 }
 
 impl Unmarshal for Tpm2bEccPoint {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Tpm2bEccPoint(unmarshal_sized(r)?))
     }
@@ -414,12 +418,16 @@ impl Unmarshal for Public {
 pub struct Tpm2bPublic(pub Public);
 
 impl Marshal for Tpm2bPublic {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         marshal_sized(w, |w| self.0.marshal(w))
     }
 }
 
 impl Unmarshal for Tpm2bPublic {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Tpm2bPublic(unmarshal_sized(r)?))
     }
@@ -457,12 +465,16 @@ impl Unmarshal for SensitiveCreate {
 pub struct Tpm2bSensitiveCreate(pub SensitiveCreate);
 
 impl Marshal for Tpm2bSensitiveCreate {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         marshal_sized(w, |w| self.0.marshal(w))
     }
 }
 
 impl Unmarshal for Tpm2bSensitiveCreate {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Tpm2bSensitiveCreate(unmarshal_sized(r)?))
     }
@@ -561,12 +573,16 @@ impl Unmarshal for Sensitive {
 pub struct Tpm2bSensitive(pub Sensitive);
 
 impl Marshal for Tpm2bSensitive {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         marshal_sized(w, |w| self.0.marshal(w))
     }
 }
 
 impl Unmarshal for Tpm2bSensitive {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Tpm2bSensitive(unmarshal_sized(r)?))
     }

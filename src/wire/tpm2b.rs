@@ -102,6 +102,8 @@ impl<const N: usize> fmt::Debug for Tpm2b<N> {
 }
 
 impl<const N: usize> Marshal for Tpm2b<N> {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         w.u16(self.len);
         w.bytes(self.as_bytes());
@@ -109,6 +111,8 @@ impl<const N: usize> Marshal for Tpm2b<N> {
 }
 
 impl<const N: usize> Unmarshal for Tpm2b<N> {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let len = r.u16()? as usize;
         if len > N {
@@ -271,12 +275,16 @@ impl<const N: usize> fmt::Debug for Secret<N> {
 }
 
 impl<const N: usize> Marshal for Secret<N> {
+    const TPM2B: bool = true;
+
     fn marshal(&self, w: &mut Writer<'_>) {
         self.0.marshal(w)
     }
 }
 
 impl<const N: usize> Unmarshal for Secret<N> {
+    const TPM2B: bool = true;
+
     fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Secret(Tpm2b::unmarshal(r)?))
     }

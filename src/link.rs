@@ -1,0 +1,195 @@
+//! One connection's exchange pipeline: typed command → marshal → authorize/encrypt →
+//! transport → verify/decrypt → typed response, in one attempt. Below both the client (which
+//! owns a [`Link`]) and the steward (which runs its own ContextSave/ContextLoad through it);
+//! it knows neither.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::command::{AuthChange, Command, Response};
+use crate::error::{Error, Result};
+use crate::session::engine::{self, CommandInfo, SessionSlot};
+use crate::transport::{RetryPolicy, Transport};
+use crate::wire::{
+    begin_command, finish_command, Marshal, Reader, ResponseCode, ResponseFrame, StructureTag,
+    Writer,
+};
+
+/// A transport with the buffers every command reuses (so the steady state allocates nothing)
+/// and the transport-level retry policy.
+pub(crate) struct Link {
+    pub(crate) transport: Box<dyn Transport>,
+    frame: Vec<u8>,
+    params: Vec<u8>,
+    response: Vec<u8>,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Link {
+    pub(crate) fn new(transport: Box<dyn Transport>) -> Self {
+        Link {
+            transport,
+            frame: Vec::with_capacity(4096),
+            params: Vec::with_capacity(4096),
+            response: Vec::with_capacity(4096),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// One attempt at a command: marshal, authorize, send (with transport-level retries), verify.
+    pub(crate) fn exchange<C: Command>(
+        &mut self,
+        cmd: &C,
+        sessions: &mut [SessionSlot<'_>],
+    ) -> Result<C::Response> {
+        let command = C::CODE;
+
+        self.params.clear();
+        cmd.marshal_params(&mut Writer::new(&mut self.params));
+
+        let handles = cmd.handles();
+        let mut names: [&[u8]; 3] = [&[]; 3];
+        for (slot, e) in names.iter_mut().zip(handles.iter()) {
+            *slot = e.name.as_bytes();
+        }
+        let new_auth = match cmd.auth_change() {
+            AuthChange::None => None,
+            AuthChange::To(auth) => Some(auth.as_bytes()),
+            AuthChange::Emptied => Some(&[][..]),
+        };
+        let info = CommandInfo {
+            code: command,
+            names: &names[..handles.len()],
+            auth_handles: C::AUTH_HANDLES,
+            decrypt_param: C::DECRYPT,
+            encrypt_param: C::Response::ENCRYPT,
+            new_auth,
+        };
+        if sessions.is_empty() && C::AUTH_HANDLES > 0 {
+            return Err(Error::Session {
+                command,
+                source: crate::session::SessionError::MissingAuthorization {
+                    command,
+                    needed: C::AUTH_HANDLES,
+                    given: 0,
+                },
+            });
+        }
+
+        self.frame.clear();
+        let mut w = Writer::new(&mut self.frame);
+        let tag = if sessions.is_empty() {
+            StructureTag::NO_SESSIONS
+        } else {
+            StructureTag::SESSIONS
+        };
+        let start = begin_command(&mut w, tag, command);
+        for e in handles.iter() {
+            e.handle.marshal(&mut w);
+        }
+        let pending = if sessions.is_empty() {
+            None
+        } else {
+            Some(
+                engine::authorize(&mut w, &info, sessions, &mut self.params)
+                    .map_err(|source| Error::Session { command, source })?,
+            )
+        };
+        w.bytes(&self.params);
+        finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
+
+        match self.receive::<C>(&info, sessions, pending.as_ref()) {
+            Ok(out) => Ok(out),
+            Err(Failure::Settled(e)) => Err(e),
+            Err(Failure::Unverified(e)) => {
+                // The TPM may have run the command and rolled the sessions' nonces; ours cannot
+                // follow. Using them again would fail the TPM's HMAC check and, on a DA-protected
+                // entity, count towards lockout.
+                engine::desynchronize(sessions);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the built frame and turns the response into the typed response: parse, verify,
+    /// decrypt, unmarshal.
+    fn receive<C: Command>(
+        &mut self,
+        info: &CommandInfo<'_>,
+        sessions: &mut [SessionSlot<'_>],
+        pending: Option<&engine::Pending>,
+    ) -> core::result::Result<C::Response, Failure> {
+        let command = C::CODE;
+        let unverified = |e: Error| Failure::Unverified(e);
+        match crate::transport::transact_with_retry(
+            &mut *self.transport,
+            &self.frame,
+            &mut self.response,
+            &self.retry,
+        ) {
+            Ok(()) => {}
+            // Refused before anything was written: the TPM saw nothing.
+            Err(e @ crate::transport::TransportError::MalformedCommand { .. }) => {
+                return Err(Failure::Settled(e.into()))
+            }
+            Err(e) => return Err(unverified(e.into())),
+        }
+
+        let response = &mut self.response;
+        let frame = ResponseFrame::parse(response, C::Response::HANDLES)
+            .map_err(|source| unverified(Error::Malformed { command, source }))?;
+        if frame.code != 0 {
+            return Err(Failure::Settled(Error::Tpm {
+                command,
+                rc: ResponseCode(frame.code),
+            }));
+        }
+        // Offsets of the areas, so the parameters can be decrypted in place once the borrow
+        // of the parsed frame ends.
+        let base = response.as_ptr() as usize;
+        let handles_at = frame.handles.as_ptr() as usize - base;
+        let handles_len = frame.handles.len();
+        let params_at = frame.parameters.as_ptr() as usize - base;
+        let params_len = frame.parameters.len();
+
+        if let Some(pending) = pending {
+            if frame.tag != StructureTag::SESSIONS {
+                return Err(unverified(Error::Session {
+                    command,
+                    source: crate::session::SessionError::Integrity(
+                        "sessions were sent but the response carries no authorization area",
+                    ),
+                }));
+            }
+            engine::verify_response(info, sessions, pending, &frame.auths, frame.parameters)
+                .map_err(|source| unverified(Error::Session { command, source }))?;
+            // Verified: the sessions are in step with the TPM from here on.
+            let params = &mut response[params_at..params_at + params_len];
+            engine::decrypt_response(info, sessions, pending, params)
+                .map_err(|source| Failure::Settled(Error::Session { command, source }))?;
+        } else if frame.tag != StructureTag::NO_SESSIONS {
+            return Err(Failure::Settled(Error::Malformed {
+                command,
+                source: crate::wire::WireError::BadValue {
+                    what: "response tag (no sessions were sent)",
+                    value: frame.tag.0 as u32,
+                },
+            }));
+        }
+
+        let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
+        let mut pr = Reader::new(&response[params_at..params_at + params_len]);
+        C::Response::unmarshal(&mut hr, &mut pr)
+            .and_then(|r| pr.finish().map(|_| r))
+            .map_err(|source| Failure::Settled(Error::Malformed { command, source }))
+    }
+}
+
+/// How an exchange failed once its command was handed to the transport.
+enum Failure {
+    /// Before the response was verified: the sessions' state can no longer be trusted.
+    Unverified(Error),
+    /// With the sessions' state known: a TPM error code (the TPM rolls no nonce for a failed
+    /// command), or a verified response whose parameters do not decode.
+    Settled(Error),
+}
