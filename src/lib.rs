@@ -123,7 +123,7 @@
 //! - `std` (default): everything above. Without it, [`wire`], [`crypto`], [`session`] and
 //!   [`command`] build as a `#![no_std]` + `alloc` core for firmware and bootloaders: the
 //!   session engine with salted sessions and parameter encryption, taking its randomness from
-//!   the caller through `rand_core` ([`session::engine::authorize_with_rng`],
+//!   the caller through `rand_core` ([`session::engine::authorize`],
 //!   [`crypto::rsa_encapsulate_rng`], [`crypto::ecc_encapsulate_curve_rng`]).
 //! - `cli`: the `tpm2-wire` command-line tool.
 //! - `sim`: the swtpm fixture for tests and examples.

@@ -6,6 +6,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use rand_core::OsRng;
+
 use crate::command::{AuthChange, Command, Response};
 use crate::error::{Error, Result};
 use crate::session::engine::{self, CommandInfo, SessionSlot};
@@ -91,7 +93,7 @@ impl Link {
             None
         } else {
             Some(
-                engine::authorize(&mut w, &info, sessions, &mut self.params)
+                engine::authorize(&mut OsRng, &mut w, &info, sessions, &mut self.params)
                     .map_err(|source| Error::Session { command, source })?,
             )
         };
@@ -161,11 +163,12 @@ impl Link {
                     ),
                 }));
             }
-            engine::verify_response(info, sessions, pending, &frame.auths, frame.parameters)
-                .map_err(|source| unverified(Error::Session { command, source }))?;
+            let verified =
+                engine::verify_response(info, sessions, pending, &frame.auths, frame.parameters)
+                    .map_err(|source| unverified(Error::Session { command, source }))?;
             // Verified: the sessions are in step with the TPM from here on.
             let params = &mut response[params_at..params_at + params_len];
-            engine::decrypt_response(info, sessions, pending, params)
+            engine::decrypt_response(verified, info, sessions, params)
                 .map_err(|source| Failure::Settled(Error::Session { command, source }))?;
         } else if frame.tag != StructureTag::NO_SESSIONS {
             return Err(Failure::Settled(Error::Malformed {

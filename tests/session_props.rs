@@ -288,7 +288,13 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
             state: &mut st,
             auth: &auth,
         }];
-        engine::authorize(&mut Writer::new(&mut area), &info, &mut slots, &mut params)?
+        engine::authorize(
+            &mut rand_core::OsRng,
+            &mut Writer::new(&mut area),
+            &info,
+            &mut slots,
+            &mut params,
+        )?
     };
 
     // --- The TPM side ---
@@ -391,12 +397,14 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
         state: &mut st,
         auth: &auth,
     }];
-    let verified = engine::verify_response(&info, &mut slots, &pending, &auths, &rsp_params);
-    if verified.is_err() {
-        assert!(st.poisoned, "a failed response poisons the session");
-        return verified;
-    }
-    engine::decrypt_response(&info, &slots, &pending, &mut rsp_params)?;
+    let verified = match engine::verify_response(&info, &mut slots, &pending, &auths, &rsp_params) {
+        Ok(verified) => verified,
+        Err(e) => {
+            assert!(st.poisoned, "a failed response poisons the session");
+            return Err(e);
+        }
+    };
+    engine::decrypt_response(verified, &info, &slots, &mut rsp_params)?;
     assert_eq!(
         rsp_params,
         sized(&c.rsp_first, &c.rsp_rest),

@@ -170,7 +170,7 @@ fn run(data: &[u8]) {
             auth: &auth,
         }];
         let mut w = tpm2_wire::wire::Writer::new(&mut command);
-        engine::authorize(&mut w, &info, &mut slots, &mut params).unwrap()
+        engine::authorize(&mut rand_core::OsRng, &mut w, &info, &mut slots, &mut params).unwrap()
     };
 
     // Optionally make the header's size right, so the fuzzer spends its time past framing.
@@ -226,7 +226,7 @@ fn run(data: &[u8]) {
     }];
     let verified =
         engine::verify_response(&info, &mut slots, &pending, &parsed.auths, parsed.parameters);
-    if verified.is_ok() {
+    if let Ok(verified) = verified {
         assert_eq!(parsed.auth_count, 1, "verified a response with the wrong number of sessions");
         let a = parsed.auths[0].expect("one authorization");
         assert_eq!(
@@ -235,7 +235,7 @@ fn run(data: &[u8]) {
             "verified a response whose HMAC is not the expected one"
         );
         let mut response_params = parsed.parameters.to_vec();
-        let _ = engine::decrypt_response(&info, &slots, &pending, &mut response_params);
+        let _ = engine::decrypt_response(verified, &info, &slots, &mut response_params);
     }
 }
 

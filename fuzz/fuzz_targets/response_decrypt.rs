@@ -3,16 +3,19 @@
 //! the bytes received (so the right key, nonces and range were used).
 //!
 //! Input: one set-up byte (hash, cipher, whether the session authorizes a handle), one byte
-//! giving the length of nonceTPM (0 to 64, out-of-range lengths are reduced), nonceTPM, then
-//! the parameter area.
+//! giving the length of nonceTPM (1 to 64, out-of-range lengths are reduced), nonceTPM, then
+//! the parameter area. The target answers as the TPM would (a valid response HMAC over those
+//! bytes), since only a verified response reaches decryption.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tpm2_wire::crypto::{self, HashAlg};
+use tpm2_wire::crypto::{self, HashAlg, Hasher, HmacCtx};
 use tpm2_wire::session::engine::{self, CommandInfo, SessionSlot};
 use tpm2_wire::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
-use tpm2_wire::wire::{Auth, CommandCode, Handle, Nonce, SessionAttributes, SessionType, Writer};
+use tpm2_wire::wire::{
+    Auth, AuthResponseRef, CommandCode, Handle, Nonce, SessionAttributes, SessionType, Writer,
+};
 
 const NV_NAME: [u8; 22] = [
     0x00, 0x04, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
@@ -30,7 +33,7 @@ fn run(data: &[u8]) {
         n => Symmetric::Xor(HashAlg::ALL[usize::from(n & 3)]),
     };
     let authorizing = ctl & 0x20 != 0;
-    let nonce_len = usize::from(*nonce_len) % 65;
+    let nonce_len = 1 + usize::from(*nonce_len) % 64;
     if rest.len() < nonce_len {
         return;
     }
@@ -77,21 +80,53 @@ fn run(data: &[u8]) {
             state: &mut state,
             auth: &auth,
         }];
-        engine::authorize(&mut Writer::new(&mut command), &info, &mut slots, &mut params)
-            .unwrap()
+        engine::authorize(
+            &mut rand_core::OsRng,
+            &mut Writer::new(&mut command),
+            &info,
+            &mut slots,
+            &mut params,
+        )
+        .unwrap()
     };
-    // As if verify_response had accepted this nonceTPM.
-    state.nonce_tpm = Nonce::new(nonce_tpm).unwrap();
+
+    // The TPM's answer: rpHash over the received parameter area, HMAC keyed with the session
+    // key and (for an authorizing session) the auth value.
+    let mut rp = Hasher::new(hash);
+    rp.update(&0u32.to_be_bytes());
+    rp.update(&info.code.0.to_be_bytes());
+    rp.update(received);
+    let rp = rp.finalize();
+    let mut hmac_key = state.session_key.as_bytes().to_vec();
+    if authorizing {
+        hmac_key.extend_from_slice(tpm2_wire::session::trim_auth(auth.as_bytes()));
+    }
+    let attributes =
+        SessionAttributes(SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT);
+    let mut m = HmacCtx::new(hash, &hmac_key);
+    m.update(rp.as_bytes());
+    m.update(nonce_tpm);
+    m.update(state.nonce_caller.as_bytes());
+    m.update(&[attributes.0]);
+    let hmac = m.finalize();
+    let auths = [Some(AuthResponseRef {
+        nonce: nonce_tpm,
+        attributes,
+        hmac: hmac.as_bytes(),
+    })];
 
     let mut decrypted = received.to_vec();
-    let slots = [SessionSlot::Session {
+    let mut slots = [SessionSlot::Session {
         state: &mut state,
         auth: &auth,
     }];
-    if engine::decrypt_response(&info, &slots, &pending, &mut decrypted).is_err() {
+    let verified = engine::verify_response(&info, &mut slots, &pending, &auths, received)
+        .expect("a response the TPM would send verifies");
+    if engine::decrypt_response(verified, &info, &slots, &mut decrypted).is_err() {
         return;
     }
     drop(slots);
+    assert_eq!(state.nonce_tpm.as_bytes(), nonce_tpm, "nonceTPM rolled");
 
     // Success means the area starts with a complete sized buffer; re-encrypt its payload.
     let size = usize::from(u16::from_be_bytes([received[0], received[1]]));

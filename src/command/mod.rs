@@ -388,3 +388,82 @@ impl Unmarshal for Entity {
         Ok(Entity::from_handle(Handle::unmarshal(r)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{
+        Digest, EncryptedSecret, MaxNvBuffer, PcrSelectionList, SessionType, Tpm2bEccPoint,
+        Tpm2bSensitiveCreate,
+    };
+
+    /// A value's wire form is a TPM2B: a u16 size and exactly that many bytes after it.
+    fn is_sized<T: Marshal>(value: &T) -> bool {
+        let bytes = value.to_bytes();
+        bytes.len() >= 2 && usize::from(u16::from_be_bytes([bytes[0], bytes[1]])) == bytes.len() - 2
+    }
+
+    #[test]
+    fn types_that_say_tpm2b_marshal_as_one_and_others_do_not() {
+        fn check<T: Marshal + Unmarshal>(value: T, name: &str) {
+            assert_eq!(<T as Marshal>::TPM2B, <T as Unmarshal>::TPM2B, "{name}");
+            assert_eq!(<T as Marshal>::TPM2B, is_sized(&value), "{name}");
+        }
+        check(Digest::new(b"abc").unwrap(), "TPM2B_DIGEST");
+        check(Auth::new(b"pw").unwrap(), "TPM2B_AUTH");
+        check(MaxNvBuffer::new(&[7; 100]).unwrap(), "TPM2B_MAX_NV_BUFFER");
+        check(EncryptedSecret::empty(), "TPM2B_ENCRYPTED_SECRET");
+        check(Tpm2bEccPoint::default(), "TPM2B_ECC_POINT");
+        check(Tpm2bSensitiveCreate::default(), "TPM2B_SENSITIVE_CREATE");
+        check(Handle(0x8000_0000), "TPM_HANDLE");
+        check(SessionType::HMAC, "TPM_SE");
+        check(PcrSelectionList::default(), "TPML_PCR_SELECTION");
+        check(
+            Context {
+                sequence: 0x0102,
+                saved_handle: Handle(0x0200_0000),
+                hierarchy: Handle::RH_NULL,
+                context_blob: Default::default(),
+            },
+            "TPMS_CONTEXT",
+        );
+    }
+
+    #[test]
+    fn parameter_encryption_follows_part_3() {
+        // The specification's "decrypt"/"encrypt" columns for commands of each shape.
+        assert!(<NvWrite as Command>::DECRYPT && !<NvWriteResponse as Response>::ENCRYPT);
+        assert!(!<NvRead as Command>::DECRYPT && <NvReadResponse as Response>::ENCRYPT);
+        assert!(!<GetRandom as Command>::DECRYPT && <GetRandomResponse as Response>::ENCRYPT);
+        assert!(<Create as Command>::DECRYPT && <CreateResponse as Response>::ENCRYPT);
+        assert!(!<Unseal as Command>::DECRYPT && <UnsealResponse as Response>::ENCRYPT);
+        assert!(!<ContextLoad as Command>::DECRYPT && !<ContextSaveResponse as Response>::ENCRYPT);
+        assert!(<HierarchyChangeAuth as Command>::DECRYPT);
+        assert!(!<PcrRead as Command>::DECRYPT && !<PcrReadResponse as Response>::ENCRYPT);
+    }
+
+    #[test]
+    fn auth_changes_are_declared_with_their_commands() {
+        let new_auth = Auth::new(b"new").unwrap();
+        let change = HierarchyChangeAuth {
+            auth_handle: Entity::owner(),
+            new_auth: new_auth.clone(),
+        };
+        assert!(matches!(change.auth_change(), AuthChange::To(a) if a.as_bytes() == b"new"));
+        let clear = |h| Clear {
+            auth_handle: Entity::from_handle(h),
+        };
+        assert!(matches!(
+            clear(Handle::RH_LOCKOUT).auth_change(),
+            AuthChange::Emptied
+        ));
+        assert!(matches!(
+            clear(Handle::RH_PLATFORM).auth_change(),
+            AuthChange::None
+        ));
+        assert!(matches!(
+            GetRandom { bytes_requested: 1 }.auth_change(),
+            AuthChange::None
+        ));
+    }
+}

@@ -207,22 +207,12 @@ fn slot_state<'s>(slot: &'s SessionSlot<'_>) -> Option<&'s SessionState> {
     }
 }
 
-/// Authorizes a command: rolls every session's nonceCaller, encrypts the first parameter in
-/// `params` if a session asks for it, and writes the authorization area (with its size) into
-/// `w`. Returns what [`verify_response`] needs. Nonces come from the operating system.
-#[cfg(feature = "std")]
-pub fn authorize(
-    w: &mut Writer<'_>,
-    info: &CommandInfo<'_>,
-    slots: &mut [SessionSlot<'_>],
-    params: &mut [u8],
-) -> Result<Pending, SessionError> {
-    authorize_with_rng(&mut rand_core::OsRng, w, info, slots, params)
-}
-
-/// [`authorize`] with nonces from `rng` (firmware and other `no_std` users bring their own
-/// generator).
-pub fn authorize_with_rng<R: rand_core::CryptoRngCore + ?Sized>(
+/// Authorizes a command: rolls every session's nonceCaller with fresh bytes from `rng`,
+/// encrypts the first parameter in `params` if a session asks for it, and writes the
+/// authorization area (with its size) into `w`. Returns what [`verify_response`] needs. The
+/// randomness is the caller's (the operating system's generator on a host; firmware and other
+/// `no_std` users bring their own).
+pub fn authorize<R: rand_core::CryptoRngCore + ?Sized>(
     rng: &mut R,
     w: &mut Writer<'_>,
     info: &CommandInfo<'_>,
@@ -416,9 +406,17 @@ pub fn authorize_with_rng<R: rand_core::CryptoRngCore + ?Sized>(
     Ok(p)
 }
 
+/// Proof that a response's authorization area verified: the only way to reach
+/// [`decrypt_response`], so a response parameter is never decrypted (and trusted) before its
+/// HMACs were checked.
+#[must_use = "a verified response still has to be decrypted"]
+pub struct Verified {
+    encrypt: Option<usize>,
+}
+
 /// Verifies a successful response's authorization area against the sessions that authorized
 /// the command, then (only if every check passed) rolls their nonces and updates audit
-/// digests. Call [`decrypt_response`] afterwards.
+/// digests. Pass the returned [`Verified`] to [`decrypt_response`].
 ///
 /// `auths` are the response's authorization entries; `params` is the response parameter area
 /// as received.
@@ -428,7 +426,7 @@ pub fn verify_response(
     pending: &Pending,
     auths: &[Option<AuthResponseRef<'_>>],
     params: &[u8],
-) -> Result<(), SessionError> {
+) -> Result<Verified, SessionError> {
     let count = auths.iter().flatten().count();
     if count != pending.count || slots.len() != pending.count {
         // Every check below must run for every session; a response that drops an entry
@@ -508,18 +506,20 @@ pub fn verify_response(
         }
     }
 
-    Ok(())
+    Ok(Verified {
+        encrypt: pending.encrypt,
+    })
 }
 
-/// Decrypts the first response parameter in place if a session asked for response encryption.
-/// Only call this after [`verify_response`] succeeded.
+/// Decrypts the first response parameter in place if a session asked for response encryption;
+/// takes the proof that the response verified.
 pub fn decrypt_response(
+    verified: Verified,
     info: &CommandInfo<'_>,
     slots: &[SessionSlot<'_>],
-    pending: &Pending,
     params: &mut [u8],
 ) -> Result<(), SessionError> {
-    if let Some(e) = pending.encrypt {
+    if let Some(e) = verified.encrypt {
         let range = first_sized(params)?;
         if let SessionSlot::Session { state, auth } = &slots[e] {
             let auth = (e < info.auth_handles).then_some(*auth);

@@ -48,9 +48,9 @@ use crate::error::{Error, Result};
 use crate::link::Link;
 use crate::session::engine::SessionSlot;
 use crate::wire::{Context, Handle, Nonce, ResponseCode, TpmRc};
-use table::{Entry, Place};
 #[cfg(test)]
 use table::Used;
+use table::{Entry, Place};
 
 /// How the steward keeps sessions alive. Set with [`Tpm::set_steward_policy`](crate::Tpm::set_steward_policy).
 #[derive(Clone, Copy, Debug)]
