@@ -431,15 +431,23 @@ mod tests {
 
     #[test]
     fn parameter_encryption_follows_part_3() {
+        fn flags<C: Command>() -> (bool, bool) {
+            (C::DECRYPT, <C::Response as Response>::ENCRYPT)
+        }
         // The specification's "decrypt"/"encrypt" columns for commands of each shape.
-        assert!(<NvWrite as Command>::DECRYPT && !<NvWriteResponse as Response>::ENCRYPT);
-        assert!(!<NvRead as Command>::DECRYPT && <NvReadResponse as Response>::ENCRYPT);
-        assert!(!<GetRandom as Command>::DECRYPT && <GetRandomResponse as Response>::ENCRYPT);
-        assert!(<Create as Command>::DECRYPT && <CreateResponse as Response>::ENCRYPT);
-        assert!(!<Unseal as Command>::DECRYPT && <UnsealResponse as Response>::ENCRYPT);
-        assert!(!<ContextLoad as Command>::DECRYPT && !<ContextSaveResponse as Response>::ENCRYPT);
-        assert!(<HierarchyChangeAuth as Command>::DECRYPT);
-        assert!(!<PcrRead as Command>::DECRYPT && !<PcrReadResponse as Response>::ENCRYPT);
+        assert_eq!(flags::<NvWrite>(), (true, false), "NV_Write");
+        assert_eq!(flags::<NvRead>(), (false, true), "NV_Read");
+        assert_eq!(flags::<GetRandom>(), (false, true), "GetRandom");
+        assert_eq!(flags::<Create>(), (true, true), "Create");
+        assert_eq!(flags::<Unseal>(), (false, true), "Unseal");
+        assert_eq!(flags::<ContextLoad>(), (false, false), "ContextLoad");
+        assert_eq!(flags::<ContextSave>(), (false, false), "ContextSave");
+        assert_eq!(
+            flags::<HierarchyChangeAuth>(),
+            (true, false),
+            "HierarchyChangeAuth"
+        );
+        assert_eq!(flags::<PcrRead>(), (false, false), "PCR_Read");
     }
 
     #[test]
