@@ -1,8 +1,6 @@
 //! Starting sessions and owning them: a [`Session`] flushes itself from the TPM when dropped,
 //! unless it was saved, kept on purpose, or already ended by the TPM.
 
-use zeroize::Zeroize;
-
 use super::Tpm;
 use crate::command::{
     Entity, FlushContext, PolicyAuthValue, PolicyCommandCode, PolicyGetDigest, PolicyPassword,
@@ -11,7 +9,8 @@ use crate::command::{
 use crate::crypto::{self, HashAlg};
 use crate::error::{Error, Result};
 use crate::session::engine::SessionSlot;
-use crate::session::{bound_entity, trim_auth, PolicyAuth, SessionKey, SessionState, Symmetric};
+use crate::session::key::derive_session_key;
+use crate::session::{bound_entity, PolicyAuth, SessionKey, SessionState, Symmetric};
 use crate::steward::Waiting;
 use crate::wire::{
     AlgId, Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes,
@@ -345,53 +344,23 @@ impl Session {
             waiting,
         )?;
 
-        // sessionKey = KDFa(authHash, bindAuth ‖ salt, "ATH", nonceTPM, nonceCaller, bits);
-        // empty when neither bound nor salted.
         let bind_auth = opts
             .bind
             .as_ref()
             .filter(|(e, _)| e.handle != Handle::RH_NULL)
-            .map(|(_, a)| trim_auth(a.as_bytes()))
-            .unwrap_or(&[]);
+            .map(|(_, a)| a.as_bytes());
         let salt_bytes: &[u8] = salt.as_ref().map_or(&[], |s| s.secret.as_bytes());
-        // The TPM derives a key whenever the session is bound or salted, even from an empty
-        // bind auth value (then the key is public knowledge, but still non-empty).
-        let bound = opts
-            .bind
-            .as_ref()
-            .is_some_and(|(e, _)| e.handle != Handle::RH_NULL);
-        let mut session_key = SessionKey::empty();
-        if bound || !salt_bytes.is_empty() {
-            let mut key_in = [0u8; 128];
-            let n = bind_auth.len() + salt_bytes.len();
-            if n > key_in.len() {
-                return Err(Error::InvalidArgument(
-                    "bind auth and salt together exceed 128 bytes".into(),
-                ));
-            }
-            key_in[..bind_auth.len()].copy_from_slice(bind_auth);
-            key_in[bind_auth.len()..n].copy_from_slice(salt_bytes);
-            let bytes = opts.hash.digest_size();
-            let mut out = [0u8; 64];
-            let kdf = crypto::kdfa(
-                opts.hash,
-                &key_in[..n],
-                b"ATH",
-                rsp.nonce_tpm.as_bytes(),
-                nonce_caller.as_bytes(),
-                (bytes * 8) as u32,
-                &mut out[..bytes],
-            );
-            key_in.zeroize();
-            let key = kdf.map_err(Error::from).and_then(|_| {
-                SessionKey::new(&out[..bytes]).map_err(|source| Error::Build {
-                    command: code,
-                    source,
-                })
-            });
-            out.zeroize();
-            session_key = key?;
-        }
+        let derived = derive_session_key(
+            opts.hash,
+            bind_auth,
+            salt_bytes,
+            rsp.nonce_tpm.as_bytes(),
+            nonce_caller.as_bytes(),
+        )
+        .map_err(|source| Error::Session {
+            command: code,
+            source,
+        })?;
 
         // Policy sessions are never "bound" for HMAC purposes, even when started with a bind.
         let bound_entity = match &opts.bind {
@@ -415,8 +384,8 @@ impl Session {
                 hash: opts.hash,
                 symmetric: opts.symmetric,
                 attributes: opts.attributes,
-                session_key,
-                key_is_secret: !bind_auth.is_empty() || !salt_bytes.is_empty(),
+                session_key: derived.key,
+                key_is_secret: derived.is_secret,
                 nonce_caller,
                 nonce_tpm: rsp.nonce_tpm,
                 bound_entity,

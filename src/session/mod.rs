@@ -4,6 +4,7 @@
 //! parameter bytes.
 
 pub mod engine;
+pub mod key;
 pub mod policy;
 
 use core::fmt;
@@ -134,6 +135,9 @@ pub enum SessionError {
          to the TPM again (only flushed), so it cannot cost a dictionary-attack count"
     )]
     Desynchronized(Handle),
+    /// The bind auth value and the salt together are longer than two digests (bytes given).
+    #[error("session key material too long: {0} bytes of bind auth value and salt (at most 128)")]
+    KeyMaterialTooLong(usize),
     /// A cryptographic operation (HMAC, KDFa, parameter encryption, randomness) failed.
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
