@@ -300,7 +300,7 @@ impl SessionRecord {
             "{header}\n{k_tpm}={tpm}\n{k_handle}=0x{:08x}\n{k_type}={}\n{k_hash}={}\n{k_pid}={}\n{k_start}={}\n{k_uid}={}\n{k_created}={}\n",
             self.handle.0,
             session_type_name(self.session_type),
-            hash_name(self.hash),
+            self.hash.name(),
             self.pid,
             self.pid_start,
             self.uid,
@@ -405,7 +405,8 @@ impl SessionRecord {
                 )?,
                 "hash" => set(
                     &mut hash,
-                    parse_hash(value).ok_or_else(|| bad("sha1, sha256, sha384 or sha512"))?,
+                    HashAlg::from_name(value)
+                        .ok_or_else(|| bad("sha1, sha256, sha384 or sha512"))?,
                     dup,
                 )?,
                 "pid" => set(
@@ -483,20 +484,6 @@ fn parse_session_type(s: &str) -> Option<SessionType> {
         "trial" => Some(SessionType::TRIAL),
         _ => None,
     }
-}
-
-/// The tpm2-tools spelling of a hash (`sha256`).
-pub fn hash_name(h: HashAlg) -> &'static str {
-    match h {
-        HashAlg::Sha1 => "sha1",
-        HashAlg::Sha256 => "sha256",
-        HashAlg::Sha384 => "sha384",
-        HashAlg::Sha512 => "sha512",
-    }
-}
-
-fn parse_hash(s: &str) -> Option<HashAlg> {
-    HashAlg::ALL.into_iter().find(|h| hash_name(*h) == s)
 }
 
 /// Plain decimal: no sign, no leading zeros (except "0"), at most 20 digits.

@@ -6,6 +6,7 @@ mod cli_common;
 
 use cli_common::{file_handle, hex, session_by_handle, Env};
 use tpm2_wire::files::{read_session_file, EsysSession};
+use tpm2_wire::wire::SymDef;
 
 /// What a session file says about the session, to compare ours with tpm2-tools'.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,16 +27,21 @@ fn esys(env: &Env, name: &str) -> EsysSession {
         .clone()
 }
 
+/// TPMT_SYM_DEF as (algorithm, key bits or XOR hash, mode), TPM_ALG_NULL where absent.
+fn sym_fields(s: SymDef) -> (u16, u16, u16) {
+    match s {
+        SymDef::Null => (0x10, 0, 0x10),
+        SymDef::Xor { hash } => (0x0A, hash.0, 0x10),
+        SymDef::Cipher(c) => (c.algorithm.0, c.key_bits, c.mode.0),
+    }
+}
+
 fn shape(env: &Env, name: &str) -> Shape {
     let s = esys(env, name);
     Shape {
         session_type: s.session_type.0,
         hash: s.auth_hash.0,
-        symmetric: (
-            s.symmetric.algorithm.0,
-            s.symmetric.key_bits,
-            s.symmetric.mode.0,
-        ),
+        symmetric: sym_fields(s.symmetric),
         attributes: s.attributes.0,
         bound_len: s.bound_entity.len(),
         key_len: s.session_key.len(),

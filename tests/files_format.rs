@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use tpm2_wire::files::*;
-use tpm2_wire::wire::{AlgId, Handle, HandleType, SessionType};
+use tpm2_wire::session::PolicyAuth;
+use tpm2_wire::wire::{AlgId, Handle, HandleType, Marshal, SessionType, SymDef};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
 
@@ -48,7 +49,7 @@ fn session_fixtures_have_the_documented_fields() {
             "trial.ctx",
             SessionType::TRIAL,
             HandleType::POLICY_SESSION,
-            SymDef::NULL,
+            SymDef::Null,
             0x01,
             0,
             false,
@@ -57,7 +58,7 @@ fn session_fixtures_have_the_documented_fields() {
             "policy.ctx",
             SessionType::POLICY,
             HandleType::POLICY_SESSION,
-            SymDef::NULL,
+            SymDef::Null,
             0x01,
             0,
             false,
@@ -75,7 +76,7 @@ fn session_fixtures_have_the_documented_fields() {
             "audit.ctx",
             SessionType::HMAC,
             HandleType::HMAC_SESSION,
-            SymDef::NULL,
+            SymDef::Null,
             0x81,
             0,
             false,
@@ -115,23 +116,23 @@ fn session_fixtures_have_the_documented_fields() {
         assert_eq!(s.session_type, ty, "{file}");
         assert_eq!(s.auth_hash, AlgId::SHA256, "{file}");
         let ctx = &f.context;
-        assert_eq!(ctx.hierarchy, Handle::RH_NULL, "{file}");
-        assert_eq!(ctx.saved_handle.handle_type(), ht, "{file}");
-        assert_eq!(ctx.resource.handle(), ctx.saved_handle, "{file}");
+        assert_eq!(ctx.tpm.hierarchy, Handle::RH_NULL, "{file}");
+        assert_eq!(ctx.tpm.saved_handle.handle_type(), ht, "{file}");
+        assert_eq!(ctx.resource.handle(), ctx.tpm.saved_handle, "{file}");
         assert_eq!(
             ctx.resource.name().as_bytes(),
-            ctx.saved_handle.0.to_be_bytes(),
+            ctx.tpm.saved_handle.0.to_be_bytes(),
             "{file}"
         );
         // libtpms: 64-byte SHA-512 integrity plus the encrypted session state.
-        assert!(ctx.tpm_blob.len() > 66, "{file}");
+        assert!(ctx.tpm.context_blob.len() > 66, "{file}");
         assert_eq!(s.symmetric, sym, "{file}");
         assert_eq!(s.attributes.0, attrs, "{file}");
         assert_eq!(s.session_key.len(), key_len, "{file}");
         assert_eq!(s.bound_entity.len(), if bound { 68 } else { 0 }, "{file}");
         assert_eq!(s.nonce_caller.len(), 32, "{file}");
         assert_eq!(s.nonce_tpm.len(), 32, "{file}");
-        assert_eq!(s.policy_kind, PolicyKind::None, "{file}");
+        assert_eq!(s.policy_auth, PolicyAuth::None, "{file}");
     }
 }
 
@@ -139,7 +140,7 @@ fn session_fixtures_have_the_documented_fields() {
 fn policy_password_sets_the_policy_kind() {
     let (f, s) = session("policy_password.ctx");
     assert_eq!(f.session_type, SessionType::POLICY);
-    assert_eq!(s.policy_kind, PolicyKind::Password);
+    assert_eq!(s.policy_auth, PolicyAuth::Password);
 }
 
 /// bound.ctx was bound to pwprim (auth "pw123"), salted_bound.ctx to primary (empty auth).
@@ -174,9 +175,9 @@ fn debug_of_a_bound_session_file_hides_the_bind_auth() {
 fn object_fixtures_parse() {
     for file in CONTEXTS {
         let ctx = read_context_file(&Path::new(DATA).join(file)).unwrap();
-        assert_eq!(ctx.hierarchy, Handle::RH_OWNER, "{file}");
+        assert_eq!(ctx.tpm.hierarchy, Handle::RH_OWNER, "{file}");
         assert_eq!(
-            ctx.saved_handle.handle_type(),
+            ctx.tpm.saved_handle.handle_type(),
             HandleType::TRANSIENT,
             "{file}"
         );
@@ -187,7 +188,7 @@ fn object_fixtures_parse() {
         assert_eq!(name.len(), 34, "{file}");
         assert_eq!(&name.as_bytes()[..2], &[0x00, 0x0B], "{file}");
         // The name is the hash of the public area.
-        let digest = Sha256::digest(public.as_bytes());
+        let digest = Sha256::digest(public.0.to_bytes());
         assert_eq!(&name.as_bytes()[2..], &digest[..], "{file}");
         assert_eq!(
             read_object_file(&Path::new(DATA).join(file)).unwrap(),
@@ -261,7 +262,7 @@ fn leaked_auth_value_is_dropped() {
 fn size_fields(at: usize, ctx: &SavedContext) -> Vec<(usize, &'static str)> {
     let blob = at + 8 + 16;
     let mut v = vec![(blob, "context blob"), (blob + 2 + 4, "TPM blob")];
-    let rsrc = blob + 2 + 4 + 2 + ctx.tpm_blob.len() + 2;
+    let rsrc = blob + 2 + 4 + 2 + ctx.tpm.context_blob.len() + 2;
     v.push((rsrc + 4, "name"));
     let misc = rsrc + 4 + 2 + ctx.resource.name().len() + 4;
     match &ctx.resource {
@@ -273,10 +274,10 @@ fn size_fields(at: usize, ctx: &SavedContext) -> Vec<(usize, &'static str)> {
             v.push((p, "encrypted salt"));
             v.push((p + 2, "salt"));
             p += 4;
-            p += match s.symmetric.algorithm {
-                AlgId::NULL => 2,
-                AlgId::XOR => 4,
-                _ => 6,
+            p += match s.symmetric {
+                SymDef::Null => 2,
+                SymDef::Xor { .. } => 4,
+                SymDef::Cipher(_) => 6,
             };
             p += 2;
             v.push((p, "session key"));
@@ -684,7 +685,7 @@ fn live_tools_accept_a_policy_session_we_wrote() {
     );
     // The tools re-saved g.ctx; we read their update.
     let g = read_session_file(&d.join("g.ctx")).unwrap();
-    assert_eq!(g.session().unwrap().policy_kind, PolicyKind::Password);
+    assert_eq!(g.session().unwrap().policy_auth, PolicyAuth::Password);
     tpm.tool(d, "tpm2_flushcontext", &["g.ctx"]);
 }
 

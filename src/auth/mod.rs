@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-pub use pcr::{hash_name, parse_pcr_selection, PcrBank, PcrSelectionSpec, ALL_PCRS, PCR_COUNT};
+pub use pcr::{parse_pcr_selection, PcrBank, PcrSelectionSpec, ALL_PCRS, PCR_COUNT};
 pub use source::{read_capped, NoPasswordFiles, PasswordSource, SystemPasswordSource};
 
 use crate::wire::{Auth, MAX_DIGEST_SIZE};

@@ -19,6 +19,7 @@
 use core::fmt;
 
 use super::AuthError;
+use crate::crypto::HashAlg;
 use crate::wire::AlgId;
 
 /// Number of PCRs tpm2-tools can select (TPM2_PCR_LAST + 1); its selections are 3 bytes.
@@ -26,18 +27,30 @@ pub const PCR_COUNT: u32 = 24;
 /// The bit mask `all` selects: PCRs 0..=23.
 pub const ALL_PCRS: u32 = (1 << PCR_COUNT) - 1;
 
-/// Hash names tpm2-tools accepts for a bank (`tpm2_alg_util.c`, hash flag), in its spelling.
+/// Bank hashes tpm2-tools names (`tpm2_alg_util.c`, hash flag) that the library cannot
+/// compute but a TPM may have; the four it computes are spelled by [`HashAlg::name`].
 /// Matching is case-sensitive, as it is there (`strcmp`).
-const HASH_NAMES: &[(&str, AlgId)] = &[
-    ("sha1", AlgId::SHA1),
-    ("sha256", AlgId::SHA256),
-    ("sha384", AlgId::SHA384),
-    ("sha512", AlgId::SHA512),
+const OTHER_HASH_NAMES: &[(&str, AlgId)] = &[
     ("sm3_256", AlgId::SM3_256),
     ("sha3_256", AlgId::SHA3_256),
     ("sha3_384", AlgId::SHA3_384),
     ("sha3_512", AlgId::SHA3_512),
 ];
+
+/// Every bank hash tpm2-tools names, with its name.
+fn bank_hashes() -> impl Iterator<Item = (&'static str, AlgId)> {
+    HashAlg::ALL
+        .into_iter()
+        .map(|h| (h.name(), h.alg_id()))
+        .chain(OTHER_HASH_NAMES.iter().copied())
+}
+
+/// The tpm2-tools name of a bank's hash, if it has one.
+fn bank_hash_name(hash: AlgId) -> Option<&'static str> {
+    bank_hashes()
+        .find(|(_, id)| *id == hash)
+        .map(|(name, _)| name)
+}
 
 /// One bank of a PCR selection: a hash algorithm and a bit set of PCRs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,14 +81,6 @@ pub struct PcrSelectionSpec {
     pub banks: Vec<PcrBank>,
 }
 
-/// The tpm2-tools name of a hash algorithm, if it has one.
-pub fn hash_name(hash: AlgId) -> Option<&'static str> {
-    HASH_NAMES
-        .iter()
-        .find(|(_, id)| *id == hash)
-        .map(|(name, _)| *name)
-}
-
 /// Prints the canonical tpm2-tools form: hash names, `all`/`none` where they apply, PCRs in
 /// ascending decimal. Every selection [`parse_pcr_selection`] returns prints to a string that
 /// parses back to the same value. (An empty selection prints as the empty string, which is not
@@ -86,7 +91,7 @@ impl fmt::Display for PcrSelectionSpec {
             if i > 0 {
                 f.write_str("+")?;
             }
-            match hash_name(bank.hash) {
+            match bank_hash_name(bank.hash) {
                 Some(name) => f.write_str(name)?,
                 None => write!(f, "0x{:x}", bank.hash.0)?,
             }
@@ -136,7 +141,7 @@ pub fn parse_pcr_selection(s: &str) -> Result<PcrSelectionSpec, AuthError> {
 }
 
 fn bank_label(hash: AlgId) -> String {
-    match hash_name(hash) {
+    match bank_hash_name(hash) {
         Some(name) => name.to_owned(),
         None => format!("0x{:x}", hash.0),
     }
@@ -155,8 +160,8 @@ fn parse_bank(bank_no: usize, text: &str) -> Result<PcrBank, AuthError> {
 }
 
 fn parse_hash(bank_no: usize, text: &str) -> Result<AlgId, AuthError> {
-    if let Some((_, id)) = HASH_NAMES.iter().find(|(name, _)| *name == text) {
-        return Ok(*id);
+    if let Some((_, id)) = bank_hashes().find(|(name, _)| *name == text) {
+        return Ok(id);
     }
     let unknown = || AuthError::UnknownPcrHash {
         bank: bank_no,
@@ -166,9 +171,8 @@ fn parse_hash(bank_no: usize, text: &str) -> Result<AlgId, AuthError> {
         Ok(n) => {
             let id = u16::try_from(n).map_err(|_| unknown())?;
             // A numeric id is accepted only if it is a hash, as tpm2-tools does.
-            HASH_NAMES
-                .iter()
-                .map(|(_, id)| *id)
+            bank_hashes()
+                .map(|(_, id)| id)
                 .find(|known| known.0 == id)
                 .ok_or_else(unknown)
         }
@@ -309,9 +313,9 @@ mod tests {
 
     #[test]
     fn every_hash_name_and_numeric_ids() {
-        for (name, id) in HASH_NAMES {
+        for (name, id) in bank_hashes() {
             let s = parse_pcr_selection(&format!("{name}:7")).unwrap();
-            assert_eq!(s.banks, vec![bank(*id, &[7])], "{name}");
+            assert_eq!(s.banks, vec![bank(id, &[7])], "{name}");
             let dec = parse_pcr_selection(&format!("{}:7", id.0)).unwrap();
             let hex = parse_pcr_selection(&format!("0x{:x}:7", id.0)).unwrap();
             assert_eq!(dec, s);

@@ -6,13 +6,10 @@ use std::path::Path;
 
 use super::{Session, Tpm};
 use crate::command::{ContextLoad, ContextSave, Entity};
-use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
-use crate::files::{
-    self, EsysResource, EsysSession, FileError, PolicyKind, SavedContext, SessionFile, SymDef,
-};
-use crate::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
-use crate::wire::{Context, Handle, Name, Public, SessionType};
+use crate::files::{self, EsysResource, FileError, SavedContext, SessionFile};
+use crate::session::SessionState;
+use crate::wire::{Context, Handle, Public, Tpm2bPublic};
 
 /// A session that is out of the TPM's loaded slots (context-saved) together with everything
 /// the host needs to continue it. Secrets inside are zeroized on drop.
@@ -172,15 +169,6 @@ fn embeds_bind_auth(bound: &Option<crate::session::BoundEntity>) -> bool {
         .is_some_and(|b| b.as_bytes().last().is_some_and(|&x| x != 0))
 }
 
-fn symmetric_to_file(s: Symmetric) -> SymDef {
-    let (algorithm, key_bits, mode) = s.to_fields();
-    SymDef {
-        algorithm,
-        key_bits,
-        mode,
-    }
-}
-
 impl SavedSession {
     /// The session file form (tpm2-tools 5.4 / ESYS metadata).
     ///
@@ -219,36 +207,7 @@ impl SavedSession {
         if s.is_desynchronized() {
             return Err(Error::Desynchronized { handle: s.handle });
         }
-        let esys = EsysSession {
-            bound_entity: s.bound_entity.as_ref().cloned().unwrap_or_default(),
-            symmetric: symmetric_to_file(s.symmetric),
-            auth_hash: s.hash.alg_id(),
-            session_key: s.session_key.clone(),
-            session_type: s.session_type,
-            attributes: s.attributes,
-            nonce_caller: s.nonce_caller.clone(),
-            nonce_tpm: s.nonce_tpm.clone(),
-            policy_kind: match s.policy_auth {
-                PolicyAuth::None => PolicyKind::None,
-                PolicyAuth::AuthValue => PolicyKind::AuthValue,
-                PolicyAuth::Password => PolicyKind::Password,
-            },
-        };
-        Ok(SessionFile {
-            session_type: s.session_type,
-            auth_hash: s.hash.alg_id(),
-            context: SavedContext {
-                hierarchy: self.context.hierarchy,
-                saved_handle: self.context.saved_handle,
-                sequence: self.context.sequence,
-                tpm_blob: self.context.context_blob.clone(),
-                resource: EsysResource::Session {
-                    handle: s.handle,
-                    name: Name::new(&s.handle.0.to_be_bytes()).unwrap_or_default(),
-                    session: esys,
-                },
-            },
-        })
+        Ok(SessionFile::from_state(self.context.clone(), s))
     }
 
     /// Restores a session from its file form. The host-side audit digest is not part of the
@@ -266,46 +225,10 @@ impl SavedSession {
         };
         // A file read with `read_session_file` was checked already; one built by hand was not.
         file.check_consistent()?;
-        let hash = HashAlg::from_alg_id(session.auth_hash)?;
-        let symmetric = Symmetric::from_fields(
-            session.symmetric.algorithm,
-            session.symmetric.key_bits,
-            session.symmetric.mode,
-        )?;
-        let bound_entity = (session.session_type == SessionType::HMAC
-            && !session.bound_entity.is_empty())
-        .then(|| session.bound_entity.clone());
-        let session_key = SessionKey::new(session.session_key.as_bytes())?;
+        let state = session.to_state(*handle)?;
         Ok(SavedSession {
-            context: Context {
-                sequence: ctx.sequence,
-                saved_handle: ctx.saved_handle,
-                hierarchy: ctx.hierarchy,
-                context_blob: ctx.tpm_blob.clone(),
-            },
-            state: SessionState {
-                handle: *handle,
-                session_type: session.session_type,
-                hash,
-                symmetric,
-                attributes: session.attributes,
-                // The file cannot say whether the key came from a secret; a non-empty key is
-                // taken as one (tpm2-tools sessions bound to an empty-auth object are not).
-                key_is_secret: !session_key.is_empty(),
-                session_key,
-                nonce_caller: session.nonce_caller.clone(),
-                nonce_tpm: session.nonce_tpm.clone(),
-                bound_entity,
-                policy_auth: match session.policy_kind {
-                    PolicyKind::None => PolicyAuth::None,
-                    PolicyKind::AuthValue => PolicyAuth::AuthValue,
-                    PolicyKind::Password => PolicyAuth::Password,
-                },
-                audit_digest: None,
-                allow_unprotected_encryption: false,
-                closed: false,
-                poisoned: false,
-            },
+            context: file.context.tpm,
+            state,
         })
     }
 }
@@ -327,14 +250,11 @@ impl Tpm {
         let (entity, public) = self.read_public(handle)?;
         let context = self.context_save(handle)?;
         let saved = SavedContext {
-            hierarchy: context.hierarchy,
-            saved_handle: context.saved_handle,
-            sequence: context.sequence,
-            tpm_blob: context.context_blob,
+            tpm: context,
             resource: EsysResource::Key {
                 handle,
                 name: entity.name.clone(),
-                public: crate::wire::Tpm2b::new(&crate::wire::Marshal::to_bytes(&public))?,
+                public: Tpm2bPublic(public),
             },
         };
         files::write_context_file(path, &saved).map_err(Error::from)
@@ -346,12 +266,7 @@ impl Tpm {
     pub fn load_object_file(&self, path: &Path) -> Result<(Entity, Public)> {
         match files::read_object_file(path)? {
             files::ObjectFile::Context(saved) => {
-                let handle = self.context_load(&Context {
-                    sequence: saved.sequence,
-                    saved_handle: saved.saved_handle,
-                    hierarchy: saved.hierarchy,
-                    context_blob: saved.tpm_blob,
-                })?;
+                let handle = self.context_load(&saved.tpm)?;
                 self.read_public(handle)
             }
             files::ObjectFile::Serialized(resource) => self.read_public(resource.handle()),
@@ -364,7 +279,7 @@ mod tests {
     use super::*;
     use crate::files::EsysResource;
     use crate::session::SessionError;
-    use crate::wire::AlgId;
+    use crate::wire::{AlgId, SessionType, SymCipher, SymDef};
 
     fn hmac_session_file() -> SessionFile {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hmac.ctx");
@@ -377,11 +292,11 @@ mod tests {
         let EsysResource::Session { session, .. } = &mut file.context.resource else {
             panic!("hmac.ctx holds a session");
         };
-        session.symmetric = SymDef {
+        session.symmetric = SymDef::Cipher(SymCipher {
             algorithm: AlgId::AES,
             key_bits: 128,
             mode: AlgId::OFB,
-        };
+        });
         let err = SavedSession::from_file(file).unwrap_err();
         assert!(
             matches!(

@@ -272,14 +272,14 @@ fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
             crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?
         }
         SaltKeyMaterial::EccP384 { x, y } => crypto::ecc_encapsulate_curve(
-            crypto::EccCurve::NistP384,
+            crate::wire::EccCurve::NIST_P384,
             key.name_alg,
             x,
             y,
             b"SECRET",
         )?,
         SaltKeyMaterial::EccP521 { x, y } => crypto::ecc_encapsulate_curve(
-            crypto::EccCurve::NistP521,
+            crate::wire::EccCurve::NIST_P521,
             key.name_alg,
             x,
             y,
@@ -337,7 +337,7 @@ impl Session {
                 nonce_caller: nonce_caller.clone(),
                 encrypted_salt,
                 session_type: opts.session_type,
-                symmetric: opts.symmetric,
+                symmetric: opts.symmetric.into(),
                 auth_hash: opts.hash.alg_id(),
             },
             &mut [],

@@ -6,13 +6,12 @@
 //! [`crate::wire`] on why they are returned by value).
 
 use super::{AuthChange, ContextEffect};
-use crate::session::Symmetric;
 use crate::tpm_command;
 use crate::wire::{
     AlgId, Attest, Auth, Capability, CapabilityData, CommandCode, Context, CreationData,
     CreationTicket, Data, Digest, DigestList, DigestValues, EncryptedSecret, Handle, MaxNvBuffer,
     Name, Nonce, PcrSelectionList, Private, SensitiveData, SessionType, Signature, StartupType,
-    Timeout, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
+    SymDef, Timeout, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 
 tpm_command! {
@@ -116,8 +115,8 @@ tpm_command! {
             /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
             session_type: SessionType,
             /// The parameter-encryption algorithm (TPMT_SYM_DEF): AES-CFB, XOR, or
-            /// TPM_ALG_NULL.
-            symmetric: Symmetric,
+            /// TPM_ALG_NULL (a [`crate::session::Symmetric`] converts into it).
+            symmetric: SymDef,
             /// The session's hash algorithm (TPMI_ALG_HASH): HMACs, KDFa and policy digests.
             auth_hash: AlgId,
         },

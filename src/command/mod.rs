@@ -393,7 +393,7 @@ impl Unmarshal for Entity {
 mod tests {
     use super::*;
     use crate::wire::{
-        Digest, EncryptedSecret, MaxNvBuffer, PcrSelectionList, SessionType, Tpm2bEccPoint,
+        Digest, EncryptedSecret, MaxNvBuffer, Nonce, PcrSelectionList, SessionType, Tpm2bEccPoint,
         Tpm2bSensitiveCreate,
     };
 
@@ -411,6 +411,7 @@ mod tests {
         }
         check(Digest::new(b"abc").unwrap(), "TPM2B_DIGEST");
         check(Auth::new(b"pw").unwrap(), "TPM2B_AUTH");
+        check(Nonce::new(&[1; 16]).unwrap(), "TPM2B_NONCE");
         check(MaxNvBuffer::new(&[7; 100]).unwrap(), "TPM2B_MAX_NV_BUFFER");
         check(EncryptedSecret::empty(), "TPM2B_ENCRYPTED_SECRET");
         check(Tpm2bEccPoint::default(), "TPM2B_ECC_POINT");
@@ -448,6 +449,11 @@ mod tests {
             "HierarchyChangeAuth"
         );
         assert_eq!(flags::<PcrRead>(), (false, false), "PCR_Read");
+        assert_eq!(
+            flags::<StartAuthSession>(),
+            (true, true),
+            "StartAuthSession"
+        );
     }
 
     #[test]

@@ -15,11 +15,15 @@ mod kdf;
 mod salt;
 mod sym;
 
+/// The curve type the ECC functions take: the wire's TPM_ECC_CURVE, re-exported here.
+pub use crate::wire::EccCurve;
 pub use hash::{hash, hmac, Hasher, HmacCtx};
 pub use kdf::{kdfa, kdfe};
+#[cfg(any(feature = "ek", test))]
+pub(crate) use salt::Curve;
 pub use salt::{
-    ecc_decapsulate, ecc_encapsulate_curve_rng, ecc_encapsulate_curve_with, ecc_encapsulate_with,
-    rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, EccCurve, Encapsulated,
+    ecc_coordinate_size, ecc_decapsulate, ecc_encapsulate_curve_rng, ecc_encapsulate_curve_with,
+    ecc_encapsulate_with, rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, Encapsulated,
 };
 #[cfg(feature = "std")]
 pub use salt::{ecc_encapsulate, ecc_encapsulate_curve, rsa_encapsulate};
@@ -137,6 +141,21 @@ impl HashAlg {
             HashAlg::Sha384 => AlgId::SHA384,
             HashAlg::Sha512 => AlgId::SHA512,
         }
+    }
+
+    /// The tpm2-tools spelling (`sha256`), as in `-g sha256` or `sha256:0,1,2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha1 => "sha1",
+            HashAlg::Sha256 => "sha256",
+            HashAlg::Sha384 => "sha384",
+            HashAlg::Sha512 => "sha512",
+        }
+    }
+
+    /// The algorithm spelled `name` by tpm2-tools (the inverse of [`HashAlg::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        HashAlg::ALL.into_iter().find(|h| h.name() == name)
     }
 
     /// Digest size in bytes.

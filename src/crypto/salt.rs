@@ -15,7 +15,9 @@ use rsa::{BigUint, Oaep, RsaPublicKey};
 use zeroize::Zeroizing;
 
 use super::{kdfe, label_needs_nul, random_with, CryptoError, HashAlg};
-use crate::wire::{AlgId, Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES};
+use crate::wire::{
+    AlgId, EccCurve, Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES,
+};
 
 /// A freshly encapsulated secret: `secret` is what both sides now share (zeroized on drop, never
 /// printed), `ciphertext` the TPM2B_ENCRYPTED_SECRET payload that carries it to the TPM.
@@ -173,60 +175,66 @@ fn secret_from(bytes: &[u8]) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
     })
 }
 
-/// The ECC curves supported for encapsulation (TPM_ECC_CURVE values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EccCurve {
-    /// TPM_ECC_NIST_P256.
-    NistP256,
-    /// TPM_ECC_NIST_P384.
-    NistP384,
-    /// TPM_ECC_NIST_P521.
-    NistP521,
+/// The subset of [`EccCurve`] (TPM_ECC_CURVE) that the elliptic-curve dependencies
+/// implement. Callers name curves by the wire constant; this is what it dispatches on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Curve {
+    P256,
+    P384,
+    P521,
 }
 
-impl EccCurve {
-    /// The curve for a TPM_ECC_CURVE value; [`CryptoError::UnsupportedCurve`] for any other.
-    pub fn from_tpm_id(id: u16) -> Result<Self, CryptoError> {
-        match id {
-            0x0003 => Ok(EccCurve::NistP256),
-            0x0004 => Ok(EccCurve::NistP384),
-            0x0005 => Ok(EccCurve::NistP521),
-            other => Err(CryptoError::UnsupportedCurve(other)),
+impl Curve {
+    /// [`CryptoError::UnsupportedCurve`] for any curve but NIST P-256, P-384 and P-521.
+    pub(crate) fn from_tpm(curve: EccCurve) -> Result<Self, CryptoError> {
+        match curve {
+            EccCurve::NIST_P256 => Ok(Curve::P256),
+            EccCurve::NIST_P384 => Ok(Curve::P384),
+            EccCurve::NIST_P521 => Ok(Curve::P521),
+            other => Err(CryptoError::UnsupportedCurve(other.0)),
         }
     }
 
     /// The TPM_ECC_CURVE value.
-    pub fn tpm_id(self) -> u16 {
+    #[cfg(feature = "ek")]
+    pub(crate) fn tpm(self) -> EccCurve {
         match self {
-            EccCurve::NistP256 => 0x0003,
-            EccCurve::NistP384 => 0x0004,
-            EccCurve::NistP521 => 0x0005,
+            Curve::P256 => EccCurve::NIST_P256,
+            Curve::P384 => EccCurve::NIST_P384,
+            Curve::P521 => EccCurve::NIST_P521,
         }
     }
 
     /// Bytes in one coordinate (and in the private scalar).
-    pub fn coordinate_size(self) -> usize {
+    pub(crate) fn coordinate_size(self) -> usize {
         match self {
-            EccCurve::NistP256 => 32,
-            EccCurve::NistP384 => 48,
-            EccCurve::NistP521 => 66,
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+            Curve::P521 => 66,
         }
     }
 }
 
-/// Runs `$body` with `$c` bound to the elliptic-curve type of `$curve`.
+/// Bytes in one coordinate (and in the private scalar) of `curve`;
+/// [`CryptoError::UnsupportedCurve`] for a curve the library does not implement.
+pub fn ecc_coordinate_size(curve: EccCurve) -> Result<usize, CryptoError> {
+    Curve::from_tpm(curve).map(Curve::coordinate_size)
+}
+
+/// Runs `$body` with `$c` bound to the elliptic-curve type of `$curve` (an [`EccCurve`]);
+/// returns [`CryptoError::UnsupportedCurve`] from the enclosing function for any other curve.
 macro_rules! with_curve {
     ($curve:expr, $c:ident => $body:expr) => {
-        match $curve {
-            EccCurve::NistP256 => {
+        match Curve::from_tpm($curve)? {
+            Curve::P256 => {
                 type $c = p256::NistP256;
                 $body
             }
-            EccCurve::NistP384 => {
+            Curve::P384 => {
                 type $c = p384::NistP384;
                 $body
             }
-            EccCurve::NistP521 => {
+            Curve::P521 => {
                 type $c = p521::NistP521;
                 $body
             }
@@ -400,7 +408,7 @@ pub fn ecc_encapsulate(
     y: &[u8],
     label: &[u8],
 ) -> Result<Encapsulated, CryptoError> {
-    ecc_encapsulate_curve(EccCurve::NistP256, name_alg, x, y, label)
+    ecc_encapsulate_curve(EccCurve::NIST_P256, name_alg, x, y, label)
 }
 
 /// [`ecc_encapsulate_curve_with`] on NIST P-256.
@@ -411,7 +419,14 @@ pub fn ecc_encapsulate_with(
     y: &[u8],
     label: &[u8],
 ) -> Result<Encapsulated, CryptoError> {
-    ecc_encapsulate_curve_with(EccCurve::NistP256, name_alg, ephemeral_private, x, y, label)
+    ecc_encapsulate_curve_with(
+        EccCurve::NIST_P256,
+        name_alg,
+        ephemeral_private,
+        x,
+        y,
+        label,
+    )
 }
 
 /// The TPM's side of [`ecc_encapsulate_curve`]: recovers the secret from `ciphertext` (a

@@ -2,6 +2,18 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 
 use super::*;
 
+/// tpm2-tools' spellings, matched exactly as it does (`strcmp`).
+#[test]
+fn hash_names_are_the_tpm2_tools_spellings() {
+    assert_eq!(
+        HashAlg::ALL.map(HashAlg::name),
+        ["sha1", "sha256", "sha384", "sha512"]
+    );
+    for other in ["SHA256", "sha-256", "sha3_256", "sm3_256", ""] {
+        assert_eq!(HashAlg::from_name(other), None, "{other}");
+    }
+}
+
 fn unhex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     (0..s.len())
@@ -14,6 +26,7 @@ fn unhex(s: &str) -> Vec<u8> {
 fn hash_ids_and_sizes_round_trip() {
     for alg in HashAlg::ALL {
         assert_eq!(HashAlg::from_alg_id(alg.alg_id()).unwrap(), alg);
+        assert_eq!(HashAlg::from_name(alg.name()), Some(alg));
         assert_eq!(hash(alg, &[b""]).len(), alg.digest_size());
     }
     assert!(matches!(
@@ -270,22 +283,26 @@ fn ecc_keypair(curve: EccCurve) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
             )
         }};
     }
-    match curve {
-        EccCurve::NistP256 => pair!(p256::NistP256),
-        EccCurve::NistP384 => pair!(p384::NistP384),
-        EccCurve::NistP521 => pair!(p521::NistP521),
+    match Curve::from_tpm(curve).unwrap() {
+        Curve::P256 => pair!(p256::NistP256),
+        Curve::P384 => pair!(p384::NistP384),
+        Curve::P521 => pair!(p521::NistP521),
     }
 }
 
 #[test]
 fn ecc_encapsulation_round_trips_on_every_curve() {
-    for curve in [EccCurve::NistP256, EccCurve::NistP384, EccCurve::NistP521] {
-        assert_eq!(EccCurve::from_tpm_id(curve.tpm_id()).unwrap(), curve);
+    for curve in [
+        EccCurve::NIST_P256,
+        EccCurve::NIST_P384,
+        EccCurve::NIST_P521,
+    ] {
+        assert!(Curve::from_tpm(curve).is_ok(), "{curve}");
         let (d, x, y) = ecc_keypair(curve);
         for alg in HashAlg::ALL {
             let enc = ecc_encapsulate_curve(curve, alg, &x, &y, b"SECRET").unwrap();
             assert_eq!(enc.secret.len(), alg.digest_size());
-            let size = curve.coordinate_size();
+            let size = ecc_coordinate_size(curve).unwrap();
             assert_eq!(enc.ciphertext.len(), 4 + 2 * size);
             assert_eq!(enc.ciphertext[..2], (size as u16).to_be_bytes());
             let secret = ecc_decapsulate(curve, alg, &d, &enc.ciphertext, b"SECRET").unwrap();
@@ -295,14 +312,35 @@ fn ecc_encapsulation_round_trips_on_every_curve() {
         }
     }
     assert!(matches!(
-        EccCurve::from_tpm_id(0x0010),
+        Curve::from_tpm(EccCurve::BN_P256),
         Err(CryptoError::UnsupportedCurve(0x0010))
+    ));
+    // A curve the library does not implement is refused by every entry point, not mishandled.
+    let (d, x, y) = ecc_keypair(EccCurve::NIST_P256);
+    assert!(matches!(
+        ecc_encapsulate_curve(EccCurve::BN_P256, HashAlg::Sha256, &x, &y, b"SECRET"),
+        Err(CryptoError::UnsupportedCurve(0x0010))
+    ));
+    let enc = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
+    assert!(matches!(
+        ecc_decapsulate(
+            EccCurve::SM2_P256,
+            HashAlg::Sha256,
+            &d,
+            &enc.ciphertext,
+            b"SECRET"
+        ),
+        Err(CryptoError::UnsupportedCurve(0x0020))
+    ));
+    assert!(matches!(
+        ecc_coordinate_size(EccCurve::NONE),
+        Err(CryptoError::UnsupportedCurve(0))
     ));
 }
 
 #[test]
 fn ecc_encapsulation_refuses_points_off_the_curve() {
-    let (_, x, mut y) = ecc_keypair(EccCurve::NistP256);
+    let (_, x, mut y) = ecc_keypair(EccCurve::NIST_P256);
     y[31] ^= 1;
     let err = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap_err();
     assert!(matches!(err, CryptoError::BadKey { .. }), "{err}");
@@ -312,10 +350,10 @@ fn ecc_encapsulation_refuses_points_off_the_curve() {
 
 #[test]
 fn ecc_decapsulation_refuses_malformed_points() {
-    let (d, x, y) = ecc_keypair(EccCurve::NistP256);
+    let (d, x, y) = ecc_keypair(EccCurve::NIST_P256);
     let enc = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
     let c = &enc.ciphertext;
-    let curve = EccCurve::NistP256;
+    let curve = EccCurve::NIST_P256;
     for bad in [
         &c[..c.len() - 1],
         &[c.as_slice(), &[0]].concat(),
@@ -329,7 +367,7 @@ fn ecc_decapsulation_refuses_malformed_points() {
 
 #[test]
 fn encapsulated_secret_is_not_printed() {
-    let (_, x, y) = ecc_keypair(EccCurve::NistP256);
+    let (_, x, y) = ecc_keypair(EccCurve::NIST_P256);
     let enc = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
     let shown = format!("{enc:?}");
     let secret_hex: String = enc

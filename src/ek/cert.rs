@@ -16,7 +16,8 @@ use x509_cert::ext::pkix::{
 use x509_cert::Certificate;
 
 use super::EkError;
-use crate::crypto::EccCurve;
+use crate::crypto::Curve;
+use crate::wire::EccCurve;
 use crate::wire::{Public, PublicKey};
 
 /// The largest certificate accepted (EK certificates are about 1 KiB, CA certificates with
@@ -62,7 +63,7 @@ pub enum CertifiedKey {
     },
     /// An elliptic-curve key: affine coordinates, each the curve's full field width.
     Ecc {
-        /// The curve.
+        /// The curve (NIST P-256, P-384 or P-521 in a parsed certificate).
         curve: EccCurve,
         /// x, big-endian.
         x: Vec<u8>,
@@ -94,15 +95,17 @@ impl CertifiedKey {
                 }
             }
             (CertifiedKey::Ecc { curve, x, y }, PublicKey::Ecc { parameters, unique }) => {
-                let size = curve.coordinate_size();
-                if parameters.curve.0 != curve.tpm_id() {
-                    Some("the curves differ")
-                } else if padded(unique.x.as_bytes(), size).as_deref() != Some(x.as_slice())
-                    || padded(unique.y.as_bytes(), size).as_deref() != Some(y.as_slice())
-                {
-                    Some("the ECC points differ")
-                } else {
-                    None
+                match crate::crypto::ecc_coordinate_size(*curve) {
+                    _ if parameters.curve != *curve => Some("the curves differ"),
+                    Err(_) => Some("the curve is not one the library implements"),
+                    Ok(size)
+                        if padded(unique.x.as_bytes(), size).as_deref() != Some(x.as_slice())
+                            || padded(unique.y.as_bytes(), size).as_deref()
+                                != Some(y.as_slice()) =>
+                    {
+                        Some("the ECC points differ")
+                    }
+                    Ok(_) => None,
                 }
             }
             (CertifiedKey::Rsa { .. }, _) => {
@@ -354,9 +357,9 @@ fn certified_key(subject: &str, cert: &Certificate) -> Result<CertifiedKey, EkEr
                 .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
                 .ok_or_else(|| bad("id-ecPublicKey without a named curve"))?;
             let curve = match curve_oid {
-                OID_P256 => EccCurve::NistP256,
-                OID_P384 => EccCurve::NistP384,
-                OID_P521 => EccCurve::NistP521,
+                OID_P256 => Curve::P256,
+                OID_P384 => Curve::P384,
+                OID_P521 => Curve::P521,
                 other => {
                     return Err(EkError::Unsupported {
                         subject: subject.into(),
@@ -373,15 +376,15 @@ fn certified_key(subject: &str, cert: &Certificate) -> Result<CertifiedKey, EkEr
             let (x, y) = key_bits[1..].split_at(size);
             // On the curve? Decoding it as a verifying key checks.
             let on_curve = match curve {
-                EccCurve::NistP256 => p256::PublicKey::from_sec1_bytes(key_bits).is_ok(),
-                EccCurve::NistP384 => p384::PublicKey::from_sec1_bytes(key_bits).is_ok(),
-                EccCurve::NistP521 => p521::PublicKey::from_sec1_bytes(key_bits).is_ok(),
+                Curve::P256 => p256::PublicKey::from_sec1_bytes(key_bits).is_ok(),
+                Curve::P384 => p384::PublicKey::from_sec1_bytes(key_bits).is_ok(),
+                Curve::P521 => p521::PublicKey::from_sec1_bytes(key_bits).is_ok(),
             };
             if !on_curve {
                 return Err(bad("the point is not on the curve"));
             }
             Ok(CertifiedKey::Ecc {
-                curve,
+                curve: curve.tpm(),
                 x: x.to_vec(),
                 y: y.to_vec(),
             })

@@ -13,7 +13,8 @@ use x509_cert::spki::AlgorithmIdentifierOwned;
 use super::bundle::CaBundle;
 use super::cert::{CertifiedKey, EkCertificate, Parsed};
 use super::EkError;
-use crate::crypto::EccCurve;
+use crate::crypto::Curve;
+use crate::wire::EccCurve;
 
 /// The longest chain accepted, EK certificate and root included.
 pub const MAX_CHAIN_DEPTH: usize = 8;
@@ -164,7 +165,7 @@ fn verify_signature(
         }
         (
             CertifiedKey::Ecc {
-                curve: EccCurve::NistP521,
+                curve: EccCurve::NIST_P521,
                 ..
             },
             Scheme::Ecdsa(_),
@@ -206,6 +207,9 @@ fn rsa_key(issuer: &Parsed, modulus: &[u8], exponent: &[u8]) -> Result<rsa::RsaP
 /// ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, checked against the prehashed data.
 fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], digest: &[u8], signature: &[u8]) -> bool {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let Ok(curve) = Curve::from_tpm(curve) else {
+        return false;
+    };
     let Some((r, s)) = ecdsa_scalars(signature, curve.coordinate_size()) else {
         return false;
     };
@@ -228,10 +232,10 @@ fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], digest: &[u8], signature: &
         }};
     }
     match curve {
-        EccCurve::NistP256 => verify_on!(p256),
-        EccCurve::NistP384 => verify_on!(p384),
+        Curve::P256 => verify_on!(p256),
+        Curve::P384 => verify_on!(p384),
         // Refused before it gets here (p521's ECDSA is not among the dependencies).
-        EccCurve::NistP521 => false,
+        Curve::P521 => false,
     }
 }
 

@@ -327,7 +327,7 @@ fn ecdsa_p256_and_p384_chain_verifies_with_the_tcg_extensions() {
     };
     assert_eq!(
         (*curve, x.len(), y.len()),
-        (crate::crypto::EccCurve::NistP256, 32, 32)
+        (crate::wire::EccCurve::NIST_P256, 32, 32)
     );
 
     // One flipped bit in the signed part: the signature no longer verifies.
@@ -729,13 +729,13 @@ fn certified_keys_compare_with_tpm_public_areas() {
         unique.y = EccParameter::new(&y).unwrap();
     }
     let ecc = CertifiedKey::Ecc {
-        curve: crate::crypto::EccCurve::NistP384,
+        curve: crate::wire::EccCurve::NIST_P384,
         x: x.clone(),
         y: y.clone(),
     };
     assert_eq!(ecc.mismatch(&h3), None);
     let p256 = CertifiedKey::Ecc {
-        curve: crate::crypto::EccCurve::NistP256,
+        curve: crate::wire::EccCurve::NIST_P256,
         x,
         y,
     };

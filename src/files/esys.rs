@@ -3,13 +3,12 @@
 
 use super::parse::Fields;
 use super::FileError;
+use crate::session::PolicyAuth;
 use crate::wire::{
-    AlgId, Handle, Marshal, Name, Nonce, Secret, SessionAttributes, SessionType, Tpm2b, Writer,
-    MAX_DIGEST_SIZE, MAX_ENCRYPTED_SECRET, MAX_PUBLIC_SIZE,
+    AlgId, Handle, Marshal, Name, Nonce, Secret, SessionAttributes, SessionType, SymDef,
+    Tpm2bNvPublic, Tpm2bPublic, Writer, MAX_DIGEST_SIZE, MAX_ENCRYPTED_SECRET,
 };
 
-/// sizeof(TPMS_NV_PUBLIC): nvIndex, nameAlg, attributes, authPolicy (largest digest), dataSize.
-pub const MAX_NV_PUBLIC_SIZE: usize = 4 + 2 + 4 + (2 + MAX_DIGEST_SIZE) + 2;
 /// sizeof(TPMU_NAME) in tpm2-tss: the 66-byte TPMT_HA padded to the 4-byte alignment of the
 /// handle member. ESYS's `bound_entity` always has this size, two more than any real name.
 pub const ESYS_NAME_SIZE: usize = crate::session::BOUND_ENTITY_SIZE;
@@ -30,94 +29,30 @@ const RSRC_DEGRADED_SESSION: u32 = 4;
 /// TPMA_SESSION bits 3 and 4 are reserved; a TPM rejects them, so a file holding them is corrupt.
 const SESSION_ATTRIBUTES_RESERVED: u8 = 0x18;
 
-/// A TPMT_SYM_DEF as tpm2-tss marshals it: `TPM_ALG_NULL` is the algorithm alone; `TPM_ALG_XOR`
-/// is the algorithm and a hash algorithm (kept in `key_bits`), with no mode; block ciphers are
-/// algorithm, key bits and mode. Stand-in until the wire crate's TPMT_SYM_DEF is merged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SymDef {
-    /// TPM_ALG_NULL, TPM_ALG_XOR or a block cipher (TPM_ALG_AES).
-    pub algorithm: AlgId,
-    /// Key size in bits, or for `TPM_ALG_XOR` the hash algorithm's id.
-    pub key_bits: u16,
-    /// Ignored (and not written) for `TPM_ALG_NULL` and `TPM_ALG_XOR`.
-    pub mode: AlgId,
-}
+/// ESYS's `type_policy_session` values: what it adds to the HMAC key of a policy session.
+const POLICY_NONE: u32 = 0;
+const POLICY_AUTH_VALUE: u32 = 1;
+const POLICY_PASSWORD: u32 = 2;
 
-impl SymDef {
-    /// No parameter encryption.
-    pub const NULL: SymDef = SymDef {
-        algorithm: AlgId::NULL,
-        key_bits: 0,
-        mode: AlgId::NULL,
-    };
-
-    /// AES-128-CFB, what `tpm2_startauthsession` uses by default.
-    pub const AES_128_CFB: SymDef = SymDef {
-        algorithm: AlgId::AES,
-        key_bits: 128,
-        mode: AlgId::CFB,
-    };
-
-    fn marshal(&self, w: &mut Writer<'_>) {
-        self.algorithm.marshal(w);
-        match self.algorithm {
-            AlgId::NULL => {}
-            AlgId::XOR => w.u16(self.key_bits),
-            _ => {
-                w.u16(self.key_bits);
-                self.mode.marshal(w);
-            }
-        }
-    }
-
-    fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
-        let algorithm = AlgId(f.u16("symmetric algorithm")?);
-        match algorithm {
-            AlgId::NULL => Ok(SymDef::NULL),
-            AlgId::XOR => Ok(SymDef {
-                algorithm,
-                key_bits: f.u16("symmetric XOR hash")?,
-                mode: AlgId::NULL,
-            }),
-            AlgId::AES | AlgId::SM4 | AlgId::CAMELLIA | AlgId::TDES | AlgId::SYMCIPHER => {
-                Ok(SymDef {
-                    algorithm,
-                    key_bits: f.u16("symmetric key bits")?,
-                    mode: AlgId(f.u16("symmetric mode")?),
-                })
-            }
-            // Without knowing the algorithm we cannot know how many bytes follow.
-            other => Err(FileError::BadValue {
-                what: "symmetric algorithm",
-                value: other.0 as u32,
-            }),
-        }
+/// The `type_policy_session` value ESYS writes for `auth`.
+pub(crate) fn policy_auth_to_esys(auth: PolicyAuth) -> u32 {
+    match auth {
+        PolicyAuth::None => POLICY_NONE,
+        PolicyAuth::AuthValue => POLICY_AUTH_VALUE,
+        PolicyAuth::Password => POLICY_PASSWORD,
     }
 }
 
-/// What ESYS must add to the HMAC key of a policy session (`type_policy_session`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum PolicyKind {
-    /// No PolicyAuthValue / PolicyPassword has been run.
-    #[default]
-    None = 0,
-    /// After TPM2_PolicyAuthValue: the object's authValue joins the HMAC key.
-    AuthValue = 1,
-    /// After TPM2_PolicyPassword: the authValue is sent in clear as the HMAC.
-    Password = 2,
-}
-
-impl PolicyKind {
-    fn from_u32(v: u32) -> Result<Self, FileError> {
-        match v {
-            0 => Ok(PolicyKind::None),
-            1 => Ok(PolicyKind::AuthValue),
-            2 => Ok(PolicyKind::Password),
-            value => Err(FileError::BadValue {
-                what: "policy session kind",
-                value,
-            }),
-        }
+/// The policy marker a `type_policy_session` value stands for; anything else is corrupt.
+pub(crate) fn policy_auth_from_esys(value: u32) -> Result<PolicyAuth, FileError> {
+    match value {
+        POLICY_NONE => Ok(PolicyAuth::None),
+        POLICY_AUTH_VALUE => Ok(PolicyAuth::AuthValue),
+        POLICY_PASSWORD => Ok(PolicyAuth::Password),
+        value => Err(FileError::BadValue {
+            what: "policy session kind",
+            value,
+        }),
     }
 }
 
@@ -131,7 +66,8 @@ pub struct EsysSession {
     /// It is kept because ESYS compares it to decide whether to leave the authValue out of the
     /// HMAC key when the bound object itself is authorized.
     pub bound_entity: EsysName,
-    /// The parameter-encryption algorithm.
+    /// The parameter-encryption algorithm, as recorded (checked against what the session
+    /// engine supports only when the session is restored).
     pub symmetric: SymDef,
     /// The session's hash algorithm.
     pub auth_hash: AlgId,
@@ -146,7 +82,7 @@ pub struct EsysSession {
     /// The TPM's latest nonce: the next command's nonceTPM.
     pub nonce_tpm: Nonce,
     /// Whether PolicyAuthValue or PolicyPassword was run on this (policy) session.
-    pub policy_kind: PolicyKind,
+    pub policy_auth: PolicyAuth,
 }
 
 impl EsysSession {
@@ -165,7 +101,7 @@ impl EsysSession {
         // command.
         w.u32(0);
         w.u32(0);
-        w.u32(self.policy_kind as u32);
+        w.u32(policy_auth_to_esys(self.policy_auth));
         w.u16(0); // sizeSessionValue: never write an auth value
         w.u16(0); // sizeHmacValue
     }
@@ -175,7 +111,7 @@ impl EsysSession {
         // Never persisted by ESYS; the salt is a secret, so skip both without copying.
         f.skip_sized("encrypted salt", MAX_ENCRYPTED_SECRET)?;
         f.skip_sized("salt", MAX_DIGEST_SIZE)?;
-        let symmetric = SymDef::parse(f)?;
+        let symmetric = f.value("symmetric algorithm")?;
         let auth_hash = parse_auth_hash(f.u16("session auth hash")?)?;
         let session_key = f.secret("session key")?;
         let session_type = parse_session_type(f.u8("session type")?)?;
@@ -186,15 +122,15 @@ impl EsysSession {
                 value: attributes as u32,
             });
         }
-        let nonce_caller = f.tpm2b("nonceCaller")?;
-        let nonce_tpm = f.tpm2b("nonceTPM")?;
+        let nonce_caller = f.value("nonceCaller")?;
+        let nonce_tpm = f.value("nonceTPM")?;
         for what in ["parameter encryption flag", "parameter decryption flag"] {
             let v = f.u32(what)?;
             if v > 1 {
                 return Err(FileError::BadValue { what, value: v });
             }
         }
-        let policy_kind = PolicyKind::from_u32(f.u32("policy session kind")?)?;
+        let policy_auth = policy_auth_from_esys(f.u32("policy session kind")?)?;
         // tpm2-tools leaves sessionKey || authValue here in clear; skip it without copying.
         let value_len = f.u16("session value size")? as usize;
         if value_len > MAX_SESSION_VALUE {
@@ -222,7 +158,7 @@ impl EsysSession {
             attributes: SessionAttributes(attributes),
             nonce_caller,
             nonce_tpm,
-            policy_kind,
+            policy_auth,
         })
     }
 }
@@ -268,23 +204,24 @@ pub enum EsysResource {
         /// Its name (the handle's four bytes).
         name: Name,
     },
-    /// A loaded or persistent object; `public` is the marshalled TPM2B_PUBLIC payload.
+    /// A loaded or persistent object.
     Key {
         /// The TPM handle at save time.
         handle: Handle,
         /// The object's name as ESYS recorded it (not verified here).
         name: Name,
-        /// The marshalled TPMT_PUBLIC.
-        public: Tpm2b<MAX_PUBLIC_SIZE>,
+        /// Its public area. Marshalling is canonical and re-marshals the parsed bytes exactly,
+        /// so a name computed over `public.0.to_bytes()` is the name of the bytes in the file.
+        public: Tpm2bPublic,
     },
-    /// An NV index; `nv_public` is the marshalled TPM2B_NV_PUBLIC payload.
+    /// An NV index.
     Nv {
         /// The NV index.
         handle: Handle,
         /// Its name as ESYS recorded it.
         name: Name,
-        /// The marshalled TPMS_NV_PUBLIC.
-        nv_public: Tpm2b<MAX_NV_PUBLIC_SIZE>,
+        /// Its public area (re-marshals to exactly the bytes read, like `Key`'s).
+        nv_public: Tpm2bNvPublic,
     },
     /// An HMAC, policy or trial session (`IESYSC_SESSION_RSRC`).
     Session {
@@ -357,12 +294,12 @@ impl EsysResource {
             RSRC_KEY => Ok(EsysResource::Key {
                 handle,
                 name,
-                public: f.tpm2b("public area")?,
+                public: f.value("public area")?,
             }),
             RSRC_NV => Ok(EsysResource::Nv {
                 handle,
                 name,
-                nv_public: f.tpm2b("NV public area")?,
+                nv_public: f.value("NV public area")?,
             }),
             RSRC_SESSION => Ok(EsysResource::Session {
                 handle,

@@ -21,6 +21,7 @@ mod atomic;
 mod bounded;
 mod esys;
 mod parse;
+mod state;
 
 use std::path::{Path, PathBuf};
 
@@ -31,12 +32,10 @@ pub use bounded::{
     input_timeout, read_bounded, read_bounded_within, DEFAULT_INPUT_TIMEOUT, INPUT_TIMEOUT_ENV,
 };
 pub(crate) use bounded::{kind_name, read_prefix, read_stdin_prefix};
-pub use esys::{
-    EsysName, EsysResource, EsysSession, PolicyKind, SymDef, ESYS_NAME_SIZE, MAX_NV_PUBLIC_SIZE,
-};
+pub use esys::{EsysName, EsysResource, EsysSession, ESYS_NAME_SIZE};
 use parse::Fields;
 
-use crate::wire::{AlgId, ContextData, Handle, Name, SessionType, Writer, MAX_CONTEXT_SIZE};
+use crate::wire::{AlgId, Context, Handle, Name, SessionType, Writer, MAX_CONTEXT_SIZE};
 
 /// First four bytes of every file tpm2-tools writes with a header.
 pub const MAGIC: u32 = 0xBADC_C0DE;
@@ -226,14 +225,10 @@ impl FileError {
 /// A saved TPM context with its ESYS metadata: a tpm2-tools context file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavedContext {
-    /// TPMS_CONTEXT.hierarchy.
-    pub hierarchy: Handle,
-    /// TPMS_CONTEXT.savedHandle.
-    pub saved_handle: Handle,
-    /// TPMS_CONTEXT.sequence.
-    pub sequence: u64,
-    /// The TPM's context blob, as ContextSave returned it and ContextLoad wants it.
-    pub tpm_blob: ContextData,
+    /// The TPMS_CONTEXT, as TPM2_ContextSave returned it and TPM2_ContextLoad takes it. The
+    /// file keeps its fields in the order hierarchy, savedHandle, sequence, and its blob inside
+    /// ESYS's `IESYS_CONTEXT_DATA`.
+    pub tpm: Context,
     /// What ESYS knows about the saved entity (its handle, name and public area, or the session
     /// state).
     pub resource: EsysResource,
@@ -252,9 +247,9 @@ impl SavedContext {
     fn marshal(&self, w: &mut Writer<'_>) {
         w.u32(MAGIC);
         w.u32(CONTEXT_VERSION);
-        w.u32(self.hierarchy.0);
-        w.u32(self.saved_handle.0);
-        w.u64(self.sequence);
+        w.u32(self.tpm.hierarchy.0);
+        w.u32(self.tpm.saved_handle.0);
+        w.u64(self.tpm.sequence);
         let blob = self.esys_blob();
         w.u16(blob.len() as u16);
         w.bytes(&blob);
@@ -265,8 +260,8 @@ impl SavedContext {
         let mut blob = Zeroizing::new(Vec::new());
         let mut w = Writer::new(&mut blob);
         w.u32(0);
-        w.u16(self.tpm_blob.len() as u16);
-        w.bytes(self.tpm_blob.as_bytes());
+        w.u16(self.tpm.context_blob.len() as u16);
+        w.bytes(self.tpm.context_blob.as_bytes());
         w.u16(0);
         self.resource.marshal(&mut w);
         blob
@@ -306,7 +301,7 @@ impl SavedContext {
                 value: reserved,
             });
         }
-        let tpm_blob = blob.tpm2b("TPM context blob")?;
+        let context_blob = blob.tpm2b("TPM context blob")?;
         let metadata_size = blob.u16("ESYS metadata size")?;
         if metadata_size != 0 {
             return Err(FileError::NonZeroReserved {
@@ -317,10 +312,12 @@ impl SavedContext {
         let resource = EsysResource::parse(&mut blob)?;
         blob.finish("ESYS context data")?;
         Ok(SavedContext {
-            hierarchy,
-            saved_handle,
-            sequence,
-            tpm_blob,
+            tpm: Context {
+                sequence,
+                saved_handle,
+                hierarchy,
+                context_blob,
+            },
             resource,
         })
     }

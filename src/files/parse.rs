@@ -57,7 +57,12 @@ impl<'a> Fields<'a> {
         &mut self,
         what: &'static str,
     ) -> Result<Tpm2b<N>, FileError> {
-        Tpm2b::unmarshal(&mut self.r).map_err(|e| located(what, e))
+        self.value(what)
+    }
+
+    /// Any wire structure, read with its own unmarshalling; errors name `what`.
+    pub(crate) fn value<T: Unmarshal>(&mut self, what: &'static str) -> Result<T, FileError> {
+        T::unmarshal(&mut self.r).map_err(|e| located(what, e))
     }
 
     /// Reads a TPM2B straight into a zeroizing buffer (no intermediate copy).

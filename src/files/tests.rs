@@ -1,9 +1,14 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::wire::{Nonce, Secret, SessionAttributes, Tpm2b};
+use crate::crypto::HashAlg;
+use crate::session::{PolicyAuth, SessionError, SessionKey, SessionState, Symmetric};
+use crate::wire::{
+    Context, ContextData, Digest, Nonce, NvAttributes, NvPublic, Public, Secret, SessionAttributes,
+    SymCipher, SymDef, Tpm2bNvPublic, Tpm2bPublic,
+};
 
-fn session(kind: PolicyKind, key: &[u8]) -> EsysSession {
+fn session(kind: PolicyAuth, key: &[u8]) -> EsysSession {
     EsysSession {
         bound_entity: EsysName::empty(),
         symmetric: SymDef::AES_128_CFB,
@@ -13,7 +18,7 @@ fn session(kind: PolicyKind, key: &[u8]) -> EsysSession {
         attributes: SessionAttributes(SessionAttributes::CONTINUE_SESSION),
         nonce_caller: Nonce::new(&[0x11; 32]).unwrap(),
         nonce_tpm: Nonce::new(&[0x22; 32]).unwrap(),
-        policy_kind: kind,
+        policy_auth: kind,
     }
 }
 
@@ -22,10 +27,12 @@ fn session_file(s: EsysSession) -> SessionFile {
         session_type: s.session_type,
         auth_hash: s.auth_hash,
         context: SavedContext {
-            hierarchy: Handle::RH_NULL,
-            saved_handle: Handle(0x0200_0000),
-            sequence: 7,
-            tpm_blob: ContextData::new(&[0xAB; 100]).unwrap(),
+            tpm: Context {
+                hierarchy: Handle::RH_NULL,
+                saved_handle: Handle(0x0200_0000),
+                sequence: 7,
+                context_blob: ContextData::new(&[0xAB; 100]).unwrap(),
+            },
             resource: EsysResource::Session {
                 handle: Handle(0x0200_0000),
                 name: Name::new(&[2, 0, 0, 0]).unwrap(),
@@ -57,7 +64,7 @@ fn with_session_value(mut bytes: Vec<u8>, value: &[u8]) -> Vec<u8> {
 
 #[test]
 fn session_file_round_trips() {
-    let f = session_file(session(PolicyKind::Password, &[0x5A; 32]));
+    let f = session_file(session(PolicyAuth::Password, &[0x5A; 32]));
     let bytes = f.to_bytes();
     assert_eq!(
         &bytes[..11],
@@ -71,7 +78,7 @@ fn session_file_round_trips() {
 
 #[test]
 fn session_value_is_skipped_and_never_rewritten() {
-    let f = session_file(session(PolicyKind::None, &[0x5A; 32]));
+    let f = session_file(session(PolicyAuth::None, &[0x5A; 32]));
     let password = b"correct horse";
     let mut value = vec![0x5A; 32];
     value.extend_from_slice(password);
@@ -86,7 +93,7 @@ fn session_value_is_skipped_and_never_rewritten() {
 
 #[test]
 fn secrets_do_not_show_in_debug() {
-    let f = session_file(session(PolicyKind::None, b"sessionkeysessionkey"));
+    let f = session_file(session(PolicyAuth::None, b"sessionkeysessionkey"));
     let dbg = format!("{f:?}");
     assert!(!dbg.contains("sessionkey"));
     assert!(!dbg.contains("73657373696f6e6b6579"));
@@ -94,14 +101,12 @@ fn secrets_do_not_show_in_debug() {
 
 #[test]
 fn sym_def_marshals_like_tpm2_tss() {
-    let mut s = session(PolicyKind::None, &[]);
+    let mut s = session(PolicyAuth::None, &[]);
     for (sym, tail) in [
-        (SymDef::NULL, vec![0x00, 0x10]),
+        (SymDef::Null, vec![0x00, 0x10]),
         (
-            SymDef {
-                algorithm: AlgId::XOR,
-                key_bits: AlgId::SHA256.0,
-                mode: AlgId::CFB,
+            SymDef::Xor {
+                hash: AlgId::SHA256,
             },
             vec![0x00, 0x0A, 0x00, 0x0B],
         ),
@@ -116,12 +121,7 @@ fn sym_def_marshals_like_tpm2_tss() {
         let at = 11 + 8 + 16 + 2 + 4 + 2 + 100 + 2 + 4 + 6 + 4 + 6;
         assert_eq!(&bytes[at..at + tail.len()], &tail[..]);
         let back = SessionFile::from_bytes(&bytes).unwrap();
-        let got = back.session().unwrap().symmetric;
-        if sym.algorithm == AlgId::XOR {
-            assert_eq!((got.algorithm, got.key_bits), (AlgId::XOR, 0x0B));
-        } else {
-            assert_eq!(got, sym);
-        }
+        assert_eq!(back.session().unwrap().symmetric, sym);
     }
 }
 
@@ -149,7 +149,7 @@ fn bound_entity_pads_and_xors_the_auth_at_the_end() {
 #[test]
 fn bound_entity_is_wiped_on_drop_and_redacted() {
     let name = Name::new(&[0x00, 0x0B, 1, 2, 3]).unwrap();
-    let mut s = session(PolicyKind::None, &[]);
+    let mut s = session(PolicyAuth::None, &[]);
     s.bound_entity = esys_bound_entity(&name, b"s3cr3t");
     let shown = format!("{s:?}");
     assert!(
@@ -183,12 +183,18 @@ fn other_resources() -> Vec<EsysResource> {
         EsysResource::Key {
             handle: Handle(0x8100_0001),
             name: Name::new(&[0x00, 0x0B, 9, 9]).unwrap(),
-            public: Tpm2b::new(&[1, 2, 3, 4, 5]).unwrap(),
+            public: Tpm2bPublic(Public::rsa_2048_storage_parent()),
         },
         EsysResource::Nv {
             handle: Handle(0x0150_0000),
             name: Name::new(&[0x00, 0x0B, 7]).unwrap(),
-            nv_public: Tpm2b::new(&[6; 14]).unwrap(),
+            nv_public: Tpm2bNvPublic(NvPublic {
+                nv_index: Handle(0x0150_0000),
+                name_alg: AlgId::SHA256,
+                attributes: NvAttributes(0x0006_0006),
+                auth_policy: Digest::new(&[6; 14]).unwrap(),
+                data_size: 6,
+            }),
         },
     ]
 }
@@ -197,10 +203,12 @@ fn other_resources() -> Vec<EsysResource> {
 fn every_resource_kind_round_trips_in_both_forms() {
     for r in other_resources() {
         let ctx = SavedContext {
-            hierarchy: Handle::RH_OWNER,
-            saved_handle: Handle(0x8000_0000),
-            sequence: u64::MAX,
-            tpm_blob: ContextData::new(&[1; 10]).unwrap(),
+            tpm: Context {
+                hierarchy: Handle::RH_OWNER,
+                saved_handle: Handle(0x8000_0000),
+                sequence: u64::MAX,
+                context_blob: ContextData::new(&[1; 10]).unwrap(),
+            },
             resource: r.clone(),
         };
         assert_eq!(SavedContext::from_bytes(&ctx.to_bytes()).unwrap(), ctx);
@@ -247,7 +255,7 @@ fn resource_type_errors() {
 
 #[test]
 fn header_and_reserved_field_errors() {
-    let f = session_file(session(PolicyKind::None, &[]));
+    let f = session_file(session(PolicyAuth::None, &[]));
     let good = f.to_bytes();
     let edit = |at: usize, v: &[u8]| {
         let mut b = good.clone();
@@ -306,8 +314,8 @@ fn header_and_reserved_field_errors() {
 
 #[test]
 fn oversized_context_is_refused_when_writing() {
-    let mut f = session_file(session(PolicyKind::None, &[]));
-    f.context.tpm_blob = ContextData::new(&[0; MAX_CONTEXT_SIZE]).unwrap();
+    let mut f = session_file(session(PolicyAuth::None, &[]));
+    f.context.tpm.context_blob = ContextData::new(&[0; MAX_CONTEXT_SIZE]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let e = write_session_file(&dir.path().join("big"), &f).unwrap_err();
     assert!(
@@ -334,17 +342,13 @@ fn arb_nonce() -> impl Strategy<Value = Nonce> {
 
 fn arb_session() -> impl Strategy<Value = EsysSession> {
     let sym = prop_oneof![
-        Just(SymDef::NULL),
-        any::<u16>().prop_map(|h| SymDef {
-            algorithm: AlgId::XOR,
-            key_bits: h,
-            mode: AlgId::NULL
-        }),
-        (any::<u16>(), any::<u16>()).prop_map(|(k, m)| SymDef {
+        Just(SymDef::Null),
+        any::<u16>().prop_map(|h| SymDef::Xor { hash: AlgId(h) }),
+        (any::<u16>(), any::<u16>()).prop_map(|(k, m)| SymDef::Cipher(SymCipher {
             algorithm: AlgId::AES,
             key_bits: k,
             mode: AlgId(m)
-        }),
+        })),
     ];
     (
         arb_esys_name(),
@@ -365,9 +369,9 @@ fn arb_session() -> impl Strategy<Value = EsysSession> {
         arb_nonce(),
         arb_nonce(),
         prop::sample::select(vec![
-            PolicyKind::None,
-            PolicyKind::AuthValue,
-            PolicyKind::Password,
+            PolicyAuth::None,
+            PolicyAuth::AuthValue,
+            PolicyAuth::Password,
         ]),
     )
         .prop_map(|(be, sym, hash, key, st, attrs, nc, nt, pk)| EsysSession {
@@ -379,7 +383,7 @@ fn arb_session() -> impl Strategy<Value = EsysSession> {
             attributes: SessionAttributes(attrs),
             nonce_caller: nc,
             nonce_tpm: nt,
-            policy_kind: pk,
+            policy_auth: pk,
         })
 }
 
@@ -396,10 +400,12 @@ fn arb_session_file() -> impl Strategy<Value = SessionFile> {
             session_type: s.session_type,
             auth_hash: s.auth_hash,
             context: SavedContext {
-                hierarchy: Handle(h),
-                saved_handle: Handle(sh),
-                sequence: seq,
-                tpm_blob: ContextData::new(&blob).unwrap(),
+                tpm: Context {
+                    hierarchy: Handle(h),
+                    saved_handle: Handle(sh),
+                    sequence: seq,
+                    context_blob: ContextData::new(&blob).unwrap(),
+                },
                 resource: EsysResource::Session {
                     handle: Handle(sh),
                     name,
@@ -439,4 +445,202 @@ proptest! {
         bytes.truncate(cut.index(bytes.len()));
         prop_assert!(SessionFile::from_bytes(&bytes).is_err());
     }
+}
+
+/// Host states of every shape a session file carries: bound HMAC with AES, policy with a
+/// marker and XOR, trial with no cipher.
+fn engine_states() -> Vec<SessionState> {
+    let state = |handle, session_type, hash, symmetric, bound: bool, policy_auth| SessionState {
+        handle: Handle(handle),
+        session_type,
+        hash,
+        symmetric,
+        attributes: SessionAttributes(0x61),
+        session_key: SessionKey::new(&[0x5A; 48]).unwrap(),
+        key_is_secret: true,
+        nonce_caller: Nonce::new(&[0x11; 48]).unwrap(),
+        nonce_tpm: Nonce::new(&[0x22; 48]).unwrap(),
+        bound_entity: bound.then(|| crate::session::bound_entity(&[0x00, 0x0B, 1, 2, 3], b"bind")),
+        policy_auth,
+        audit_digest: Some(Digest::new(&[0x33; 48]).unwrap()),
+        allow_unprotected_encryption: true,
+        closed: false,
+        poisoned: false,
+    };
+    vec![
+        state(
+            0x0200_0001,
+            SessionType::HMAC,
+            HashAlg::Sha384,
+            Symmetric::AesCfb(256),
+            true,
+            PolicyAuth::None,
+        ),
+        state(
+            0x0300_0002,
+            SessionType::POLICY,
+            HashAlg::Sha256,
+            Symmetric::Xor(HashAlg::Sha512),
+            false,
+            PolicyAuth::Password,
+        ),
+        state(
+            0x0300_0003,
+            SessionType::TRIAL,
+            HashAlg::Sha1,
+            Symmetric::Null,
+            false,
+            PolicyAuth::AuthValue,
+        ),
+    ]
+}
+
+/// A session saved to its file form and read back has the same host state, less what the
+/// format does not hold (the audit digest and the caller's opt-in).
+#[test]
+fn session_state_round_trips_through_its_file_record() {
+    let context = Context {
+        sequence: 9,
+        saved_handle: Handle(0x0200_0001),
+        hierarchy: Handle::RH_NULL,
+        context_blob: ContextData::new(&[0xCD; 80]).unwrap(),
+    };
+    for state in engine_states() {
+        let file = SessionFile::from_state(context.clone(), &state);
+        file.check_consistent().unwrap();
+        let back = SessionFile::from_bytes(&file.to_bytes()).unwrap();
+        assert_eq!(back, file);
+        assert_eq!(back.context.tpm, context);
+        let EsysResource::Session {
+            handle,
+            name,
+            session,
+        } = &back.context.resource
+        else {
+            panic!("not a session: {:?}", back.context.resource.kind())
+        };
+        assert_eq!(*handle, state.handle);
+        assert_eq!(name.as_bytes(), state.handle.0.to_be_bytes());
+        let got = session.to_state(*handle).unwrap();
+        assert_eq!(got.handle, state.handle);
+        assert_eq!(got.session_type, state.session_type);
+        assert_eq!(got.hash, state.hash);
+        assert_eq!(got.symmetric, state.symmetric);
+        assert_eq!(got.attributes, state.attributes);
+        assert_eq!(got.session_key, state.session_key);
+        assert!(got.key_is_secret);
+        assert_eq!(got.nonce_caller, state.nonce_caller);
+        assert_eq!(got.nonce_tpm, state.nonce_tpm);
+        assert_eq!(got.bound_entity, state.bound_entity);
+        assert_eq!(got.policy_auth, state.policy_auth);
+        assert_eq!(got.audit_digest, None);
+        assert!(!got.allow_unprotected_encryption && !got.closed && !got.poisoned);
+    }
+}
+
+/// A record the engine cannot continue is refused with its cause; a policy session's recorded
+/// binding does not make it bound.
+#[test]
+fn session_records_the_engine_cannot_use_are_refused() {
+    let mut s = session(PolicyAuth::None, &[]);
+    s.symmetric = SymDef::Xor {
+        hash: AlgId::SM3_256,
+    };
+    assert!(matches!(
+        s.to_state(Handle(0x0200_0000)),
+        Err(SessionError::UnsupportedSymmetric(
+            AlgId::XOR,
+            0x12,
+            AlgId::NULL
+        ))
+    ));
+    let mut s = session(PolicyAuth::None, &[]);
+    s.auth_hash = AlgId::SHA3_256;
+    assert!(matches!(
+        s.to_state(Handle(0x0200_0000)),
+        Err(SessionError::Crypto(
+            crate::crypto::CryptoError::UnsupportedHash(AlgId::SHA3_256)
+        ))
+    ));
+    let mut s = session(PolicyAuth::AuthValue, &[]);
+    s.session_type = SessionType::POLICY;
+    s.bound_entity = esys_bound_entity(&Name::new(&[0x00, 0x0B, 7]).unwrap(), b"");
+    let state = s.to_state(Handle(0x0300_0000)).unwrap();
+    assert_eq!(state.bound_entity, None);
+    assert_eq!(state.policy_auth, PolicyAuth::AuthValue);
+    assert!(!state.key_is_secret, "an empty session key is no secret");
+}
+
+/// ESYS's `type_policy_session` values, both ways.
+#[test]
+fn policy_markers_use_the_esys_values() {
+    for (auth, value) in [
+        (PolicyAuth::None, 0),
+        (PolicyAuth::AuthValue, 1),
+        (PolicyAuth::Password, 2),
+    ] {
+        assert_eq!(esys::policy_auth_to_esys(auth), value);
+        assert_eq!(esys::policy_auth_from_esys(value).unwrap(), auth);
+        let bytes = session_file(session(auth, &[])).to_bytes();
+        // The marker is the u32 before sizeSessionValue and sizeHmacValue.
+        assert_eq!(bytes[bytes.len() - 8..bytes.len() - 4], value.to_be_bytes());
+    }
+    assert!(matches!(
+        esys::policy_auth_from_esys(3),
+        Err(FileError::BadValue {
+            what: "policy session kind",
+            value: 3
+        })
+    ));
+}
+
+/// The public areas in key and NV records are read as TPM structures: bytes that are not a
+/// public area are refused when the file is read, not passed on.
+#[test]
+fn resource_public_areas_are_parsed() {
+    let key = &other_resources()[1];
+    let mut bytes = key.to_bytes();
+    // After handle, name (2 + 4) and resource type: the TPM2B_PUBLIC, whose area starts with
+    // its type. TPM_ALG_AES is no object type.
+    let at = 4 + 2 + 4 + 4 + 2;
+    assert_eq!(bytes[at..at + 2], [0x00, 0x01], "an RSA key");
+    bytes[at..at + 2].copy_from_slice(&[0x00, 0x06]);
+    assert!(matches!(
+        EsysResource::from_bytes(&bytes),
+        Err(FileError::BadValue {
+            what: "public area",
+            value: 0x06
+        })
+    ));
+    // A size that leaves bytes of the area unread inside the TPM2B.
+    let mut bytes = key.to_bytes();
+    let size = u16::from_be_bytes([bytes[at - 2], bytes[at - 1]]);
+    bytes[at - 2..at].copy_from_slice(&(size + 1).to_be_bytes());
+    bytes.insert(at + usize::from(size), 0);
+    assert!(EsysResource::from_bytes(&bytes).is_err());
+    let nv = &other_resources()[2];
+    let mut bytes = nv.to_bytes();
+    let size = u16::from_be_bytes([bytes[4 + 2 + 3 + 4], bytes[4 + 2 + 3 + 5]]);
+    assert_eq!(usize::from(size), 4 + 2 + 4 + 2 + 14 + 2);
+    bytes.truncate(bytes.len() - 1);
+    assert!(EsysResource::from_bytes(&bytes).is_err());
+}
+
+/// A session's TPMT_SYM_DEF is read as one: TPM_ALG_SYMCIPHER is an object type, not a
+/// symmetric algorithm, so its bytes cannot be interpreted.
+#[test]
+fn a_session_symmetric_that_is_no_sym_def_is_refused() {
+    let f = session_file(session(PolicyAuth::None, &[]));
+    let mut bytes = f.to_bytes();
+    // As in `sym_def_marshals_like_tpm2_tss`.
+    let at = 11 + 8 + 16 + 2 + 4 + 2 + 100 + 2 + 4 + 6 + 4 + 6;
+    assert_eq!(bytes[at..at + 2], [0x00, 0x06]);
+    bytes[at..at + 2].copy_from_slice(&[0x00, 0x25]);
+    assert!(matches!(
+        SessionFile::from_bytes(&bytes),
+        Err(FileError::BadValue {
+            what: "symmetric algorithm",
+            value: 0x25
+        })
+    ));
 }

@@ -12,12 +12,16 @@ use core::fmt;
 use zeroize::Zeroize;
 
 use crate::crypto::{self, HashAlg};
-use crate::wire::{AlgId, Digest, Handle, Nonce, Secret, SessionAttributes, SessionType};
+use crate::wire::{
+    AlgId, Digest, Handle, Nonce, Secret, SessionAttributes, SessionType, SymCipher, SymDef,
+};
 
 /// The session key: at most one digest of the session's hash. Zeroized on drop.
 pub type SessionKey = Secret<64>;
 
-/// Parameter encryption algorithm of a session (the `symmetric` of TPM2_StartAuthSession).
+/// Parameter encryption algorithm of a session: the TPMT_SYM_DEF choices the engine
+/// implements. The wire form is [`SymDef`]; the conversions both ways are below (`From`
+/// and `TryFrom`), and nothing else marshals a session's algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Symmetric {
     /// No parameter encryption.
@@ -28,30 +32,43 @@ pub enum Symmetric {
     Xor(HashAlg),
 }
 
-impl Symmetric {
-    /// The TPMT_SYM_DEF fields: (algorithm, keyBits or hash, mode).
-    pub fn to_fields(self) -> (AlgId, u16, AlgId) {
-        match self {
-            Symmetric::Null => (AlgId::NULL, 0, AlgId::NULL),
-            Symmetric::AesCfb(bits) => (AlgId::AES, bits, AlgId::CFB),
-            Symmetric::Xor(h) => (AlgId::XOR, h.alg_id().0, AlgId::NULL),
+impl From<Symmetric> for SymDef {
+    fn from(s: Symmetric) -> SymDef {
+        match s {
+            Symmetric::Null => SymDef::Null,
+            Symmetric::AesCfb(key_bits) => SymDef::Cipher(SymCipher {
+                algorithm: AlgId::AES,
+                key_bits,
+                mode: AlgId::CFB,
+            }),
+            Symmetric::Xor(h) => SymDef::Xor { hash: h.alg_id() },
         }
     }
+}
 
-    /// The algorithm for TPMT_SYM_DEF fields (the inverse of [`Symmetric::to_fields`]);
-    /// [`SessionError::UnsupportedSymmetric`] for anything but TPM_ALG_NULL, AES-CFB with
-    /// 128/192/256 bits, or XOR with a supported hash.
-    pub fn from_fields(alg: AlgId, bits: u16, mode: AlgId) -> Result<Self, SessionError> {
-        match alg {
-            AlgId::NULL => Ok(Symmetric::Null),
-            AlgId::AES if mode == AlgId::CFB && matches!(bits, 128 | 192 | 256) => {
-                Ok(Symmetric::AesCfb(bits))
+/// Refuses what the engine cannot do: anything but TPM_ALG_NULL, AES-CFB with 128/192/256
+/// bits, or XOR with a supported hash ([`SessionError::UnsupportedSymmetric`]).
+impl TryFrom<SymDef> for Symmetric {
+    type Error = SessionError;
+
+    fn try_from(def: SymDef) -> Result<Self, SessionError> {
+        match def {
+            SymDef::Null => Ok(Symmetric::Null),
+            SymDef::Xor { hash } => HashAlg::from_alg_id(hash)
+                .map(Symmetric::Xor)
+                .map_err(|_| SessionError::UnsupportedSymmetric(AlgId::XOR, hash.0, AlgId::NULL)),
+            SymDef::Cipher(c)
+                if c.algorithm == AlgId::AES
+                    && c.mode == AlgId::CFB
+                    && matches!(c.key_bits, 128 | 192 | 256) =>
+            {
+                Ok(Symmetric::AesCfb(c.key_bits))
             }
-            AlgId::XOR => Ok(Symmetric::Xor(
-                HashAlg::from_alg_id(AlgId(bits))
-                    .map_err(|_| SessionError::UnsupportedSymmetric(alg, bits, mode))?,
+            SymDef::Cipher(c) => Err(SessionError::UnsupportedSymmetric(
+                c.algorithm,
+                c.key_bits,
+                c.mode,
             )),
-            _ => Err(SessionError::UnsupportedSymmetric(alg, bits, mode)),
         }
     }
 }
@@ -282,43 +299,6 @@ pub fn bound_entity(name: &[u8], auth: &[u8]) -> BoundEntity {
     out
 }
 
-impl crate::wire::Marshal for Symmetric {
-    fn marshal(&self, w: &mut crate::wire::Writer<'_>) {
-        let (alg, bits, mode) = self.to_fields();
-        alg.marshal(w);
-        match self {
-            Symmetric::Null => {}
-            Symmetric::Xor(_) => w.u16(bits),
-            Symmetric::AesCfb(_) => {
-                w.u16(bits);
-                mode.marshal(w);
-            }
-        }
-    }
-}
-
-impl crate::wire::Unmarshal for Symmetric {
-    fn unmarshal(r: &mut crate::wire::Reader<'_>) -> Result<Self, crate::wire::WireError> {
-        let alg = AlgId::unmarshal(r)?;
-        let bad = |v: u16| crate::wire::WireError::BadValue {
-            what: "session TPMT_SYM_DEF",
-            value: v as u32,
-        };
-        match alg {
-            AlgId::NULL => Ok(Symmetric::Null),
-            AlgId::XOR => {
-                let h = r.u16()?;
-                Symmetric::from_fields(alg, h, AlgId::NULL).map_err(|_| bad(h))
-            }
-            _ => {
-                let bits = r.u16()?;
-                let mode = AlgId::unmarshal(r)?;
-                Symmetric::from_fields(alg, bits, mode).map_err(|_| bad(alg.0))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +308,82 @@ mod tests {
         assert_eq!(trim_auth(b"ab\0\0"), b"ab");
         assert_eq!(trim_auth(b"\0\0"), b"");
         assert_eq!(trim_auth(b"a\0b"), b"a\0b");
+    }
+
+    /// Every algorithm the engine does converts to the TPMT_SYM_DEF bytes TPM2_StartAuthSession
+    /// and the session files carry, and back.
+    #[test]
+    fn symmetric_converts_to_the_wire_sym_def_and_back() {
+        use crate::wire::Marshal;
+        let cases: [(Symmetric, &[u8]); 6] = [
+            (Symmetric::Null, &[0x00, 0x10]),
+            (
+                Symmetric::AesCfb(128),
+                &[0x00, 0x06, 0x00, 0x80, 0x00, 0x43],
+            ),
+            (
+                Symmetric::AesCfb(192),
+                &[0x00, 0x06, 0x00, 0xC0, 0x00, 0x43],
+            ),
+            (
+                Symmetric::AesCfb(256),
+                &[0x00, 0x06, 0x01, 0x00, 0x00, 0x43],
+            ),
+            (Symmetric::Xor(HashAlg::Sha1), &[0x00, 0x0A, 0x00, 0x04]),
+            (Symmetric::Xor(HashAlg::Sha512), &[0x00, 0x0A, 0x00, 0x0D]),
+        ];
+        for (sym, bytes) in cases {
+            let def = SymDef::from(sym);
+            assert_eq!(def.to_bytes(), bytes, "{sym:?}");
+            assert_eq!(Symmetric::try_from(def).unwrap(), sym);
+        }
+    }
+
+    /// What the engine cannot do is refused with the algorithm, bits (or XOR hash) and mode.
+    #[test]
+    fn symmetric_refuses_what_the_engine_cannot_do() {
+        let cipher = |algorithm, key_bits, mode| {
+            SymDef::Cipher(SymCipher {
+                algorithm,
+                key_bits,
+                mode,
+            })
+        };
+        for (def, fields) in [
+            (
+                cipher(AlgId::AES, 128, AlgId::OFB),
+                (AlgId::AES, 128, AlgId::OFB),
+            ),
+            (
+                cipher(AlgId::AES, 64, AlgId::CFB),
+                (AlgId::AES, 64, AlgId::CFB),
+            ),
+            (
+                cipher(AlgId::SM4, 128, AlgId::CFB),
+                (AlgId::SM4, 128, AlgId::CFB),
+            ),
+            (
+                cipher(AlgId::TDES, 128, AlgId::CFB),
+                (AlgId::TDES, 128, AlgId::CFB),
+            ),
+            (
+                SymDef::Xor {
+                    hash: AlgId::SM3_256,
+                },
+                (AlgId::XOR, AlgId::SM3_256.0, AlgId::NULL),
+            ),
+            (
+                SymDef::Xor { hash: AlgId::NULL },
+                (AlgId::XOR, AlgId::NULL.0, AlgId::NULL),
+            ),
+        ] {
+            match Symmetric::try_from(def) {
+                Err(SessionError::UnsupportedSymmetric(a, b, m)) => {
+                    assert_eq!((a, b, m), fields, "{def:?}")
+                }
+                other => panic!("{def:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -147,6 +147,12 @@ impl<'a, const N: usize> Arbitrary<'a> for Secret<N> {
     }
 }
 
+impl<'a> Arbitrary<'a> for Nonce {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        built(Nonce::new(some_bytes(u, Nonce::CAPACITY)?))
+    }
+}
+
 impl<'a> Arbitrary<'a> for Tpm2bRef<'a> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         // The size field is a u16: anything longer could not be written.

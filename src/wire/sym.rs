@@ -52,7 +52,9 @@ impl SymCipher {
 }
 
 /// TPMT_SYM_DEF: the symmetric algorithm of a session (parameter encryption) or of
-/// TPM2_EncryptDecrypt-style commands.
+/// TPM2_EncryptDecrypt-style commands. The session engine's own choice,
+/// [`Symmetric`](crate::session::Symmetric), is the subset it implements and converts to and
+/// from this type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SymDef {
     /// TPM_ALG_NULL: no key bits, no mode.

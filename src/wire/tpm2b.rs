@@ -184,8 +184,6 @@ pub const MAX_FRAME_SIZE: usize = 4096;
 
 /// TPM2B_DIGEST: a hash value, at most the largest digest (64 bytes).
 pub type Digest = Tpm2b<MAX_DIGEST_SIZE>;
-/// TPM2B_NONCE: a session nonce (16 bytes up to the session hash's digest size).
-pub type Nonce = Tpm2b<MAX_DIGEST_SIZE>;
 /// TPM2B_DATA: caller data such as qualifyingData or outsideInfo (at most a digest).
 pub type Data = Tpm2b<MAX_DIGEST_SIZE>;
 /// TPM2B_NAME: an entity's name, either its 4-byte handle or nameAlg (2 bytes) followed by
@@ -213,6 +211,89 @@ pub type Timeout = Tpm2b<8>;
 /// TPM2B_ATTEST: a marshalled TPMS_ATTEST, as signed by the TPM (parse it with
 /// [`Attestation`](super::Attestation)).
 pub type Attest = Tpm2b<MAX_FRAME_SIZE>;
+
+/// TPM2B_NONCE: a session nonce (16 bytes up to the session hash's digest size). The same
+/// size and encoding as a [`Digest`] but a type of its own, so that the session engine cannot
+/// put a digest where a nonce belongs or the other way round; `as_bytes` is the only way
+/// across:
+///
+/// ```
+/// use tpm2_wire::wire::{Digest, Nonce};
+/// let nonce = Nonce::new(&[7; 32]).unwrap();
+/// let digest = Digest::new(nonce.as_bytes()).unwrap();
+/// assert_eq!(digest.as_bytes(), nonce.as_bytes());
+/// ```
+///
+/// ```compile_fail
+/// use tpm2_wire::wire::{Digest, Nonce};
+/// let digest: Digest = Nonce::new(&[7; 32]).unwrap();
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Nonce(Tpm2b<MAX_DIGEST_SIZE>);
+
+impl Nonce {
+    /// The most bytes a nonce holds (the largest digest).
+    pub const CAPACITY: usize = MAX_DIGEST_SIZE;
+
+    /// A zero-length nonce (size field 0).
+    pub const fn empty() -> Self {
+        Nonce(Tpm2b::empty())
+    }
+
+    /// Copies `bytes` in; fails if they exceed [`Nonce::CAPACITY`].
+    pub fn new(bytes: &[u8]) -> Result<Self, WireError> {
+        Tpm2b::new(bytes).map(Nonce)
+    }
+
+    /// Replaces the contents with `bytes`; fails with [`WireError::TooLarge`] (leaving the
+    /// contents unchanged) if they exceed [`Nonce::CAPACITY`].
+    pub fn set(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        self.0.set(bytes)
+    }
+
+    /// The nonce's bytes (without the size field).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Length in bytes (the TPM2B's size field).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the size field is 0.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl AsRef<[u8]> for Nonce {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Marshal for Nonce {
+    const TPM2B: bool = true;
+
+    fn marshal(&self, w: &mut Writer<'_>) {
+        self.0.marshal(w)
+    }
+}
+
+impl Unmarshal for Nonce {
+    const TPM2B: bool = true;
+
+    fn unmarshal(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Tpm2b::unmarshal(r).map(Nonce)
+    }
+}
 
 /// A secret TPM2B (auth values, sensitive data): zeroized on drop, compared in constant time,
 /// and never shown by `Debug`.

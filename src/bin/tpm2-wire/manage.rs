@@ -3,8 +3,9 @@
 use clap::Args;
 use serde_json::json;
 
+use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::inventory::{self, Selector, SessionInfo};
-use tpm2_wire::registry::{hash_name, session_type_name, Registry};
+use tpm2_wire::registry::{session_type_name, Registry};
 
 use crate::tools::open_tpm;
 use crate::CliResult;
@@ -42,7 +43,7 @@ fn session_json(s: &SessionInfo) -> serde_json::Value {
         "handle": format!("0x{:08x}", s.handle.0),
         "loaded": s.loaded,
         "type": s.session_type.map(session_type_name),
-        "hash": s.hash.map(hash_name),
+        "hash": s.hash.map(HashAlg::name),
         "pid": s.pid,
         "owner_alive": s.owner_alive,
         "created": s.created,
@@ -89,7 +90,7 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
             },
             if s.loaded { "loaded" } else { "saved" },
             s.session_type.map_or("-", session_type_name),
-            s.hash.map_or("-", hash_name),
+            s.hash.map_or("-", HashAlg::name),
             s.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             s.owner_alive.map_or("-", |a| if a { "yes" } else { "no" }),
             s.created.map_or_else(|| "-".into(), inventory::format_time),

@@ -11,7 +11,7 @@ use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::ek::{CaBundle, EkAlg, VerifiedEk};
 use tpm2_wire::files;
 use tpm2_wire::inventory;
-use tpm2_wire::registry::{hash_name, session_type_name};
+use tpm2_wire::registry::session_type_name;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
     Auth, CommandCode, Digest, Handle, Name, PcrSelection, PcrSelectionList, PropertyTag,
@@ -586,7 +586,7 @@ pub fn config(a: ConfigArgs) -> CliResult {
     println!("Session-Handle: 0x{:08x}", handle.0);
     println!("Session-Type: {}", session_type_name(file.session_type));
     let hash = HashAlg::from_alg_id(file.auth_hash)
-        .map(hash_name)
+        .map(HashAlg::name)
         .unwrap_or("unknown");
     println!("Session-Hash: {hash}");
     println!("Session-Attributes: {}", attribute_list(attrs));
