@@ -123,11 +123,13 @@ impl ClientCase {
         };
         if let Kind::NvRead(_) = kind {
             // Fill the NV area so reads return real data (through a decrypt session).
-            case.state.attributes =
-                SessionAttributes(SessionAttributes::CONTINUE_SESSION | SessionAttributes::DECRYPT);
+            case.state.set_attributes(SessionAttributes(
+                SessionAttributes::CONTINUE_SESSION | SessionAttributes::DECRYPT,
+            ));
             case.write();
-            case.state.attributes =
-                SessionAttributes(SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT);
+            case.state.set_attributes(SessionAttributes(
+                SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
+            ));
         }
         case
     }

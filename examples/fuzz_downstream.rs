@@ -31,10 +31,12 @@ fn store_and_load(
     offset: u16,
 ) -> tpm2_wire::Result<MaxNvBuffer> {
     // NV_Write's first parameter is the data; NV_Read's first response parameter is.
-    session.attributes = session
-        .attributes
-        .with(SessionAttributes::DECRYPT, true)
-        .with(SessionAttributes::ENCRYPT, false);
+    session.set_attributes(
+        session
+            .attributes()
+            .with(SessionAttributes::DECRYPT, true)
+            .with(SessionAttributes::ENCRYPT, false),
+    );
     let write = NvWrite {
         auth_handle: nv.clone(),
         nv_index: nv.clone(),
@@ -48,10 +50,12 @@ fn store_and_load(
             auth,
         }],
     )?;
-    session.attributes = session
-        .attributes
-        .with(SessionAttributes::DECRYPT, false)
-        .with(SessionAttributes::ENCRYPT, true);
+    session.set_attributes(
+        session
+            .attributes()
+            .with(SessionAttributes::DECRYPT, false)
+            .with(SessionAttributes::ENCRYPT, true),
+    );
     let read = NvRead {
         auth_handle: nv.clone(),
         nv_index: nv.clone(),

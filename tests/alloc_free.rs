@@ -165,8 +165,9 @@ fn nv_write_1k_with_a_decrypt_session_does_not_allocate() {
 
     // The data arrived intact (the responder decrypted it), read back through an encrypt
     // session, also without allocating.
-    state.attributes =
-        SessionAttributes(SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT);
+    state.set_attributes(SessionAttributes(
+        SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
+    ));
     let read = NvRead {
         auth_handle: nv.clone(),
         nv_index: nv,

@@ -51,8 +51,8 @@ fn read(nv: &Entity) -> NvRead {
 
 fn host_digest(s: &Session) -> Digest {
     s.state()
-        .audit_digest
-        .clone()
+        .audit_digest()
+        .cloned()
         .expect("the session has audited")
 }
 
@@ -63,7 +63,7 @@ fn audit_digest_matches_the_tpm_across_commands_hashes_and_resets() {
     let nv = nv(&tpm, 0x0150_0030, &auth);
     for hash in HASHES {
         let mut s = Session::start(&tpm, &SessionOptions::audit().hash(hash)).unwrap();
-        assert!(s.state().audit_digest.is_none(), "nothing audited yet");
+        assert!(s.state().audit_digest().is_none(), "nothing audited yet");
         let mut previous = Vec::new();
         for round in 0..3 {
             tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])

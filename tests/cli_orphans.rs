@@ -152,8 +152,8 @@ fn flush_by_pid_and_date() {
     assert!(err.contains("YYYY/MM/DD"), "{err}");
     let out = env.ok(&["session", "flush", "--pid", &me]);
     assert!(out.contains("2 session(s) flushed"), "{out}");
-    assert!(session_by_handle(&env, a.handle.0).is_none());
-    assert!(session_by_handle(&env, b.handle.0).is_none());
+    assert!(session_by_handle(&env, a.handle().0).is_none());
+    assert!(session_by_handle(&env, b.handle().0).is_none());
     // A handle that is not a session handle is refused before anything is sent.
     let err = env.fails(&["session", "flush", "--handle", "0x81000001"]);
     assert!(err.contains("not a session handle"), "{err}");

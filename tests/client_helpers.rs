@@ -44,15 +44,15 @@ fn random_bytes_of_any_length() {
     // Protected by a salted session: encrypted responses, attributes left as they were.
     let salt = salt_key(&tpm, Salt::Ecc).unwrap();
     let mut s = Session::start(&tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
-    let before = s.state().attributes;
+    let before = s.state().attributes();
     assert_eq!(tpm.get_random_protected(200, &mut s).unwrap().len(), 200);
-    assert_eq!(s.state().attributes, before);
+    assert_eq!(s.state().attributes(), before);
     // A session that can neither encrypt nor audit is refused, and left usable.
     let mut plain = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
     assert!(tpm.get_random_protected(8, &mut plain).is_err());
     let mut audit = Session::start(&tpm, &SessionOptions::audit()).unwrap();
     assert_eq!(tpm.get_random_protected(8, &mut audit).unwrap().len(), 8);
-    assert!(audit.state().audit_digest.is_some());
+    assert!(audit.state().audit_digest().is_some());
     drop((s, plain, audit));
     flush(&tpm, salt.entity.handle);
 }
@@ -87,8 +87,8 @@ fn start_specs_follow_tpm2_tools_rules() {
 
     // Trial by default, no cipher.
     let s = StartSpec::default().start(&tpm).unwrap();
-    assert_eq!(s.state().session_type, SessionType::TRIAL);
-    assert_eq!(s.state().symmetric, Symmetric::Null);
+    assert_eq!(s.state().session_type(), SessionType::TRIAL);
+    assert_eq!(s.state().symmetric(), Symmetric::Null);
     drop(s);
     // -c: salted, bound, AES-128-CFB both ways.
     let s = StartSpec {
@@ -98,9 +98,9 @@ fn start_specs_follow_tpm2_tools_rules() {
     }
     .start(&tpm)
     .unwrap();
-    assert_eq!(s.state().symmetric, Symmetric::AesCfb(128));
+    assert_eq!(s.state().symmetric(), Symmetric::AesCfb(128));
     assert!(s.state().has_secret_key());
-    let a = s.state().attributes;
+    let a = s.state().attributes();
     assert!(a.contains(SessionAttributes::DECRYPT) && a.contains(SessionAttributes::ENCRYPT));
     drop(s);
     // --audit-session alone: no cipher; with --hmac-session: AES.
@@ -114,8 +114,8 @@ fn start_specs_follow_tpm2_tools_rules() {
         }
         .start(&tpm)
         .unwrap();
-        assert_eq!(s.state().symmetric, sym, "{kind:?}");
-        assert!(s.state().attributes.contains(SessionAttributes::AUDIT));
+        assert_eq!(s.state().symmetric(), sym, "{kind:?}");
+        assert!(s.state().attributes().contains(SessionAttributes::AUDIT));
     }
     // Refusals, before anything starts.
     let trial_salted = StartSpec {

@@ -518,7 +518,7 @@ fn encryption_with_a_derivable_key_is_refused() {
     )
     .unwrap();
     // Its key is not empty (KDFa of the nonces), but anyone can compute it.
-    assert!(!bound_empty.state().session_key.is_empty());
+    assert!(!bound_empty.state().session_key().is_empty());
     assert!(!bound_empty.state().has_secret_key());
     refused(&mut bound_empty, "bound to an empty auth value");
 
@@ -528,7 +528,7 @@ fn encryption_with_a_derivable_key_is_refused() {
     refused(&mut reloaded, "unsalted, from a file");
 
     // The opt-in is what permits it.
-    reloaded.state_mut().allow_unprotected_encryption = true;
+    reloaded.allow_unprotected_encryption();
     r.tpm.execute(&random, &mut [reloaded.extra()]).unwrap();
     drop((reloaded, bound_empty));
     flush(&r.direct, key.handle);
@@ -540,7 +540,7 @@ fn encryption_with_a_derivable_key_is_refused() {
 fn the_relay_passes_clean_traffic() {
     let r = rig();
     let mut s = Session::start(&r.tpm, &SessionOptions::audit()).unwrap();
-    assert!(s.state().attributes.contains(SessionAttributes::AUDIT));
+    assert!(s.state().attributes().contains(SessionAttributes::AUDIT));
     for _ in 0..20 {
         let out = r
             .tpm
@@ -555,7 +555,7 @@ fn the_relay_passes_clean_traffic() {
     }
     assert_eq!(count(&r.relay, GET_RANDOM), 20);
     assert_eq!(r.relay.tampered(), 0);
-    let host = s.state().audit_digest.clone().expect("audited");
+    let host = s.state().audit_digest().cloned().expect("audited");
     assert_eq!(tpm_session_audit_digest(&r.direct, s.handle()), host);
     drop(s);
     assert_no_sessions(&r.direct);

@@ -51,7 +51,7 @@ fn our_policy_session_file_is_extended_by_tpm2_tools_and_continued_by_us() {
     let mut s = tpm.load_session_file(&f).unwrap();
     assert_eq!(s.policy_digest().unwrap().as_bytes(), &tools_digest[..]);
     assert_eq!(
-        s.state().policy_auth,
+        s.state().policy_auth(),
         tpm2_wire::session::PolicyAuth::Password,
         "the PolicyPassword marker written by ESYS is read back"
     );

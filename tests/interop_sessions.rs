@@ -110,7 +110,7 @@ fn calc_pcr(tpm: &Tpm, c: &mut PolicyCalculator, pcrs: &[u8]) {
 }
 
 fn audited_random(tpm: &Tpm, s: &mut Session) {
-    let saved = s.state().attributes;
+    let saved = s.state().attributes();
     s.set_attributes(SessionAttributes(
         SessionAttributes::CONTINUE_SESSION | SessionAttributes::AUDIT,
     ));
@@ -121,8 +121,8 @@ fn audited_random(tpm: &Tpm, s: &mut Session) {
 
 /// GetRandom with the response encrypted under the session key (salted or bound sessions).
 fn encrypted_random(tpm: &Tpm, s: &mut Session) {
-    assert!(!s.state().session_key.is_empty(), "{:?}", s.state());
-    let saved = s.state().attributes;
+    assert!(!s.state().session_key().is_empty(), "{:?}", s.state());
+    let saved = s.state().attributes();
     s.set_attributes(SessionAttributes(
         SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
     ));
@@ -232,7 +232,7 @@ fn policy_built_partly_by_tools_and_partly_by_us_matches_tpm_and_calculator() {
     calc_pcr(&env.tpm, &mut c, &[2]);
     assert_eq!(env.tools_digest(&f), c.digest().as_bytes());
     let ses = env.tpm.load_session_file(&f).unwrap();
-    assert_eq!(ses.state().policy_auth, PolicyAuth::Password);
+    assert_eq!(ses.state().policy_auth(), PolicyAuth::Password);
     ses.save_to_file(&f).unwrap();
     env.tool(&["tpm2_flushcontext", s(&f)]);
     env.done();
@@ -273,7 +273,7 @@ fn tools_audit_session_audits_our_command_and_tools_continue() {
     let f = env.path("audit.ctx");
     env.tool(&["tpm2_startauthsession", "--audit-session", "-S", s(&f)]);
     let mut ses = env.tpm.load_session_file(&f).unwrap();
-    assert!(ses.state().attributes.contains(SessionAttributes::AUDIT));
+    assert!(ses.state().attributes().contains(SessionAttributes::AUDIT));
     audited_random(&env.tpm, &mut ses);
     ses.save_to_file(&f).unwrap();
     env.tool(&["tpm2_getrandom", "-S", s(&f), "8", "--hex"]);
@@ -342,7 +342,7 @@ fn our_policy_session_is_extended_by_tools_and_matches_the_calculator() {
     assert_eq!(env.tools_digest(&f), c.digest().as_bytes());
     let mut ses = env.tpm.load_session_file(&f).unwrap();
     assert_eq!(ses.policy_digest().unwrap(), *c.digest());
-    assert_eq!(ses.state().policy_auth, PolicyAuth::Password);
+    assert_eq!(ses.state().policy_auth(), PolicyAuth::Password);
     ses.save_to_file(&f).unwrap();
     env.tool(&["tpm2_flushcontext", s(&f)]);
     env.done();

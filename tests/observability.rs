@@ -90,7 +90,7 @@ fn spans_and_events_carry_no_secret() {
         )
         .unwrap();
     assert_eq!(out.out_data.as_bytes(), &secret[..]);
-    let session_key = s.state().session_key.as_bytes().to_vec();
+    let session_key = s.state().session_key().as_bytes().to_vec();
     assert!(!session_key.is_empty());
     drop(s);
     flush(&tpm, sealed.handle);

@@ -57,7 +57,7 @@ fn start_records_and_flush_or_drop_removes() {
     s.set_attributes(SessionAttributes(SessionAttributes::AUDIT));
     tpm.execute(&GetRandom { bytes_requested: 4 }, &mut [s.extra()])
         .unwrap();
-    assert!(s.state().closed);
+    assert!(s.state().is_closed());
     assert!(reg.get(&tpm.describe(), h).unwrap().is_some());
     drop(s);
     assert!(reg.get(&tpm.describe(), h).unwrap().is_none());

@@ -9,6 +9,7 @@ use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::{self, CommandInfo, SessionSlot};
+use tpm2_wire::session::StateRecord;
 use tpm2_wire::session::{bound_entity, PolicyAuth, SessionError, SessionState, Symmetric};
 use tpm2_wire::wire::{
     Auth, AuthResponseRef, CommandCode, Handle, Nonce, Reader, Secret, SessionAttributes,
@@ -181,7 +182,7 @@ fn state(c: &Case) -> SessionState {
                 0
             },
     );
-    SessionState {
+    SessionState::restore(StateRecord {
         handle: Handle(0x0200_0000),
         session_type: match c.kind {
             Kind::Hmac | Kind::HmacBound | Kind::HmacBoundElsewhere | Kind::HmacBoundOtherAuth => {
@@ -208,9 +209,7 @@ fn state(c: &Case) -> SessionState {
         },
         audit_digest: None,
         allow_unprotected_encryption: true,
-        closed: false,
-        poisoned: false,
-    }
+    })
 }
 
 /// A name that differs from `name` (in its first byte; the bind auth value lands in the last
@@ -400,7 +399,10 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
     let verified = match engine::verify_response(&info, &mut slots, &pending, &auths, &rsp_params) {
         Ok(verified) => verified,
         Err(e) => {
-            assert!(st.poisoned, "a failed response poisons the session");
+            assert!(
+                st.is_desynchronized(),
+                "a failed response poisons the session"
+            );
             return Err(e);
         }
     };
@@ -411,11 +413,11 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
         "response decrypted"
     );
     assert_eq!(
-        st.nonce_tpm.as_bytes(),
+        st.nonce_tpm().as_bytes(),
         &c.new_nonce_tpm[..],
         "nonceTPM rolled"
     );
-    assert_eq!(st.nonce_caller.as_bytes(), &nonce_caller[..]);
+    assert_eq!(st.nonce_caller().as_bytes(), &nonce_caller[..]);
     Ok(())
 }
 

@@ -265,8 +265,8 @@ fn one_extra_session_decrypts_and_encrypts_then_three_sessions() {
     }
     let host = audit
         .state()
-        .audit_digest
-        .clone()
+        .audit_digest()
+        .cloned()
         .expect("audit digest kept");
     assert_eq!(tpm_session_audit_digest(&tpm, audit.handle()), host);
     drop((authorizer, crypt, audit));
@@ -626,7 +626,7 @@ fn sessions_are_flushed_once() {
     last.set_attributes(SessionAttributes(SessionAttributes::AUDIT));
     tpm.execute(&GetRandom { bytes_requested: 4 }, &mut [last.extra()])
         .unwrap();
-    assert!(last.state().closed, "the TPM ended the session");
+    assert!(last.state().is_closed(), "the TPM ended the session");
     let before = sent.load(Ordering::SeqCst);
     last.flush().unwrap();
     assert_eq!(

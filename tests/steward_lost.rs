@@ -86,7 +86,7 @@ fn session_flushed_by_another_connection_is_lost_not_a_wrong_password() {
         reason.contains("TPM_RC_REFERENCE_S0"),
         "the TPM names the session slot: {reason}"
     );
-    assert!(s.state().closed, "the session is marked closed");
+    assert!(s.state().is_closed(), "the session is marked closed");
     assert_eq!(lockout_counter(&tpm), 0, "no dictionary-attack count");
     // Used again: refused without asking the TPM.
     expect_lost(read_with(&tpm, &nv, &mut s, &auth), s.handle());
@@ -121,13 +121,13 @@ fn policy_session_flushed_behind_our_back_is_lost_in_the_handle_area() {
     .unwrap()
     .keep();
     assert_eq!(
-        stranger.handle,
+        stranger.handle(),
         s.handle(),
         "the TPM reuses the freed handle"
     );
     drop(s);
     // Still there: our drop did not flush it.
-    flush(&tpm, stranger.handle);
+    flush(&tpm, stranger.handle());
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn reuse_scenario(guarded: bool) -> (tpm2_wire::Result<Vec<u8>>, u32) {
     let stranger = Session::start(&other, &SessionOptions::hmac())
         .unwrap()
         .keep();
-    assert_eq!(stranger.handle, s.handle(), "the stranger got our handle");
+    assert_eq!(stranger.handle(), s.handle(), "the stranger got our handle");
 
     let r = read_with(&tpm, &nv, &mut s, &auth);
     let count = lockout_counter(&tpm);
@@ -212,7 +212,7 @@ fn reuse_scenario(guarded: bool) -> (tpm2_wire::Result<Vec<u8>>, u32) {
     let _ = s.keep();
     // Always leave the TPM usable.
     reset_lockout(&tpm);
-    flush(&tpm, stranger.handle);
+    flush(&tpm, stranger.handle());
     assert_nothing_loaded(&tpm);
     undefine_nv(&tpm, &nv);
     (r, count)
@@ -285,7 +285,7 @@ fn keep_of_a_parked_session_leaves_it_loaded_and_save_of_a_lost_one_fails() {
         vec![h],
         "kept loaded, not stranded"
     );
-    flush(&tpm, state.handle);
+    flush(&tpm, state.handle());
 
     let mut s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
     s.park().unwrap();

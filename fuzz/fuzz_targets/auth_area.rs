@@ -15,6 +15,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tpm2_wire::crypto::{HashAlg, Hasher, HmacCtx};
+use tpm2_wire::session::StateRecord;
 use tpm2_wire::session::engine::{self, CommandInfo, SessionSlot};
 use tpm2_wire::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
 use tpm2_wire::wire::{
@@ -71,7 +72,7 @@ impl Setup {
 
     fn state(&self) -> SessionState {
         let n = self.hash.digest_size();
-        SessionState {
+        SessionState::restore(StateRecord {
             handle: Handle(0x0200_0000),
             session_type: SessionType::HMAC,
             hash: self.hash,
@@ -85,9 +86,7 @@ impl Setup {
             policy_auth: PolicyAuth::None,
             audit_digest: None,
             allow_unprotected_encryption: false,
-            closed: false,
-            poisoned: false,
-        }
+        })
     }
 }
 
@@ -105,14 +104,14 @@ fn expected_hmac(
     h.update(&code.0.to_be_bytes());
     h.update(params);
     let rp = h.finalize();
-    let mut key = state.session_key.as_bytes().to_vec();
+    let mut key = state.session_key().as_bytes().to_vec();
     if setup.authorizing {
         key.extend_from_slice(auth.as_bytes());
     }
     let mut m = HmacCtx::new(setup.hash, &key);
     m.update(rp.as_bytes());
     m.update(nonce_tpm);
-    m.update(state.nonce_caller.as_bytes());
+    m.update(state.nonce_caller().as_bytes());
     m.update(&[attributes]);
     m.finalize()
 }

@@ -11,6 +11,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tpm2_wire::crypto::{self, HashAlg, Hasher, HmacCtx};
+use tpm2_wire::session::StateRecord;
 use tpm2_wire::session::engine::{self, CommandInfo, SessionSlot};
 use tpm2_wire::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
 use tpm2_wire::wire::{
@@ -40,7 +41,7 @@ fn run(data: &[u8]) {
     let (nonce_tpm, received) = rest.split_at(nonce_len);
 
     let n = hash.digest_size();
-    let mut state = SessionState {
+    let mut state = SessionState::restore(StateRecord {
         handle: Handle(0x0200_0000),
         session_type: SessionType::HMAC,
         hash,
@@ -56,9 +57,7 @@ fn run(data: &[u8]) {
         policy_auth: PolicyAuth::None,
         audit_digest: None,
         allow_unprotected_encryption: false,
-        closed: false,
-        poisoned: false,
-    };
+    });
     let auth = Auth::new(b"fuzz auth").unwrap();
     let names: [&[u8]; 2] = [&NV_NAME, &NV_NAME];
     let info = CommandInfo {
@@ -97,7 +96,7 @@ fn run(data: &[u8]) {
     rp.update(&info.code.0.to_be_bytes());
     rp.update(received);
     let rp = rp.finalize();
-    let mut hmac_key = state.session_key.as_bytes().to_vec();
+    let mut hmac_key = state.session_key().as_bytes().to_vec();
     if authorizing {
         hmac_key.extend_from_slice(tpm2_wire::session::trim_auth(auth.as_bytes()));
     }
@@ -106,7 +105,7 @@ fn run(data: &[u8]) {
     let mut m = HmacCtx::new(hash, &hmac_key);
     m.update(rp.as_bytes());
     m.update(nonce_tpm);
-    m.update(state.nonce_caller.as_bytes());
+    m.update(state.nonce_caller().as_bytes());
     m.update(&[attributes.0]);
     let hmac = m.finalize();
     let auths = [Some(AuthResponseRef {
@@ -126,17 +125,17 @@ fn run(data: &[u8]) {
         return;
     }
     drop(slots);
-    assert_eq!(state.nonce_tpm.as_bytes(), nonce_tpm, "nonceTPM rolled");
+    assert_eq!(state.nonce_tpm().as_bytes(), nonce_tpm, "nonceTPM rolled");
 
     // Success means the area starts with a complete sized buffer; re-encrypt its payload.
     let size = usize::from(u16::from_be_bytes([received[0], received[1]]));
     let payload = &mut decrypted[2..2 + size];
-    let mut key = state.session_key.as_bytes().to_vec();
+    let mut key = state.session_key().as_bytes().to_vec();
     if authorizing {
         // The TPM (and the engine) drop an auth value's trailing zeros.
         key.extend_from_slice(tpm2_wire::session::trim_auth(auth.as_bytes()));
     }
-    let (newer, older) = (state.nonce_tpm.as_bytes(), state.nonce_caller.as_bytes());
+    let (newer, older) = (state.nonce_tpm().as_bytes(), state.nonce_caller().as_bytes());
     match symmetric {
         Symmetric::AesCfb(bits) => {
             crypto::param_cfb_encrypt(hash, bits, &key, newer, older, payload).unwrap()

@@ -45,8 +45,8 @@ impl Tpm {
     pub fn load_session(&self, saved: SavedSession) -> Result<Session> {
         let SavedSession { context, mut state } = saved;
         match self.context_load(&context) {
-            Ok(handle) if handle == state.handle => {
-                state.closed = false;
+            Ok(handle) if handle == state.handle() => {
+                state.mark_loaded();
                 // Loaded, its saved context is spent: this process is the owner now.
                 super::registry_link::loaded(self, handle);
                 Ok(Session::adopt(self, state))
@@ -55,13 +55,13 @@ impl Tpm {
                 // A session context always loads at its own handle, so this answer is not
                 // the TPM's. The handle it names is not flushed: it may be anyone's session.
                 Err(Error::SessionLost {
-                    handle: state.handle,
+                    handle: state.handle(),
                     reason: format!("the TPM loaded the context as {handle}"),
                 })
             }
             Err(Error::Tpm { rc, .. }) if crate::steward::load_failure_means_lost(rc) => {
                 Err(Error::SessionLost {
-                    handle: state.handle,
+                    handle: state.handle(),
                     reason: format!(
                     "its saved context no longer loads ({rc}): the session was flushed, the TPM \
                      was reset, or the context is stale"
@@ -91,7 +91,7 @@ impl Session {
             None => self.tpm().context_save(self.handle())?,
         };
         let mut state = self.keep();
-        state.closed = false;
+        state.mark_loaded();
         Ok(SavedSession { context, state })
     }
 
@@ -109,7 +109,7 @@ impl Session {
                 handle: self.handle(),
             });
         }
-        if embeds_bind_auth(&self.state().bound_entity) {
+        if embeds_bind_auth(self.state().bound_entity()) {
             return SavedSession::refuse_bind_auth(self.handle());
         }
         let tpm = self.tpm().clone();
@@ -132,14 +132,14 @@ impl Session {
     /// Whether this session's binding embeds a non-empty auth value (so that
     /// [`Session::save_to_file`] refuses it).
     pub fn embeds_bind_auth(&self) -> bool {
-        embeds_bind_auth(&self.state().bound_entity)
+        embeds_bind_auth(self.state().bound_entity())
     }
 }
 
 /// Writes a saved session's file; if that fails, takes the session back from the TPM's saved
 /// contexts and flushes it rather than leave it there with nobody holding its context.
 fn write_or_reclaim(tpm: &Tpm, saved: SavedSession, file: &SessionFile, path: &Path) -> Result<()> {
-    let handle = saved.state.handle;
+    let handle = saved.state.handle();
     match files::write_session_file(path, file) {
         Ok(()) => {
             super::registry_link::saved_to_file(tpm, handle, path);
@@ -163,10 +163,8 @@ impl Tpm {
     }
 }
 
-fn embeds_bind_auth(bound: &Option<crate::session::BoundEntity>) -> bool {
-    bound
-        .as_ref()
-        .is_some_and(|b| b.as_bytes().last().is_some_and(|&x| x != 0))
+fn embeds_bind_auth(bound: Option<&crate::session::BoundEntity>) -> bool {
+    bound.is_some_and(|b| b.as_bytes().last().is_some_and(|&x| x != 0))
 }
 
 impl SavedSession {
@@ -180,7 +178,7 @@ impl SavedSession {
     /// [`SavedSession::to_file_with_bind_auth`] to accept the disclosure knowingly.
     pub fn to_file(&self) -> Result<SessionFile> {
         if self.embeds_bind_auth() && !self.state.is_desynchronized() {
-            return Self::refuse_bind_auth(self.state.handle);
+            return Self::refuse_bind_auth(self.state.handle());
         }
         self.to_file_with_bind_auth()
     }
@@ -197,7 +195,7 @@ impl SavedSession {
     /// removed, so its last byte is non-zero) is XORed onto the end of the padded name, and no
     /// name reaches the last byte, so that byte is non-zero exactly when an auth value is there.
     pub fn embeds_bind_auth(&self) -> bool {
-        embeds_bind_auth(&self.state.bound_entity)
+        embeds_bind_auth(self.state.bound_entity())
     }
 
     /// [`SavedSession::to_file`] without the bind-auth refusal. A desynchronized session is
@@ -205,7 +203,7 @@ impl SavedSession {
     pub fn to_file_with_bind_auth(&self) -> Result<SessionFile> {
         let s = &self.state;
         if s.is_desynchronized() {
-            return Err(Error::Desynchronized { handle: s.handle });
+            return Err(Error::Desynchronized { handle: s.handle() });
         }
         Ok(SessionFile::from_state(self.context.clone(), s))
     }

@@ -147,10 +147,10 @@ impl Tpm {
                 if let SessionSlot::Session { state, .. } = slot {
                     if now[i] && !was_desynchronized[i] {
                         tracing::warn!(
-                            session = %state.handle,
+                            session = %state.handle(),
                             "session desynchronized: it will only be flushed"
                         );
-                        registry_link::desynchronized(self, state.handle);
+                        registry_link::desynchronized(self, state.handle());
                     }
                 }
             }

@@ -44,7 +44,7 @@ impl Session {
                 auth_handle: auth_entity.clone(),
                 policy_session: self.entity(),
                 // Ties the authorization to this session's current nonce.
-                nonce_tpm: self.state().nonce_tpm.clone(),
+                nonce_tpm: self.state().nonce_tpm().clone(),
                 cp_hash_a: Digest::empty(),
                 policy_ref: policy_ref.clone(),
                 expiration: 0,

@@ -21,10 +21,10 @@ impl Tpm {
     /// attribute; a session that can do neither is refused before anything is sent. The
     /// session's own attributes are left as they were.
     pub fn get_random_protected(&self, n: usize, session: &mut Session) -> Result<Vec<u8>> {
-        let original = session.state().attributes;
+        let original = session.state().attributes();
         let st = session.state();
         let mut attrs = SessionAttributes(SessionAttributes::CONTINUE_SESSION);
-        if st.symmetric != Symmetric::Null && st.has_secret_key() {
+        if st.symmetric() != Symmetric::Null && st.has_secret_key() {
             attrs = attrs.with(SessionAttributes::ENCRYPT, true);
         }
         if original.contains(SessionAttributes::AUDIT) {
@@ -34,7 +34,7 @@ impl Tpm {
             return Err(Error::InvalidArgument(format!(
                 "session {} can neither encrypt the response (it needs a cipher and a salted or \
                  bound session key) nor audit it",
-                st.handle
+                st.handle()
             )));
         }
         session.set_attributes(attrs);

@@ -9,8 +9,7 @@ use crate::command::{
 use crate::crypto::{self, HashAlg};
 use crate::error::{Error, Result};
 use crate::session::engine::SessionSlot;
-use crate::session::key::derive_session_key;
-use crate::session::{bound_entity, PolicyAuth, SessionKey, SessionState, Symmetric};
+use crate::session::{PolicyAuth, SessionKey, SessionStart, SessionState, StateRecord, Symmetric};
 use crate::steward::Waiting;
 use crate::wire::{
     AlgId, Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes,
@@ -344,33 +343,28 @@ impl Session {
             waiting,
         )?;
 
-        let bind_auth = opts
+        // The TPM derives a key whenever the session is bound (not to TPM_RH_NULL) or salted.
+        let bind = opts
             .bind
             .as_ref()
             .filter(|(e, _)| e.handle != Handle::RH_NULL)
-            .map(|(_, a)| a.as_bytes());
-        let salt_bytes: &[u8] = salt.as_ref().map_or(&[], |s| s.secret.as_bytes());
-        let derived = derive_session_key(
-            opts.hash,
-            bind_auth,
-            salt_bytes,
-            rsp.nonce_tpm.as_bytes(),
-            nonce_caller.as_bytes(),
-        )
+            .map(|(e, a)| (e.name.as_bytes(), a.as_bytes()));
+        let state = SessionState::start(SessionStart {
+            handle: rsp.session_handle,
+            session_type: opts.session_type,
+            hash: opts.hash,
+            symmetric: opts.symmetric,
+            attributes: opts.attributes,
+            nonce_caller,
+            nonce_tpm: rsp.nonce_tpm.clone(),
+            bind,
+            salt: salt.as_ref().map_or(&[], |s| s.secret.as_bytes()),
+            allow_unprotected_encryption: opts.allow_unprotected_encryption,
+        })
         .map_err(|source| Error::Session {
             command: code,
             source,
         })?;
-
-        // Policy sessions are never "bound" for HMAC purposes, even when started with a bind.
-        let bound_entity = match &opts.bind {
-            Some((e, a))
-                if e.handle != Handle::RH_NULL && opts.session_type == SessionType::HMAC =>
-            {
-                Some(bound_entity(e.name.as_bytes(), a.as_bytes()))
-            }
-            _ => None,
-        };
 
         super::registry_link::started(tpm, rsp.session_handle, opts.session_type, opts.hash);
         Ok(Session {
@@ -378,23 +372,7 @@ impl Session {
             ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm, false),
             salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
             registry_settled: false,
-            state: SessionState {
-                handle: rsp.session_handle,
-                session_type: opts.session_type,
-                hash: opts.hash,
-                symmetric: opts.symmetric,
-                attributes: opts.attributes,
-                session_key: derived.key,
-                key_is_secret: derived.is_secret,
-                nonce_caller,
-                nonce_tpm: rsp.nonce_tpm,
-                bound_entity,
-                policy_auth: PolicyAuth::None,
-                audit_digest: None,
-                allow_unprotected_encryption: opts.allow_unprotected_encryption,
-                closed: false,
-                poisoned: false,
-            },
+            state,
         })
     }
 
@@ -403,7 +381,11 @@ impl Session {
     pub fn adopt(tpm: &Tpm, state: SessionState) -> Session {
         Session {
             tpm: tpm.clone(),
-            ticket: tpm.steward_register(state.handle, &state.nonce_tpm, state.poisoned),
+            ticket: tpm.steward_register(
+                state.handle(),
+                state.nonce_tpm(),
+                state.is_desynchronized(),
+            ),
             state,
             salt_key: None,
             registry_settled: false,
@@ -412,7 +394,7 @@ impl Session {
 
     /// The session handle.
     pub fn handle(&self) -> Handle {
-        self.state.handle
+        self.state.handle()
     }
 
     /// The host-side state (nonces, attributes, key).
@@ -420,9 +402,10 @@ impl Session {
         &self.state
     }
 
-    /// The host-side state, to change attributes or options directly.
-    pub fn state_mut(&mut self) -> &mut SessionState {
-        &mut self.state
+    /// Opts in to parameter encryption even though the session key is empty or derived from
+    /// no secret (anyone watching the bus can then read what is encrypted).
+    pub fn allow_unprotected_encryption(&mut self) {
+        self.state.allow_unprotected_encryption();
     }
 
     /// The connection the session belongs to.
@@ -450,12 +433,12 @@ impl Session {
 
     /// Sets the TPMA_SESSION attributes for the following commands.
     pub fn set_attributes(&mut self, attributes: SessionAttributes) {
-        self.state.attributes = attributes;
+        self.state.set_attributes(attributes);
     }
 
     /// The session handle as a command handle (for policy commands).
     pub fn entity(&self) -> Entity {
-        Entity::from_handle(self.state.handle)
+        Entity::from_handle(self.state.handle())
     }
 
     /// TPM2_PolicyRestart: resets the policy digest to zeros (and forgets PolicyPassword /
@@ -464,7 +447,7 @@ impl Session {
         self.tpm.run(&PolicyRestart {
             session_handle: self.entity(),
         })?;
-        self.state.policy_auth = PolicyAuth::None;
+        self.state.set_policy_auth(PolicyAuth::None);
         Ok(())
     }
 
@@ -473,7 +456,7 @@ impl Session {
         self.tpm.run(&PolicyPassword {
             policy_session: self.entity(),
         })?;
-        self.state.policy_auth = PolicyAuth::Password;
+        self.state.set_policy_auth(PolicyAuth::Password);
         Ok(())
     }
 
@@ -482,7 +465,7 @@ impl Session {
         self.tpm.run(&PolicyAuthValue {
             policy_session: self.entity(),
         })?;
-        self.state.policy_auth = PolicyAuth::AuthValue;
+        self.state.set_policy_auth(PolicyAuth::AuthValue);
         Ok(())
     }
 
@@ -515,16 +498,18 @@ impl Session {
         let Some(key) = self.salt_key.clone() else {
             return Err(Error::InvalidArgument(format!(
                 "session {} is not salted: there is no salt key to confirm",
-                self.state.handle
+                self.state.handle()
             )));
         };
-        let saved = self.state.attributes;
-        let role = if self.state.symmetric == Symmetric::Null {
+        let saved = self.state.attributes();
+        let role = if self.state.symmetric() == Symmetric::Null {
             SessionAttributes::AUDIT
         } else {
             SessionAttributes::ENCRYPT
         };
-        self.state.attributes = SessionAttributes(SessionAttributes::CONTINUE_SESSION | role);
+        self.state.set_attributes(SessionAttributes(
+            SessionAttributes::CONTINUE_SESSION | role,
+        ));
         let tpm = self.tpm.clone();
         let rsp = tpm.execute(
             &ReadPublic {
@@ -532,7 +517,7 @@ impl Session {
             },
             &mut [self.extra()],
         );
-        self.state.attributes = saved;
+        self.state.set_attributes(saved);
         let rsp = rsp?;
         let computed = super::object_name(&rsp.out_public.0)?;
         if rsp.name != key.name || computed != key.name {
@@ -548,7 +533,7 @@ impl Session {
     /// Flushes the session now, reporting any error (dropping flushes too, silently).
     pub fn flush(mut self) -> Result<()> {
         let r = self.flush_inner();
-        self.state.closed = true;
+        self.state.mark_closed();
         // flush_inner removed the record, or kept it because the TPM could not be asked.
         self.registry_settled = true;
         r
@@ -556,7 +541,7 @@ impl Session {
 
     fn flush_inner(&mut self) -> Result<()> {
         use crate::steward::FlushDecision;
-        if self.state.closed {
+        if self.state.is_closed() {
             return Ok(());
         }
         match self.tpm.steward_take_for_flush(self.ticket) {
@@ -564,23 +549,23 @@ impl Session {
             // Its handle may belong to someone else by now.
             FlushDecision::Lost => return Ok(()),
             FlushDecision::AlreadyFlushed => {
-                super::registry_link::ended(&self.tpm, self.state.handle);
+                super::registry_link::ended(&self.tpm, self.state.handle());
                 return Ok(());
             }
             FlushDecision::Unknown => {
                 return Err(Error::InvalidArgument(format!(
                     "session {} is not in this connection's session table, so it is not \
                      flushed (its handle may belong to another session by now)",
-                    self.state.handle
+                    self.state.handle()
                 )))
             }
         }
         let flushed = self.tpm.run(&FlushContext {
-            flush_handle: self.state.handle,
+            flush_handle: self.state.handle(),
         });
         // The TPM answered: the session is gone now, or was already.
         if matches!(flushed, Ok(_) | Err(Error::Tpm { .. })) {
-            super::registry_link::ended(&self.tpm, self.state.handle);
+            super::registry_link::ended(&self.tpm, self.state.handle());
         }
         flushed?;
         Ok(())
@@ -591,13 +576,13 @@ impl Session {
     pub fn keep(mut self) -> SessionState {
         self.tpm.steward_release(self.ticket);
         let state = core::mem::replace(&mut self.state, placeholder_state());
-        self.state.closed = true;
+        self.state.mark_closed();
         state
     }
 }
 
 fn placeholder_state() -> SessionState {
-    SessionState {
+    let mut state = SessionState::restore(StateRecord {
         handle: Handle(0),
         session_type: SessionType::HMAC,
         hash: HashAlg::Sha256,
@@ -611,19 +596,19 @@ fn placeholder_state() -> SessionState {
         policy_auth: PolicyAuth::None,
         audit_digest: None,
         allow_unprotected_encryption: false,
-        closed: true,
-        poisoned: false,
-    }
+    });
+    state.mark_closed();
+    state
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         // Best effort: a session the TPM already dropped or a dead connection is not an
         // error worth panicking over in a destructor.
-        if self.state.closed {
+        if self.state.is_closed() {
             // Ended by the TPM (continueSession cleared); `keep` leaves handle 0 behind.
-            if self.state.handle.0 != 0 && !self.registry_settled {
-                super::registry_link::ended(&self.tpm, self.state.handle);
+            if self.state.handle().0 != 0 && !self.registry_settled {
+                super::registry_link::ended(&self.tpm, self.state.handle());
             }
         } else {
             let _ = self.flush_inner();

@@ -113,7 +113,7 @@ impl Tpm {
     /// the TPM's context counter can move on without refusing ContextSave with
     /// TPM_RC_CONTEXT_GAP. A context that no longer loads gives [`Error::SessionLost`].
     pub fn regap(&self, saved: &mut SavedSession) -> Result<()> {
-        let handle = saved.state.handle;
+        let handle = saved.state.handle();
         match self.context_load(&saved.context) {
             Ok(h) if h == handle => {}
             Ok(h) => {
@@ -144,7 +144,7 @@ impl Session {
             .conn()
             .park_session(self.handle(), self.ticket);
         if let Err(Error::SessionLost { .. }) = r {
-            self.state.closed = true;
+            self.state.mark_closed();
         }
         r
     }
@@ -164,7 +164,7 @@ impl Session {
             .conn()
             .set_guarded(self.handle(), self.ticket, guarded);
         if let Err(Error::SessionLost { .. }) = r {
-            self.state.closed = true;
+            self.state.mark_closed();
         }
         r
     }

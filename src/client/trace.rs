@@ -34,14 +34,14 @@ impl fmt::Display for SessionList<'_, '_> {
             match slot {
                 SessionSlot::Password(_) => f.write_str("password")?,
                 SessionSlot::Session { state, .. } => {
-                    let kind = match state.session_type {
+                    let kind = match state.session_type() {
                         SessionType::HMAC => "hmac",
                         SessionType::POLICY => "policy",
                         SessionType::TRIAL => "trial",
                         _ => "session",
                     };
-                    write!(f, "{} {kind}", state.handle)?;
-                    let a = state.attributes;
+                    write!(f, "{} {kind}", state.handle())?;
+                    let a = state.attributes();
                     for (flag, name) in [
                         (SessionAttributes::DECRYPT, "decrypt"),
                         (SessionAttributes::ENCRYPT, "encrypt"),

@@ -5,7 +5,7 @@
 
 use super::{EsysResource, EsysSession, SavedContext, SessionFile};
 use crate::crypto::HashAlg;
-use crate::session::{SessionError, SessionState, Symmetric};
+use crate::session::{SessionError, SessionState, StateRecord, Symmetric};
 use crate::wire::{Context, Handle, Name, SessionType};
 
 impl EsysSession {
@@ -13,15 +13,15 @@ impl EsysSession {
     /// audit digest, the opt-ins, the closed and desynchronized flags) have no place in it.
     pub fn from_state(state: &SessionState) -> EsysSession {
         EsysSession {
-            bound_entity: state.bound_entity.as_ref().cloned().unwrap_or_default(),
-            symmetric: state.symmetric.into(),
-            auth_hash: state.hash.alg_id(),
-            session_key: state.session_key.clone(),
-            session_type: state.session_type,
-            attributes: state.attributes,
-            nonce_caller: state.nonce_caller.clone(),
-            nonce_tpm: state.nonce_tpm.clone(),
-            policy_auth: state.policy_auth,
+            bound_entity: state.bound_entity().cloned().unwrap_or_default(),
+            symmetric: state.symmetric().into(),
+            auth_hash: state.hash().alg_id(),
+            session_key: state.session_key().clone(),
+            session_type: state.session_type(),
+            attributes: state.attributes(),
+            nonce_caller: state.nonce_caller().clone(),
+            nonce_tpm: state.nonce_tpm().clone(),
+            policy_auth: state.policy_auth(),
         }
     }
 
@@ -36,7 +36,7 @@ impl EsysSession {
         let bound_entity = (self.session_type == SessionType::HMAC
             && !self.bound_entity.is_empty())
         .then(|| self.bound_entity.clone());
-        Ok(SessionState {
+        Ok(SessionState::restore(StateRecord {
             handle,
             session_type: self.session_type,
             hash,
@@ -52,9 +52,7 @@ impl EsysSession {
             policy_auth: self.policy_auth,
             audit_digest: None,
             allow_unprotected_encryption: false,
-            closed: false,
-            poisoned: false,
-        })
+        }))
     }
 }
 
@@ -64,13 +62,13 @@ impl SessionFile {
     /// the session handle, as ESYS writes it.
     pub fn from_state(context: Context, state: &SessionState) -> SessionFile {
         SessionFile {
-            session_type: state.session_type,
-            auth_hash: state.hash.alg_id(),
+            session_type: state.session_type(),
+            auth_hash: state.hash().alg_id(),
             context: SavedContext {
                 tpm: context,
                 resource: EsysResource::Session {
-                    handle: state.handle,
-                    name: handle_name(state.handle),
+                    handle: state.handle(),
+                    name: handle_name(state.handle()),
                     session: EsysSession::from_state(state),
                 },
             },

@@ -2,6 +2,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::crypto::HashAlg;
+use crate::session::StateRecord;
 use crate::session::{PolicyAuth, SessionError, SessionKey, SessionState, Symmetric};
 use crate::wire::{
     Context, ContextData, Digest, Nonce, NvAttributes, NvPublic, Public, Secret, SessionAttributes,
@@ -450,22 +451,23 @@ proptest! {
 /// Host states of every shape a session file carries: bound HMAC with AES, policy with a
 /// marker and XOR, trial with no cipher.
 fn engine_states() -> Vec<SessionState> {
-    let state = |handle, session_type, hash, symmetric, bound: bool, policy_auth| SessionState {
-        handle: Handle(handle),
-        session_type,
-        hash,
-        symmetric,
-        attributes: SessionAttributes(0x61),
-        session_key: SessionKey::new(&[0x5A; 48]).unwrap(),
-        key_is_secret: true,
-        nonce_caller: Nonce::new(&[0x11; 48]).unwrap(),
-        nonce_tpm: Nonce::new(&[0x22; 48]).unwrap(),
-        bound_entity: bound.then(|| crate::session::bound_entity(&[0x00, 0x0B, 1, 2, 3], b"bind")),
-        policy_auth,
-        audit_digest: Some(Digest::new(&[0x33; 48]).unwrap()),
-        allow_unprotected_encryption: true,
-        closed: false,
-        poisoned: false,
+    let state = |handle, session_type, hash, symmetric, bound: bool, policy_auth| {
+        SessionState::restore(StateRecord {
+            handle: Handle(handle),
+            session_type,
+            hash,
+            symmetric,
+            attributes: SessionAttributes(0x61),
+            session_key: SessionKey::new(&[0x5A; 48]).unwrap(),
+            key_is_secret: true,
+            nonce_caller: Nonce::new(&[0x11; 48]).unwrap(),
+            nonce_tpm: Nonce::new(&[0x22; 48]).unwrap(),
+            bound_entity: bound
+                .then(|| crate::session::bound_entity(&[0x00, 0x0B, 1, 2, 3], b"bind")),
+            policy_auth,
+            audit_digest: Some(Digest::new(&[0x33; 48]).unwrap()),
+            allow_unprotected_encryption: true,
+        })
     };
     vec![
         state(
@@ -519,22 +521,24 @@ fn session_state_round_trips_through_its_file_record() {
         else {
             panic!("not a session: {:?}", back.context.resource.kind())
         };
-        assert_eq!(*handle, state.handle);
-        assert_eq!(name.as_bytes(), state.handle.0.to_be_bytes());
+        assert_eq!(*handle, state.handle());
+        assert_eq!(name.as_bytes(), state.handle().0.to_be_bytes());
         let got = session.to_state(*handle).unwrap();
-        assert_eq!(got.handle, state.handle);
-        assert_eq!(got.session_type, state.session_type);
-        assert_eq!(got.hash, state.hash);
-        assert_eq!(got.symmetric, state.symmetric);
-        assert_eq!(got.attributes, state.attributes);
-        assert_eq!(got.session_key, state.session_key);
-        assert!(got.key_is_secret);
-        assert_eq!(got.nonce_caller, state.nonce_caller);
-        assert_eq!(got.nonce_tpm, state.nonce_tpm);
-        assert_eq!(got.bound_entity, state.bound_entity);
-        assert_eq!(got.policy_auth, state.policy_auth);
-        assert_eq!(got.audit_digest, None);
-        assert!(!got.allow_unprotected_encryption && !got.closed && !got.poisoned);
+        assert_eq!(got.handle(), state.handle());
+        assert_eq!(got.session_type(), state.session_type());
+        assert_eq!(got.hash(), state.hash());
+        assert_eq!(got.symmetric(), state.symmetric());
+        assert_eq!(got.attributes(), state.attributes());
+        assert_eq!(got.session_key(), state.session_key());
+        assert!(got.key_is_secret());
+        assert_eq!(got.nonce_caller(), state.nonce_caller());
+        assert_eq!(got.nonce_tpm(), state.nonce_tpm());
+        assert_eq!(got.bound_entity(), state.bound_entity());
+        assert_eq!(got.policy_auth(), state.policy_auth());
+        assert_eq!(got.audit_digest(), None);
+        assert!(
+            !got.allows_unprotected_encryption() && !got.is_closed() && !got.is_desynchronized()
+        );
     }
 }
 
@@ -566,9 +570,9 @@ fn session_records_the_engine_cannot_use_are_refused() {
     s.session_type = SessionType::POLICY;
     s.bound_entity = esys_bound_entity(&Name::new(&[0x00, 0x0B, 7]).unwrap(), b"");
     let state = s.to_state(Handle(0x0300_0000)).unwrap();
-    assert_eq!(state.bound_entity, None);
-    assert_eq!(state.policy_auth, PolicyAuth::AuthValue);
-    assert!(!state.key_is_secret, "an empty session key is no secret");
+    assert_eq!(state.bound_entity(), None);
+    assert_eq!(state.policy_auth(), PolicyAuth::AuthValue);
+    assert!(!state.key_is_secret(), "an empty session key is no secret");
 }
 
 /// ESYS's `type_policy_session` values, both ways.

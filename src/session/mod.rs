@@ -160,9 +160,11 @@ pub enum SessionError {
     Crypto(#[from] crypto::CryptoError),
 }
 
-/// Host-side state of a TPM session: everything needed to authorize commands with it, save it
-/// and continue it in another process.
-pub struct SessionState {
+/// A session's host state as a record: what a session file or a saved context keeps of it,
+/// and the way to rebuild a [`SessionState`] from one ([`SessionState::restore`]). It holds the
+/// session key (zeroized on drop, redacted in `Debug`).
+#[derive(Clone, Debug)]
+pub struct StateRecord {
     /// The session's handle (TPM_HT_HMAC_SESSION or TPM_HT_POLICY_SESSION).
     pub handle: Handle,
     /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
@@ -171,37 +173,85 @@ pub struct SessionState {
     pub hash: HashAlg,
     /// The parameter-encryption algorithm it was started with.
     pub symmetric: Symmetric,
-    /// Attributes sent with the next command (continueSession is kept set by default).
+    /// Attributes sent with the next command.
     pub attributes: SessionAttributes,
-    /// The session key: KDFa(authHash, bind auth ‖ salt, "ATH", nonceTPM, nonceCaller); empty for
-    /// an unbound, unsalted session.
+    /// The session key; empty for an unbound, unsalted session.
     pub session_key: SessionKey,
     /// The session key was derived from a secret (a salt, or a non-empty bind auth value).
-    /// An unsalted session bound to an entity with an empty auth value has a key that anyone
-    /// who saw the nonces can compute.
     pub key_is_secret: bool,
     /// nonceCaller of the last command (or of StartAuthSession).
     pub nonce_caller: Nonce,
-    /// nonceTPM of the last response: the "nonceOlder" of the next command.
+    /// nonceTPM of the last response.
     pub nonce_tpm: Nonce,
-    /// The TPM's bound-entity value (name padded and XORed with the bind auth), if bound.
+    /// The TPM's bound-entity value, if bound (see [`bound_entity`]).
     pub bound_entity: Option<BoundEntity>,
-    /// For a policy session: whether PolicyAuthValue or PolicyPassword was run, which decides how
-    /// the entity's auth value is proven.
+    /// For a policy session: whether PolicyAuthValue or PolicyPassword was run.
     pub policy_auth: PolicyAuth,
-    /// Host-side session audit digest; `None` until the session is first used for audit.
+    /// Host-side session audit digest, if the session audits.
     pub audit_digest: Option<Digest>,
-    /// Caller opted in to parameter encryption with an empty session key.
+    /// The owner opted in to parameter encryption with a key anyone can compute.
     pub allow_unprotected_encryption: bool,
+}
+
+/// How a session was started: what TPM2_StartAuthSession sent and answered, and the secrets
+/// that went into its session key (see [`SessionState::start`]).
+pub struct SessionStart<'a> {
+    /// The new session's handle (the response's sessionHandle).
+    pub handle: Handle,
+    /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
+    pub session_type: SessionType,
+    /// authHash.
+    pub hash: HashAlg,
+    /// The parameter-encryption algorithm (`symmetric`).
+    pub symmetric: Symmetric,
+    /// Attributes for the session's first command.
+    pub attributes: SessionAttributes,
+    /// nonceCaller as sent.
+    pub nonce_caller: Nonce,
+    /// nonceTPM as answered.
+    pub nonce_tpm: Nonce,
+    /// The bound entity's name and auth value, for a bound session.
+    pub bind: Option<(&'a [u8], &'a [u8])>,
+    /// The salt (decrypted form), empty for an unsalted session.
+    pub salt: &'a [u8],
+    /// Allow parameter encryption even with a key anyone can compute.
+    pub allow_unprotected_encryption: bool,
+}
+
+/// Host-side state of a TPM session: everything needed to authorize commands with it, save it
+/// and continue it in another process. Its fields are private: it is built when a session
+/// starts ([`SessionState::start`]) or from a record ([`SessionState::restore`]), and only the
+/// engine moves its nonces and audit digest, after a response verified. Nothing can make a
+/// desynchronized session usable again:
+///
+/// ```compile_fail
+/// fn resync(state: &mut tpm2_wire::session::SessionState) {
+///     state.poisoned = false;
+/// }
+/// ```
+pub struct SessionState {
+    handle: Handle,
+    session_type: SessionType,
+    hash: HashAlg,
+    symmetric: Symmetric,
+    attributes: SessionAttributes,
+    session_key: SessionKey,
+    key_is_secret: bool,
+    nonce_caller: Nonce,
+    nonce_tpm: Nonce,
+    bound_entity: Option<BoundEntity>,
+    policy_auth: PolicyAuth,
+    audit_digest: Option<Digest>,
+    allow_unprotected_encryption: bool,
     /// Set once the TPM has flushed the session (continueSession cleared) or it was saved.
-    pub closed: bool,
+    closed: bool,
     /// Set when a command this session took part in was sent but its response was lost,
     /// malformed or failed verification: the TPM may have rolled its nonce past ours, so the
     /// session is desynchronized. An HMAC computed from our state would then fail at the TPM
     /// and, for a DA-protected entity, count towards dictionary-attack lockout, so it never
     /// authorizes, encrypts or audits anything again and is never saved as usable; it can only
     /// be flushed.
-    pub poisoned: bool,
+    poisoned: bool,
 }
 
 impl fmt::Debug for SessionState {
@@ -222,13 +272,197 @@ impl fmt::Debug for SessionState {
 }
 
 impl SessionState {
+    /// The state of a session TPM2_StartAuthSession just started: derives the session key
+    /// ([`key::derive_session_key`]) and, for a bound HMAC session, the bound-entity value.
+    /// Policy sessions are never bound for HMAC purposes, even when started with a bind.
+    pub fn start(start: SessionStart<'_>) -> Result<SessionState, SessionError> {
+        let derived = key::derive_session_key(
+            start.hash,
+            start.bind.map(|(_, auth)| auth),
+            start.salt,
+            start.nonce_tpm.as_bytes(),
+            start.nonce_caller.as_bytes(),
+        )?;
+        let bound_entity = match start.bind {
+            Some((name, auth)) if start.session_type == SessionType::HMAC => {
+                Some(bound_entity(name, auth))
+            }
+            _ => None,
+        };
+        Ok(SessionState {
+            handle: start.handle,
+            session_type: start.session_type,
+            hash: start.hash,
+            symmetric: start.symmetric,
+            attributes: start.attributes,
+            session_key: derived.key,
+            key_is_secret: derived.is_secret,
+            nonce_caller: start.nonce_caller,
+            nonce_tpm: start.nonce_tpm,
+            bound_entity,
+            policy_auth: PolicyAuth::None,
+            audit_digest: None,
+            allow_unprotected_encryption: start.allow_unprotected_encryption,
+            closed: false,
+            poisoned: false,
+        })
+    }
+
+    /// The state a record describes (a session file, a context saved by another process).
+    pub fn restore(record: StateRecord) -> SessionState {
+        SessionState {
+            handle: record.handle,
+            session_type: record.session_type,
+            hash: record.hash,
+            symmetric: record.symmetric,
+            attributes: record.attributes,
+            session_key: record.session_key,
+            key_is_secret: record.key_is_secret,
+            nonce_caller: record.nonce_caller,
+            nonce_tpm: record.nonce_tpm,
+            bound_entity: record.bound_entity,
+            policy_auth: record.policy_auth,
+            audit_digest: record.audit_digest,
+            allow_unprotected_encryption: record.allow_unprotected_encryption,
+            closed: false,
+            poisoned: false,
+        }
+    }
+
+    /// The record of this state, to write it down (a desynchronized session has none worth
+    /// keeping; callers refuse to save one).
+    pub fn record(&self) -> StateRecord {
+        StateRecord {
+            handle: self.handle,
+            session_type: self.session_type,
+            hash: self.hash,
+            symmetric: self.symmetric,
+            attributes: self.attributes,
+            session_key: self.session_key.clone(),
+            key_is_secret: self.key_is_secret,
+            nonce_caller: self.nonce_caller.clone(),
+            nonce_tpm: self.nonce_tpm.clone(),
+            bound_entity: self.bound_entity.clone(),
+            policy_auth: self.policy_auth,
+            audit_digest: self.audit_digest.clone(),
+            allow_unprotected_encryption: self.allow_unprotected_encryption,
+        }
+    }
+
+    /// The session's handle (TPM_HT_HMAC_SESSION or TPM_HT_POLICY_SESSION).
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// TPM_SE_HMAC, TPM_SE_POLICY or TPM_SE_TRIAL.
+    pub fn session_type(&self) -> SessionType {
+        self.session_type
+    }
+
+    /// The session's hash (authHash): HMACs, KDFa, cpHash and rpHash.
+    pub fn hash(&self) -> HashAlg {
+        self.hash
+    }
+
+    /// The parameter-encryption algorithm it was started with.
+    pub fn symmetric(&self) -> Symmetric {
+        self.symmetric
+    }
+
+    /// Attributes sent with the next command (continueSession is kept set by default).
+    pub fn attributes(&self) -> SessionAttributes {
+        self.attributes
+    }
+
+    /// Sets the attributes sent with the next command (decrypt, encrypt, audit,
+    /// continueSession, …).
+    pub fn set_attributes(&mut self, attributes: SessionAttributes) {
+        self.attributes = attributes;
+    }
+
+    /// The session key: KDFa(authHash, bind auth ‖ salt, "ATH", nonceTPM, nonceCaller); empty for
+    /// an unbound, unsalted session.
+    pub fn session_key(&self) -> &SessionKey {
+        &self.session_key
+    }
+
+    /// nonceCaller of the last command (or of StartAuthSession).
+    pub fn nonce_caller(&self) -> &Nonce {
+        &self.nonce_caller
+    }
+
+    /// nonceTPM of the last response: the "nonceOlder" of the next command.
+    pub fn nonce_tpm(&self) -> &Nonce {
+        &self.nonce_tpm
+    }
+
+    /// The TPM's bound-entity value (name padded and XORed with the bind auth), if bound.
+    pub fn bound_entity(&self) -> Option<&BoundEntity> {
+        self.bound_entity.as_ref()
+    }
+
+    /// For a policy session: whether PolicyAuthValue or PolicyPassword was run, which decides
+    /// how the entity's auth value is proven.
+    pub fn policy_auth(&self) -> PolicyAuth {
+        self.policy_auth
+    }
+
+    /// Records that TPM2_PolicyAuthValue or TPM2_PolicyPassword succeeded on this policy
+    /// session (or, with [`PolicyAuth::None`], TPM2_PolicyRestart).
+    pub fn set_policy_auth(&mut self, policy_auth: PolicyAuth) {
+        self.policy_auth = policy_auth;
+    }
+
+    /// Host-side session audit digest; `None` until the session is first used for audit.
+    pub fn audit_digest(&self) -> Option<&Digest> {
+        self.audit_digest.as_ref()
+    }
+
+    /// Whether the owner opted in to parameter encryption with a key anyone can compute.
+    pub fn allows_unprotected_encryption(&self) -> bool {
+        self.allow_unprotected_encryption
+    }
+
+    /// Opts in to parameter encryption even though the session key is empty or derived from
+    /// no secret (anyone watching the bus can then read what is encrypted).
+    pub fn allow_unprotected_encryption(&mut self) {
+        self.allow_unprotected_encryption = true;
+    }
+
+    /// Whether the session no longer exists in the TPM as far as we know (the TPM ended it
+    /// with continueSession clear, it was flushed, saved, or found lost).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The TPM no longer holds the session under this state (flushed, saved, found lost).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn mark_closed(&mut self) {
+        self.closed = true;
+    }
+
+    /// Its saved context was loaded again: the session is live at its handle.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn mark_loaded(&mut self) {
+        self.closed = false;
+    }
+
+    /// The session key was derived from a secret (a salt, or a non-empty bind auth value).
+    /// An unsalted session bound to an entity with an empty auth value has a key that anyone
+    /// who saw the nonces can compute.
+    pub fn key_is_secret(&self) -> bool {
+        self.key_is_secret
+    }
+
     /// True when nobody but us and the TPM can know the session key. Otherwise parameter
     /// encryption is readable by anyone watching the bus.
     pub fn has_secret_key(&self) -> bool {
         self.key_is_secret && !self.session_key.is_empty()
     }
 
-    /// Whether the session is desynchronized (see [`SessionState::poisoned`]).
+    /// Whether the session is desynchronized: a command it took part in was sent but its
+    /// response was lost, malformed or failed verification. It then never authorizes, encrypts
+    /// or audits anything again and is never saved as usable; it can only be flushed.
     pub fn is_desynchronized(&self) -> bool {
         self.poisoned
     }

@@ -14,7 +14,9 @@
 
 use crate::command::Entity;
 use crate::crypto::{self, HashAlg, Hasher, HmacCtx};
-use crate::session::{trim_auth, PolicyAuth, SessionError, SessionKey, SessionState, Symmetric};
+use crate::session::{
+    trim_auth, PolicyAuth, SessionError, SessionKey, SessionState, StateRecord, Symmetric,
+};
 use crate::transport::{Transport, TransportError};
 use crate::wire::{
     Auth, AuthCommand, CommandCode, Digest, Handle, Name, Nonce, Reader, SessionAttributes,
@@ -220,7 +222,7 @@ impl Responder {
             nonce_tpm: nonce_tpm.clone(),
             open: true,
         });
-        Ok(SessionState {
+        Ok(SessionState::restore(StateRecord {
             handle,
             session_type: SessionType::HMAC,
             hash,
@@ -234,9 +236,7 @@ impl Responder {
             policy_auth: PolicyAuth::None,
             audit_digest: None,
             allow_unprotected_encryption: false,
-            closed: false,
-            poisoned: false,
-        })
+        }))
     }
 
     /// Makes an NV index known under `index` with auth value `auth`; its name is a SHA-256
@@ -579,10 +579,11 @@ mod tests {
                 )
                 .unwrap();
                 // NV_Write has no response parameter, NV_Read no command TPM2B: switch sides.
-                s.attributes = s
-                    .attributes
-                    .with(SessionAttributes::DECRYPT, false)
-                    .with(SessionAttributes::ENCRYPT, true);
+                s.set_attributes(
+                    s.attributes()
+                        .with(SessionAttributes::DECRYPT, false)
+                        .with(SessionAttributes::ENCRYPT, true),
+                );
                 let r = tpm
                     .execute(
                         &NvRead {

@@ -26,7 +26,7 @@ pub(super) fn identify(
     let st = &mut cx.steward;
     for i in 0..slots.len() {
         if let Some(state) = slot_state(slots, i).filter(|s| s.is_desynchronized()) {
-            let handle = state.handle;
+            let handle = state.handle();
             if let Some(e) = st.by_handle(handle) {
                 st.entries[e].desynchronized = true;
             }
@@ -43,22 +43,22 @@ pub(super) fn identify(
         let Some(state) = slot_state(slots, i) else {
             continue;
         };
-        let Some(e) = st.by_state(state.handle, &state.nonce_tpm) else {
+        let Some(e) = st.by_state(state.handle(), state.nonce_tpm()) else {
             continue;
         };
         match st.entries[e].place {
             Place::Lost => {
-                state.closed = true;
+                state.mark_closed();
                 return Err(lost_error(
-                    state.handle,
+                    state.handle(),
                     "it was found lost earlier (flushed behind our back or the TPM was reset)"
                         .into(),
                 ));
             }
             Place::Flushed => {
-                state.closed = true;
+                state.mark_closed();
                 return Err(lost_error(
-                    state.handle,
+                    state.handle(),
                     "a FlushContext of its handle ended it".into(),
                 ));
             }
@@ -66,7 +66,7 @@ pub(super) fn identify(
                 return Err(Error::InvalidArgument(format!(
                     "session {} was context-saved by a ContextSave of its handle; load that \
                      context before using the session",
-                    state.handle
+                    state.handle()
                 )))
             }
             Place::Loaded | Place::Parked(_) => {}
@@ -114,8 +114,8 @@ pub(super) fn lost_by_response(
     let (ticket, handle, slot) = if let Some(s) = slot {
         let (ticket, _) = used.iter().find(|(_, sl)| *sl == Some(s))?;
         let state = slot_state(slots, s)?;
-        state.closed = true;
-        (ticket, state.handle, Some(s))
+        state.mark_closed();
+        (ticket, state.handle(), Some(s))
     } else {
         let h = handles.iter().nth(handle?)?.handle;
         if !h.is_session() {

@@ -113,7 +113,7 @@ pub(super) fn load_used(
                 Err(e) => {
                     if let (Error::SessionLost { .. }, Some(s)) = (&e, slot) {
                         if let Some(state) = super::table::slot_state(slots, s) {
-                            state.closed = true;
+                            state.mark_closed();
                         }
                     }
                     return Err(e);
@@ -187,12 +187,12 @@ pub(super) fn after_command(cx: &mut Conn<'_>, used: &Used, slots: &mut [Session
             continue;
         };
         if let Some(state) = slot.and_then(|s| super::table::slot_state(slots, s)) {
-            if state.closed {
+            if state.is_closed() {
                 // continueSession was clear: the TPM flushed it.
                 cx.steward.entries.remove(i);
                 continue;
             }
-            cx.steward.entries[i].nonce_tpm = state.nonce_tpm.clone();
+            cx.steward.entries[i].nonce_tpm = state.nonce_tpm().clone();
             if state.is_desynchronized() {
                 cx.steward.entries[i].desynchronized = true;
             }

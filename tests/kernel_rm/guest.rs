@@ -1118,14 +1118,14 @@ fn salted_bound_encrypted() -> CheckResult {
         )
         .map_err(ctx("StartAuthSession salted+bound"))?;
         let handle = s.handle();
-        if !s.state().key_is_secret {
+        if !s.state().key_is_secret() {
             return Err("the salted session's key is not marked secret".into());
         }
         s.confirm_salt_key().map_err(ctx("confirm_salt_key"))?;
 
-        let mut nonces = vec![s.state().nonce_tpm.as_bytes().to_vec()];
+        let mut nonces = vec![s.state().nonce_tpm().as_bytes().to_vec()];
         let mut rolled = |s: &Session, what: &str| -> Result<(), String> {
-            let n = s.state().nonce_tpm.as_bytes().to_vec();
+            let n = s.state().nonce_tpm().as_bytes().to_vec();
             if nonces.contains(&n) {
                 return Err(format!("{what}: nonceTPM did not change"));
             }

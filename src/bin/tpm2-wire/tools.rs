@@ -734,7 +734,7 @@ pub fn policy(tcti: Option<&str>, p: PolicyCommand) -> CliResult {
             PolicyCommand::Pcr { pcr_file, .. } => {
                 if let Some(sel) = &pcr {
                     let digest = match pcr_file {
-                        Some(f) => pcr_digest_from_file(f, sel, session.state().hash)?,
+                        Some(f) => pcr_digest_from_file(f, sel, session.state().hash())?,
                         None => Digest::empty(),
                     };
                     session.policy_pcr(sel, &digest)?
