@@ -615,9 +615,3 @@ impl Drop for Session {
         }
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Ownership registry hooks (see `crate::registry`). The registry setting of each `Tpm` lives in
-// a side table keyed by its shared core, so `Tpm` itself is unchanged; clones of a `Tpm` share
-// the setting. Registry failures never fail a TPM operation: they are counted and the last one
-// is kept for `Tpm::registry_error`.
