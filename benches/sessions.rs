@@ -303,7 +303,8 @@ impl FloorCase {
 
         crypto::random(&mut self.nonce_caller).unwrap();
         if let Kind::NvWrite(_) = self.kind {
-            crypto::param_cfb_encrypt(
+            crypto::param_cfb(
+                crypto::Direction::Encrypt,
                 HashAlg::Sha256,
                 128,
                 key,
@@ -341,7 +342,8 @@ impl FloorCase {
         // costs the same as succeeding.
         let ok = m.verify(&self.response_hmac);
         if matches!(self.kind, Kind::GetRandom | Kind::NvRead(_)) {
-            crypto::param_cfb_decrypt(
+            crypto::param_cfb(
+                crypto::Direction::Decrypt,
                 HashAlg::Sha256,
                 128,
                 key,

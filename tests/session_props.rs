@@ -238,12 +238,26 @@ fn sized(first: &[u8], rest: &[u8]) -> Vec<u8> {
 fn tpm_crypt(c: &Case, newer: &[u8], older: &[u8], data: &mut [u8], encrypt: bool) {
     let key = [&c.session_key[..], trim(&c.auth)].concat();
     match c.symmetric {
-        Symmetric::AesCfb(bits) if encrypt => {
-            crypto::param_cfb_encrypt(c.hash, bits, &key, newer, older, data).unwrap()
-        }
-        Symmetric::AesCfb(bits) => {
-            crypto::param_cfb_decrypt(c.hash, bits, &key, newer, older, data).unwrap()
-        }
+        Symmetric::AesCfb(bits) if encrypt => crypto::param_cfb(
+            crypto::Direction::Encrypt,
+            c.hash,
+            bits,
+            &key,
+            newer,
+            older,
+            data,
+        )
+        .unwrap(),
+        Symmetric::AesCfb(bits) => crypto::param_cfb(
+            crypto::Direction::Decrypt,
+            c.hash,
+            bits,
+            &key,
+            newer,
+            older,
+            data,
+        )
+        .unwrap(),
         // XOR uses the session's hash, not the one in the symmetric definition.
         Symmetric::Xor(_) => crypto::xor_obfuscate(c.hash, &key, newer, older, data).unwrap(),
         Symmetric::Null => unreachable!(),

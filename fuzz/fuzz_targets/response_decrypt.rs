@@ -138,7 +138,7 @@ fn run(data: &[u8]) {
     let (newer, older) = (state.nonce_tpm().as_bytes(), state.nonce_caller().as_bytes());
     match symmetric {
         Symmetric::AesCfb(bits) => {
-            crypto::param_cfb_encrypt(hash, bits, &key, newer, older, payload).unwrap()
+            crypto::param_cfb(crypto::Direction::Encrypt, hash, bits, &key, newer, older, payload).unwrap()
         }
         // The XOR mask uses the session hash, not the one named in the sym def.
         Symmetric::Xor(_) => crypto::xor_obfuscate(hash, &key, newer, older, payload).unwrap(),

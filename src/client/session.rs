@@ -267,9 +267,13 @@ fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
         SaltKeyMaterial::Rsa { modulus, exponent } => {
             crypto::rsa_encapsulate(key.name_alg, modulus, *exponent, b"SECRET", secret_len)?
         }
-        SaltKeyMaterial::EccP256 { x, y } => {
-            crypto::ecc_encapsulate(key.name_alg, x, y, b"SECRET")?
-        }
+        SaltKeyMaterial::EccP256 { x, y } => crypto::ecc_encapsulate_curve(
+            crypto::EccCurve::NIST_P256,
+            key.name_alg,
+            x,
+            y,
+            b"SECRET",
+        )?,
         SaltKeyMaterial::EccP384 { x, y } => crypto::ecc_encapsulate_curve(
             crate::wire::EccCurve::NIST_P384,
             key.name_alg,

@@ -38,17 +38,11 @@ pub(crate) fn kdfa_stream(
     context_u: &[u8],
     context_v: &[u8],
     bits: u32,
-    mut sink: impl FnMut(usize, &[u8]),
+    sink: impl FnMut(usize, &[u8]),
 ) {
-    let len = (bits as usize).div_ceil(8);
     let keyed = HmacCtx::new(alg, key);
-    let digest_size = alg.digest_size();
-    let mut block: Zeroizing<Block> = Zeroizing::new([0; super::MAX_DIGEST_SIZE]);
-    let mut counter: u32 = 0;
-    let mut offset = 0;
-    while offset < len {
-        // Cannot overflow: `len` is at most ceil(u32::MAX / 8) bytes, far fewer than 2^32 blocks.
-        counter += 1;
+    let len = (bits as usize).div_ceil(8);
+    counter_blocks(alg, len, sink, |counter, block| {
         let mut mac = keyed.clone();
         mac.update(&counter.to_be_bytes());
         mac.update(label);
@@ -58,7 +52,26 @@ pub(crate) fn kdfa_stream(
         mac.update(context_u);
         mac.update(context_v);
         mac.update(&bits.to_be_bytes());
-        mac.finalize_into(&mut block);
+        mac.finalize_into(block);
+    });
+}
+
+/// The counter-mode loop both KDFs share: block `counter` (from 1) is made by `make_block`,
+/// and the first `len` bytes of the blocks go to `sink` with their offsets.
+fn counter_blocks(
+    alg: HashAlg,
+    len: usize,
+    mut sink: impl FnMut(usize, &[u8]),
+    mut make_block: impl FnMut(u32, &mut Block),
+) {
+    let digest_size = alg.digest_size();
+    let mut block: Zeroizing<Block> = Zeroizing::new([0; super::MAX_DIGEST_SIZE]);
+    let mut counter: u32 = 0;
+    let mut offset = 0;
+    while offset < len {
+        // Cannot overflow: `len` is at most ceil(u32::MAX / 8) bytes, far fewer than 2^32 blocks.
+        counter += 1;
+        make_block(counter, &mut block);
         let take = digest_size.min(len - offset);
         sink(offset, &block[..take]);
         offset += take;
@@ -109,26 +122,23 @@ pub fn kdfe(
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
     let len = output_len(bits, out.len())?;
-    let digest_size = alg.digest_size();
-    let mut block: Zeroizing<Block> = Zeroizing::new([0; super::MAX_DIGEST_SIZE]);
-    let mut counter: u32 = 0;
-    let mut offset = 0;
-    while offset < len {
-        counter += 1;
-        let mut h = Hasher::new(alg);
-        h.update(&counter.to_be_bytes());
-        h.update(z);
-        h.update(label);
-        if label_needs_nul(label) {
-            h.update(&[0]);
-        }
-        h.update(party_u);
-        h.update(party_v);
-        h.finalize_into(&mut block);
-        let take = digest_size.min(len - offset);
-        out[offset..offset + take].copy_from_slice(&block[..take]);
-        offset += take;
-    }
+    counter_blocks(
+        alg,
+        len,
+        |offset, chunk| out[offset..offset + chunk.len()].copy_from_slice(chunk),
+        |counter, block| {
+            let mut h = Hasher::new(alg);
+            h.update(&counter.to_be_bytes());
+            h.update(z);
+            h.update(label);
+            if label_needs_nul(label) {
+                h.update(&[0]);
+            }
+            h.update(party_u);
+            h.update(party_v);
+            h.finalize_into(block);
+        },
+    );
     clear_unused_bits(bits, out);
     Ok(())
 }

@@ -23,13 +23,11 @@ pub use kdf::{kdfa, kdfe};
 pub(crate) use salt::Curve;
 pub use salt::{
     ecc_coordinate_size, ecc_decapsulate, ecc_encapsulate_curve_rng, ecc_encapsulate_curve_with,
-    ecc_encapsulate_with, rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, Encapsulated,
+    rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, Encapsulated,
 };
 #[cfg(feature = "std")]
-pub use salt::{ecc_encapsulate, ecc_encapsulate_curve, rsa_encapsulate};
-pub use sym::{
-    aes_cfb_decrypt, aes_cfb_encrypt, param_cfb_decrypt, param_cfb_encrypt, xor_obfuscate,
-};
+pub use salt::{ecc_encapsulate_curve, rsa_encapsulate};
+pub use sym::{aes_cfb_decrypt, aes_cfb_encrypt, param_cfb, xor_obfuscate, Direction};
 
 use rand_core::CryptoRngCore;
 

@@ -400,35 +400,6 @@ pub fn ecc_encapsulate_curve_with(
     })
 }
 
-/// [`ecc_encapsulate_curve`] on NIST P-256.
-#[cfg(feature = "std")]
-pub fn ecc_encapsulate(
-    name_alg: HashAlg,
-    x: &[u8],
-    y: &[u8],
-    label: &[u8],
-) -> Result<Encapsulated, CryptoError> {
-    ecc_encapsulate_curve(EccCurve::NIST_P256, name_alg, x, y, label)
-}
-
-/// [`ecc_encapsulate_curve_with`] on NIST P-256.
-pub fn ecc_encapsulate_with(
-    name_alg: HashAlg,
-    ephemeral_private: &[u8],
-    x: &[u8],
-    y: &[u8],
-    label: &[u8],
-) -> Result<Encapsulated, CryptoError> {
-    ecc_encapsulate_curve_with(
-        EccCurve::NIST_P256,
-        name_alg,
-        ephemeral_private,
-        x,
-        y,
-        label,
-    )
-}
-
 /// The TPM's side of [`ecc_encapsulate_curve`]: recovers the secret from `ciphertext` (a
 /// marshalled TPMS_ECC_POINT) with the key's private scalar. Used to check encapsulations and
 /// to stand in for a TPM in tests.

@@ -60,56 +60,26 @@ pub fn aes_cfb_decrypt(key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(),
     aes_cfb(key, iv, data, false)
 }
 
-/// Session parameter encryption with AES-CFB: key and IV are
+/// Which way [`param_cfb`] (and [`aes_cfb_encrypt`]'s inverse) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Plaintext to ciphertext.
+    Encrypt,
+    /// Ciphertext to plaintext.
+    Decrypt,
+}
+
+/// Session parameter encryption with AES-CFB, in place: key and IV are
 /// `KDFa(hash, session_value, "CFB", nonce_newer, nonce_older, key_bits + 128)` (key first).
 /// For a command the caller's nonce is newer; for a response the TPM's.
-pub fn param_cfb_encrypt(
+pub fn param_cfb(
+    direction: Direction,
     hash: HashAlg,
     key_bits: u16,
     session_value: &[u8],
     nonce_newer: &[u8],
     nonce_older: &[u8],
     data: &mut [u8],
-) -> Result<(), CryptoError> {
-    param_cfb(
-        hash,
-        key_bits,
-        session_value,
-        nonce_newer,
-        nonce_older,
-        data,
-        true,
-    )
-}
-
-/// The inverse of [`param_cfb_encrypt`] with the same inputs.
-pub fn param_cfb_decrypt(
-    hash: HashAlg,
-    key_bits: u16,
-    session_value: &[u8],
-    nonce_newer: &[u8],
-    nonce_older: &[u8],
-    data: &mut [u8],
-) -> Result<(), CryptoError> {
-    param_cfb(
-        hash,
-        key_bits,
-        session_value,
-        nonce_newer,
-        nonce_older,
-        data,
-        false,
-    )
-}
-
-fn param_cfb(
-    hash: HashAlg,
-    key_bits: u16,
-    session_value: &[u8],
-    nonce_newer: &[u8],
-    nonce_older: &[u8],
-    data: &mut [u8],
-    encrypt: bool,
 ) -> Result<(), CryptoError> {
     let key_len = match key_bits {
         128 | 192 | 256 => usize::from(key_bits / 8),
@@ -135,7 +105,7 @@ fn param_cfb(
     let (key, iv_bytes) = material.split_at(key_len);
     let mut iv: Zeroizing<[u8; AES_BLOCK]> = Zeroizing::new([0; AES_BLOCK]);
     iv.copy_from_slice(iv_bytes);
-    aes_cfb(key, &iv, data, encrypt)
+    aes_cfb(key, &iv, data, direction == Direction::Encrypt)
 }
 
 /// XOR parameter obfuscation:

@@ -238,13 +238,39 @@ fn param_cfb_is_aes_cfb_under_kdfa_key_and_iv() {
     aes_cfb_encrypt(&material[..32], &iv, &mut expected).unwrap();
 
     let mut data = plaintext.clone();
-    param_cfb_encrypt(HashAlg::Sha256, 256, session_value, newer, older, &mut data).unwrap();
+    param_cfb(
+        Direction::Encrypt,
+        HashAlg::Sha256,
+        256,
+        session_value,
+        newer,
+        older,
+        &mut data,
+    )
+    .unwrap();
     assert_eq!(data, expected);
-    param_cfb_decrypt(HashAlg::Sha256, 256, session_value, newer, older, &mut data).unwrap();
+    param_cfb(
+        Direction::Decrypt,
+        HashAlg::Sha256,
+        256,
+        session_value,
+        newer,
+        older,
+        &mut data,
+    )
+    .unwrap();
     assert_eq!(data, plaintext);
 
     assert!(matches!(
-        param_cfb_encrypt(HashAlg::Sha256, 64, session_value, newer, older, &mut data),
+        param_cfb(
+            Direction::Encrypt,
+            HashAlg::Sha256,
+            64,
+            session_value,
+            newer,
+            older,
+            &mut data
+        ),
         Err(CryptoError::UnsupportedCipher { key_bits: 64, .. })
     ));
 }
@@ -321,7 +347,8 @@ fn ecc_encapsulation_round_trips_on_every_curve() {
         ecc_encapsulate_curve(EccCurve::BN_P256, HashAlg::Sha256, &x, &y, b"SECRET"),
         Err(CryptoError::UnsupportedCurve(0x0010))
     ));
-    let enc = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
+    let enc =
+        ecc_encapsulate_curve(EccCurve::NIST_P256, HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
     assert!(matches!(
         ecc_decapsulate(
             EccCurve::SM2_P256,
@@ -342,16 +369,25 @@ fn ecc_encapsulation_round_trips_on_every_curve() {
 fn ecc_encapsulation_refuses_points_off_the_curve() {
     let (_, x, mut y) = ecc_keypair(EccCurve::NIST_P256);
     y[31] ^= 1;
-    let err = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap_err();
+    let err =
+        ecc_encapsulate_curve(EccCurve::NIST_P256, HashAlg::Sha256, &x, &y, b"SECRET").unwrap_err();
     assert!(matches!(err, CryptoError::BadKey { .. }), "{err}");
-    let err = ecc_encapsulate(HashAlg::Sha256, &[1; 33], &y, b"SECRET").unwrap_err();
+    let err = ecc_encapsulate_curve(
+        EccCurve::NIST_P256,
+        HashAlg::Sha256,
+        &[1; 33],
+        &y,
+        b"SECRET",
+    )
+    .unwrap_err();
     assert!(matches!(err, CryptoError::BadKey { .. }), "{err}");
 }
 
 #[test]
 fn ecc_decapsulation_refuses_malformed_points() {
     let (d, x, y) = ecc_keypair(EccCurve::NIST_P256);
-    let enc = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
+    let enc =
+        ecc_encapsulate_curve(EccCurve::NIST_P256, HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
     let c = &enc.ciphertext;
     let curve = EccCurve::NIST_P256;
     for bad in [
@@ -368,7 +404,8 @@ fn ecc_decapsulation_refuses_malformed_points() {
 #[test]
 fn encapsulated_secret_is_not_printed() {
     let (_, x, y) = ecc_keypair(EccCurve::NIST_P256);
-    let enc = ecc_encapsulate(HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
+    let enc =
+        ecc_encapsulate_curve(EccCurve::NIST_P256, HashAlg::Sha256, &x, &y, b"SECRET").unwrap();
     let shown = format!("{enc:?}");
     let secret_hex: String = enc
         .secret

@@ -9,7 +9,7 @@
 use zeroize::Zeroize;
 
 use super::{PolicyAuth, SessionError, SessionState, Symmetric};
-use crate::crypto::{self, HashAlg, Hasher, HmacCtx};
+use crate::crypto::{self, Direction, HashAlg, Hasher, HmacCtx};
 use crate::wire::{
     Auth, AuthCommandRef, AuthResponseRef, CommandCode, Digest, Handle, Marshal, SessionAttributes,
     SessionType, Writer, MAX_SESSIONS,
@@ -192,11 +192,22 @@ fn crypt(
             older,
             data,
         )?),
-        Symmetric::AesCfb(bits) => Ok(if encrypt {
-            crypto::param_cfb_encrypt(state.hash, bits, key.bytes(), newer, older, data)
-        } else {
-            crypto::param_cfb_decrypt(state.hash, bits, key.bytes(), newer, older, data)
-        }?),
+        Symmetric::AesCfb(bits) => {
+            let direction = if encrypt {
+                Direction::Encrypt
+            } else {
+                Direction::Decrypt
+            };
+            Ok(crypto::param_cfb(
+                direction,
+                state.hash,
+                bits,
+                key.bytes(),
+                newer,
+                older,
+                data,
+            )?)
+        }
     }
 }
 

@@ -171,11 +171,13 @@ fn crypt(
         Symmetric::Null => return Err(rc::VALUE),
         // As the TPM does: the XOR mask uses the session hash, not the one in the sym def.
         Symmetric::Xor(_) => crypto::xor_obfuscate(s.hash, key.bytes(), newer, older, data),
-        Symmetric::AesCfb(bits) if encrypt => {
-            crypto::param_cfb_encrypt(s.hash, bits, key.bytes(), newer, older, data)
-        }
         Symmetric::AesCfb(bits) => {
-            crypto::param_cfb_decrypt(s.hash, bits, key.bytes(), newer, older, data)
+            let direction = if encrypt {
+                crypto::Direction::Encrypt
+            } else {
+                crypto::Direction::Decrypt
+            };
+            crypto::param_cfb(direction, s.hash, bits, key.bytes(), newer, older, data)
         }
     };
     r.map_err(|_| rc::VALUE)

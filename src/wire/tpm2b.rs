@@ -212,6 +212,29 @@ pub type Timeout = Tpm2b<8>;
 /// [`Attestation`](super::Attestation)).
 pub type Attest = Tpm2b<MAX_FRAME_SIZE>;
 
+/// The read-only view a wrapper of a [`Tpm2b`] gives: its bytes, length and emptiness (the
+/// length of a TPM2B is on the wire in clear, even for a secret).
+macro_rules! sized_view {
+    ($ty:ident $(<$n:ident>)?, $bytes_doc:literal) => {
+        impl$(<const $n: usize>)? $ty$(<$n>)? {
+            #[doc = $bytes_doc]
+            pub fn as_bytes(&self) -> &[u8] {
+                self.0.as_bytes()
+            }
+
+            /// Length in bytes (the TPM2B's size field).
+            pub fn len(&self) -> usize {
+                self.0.len()
+            }
+
+            /// Whether the size field is 0.
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+    };
+}
+
 /// TPM2B_NONCE: a session nonce (16 bytes up to the session hash's digest size). The same
 /// size and encoding as a [`Digest`] but a type of its own, so that the session engine cannot
 /// put a digest where a nonce belongs or the other way round; `as_bytes` is the only way
@@ -250,22 +273,9 @@ impl Nonce {
     pub fn set(&mut self, bytes: &[u8]) -> Result<(), WireError> {
         self.0.set(bytes)
     }
-
-    /// The nonce's bytes (without the size field).
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-
-    /// Length in bytes (the TPM2B's size field).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the size field is 0.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
+
+sized_view!(Nonce, "The nonce's bytes (without the size field).");
 
 impl AsRef<[u8]> for Nonce {
     fn as_ref(&self) -> &[u8] {
@@ -311,22 +321,12 @@ impl<const N: usize> Secret<N> {
     pub fn empty() -> Self {
         Secret(Tpm2b::empty())
     }
-
-    /// The secret bytes. Do not log them, and wipe any copy.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-
-    /// Length in bytes (not secret: it is on the wire in clear).
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether the secret is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
+
+sized_view!(
+    Secret<N>,
+    "The secret bytes. Do not log them, and wipe any copy."
+);
 
 impl<const N: usize> Zeroize for Secret<N> {
     fn zeroize(&mut self) {
