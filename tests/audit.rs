@@ -142,7 +142,7 @@ fn authorizing_and_encrypting_audit_session() {
         assert_eq!(tpm_session_audit_digest(&tpm, s.handle()), host_digest(&s));
     }
     drop(s);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     undefine_nv(&tpm, &nv);
     assert_nothing_loaded(&tpm);
 }

@@ -54,7 +54,7 @@ fn random_bytes_of_any_length() {
     assert_eq!(tpm.get_random_protected(8, &mut audit).unwrap().len(), 8);
     assert!(audit.state().audit_digest().is_some());
     drop((s, plain, audit));
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
 }
 
 #[test]

@@ -316,7 +316,7 @@ fn every_unverified_failure_desynchronizes() {
         );
         assert_no_sessions(&r.direct);
     }
-    flush(&r.direct, salt.entity.handle);
+    flush(&r.direct, salt.entity().handle);
 }
 
 /// A TPM error code is not a lost response: the TPM rolls no nonce for a failed command, so
@@ -374,7 +374,7 @@ fn the_steward_never_parks_a_desynchronized_session() {
     assert_eq!(count(&r.relay, CommandCode::CONTEXT_LOAD), loads);
     drop(s);
     assert_no_sessions(&r.direct);
-    flush(&r.direct, salt.entity.handle);
+    flush(&r.direct, salt.entity().handle);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -575,5 +575,5 @@ fn a_failed_session_file_write_leaves_no_session() {
     assert!(matches!(e, Error::File(_)), "{e}");
     assert_no_sessions(&r.direct);
     assert!(r.registry.get(&r.tpm.describe(), handle).unwrap().is_none());
-    flush(&r.direct, salt.entity.handle);
+    flush(&r.direct, salt.entity().handle);
 }

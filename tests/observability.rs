@@ -95,7 +95,7 @@ fn spans_and_events_carry_no_secret() {
     drop(s);
     flush(&tpm, sealed.handle);
     flush(&tpm, parent.handle);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
 
     let log = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     // What an operator needs is there.

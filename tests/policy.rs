@@ -305,7 +305,7 @@ fn policy_auth_value_unseals_with_encryption() {
         assert_eq!(unseal(&tpm, &item, s.auth(&auth)).unwrap(), secret);
     }
     drop(s);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     flush(&tpm, item.handle);
     flush(&tpm, parent.handle);
     assert_nothing_loaded(&tpm);
@@ -447,7 +447,7 @@ fn nv_change_auth_under_a_policy_session() {
         "{err}"
     );
     drop(s);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     let nv = tpm.nv_read_public(nv.handle).unwrap().0;
     undefine_nv(&tpm, &nv);
     assert_nothing_loaded(&tpm);
@@ -537,7 +537,7 @@ fn policy_secret_authorized_by_an_encrypting_hmac_session() {
     assert!(err.response_code().unwrap().is_auth_fail(), "{err}");
     drop((trial, hmac));
     reset_lockout(&tpm);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     flush(&tpm, key.handle);
     assert_nothing_loaded(&tpm);
 }

@@ -172,7 +172,7 @@ fn run_matrix(kind: Kind, salt: Salt) {
     }
     assert_eq!(ran, 18);
     if let Some(k) = key {
-        flush(&tpm, k.entity.handle);
+        flush(&tpm, k.entity().handle);
     }
     assert_nothing_loaded(&tpm);
 }

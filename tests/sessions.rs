@@ -155,7 +155,7 @@ fn encrypted_parameters_never_travel_in_clear() {
         );
     }
     drop(s);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
 }
 
 /// An HMAC session authorizes; a second, salted session with another hash does the
@@ -218,7 +218,7 @@ fn encryption_session_separate_from_authorizing_session() {
         secret
     );
     drop((authorizer, crypt));
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     assert_nothing_loaded(&tpm);
 }
 
@@ -272,7 +272,7 @@ fn one_extra_session_decrypts_and_encrypts_then_three_sessions() {
     drop((authorizer, crypt, audit));
     flush(&tpm, sealed.handle);
     flush(&tpm, parent.handle);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     assert_nothing_loaded(&tpm);
 }
 
@@ -314,7 +314,7 @@ fn wrong_auth_value_names_the_session() {
 
     reset_lockout(&tpm);
     drop(s);
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
 }
 
 /// Sealing: a salted session bound to the parent carries the secret in (decrypt) and out
@@ -575,7 +575,7 @@ fn salt_keys_with_other_name_algorithms() {
             t.name_alg = name_alg.alg_id();
             let (key, public) = create_primary(&tpm, t, &Auth::empty());
             let salt = SaltKey::from_public(key.clone(), &public).unwrap();
-            assert_eq!(salt.name_alg, name_alg);
+            assert_eq!(salt.name_alg(), name_alg);
             for session_hash in [HashAlg::Sha1, HashAlg::Sha256] {
                 let mut s = Session::start(
                     &tpm,
@@ -679,7 +679,7 @@ fn xor_with_a_hash_other_than_the_session_hash() {
             "session {session_hash:?}, XOR {xor_hash:?}: response side"
         );
     }
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
 }
 
 /// Changing the owner auth under an HMAC session (new value encrypted in transit), then
@@ -734,7 +734,7 @@ fn hierarchy_change_auth_under_sessions() {
         )
         .unwrap_or_else(|e| panic!("bound={bound}: change back: {e}"));
     }
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     assert_nothing_loaded(&tpm);
     assert_eq!(lockout_counter(&tpm), 0);
 }

@@ -170,7 +170,7 @@ fn any_flipped_byte_of_an_encrypted_nv_read_is_an_error() {
             )
         },
     );
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
     undefine_nv(&tpm, &nv);
 }
 
@@ -196,5 +196,5 @@ fn any_flipped_byte_of_an_encrypted_get_random_is_an_error() {
             )
         },
     );
-    flush(&tpm, salt.entity.handle);
+    flush(&tpm, salt.entity().handle);
 }

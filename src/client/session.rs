@@ -16,57 +16,31 @@ use crate::wire::{
     SessionType,
 };
 
-/// The public part of a TPM key used to salt a session.
-#[derive(Clone, Debug)]
-pub enum SaltKeyMaterial {
-    /// An RSA decryption key: the salt is RSA-OAEP encrypted with label "SECRET".
-    Rsa {
-        /// The modulus, big-endian.
-        modulus: Vec<u8>,
-        /// The public exponent (65537 when the public area says 0).
-        exponent: u32,
-    },
-    /// An ECC P-256 key: the salt comes from ECDH with an ephemeral key and KDFe.
-    EccP256 {
-        /// The public point's x coordinate, big-endian.
-        x: Vec<u8>,
-        /// Its y coordinate.
-        y: Vec<u8>,
-    },
-    /// A NIST P-384 key (the EK of template H-3, for one): ECDH and KDFe as for P-256.
-    EccP384 {
-        /// The public point's x coordinate, big-endian.
-        x: Vec<u8>,
-        /// Its y coordinate.
-        y: Vec<u8>,
-    },
-    /// A NIST P-521 key: ECDH and KDFe as for P-256.
-    EccP521 {
-        /// The public point's x coordinate, big-endian.
-        x: Vec<u8>,
-        /// Its y coordinate.
-        y: Vec<u8>,
-    },
-}
-
 /// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash
-/// of the salt encryption) and its public key.
+/// of the salt encryption) and its public key, parsed and checked once (a key that is no RSA
+/// key, or no point on its curve, is refused when the `SaltKey` is made), so starting many
+/// sessions salted to it repeats only the public-key operation.
 #[derive(Clone, Debug)]
 pub struct SaltKey {
-    /// The loaded key (handle and name), passed as tpmKey to TPM2_StartAuthSession.
-    pub entity: Entity,
-    /// The key's nameAlg: the hash of OAEP or KDFe.
-    pub name_alg: HashAlg,
-    /// The public key.
-    pub key: SaltKeyMaterial,
+    entity: Entity,
+    name_alg: HashAlg,
+    recipient: crypto::SecretRecipient,
+}
+
+fn not_a_salt_key(entity: &Entity, public: &crate::wire::Public) -> Error {
+    Error::InvalidArgument(format!(
+        "{}: a session can only be salted with an RSA or ECC P-256/P-384/P-521 key (this is {})",
+        entity.handle,
+        public.object_type()
+    ))
 }
 
 impl SaltKey {
     /// The salt key for a loaded object with this public area.
     pub fn from_public(entity: Entity, public: &crate::wire::Public) -> Result<SaltKey> {
-        use crate::wire::{EccCurve, PublicKey};
+        use crate::wire::PublicKey;
         let mut name_alg = HashAlg::from_alg_id(public.name_alg)?;
-        let key = match &public.key {
+        let recipient = match &public.key {
             PublicKey::Rsa {
                 parameters, unique, ..
             } => {
@@ -76,42 +50,37 @@ impl SaltKey {
                     parameters.scheme.scheme(),
                     parameters.scheme.hash().unwrap_or(AlgId::NULL),
                 )?;
-                SaltKeyMaterial::Rsa {
-                    modulus: unique.as_bytes().to_vec(),
-                    exponent: parameters.exponent,
+                crypto::SecretRecipient::rsa(unique.as_bytes(), parameters.exponent)?
+            }
+            PublicKey::Ecc {
+                parameters, unique, ..
+            } => match crypto::SecretRecipient::ecc(
+                parameters.curve,
+                unique.x.as_bytes(),
+                unique.y.as_bytes(),
+            ) {
+                Err(crypto::CryptoError::UnsupportedCurve(_)) => {
+                    return Err(not_a_salt_key(&entity, public))
                 }
-            }
-            PublicKey::Ecc {
-                parameters, unique, ..
-            } if parameters.curve == EccCurve::NIST_P256 => SaltKeyMaterial::EccP256 {
-                x: unique.x.as_bytes().to_vec(),
-                y: unique.y.as_bytes().to_vec(),
+                other => other?,
             },
-            PublicKey::Ecc {
-                parameters, unique, ..
-            } if parameters.curve == EccCurve::NIST_P384 => SaltKeyMaterial::EccP384 {
-                x: unique.x.as_bytes().to_vec(),
-                y: unique.y.as_bytes().to_vec(),
-            },
-            PublicKey::Ecc {
-                parameters, unique, ..
-            } if parameters.curve == EccCurve::NIST_P521 => SaltKeyMaterial::EccP521 {
-                x: unique.x.as_bytes().to_vec(),
-                y: unique.y.as_bytes().to_vec(),
-            },
-            _ => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: a session can only be salted with an RSA or ECC P-256/P-384/P-521 key (this is {})",
-                    entity.handle,
-                    public.object_type()
-                )))
-            }
+            _ => return Err(not_a_salt_key(&entity, public)),
         };
         Ok(SaltKey {
             entity,
             name_alg,
-            key,
+            recipient,
         })
+    }
+
+    /// The loaded key (handle and name), passed as tpmKey to TPM2_StartAuthSession.
+    pub fn entity(&self) -> &Entity {
+        &self.entity
+    }
+
+    /// The hash of OAEP or KDFe: the key's nameAlg, or its own OAEP scheme's hash.
+    pub fn name_alg(&self) -> HashAlg {
+        self.name_alg
     }
 
     /// The salt key at `handle`, read from the TPM and accepted only if its name is
@@ -262,33 +231,7 @@ impl core::fmt::Debug for Session {
 }
 
 fn encapsulate(key: &SaltKey) -> Result<crypto::Encapsulated> {
-    let secret_len = key.name_alg.digest_size();
-    Ok(match &key.key {
-        SaltKeyMaterial::Rsa { modulus, exponent } => {
-            crypto::rsa_encapsulate(key.name_alg, modulus, *exponent, b"SECRET", secret_len)?
-        }
-        SaltKeyMaterial::EccP256 { x, y } => crypto::ecc_encapsulate_curve(
-            crypto::EccCurve::NIST_P256,
-            key.name_alg,
-            x,
-            y,
-            b"SECRET",
-        )?,
-        SaltKeyMaterial::EccP384 { x, y } => crypto::ecc_encapsulate_curve(
-            crate::wire::EccCurve::NIST_P384,
-            key.name_alg,
-            x,
-            y,
-            b"SECRET",
-        )?,
-        SaltKeyMaterial::EccP521 { x, y } => crypto::ecc_encapsulate_curve(
-            crate::wire::EccCurve::NIST_P521,
-            key.name_alg,
-            x,
-            y,
-            b"SECRET",
-        )?,
-    })
+    Ok(key.recipient.encapsulate(key.name_alg, b"SECRET")?)
 }
 
 impl Session {
@@ -327,7 +270,7 @@ impl Session {
         let tpm_key = opts
             .salt
             .as_ref()
-            .map_or_else(Entity::null, |k| k.entity.clone());
+            .map_or_else(Entity::null, |k| k.entity().clone());
         let bind = opts
             .bind
             .as_ref()
@@ -374,7 +317,7 @@ impl Session {
         Ok(Session {
             tpm: tpm.clone(),
             ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm, false),
-            salt_key: opts.salt.as_ref().map(|k| k.entity.clone()),
+            salt_key: opts.salt.as_ref().map(|k| k.entity().clone()),
             registry_settled: false,
             state,
         })

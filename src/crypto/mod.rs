@@ -21,6 +21,7 @@ pub use hash::{hash, hmac, Hasher, HmacCtx};
 pub use kdf::{kdfa, kdfe};
 #[cfg(any(feature = "ek", test))]
 pub(crate) use salt::Curve;
+pub use salt::SecretRecipient;
 pub use salt::{
     ecc_coordinate_size, ecc_decapsulate, ecc_encapsulate_curve_rng, ecc_encapsulate_curve_with,
     rsa_encapsulate_rng, rsa_encrypt_secret, rsa_secret_hash, Encapsulated,

@@ -145,10 +145,96 @@ pub fn rsa_encapsulate_rng<R: CryptoRngCore>(
     secret_len: usize,
     rng: &mut R,
 ) -> Result<Encapsulated, CryptoError> {
-    let secret = random_secret(secret_len, rng)?;
-    let ciphertext =
-        rsa_encrypt_secret(name_alg, modulus, exponent, label, secret.as_bytes(), rng)?;
-    Ok(Encapsulated { secret, ciphertext })
+    SecretRecipient::rsa(modulus, exponent)?.encapsulate_len_rng(name_alg, label, secret_len, rng)
+}
+
+/// A TPM key that secrets are encrypted to (a session salt, a credential seed), parsed and
+/// checked once: encrypting to it again does not parse and validate the key again, which is most
+/// of what a salted session start costs the host beyond the public-key operation itself.
+#[derive(Clone, Debug)]
+pub struct SecretRecipient {
+    key: RecipientKey,
+}
+
+#[derive(Clone, Debug)]
+enum RecipientKey {
+    Rsa(RsaPublicKey),
+    // x as the TPM's public area carries it: KDFe hashes exactly those bytes.
+    P256(PublicKey<p256::NistP256>, Vec<u8>),
+    P384(PublicKey<p384::NistP384>, Vec<u8>),
+    P521(PublicKey<p521::NistP521>, Vec<u8>),
+}
+
+impl SecretRecipient {
+    /// A TPM RSA key (modulus big-endian, `exponent` 0 meaning 65537): secrets go to it with
+    /// RSA-OAEP.
+    pub fn rsa(modulus: &[u8], exponent: u32) -> Result<Self, CryptoError> {
+        Ok(SecretRecipient {
+            key: RecipientKey::Rsa(rsa_public_key(modulus, exponent)?),
+        })
+    }
+
+    /// A TPM ECC key on `curve` (x, y big-endian): secrets come from ECDH with an ephemeral key
+    /// and KDFe. A point not on the curve is refused here.
+    pub fn ecc(curve: EccCurve, x: &[u8], y: &[u8]) -> Result<Self, CryptoError> {
+        const WHAT: &str = "TPM ECC public key";
+        let key = match Curve::from_tpm(curve)? {
+            Curve::P256 => RecipientKey::P256(public_key_from(x, y, WHAT)?, x.to_vec()),
+            Curve::P384 => RecipientKey::P384(public_key_from(x, y, WHAT)?, x.to_vec()),
+            Curve::P521 => RecipientKey::P521(public_key_from(x, y, WHAT)?, x.to_vec()),
+        };
+        Ok(SecretRecipient { key })
+    }
+
+    /// A fresh secret of one `name_alg` digest for this key, labelled `label` (without its
+    /// NUL): RSA-OAEP with `name_alg` (which must be the key's [`rsa_secret_hash`]), or ECDH and
+    /// KDFe with `name_alg`. Randomness from the operating system.
+    #[cfg(feature = "std")]
+    pub fn encapsulate(
+        &self,
+        name_alg: HashAlg,
+        label: &[u8],
+    ) -> Result<Encapsulated, CryptoError> {
+        self.encapsulate_rng(name_alg, label, &mut rand_core::OsRng)
+    }
+
+    /// [`SecretRecipient::encapsulate`] with randomness from `rng`.
+    pub fn encapsulate_rng<R: CryptoRngCore>(
+        &self,
+        name_alg: HashAlg,
+        label: &[u8],
+        rng: &mut R,
+    ) -> Result<Encapsulated, CryptoError> {
+        self.encapsulate_len_rng(name_alg, label, name_alg.digest_size(), rng)
+    }
+
+    fn encapsulate_len_rng<R: CryptoRngCore>(
+        &self,
+        name_alg: HashAlg,
+        label: &[u8],
+        secret_len: usize,
+        rng: &mut R,
+    ) -> Result<Encapsulated, CryptoError> {
+        match &self.key {
+            RecipientKey::Rsa(key) => {
+                let secret = random_secret(secret_len, rng)?;
+                let padding = oaep_padding(name_alg, label)?;
+                let ciphertext = key
+                    .encrypt(rng, padding, secret.as_bytes())
+                    .map_err(CryptoError::Rsa)?;
+                Ok(Encapsulated { secret, ciphertext })
+            }
+            RecipientKey::P256(key, x) => {
+                encapsulate_on(name_alg, &SecretKey::random(rng), key, x, label)
+            }
+            RecipientKey::P384(key, x) => {
+                encapsulate_on(name_alg, &SecretKey::random(rng), key, x, label)
+            }
+            RecipientKey::P521(key, x) => {
+                encapsulate_on(name_alg, &SecretKey::random(rng), key, x, label)
+            }
+        }
+    }
 }
 
 fn random_secret<R: CryptoRngCore + ?Sized>(
@@ -325,8 +411,8 @@ where
 fn encapsulate_on<C>(
     name_alg: HashAlg,
     ephemeral: &SecretKey<C>,
+    tpm_key: &PublicKey<C>,
     x: &[u8],
-    y: &[u8],
     label: &[u8],
 ) -> Result<Encapsulated, CryptoError>
 where
@@ -334,7 +420,6 @@ where
     FieldBytesSize<C>: ModulusSize,
     AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
 {
-    let tpm_key = public_key_from::<C>(x, y, "TPM ECC public key")?;
     let ephemeral_point = ephemeral.public_key().to_encoded_point(false);
     let (ex, ey) = match (ephemeral_point.x(), ephemeral_point.y()) {
         (Some(ex), Some(ey)) => (ex, ey),
@@ -346,7 +431,7 @@ where
         }
     };
     // partyV is the TPM key's x exactly as its public area carries it: that is what the TPM hashes.
-    let secret = derive_secret(name_alg, ephemeral, &tpm_key, label, ex, x)?;
+    let secret = derive_secret(name_alg, ephemeral, tpm_key, label, ex, x)?;
     let mut ciphertext = Vec::with_capacity(4 + ex.len() + ey.len());
     for coordinate in [ex, ey] {
         ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
@@ -378,10 +463,7 @@ pub fn ecc_encapsulate_curve_rng<R: CryptoRngCore>(
     label: &[u8],
     rng: &mut R,
 ) -> Result<Encapsulated, CryptoError> {
-    with_curve!(curve, C => {
-        let ephemeral = SecretKey::<C>::random(rng);
-        encapsulate_on::<C>(name_alg, &ephemeral, x, y, label)
-    })
+    SecretRecipient::ecc(curve, x, y)?.encapsulate_rng(name_alg, label, rng)
 }
 
 /// [`ecc_encapsulate_curve`] with a given ephemeral private scalar (big-endian): deterministic,
@@ -396,7 +478,8 @@ pub fn ecc_encapsulate_curve_with(
 ) -> Result<Encapsulated, CryptoError> {
     with_curve!(curve, C => {
         let ephemeral = private_key::<C>(ephemeral_private, "ephemeral ECC private key")?;
-        encapsulate_on::<C>(name_alg, &ephemeral, x, y, label)
+        let tpm_key = public_key_from::<C>(x, y, "TPM ECC public key")?;
+        encapsulate_on::<C>(name_alg, &ephemeral, &tpm_key, x, label)
     })
 }
 

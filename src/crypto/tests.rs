@@ -435,3 +435,37 @@ fn rsa_refuses_weak_or_malformed_moduli() {
     let err = rsa_encapsulate(HashAlg::Sha256, &odd, 0, b"\xff", 32).unwrap_err();
     assert!(matches!(err, CryptoError::BadLabel), "{err}");
 }
+
+#[test]
+fn a_secret_recipient_is_checked_once_and_encapsulates_to_its_key_each_time() {
+    for curve in [
+        EccCurve::NIST_P256,
+        EccCurve::NIST_P384,
+        EccCurve::NIST_P521,
+    ] {
+        let (d, x, y) = ecc_keypair(curve);
+        let recipient = SecretRecipient::ecc(curve, &x, &y).unwrap();
+        let first = recipient.encapsulate(HashAlg::Sha256, b"SECRET").unwrap();
+        let second = recipient.encapsulate(HashAlg::Sha256, b"SECRET").unwrap();
+        assert_ne!(
+            first.secret.as_bytes(),
+            second.secret.as_bytes(),
+            "{curve:?}: fresh each time"
+        );
+        for enc in [first, second] {
+            let back =
+                ecc_decapsulate(curve, HashAlg::Sha256, &d, &enc.ciphertext, b"SECRET").unwrap();
+            assert_eq!(back.as_bytes(), enc.secret.as_bytes(), "{curve:?}");
+        }
+        let mut off_curve = y.clone();
+        *off_curve.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            SecretRecipient::ecc(curve, &x, &off_curve),
+            Err(CryptoError::BadKey { .. })
+        ));
+    }
+    assert!(matches!(
+        SecretRecipient::ecc(EccCurve::BN_P256, &[1; 32], &[2; 32]),
+        Err(CryptoError::UnsupportedCurve(0x0010))
+    ));
+}
