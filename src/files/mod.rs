@@ -20,7 +20,9 @@
 mod atomic;
 mod bounded;
 mod esys;
+mod name;
 mod parse;
+mod session_config;
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +36,9 @@ pub(crate) use bounded::{kind_name, read_prefix, read_stdin_prefix};
 pub use esys::{
     EsysName, EsysResource, EsysSession, PolicyKind, SymDef, ESYS_NAME_SIZE, MAX_NV_PUBLIC_SIZE,
 };
+pub use name::read_name_file;
 use parse::Fields;
+pub use session_config::configure_session_file;
 
 use crate::wire::{AlgId, ContextData, Handle, Name, SessionType, Writer, MAX_CONTEXT_SIZE};
 
