@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{create_primary, AnyResult, Args, Transient};
+use common::{AnyResult, Args, Transient};
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
 use tpm2_wire::command::{
     ContextLoad, ContextSave, Entity, GetRandom, NvDefineSpace, NvRead, NvUndefineSpace, NvWrite,
@@ -353,9 +353,18 @@ fn run() -> AnyResult<()> {
     eprintln!("TPM: {}; registry: {registry_label}", target.label);
 
     eprintln!("setting up: RSA-2048 and ECC-P256 primaries, a 1024-byte NV index");
-    let (rsa, rsa_public) = create_primary(tpm, Public::rsa_2048_storage_parent(), &Auth::empty())?;
+    let owner = Auth::empty();
+    let primary = |template| {
+        tpm.create_primary(
+            &Entity::owner(),
+            SessionSlot::Password(&owner),
+            template,
+            &owner,
+        )
+    };
+    let (rsa, rsa_public) = primary(Public::rsa_2048_storage_parent())?;
     let rsa = Transient::new(tpm, rsa);
-    let (ecc, ecc_public) = create_primary(tpm, Public::ecc_p256_storage_parent(), &Auth::empty())?;
+    let (ecc, ecc_public) = primary(Public::ecc_p256_storage_parent())?;
     let ecc = Transient::new(tpm, ecc);
     let rsa_salt = SaltKey::from_public(rsa.entity.clone(), &rsa_public)?;
     let ecc_salt = SaltKey::from_public(ecc.entity.clone(), &ecc_public)?;

@@ -20,10 +20,11 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::{connect, create_primary, AnyResult, Args, Transient};
+use common::{connect, AnyResult, Args, Transient};
 use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
 use tpm2_wire::command::{Create, Entity, Load, Unseal};
 use tpm2_wire::crypto;
+use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
     AlgId, Auth, Data, PcrSelectionList, Public, SensitiveCreate, SensitiveData, SessionAttributes,
     Tpm2bPublic, Tpm2bSensitiveCreate, MAX_SYM_DATA,
@@ -73,7 +74,14 @@ fn run() -> AnyResult<()> {
     }
 
     let primary_auth = random_auth()?;
-    let (primary, public) = create_primary(tpm, Public::rsa_2048_storage_parent(), &primary_auth)?;
+    // Under the owner hierarchy, whose auth value is empty on a fresh TPM.
+    let owner = Auth::empty();
+    let (primary, public) = tpm.create_primary(
+        &Entity::owner(),
+        SessionSlot::Password(&owner),
+        Public::rsa_2048_storage_parent(),
+        &primary_auth,
+    )?;
     let primary = Transient::new(tpm, primary);
     println!(
         "created an RSA-2048 storage primary at {}",

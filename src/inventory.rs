@@ -4,17 +4,13 @@
 
 use std::path::PathBuf;
 
+use crate::client::HandleRange;
 use crate::command::FlushContext;
 use crate::crypto::HashAlg;
 use crate::error::{Error, Result};
 use crate::registry::{Registry, RegistryError, SessionRecord, SESSION_INDEX_MASK};
-use crate::wire::{Handle, PropertyTag, SessionType};
+use crate::wire::{Handle, HandleType, PropertyTag, SessionType};
 use crate::Tpm;
-
-/// First handle of TPM_HT_LOADED_SESSION (GetCapability lists loaded sessions from here).
-pub const LOADED_SESSION_FIRST: u32 = 0x0200_0000;
-/// First handle of TPM_HT_SAVED_SESSION (context-saved, still active sessions).
-pub const SAVED_SESSION_FIRST: u32 = 0x0300_0000;
 
 /// Who holds a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,8 +172,8 @@ pub fn sessions_with_errors(
     tpm: &Tpm,
     registry: Option<&Registry>,
 ) -> Result<(Vec<SessionInfo>, Vec<RegistryError>)> {
-    let loaded = tpm.handles(Handle(LOADED_SESSION_FIRST))?;
-    let saved = tpm.handles(Handle(SAVED_SESSION_FIRST))?;
+    let loaded = tpm.handles_in(HandleRange::LoadedSessions)?;
+    let saved = tpm.handles_in(HandleRange::SavedSessions)?;
     let (records, errors) = records_for(registry, &tpm.describe());
     let find = |h: Handle| records.iter().find(|r| r.matches_handle(h));
     let mut out = Vec::with_capacity(loaded.len() + saved.len());
@@ -242,13 +238,12 @@ fn selected(s: &SessionInfo, selector: &Selector) -> bool {
 /// The two handles a session may be flushed by: the one we know, and the same index with the
 /// other session prefix (the TPM lists saved policy sessions with the HMAC prefix).
 fn flush_handles(h: Handle) -> [Handle; 2] {
-    let index = h.0 & SESSION_INDEX_MASK;
-    let other = if h.0 >> 24 == 0x02 {
-        0x0300_0000
+    let other = if h.handle_type() == HandleType::HMAC_SESSION {
+        HandleRange::SavedSessions
     } else {
-        0x0200_0000
+        HandleRange::LoadedSessions
     };
-    [h, Handle(index | other)]
+    [h, Handle((h.0 & SESSION_INDEX_MASK) | other.first().0)]
 }
 
 fn flush_one(tpm: &Tpm, h: Handle) -> Result<()> {
@@ -316,8 +311,8 @@ pub fn flush(
 
 /// Removes the records of sessions on `tpm` that the TPM no longer has.
 pub fn prune(tpm: &Tpm, registry: &Registry, errors: &mut Vec<String>) -> Result<usize> {
-    let mut present = tpm.handles(Handle(LOADED_SESSION_FIRST))?;
-    present.extend(tpm.handles(Handle(SAVED_SESSION_FIRST))?);
+    let mut present = tpm.handles_in(HandleRange::LoadedSessions)?;
+    present.extend(tpm.handles_in(HandleRange::SavedSessions)?);
     let desc = tpm.describe();
     let (records, errs) = records_for(Some(registry), &desc);
     errors.extend(errs.iter().map(ToString::to_string));
@@ -381,28 +376,6 @@ pub fn parse_date(s: &str) -> Result<u64> {
     Ok(days_from_civil(y as i64, m, d) as u64 * 86_400)
 }
 
-/// Unix seconds as `YYYY/MM/DD HH:MM:SS` (UTC).
-pub fn format_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // civil_from_days (inverse of days_from_civil).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,8 +396,6 @@ mod tests {
         ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
-        assert_eq!(format_time(1_709_164_800 + 3661), "2024/02/29 01:01:01");
-        assert_eq!(format_time(0), "1970/01/01 00:00:00");
     }
 
     #[test]

@@ -467,8 +467,8 @@ impl SessionRecord {
     }
 }
 
-/// `hmac`, `policy` or `trial`.
-pub fn session_type_name(t: SessionType) -> &'static str {
+/// A session type as records spell it: `hmac`, `policy` or `trial`.
+fn session_type_name(t: SessionType) -> &'static str {
     match t {
         SessionType::HMAC => "hmac",
         SessionType::POLICY => "policy",

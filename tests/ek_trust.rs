@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
-use tpm2_wire::client::{SaltKey, Session, SessionOptions};
+use tpm2_wire::client::{HandleRange, SaltKey, Session, SessionOptions};
 use tpm2_wire::command::GetRandom;
 use tpm2_wire::ek::x509_cert::der::asn1::{BitString, ObjectIdentifier, OctetString};
 use tpm2_wire::ek::x509_cert::der::{Decode, Encode};
@@ -25,7 +25,7 @@ use tpm2_wire::ek::{
 };
 use tpm2_wire::sim::ek::{manufacture, EkCa};
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::wire::{Auth, Handle, HandleType, PublicKey, PublicKeyRsa};
+use tpm2_wire::wire::{Auth, Handle, PublicKey, PublicKeyRsa};
 use tpm2_wire::Tpm;
 
 fn fixture() -> (Swtpm, EkCa, Tpm) {
@@ -40,7 +40,7 @@ fn bundle_of(paths: &[&Path]) -> CaBundle {
 }
 
 fn transient_objects(tpm: &Tpm) -> Vec<Handle> {
-    tpm.handles(Handle(u32::from(HandleType::TRANSIENT.0) << 24))
+    tpm.handles_in(HandleRange::Transient)
         .expect("GetCapability(handles)")
 }
 
@@ -146,32 +146,27 @@ fn rsa_and_ecc_eks_verify_and_salt_a_working_session() {
 /// salts a working session (P-521 included), without authorizing the key.
 #[test]
 fn every_template_makes_a_key_that_salts_a_session() {
-    use tpm2_wire::command::{CreatePrimary, Entity, FlushContext};
+    use tpm2_wire::command::{Entity, FlushContext};
     use tpm2_wire::session::engine::SessionSlot;
-    use tpm2_wire::wire::{Data, PcrSelectionList, Tpm2bPublic, Tpm2bSensitiveCreate};
     let (_sim, _ca, tpm) = fixture();
     let empty = Auth::empty();
     for template in EkTemplate::ALL {
-        let created = tpm.execute(
-            &CreatePrimary {
-                primary_handle: Entity::endorsement(),
-                in_sensitive: Tpm2bSensitiveCreate::default(),
-                in_public: Tpm2bPublic(template.public()),
-                outside_info: Data::empty(),
-                creation_pcr: PcrSelectionList::default(),
-            },
-            &mut [SessionSlot::Password(&empty)],
+        let created = tpm.create_primary(
+            &Entity::endorsement(),
+            SessionSlot::Password(&empty),
+            template.public(),
+            &empty,
         );
-        let rsp = match created {
-            Ok(rsp) => rsp,
+        let (entity, public) = match created {
+            Ok(created) => created,
             // swtpm (libtpms) stops at RSA-3072: H-7's 4096 bits are a bad value to it.
             Err(e) if template == EkTemplate::H7 && e.to_string().contains("TPM_RC_VALUE") => {
                 continue
             }
             Err(e) => panic!("CreatePrimary({template}): {e}"),
         };
-        let entity = Entity::new(rsp.object_handle, rsp.name.clone());
-        let salt = SaltKey::from_public(entity, &rsp.out_public.0).unwrap();
+        let handle = entity.handle;
+        let salt = SaltKey::from_public(entity, &public).unwrap();
         let opts = SessionOptions::hmac().salted(salt).encrypt(false, true);
         let mut session = Session::start(&tpm, &opts).unwrap();
         let r = tpm
@@ -186,7 +181,7 @@ fn every_template_makes_a_key_that_salts_a_session() {
         session.confirm_salt_key().unwrap();
         session.flush().unwrap();
         tpm.run(&FlushContext {
-            flush_handle: rsp.object_handle,
+            flush_handle: handle,
         })
         .unwrap();
     }

@@ -82,7 +82,7 @@ impl Env {
         self.flush_transients();
         assert_nothing_loaded(&self.tpm);
         assert_eq!(
-            handles_in(&self.tpm, 0x0300_0000),
+            self.tpm.handles_in(HandleRange::SavedSessions).unwrap(),
             vec![],
             "no saved session left"
         );

@@ -616,7 +616,10 @@ fn sessions_are_flushed_once() {
         })
     });
     let s = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
-    assert_eq!(handles_in(&tpm, 0x0200_0000), vec![s.handle()]);
+    assert_eq!(
+        tpm.handles_in(HandleRange::LoadedSessions).unwrap(),
+        vec![s.handle()]
+    );
     drop(s);
     assert_nothing_loaded(&tpm);
 
@@ -709,21 +712,15 @@ fn hierarchy_change_auth_under_sessions() {
         .unwrap_or_else(|e| panic!("bound={bound}: change: {e}"));
         // The new value works, by password and under the same session.
         s.set_attributes(attrs(0));
-        let (k, _) = {
-            let rsp = tpm.execute(
-                &tpm2_wire::command::CreatePrimary {
-                    primary_handle: Entity::owner(),
-                    in_sensitive: Default::default(),
-                    in_public: tpm2_wire::wire::Tpm2bPublic(Public::ecc_p256_storage_parent()),
-                    outside_info: Default::default(),
-                    creation_pcr: Default::default(),
-                },
-                &mut [s.auth(&new)],
-            );
-            let rsp = rsp.unwrap_or_else(|e| panic!("bound={bound}: use new auth: {e}"));
-            (rsp.object_handle, ())
-        };
-        flush(&tpm, k);
+        let (k, _) = tpm
+            .create_primary(
+                &Entity::owner(),
+                s.auth(&new),
+                Public::ecc_p256_storage_parent(),
+                &Auth::empty(),
+            )
+            .unwrap_or_else(|e| panic!("bound={bound}: use new auth: {e}"));
+        flush(&tpm, k.handle);
         s.set_attributes(attrs(SessionAttributes::DECRYPT));
         tpm.execute(
             &tpm2_wire::command::HierarchyChangeAuth {
@@ -826,7 +823,7 @@ fn nv_name_follows_the_written_attribute_offline() {
 #[test]
 fn a_panic_while_holding_sessions_leaks_none() {
     let (_sim, tpm) = swtpm();
-    let before = tpm.handles(tpm2_wire::wire::Handle(0x0200_0000)).unwrap();
+    let before = tpm.handles_in(HandleRange::LoadedSessions).unwrap();
     let t = tpm.clone();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _a = Session::start(&t, &SessionOptions::hmac()).unwrap();
@@ -834,8 +831,8 @@ fn a_panic_while_holding_sessions_leaks_none() {
         panic!("the application fails while holding two sessions");
     }));
     assert!(r.is_err());
-    let loaded = tpm.handles(tpm2_wire::wire::Handle(0x0200_0000)).unwrap();
-    let saved = tpm.handles(tpm2_wire::wire::Handle(0x0300_0000)).unwrap();
+    let loaded = tpm.handles_in(HandleRange::LoadedSessions).unwrap();
+    let saved = tpm.handles_in(HandleRange::SavedSessions).unwrap();
     assert_eq!(loaded, before, "unwinding flushed both sessions");
     assert!(saved.is_empty());
 }

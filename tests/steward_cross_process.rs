@@ -102,7 +102,7 @@ fn one_session_across_three_processes() {
     let started = run_role("start", &tcti, &file);
     let handle = started.strip_prefix("started ").unwrap().to_string();
     // Saved, not loaded, between the processes.
-    assert_eq!(handles_in(&tpm, 0x0200_0000), vec![]);
+    assert_eq!(tpm.handles_in(HandleRange::LoadedSessions).unwrap(), vec![]);
     assert_eq!(
         run_role("use", &tcti, &file),
         format!("used {handle}"),
@@ -114,7 +114,7 @@ fn one_session_across_three_processes() {
     assert_eq!(lockout_counter(&tpm), 0);
     assert_nothing_loaded(&tpm);
     assert_eq!(
-        handles_in(&tpm, 0x0300_0000),
+        tpm.handles_in(HandleRange::SavedSessions).unwrap(),
         vec![],
         "nothing saved either"
     );

@@ -10,34 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tpm2_wire::client::{SavedSession, Session, SessionOptions};
-use tpm2_wire::command::{GetCapability, GetRandom};
+use tpm2_wire::command::GetRandom;
 use tpm2_wire::steward::StewardPolicy;
-use tpm2_wire::wire::{Capability, CapabilityData, Handle, TpmRc};
+use tpm2_wire::wire::TpmRc;
 use tpm2_wire::Tpm;
-
-/// Every session handle the TPM knows: loaded (TPM_HT_LOADED_SESSION range) and saved
-/// (TPM_HT_SAVED_SESSION range).
-fn session_handles(tpm: &Tpm) -> (Vec<Handle>, Vec<Handle>) {
-    let list = |first: u32| {
-        let rsp = tpm
-            .run(&GetCapability {
-                capability: Capability::HANDLES,
-                property: first,
-                property_count: 128,
-            })
-            .unwrap();
-        match rsp.capability_data {
-            CapabilityData::Handles(l) => l
-                .as_slice()
-                .iter()
-                .copied()
-                .filter(|h| h.is_session())
-                .collect::<Vec<_>>(),
-            other => panic!("{other:?}"),
-        }
-    };
-    (list(0x0200_0000), list(0x0300_0000))
-}
 
 fn audited_random(tpm: &Tpm, s: &mut Session) {
     let r = tpm
@@ -63,7 +39,7 @@ fn more_sessions_than_loaded_slots_are_parked_and_reloaded() {
     for _ in 0..2 {
         for s in sessions.iter_mut() {
             audited_random(&tpm, s);
-            let (loaded, _) = session_handles(&tpm);
+            let (loaded, _) = sessions_on(&tpm);
             assert!(loaded.len() <= 3);
             assert!(loaded.contains(&s.handle()), "the session in use is loaded");
         }
@@ -71,7 +47,7 @@ fn more_sessions_than_loaded_slots_are_parked_and_reloaded() {
     assert!(tpm.steward_stats().reloaded >= 6);
     drop(sessions);
     assert_eq!(
-        session_handles(&tpm),
+        sessions_on(&tpm),
         (vec![], vec![]),
         "all flushed, parked ones too"
     );
@@ -96,7 +72,7 @@ fn max_loaded_sessions_parks_proactively_and_save_reuses_the_parked_context() {
     for s in sessions.iter_mut().rev() {
         audited_random(&tpm, s);
         assert!(tpm.session_table().0 <= 2);
-        assert!(session_handles(&tpm).0.len() <= 2);
+        assert!(sessions_on(&tpm).0.len() <= 2);
     }
     assert_eq!(
         tpm.steward_stats().waits,
@@ -113,7 +89,7 @@ fn max_loaded_sessions_parks_proactively_and_save_reuses_the_parked_context() {
     audited_random(&tpm, &mut s);
     drop(s);
     drop(sessions);
-    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+    assert_eq!(sessions_on(&tpm), (vec![], vec![]));
 }
 
 #[test]
@@ -146,7 +122,7 @@ fn start_sessions_takes_all_or_none() {
         Some(TpmRc::SESSION_HANDLES),
         "{err}"
     );
-    let (loaded, saved) = session_handles(&tpm);
+    let (loaded, saved) = sessions_on(&tpm);
     assert_eq!(
         (loaded.len(), saved.len()),
         (0, 62),
@@ -174,7 +150,7 @@ fn start_sessions_takes_all_or_none() {
     for s in held {
         hog.load_session(s).unwrap().flush().unwrap();
     }
-    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+    assert_eq!(sessions_on(&tpm), (vec![], vec![]));
 }
 
 const WORKER_ENV: &str = "TPM2_WIRE_STEWARD_WORKER_TCTI";
@@ -298,7 +274,7 @@ fn worker_processes_outnumbering_the_session_slots_all_complete() {
         "active-slot pressure: start_sessions had to give back and retry"
     );
     assert_eq!(
-        session_handles(&tpm),
+        sessions_on(&tpm),
         (vec![], vec![]),
         "no session left on the TPM"
     );
@@ -328,7 +304,7 @@ fn threads_sharing_a_connection_share_the_loaded_slots() {
         w.join().unwrap();
     }
     assert!(tpm.steward_stats().parked > 0);
-    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+    assert_eq!(sessions_on(&tpm), (vec![], vec![]));
 }
 
 /// A single StartAuthSession waits (bounded) for a session handle another client frees.
@@ -358,7 +334,7 @@ fn start_waits_for_a_free_session_handle() {
     for s in held {
         hog.load_session(s).unwrap().flush().unwrap();
     }
-    assert_eq!(session_handles(&tpm), (vec![], vec![]));
+    assert_eq!(sessions_on(&tpm), (vec![], vec![]));
 }
 
 /// TPM_RC_OBJECT_MEMORY: all transient slots taken by another client; our CreatePrimary
@@ -375,20 +351,14 @@ fn object_memory_is_waited_out() {
     let mut objects = Vec::new();
     loop {
         let owner = tpm2_wire::wire::Auth::empty();
-        let r = hog.execute(
-            &tpm2_wire::command::CreatePrimary {
-                primary_handle: tpm2_wire::command::Entity::owner(),
-                in_sensitive: Default::default(),
-                in_public: tpm2_wire::wire::Tpm2bPublic(
-                    tpm2_wire::wire::Public::ecc_p256_storage_parent(),
-                ),
-                outside_info: tpm2_wire::wire::Data::empty(),
-                creation_pcr: Default::default(),
-            },
-            &mut [tpm2_wire::session::engine::SessionSlot::Password(&owner)],
+        let r = hog.create_primary(
+            &tpm2_wire::command::Entity::owner(),
+            tpm2_wire::session::engine::SessionSlot::Password(&owner),
+            tpm2_wire::wire::Public::ecc_p256_storage_parent(),
+            &owner,
         );
         match r {
-            Ok(rsp) => objects.push(rsp.object_handle),
+            Ok((key, _)) => objects.push(key.handle),
             Err(e) => {
                 assert_eq!(
                     e.response_code().map(|rc| rc.base_code()),

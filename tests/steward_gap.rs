@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use common::*;
 use tpm2_wire::client::{SavedSession, Session, SessionOptions};
-use tpm2_wire::command::{GetCapability, GetRandom};
+use tpm2_wire::command::GetRandom;
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::steward::StewardPolicy;
-use tpm2_wire::wire::{Capability, PropertyTag, TpmRc};
+use tpm2_wire::wire::{PropertyTag, TpmRc};
 use tpm2_wire::{Error, Tpm};
 
 /// One kept-open connection: 130,000 commands in seconds rather than minutes.
@@ -21,16 +21,9 @@ fn fast(sim: &Swtpm) -> Tpm {
 }
 
 fn gap_max(tpm: &Tpm) -> u64 {
-    let rsp = tpm
-        .run(&GetCapability {
-            capability: Capability::TPM_PROPERTIES,
-            property: PropertyTag::CONTEXT_GAP_MAX.0,
-            property_count: 1,
-        })
-        .unwrap();
-    rsp.capability_data
-        .property(PropertyTag::CONTEXT_GAP_MAX)
+    tpm.property(PropertyTag::CONTEXT_GAP_MAX)
         .unwrap()
+        .expect("TPM_PT_CONTEXT_GAP_MAX reported")
         .into()
 }
 

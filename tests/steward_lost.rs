@@ -138,7 +138,11 @@ fn parked_session_flushed_behind_our_back_fails_at_reload() {
     let mut s = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
     s.park().unwrap();
     assert!(s.is_parked());
-    assert_eq!(handles_in(&tpm, 0x0200_0000), vec![], "parked: not loaded");
+    assert_eq!(
+        tpm.handles_in(HandleRange::LoadedSessions).unwrap(),
+        vec![],
+        "parked: not loaded"
+    );
     // Flushing a saved session's handle is valid.
     Tpm::open(Some(&sim.tcti()))
         .unwrap()
@@ -281,7 +285,7 @@ fn keep_of_a_parked_session_leaves_it_loaded_and_save_of_a_lost_one_fails() {
     let h = s.handle();
     let state = s.keep();
     assert_eq!(
-        handles_in(&tpm, 0x0200_0000),
+        tpm.handles_in(HandleRange::LoadedSessions).unwrap(),
         vec![h],
         "kept loaded, not stranded"
     );
@@ -303,5 +307,5 @@ fn keep_of_a_parked_session_leaves_it_loaded_and_save_of_a_lost_one_fails() {
     assert!(matches!(r, Err(Error::SessionLost { .. })), "{r:?}");
     assert!(matches!(s.save(), Err(Error::SessionLost { .. })));
     assert_nothing_loaded(&tpm);
-    assert_eq!(handles_in(&tpm, 0x0300_0000), vec![]);
+    assert_eq!(tpm.handles_in(HandleRange::SavedSessions).unwrap(), vec![]);
 }

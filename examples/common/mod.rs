@@ -1,16 +1,12 @@
-//! Code the examples share: choosing a TPM, command-line flags, primaries and cleanup.
+//! Code the examples share: choosing a TPM, command-line flags and cleanup.
 #![allow(dead_code)]
 
 use std::error::Error;
 
-use tpm2_wire::command::{CreatePrimary, Entity, FlushContext};
-use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::command::{Entity, FlushContext};
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{open_with_env_value, TCTI_ENV_VAR};
-use tpm2_wire::wire::{
-    Auth, Data, Handle, PcrSelectionList, Public, SensitiveCreate, Tpm2bPublic,
-    Tpm2bSensitiveCreate,
-};
+use tpm2_wire::wire::Handle;
 use tpm2_wire::Tpm;
 
 pub type AnyResult<T> = Result<T, Box<dyn Error>>;
@@ -98,30 +94,6 @@ impl Args {
             None => Ok(()),
         }
     }
-}
-
-/// Creates a primary key under the owner hierarchy with an empty owner password.
-pub fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> AnyResult<(Entity, Public)> {
-    let owner_auth = Auth::empty();
-    let rsp = tpm.execute(
-        &CreatePrimary {
-            primary_handle: Entity::owner(),
-            in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
-                user_auth: auth.clone(),
-                ..Default::default()
-            }),
-            in_public: Tpm2bPublic(template),
-            outside_info: Data::empty(),
-            creation_pcr: PcrSelectionList::default(),
-        },
-        &mut [SessionSlot::Password(&owner_auth)],
-    )?;
-    let public = rsp.out_public.0;
-    let name = tpm2_wire::client::object_name(&public)?;
-    if name != rsp.name {
-        return Err("the TPM's name for the new primary is not the hash of its public area".into());
-    }
-    Ok((Entity::new(rsp.object_handle, name), public))
 }
 
 /// Flushes a transient object when dropped, so error paths clean up too.

@@ -31,6 +31,7 @@
 //!
 //! Secrets never appear in errors or `Debug` output; intermediate copies are zeroized.
 
+mod command_code;
 mod pcr;
 mod source;
 
@@ -40,6 +41,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+pub use command_code::{parse_command_code, CommandCodeError};
 pub use pcr::{parse_pcr_selection, PcrBank, PcrSelectionSpec, ALL_PCRS, PCR_COUNT};
 pub use source::{read_capped, NoPasswordFiles, PasswordSource, SystemPasswordSource};
 

@@ -1,5 +1,6 @@
 //! Reading whole capability lists: GetCapability answers a page at a time; these follow
-//! `moreData` to the end, refusing to go backwards so a misbehaving TPM cannot make them loop.
+//! `moreData` to the end, each page starting past the last, so a misbehaving TPM cannot make
+//! them loop.
 
 use super::Tpm;
 use crate::command::GetCapability;
@@ -56,19 +57,24 @@ impl Tpm {
                     },
                 });
             };
-            let mut last = None;
+            // A TPM lists items in ascending order, but a resource manager may not (Linux
+            // numbers its virtual transient handles down from 0x80FFFFFF): take each new item
+            // once, in the order given, and go on after the highest.
+            let page_start = out.len();
+            let mut highest = None;
             for item in items {
                 let k = (p.key)(&item);
-                let ascending = out.last().is_none_or(|l| (p.key)(l) < k);
-                if (p.wanted)(&item) && k >= floor && ascending {
+                let repeated = out[page_start..].iter().any(|o| (p.key)(o) == k);
+                if (p.wanted)(&item) && k >= floor && !repeated {
                     out.push(item);
-                    last = Some(k);
+                    highest = highest.max(Some(k));
                 }
             }
-            match last.and_then(|k| (p.next)(k)) {
-                Some(n) if rsp.more_data => {
+            match highest.and_then(|k| (p.next)(k).map(|n| (k, n))) {
+                Some((k, n)) if rsp.more_data => {
                     property = n;
-                    floor = (p.key)(&out[out.len() - 1]).saturating_add(1);
+                    // Earlier pages hold only items below the floor, so none can come back.
+                    floor = k.saturating_add(1);
                 }
                 _ => break,
             }
@@ -76,7 +82,8 @@ impl Tpm {
         Ok(out)
     }
 
-    /// Every handle of the type of `first`, from `first` on. For the session ranges the TPM
+    /// Every handle of the type of `first`, from `first` on, in the order listed (a resource
+    /// manager may list its virtual handles in any order). For the session ranges the TPM
     /// lists saved sessions with the HMAC prefix (0x02) whatever their type, so sessions are
     /// ordered and matched by their low 24 bits.
     pub fn handles(&self, first: Handle) -> Result<Vec<Handle>> {
@@ -190,6 +197,7 @@ mod tests {
         handles: Vec<u32>,
         stuck: bool,
         asked: usize,
+        per_page: usize,
     }
 
     impl Transport for Pages {
@@ -199,16 +207,18 @@ mod tests {
             let _cap = r.u32().unwrap();
             let from = r.u32().unwrap();
             let page: Vec<Handle> = if self.stuck {
-                self.handles.iter().take(2).map(|&h| Handle(h)).collect()
+                let n = self.per_page;
+                self.handles.iter().take(n).map(|&h| Handle(h)).collect()
             } else {
                 self.handles
                     .iter()
                     .filter(|&&h| h >= from)
-                    .take(2)
+                    .take(self.per_page)
                     .map(|&h| Handle(h))
                     .collect()
             };
-            let more = self.stuck || self.handles.iter().filter(|&&h| h >= from).count() > 2;
+            let left = self.handles.iter().filter(|&&h| h >= from).count();
+            let more = self.stuck || left > self.per_page;
             rsp.clear();
             let mut w = Writer::new(rsp);
             w.u16(0x8001);
@@ -231,6 +241,7 @@ mod tests {
             handles: handles.to_vec(),
             stuck,
             asked: 0,
+            per_page: 2,
         }));
         t.set_registry(None);
         t
@@ -247,6 +258,21 @@ mod tests {
         ];
         let got = tpm(&all, false).handles(Handle(0x8000_0000)).unwrap();
         assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), all);
+    }
+
+    #[test]
+    fn a_resource_manager_listing_downwards_is_followed() {
+        // Linux's resource manager: virtual handles counting down, in one answer.
+        let listed = [0x80FF_FFFF, 0x80FF_FFFE, 0x80FF_FFFD];
+        let t = Tpm::new(Box::new(Pages {
+            handles: listed.to_vec(),
+            stuck: false,
+            asked: 0,
+            per_page: 8,
+        }));
+        t.set_registry(None);
+        let got = t.handles(Handle(0x8000_0000)).unwrap();
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), listed);
     }
 
     #[test]

@@ -3,21 +3,28 @@
 
 mod capability;
 mod context;
+mod handles;
 mod names;
 mod object;
+mod pcr;
 mod policy;
+mod primary;
 mod random;
 pub(crate) mod registry_link;
 mod session;
+mod session_file;
 mod start;
 mod stewardship;
 mod trace;
 
 pub use capability::command_code;
 pub use context::*;
+pub use handles::HandleRange;
 pub use names::*;
 pub use object::{LoadedObject, ObjectRef};
+pub use pcr::{pcr_digest_from_file, PcrValuesError};
 pub use session::*;
+pub use session_file::{FileFate, SaveBackError};
 pub use start::{SessionKind, StartSpec};
 
 use std::sync::{Arc, Mutex, MutexGuard};

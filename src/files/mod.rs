@@ -20,7 +20,9 @@
 mod atomic;
 mod bounded;
 mod esys;
+mod name;
 mod parse;
+mod session_config;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +35,9 @@ pub use bounded::{
 };
 pub(crate) use bounded::{kind_name, read_prefix, read_stdin_prefix};
 pub use esys::{EsysName, EsysResource, EsysSession, ESYS_NAME_SIZE};
+pub use name::read_name_file;
 use parse::Fields;
+pub use session_config::configure_session_file;
 
 use crate::wire::{AlgId, Context, Handle, Name, SessionType, Writer, MAX_CONTEXT_SIZE};
 

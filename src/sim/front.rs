@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::{SimError, Swtpm};
-use crate::transport::{Endpoint, SwtpmTransport, Transport, MAX_FRAME_SIZE};
+use crate::transport::{Endpoint, SwtpmTransport, Transport, MAX_TRANSPORT_FRAME_SIZE};
 use crate::wire::HEADER_SIZE;
 
 /// Simulator command codes (TPM and platform sockets share the numbering).
@@ -332,7 +332,7 @@ fn serve(mut stream: Conn, channel: Channel, swtpm: &Endpoint, shutdown: &Atomic
                     return;
                 };
                 let size = size as usize;
-                if !(HEADER_SIZE..=MAX_FRAME_SIZE).contains(&size) {
+                if !(HEADER_SIZE..=MAX_TRANSPORT_FRAME_SIZE).contains(&size) {
                     return;
                 }
                 command.resize(size, 0);

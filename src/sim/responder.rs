@@ -20,7 +20,7 @@ use crate::session::{
 use crate::transport::{Transport, TransportError};
 use crate::wire::{
     Auth, AuthCommand, CommandCode, Digest, Handle, Name, Nonce, Reader, SessionAttributes,
-    SessionType, StructureTag, Unmarshal, WireError, Writer, HEADER_SIZE, MAX_FRAME_SIZE,
+    SessionType, StructureTag, Unmarshal, WireError, Writer, DEFAULT_MAX_COMMAND_SIZE, HEADER_SIZE,
     MAX_NV_BUFFER_SIZE, MAX_SESSIONS,
 };
 
@@ -190,8 +190,8 @@ impl Responder {
             sessions: Vec::with_capacity(MAX_SESSIONS),
             entities: Vec::with_capacity(4),
             nv: vec![0; MAX_NV_BUFFER_SIZE],
-            params: Vec::with_capacity(MAX_FRAME_SIZE),
-            out: Vec::with_capacity(MAX_FRAME_SIZE),
+            params: Vec::with_capacity(DEFAULT_MAX_COMMAND_SIZE),
+            out: Vec::with_capacity(DEFAULT_MAX_COMMAND_SIZE),
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::io;
-use super::{check_command, Transport, TransportError, DEFAULT_TIMEOUT, MAX_FRAME_SIZE};
+use super::{check_command, Transport, TransportError, DEFAULT_TIMEOUT, MAX_TRANSPORT_FRAME_SIZE};
 use crate::wire::HEADER_SIZE;
 
 /// The kernel's response buffer is 4096 bytes; reading into a larger one takes any response
@@ -243,8 +243,8 @@ impl DeviceTransport {
                 response.truncate(size);
                 return Ok(());
             }
-            // declared_size capped `size` at MAX_FRAME_SIZE.
-            response.resize(size.min(MAX_FRAME_SIZE), 0);
+            // declared_size capped `size` at MAX_TRANSPORT_FRAME_SIZE.
+            response.resize(size.min(MAX_TRANSPORT_FRAME_SIZE), 0);
             declared = Some(size);
         }
     }

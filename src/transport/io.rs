@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{TransportError, MAX_FRAME_SIZE};
+use super::{TransportError, MAX_TRANSPORT_FRAME_SIZE};
 use crate::wire::HEADER_SIZE;
 
 /// Where a socket backend connects.
@@ -556,11 +556,12 @@ pub(crate) fn declared_size(
             ),
         });
     }
-    if declared > MAX_FRAME_SIZE {
+    if declared > MAX_TRANSPORT_FRAME_SIZE {
         return Err(TransportError::MalformedResponse {
             transport: what(),
             reason: format!(
-                "header declares {declared} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
+                "header declares {declared} bytes, more than the \
+                 {MAX_TRANSPORT_FRAME_SIZE}-byte maximum"
             ),
         });
     }

@@ -3,6 +3,12 @@
 
 use std::time::Duration;
 
+use crate::command::{Command, Startup};
+use crate::wire::{
+    begin_command, finish_command, CommandCode, Header, ResponseCode, StartupType, StructureTag,
+    Writer, HEADER_SIZE,
+};
+
 mod cmd;
 mod device;
 pub(crate) mod io;
@@ -15,17 +21,19 @@ pub use cmd::CmdTransport;
 pub use device::DeviceTransport;
 pub use io::Endpoint;
 pub use mssim::MssimTransport;
-pub use retry::{transact_with_retry, RetryPolicy, Retrying};
+pub use retry::{transact_with_retry, RetryPolicy};
 pub use swtpm::SwtpmTransport;
 pub use tcti::{
     open, open_with_env_value, probe, Tcti, DEFAULT_DEVICES, DEFAULT_PROBE, MAX_TIMEOUT_SECS,
     TCTI_ENV_VAR,
 };
 
-/// The largest response any backend accepts. Real TPMs answer at most a few KiB
-/// (MAX_RESPONSE_SIZE is 4096 on most); the margin is for vendor extensions. A peer claiming
-/// more is refused before anything is allocated.
-pub const MAX_FRAME_SIZE: usize = 64 * 1024;
+/// The largest frame a transport moves: commands longer than this are not sent, and a peer
+/// announcing a longer response is refused before anything is allocated. Real TPMs take and
+/// give at most a few KiB (MAX_COMMAND_SIZE / MAX_RESPONSE_SIZE, 4096 on most:
+/// [`crate::wire::DEFAULT_MAX_COMMAND_SIZE`]); the margin is for vendor extensions and TPMs with
+/// larger buffers, which say so in TPM_PT_MAX_COMMAND_SIZE / TPM_PT_MAX_RESPONSE_SIZE.
+pub const MAX_TRANSPORT_FRAME_SIZE: usize = 64 * 1024;
 
 /// How long a backend waits for a response unless told otherwise (the TCTI option
 /// `timeout=SECONDS`, [`Transport::set_timeout`], or the CLI's `--timeout`). Generous because
@@ -212,18 +220,23 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     }
 }
 
-/// TPM_RC_INITIALIZE: the TPM has not seen TPM2_Startup since power-on.
-pub(crate) const RC_INITIALIZE: u32 = 0x100;
-
-/// TPM2_Startup(TPM_SU_CLEAR).
-pub(crate) const STARTUP_CLEAR: [u8; 12] = [
-    0x80, 0x01, 0x00, 0x00, 0x00, 0x0C, 0x00, 0x00, 0x01, 0x44, 0x00, 0x00,
-];
-
 /// The response code of a (length-checked) response frame.
-pub(crate) fn response_code(frame: &[u8]) -> Option<u32> {
-    let code = frame.get(6..10)?;
-    Some(u32::from_be_bytes([code[0], code[1], code[2], code[3]]))
+pub(crate) fn response_code(frame: &[u8]) -> Option<ResponseCode> {
+    Header::parse(frame)
+        .ok()
+        .map(|h| ResponseCode(h.code.get()))
+}
+
+/// The frame of a command without handles and sessions, for what transports send on their
+/// own (TPM2_Startup, the probe's TPM2_GetRandom).
+pub(crate) fn bare_command<C: Command>(cmd: &C) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(HEADER_SIZE + 8);
+    let mut w = Writer::new(&mut frame);
+    let start = begin_command(&mut w, StructureTag::NO_SESSIONS, C::CODE);
+    cmd.marshal_params(&mut w);
+    // Only fails beyond 4 GiB; these frames are a dozen bytes.
+    let _ = finish_command(&mut w, start);
+    frame
 }
 
 /// Checks that `command` is one frame whose header size matches its length, so no backend
@@ -245,9 +258,9 @@ pub(crate) fn check_command(
             command.len()
         )));
     }
-    if command.len() > MAX_FRAME_SIZE {
+    if command.len() > MAX_TRANSPORT_FRAME_SIZE {
         return Err(bad(format!(
-            "{} bytes exceeds the {MAX_FRAME_SIZE}-byte maximum",
+            "{} bytes exceeds the {MAX_TRANSPORT_FRAME_SIZE}-byte maximum",
             command.len()
         )));
     }
@@ -263,14 +276,82 @@ pub(crate) fn with_auto_startup(
     mut exchange: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), TransportError>,
 ) -> Result<(), TransportError> {
     exchange(command, response)?;
-    if response_code(response) != Some(RC_INITIALIZE) || command == STARTUP_CLEAR {
+    // TPM_RC_INITIALIZE to a Startup means the TPM has been started already.
+    let is_startup = Header::parse(command).is_ok_and(|h| h.code.get() == CommandCode::STARTUP.0);
+    if is_startup || !response_code(response).is_some_and(ResponseCode::is_initialize) {
         return Ok(());
     }
+    let startup = bare_command(&Startup {
+        startup_type: StartupType::CLEAR,
+    });
     let mut startup_response = Vec::with_capacity(16);
-    exchange(&STARTUP_CLEAR, &mut startup_response)?;
-    if response_code(&startup_response) != Some(0) {
+    exchange(&startup, &mut startup_response)?;
+    if !response_code(&startup_response).is_some_and(ResponseCode::is_success) {
         // Leave the original TPM_RC_INITIALIZE for the caller to see.
         return Ok(());
     }
     exchange(command, response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::GetRandom;
+    use crate::wire::TpmRc;
+
+    fn answer(code: u32) -> Vec<u8> {
+        let mut r = vec![0x80, 0x01, 0, 0, 0, 10];
+        r.extend_from_slice(&code.to_be_bytes());
+        r
+    }
+
+    #[test]
+    fn bare_commands_are_the_specification_bytes() {
+        let startup = bare_command(&Startup {
+            startup_type: StartupType::CLEAR,
+        });
+        assert_eq!(startup, [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0]);
+        let random = bare_command(&GetRandom { bytes_requested: 8 });
+        assert_eq!(random, [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 8]);
+    }
+
+    /// The frames `with_auto_startup` exchanges, answering each with the next scripted code.
+    fn exchanges(command: &[u8], codes: &[u32]) -> (Vec<Vec<u8>>, Option<ResponseCode>) {
+        let mut sent = Vec::new();
+        let mut response = Vec::new();
+        with_auto_startup(command, &mut response, |c, r| {
+            *r = answer(codes.get(sent.len()).copied().unwrap_or(0));
+            sent.push(c.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        (sent, response_code(&response))
+    }
+
+    #[test]
+    fn an_unstarted_tpm_is_started_and_the_command_resent() {
+        let get_random = bare_command(&GetRandom { bytes_requested: 8 });
+        let startup = bare_command(&Startup {
+            startup_type: StartupType::CLEAR,
+        });
+        let (sent, rc) = exchanges(&get_random, &[TpmRc::INITIALIZE.0, 0, 0]);
+        assert_eq!(sent, [get_random.clone(), startup, get_random]);
+        assert_eq!(rc, Some(ResponseCode::SUCCESS));
+    }
+
+    #[test]
+    fn a_startup_answered_initialize_is_left_alone() {
+        // TPM_RC_INITIALIZE to any Startup means "already started": no Startup(CLEAR) follows.
+        let state = bare_command(&Startup {
+            startup_type: StartupType::STATE,
+        });
+        let (sent, rc) = exchanges(&state, &[TpmRc::INITIALIZE.0]);
+        assert_eq!(sent, [state]);
+        assert_eq!(rc, Some(ResponseCode(TpmRc::INITIALIZE.0)));
+        // A failed Startup(CLEAR) leaves the original answer for the caller to see.
+        let get_random = bare_command(&GetRandom { bytes_requested: 8 });
+        let (sent, rc) = exchanges(&get_random, &[TpmRc::INITIALIZE.0, TpmRc::FAILURE.0]);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(rc, Some(ResponseCode(TpmRc::INITIALIZE.0)));
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::io::{self, Endpoint, Pending, Stream};
 use super::{
     check_command, with_auto_startup, Transport, TransportError, CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    MAX_FRAME_SIZE,
+    MAX_TRANSPORT_FRAME_SIZE,
 };
 
 /// Simulator command codes (the same numbers on both sockets).
@@ -172,7 +172,7 @@ fn send_and_receive(
     scratch.clear();
     scratch.extend_from_slice(&SEND_COMMAND.to_be_bytes());
     scratch.push(locality);
-    // check_command bounded the length by MAX_FRAME_SIZE, so it fits in a u32.
+    // check_command bounded the length by MAX_TRANSPORT_FRAME_SIZE, so it fits in a u32.
     scratch.extend_from_slice(&(command.len() as u32).to_be_bytes());
     scratch.extend_from_slice(command);
     io::write_all(tpm, scratch, deadline)
@@ -182,11 +182,12 @@ fn send_and_receive(
     io::read_exact(tpm, &mut size, deadline)
         .map_err(|e| io::stop_error(e, &what, timeout, "reading the response size", 0))?;
     let size = u32::from_be_bytes(size) as usize;
-    if size > MAX_FRAME_SIZE {
+    if size > MAX_TRANSPORT_FRAME_SIZE {
         return Err(TransportError::MalformedResponse {
             transport: what(),
             reason: format!(
-                "simulator announces {size} bytes, more than the {MAX_FRAME_SIZE}-byte maximum"
+                "simulator announces {size} bytes, more than the \
+                 {MAX_TRANSPORT_FRAME_SIZE}-byte maximum"
             ),
         });
     }

@@ -4,17 +4,11 @@
 use std::time::Duration;
 
 use super::{response_code, Transport, TransportError};
+use crate::wire::ResponseCode;
 
-/// Response codes that mean "the command was not executed; send it again".
-const RC_RETRY: u32 = 0x922;
-const RC_YIELDED: u32 = 0x908;
-const RC_TESTING: u32 = 0x90A;
-
+/// TPM_RC_RETRY, TPM_RC_YIELDED, TPM_RC_TESTING: the command was not executed; send it again.
 fn wants_retry(response: &[u8]) -> bool {
-    matches!(
-        response_code(response),
-        Some(RC_RETRY | RC_YIELDED | RC_TESTING)
-    )
+    response_code(response).is_some_and(ResponseCode::is_retry_class)
 }
 
 /// How often and how patiently to resubmit.
@@ -62,51 +56,14 @@ pub fn transact_with_retry(
     }
 }
 
-/// A transport wrapper that applies [`transact_with_retry`] to every command.
-#[derive(Debug)]
-pub struct Retrying<T> {
-    inner: T,
-    policy: RetryPolicy,
-}
-
-impl<T: Transport> Retrying<T> {
-    /// Wraps `inner`, retrying per `policy`.
-    pub fn new(inner: T, policy: RetryPolicy) -> Self {
-        Retrying { inner, policy }
-    }
-
-    /// The wrapped transport.
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
-
-    /// The wrapped transport, to configure it.
-    pub fn inner_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: Transport> Transport for Retrying<T> {
-    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
-        transact_with_retry(&mut self.inner, command, response, &self.policy)
-    }
-
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-
-    fn set_timeout(&mut self, timeout: Duration) {
-        self.inner.set_timeout(timeout)
-    }
-
-    fn set_locality(&mut self, locality: u8) -> Result<(), TransportError> {
-        self.inner.set_locality(locality)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::TpmRc;
+
+    const RC_RETRY: u32 = TpmRc::RETRY.0;
+    const RC_YIELDED: u32 = TpmRc::YIELDED.0;
+    const RC_TESTING: u32 = TpmRc::TESTING.0;
 
     /// Answers with the scripted response codes in order, then success; counts sends.
     struct Scripted {
@@ -146,22 +103,19 @@ mod tests {
         let mut rsp = Vec::new();
         transact_with_retry(&mut t, &[], &mut rsp, &fast(10)).unwrap();
         assert_eq!(t.sent, 4);
-        assert_eq!(response_code(&rsp), Some(0));
+        assert_eq!(response_code(&rsp), Some(ResponseCode::SUCCESS));
     }
 
     #[test]
     fn gives_up_after_max_attempts_with_the_tpm_code() {
-        let mut t = Retrying::new(
-            Scripted {
-                codes: vec![RC_RETRY; 100],
-                sent: 0,
-            },
-            fast(3),
-        );
+        let mut t = Scripted {
+            codes: vec![RC_RETRY; 100],
+            sent: 0,
+        };
         let mut rsp = Vec::new();
-        t.transact(&[], &mut rsp).unwrap();
-        assert_eq!(t.inner_mut().sent, 3);
-        assert_eq!(response_code(&rsp), Some(RC_RETRY));
+        transact_with_retry(&mut t, &[], &mut rsp, &fast(3)).unwrap();
+        assert_eq!(t.sent, 3);
+        assert_eq!(response_code(&rsp), Some(ResponseCode(RC_RETRY)));
     }
 
     #[test]

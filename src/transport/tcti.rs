@@ -337,14 +337,13 @@ pub fn open_with_env_value(
 /// TPM2_GetRandom(8) within `timeout` (a reply, even an error code, proves a TPM is there).
 /// Fails with every candidate and its reason.
 pub fn probe(candidates: &[Tcti], timeout: Duration) -> Result<Box<dyn Transport>, TransportError> {
-    // TPM2_GetRandom(8), no sessions.
-    const GET_RANDOM_8: [u8; 12] = [0x80, 0x01, 0, 0, 0, 0x0C, 0, 0, 0x01, 0x7B, 0, 8];
+    let get_random = super::bare_command(&crate::command::GetRandom { bytes_requested: 8 });
     let mut tried = Vec::new();
     for candidate in candidates {
         let attempt = candidate.open().and_then(|mut t| {
             t.set_timeout(timeout);
             let mut response = Vec::new();
-            t.transact(&GET_RANDOM_8, &mut response)?;
+            t.transact(&get_random, &mut response)?;
             t.set_timeout(super::DEFAULT_TIMEOUT);
             Ok(t)
         });

@@ -844,8 +844,8 @@ impl<'a> Arbitrary<'a> for ResponseFrame<'a> {
         let sessions = u.arbitrary()?;
         let handles = if u.arbitrary()? && u.len() >= 4 { 4 } else { 0 };
         frame.handles = u.bytes(handles)?;
-        // What a MAX_FRAME_SIZE frame leaves once the header and size fields are written.
-        frame.parameters = some_bytes(u, MAX_FRAME_SIZE - HEADER_SIZE - 8)?;
+        // What a DEFAULT_MAX_COMMAND_SIZE frame leaves once the header and size fields are written.
+        frame.parameters = some_bytes(u, DEFAULT_MAX_COMMAND_SIZE - HEADER_SIZE - 8)?;
         if sessions {
             frame.tag = StructureTag::SESSIONS;
             frame.auth_count = u.int_in_range(0..=MAX_SESSIONS)?;

@@ -179,8 +179,11 @@ pub const MAX_CONTEXT_SIZE: usize = 5120;
 pub const MAX_PUBLIC_SIZE: usize = 1024;
 /// sizeof(TPMU_ENCRYPTED_SECRET): RSA-4096 ciphertext, or an ECC point.
 pub const MAX_ENCRYPTED_SECRET: usize = MAX_RSA_KEY_BYTES;
-/// The TPM's MAX_COMMAND_SIZE / MAX_RESPONSE_SIZE as used by libtpms and most hardware.
-pub const MAX_FRAME_SIZE: usize = 4096;
+/// MAX_COMMAND_SIZE (and MAX_RESPONSE_SIZE) of the reference implementation, libtpms and most
+/// hardware, what they report in TPM_PT_MAX_COMMAND_SIZE / TPM_PT_MAX_RESPONSE_SIZE: the
+/// largest frame such a TPM takes or gives. Sizes buffers and TPM2B_ATTEST; transports accept
+/// larger frames (`transport::MAX_TRANSPORT_FRAME_SIZE`) for TPMs that report more.
+pub const DEFAULT_MAX_COMMAND_SIZE: usize = 4096;
 
 /// TPM2B_DIGEST: a hash value, at most the largest digest (64 bytes).
 pub type Digest = Tpm2b<MAX_DIGEST_SIZE>;
@@ -210,7 +213,7 @@ pub type Event = Tpm2b<1024>;
 pub type Timeout = Tpm2b<8>;
 /// TPM2B_ATTEST: a marshalled TPMS_ATTEST, as signed by the TPM (parse it with
 /// [`Attestation`](super::Attestation)).
-pub type Attest = Tpm2b<MAX_FRAME_SIZE>;
+pub type Attest = Tpm2b<DEFAULT_MAX_COMMAND_SIZE>;
 
 /// The read-only view a wrapper of a [`Tpm2b`] gives: its bytes, length and emptiness (the
 /// length of a TPM2B is on the wire in clear, even for a secret).

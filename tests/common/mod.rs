@@ -4,18 +4,18 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+pub use tpm2_wire::client::HandleRange;
 use tpm2_wire::client::SaltKey;
 use tpm2_wire::command::{
-    Create, CreatePrimary, CreateResponse, DictionaryAttackLockReset, Entity, GetCapability, Load,
-    NvDefineSpace, NvUndefineSpace,
+    Create, CreateResponse, DictionaryAttackLockReset, Entity, Load, NvDefineSpace, NvUndefineSpace,
 };
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{Transport, TransportError};
 use tpm2_wire::wire::{
-    Auth, Capability, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList, PropertyTag,
-    Public, SensitiveCreate, SensitiveData, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
+    Auth, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList, PropertyTag, Public,
+    SensitiveCreate, SensitiveData, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 use tpm2_wire::Tpm;
 
@@ -60,28 +60,17 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 
 pub const HASHES: [HashAlg; 3] = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384];
 
-/// Creates a primary key under the owner hierarchy (empty owner auth) with `auth`.
+/// Creates a primary key under the owner hierarchy (empty owner auth) with `auth`, through
+/// the library's [`Tpm::create_primary`] (which checks the name against the public area).
 pub fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> (Entity, Public) {
     let owner_auth = Auth::empty();
-    let rsp = tpm
-        .execute(
-            &CreatePrimary {
-                primary_handle: Entity::owner(),
-                in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
-                    user_auth: auth.clone(),
-                    ..Default::default()
-                }),
-                in_public: Tpm2bPublic(template),
-                outside_info: Data::empty(),
-                creation_pcr: PcrSelectionList::default(),
-            },
-            &mut [SessionSlot::Password(&owner_auth)],
-        )
-        .expect("CreatePrimary");
-    let public = rsp.out_public.0;
-    let name = tpm2_wire::client::object_name(&public).unwrap();
-    assert_eq!(name, rsp.name, "name computed from the public area");
-    (Entity::new(rsp.object_handle, name), public)
+    tpm.create_primary(
+        &Entity::owner(),
+        SessionSlot::Password(&owner_auth),
+        template,
+        auth,
+    )
+    .expect("CreatePrimary")
 }
 
 pub fn flush(tpm: &Tpm, h: Handle) {
@@ -152,15 +141,8 @@ pub fn undefine_nv(tpm: &Tpm, index: &Entity) {
 
 /// TPM_PT_LOCKOUT_COUNTER: failed authorizations counted against dictionary-attack lockout.
 pub fn lockout_counter(tpm: &Tpm) -> u32 {
-    let rsp = tpm
-        .run(&GetCapability {
-            capability: Capability::TPM_PROPERTIES,
-            property: PropertyTag::LOCKOUT_COUNTER.0,
-            property_count: 1,
-        })
-        .expect("GetCapability");
-    rsp.capability_data
-        .property(PropertyTag::LOCKOUT_COUNTER)
+    tpm.property(PropertyTag::LOCKOUT_COUNTER)
+        .expect("GetCapability")
         .expect("TPM_PT_LOCKOUT_COUNTER reported")
 }
 
@@ -272,43 +254,25 @@ pub fn load(tpm: &Tpm, parent: &Entity, created: &CreateResponse, slot: SessionS
     Entity::new(rsp.object_handle, rsp.name)
 }
 
-/// Handles the TPM lists in a range (TPM_CAP_HANDLES), e.g. 0x0200_0000 for loaded HMAC
-/// sessions, 0x0300_0000 for policy sessions, 0x8000_0000 for transient objects.
-pub fn handles_in(tpm: &Tpm, first: u32) -> Vec<Handle> {
-    let rsp = tpm
-        .run(&GetCapability {
-            capability: Capability::HANDLES,
-            property: first,
-            property_count: 64,
-        })
-        .expect("GetCapability(handles)");
-    match rsp.capability_data {
-        tpm2_wire::wire::CapabilityData::Handles(list) => list
-            .as_slice()
-            .iter()
-            .copied()
-            .filter(|h| h.0 >> 24 == first >> 24)
-            .collect(),
-        other => panic!("not a handle list: {other:?}"),
-    }
-}
-
-/// Nothing left behind: no loaded sessions and no transient objects.
 /// The sessions the TPM holds: (loaded, context-saved), through the library's capability
 /// pager (the TPM reports saved sessions with the 0x02 prefix whatever their type).
 pub fn sessions_on(tpm: &Tpm) -> (Vec<Handle>, Vec<Handle>) {
     (
-        tpm.handles(Handle(0x0200_0000)).expect("loaded sessions"),
-        tpm.handles(Handle(0x0300_0000)).expect("saved sessions"),
+        tpm.handles_in(HandleRange::LoadedSessions)
+            .expect("loaded sessions"),
+        tpm.handles_in(HandleRange::SavedSessions)
+            .expect("saved sessions"),
     )
 }
 
+/// Nothing left behind: no sessions, loaded or saved, and no transient objects.
 pub fn assert_nothing_loaded(tpm: &Tpm) {
     let (loaded, saved) = sessions_on(tpm);
     assert_eq!(loaded, Vec::<Handle>::new(), "sessions left loaded");
     assert_eq!(saved, Vec::<Handle>::new(), "sessions left saved");
     assert_eq!(
-        tpm.handles(Handle(0x8000_0000)).expect("transient objects"),
+        tpm.handles_in(HandleRange::Transient)
+            .expect("transient objects"),
         Vec::<Handle>::new(),
         "transient objects left loaded"
     );

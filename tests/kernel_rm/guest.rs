@@ -16,17 +16,16 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
+use tpm2_wire::client::{HandleRange, SaltKey, Session, SessionOptions};
 use tpm2_wire::command::{
-    CreatePrimary, Empty, Entity, FlushContext, GetCapability, GetRandom, Handles, NvDefineSpace,
-    NvRead, NvUndefineSpace, NvWrite,
+    Empty, Entity, FlushContext, GetRandom, Handles, NvDefineSpace, NvRead, NvUndefineSpace,
+    NvWrite,
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::transport::{DeviceTransport, Transport, TransportError};
 use tpm2_wire::wire::{
-    Auth, Capability, CapabilityData, CommandCode, Data, Digest, Handle, MaxNvBuffer, NvAttributes,
-    NvPublic, PcrSelectionList, PropertyTag, Public, RcKind, RcLayer, ResponseCode,
-    SensitiveCreate, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate, TpmRc, Writer,
+    Auth, CommandCode, Digest, Handle, MaxNvBuffer, NvAttributes, NvPublic, PropertyTag, Public,
+    RcKind, RcLayer, ResponseCode, Tpm2bNvPublic, TpmRc, Writer,
 };
 use tpm2_wire::{Error, Tpm};
 
@@ -255,48 +254,24 @@ fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
 }
 
 fn property(tpm: &Tpm, property: PropertyTag) -> Result<u32, String> {
-    let rsp = tpm
-        .run(&GetCapability {
-            capability: Capability::TPM_PROPERTIES,
-            property: property.0,
-            property_count: 1,
-        })
-        .map_err(ctx(format!("GetCapability({property:?})")))?;
-    rsp.capability_data
-        .property(property)
+    tpm.property(property)
+        .map_err(ctx(format!("GetCapability({property:?})")))?
         .ok_or_else(|| format!("the TPM does not report {property:?}"))
 }
 
-/// The handles the TPM lists in the range starting at `first` (TPM_CAP_HANDLES). Through the
-/// resource manager, transient objects are those of this open file, with virtual handles;
-/// sessions and NV indices are the TPM's.
-fn handles_in(tpm: &Tpm, first: u32) -> Result<Vec<Handle>, String> {
-    let rsp = tpm
-        .run(&GetCapability {
-            capability: Capability::HANDLES,
-            property: first,
-            property_count: 64,
-        })
-        .map_err(ctx(format!("GetCapability(HANDLES 0x{first:08x})")))?;
-    // The TPM stops at the end of the handle type, so no filtering is needed (and saved
-    // sessions, asked for with 0x03, come back with their 0x02 HMAC handles).
-    match rsp.capability_data {
-        CapabilityData::Handles(list) => Ok(list.as_slice().to_vec()),
-        other => Err(format!("GetCapability(HANDLES) gave {other:?}")),
-    }
+/// The handles the TPM lists in `range` (TPM_CAP_HANDLES, through the library's pager).
+/// Through the resource manager, transient objects are those of this open file, with virtual
+/// handles; sessions and NV indices are the TPM's. Saved sessions come back with their 0x02
+/// HMAC handles.
+fn handles_in(tpm: &Tpm, range: HandleRange) -> Result<Vec<Handle>, String> {
+    tpm.handles_in(range)
+        .map_err(ctx(format!("GetCapability(HANDLES {range:?})")))
 }
-
-/// In TPM_CAP_HANDLES, 0x02 lists the sessions loaded in the TPM and 0x03 the sessions that
-/// are context-saved (still active, not loaded); both list them by their session handle.
-const HT_LOADED_SESSION: u32 = 0x0200_0000;
-const HT_SAVED_SESSION: u32 = 0x0300_0000;
-const HT_TRANSIENT: u32 = 0x8000_0000;
-const HT_NV_INDEX: u32 = 0x0100_0000;
 
 /// Every session the TPM knows of, loaded or saved, sorted.
 fn all_sessions(tpm: &Tpm) -> Result<Vec<Handle>, String> {
-    let mut all = handles_in(tpm, HT_LOADED_SESSION)?;
-    all.extend(handles_in(tpm, HT_SAVED_SESSION)?);
+    let mut all = handles_in(tpm, HandleRange::LoadedSessions)?;
+    all.extend(handles_in(tpm, HandleRange::SavedSessions)?);
     all.sort_unstable();
     Ok(all)
 }
@@ -309,27 +284,13 @@ fn list(handles: &[Handle]) -> String {
 /// A primary key under the owner hierarchy (owner auth empty, by password).
 fn create_primary(tpm: &Tpm, template: Public, auth: &Auth) -> Result<(Entity, Public), String> {
     let owner = Auth::empty();
-    let rsp = tpm
-        .execute(
-            &CreatePrimary {
-                primary_handle: Entity::owner(),
-                in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
-                    user_auth: auth.clone(),
-                    ..Default::default()
-                }),
-                in_public: Tpm2bPublic(template),
-                outside_info: Data::empty(),
-                creation_pcr: PcrSelectionList::default(),
-            },
-            &mut [SessionSlot::Password(&owner)],
-        )
-        .map_err(ctx("CreatePrimary"))?;
-    let public = rsp.out_public.0;
-    let name = object_name(&public).map_err(ctx("name of the primary"))?;
-    if name != rsp.name {
-        return Err("CreatePrimary: the reported name is not the public area's".into());
-    }
-    Ok((Entity::new(rsp.object_handle, name), public))
+    tpm.create_primary(
+        &Entity::owner(),
+        SessionSlot::Password(&owner),
+        template,
+        auth,
+    )
+    .map_err(ctx("CreatePrimary"))
 }
 
 fn flush_handle(tpm: &Tpm, handle: Handle) -> Result<(), String> {
@@ -391,7 +352,7 @@ fn undefine_nv(tpm: &Tpm, index: &Entity) -> Result<(), String> {
 /// Undefines an index left by an earlier, failed run of the same check (fresh swtpm per boot,
 /// so this only matters when a check runs twice).
 fn undefine_if_present(tpm: &Tpm, index: u32) -> Result<(), String> {
-    if handles_in(tpm, HT_NV_INDEX)?.contains(&Handle(index)) {
+    if handles_in(tpm, HandleRange::NvIndex)?.contains(&Handle(index)) {
         undefine_nv(tpm, &nv_entity(tpm, index)?)?;
     }
     Ok(())
@@ -763,7 +724,7 @@ fn per_fd_object_slots() -> CheckResult {
                 .map_err(|e| format!("object {}: {e}", i + 1))?;
             ours.push(key.handle);
         }
-        let mut listed = handles_in(&tpm, HT_TRANSIENT)?;
+        let mut listed = handles_in(&tpm, HandleRange::Transient)?;
         listed.sort_unstable();
         let mut sorted = ours.clone();
         sorted.sort_unstable();
@@ -775,7 +736,7 @@ fn per_fd_object_slots() -> CheckResult {
             ));
         }
         // Between commands the TPM holds none of them: the RM saved and flushed them.
-        let in_tpm = handles_in(&open(TPM)?, HT_TRANSIENT)?;
+        let in_tpm = handles_in(&open(TPM)?, HandleRange::Transient)?;
         if !in_tpm.is_empty() {
             return Err(format!(
                 "the raw device lists loaded transients {} between commands",
@@ -783,22 +744,18 @@ fn per_fd_object_slots() -> CheckResult {
             ));
         }
         let owner = Auth::empty();
-        let fourth = tpm.execute(
-            &CreatePrimary {
-                primary_handle: Entity::owner(),
-                in_sensitive: Tpm2bSensitiveCreate::default(),
-                in_public: Tpm2bPublic(Public::ecc_p256_storage_parent()),
-                outside_info: Data::empty(),
-                creation_pcr: PcrSelectionList::default(),
-            },
-            &mut [SessionSlot::Password(&owner)],
+        let fourth = tpm.create_primary(
+            &Entity::owner(),
+            SessionSlot::Password(&owner),
+            Public::ecc_p256_storage_parent(),
+            &owner,
         );
         let seen = match fourth {
-            Ok(r) => {
-                ours.push(r.object_handle);
+            Ok((key, _)) => {
+                ours.push(key.handle);
                 return Err(format!(
                     "a 4th object {} was granted on one open file",
-                    r.object_handle
+                    key.handle
                 ));
             }
             Err(e) => e,
@@ -831,7 +788,7 @@ fn per_fd_object_slots() -> CheckResult {
                 "4th object: TPM_PT_HR_TRANSIENT_MIN {transient_min} predicts {predicted}, got {how}"
             ));
         }
-        let mut listed = handles_in(&tpm, HT_TRANSIENT)?;
+        let mut listed = handles_in(&tpm, HandleRange::Transient)?;
         listed.sort_unstable();
         if listed != sorted {
             return Err(format!(
@@ -851,7 +808,7 @@ fn per_fd_object_slots() -> CheckResult {
     }
     let detail = outcome?;
     flushed?;
-    let left = handles_in(&tpm, HT_TRANSIENT)?;
+    let left = handles_in(&tpm, HandleRange::Transient)?;
     if !left.is_empty() {
         return Err(format!("transients left after flushing: {}", list(&left)));
     }
@@ -866,8 +823,8 @@ fn close_flushes() -> CheckResult {
     let handle = session.handle();
 
     // Between commands the RM keeps the session context-saved, so it shows in the saved list.
-    let saved = handles_in(&observer, HT_SAVED_SESSION)?;
-    let loaded = handles_in(&observer, HT_LOADED_SESSION)?;
+    let saved = handles_in(&observer, HandleRange::SavedSessions)?;
+    let loaded = handles_in(&observer, HandleRange::LoadedSessions)?;
     if !saved.contains(&handle) && !loaded.contains(&handle) {
         return Err(format!(
             "session {handle} not listed while its file is open (loaded {}, saved {})",
@@ -1208,9 +1165,9 @@ fn salted_bound_encrypted() -> CheckResult {
     let detail = outcome?;
     parent_flushed?;
 
-    let transients = handles_in(&tpm, HT_TRANSIENT)?;
+    let transients = handles_in(&tpm, HandleRange::Transient)?;
     let sessions_after = all_sessions(&tpm)?;
-    let nv_left = handles_in(&tpm, HT_NV_INDEX)?.contains(&Handle(SBE_NV_INDEX));
+    let nv_left = handles_in(&tpm, HandleRange::NvIndex)?.contains(&Handle(SBE_NV_INDEX));
     if !transients.is_empty() || sessions_after != sessions_before || nv_left {
         return Err(format!(
             "left behind: transients {}, sessions {} (before {}), NV index defined: {nv_left}",
@@ -1340,7 +1297,7 @@ fn cross_process_saved() -> CheckResult {
     };
 
     let a = handle_of(&run_child("cross-start", CROSS_FILE)?)?;
-    let saved = handles_in(&observer, HT_SAVED_SESSION)?;
+    let saved = handles_in(&observer, HandleRange::SavedSessions)?;
     if !saved.contains(&a) {
         return Err(format!(
             "after process A exited, session {a} is not in the saved list {}",
@@ -1351,7 +1308,7 @@ fn cross_process_saved() -> CheckResult {
     if b != a {
         return Err(format!("process B continued {b}, A started {a}"));
     }
-    if !handles_in(&observer, HT_SAVED_SESSION)?.contains(&a) {
+    if !handles_in(&observer, HandleRange::SavedSessions)?.contains(&a) {
         return Err(format!("after process B exited, session {a} is not saved"));
     }
     let c = handle_of(&run_child("cross-flush", CROSS_FILE)?)?;

@@ -2,6 +2,7 @@
 //! library.
 
 mod manage;
+mod session;
 mod tools;
 
 use std::process::ExitCode;
@@ -54,9 +55,9 @@ enum Command {
 #[derive(Subcommand)]
 enum SessionCommand {
     /// Start a session and save it to a file (tpm2_startauthsession).
-    Start(tools::StartArgs),
+    Start(session::StartArgs),
     /// Show or change a session file's attributes (tpm2_sessionconfig).
-    Config(tools::ConfigArgs),
+    Config(session::ConfigArgs),
     /// List the sessions on the TPM with their owners.
     Show(manage::ShowArgs),
     /// Flush leftover sessions.
@@ -91,8 +92,8 @@ fn main() -> ExitCode {
         Command::Random(a) => tools::random(tcti, a),
         Command::Getcap(a) => tools::getcap(tcti, a),
         Command::Policy(p) => tools::policy(tcti, p),
-        Command::Session(SessionCommand::Start(a)) => tools::start(tcti, a),
-        Command::Session(SessionCommand::Config(a)) => tools::config(a),
+        Command::Session(SessionCommand::Start(a)) => session::start(tcti, a),
+        Command::Session(SessionCommand::Config(a)) => session::config(a),
         Command::Session(SessionCommand::Show(a)) => manage::show(tcti, a),
         Command::Session(SessionCommand::Flush(a)) => manage::flush(tcti, a),
         Command::Session(SessionCommand::Status(a)) => manage::status(tcti, a),

@@ -3,12 +3,42 @@
 use clap::Args;
 use serde_json::json;
 
+use tpm2_wire::client::ObjectRef;
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::inventory::{self, Selector, SessionInfo};
-use tpm2_wire::registry::{session_type_name, Registry};
+use tpm2_wire::registry::Registry;
+use tpm2_wire::wire::SessionType;
 
 use crate::tools::open_tpm;
 use crate::CliResult;
+
+/// The session type as tpm2-tools and the registry spell it.
+pub fn session_type_name(t: SessionType) -> &'static str {
+    match t {
+        SessionType::HMAC => "hmac",
+        SessionType::POLICY => "policy",
+        SessionType::TRIAL => "trial",
+        _ => "unknown",
+    }
+}
+
+/// Unix seconds as `YYYY/MM/DD HH:MM:SS` (UTC).
+fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    format!("{y:04}/{m:02}/{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
 
 fn registry() -> Result<Registry, Box<dyn std::error::Error>> {
     Ok(Registry::open(None)?)
@@ -93,7 +123,7 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
             s.hash.map_or("-", HashAlg::name),
             s.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             s.owner_alive.map_or("-", |a| if a { "yes" } else { "no" }),
-            s.created.map_or_else(|| "-".into(), inventory::format_time),
+            s.created.map_or_else(|| "-".into(), format_time),
             s.file
                 .as_ref()
                 .map_or_else(|| "-".into(), |f| f.display().to_string()),
@@ -127,19 +157,13 @@ pub struct FlushArgs {
 }
 
 fn parse_session_handle(s: &str) -> Result<tpm2_wire::wire::Handle, Box<dyn std::error::Error>> {
-    let digits = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .ok_or_else(|| format!("handle {s:?}: expected hex such as 0x02000000"))?;
-    let h = u32::from_str_radix(digits, 16)
-        .ok()
-        .filter(|_| digits.len() <= 8)
-        .map(tpm2_wire::wire::Handle)
-        .ok_or_else(|| format!("handle {s:?}: expected hex such as 0x02000000"))?;
-    if !h.is_session() {
-        return Err(format!("handle {s:?} is not a session handle (0x02... or 0x03...)").into());
+    match ObjectRef::parse(s) {
+        ObjectRef::Handle(h) if h.is_session() => Ok(h),
+        ObjectRef::Handle(_) => {
+            Err(format!("handle {s:?} is not a session handle (0x02... or 0x03...)").into())
+        }
+        ObjectRef::File(_) => Err(format!("handle {s:?}: expected hex such as 0x02000000").into()),
     }
-    Ok(h)
 }
 
 pub fn flush(tcti: Option<&str>, a: FlushArgs) -> CliResult {
@@ -242,4 +266,16 @@ pub fn status(tcti: Option<&str>, a: StatusArgs) -> CliResult {
         s.owned, s.parked, s.orphans, s.unknown_owner
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_print_as_utc_dates() {
+        assert_eq!(
+            super::format_time(1_709_164_800 + 3661),
+            "2024/02/29 01:01:01"
+        );
+        assert_eq!(super::format_time(0), "1970/01/01 00:00:00");
+    }
 }
