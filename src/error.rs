@@ -137,6 +137,11 @@ pub enum Error {
     #[error(transparent)]
     Ek(Box<crate::ek::EkError>),
 
+    /// A key could not be created, loaded or persisted, or a credential could not be made or
+    /// activated (boxed: the key error can itself carry a TPM error).
+    #[error(transparent)]
+    Key(Box<crate::keys::KeyError>),
+
     /// The caller asked for something that cannot be done, and no lower-level error says more
     /// (a session not owned by this connection, an unsalted session asked to confirm its salt
     /// key, a file that holds an object where a session was expected). The message says what
@@ -157,6 +162,12 @@ impl Error {
 
 /// `Result` with the crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl From<crate::keys::KeyError> for Error {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Error::Key(Box::new(e))
+    }
+}
 
 #[cfg(feature = "ek")]
 impl From<crate::ek::EkError> for Error {

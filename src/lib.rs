@@ -154,6 +154,8 @@ pub mod files;
 #[cfg(feature = "std")]
 pub mod inventory;
 #[cfg(feature = "std")]
+pub mod keys;
+#[cfg(feature = "std")]
 mod link;
 #[cfg(feature = "std")]
 pub mod registry;

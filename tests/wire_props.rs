@@ -557,6 +557,7 @@ wire_props! {
     context_t: Context = context();
     nv_public_t: NvPublic = nv_public();
     tpm2b_nv_public_t: Tpm2bNvPublic = nv_public().prop_map(Tpm2bNvPublic);
+    id_object_t: IdObject = (digest(), tpm2b::<MAX_ENC_IDENTITY>(MAX_ENC_IDENTITY)).prop_map(|(integrity_hmac, enc_identity)| IdObject { integrity_hmac, enc_identity });
     clock_info_t: ClockInfo = clock_info();
     attestation_t: Attestation = attestation();
     signature_t: Signature = signature();

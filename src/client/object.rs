@@ -57,6 +57,17 @@ pub struct LoadedObject {
 }
 
 impl LoadedObject {
+    /// An object whose name the caller computed from `public`; flushed on drop if `owned`.
+    pub(crate) fn new(tpm: &Tpm, entity: Entity, public: Public, owned: bool) -> Self {
+        let owned = owned.then_some(entity.handle);
+        LoadedObject {
+            tpm: tpm.clone(),
+            entity,
+            public,
+            owned,
+        }
+    }
+
     /// The object's handle and verified name.
     pub fn entity(&self) -> &Entity {
         &self.entity

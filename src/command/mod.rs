@@ -3,8 +3,10 @@
 //! response. Nothing here knows about sessions or transports; the client applies sessions
 //! generically to the marshalled frame.
 
+mod credential;
 mod defs;
 
+pub use credential::*;
 pub use defs::*;
 
 use alloc::vec::Vec;

@@ -19,6 +19,7 @@
 
 mod atomic;
 mod bounded;
+mod credential;
 mod esys;
 mod name;
 mod parse;
@@ -34,6 +35,9 @@ pub use bounded::{
     input_timeout, read_bounded, read_bounded_within, DEFAULT_INPUT_TIMEOUT, INPUT_TIMEOUT_ENV,
 };
 pub(crate) use bounded::{kind_name, read_prefix, read_stdin_prefix};
+pub use credential::{
+    read_credential_file, write_credential_file, CredentialFile, CREDENTIAL_VERSION,
+};
 pub use esys::{EsysName, EsysResource, EsysSession, ESYS_NAME_SIZE};
 pub use name::read_name_file;
 use parse::Fields;

@@ -190,6 +190,7 @@ cases! {
     "Tpm2bNvPublic" => owned::<Tpm2bNvPublic>,
     "Context" => owned::<Context>,
     "Ticket" => owned::<Ticket>,
+    "IdObject" => owned::<IdObject>,
     // Attestation and signatures.
     "ClockInfo" => owned::<ClockInfo>,
     "CertifyInfo" => owned::<CertifyInfo>,
