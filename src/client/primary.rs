@@ -25,6 +25,18 @@ impl Tpm {
         template: Public,
         auth: &Auth,
     ) -> Result<(Entity, Public)> {
+        self.create_primary_with(hierarchy, &mut [authorization], template, auth)
+    }
+
+    /// [`Tpm::create_primary`] with any sessions: the hierarchy's authorization first, then
+    /// sessions that encrypt or audit (e.g. one that encrypts the new object's auth value).
+    pub fn create_primary_with(
+        &self,
+        hierarchy: &Entity,
+        sessions: &mut [SessionSlot<'_>],
+        template: Public,
+        auth: &Auth,
+    ) -> Result<(Entity, Public)> {
         let rsp = self.execute(
             &CreatePrimary {
                 primary_handle: hierarchy.clone(),
@@ -36,7 +48,7 @@ impl Tpm {
                 outside_info: Data::empty(),
                 creation_pcr: PcrSelectionList::default(),
             },
-            &mut [authorization],
+            sessions,
         )?;
         let handle = rsp.object_handle;
         let public = rsp.out_public.0;

@@ -3,7 +3,7 @@
 
 use super::KeyError;
 use crate::client::{object_name, LoadedObject};
-use crate::command::{CreatePrimary, Entity, EvictControl, FlushContext, Load};
+use crate::command::{Entity, EvictControl, FlushContext, Load};
 use crate::session::engine::SessionSlot;
 use crate::wire::{
     Auth, Data, Handle, HandleType, Name, PcrSelectionList, Private, Public, PublicKey,
@@ -317,8 +317,9 @@ fn flush(tpm: &Tpm, handle: Handle) {
     });
 }
 
-/// TPM2_CreatePrimary, keeping the object only if the public area the TPM returns follows
-/// the template and the name it reports is that public area's hash; flushed otherwise.
+/// TPM2_CreatePrimary through [`Tpm::create_primary_with`] (which checks the reported name
+/// against the public area), and the public area checked against the template; an object that
+/// fails either check is flushed.
 fn create_primary(
     tpm: &Tpm,
     hierarchy: &Entity,
@@ -327,47 +328,26 @@ fn create_primary(
     auth: &Auth,
 ) -> Result<(Entity, Public), KeyError> {
     const WHAT: &str = "creating a primary key (TPM2_CreatePrimary)";
-    let rsp = tpm
-        .execute(
-            &CreatePrimary {
-                primary_handle: hierarchy.clone(),
-                in_sensitive: Tpm2bSensitiveCreate(SensitiveCreate {
-                    user_auth: auth.clone(),
-                    ..SensitiveCreate::default()
-                }),
-                in_public: Tpm2bPublic(template.clone()),
-                outside_info: Data::empty(),
-                creation_pcr: PcrSelectionList::default(),
+    let (entity, public) = tpm
+        .create_primary_with(hierarchy, authorization, template.clone(), auth)
+        .map_err(|e| match e {
+            crate::Error::NameMismatch {
+                handle,
+                expected,
+                actual,
+            } => KeyError::NameMismatch {
+                what: WHAT,
+                handle,
+                computed: expected,
+                reported: actual,
             },
-            authorization,
-        )
-        .map_err(KeyError::tpm(WHAT))?;
-    let handle = rsp.object_handle;
-    let public = rsp.out_public.0;
-    let checked = match template_difference(template, &public) {
-        Some(field) => Err(KeyError::TemplateMismatch { what: WHAT, field }),
-        None => object_name(&public)
-            .map_err(KeyError::tpm(WHAT))
-            .and_then(|computed| {
-                if computed == rsp.name {
-                    Ok(computed)
-                } else {
-                    Err(KeyError::NameMismatch {
-                        what: WHAT,
-                        handle,
-                        computed: Box::new(computed),
-                        reported: Box::new(rsp.name),
-                    })
-                }
-            }),
-    };
-    match checked {
-        Ok(name) => Ok((Entity::new(handle, name), public)),
-        Err(e) => {
-            flush(tpm, handle);
-            Err(e)
-        }
+            e => KeyError::tpm(WHAT)(e),
+        })?;
+    if let Some(field) = template_difference(template, &public) {
+        flush(tpm, entity.handle);
+        return Err(KeyError::TemplateMismatch { what: WHAT, field });
     }
+    Ok((entity, public))
 }
 
 /// Which part of `created` differs from `template`, ignoring the unique field (which the TPM
