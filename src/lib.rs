@@ -88,6 +88,9 @@
 //!   session and flushes it when dropped; names, context save and load, capability lists.
 //! - [`command`]: one typed struct per TPM command and its response; [`tpm_command!`] declares
 //!   more, including vendor commands.
+//! - [`keys`]: key templates (attestation, signing, decryption, storage, sealed data) and keys
+//!   as RAII handles whose names are checked; credentials made on the host and activated
+//!   under the EK's policy.
 //! - [`files`]: the session and object context files tpm2-tools reads and writes.
 //! - [`transport`]: the [`Transport`](transport::Transport) trait, TCTI strings and the four
 //!   backends (`device:`, `swtpm:`, `mssim:`, `cmd:`).

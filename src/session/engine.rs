@@ -548,7 +548,7 @@ pub fn decrypt_response(
 }
 
 /// Marks every session of a command desynchronized (see
-/// [`SessionState::poisoned`](super::SessionState::poisoned)): for a response that failed
+/// [`SessionState::is_desynchronized`](super::SessionState::is_desynchronized)): for a response that failed
 /// verification here, and for the client when a response was lost or malformed after the
 /// command was sent.
 pub fn desynchronize(slots: &mut [SessionSlot<'_>]) {

@@ -144,7 +144,7 @@ pub enum SessionError {
     /// What failed is named; the session is desynchronized.
     #[error("response integrity check failed: {0}")]
     Integrity(&'static str),
-    /// The session is desynchronized (see [`SessionState::poisoned`]) and is refused before
+    /// The session is desynchronized (see [`SessionState::is_desynchronized`]) and is refused before
     /// anything is sent.
     #[error(
         "session {0} is desynchronized: an earlier command's response was lost, malformed or \

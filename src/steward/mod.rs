@@ -28,7 +28,7 @@
 //! make *our* ContextSave fail with TPM_RC_CONTEXT_GAP; that is reported as is), or tell a
 //! reused handle from ours for an unguarded session that is loaded.
 //!
-//! The steward is a policy the client consults: [`run`] does one command's attempts on a
+//! The steward is a policy the client consults: it runs one command's attempts on a
 //! locked connection and says when to back off; the client owns the lock, the sleeping, and
 //! every public method.
 
