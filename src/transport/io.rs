@@ -377,21 +377,9 @@ pub(crate) fn read_exact<R: Read + AsFd>(
     buf: &mut [u8],
     deadline: Instant,
 ) -> Result<(), Stop> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => return Err(Stop::Eof { got }),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if !wait(r.as_fd(), libc::POLLIN, deadline).map_err(Stop::Io)? {
-                    return Err(Stop::Timeout);
-                }
-            }
-            Err(e) => return Err(Stop::Io(e)),
-        }
-    }
-    Ok(())
+    transfer(r, buf.len(), libc::POLLIN, deadline, |r, done| {
+        r.read(&mut buf[done..])
+    })
 }
 
 /// Writes all of `buf` or reports why not.
@@ -400,14 +388,28 @@ pub(crate) fn write_all<W: Write + AsFd>(
     buf: &[u8],
     deadline: Instant,
 ) -> Result<(), Stop> {
-    let mut sent = 0;
-    while sent < buf.len() {
-        match w.write(&buf[sent..]) {
-            Ok(0) => return Err(Stop::Eof { got: sent }),
-            Ok(n) => sent += n,
+    transfer(w, buf.len(), libc::POLLOUT, deadline, |w, done| {
+        w.write(&buf[done..])
+    })
+}
+
+/// Moves `len` bytes with `step` (given how many are done, it moves some more), waiting for
+/// `events` on the descriptor whenever it would block, until the deadline.
+fn transfer<T: AsFd>(
+    t: &mut T,
+    len: usize,
+    events: libc::c_short,
+    deadline: Instant,
+    mut step: impl FnMut(&mut T, usize) -> io::Result<usize>,
+) -> Result<(), Stop> {
+    let mut done = 0;
+    while done < len {
+        match step(t, done) {
+            Ok(0) => return Err(Stop::Eof { got: done }),
+            Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if !wait(w.as_fd(), libc::POLLOUT, deadline).map_err(Stop::Io)? {
+                if !wait(t.as_fd(), events, deadline).map_err(Stop::Io)? {
                     return Err(Stop::Timeout);
                 }
             }
@@ -556,16 +558,24 @@ pub(crate) fn declared_size(
             ),
         });
     }
-    if declared > MAX_TRANSPORT_FRAME_SIZE {
+    within_frame_limit(declared, "header declares", what)
+}
+
+/// `size` if a response of that many bytes may be read; `who` says where the size came from.
+pub(crate) fn within_frame_limit(
+    size: usize,
+    who: &str,
+    what: &dyn Fn() -> String,
+) -> Result<usize, TransportError> {
+    if size > MAX_TRANSPORT_FRAME_SIZE {
         return Err(TransportError::MalformedResponse {
             transport: what(),
             reason: format!(
-                "header declares {declared} bytes, more than the \
-                 {MAX_TRANSPORT_FRAME_SIZE}-byte maximum"
+                "{who} {size} bytes, more than the {MAX_TRANSPORT_FRAME_SIZE}-byte maximum"
             ),
         });
     }
-    Ok(declared)
+    Ok(size)
 }
 
 /// Turns a stopped read into the matching typed error. `expected` is the frame size when

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use super::io::{self, Endpoint, Pending, Stream};
 use super::{
     check_command, with_auto_startup, Transport, TransportError, CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    MAX_TRANSPORT_FRAME_SIZE,
 };
 
 /// Simulator command codes (the same numbers on both sockets).
@@ -181,16 +180,11 @@ fn send_and_receive(
     let mut size = [0u8; 4];
     io::read_exact(tpm, &mut size, deadline)
         .map_err(|e| io::stop_error(e, &what, timeout, "reading the response size", 0))?;
-    let size = u32::from_be_bytes(size) as usize;
-    if size > MAX_TRANSPORT_FRAME_SIZE {
-        return Err(TransportError::MalformedResponse {
-            transport: what(),
-            reason: format!(
-                "simulator announces {size} bytes, more than the \
-                 {MAX_TRANSPORT_FRAME_SIZE}-byte maximum"
-            ),
-        });
-    }
+    let size = io::within_frame_limit(
+        u32::from_be_bytes(size) as usize,
+        "simulator announces",
+        &what,
+    )?;
     io::read_frame(tpm, response, deadline, timeout, &what)?;
     if response.len() != size {
         return Err(TransportError::MalformedResponse {
