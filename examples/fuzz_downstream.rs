@@ -141,19 +141,9 @@ pub fn one_case(data: &[u8]) -> arbitrary::Result<bool> {
     }
 }
 
-/// Pseudo-random inputs (xorshift64), the same on every run.
+/// The same pseudo-random inputs on every run.
 fn inputs(count: usize) -> impl Iterator<Item = Vec<u8>> {
-    let mut state = 0x853C_49E6_748F_EA9Bu64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    (0..count).map(move |_| {
-        let len = next() as usize % 3000;
-        (0..len).map(|_| next() as u8).collect()
-    })
+    tpm2_wire::wire::sample_inputs(0x853C_49E6_748F_EA9B, count, 2999)
 }
 
 fn main() {

@@ -857,30 +857,33 @@ impl<'a> Arbitrary<'a> for ResponseFrame<'a> {
     }
 }
 
+/// `count` byte strings of up to `max_len` bytes from a xorshift generator seeded with `seed`:
+/// the same inputs on every run, for a quick smoke run of an `Arbitrary`-based harness (in a
+/// test or CI) where a fuzzer is not at hand.
+pub fn sample_inputs(seed: u64, count: usize, max_len: usize) -> impl Iterator<Item = Vec<u8>> {
+    // xorshift64 never leaves zero, so a zero seed would give only zeros.
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count).map(move |_| {
+        let len = next() as usize % (max_len + 1);
+        (0..len).map(|_| next() as u8).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Pseudo-random inputs (xorshift), the same on every run.
-    fn inputs(count: usize, max_len: usize) -> impl Iterator<Item = Vec<u8>> {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..count).map(move |_| {
-            let len = next() as usize % (max_len + 1);
-            (0..len).map(|_| next() as u8).collect()
-        })
-    }
 
     /// Which arms of a union `T`'s arbitrary values reach. `arm` must match exhaustively,
     /// so a new variant does not compile until it is counted here (and produced above).
     fn arms_reached<T: for<'a> Arbitrary<'a>>(arm: fn(&T) -> usize) -> Vec<usize> {
         let mut seen = Vec::new();
-        for data in inputs(2000, 64) {
+        for data in sample_inputs(0x9E37_79B9_7F4A_7C15, 2000, 64) {
             let value = T::arbitrary(&mut Unstructured::new(&data)).unwrap();
             let a = arm(&value);
             if !seen.contains(&a) {
@@ -1028,7 +1031,7 @@ mod tests {
     #[test]
     fn buffers_and_lists_reach_but_never_pass_their_bounds() {
         let mut longest = [0usize; 3];
-        for data in inputs(300, 12_000) {
+        for data in sample_inputs(0x9E37_79B9_7F4A_7C15, 300, 12_000) {
             let mut u = Unstructured::new(&data);
             let t = Timeout::arbitrary(&mut u).unwrap();
             let c = ContextData::arbitrary(&mut u).unwrap();

@@ -40,6 +40,8 @@
 
 #[cfg(feature = "arbitrary")]
 mod arbitrary;
+#[cfg(feature = "arbitrary")]
+pub use arbitrary::sample_inputs;
 pub mod attest;
 pub mod capability;
 mod codec;
