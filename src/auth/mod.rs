@@ -736,16 +736,19 @@ mod tests {
         assert!(e.to_string().contains("after '+'"));
     }
 
+    fn pcr_spec(text: &str) -> (PcrSelectionSpec, Option<PathBuf>) {
+        match parse_auth_with(text, &mut NoPasswordFiles).unwrap() {
+            AuthSpec::Pcr {
+                selection,
+                digest_file,
+            } => (selection, digest_file),
+            s => panic!("{text}: {s:?}"),
+        }
+    }
+
     #[test]
     fn pcr_forms() {
-        let s = parse_auth_with("pcr:sha256:0,1,2,3", &mut NoPasswordFiles).unwrap();
-        let AuthSpec::Pcr {
-            selection,
-            digest_file,
-        } = s
-        else {
-            panic!("{s:?}")
-        };
+        let (selection, digest_file) = pcr_spec("pcr:sha256:0,1,2,3");
         assert_eq!(
             selection.banks,
             vec![PcrBank {
@@ -755,14 +758,7 @@ mod tests {
         );
         assert_eq!(digest_file, None);
 
-        let s = parse_auth_with("pcr:sha1:0+sha256:all=pcrs.bin", &mut NoPasswordFiles).unwrap();
-        let AuthSpec::Pcr {
-            selection,
-            digest_file,
-        } = s
-        else {
-            panic!("{s:?}")
-        };
+        let (selection, digest_file) = pcr_spec("pcr:sha1:0+sha256:all=pcrs.bin");
         assert_eq!(selection.to_string(), "sha1:0+sha256:all");
         assert_eq!(digest_file, Some(PathBuf::from("pcrs.bin")));
     }
