@@ -101,6 +101,49 @@ impl<'a> Handles<'a> {
     }
 }
 
+/// Every command this crate declares, by code: what `tpm2-wire getcap commands` marks as
+/// typed. A test keeps it complete.
+pub const DECLARED: &[CommandCode] = &[
+    Startup::CODE,
+    Shutdown::CODE,
+    SelfTest::CODE,
+    GetRandom::CODE,
+    FlushContext::CODE,
+    StartAuthSession::CODE,
+    PolicyRestart::CODE,
+    PolicyPassword::CODE,
+    PolicyAuthValue::CODE,
+    PolicyCommandCode::CODE,
+    PolicyGetDigest::CODE,
+    NvRead::CODE,
+    NvWrite::CODE,
+    NvUndefineSpace::CODE,
+    Unseal::CODE,
+    HierarchyChangeAuth::CODE,
+    DictionaryAttackLockReset::CODE,
+    DictionaryAttackParameters::CODE,
+    Clear::CODE,
+    EvictControl::CODE,
+    PolicySecret::CODE,
+    GetCapability::CODE,
+    PcrRead::CODE,
+    PcrExtend::CODE,
+    PolicyPcr::CODE,
+    ReadPublic::CODE,
+    CreatePrimary::CODE,
+    Create::CODE,
+    Load::CODE,
+    NvDefineSpace::CODE,
+    NvReadPublic::CODE,
+    GetSessionAuditDigest::CODE,
+    ContextSave::CODE,
+    ContextLoad::CODE,
+    NvChangeAuth::CODE,
+    NvUndefineSpaceSpecial::CODE,
+    MakeCredential::CODE,
+    ActivateCredential::CODE,
+];
+
 /// What a command does to the contexts a connection keeps track of (its sessions), beyond
 /// authorizing: declared with the command, so the steward never has to recognise commands by
 /// their code or find handles in marshalled parameters.
@@ -430,6 +473,36 @@ mod tests {
             },
             "TPMS_CONTEXT",
         );
+    }
+
+    #[test]
+    fn every_declaration_is_listed_once() {
+        // The declarations, as the command modules spell them: `    Name = CODE {`.
+        let sources = [include_str!("defs.rs"), include_str!("credential.rs")];
+        let declared: alloc::vec::Vec<&str> = sources
+            .iter()
+            .flat_map(|s| s.lines())
+            .filter_map(|l| {
+                let (name, rest) = l.strip_prefix("    ")?.split_once(" = ")?;
+                let starts_upper = name.chars().next()?.is_ascii_uppercase();
+                (starts_upper && rest.ends_with(" {") && !rest.starts_with('(')).then_some(name)
+            })
+            .collect();
+        let listed = include_str!("mod.rs");
+        for name in &declared {
+            assert!(
+                listed.contains(&alloc::format!("    {name}::CODE,\n")),
+                "{name} is declared but not in DECLARED"
+            );
+        }
+        assert_eq!(
+            declared.len(),
+            DECLARED.len(),
+            "DECLARED lists exactly the declarations"
+        );
+        for (i, code) in DECLARED.iter().enumerate() {
+            assert!(!DECLARED[..i].contains(code), "{code} listed twice");
+        }
     }
 
     #[test]
