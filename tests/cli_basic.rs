@@ -91,6 +91,24 @@ fn getcap_human_and_json() {
     assert!(env
         .ok(&["getcap", "commands"])
         .contains("TPM_CC_StartAuthSession"));
+    // The typed column: what the library declares, as the TPM lists it.
+    let typed = |name: &str| {
+        cmds.iter()
+            .find(|c| c["command"] == name)
+            .map(|c| c["typed"].clone())
+    };
+    assert_eq!(typed("TPM_CC_GetRandom"), Some(serde_json::json!(true)));
+    assert_eq!(
+        typed("TPM_CC_ActivateCredential"),
+        Some(serde_json::json!(true))
+    );
+    let declared = tpm2_wire::command::DECLARED.len();
+    let reported_typed = cmds.iter().filter(|c| c["typed"] == true).count();
+    assert_eq!(
+        reported_typed, declared,
+        "every declared command is one swtpm lists"
+    );
+    assert!(cmds.iter().all(|c| c["typed"].is_boolean()));
 
     // Session handle lists agree with tpm2-tools.
     env.ok(&["session", "start", "-S", "a.ctx"]);

@@ -153,11 +153,18 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
         CapName::Commands => {
             let items = tpm.commands()?.into_iter().map(|c| {
                 let code = CommandCode(command_code(c));
-                let line = format!("{code}: {c:?}");
+                // Whether the library has a typed declaration for it.
+                let typed = tpm2_wire::command::DECLARED.contains(&code);
+                let line = format!("{code}: {c:?} typed={typed}");
                 let (hex, attributes) = (hex32(code.0), hex32(c.bits()));
                 (
                     line,
-                    json!({ "command": code.name(), "code": hex, "attributes": attributes }),
+                    json!({
+                        "command": code.name(),
+                        "code": hex,
+                        "attributes": attributes,
+                        "typed": typed,
+                    }),
                 )
             });
             ("commands", items.collect())
