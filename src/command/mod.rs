@@ -3,8 +3,10 @@
 //! response. Nothing here knows about sessions or transports; the client applies sessions
 //! generically to the marshalled frame.
 
+mod attest;
 mod defs;
 
+pub use attest::*;
 pub use defs::*;
 
 use alloc::vec::Vec;
