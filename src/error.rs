@@ -142,6 +142,12 @@ pub enum Error {
     #[error(transparent)]
     Key(Box<crate::keys::KeyError>),
 
+    /// A quote, certification or signed time did not verify, or a TPM key or signature could
+    /// not be used on the host.
+    #[cfg(feature = "attest")]
+    #[error(transparent)]
+    Attest(Box<crate::attest::AttestError>),
+
     /// The caller asked for something that cannot be done, and no lower-level error says more
     /// (a session not owned by this connection, an unsalted session asked to confirm its salt
     /// key, a file that holds an object where a session was expected). The message says what
@@ -166,6 +172,20 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 impl From<crate::keys::KeyError> for Error {
     fn from(e: crate::keys::KeyError) -> Self {
         Error::Key(Box::new(e))
+    }
+}
+
+#[cfg(feature = "attest")]
+impl From<crate::attest::AttestError> for Error {
+    fn from(e: crate::attest::AttestError) -> Self {
+        Error::Attest(Box::new(e))
+    }
+}
+
+#[cfg(feature = "attest")]
+impl From<crate::attest::HostKeyError> for Error {
+    fn from(e: crate::attest::HostKeyError) -> Self {
+        Error::Attest(Box::new(crate::attest::AttestError::Key(e)))
     }
 }
 

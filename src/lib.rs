@@ -144,6 +144,8 @@ pub mod session;
 pub mod wire;
 
 // What needs an operating system.
+#[cfg(feature = "attest")]
+pub mod attest;
 #[cfg(feature = "std")]
 pub mod auth;
 #[cfg(feature = "std")]

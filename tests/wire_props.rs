@@ -552,6 +552,7 @@ wire_props! {
     tpm2b_sensitive_create_t: Tpm2bSensitiveCreate = sensitive_create().prop_map(Tpm2bSensitiveCreate);
     sensitive_t: Sensitive = sensitive();
     tpm2b_sensitive_t: Tpm2bSensitive = sensitive().prop_map(Tpm2bSensitive);
+    optional_sensitive_t: OptionalSensitive = prop::option::of(sensitive()).prop_map(OptionalSensitive);
     creation_data_info_t: CreationDataInfo = creation_data_info();
     ticket_t: Ticket = ticket();
     context_t: Context = context();

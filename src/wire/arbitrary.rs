@@ -553,6 +553,12 @@ impl<'a> Arbitrary<'a> for Tpm2bSensitive {
     }
 }
 
+impl<'a> Arbitrary<'a> for OptionalSensitive {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(OptionalSensitive(u.arbitrary()?))
+    }
+}
+
 // ---- Attestation and signatures ----
 
 impl<'a> Arbitrary<'a> for ClockInfo {

@@ -186,6 +186,7 @@ cases! {
     "Tpm2bSensitiveCreate" => owned::<Tpm2bSensitiveCreate>,
     "Sensitive" => owned::<Sensitive>,
     "Tpm2bSensitive" => owned::<Tpm2bSensitive>,
+    "OptionalSensitive" => owned::<OptionalSensitive>,
     "NvPublic" => owned::<NvPublic>,
     "Tpm2bNvPublic" => owned::<Tpm2bNvPublic>,
     "Context" => owned::<Context>,
