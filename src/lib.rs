@@ -128,8 +128,13 @@
 //!   session engine with salted sessions and parameter encryption, taking its randomness from
 //!   the caller through `rand_core` ([`session::engine::authorize`],
 //!   [`crypto::rsa_encapsulate_rng`], [`crypto::ecc_encapsulate_curve_rng`]).
+//! - `attest`: `attest`, quotes and certifications verified on the host, and TPM keys and
+//!   signatures as RustCrypto types.
+//! - `ek` (implies `attest`): `ek`, the Endorsement Key's certificate chain verified in pure
+//!   Rust, and salt keys from a verified EK (guide: `docs/attestation.md`).
 //! - `cli`: the `tpm2-wire` command-line tool.
 //! - `sim`: the swtpm fixture for tests and examples.
+//! - `arbitrary`: `arbitrary::Arbitrary` for every wire type, for fuzzing harnesses.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
