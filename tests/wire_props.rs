@@ -468,6 +468,24 @@ fn capability_data() -> impl Strategy<Value = CapabilityData> {
     ]
 }
 
+fn public_parms() -> impl Strategy<Value = PublicParms> {
+    public_key().prop_map(|key| PublicParms::from(&key))
+}
+
+fn ecc_shared_point() -> impl Strategy<Value = EccSharedPoint> {
+    (bytes(MAX_ECC_KEY_BYTES), bytes(MAX_ECC_KEY_BYTES)).prop_map(|(x, y)| EccSharedPoint {
+        x: Secret::new(&x).unwrap(),
+        y: Secret::new(&y).unwrap(),
+    })
+}
+
+fn template() -> impl Strategy<Value = Template> {
+    prop_oneof![
+        3 => public().prop_map(|p| Template::from_public(&p).unwrap()),
+        1 => bytes(MAX_PUBLIC_SIZE).prop_map(|b| Template::from_raw(&b).unwrap()),
+    ]
+}
+
 /// Reads one `T` from the front of `bytes`; if that succeeds, re-marshalling must give back
 /// exactly the bytes consumed.
 fn check_canonical<T: Marshal + Unmarshal + core::fmt::Debug>(
@@ -563,6 +581,14 @@ wire_props! {
     attestation_t: Attestation = attestation();
     signature_t: Signature = signature();
     capability_data_t: CapabilityData = capability_data();
+    iv_t: Iv = tpm2b::<MAX_SYM_BLOCK_SIZE>(MAX_SYM_BLOCK_SIZE);
+    secret_buffer_t: SecretBuffer = bytes(MAX_NV_BUFFER_SIZE).prop_map(|b| SecretBuffer::new(&b).unwrap());
+    rsa_message_t: RsaMessage = bytes(MAX_RSA_KEY_BYTES).prop_map(|b| RsaMessage::new(&b).unwrap());
+    alg_list_t: AlgList = list(alg(), MAX_ALG_LIST_SIZE);
+    ecc_shared_point_t: EccSharedPoint = ecc_shared_point();
+    public_parms_t: PublicParms = public_parms();
+    clock_adjust_t: ClockAdjust = any::<i8>().prop_map(ClockAdjust);
+    template_t: Template = template();
     object_attributes_t: ObjectAttributes = any::<u32>().prop_map(ObjectAttributes);
     nv_attributes_t: NvAttributes = any::<u32>().prop_map(NvAttributes);
     algorithm_attributes_t: AlgorithmAttributes = any::<u32>().prop_map(AlgorithmAttributes);

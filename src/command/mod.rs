@@ -5,11 +5,17 @@
 
 mod attest;
 mod credential;
+mod crypto;
 mod defs;
+mod misc;
+mod nv;
 
 pub use attest::*;
 pub use credential::*;
+pub use crypto::*;
 pub use defs::*;
+pub use misc::*;
+pub use nv::*;
 
 use alloc::vec::Vec;
 
@@ -153,6 +159,35 @@ pub const DECLARED: &[CommandCode] = &[
     VerifySignature::CODE,
     LoadExternal::CODE,
     Hash::CODE,
+    Hmac::CODE,
+    HashSequenceStart::CODE,
+    HmacStart::CODE,
+    SequenceUpdate::CODE,
+    SequenceComplete::CODE,
+    EventSequenceComplete::CODE,
+    EncryptDecrypt::CODE,
+    EncryptDecrypt2::CODE,
+    RsaEncrypt::CODE,
+    RsaDecrypt::CODE,
+    EcdhKeyGen::CODE,
+    EcdhZGen::CODE,
+    NvIncrement::CODE,
+    NvExtend::CODE,
+    NvSetBits::CODE,
+    NvWriteLock::CODE,
+    NvReadLock::CODE,
+    NvGlobalWriteLock::CODE,
+    PcrEvent::CODE,
+    PcrReset::CODE,
+    ReadClock::CODE,
+    ClockSet::CODE,
+    ClockRateAdjust::CODE,
+    TestParms::CODE,
+    GetTestResult::CODE,
+    IncrementalSelfTest::CODE,
+    StirRandom::CODE,
+    ObjectChangeAuth::CODE,
+    CreateLoaded::CODE,
 ];
 
 /// What a command does to the contexts a connection keeps track of (its sessions), beyond
@@ -493,6 +528,9 @@ mod tests {
             include_str!("defs.rs"),
             include_str!("credential.rs"),
             include_str!("attest.rs"),
+            include_str!("crypto.rs"),
+            include_str!("nv.rs"),
+            include_str!("misc.rs"),
         ];
         let declared: alloc::vec::Vec<&str> = sources
             .iter()

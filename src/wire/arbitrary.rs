@@ -723,6 +723,51 @@ impl<'a> Arbitrary<'a> for Signature {
     }
 }
 
+// ---- Command parameters: public parameters, shared points, templates, clock ----
+
+impl<'a> Arbitrary<'a> for PublicParms {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(match u.choose_index(4)? {
+            0 => PublicParms::Rsa(u.arbitrary()?),
+            1 => PublicParms::Ecc(u.arbitrary()?),
+            2 => PublicParms::KeyedHash(u.arbitrary()?),
+            _ => PublicParms::SymCipher(u.arbitrary()?),
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for EccSharedPoint {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(EccSharedPoint {
+            x: u.arbitrary()?,
+            y: u.arbitrary()?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Template {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        // Mostly a real public area; otherwise any bytes that fit (a derivation template, or
+        // garbage the TPM must refuse).
+        if u.ratio(3u8, 4)? {
+            built(Template::from_public(&u.arbitrary()?))
+        } else {
+            built(Template::from_raw(some_bytes(u, MAX_PUBLIC_SIZE)?))
+        }
+    }
+}
+
+impl<'a> Arbitrary<'a> for ClockAdjust {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        // Half the time one of the seven defined adjustments.
+        Ok(ClockAdjust(biased::<i8>(u, -3..=3)?))
+    }
+
+    fn size_hint(_depth: usize) -> (usize, Option<usize>) {
+        (1, Some(2))
+    }
+}
+
 // ---- Capability data ----
 
 impl<'a> Arbitrary<'a> for AlgProperty {
@@ -991,6 +1036,12 @@ mod tests {
             Signature::Sm2(_) => 5,
             Signature::EcSchnorr(_) => 6,
             Signature::Hmac(_) => 7,
+        });
+        every_arm!(PublicParms, 4, |v| match v {
+            PublicParms::Rsa(_) => 0,
+            PublicParms::Ecc(_) => 1,
+            PublicParms::KeyedHash(_) => 2,
+            PublicParms::SymCipher(_) => 3,
         });
         every_arm!(CapabilityData, 10, |v| match v {
             CapabilityData::Algorithms(_) => 0,

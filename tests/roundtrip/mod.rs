@@ -207,6 +207,15 @@ cases! {
     "RsaSignature" => owned::<RsaSignature>,
     "EccSignature" => owned::<EccSignature>,
     "Signature" => owned::<Signature>,
+    // Command parameters.
+    "Iv" => owned::<Iv>,
+    "SecretBuffer" => owned::<SecretBuffer>,
+    "RsaMessage" => owned::<RsaMessage>,
+    "AlgList" => owned::<AlgList>,
+    "EccSharedPoint" => owned::<EccSharedPoint>,
+    "PublicParms" => owned::<PublicParms>,
+    "ClockAdjust" => owned::<ClockAdjust>,
+    "Template" => owned::<Template>,
     // Capability data.
     "AlgProperty" => owned::<AlgProperty>,
     "TaggedProperty" => owned::<TaggedProperty>,
