@@ -13,7 +13,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use tpm2_wire::command::{Entity, NvRead, NvWrite};
-use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::crypto::{hash, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::{SessionState, Symmetric};
 use tpm2_wire::sim::Responder;
@@ -141,18 +141,20 @@ pub fn one_case(data: &[u8]) -> arbitrary::Result<bool> {
     }
 }
 
-/// Pseudo-random inputs (xorshift64), the same on every run.
-fn inputs(count: usize) -> impl Iterator<Item = Vec<u8>> {
-    let mut state = 0x853C_49E6_748F_EA9Bu64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    (0..count).map(move |_| {
-        let len = next() as usize % 3000;
-        (0..len).map(|_| next() as u8).collect()
+/// Pseudo-random inputs of up to 3000 bytes, the same on every run: SHA-256 in counter mode
+/// (input number, block number), the first block giving the length.
+fn inputs(count: u64) -> impl Iterator<Item = Vec<u8>> {
+    (0..count).map(|i| {
+        let block = move |j: u64| hash(HashAlg::Sha256, &[&i.to_be_bytes(), &j.to_be_bytes()]);
+        let first = block(0);
+        let len = usize::from(u16::from_be_bytes([
+            first.as_bytes()[0],
+            first.as_bytes()[1],
+        ])) % 3000;
+        (1..)
+            .flat_map(|j| block(j).as_bytes().to_vec())
+            .take(len)
+            .collect()
     })
 }
 
