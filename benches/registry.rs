@@ -7,38 +7,22 @@
 //!
 //! `cargo bench --bench registry`
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
+use common::fs::fs_name;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::registry::{Registry, SessionRecord};
 use tpm2_wire::wire::{Handle, SessionType};
 
-fn fs_type(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL in path");
-    // SAFETY: statfs writes into the zeroed struct we pass; `c` is NUL-terminated.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return "unknown".into();
-    }
-    match st.f_type {
-        libc::TMPFS_MAGIC => "tmpfs".into(),
-        libc::EXT4_SUPER_MAGIC => "ext4".into(),
-        libc::XFS_SUPER_MAGIC => "xfs".into(),
-        libc::BTRFS_SUPER_MAGIC => "btrfs".into(),
-        libc::OVERLAYFS_SUPER_MAGIC => "overlayfs".into(),
-        other => format!("0x{other:x}"),
-    }
-}
-
 fn bench_on(c: &mut Criterion, label: &str, parent: &Path) {
     let tmp = tempfile::tempdir_in(parent).expect("temporary directory");
     let reg = Registry::open(Some(&tmp.path().join("registry"))).expect("registry opens");
-    let name = format!("registry_start_flush/{label} ({})", fs_type(tmp.path()));
+    let name = format!("registry_start_flush/{label} ({})", fs_name(tmp.path()));
     let tpm = "swtpm:host=127.0.0.1,port=2321";
     let mut index = 0u32;
     let mut pair = || {
@@ -74,7 +58,7 @@ fn thread_cpu() -> Duration {
 
 fn registry(c: &mut Criterion) {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() && fs_type(shm) == "tmpfs" {
+    if shm.is_dir() && fs_name(shm) == "tmpfs" {
         bench_on(c, "tmpfs", shm);
     } else {
         eprintln!("no tmpfs at /dev/shm: the tmpfs figure is missing");
@@ -84,10 +68,7 @@ fn registry(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::short();
     targets = registry
 }
 criterion_main!(benches);

@@ -2,24 +2,15 @@
 //! private swtpm over a kept-open Unix socket: a plain session, a guarded one (ContextLoad
 //! before and ContextSave after every use), and one reloaded because it was parked.
 
-use std::time::Duration;
+mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::GetRandom;
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::Tpm;
 
 fn use_session(tpm: &Tpm, s: &mut Session) {
-    let r = tpm
-        .execute(
-            &GetRandom {
-                bytes_requested: 16,
-            },
-            &mut [s.extra()],
-        )
-        .unwrap();
-    assert_eq!(r.random_bytes.len(), 16);
+    assert_eq!(tpm.get_random_protected(16, s).unwrap().len(), 16);
 }
 
 fn stewardship(c: &mut Criterion) {
@@ -52,10 +43,7 @@ fn stewardship(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::short();
     targets = stewardship
 }
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //! the kept-open data connection versus tpm2-tss's connection-per-command pattern, over TCP
 //! and over a Unix socket.
 
+mod common;
+
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -70,10 +72,7 @@ fn transports(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::short();
     targets = transports
 }
 criterion_main!(benches);

@@ -35,11 +35,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{AnyResult, Args, Transient};
+use common::fs::fs_name;
+use common::{exit_code, nv, AnyResult, Args, Transient};
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{
-    ContextLoad, ContextSave, Entity, GetRandom, NvDefineSpace, NvRead, NvUndefineSpace, NvWrite,
-};
+use tpm2_wire::command::{ContextLoad, ContextSave, Entity, GetRandom, NvRead, NvWrite};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{
@@ -47,7 +46,6 @@ use tpm2_wire::transport::{
 };
 use tpm2_wire::wire::{
     AlgId, Auth, Digest, Handle, MaxNvBuffer, NvAttributes, NvPublic, Public, SessionAttributes,
-    Tpm2bNvPublic,
 };
 use tpm2_wire::Tpm;
 
@@ -172,28 +170,6 @@ fn open_target(tcti: Option<&str>) -> AnyResult<Target> {
     })
 }
 
-/// The file system type of `path`, for the table's header.
-fn fs_name(path: &std::path::Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return "?".into();
-    };
-    // SAFETY: statfs writes into the zeroed struct we pass; `c` is NUL-terminated.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return "?".into();
-    }
-    match st.f_type {
-        libc::TMPFS_MAGIC => "tmpfs".into(),
-        libc::EXT4_SUPER_MAGIC => "ext4".into(),
-        libc::XFS_SUPER_MAGIC => "xfs".into(),
-        libc::BTRFS_SUPER_MAGIC => "btrfs".into(),
-        libc::OVERLAYFS_SUPER_MAGIC => "overlayfs".into(),
-        other => format!("fs 0x{other:x}"),
-    }
-}
-
 /// Defines an NV index for the benchmark and removes it when dropped.
 struct NvSpace {
     tpm: Tpm,
@@ -202,25 +178,17 @@ struct NvSpace {
 
 impl NvSpace {
     fn define(tpm: &Tpm, index: Handle, auth: &Auth, size: u16) -> AnyResult<NvSpace> {
+        let public = NvPublic {
+            nv_index: index,
+            name_alg: AlgId::SHA256,
+            // Written and read with its own auth value; no dictionary-attack counting, so a
+            // bug here cannot lock the TPM out.
+            attributes: NvAttributes::AUTHWRITE | NvAttributes::AUTHREAD | NvAttributes::NO_DA,
+            auth_policy: Digest::empty(),
+            data_size: size,
+        };
         let owner = Auth::empty();
-        tpm.execute(
-            &NvDefineSpace {
-                auth_handle: Entity::owner(),
-                auth: auth.clone(),
-                public_info: Tpm2bNvPublic(NvPublic {
-                    nv_index: index,
-                    name_alg: AlgId::SHA256,
-                    // Written and read with its own auth value; no dictionary-attack
-                    // counting, so a bug here cannot lock the TPM out.
-                    attributes: NvAttributes::AUTHWRITE
-                        | NvAttributes::AUTHREAD
-                        | NvAttributes::NO_DA,
-                    auth_policy: Digest::empty(),
-                    data_size: size,
-                }),
-            },
-            &mut [SessionSlot::Password(&owner)],
-        )?;
+        nv::define_space(tpm, public, auth, SessionSlot::Password(&owner))?;
         Ok(NvSpace {
             tpm: tpm.clone(),
             index,
@@ -230,15 +198,7 @@ impl NvSpace {
 
 impl Drop for NvSpace {
     fn drop(&mut self) {
-        let owner = Auth::empty();
-        let r = self.tpm.execute(
-            &NvUndefineSpace {
-                auth_handle: Entity::owner(),
-                nv_index: Entity::from_handle(self.index),
-            },
-            &mut [SessionSlot::Password(&owner)],
-        );
-        if let Err(e) = r {
+        if let Err(e) = nv::undefine_space(&self.tpm, &Entity::from_handle(self.index)) {
             eprintln!("warning: could not undefine NV index {}: {e}", self.index);
         }
     }
@@ -322,12 +282,10 @@ struct Scenario<'a> {
 }
 
 fn run() -> AnyResult<()> {
-    let mut args = Args::from_env();
-    if args.flag(&["-h", "--help"]) {
-        println!("{USAGE}");
+    let Some(mut args) = Args::or_help(USAGE) else {
         return Ok(());
-    }
-    let tcti = args.value(&["-T", "--tcti"])?;
+    };
+    let tcti = args.tcti()?;
     let n = positive(args.value(&["--iterations", "-n"])?, "--iterations", 300)?;
     let rounds = positive(args.value(&["--rounds"])?, "--rounds", 5)?;
     let nv_index = match args.value(&["--nv-index"])? {
@@ -646,11 +604,5 @@ fn run() -> AnyResult<()> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run())
 }

@@ -20,7 +20,7 @@ mod common;
 
 use std::process::ExitCode;
 
-use common::{connect, AnyResult, Args, Transient};
+use common::{connect, exit_code, AnyResult, Args, Transient};
 use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
 use tpm2_wire::command::{Create, Entity, Load, Unseal};
 use tpm2_wire::crypto;
@@ -46,12 +46,10 @@ fn random_auth() -> AnyResult<Auth> {
 }
 
 fn run() -> AnyResult<()> {
-    let mut args = Args::from_env();
-    if args.flag(&["-h", "--help"]) {
-        println!("{USAGE}");
+    let Some(mut args) = Args::or_help(USAGE) else {
         return Ok(());
-    }
-    let tcti = args.value(&["-T", "--tcti"])?;
+    };
+    let tcti = args.tcti()?;
     let secret = args
         .value(&["--secret"])?
         .ok_or("--secret TEXT is required (try --help)")?;
@@ -161,12 +159,5 @@ fn run() -> AnyResult<()> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // The library's errors already name their causes in their messages.
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(run())
 }

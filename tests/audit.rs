@@ -6,47 +6,21 @@ mod common;
 
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::{Entity, GetRandom, NvRead, NvWrite};
+use tpm2_wire::command::{Entity, GetRandom};
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::Symmetric;
-use tpm2_wire::wire::{Auth, CommandCode, Digest, MaxNvBuffer, NvAttributes, SessionAttributes};
+use tpm2_wire::wire::{Auth, CommandCode, Digest, SessionAttributes};
 use tpm2_wire::Tpm;
 
-fn attrs(bits: u8) -> SessionAttributes {
-    SessionAttributes(SessionAttributes::CONTINUE_SESSION | bits)
-}
+const NV_DATA: &[u8; 16] = b"0123456789abcdef";
 
 fn nv(tpm: &Tpm, index: u32, auth: &Auth) -> Entity {
-    let nv = define_nv(
-        tpm,
-        index,
-        HashAlg::Sha256,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
-        auth,
-        &Digest::empty(),
-        16,
-    );
-    tpm.execute(
-        &NvWrite {
-            auth_handle: nv.clone(),
-            nv_index: nv.clone(),
-            data: MaxNvBuffer::new(b"0123456789abcdef").unwrap(),
-            offset: 0,
-        },
-        &mut [SessionSlot::Password(auth)],
-    )
-    .unwrap();
-    tpm.nv_read_public(nv.handle).unwrap().0
+    written_nv(tpm, index, auth, nv_auth_rw(), NV_DATA)
 }
 
-fn read(nv: &Entity) -> NvRead {
-    NvRead {
-        auth_handle: nv.clone(),
-        nv_index: nv.clone(),
-        size: 16,
-        offset: 0,
-    }
+fn read(tpm: &Tpm, nv: &Entity, slots: &mut [SessionSlot<'_>]) -> Vec<u8> {
+    nv_read(tpm, nv, 16, slots).unwrap()
 }
 
 fn host_digest(s: &Session) -> Digest {
@@ -68,8 +42,7 @@ fn audit_digest_matches_the_tpm_across_commands_hashes_and_resets() {
         for round in 0..3 {
             tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()])
                 .unwrap();
-            tpm.execute(&read(&nv), &mut [SessionSlot::Password(&auth), s.extra()])
-                .unwrap();
+            read(&tpm, &nv, &mut [SessionSlot::Password(&auth), s.extra()]);
             let host = host_digest(&s);
             assert_eq!(host.len(), hash.digest_size());
             assert_eq!(
@@ -121,25 +94,20 @@ fn authorizing_and_encrypting_audit_session() {
     let auth = pw("nv-pass");
     let nv = nv(&tpm, 0x0150_0031, &auth);
     let salt = salt_key(&tpm, Salt::Rsa).unwrap();
-    let mut s = Session::start(
-        &tpm,
-        &SessionOptions::hmac()
-            .hash(HashAlg::Sha384)
-            .symmetric(Symmetric::AesCfb(256))
-            .salted(salt.clone()),
-    )
-    .unwrap();
-    s.set_attributes(attrs(SessionAttributes::AUDIT));
-    for _ in 0..2 {
-        let r = tpm.execute(&read(&nv), &mut [s.auth(&auth)]).unwrap();
-        assert_eq!(r.data.as_bytes(), b"0123456789abcdef");
-        assert_eq!(tpm_session_audit_digest(&tpm, s.handle()), host_digest(&s));
-    }
-    s.set_attributes(attrs(SessionAttributes::AUDIT | SessionAttributes::ENCRYPT));
-    for _ in 0..2 {
-        let r = tpm.execute(&read(&nv), &mut [s.auth(&auth)]).unwrap();
-        assert_eq!(r.data.as_bytes(), b"0123456789abcdef");
-        assert_eq!(tpm_session_audit_digest(&tpm, s.handle()), host_digest(&s));
+    let opts = SessionOptions::hmac()
+        .hash(HashAlg::Sha384)
+        .symmetric(Symmetric::AesCfb(256))
+        .salted(salt.clone());
+    let mut s = Session::start(&tpm, &opts).unwrap();
+    for bits in [
+        SessionAttributes::AUDIT,
+        SessionAttributes::AUDIT | SessionAttributes::ENCRYPT,
+    ] {
+        s.set_attributes(attrs(bits));
+        for _ in 0..2 {
+            assert_eq!(read(&tpm, &nv, &mut [s.auth(&auth)]), NV_DATA);
+            assert_eq!(tpm_session_audit_digest(&tpm, s.handle()), host_digest(&s));
+        }
     }
     drop(s);
     flush(&tpm, salt.entity().handle);
@@ -161,10 +129,10 @@ fn bound_session_that_starts_auditing() {
     )
     .unwrap();
     s.set_attributes(attrs(0));
-    tpm.execute(&read(&nv), &mut [s.auth(&auth)]).unwrap();
+    read(&tpm, &nv, &mut [s.auth(&auth)]);
     s.set_attributes(attrs(SessionAttributes::AUDIT));
     for round in 0..3 {
-        tpm.execute(&read(&nv), &mut [s.auth(&auth)])
+        nv_read(&tpm, &nv, 16, &mut [s.auth(&auth)])
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(tpm_session_audit_digest(&tpm, s.handle()), host_digest(&s));
     }

@@ -102,31 +102,26 @@ fn pcr_values_from_a_file_and_errors() {
         ],
     );
     env.ok(&["session", "start", "-S", "s.ctx"]);
-    let d = digest_of(&env.ok(&[
-        "policy",
-        "pcr",
-        "-S",
-        "s.ctx",
-        "-l",
-        "sha256:0,1",
-        "-f",
-        "pcrs.bin",
-    ]));
+    // PolicyPCR over sha256:0,1 with the values in `file`.
+    let pcrs_from = |file| {
+        [
+            "policy",
+            "pcr",
+            "-S",
+            "s.ctx",
+            "-l",
+            "sha256:0,1",
+            "-f",
+            file,
+        ]
+    };
+    let d = digest_of(&env.ok(&pcrs_from("pcrs.bin")));
     assert_eq!(d, hex(&env.read("ref.dig")));
 
     // A PCR file of the wrong size, a bad selection, an unknown command code: refused, and
     // the session file is still good afterwards.
     std::fs::write(env.path("short.bin"), [0u8; 33]).unwrap();
-    let err = env.fails(&[
-        "policy",
-        "pcr",
-        "-S",
-        "s.ctx",
-        "-l",
-        "sha256:0,1",
-        "-f",
-        "short.bin",
-    ]);
+    let err = env.fails(&pcrs_from("short.bin"));
     assert!(err.contains("33 bytes"), "{err}");
     let err = env.fails(&["policy", "pcr", "-S", "s.ctx", "-l", "sha256:0,0"]);
     assert!(err.contains("twice"), "{err}");

@@ -48,6 +48,39 @@ fn shape(env: &Env, name: &str) -> Shape {
     }
 }
 
+/// `session start` with `args`.
+fn start<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["session", "start"][..], args].concat()
+}
+
+/// `session start` of an HMAC session bound to `pwprim.ctx` with `--bind-auth auth`, saved to
+/// `file`; `opt_in` allows the bind auth value into the file.
+fn bound_to_pwprim<'a>(auth: &'a str, opt_in: bool, file: &'a str) -> Vec<&'a str> {
+    let mut args = vec![
+        "--hmac-session",
+        "--bind-context",
+        "pwprim.ctx",
+        "--bind-auth",
+        auth,
+    ];
+    if opt_in {
+        args.push("--allow-bind-auth-in-file");
+    }
+    args.extend(["-S", file]);
+    start(&args)
+}
+
+/// `tpm2_create` of a key `name.pub`/`name.priv` under `parent`, authorized as `auth` says
+/// (a session file, tpm2-tools style); the key is flushed again.
+fn tools_create(env: &Env, parent: &str, auth: &str, name: &str) {
+    let (public, private) = (format!("{name}.pub"), format!("{name}.priv"));
+    let args = [
+        "-C", parent, "-P", auth, "-u", &public, "-r", &private, "-Q",
+    ];
+    env.tool_ok("tpm2_create", &args);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+}
+
 fn primary(env: &Env, file: &str, auth: Option<&str>) {
     let mut args = vec!["-C", "o", "-c", file, "-Q"];
     if let Some(a) = auth {
@@ -129,40 +162,22 @@ fn every_start_option_matches_tpm2_startauthsession() {
         ("xor", (0x0A, 0x0B, 0x10)),
         ("null", (0x10, 0, 0x10)),
     ] {
-        env.ok(&[
-            "session",
-            "start",
-            "--hmac-session",
-            "-G",
-            alg,
-            "-S",
-            "g.ctx",
-        ]);
+        env.ok(&start(&["--hmac-session", "-G", alg, "-S", "g.ctx"]));
         assert_eq!(shape(&env, "g.ctx").symmetric, expected, "{alg}");
         env.tool_ok("tpm2_flushcontext", &["g.ctx"]);
     }
     // An explicit -G is honoured where tpm2-tools would silently ignore it.
-    env.ok(&[
-        "session",
-        "start",
-        "--policy-session",
-        "-G",
-        "aes",
-        "-S",
-        "g.ctx",
-    ]);
+    env.ok(&start(&["--policy-session", "-G", "aes", "-S", "g.ctx"]));
     assert_eq!(shape(&env, "g.ctx").symmetric, (0x06, 128, 0x43));
     env.tool_ok("tpm2_flushcontext", &["g.ctx"]);
     // The TPM refuses what it does not implement (swtpm has no AES-192).
-    let err = env.fails(&[
-        "session",
-        "start",
+    let err = env.fails(&start(&[
         "--hmac-session",
         "-G",
         "aes192cfb",
         "-S",
         "g.ctx",
-    ]);
+    ]));
     assert!(err.contains("TPM_RC_"), "{err}");
     // Trial sessions cannot be salted or bound, as in tpm2-tools.
     assert!(!env
@@ -172,14 +187,7 @@ fn every_start_option_matches_tpm2_startauthsession() {
         )
         .status
         .success());
-    let err = env.fails(&[
-        "session",
-        "start",
-        "--tpmkey-context",
-        "prim.ctx",
-        "-S",
-        "t.ctx",
-    ]);
+    let err = env.fails(&start(&["--tpmkey-context", "prim.ctx", "-S", "t.ctx"]));
     assert!(
         err.contains("trial sessions cannot be salted or bound"),
         "{err}"
@@ -217,7 +225,7 @@ fn tpm2_tools_use_sessions_we_start() {
     primary(&env, "pwprim.ctx", Some("pw123"));
 
     // A policy session extended by tpm2-tools.
-    env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
+    env.ok(&start(&["--policy-session", "-S", "p.ctx"]));
     env.tool_ok("tpm2_policypassword", &["-S", "p.ctx", "-L", "pp.dig"]);
     assert_eq!(
         hex(&env.read("pp.dig")),
@@ -225,61 +233,11 @@ fn tpm2_tools_use_sessions_we_start() {
     );
 
     // HMAC sessions (plain, salted+bound) authorizing tpm2_create.
-    env.ok(&["session", "start", "--hmac-session", "-S", "h.ctx"]);
-    env.tool_ok(
-        "tpm2_create",
-        &[
-            "-C",
-            "prim.ctx",
-            "-P",
-            "session:h.ctx",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-Q",
-        ],
-    );
-    env.tool_ok("tpm2_flushcontext", &["-t"]);
-    env.tool_ok(
-        "tpm2_create",
-        &[
-            "-C",
-            "pwprim.ctx",
-            "-P",
-            "session:h.ctx+pw123",
-            "-u",
-            "k2.pub",
-            "-r",
-            "k2.priv",
-            "-Q",
-        ],
-    );
-    env.tool_ok("tpm2_flushcontext", &["-t"]);
-    env.ok(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "-c",
-        "prim.ctx",
-        "-S",
-        "s.ctx",
-    ]);
-    env.tool_ok(
-        "tpm2_create",
-        &[
-            "-C",
-            "prim.ctx",
-            "-P",
-            "session:s.ctx",
-            "-u",
-            "k3.pub",
-            "-r",
-            "k3.priv",
-            "-Q",
-        ],
-    );
-    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.ok(&start(&["--hmac-session", "-S", "h.ctx"]));
+    tools_create(&env, "prim.ctx", "session:h.ctx", "k");
+    tools_create(&env, "pwprim.ctx", "session:h.ctx+pw123", "k2");
+    env.ok(&start(&["--hmac-session", "-c", "prim.ctx", "-S", "s.ctx"]));
+    tools_create(&env, "prim.ctx", "session:s.ctx", "k3");
 
     // NV write authorized by our HMAC session (owner auth, empty).
     env.tool_ok(
@@ -318,7 +276,7 @@ fn tpm2_tools_sessions_are_shown_and_flushed() {
         &["--policy-session", "-S", "t.ctx"],
     );
     env.tool_ok("tpm2_startauthsession", &["--hmac-session", "-S", "u.ctx"]);
-    env.ok(&["session", "start", "-S", "w.ctx"]);
+    env.ok(&start(&["-S", "w.ctx"]));
     let t = file_handle(&env.path("t.ctx"));
     let shown = session_by_handle(&env, t).unwrap();
     assert_eq!(shown["state"], "unknown");
@@ -377,55 +335,39 @@ fn name_files_verify_persistent_salt_keys() {
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
 
-    env.ok(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "-c",
-        "0x81000001",
-        "-n",
-        "good.name",
-        "-S",
-        "a.ctx",
-    ]);
-    env.ok(&[
-        "session",
-        "start",
+    // Salted to the persistent key, checked against a name file (both spellings of each option).
+    let salted = |kind, key_option, name_option, name_file, file| {
+        start(&[
+            kind,
+            key_option,
+            "0x81000001",
+            name_option,
+            name_file,
+            "-S",
+            file,
+        ])
+    };
+    env.ok(&salted("--hmac-session", "-c", "-n", "good.name", "a.ctx"));
+    env.ok(&salted(
         "--policy-session",
         "--tpmkey-context",
-        "0x81000001",
         "--name",
         "good.name",
-        "-S",
         "b.ctx",
-    ]);
+    ));
     assert_eq!(shape_key_len(&env, "a.ctx"), 32);
-    let err = env.fails(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "-c",
-        "0x81000001",
-        "-n",
-        "wrong.name",
-        "-S",
-        "c.ctx",
-    ]);
+    let err = env.fails(&salted("--hmac-session", "-c", "-n", "wrong.name", "c.ctx"));
     assert!(err.contains("does not match the name file"), "{err}");
-    let err = env.fails(&[
-        "session",
-        "start",
+    let err = env.fails(&salted(
         "--policy-session",
         "--tpmkey-context",
-        "0x81000001",
         "-n",
         "wrong.name",
-        "-S",
         "c.ctx",
-    ]);
+    ));
     assert!(err.contains("does not match the name file"), "{err}");
     assert!(!env.path("c.ctx").exists());
-    let err = env.fails(&["session", "start", "-n", "good.name", "-S", "c.ctx"]);
+    let err = env.fails(&start(&["-n", "good.name", "-S", "c.ctx"]));
     assert!(err.contains("-n/--name"), "{err}");
     // Refused before any session was started: only a.ctx and b.ctx exist.
     let saved = env.ok(&["getcap", "handles-saved-session"]);
@@ -459,17 +401,7 @@ fn bind_auth_through_the_auth_grammar() {
 
     // Refused without the opt-in, and no session is left behind.
     let before = env.ok(&["getcap", "handles-saved-session"]);
-    let out = env.cli(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "--bind-context",
-        "pwprim.ctx",
-        "--bind-auth",
-        "hex:7077313233",
-        "-S",
-        "b.ctx",
-    ]);
+    let out = env.cli(&bound_to_pwprim("hex:7077313233", false, "b.ctx"));
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("--allow-bind-auth-in-file"), "{err}");
@@ -481,90 +413,29 @@ fn bind_auth_through_the_auth_grammar() {
     assert_eq!(env.ok(&["getcap", "handles-saved-session"]), before);
 
     // hex: form, with the opt-in: the same binding tpm2-tools records.
-    env.ok(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "--bind-context",
-        "pwprim.ctx",
-        "--bind-auth",
-        "hex:7077313233",
-        "--allow-bind-auth-in-file",
-        "-S",
-        "b.ctx",
-    ]);
+    env.ok(&bound_to_pwprim("hex:7077313233", true, "b.ctx"));
     assert_eq!(esys(&env, "b.ctx").bound_entity, theirs);
     // file:- from standard input (a trailing newline is dropped).
-    let out = env.cli_stdin(
-        &[
-            "session",
-            "start",
-            "--hmac-session",
-            "--bind-context",
-            "pwprim.ctx",
-            "--bind-auth",
-            "file:-",
-            "--allow-bind-auth-in-file",
-            "-S",
-            "c.ctx",
-        ],
-        b"pw123\n",
-    );
+    let out = env.cli_stdin(&bound_to_pwprim("file:-", true, "c.ctx"), b"pw123\n");
     cli_common::assert_success("file:-", &out);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("pw123"));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("pw123"));
     assert_eq!(esys(&env, "c.ctx").bound_entity, theirs);
     // A file: password.
     std::fs::write(env.path("pw.txt"), b"str:pw123").unwrap();
-    env.ok(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "--bind-context",
-        "pwprim.ctx",
-        "--bind-auth",
-        "file:pw.txt",
-        "--allow-bind-auth-in-file",
-        "-S",
-        "d.ctx",
-    ]);
+    env.ok(&bound_to_pwprim("file:pw.txt", true, "d.ctx"));
     assert_eq!(esys(&env, "d.ctx").bound_entity, theirs);
 
     // The bound session authorizes its bind object with tpm2-tools, and our CLI re-saves it
     // (the file already carried the binding) when it encrypts a GetRandom with it.
-    env.tool_ok(
-        "tpm2_create",
-        &[
-            "-C",
-            "pwprim.ctx",
-            "-P",
-            "session:b.ctx+pw123",
-            "-u",
-            "k.pub",
-            "-r",
-            "k.priv",
-            "-Q",
-        ],
-    );
-    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    tools_create(&env, "pwprim.ctx", "session:b.ctx+pw123", "k");
     let r = env.ok(&["random", "8", "-S", "b.ctx"]);
     assert!(cli_common::is_hex(r.trim_end(), 16), "{r}");
 
     // Bad grammar is reported without echoing the value.
-    let err = env.fails(&[
-        "session",
-        "start",
-        "--hmac-session",
-        "--bind-context",
-        "pwprim.ctx",
-        "--bind-auth",
-        "hex:7g7",
-        "--allow-bind-auth-in-file",
-        "-S",
-        "e.ctx",
-    ]);
+    let err = env.fails(&bound_to_pwprim("hex:7g7", true, "e.ctx"));
     assert!(err.contains("hex"), "{err}");
     assert!(!err.contains("7g7"), "{err}");
-    let err = env.fails(&["session", "start", "--bind-auth", "pw", "-S", "e.ctx"]);
+    let err = env.fails(&start(&["--bind-auth", "pw", "-S", "e.ctx"]));
     assert!(err.contains("--bind-context"), "{err}");
 }

@@ -25,7 +25,7 @@ use tpm2_wire::ek::{
 };
 use tpm2_wire::sim::ek::{manufacture, EkCa};
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::wire::{Auth, Handle, PublicKey, PublicKeyRsa};
+use tpm2_wire::wire::{Auth, Handle, Public, PublicKey, PublicKeyRsa};
 use tpm2_wire::Tpm;
 
 fn fixture() -> (Swtpm, EkCa, Tpm) {
@@ -68,6 +68,33 @@ fn resign(
     let signature = key.sign(&out.tbs_certificate.to_der().unwrap());
     out.signature = BitString::from_bytes(&signature.to_vec()).unwrap();
     out.to_der().unwrap()
+}
+
+/// A bundle of the fixture's root and its intermediate re-signed by the root after `edit`
+/// (written to `dir/name`).
+fn with_reissued_intermediate(
+    ca: &EkCa,
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut tpm2_wire::ek::x509_cert::TbsCertificate),
+) -> CaBundle {
+    let intermediate = pem_cert(&ca.intermediate_cert);
+    let der = resign(&intermediate, &signing_key(&ca.root_key), edit);
+    let path = dir.join(name);
+    std::fs::write(&path, pem(&der)).unwrap();
+    bundle_of(&[&ca.root_cert, &path])
+}
+
+/// The EK made from `template` (labelled `label`) checked against `cert`, as of `now`.
+fn create_with(
+    tpm: &Tpm,
+    label: &str,
+    template: &Public,
+    cert: EkCertificate,
+    bundle: &CaBundle,
+    now: SystemTime,
+) -> Result<VerifiedEk, EkError> {
+    VerifiedEk::create_with(tpm, label, template, cert, bundle, &Auth::empty(), now)
 }
 
 fn pem(der: &[u8]) -> String {
@@ -228,23 +255,16 @@ fn a_certificate_from_another_ca_is_refused() {
 #[test]
 fn an_expired_intermediate_is_refused() {
     let (_sim, ca, tpm) = fixture();
-    let intermediate = pem_cert(&ca.intermediate_cert);
-    let root_key = signing_key(&ca.root_key);
     let dir = tempfile::tempdir().unwrap();
 
-    let same = dir.path().join("same.pem");
-    std::fs::write(&same, pem(&resign(&intermediate, &root_key, |_| {}))).unwrap();
-    VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle_of(&[&ca.root_cert, &same]))
-        .expect("the re-signed intermediate verifies");
+    let same = with_reissued_intermediate(&ca, dir.path(), "same.pem", |_| {});
+    VerifiedEk::create(&tpm, EkAlg::Rsa, &same).expect("the re-signed intermediate verifies");
 
-    let expired = dir.path().join("expired.pem");
-    let der = resign(&intermediate, &root_key, |tbs| {
+    let bundle = with_reissued_intermediate(&ca, dir.path(), "expired.pem", |tbs| {
         tbs.validity.not_before = time(1_546_300_800); // 2019-01-01
         tbs.validity.not_after = time(1_577_836_800); // 2020-01-01
     });
-    std::fs::write(&expired, pem(&der)).unwrap();
-    let err =
-        VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle_of(&[&ca.root_cert, &expired])).unwrap_err();
+    let err = VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle).unwrap_err();
     assert!(
         matches!(&err, EkError::Expired { subject, not_after, .. }
             if subject == "CN=swtpm-localca" && not_after.starts_with("2020-01-01")),
@@ -253,7 +273,6 @@ fn an_expired_intermediate_is_refused() {
     // Checked as of a time inside its validity, the same chain verifies.
     let (_, cert) = find_certificate(&tpm, EkAlg::Rsa).unwrap();
     let in_2019 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_560_000_000);
-    let bundle = bundle_of(&[&ca.root_cert, &expired]);
     let err = bundle.verify_at(&cert, in_2019).unwrap_err();
     // ... except that the fixture's root and EK certificate were not valid yet in 2019.
     assert!(matches!(err, EkError::NotYetValid { .. }), "{err}");
@@ -263,13 +282,10 @@ fn an_expired_intermediate_is_refused() {
 #[test]
 fn a_non_ca_intermediate_is_refused() {
     let (_sim, ca, tpm) = fixture();
-    let intermediate = pem_cert(&ca.intermediate_cert);
-    let root_key = signing_key(&ca.root_key);
     let dir = tempfile::tempdir().unwrap();
     let basic_constraints = ObjectIdentifier::new_unwrap("2.5.29.19");
 
-    let not_ca = dir.path().join("not-ca.pem");
-    let der = resign(&intermediate, &root_key, |tbs| {
+    let not_ca = with_reissued_intermediate(&ca, dir.path(), "not-ca.pem", |tbs| {
         let ext = tbs
             .extensions
             .as_mut()
@@ -280,29 +296,20 @@ fn a_non_ca_intermediate_is_refused() {
         // BasicConstraints ::= SEQUENCE {} (cA defaults to FALSE).
         ext.extn_value = OctetString::new(vec![0x30, 0x00]).unwrap();
     });
-    std::fs::write(&not_ca, pem(&der)).unwrap();
-    let err =
-        VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle_of(&[&ca.root_cert, &not_ca])).unwrap_err();
+    let err = VerifiedEk::create(&tpm, EkAlg::Rsa, &not_ca).unwrap_err();
     assert!(
         matches!(&err, EkError::NotACa { subject } if subject == "CN=swtpm-localca"),
         "{err}"
     );
 
     // Without basicConstraints at all, it is no CA either.
-    let no_constraints = dir.path().join("no-constraints.pem");
-    let der = resign(&intermediate, &root_key, |tbs| {
+    let no_constraints = with_reissued_intermediate(&ca, dir.path(), "no-constraints.pem", |tbs| {
         tbs.extensions
             .as_mut()
             .unwrap()
             .retain(|e| e.extn_id != basic_constraints);
     });
-    std::fs::write(&no_constraints, pem(&der)).unwrap();
-    let err = VerifiedEk::create(
-        &tpm,
-        EkAlg::Rsa,
-        &bundle_of(&[&ca.root_cert, &no_constraints]),
-    )
-    .unwrap_err();
+    let err = VerifiedEk::create(&tpm, EkAlg::Rsa, &no_constraints).unwrap_err();
     assert!(matches!(err, EkError::NotACa { .. }), "{err}");
     assert_eq!(transient_objects(&tpm), []);
 }
@@ -315,13 +322,12 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
     let now = SystemTime::now();
 
     // The RSA certificate against the ECC EK.
-    let err = VerifiedEk::create_with(
+    let err = create_with(
         &tpm,
         "H-3",
         &EkTemplate::H3.public(),
         rsa_cert.clone(),
         &bundle,
-        &Auth::empty(),
         now,
     )
     .unwrap_err();
@@ -338,13 +344,12 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
         bytes[0] = 1;
         *unique = PublicKeyRsa::new(&bytes).unwrap();
     }
-    let err = VerifiedEk::create_with(
+    let err = create_with(
         &tpm,
         "L-1 (tweaked)",
         &tweaked,
         rsa_cert.clone(),
         &bundle,
-        &Auth::empty(),
         now,
     )
     .unwrap_err();
@@ -360,13 +365,12 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
     assert_eq!(transient_objects(&tpm), []);
 
     // The untweaked template is accepted with the same certificate.
-    let ek = VerifiedEk::create_with(
+    let ek = create_with(
         &tpm,
         "L-1",
         &EkTemplate::L1.public(),
         rsa_cert,
         &bundle,
-        &Auth::empty(),
         now,
     )
     .unwrap();

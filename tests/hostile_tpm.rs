@@ -14,7 +14,6 @@ use std::time::Duration;
 use common::*;
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
 use tpm2_wire::command::{Entity, GetRandom, Unseal};
-use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::registry::Registry;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::SessionError;
@@ -32,6 +31,13 @@ struct Rig {
     registry: Registry,
     dir: tempfile::TempDir,
     _sim: Swtpm,
+}
+
+impl Rig {
+    /// A session through the relay that encrypts responses (the CLI's `random -S`).
+    fn encrypting(&self, opts: SessionOptions) -> Session {
+        Session::start(&self.tpm, &opts.encrypt(false, true)).unwrap()
+    }
 }
 
 fn rig() -> Rig {
@@ -110,13 +116,7 @@ fn bound_session_after(attack: Attack) {
     let key_auth = pw("da-protected-key");
     // A primary storage key without noDA: failed authorizations of it count.
     let (key, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &key_auth);
-    let mut s = Session::start(
-        &r.tpm,
-        &SessionOptions::hmac()
-            .bound(key.clone(), key_auth.clone())
-            .encrypt(false, true),
-    )
-    .unwrap();
+    let mut s = r.encrypting(SessionOptions::hmac().bound(key.clone(), key_auth.clone()));
     let handle = s.handle();
     let random = GetRandom { bytes_requested: 8 };
     r.tpm.execute(&random, &mut [s.extra()]).expect("clean use");
@@ -155,13 +155,7 @@ fn bound_session_after(attack: Attack) {
     assert_eq!(lockout_counter(&r.direct), 0);
 
     // The key is fine: a new session bound to it works through the same relay.
-    let mut fresh = Session::start(
-        &r.tpm,
-        &SessionOptions::hmac()
-            .bound(key.clone(), key_auth)
-            .encrypt(false, true),
-    )
-    .unwrap();
+    let mut fresh = r.encrypting(SessionOptions::hmac().bound(key.clone(), key_auth));
     r.tpm.execute(&random, &mut [fresh.extra()]).unwrap();
     drop(fresh);
     assert_eq!(lockout_counter(&r.direct), 0);
@@ -182,10 +176,9 @@ fn bound_session_after_a_flipped_response_hmac() {
 fn sealed_object(r: &Rig, auth: &Auth, secret: &[u8]) -> (Entity, Entity) {
     let empty = Auth::empty();
     let (parent, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
-    let created = create_sealed(
+    let created = seal(
         &r.direct,
         &parent,
-        Public::sealed_data(HashAlg::Sha256.alg_id()),
         auth,
         secret,
         &mut [SessionSlot::Password(&empty)],
@@ -296,13 +289,7 @@ fn every_unverified_failure_desynchronizes() {
         ),
     ];
     for (what, tamper) in attacks {
-        let mut s = Session::start(
-            &r.tpm,
-            &SessionOptions::hmac()
-                .salted(salt.clone())
-                .encrypt(false, true),
-        )
-        .unwrap();
+        let mut s = r.encrypting(SessionOptions::hmac().salted(salt.clone()));
         r.tpm.execute(&random, &mut [s.extra()]).expect("clean use");
         r.relay.tamper(Some(GET_RANDOM), tamper);
         let err = r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
@@ -350,13 +337,7 @@ fn a_tpm_error_code_keeps_the_session() {
 fn the_steward_never_parks_a_desynchronized_session() {
     let r = rig();
     let salt = salt_key(&r.direct, Salt::Rsa).unwrap();
-    let mut s = Session::start(
-        &r.tpm,
-        &SessionOptions::hmac()
-            .salted(salt.clone())
-            .encrypt(false, true),
-    )
-    .unwrap();
+    let mut s = r.encrypting(SessionOptions::hmac().salted(salt.clone()));
     s.set_guarded(true).unwrap();
     assert!(s.is_parked());
     let random = GetRandom { bytes_requested: 8 };
@@ -506,17 +487,11 @@ fn encryption_with_a_derivable_key_is_refused() {
         assert_eq!(count(&r.relay, GET_RANDOM), randoms, "{what}: nothing sent");
     };
 
-    let mut plain = Session::start(&r.tpm, &SessionOptions::hmac().encrypt(false, true)).unwrap();
+    let mut plain = r.encrypting(SessionOptions::hmac());
     assert!(!plain.state().has_secret_key());
     refused(&mut plain, "unsalted, unbound");
 
-    let mut bound_empty = Session::start(
-        &r.tpm,
-        &SessionOptions::hmac()
-            .bound(key.clone(), Auth::empty())
-            .encrypt(false, true),
-    )
-    .unwrap();
+    let mut bound_empty = r.encrypting(SessionOptions::hmac().bound(key.clone(), Auth::empty()));
     // Its key is not empty (KDFa of the nonces), but anyone can compute it.
     assert!(!bound_empty.state().session_key().is_empty());
     assert!(!bound_empty.state().has_secret_key());
@@ -542,16 +517,7 @@ fn the_relay_passes_clean_traffic() {
     let mut s = Session::start(&r.tpm, &SessionOptions::audit()).unwrap();
     assert!(s.state().attributes().contains(SessionAttributes::AUDIT));
     for _ in 0..20 {
-        let out = r
-            .tpm
-            .execute(
-                &GetRandom {
-                    bytes_requested: 32,
-                },
-                &mut [s.extra()],
-            )
-            .unwrap();
-        assert_eq!(out.random_bytes.len(), 32);
+        random_through(&r.tpm, &mut s, 32);
     }
     assert_eq!(count(&r.relay, GET_RANDOM), 20);
     assert_eq!(r.relay.tampered(), 0);

@@ -2,26 +2,8 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::GetRandom;
-
-fn tool(tcti: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .env("TPM2TOOLS_TCTI", tcti)
-        .output()
-        .expect("tpm2-tools must be installed (Debian package tpm2-tools)");
-    assert!(
-        out.status.success(),
-        "{:?} failed: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 #[test]
 fn our_policy_session_file_is_extended_by_tpm2_tools_and_continued_by_us() {
@@ -33,9 +15,9 @@ fn our_policy_session_file_is_extended_by_tpm2_tools_and_continued_by_us() {
     drop(tpm);
 
     let tcti = sim.tcti();
-    tool(&tcti, &["tpm2_policypassword", "-S", f.to_str().unwrap()]);
+    tpm2_tool(&tcti, &["tpm2_policypassword", "-S", f.to_str().unwrap()]);
     let dig = dir.path().join("d");
-    tool(
+    tpm2_tool(
         &tcti,
         &[
             "tpm2_getpolicydigest",
@@ -65,7 +47,7 @@ fn tools_hmac_session_file_is_used_by_us_and_saved_back_for_tools() {
     let dir = tempfile::tempdir().unwrap();
     let prim = dir.path().join("prim.ctx");
     let f = dir.path().join("hmac.ctx");
-    tool(
+    tpm2_tool(
         &tcti,
         &[
             "tpm2_createprimary",
@@ -76,7 +58,7 @@ fn tools_hmac_session_file_is_used_by_us_and_saved_back_for_tools() {
             prim.to_str().unwrap(),
         ],
     );
-    tool(
+    tpm2_tool(
         &tcti,
         &[
             "tpm2_startauthsession",
@@ -87,24 +69,16 @@ fn tools_hmac_session_file_is_used_by_us_and_saved_back_for_tools() {
             f.to_str().unwrap(),
         ],
     );
-    tool(&tcti, &["tpm2_flushcontext", "-t"]);
+    tpm2_tool(&tcti, &["tpm2_flushcontext", "-t"]);
 
     // A salted+bound session made by tpm2-tools: we use it for response encryption.
     let mut s = tpm.load_session_file(&f).unwrap();
     for _ in 0..3 {
-        let r = tpm
-            .execute(
-                &GetRandom {
-                    bytes_requested: 16,
-                },
-                &mut [s.extra()],
-            )
-            .unwrap();
-        assert_eq!(r.random_bytes.len(), 16);
+        random_through(&tpm, &mut s, 16);
     }
     s.save_to_file(&f).unwrap();
     drop(tpm);
     // tpm2-tools continues from our file (nonces must be the latest ones).
-    tool(&tcti, &["tpm2_getrandom", "-S", f.to_str().unwrap(), "8"]);
-    tool(&tcti, &["tpm2_flushcontext", f.to_str().unwrap()]);
+    tpm2_tool(&tcti, &["tpm2_getrandom", "-S", f.to_str().unwrap(), "8"]);
+    tpm2_tool(&tcti, &["tpm2_flushcontext", f.to_str().unwrap()]);
 }

@@ -5,11 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{Entity, GetRandom, NvRead};
+use tpm2_wire::command::Entity;
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::PolicyAuth;
@@ -46,17 +46,7 @@ impl Env {
 
     /// Runs a tpm2-tools command against this test's swtpm (never the default probe).
     fn tool(&self, args: &[&str]) -> Output {
-        let out = Command::new(args[0])
-            .args(&args[1..])
-            .env("TPM2TOOLS_TCTI", &self.tcti)
-            .output()
-            .expect("tpm2-tools must be installed (Debian package tpm2-tools)");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        tpm2_tool(&self.tcti, args)
     }
 
     /// tpm2-tools leave the objects they load in swtpm (there is no resource manager).
@@ -109,26 +99,23 @@ fn calc_pcr(tpm: &Tpm, c: &mut PolicyCalculator, pcrs: &[u8]) {
     c.policy_pcr(&sel(pcrs).to_bytes(), &values);
 }
 
-fn audited_random(tpm: &Tpm, s: &mut Session) {
+/// GetRandom(8) with `s` in the role `role` (audit, or encrypt the response); the session's
+/// own attributes are restored afterwards, as they go back into its file.
+fn random_as(tpm: &Tpm, s: &mut Session, role: u8) {
     let saved = s.state().attributes();
-    s.set_attributes(SessionAttributes(
-        SessionAttributes::CONTINUE_SESSION | SessionAttributes::AUDIT,
-    ));
-    let r = tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()]);
+    s.set_attributes(attrs(role));
+    random_through(tpm, s, 8);
     s.set_attributes(saved);
-    assert_eq!(r.unwrap().random_bytes.len(), 8);
+}
+
+fn audited_random(tpm: &Tpm, s: &mut Session) {
+    random_as(tpm, s, SessionAttributes::AUDIT);
 }
 
 /// GetRandom with the response encrypted under the session key (salted or bound sessions).
 fn encrypted_random(tpm: &Tpm, s: &mut Session) {
     assert!(!s.state().session_key().is_empty(), "{:?}", s.state());
-    let saved = s.state().attributes();
-    s.set_attributes(SessionAttributes(
-        SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
-    ));
-    let r = tpm.execute(&GetRandom { bytes_requested: 8 }, &mut [s.extra()]);
-    s.set_attributes(saved);
-    assert_eq!(r.unwrap().random_bytes.len(), 8);
+    random_as(tpm, s, SessionAttributes::ENCRYPT);
 }
 
 fn nv_index(env: &Env) -> Entity {
@@ -174,20 +161,7 @@ fn tools_nv_read(env: &Env, session: &Path) {
 
 fn nv_read_with(tpm: &Tpm, s: &mut Session) -> Vec<u8> {
     let nv = tpm.nv_read_public(tpm2_wire::wire::Handle(NV)).unwrap().0;
-    let auth = pw("nvpw");
-    tpm.execute(
-        &NvRead {
-            auth_handle: nv.clone(),
-            nv_index: nv,
-            size: 8,
-            offset: 0,
-        },
-        &mut [s.auth(&auth)],
-    )
-    .unwrap()
-    .data
-    .as_bytes()
-    .to_vec()
+    nv_read(tpm, &nv, 8, &mut [s.auth(&pw("nvpw"))]).unwrap()
 }
 
 // ---------------------------------------------------------------- tpm2-tools → us → tools
@@ -238,33 +212,30 @@ fn policy_built_partly_by_tools_and_partly_by_us_matches_tpm_and_calculator() {
     env.done();
 }
 
-#[test]
-fn tools_hmac_session_authorizes_our_command_and_tools_continue() {
+/// An HMAC session (from `start`, in the file `hmac.ctx`) authorizes an NV read of ours,
+/// then one of tools; tools save it back, we continue once more, then tools flush it.
+fn hmac_session_authorizes_both(start: impl FnOnce(&Env, &Path) -> Session) {
     let env = Env::new();
     let nv = nv_index(&env);
     let f = env.path("hmac.ctx");
-    env.tool(&["tpm2_startauthsession", "--hmac-session", "-S", s(&f)]);
-    let mut ses = env.tpm.load_session_file(&f).unwrap();
-    assert_eq!(nv_read_with(&env.tpm, &mut ses).len(), 8);
+    let mut ses = start(&env, &f);
+    assert_eq!(nv_read_with(&env.tpm, &mut ses), b"12345678");
     ses.save_to_file(&f).unwrap();
-    let sess = format!("session:{}+nvpw", s(&f));
-    env.tool(&[
-        "tpm2_nvread",
-        "-C",
-        "0x01500030",
-        "-P",
-        &sess,
-        "-s",
-        "8",
-        "0x01500030",
-    ]);
-    // Tools saved it back: we continue once more, then tools flush.
+    tools_nv_read(&env, &f);
     let mut ses = env.tpm.load_session_file(&f).unwrap();
-    assert_eq!(nv_read_with(&env.tpm, &mut ses).len(), 8);
+    assert_eq!(nv_read_with(&env.tpm, &mut ses), b"12345678");
     ses.save_to_file(&f).unwrap();
     env.tool(&["tpm2_flushcontext", s(&f)]);
     undefine_nv(&env.tpm, &nv);
     env.done();
+}
+
+#[test]
+fn tools_hmac_session_authorizes_our_command_and_tools_continue() {
+    hmac_session_authorizes_both(|env, f| {
+        env.tool(&["tpm2_startauthsession", "--hmac-session", "-S", s(f)]);
+        env.tpm.load_session_file(f).unwrap()
+    });
 }
 
 #[test]
@@ -299,12 +270,18 @@ fn tools_keyed_session(args: &[&str]) {
     ses.save_to_file(&f).unwrap();
     // tools continue with it as an authorization (the file's attributes may name no
     // encrypt/decrypt role, which an extra session such as tpm2_getrandom -S needs).
-    tools_nv_read(&env, &f);
-    let mut ses = env.tpm.load_session_file(&f).unwrap();
+    keyed_session_continues(&env, &f, &nv);
+}
+
+/// Tools authorize an NV read with the keyed session in `f`; we encrypt a response with it
+/// once more, tools flush it, and nothing is left.
+fn keyed_session_continues(env: &Env, f: &Path, nv: &Entity) {
+    tools_nv_read(env, f);
+    let mut ses = env.tpm.load_session_file(f).unwrap();
     encrypted_random(&env.tpm, &mut ses);
-    ses.save_to_file(&f).unwrap();
-    env.tool(&["tpm2_flushcontext", s(&f)]);
-    undefine_nv(&env.tpm, &nv);
+    ses.save_to_file(f).unwrap();
+    env.tool(&["tpm2_flushcontext", s(f)]);
+    undefine_nv(&env.tpm, nv);
     env.done();
 }
 
@@ -366,29 +343,9 @@ fn our_trial_session_is_used_by_tools() {
 
 #[test]
 fn our_hmac_session_authorizes_a_tools_command() {
-    let env = Env::new();
-    let nv = nv_index(&env);
-    let f = env.path("hmac.ctx");
-    let mut ses = Session::start(&env.tpm, &SessionOptions::hmac()).unwrap();
-    assert_eq!(nv_read_with(&env.tpm, &mut ses).len(), 8);
-    ses.save_to_file(&f).unwrap();
-    let sess = format!("session:{}+nvpw", s(&f));
-    env.tool(&[
-        "tpm2_nvread",
-        "-C",
-        "0x01500030",
-        "-P",
-        &sess,
-        "-s",
-        "8",
-        "0x01500030",
-    ]);
-    let mut ses = env.tpm.load_session_file(&f).unwrap();
-    assert_eq!(nv_read_with(&env.tpm, &mut ses).len(), 8);
-    ses.save_to_file(&f).unwrap();
-    env.tool(&["tpm2_flushcontext", s(&f)]);
-    undefine_nv(&env.tpm, &nv);
-    env.done();
+    hmac_session_authorizes_both(|env, _| {
+        Session::start(&env.tpm, &SessionOptions::hmac()).unwrap()
+    });
 }
 
 #[test]
@@ -424,18 +381,10 @@ fn our_keyed_session(salted: bool, bound: bool) {
     let nv = nv_index(&env);
     let f = env.path("keyed.ctx");
     // Saved with the encrypt role, so tpm2_getrandom -S can use it as its extra session.
-    ses.set_attributes(SessionAttributes(
-        SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
-    ));
+    ses.set_attributes(attrs(SessionAttributes::ENCRYPT));
     ses.save_to_file(&f).unwrap();
     env.tool(&["tpm2_getrandom", "-S", s(&f), "8", "--hex"]);
-    tools_nv_read(&env, &f);
-    let mut ses = env.tpm.load_session_file(&f).unwrap();
-    encrypted_random(&env.tpm, &mut ses);
-    ses.save_to_file(&f).unwrap();
-    env.tool(&["tpm2_flushcontext", s(&f)]);
-    undefine_nv(&env.tpm, &nv);
-    env.done();
+    keyed_session_continues(&env, &f, &nv);
 }
 
 #[test]

@@ -10,8 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::Unseal;
-use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::wire::{Public, SessionAttributes};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::MakeWriter;
@@ -66,30 +64,13 @@ fn spans_and_events_carry_no_secret() {
     .unwrap();
     // Guarded: parked and reloaded around every use, so steward decisions are traced.
     s.set_guarded(true).unwrap();
-    s.set_attributes(SessionAttributes(
-        SessionAttributes::CONTINUE_SESSION | SessionAttributes::DECRYPT,
-    ));
-    let created = create_sealed(
-        &tpm,
-        &parent,
-        Public::sealed_data(HashAlg::Sha256.alg_id()),
-        &seal_auth,
-        &secret,
-        &mut [s.auth(&parent_auth)],
-    );
+    s.set_attributes(attrs(SessionAttributes::DECRYPT));
+    let slots = &mut [s.auth(&parent_auth)];
+    let created = seal(&tpm, &parent, &seal_auth, &secret, slots);
     let sealed = load(&tpm, &parent, &created, s.auth(&parent_auth));
-    s.set_attributes(SessionAttributes(
-        SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
-    ));
-    let out = tpm
-        .execute(
-            &Unseal {
-                item_handle: sealed.clone(),
-            },
-            &mut [s.auth(&seal_auth)],
-        )
-        .unwrap();
-    assert_eq!(out.out_data.as_bytes(), &secret[..]);
+    s.set_attributes(attrs(SessionAttributes::ENCRYPT));
+    let unsealed = unseal(&tpm, &sealed, &mut [s.auth(&seal_auth)]).unwrap();
+    assert_eq!(unsealed, secret);
     let session_key = s.state().session_key().as_bytes().to_vec();
     assert!(!session_key.is_empty());
     drop(s);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::{Entity, PcrExtend, Unseal};
+use tpm2_wire::command::{Entity, PcrExtend};
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
@@ -210,19 +210,6 @@ fn policy_sealed(
     load(tpm, parent, &created, SessionSlot::Password(&empty))
 }
 
-fn unseal(tpm: &Tpm, item: &Entity, slot: SessionSlot<'_>) -> tpm2_wire::Result<Vec<u8>> {
-    Ok(tpm
-        .execute(
-            &Unseal {
-                item_handle: item.clone(),
-            },
-            &mut [slot],
-        )?
-        .out_data
-        .as_bytes()
-        .to_vec())
-}
-
 /// PolicyPassword: the auth value travels in clear in the HMAC field, and opens the object;
 /// a wrong one does not.
 #[test]
@@ -243,7 +230,7 @@ fn policy_password_sends_the_password_in_clear_and_unseals() {
     for _ in 0..2 {
         s.policy_password().unwrap();
         frames.lock().unwrap().clear();
-        assert_eq!(unseal(&tpm, &item, s.auth(&auth)).unwrap(), secret);
+        assert_eq!(unseal(&tpm, &item, &mut [s.auth(&auth)]).unwrap(), secret);
         let frames = frames.lock().unwrap();
         let command = &frames[0].0;
         // ... ‖ attributes ‖ u16 size ‖ password  ends the authorization area, and no
@@ -255,7 +242,7 @@ fn policy_password_sends_the_password_in_clear_and_unseals() {
         );
     }
     // Without PolicyPassword (policy state reset after each use) the policy is not met.
-    let err = unseal(&tpm, &item, s.auth(&auth)).unwrap_err();
+    let err = unseal(&tpm, &item, &mut [s.auth(&auth)]).unwrap_err();
     assert_eq!(
         err.response_code().unwrap().base_code(),
         TpmRc::POLICY_FAIL,
@@ -266,7 +253,7 @@ fn policy_password_sends_the_password_in_clear_and_unseals() {
     // A wrong password after PolicyPassword: an authorization failure for session 1.
     let mut s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
     s.policy_password().unwrap();
-    let err = unseal(&tpm, &item, s.auth(&pw("wrong"))).unwrap_err();
+    let err = unseal(&tpm, &item, &mut [s.auth(&pw("wrong"))]).unwrap_err();
     assert_eq!(err.response_code().unwrap().session(), Some(1), "{err}");
     assert!(err.response_code().unwrap().is_auth_fail(), "{err}");
     drop(s);
@@ -302,7 +289,7 @@ fn policy_auth_value_unseals_with_encryption() {
     for _ in 0..3 {
         s.policy_command_code(CommandCode::UNSEAL).unwrap();
         s.policy_auth_value().unwrap();
-        assert_eq!(unseal(&tpm, &item, s.auth(&auth)).unwrap(), secret);
+        assert_eq!(unseal(&tpm, &item, &mut [s.auth(&auth)]).unwrap(), secret);
     }
     drop(s);
     flush(&tpm, salt.entity().handle);
@@ -328,12 +315,15 @@ fn policy_secret_and_pcr_unseal_until_the_pcr_changes() {
     let mut s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
     apply(&mut s, &steps);
     assert_eq!(s.policy_digest().unwrap(), policy);
-    assert_eq!(unseal(&tpm, &item, s.auth(&Auth::empty())).unwrap(), secret);
+    assert_eq!(
+        unseal(&tpm, &item, &mut [s.auth(&Auth::empty())]).unwrap(),
+        secret
+    );
 
     extend_pcr(&tpm, 3, b"changed");
     apply(&mut s, &steps);
     assert_ne!(s.policy_digest().unwrap(), policy);
-    let err = unseal(&tpm, &item, s.auth(&Auth::empty())).unwrap_err();
+    let err = unseal(&tpm, &item, &mut [s.auth(&Auth::empty())]).unwrap_err();
     assert_eq!(
         err.response_code().unwrap().base_code(),
         TpmRc::POLICY_FAIL,
@@ -361,22 +351,24 @@ fn empty_hmac_keys() {
     let mut s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
     for _ in 0..2 {
         s.policy_auth_value().unwrap();
-        assert_eq!(unseal(&tpm, &item, s.auth(&Auth::empty())).unwrap(), secret);
+        assert_eq!(
+            unseal(&tpm, &item, &mut [s.auth(&Auth::empty())]).unwrap(),
+            secret
+        );
     }
     drop(s);
 
     let mut h = Session::start(&tpm, &SessionOptions::hmac().symmetric(Symmetric::Null)).unwrap();
-    let created = create_sealed(
+    let created = seal(
         &tpm,
         &parent,
-        Public::sealed_data(AlgId::SHA256),
         &Auth::empty(),
         &secret,
         &mut [h.auth(&Auth::empty())],
     );
     let plain = load(&tpm, &parent, &created, h.auth(&Auth::empty()));
     assert_eq!(
-        unseal(&tpm, &plain, h.auth(&Auth::empty())).unwrap(),
+        unseal(&tpm, &plain, &mut [h.auth(&Auth::empty())]).unwrap(),
         secret
     );
     drop(h);

@@ -3,83 +3,16 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
 use common::*;
 use tpm2_wire::client::{object_name, SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{Entity, EvictControl, GetRandom, NvRead, NvWrite, Unseal};
+use tpm2_wire::command::{Entity, EvictControl, GetRandom};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::Symmetric;
-use tpm2_wire::wire::{
-    Auth, Digest, Handle, MaxNvBuffer, Name, NvAttributes, Public, SessionAttributes, TpmRc,
-};
+use tpm2_wire::wire::{Auth, Digest, Handle, Name, NvAttributes, Public, SessionAttributes, TpmRc};
 use tpm2_wire::{Error, Tpm};
-
-fn attrs(extra: u8) -> SessionAttributes {
-    SessionAttributes(SessionAttributes::CONTINUE_SESSION | extra)
-}
-
-fn nv_write(
-    tpm: &Tpm,
-    nv: &Entity,
-    data: &[u8],
-    slots: &mut [SessionSlot<'_>],
-) -> tpm2_wire::Result<()> {
-    tpm.execute(
-        &NvWrite {
-            auth_handle: nv.clone(),
-            nv_index: nv.clone(),
-            data: MaxNvBuffer::new(data).unwrap(),
-            offset: 0,
-        },
-        slots,
-    )?;
-    Ok(())
-}
-
-fn nv_read(
-    tpm: &Tpm,
-    nv: &Entity,
-    size: u16,
-    slots: &mut [SessionSlot<'_>],
-) -> tpm2_wire::Result<Vec<u8>> {
-    Ok(tpm
-        .execute(
-            &NvRead {
-                auth_handle: nv.clone(),
-                nv_index: nv.clone(),
-                size,
-                offset: 0,
-            },
-            slots,
-        )?
-        .data
-        .as_bytes()
-        .to_vec())
-}
-
-/// An NV index with an auth value, already written once (so its name is final).
-fn written_nv(tpm: &Tpm, index: u32, auth: &Auth, attributes: NvAttributes, size: u16) -> Entity {
-    let nv = define_nv(
-        tpm,
-        index,
-        HashAlg::Sha256,
-        attributes,
-        auth,
-        &Digest::empty(),
-        size,
-    );
-    nv_write(
-        tpm,
-        &nv,
-        &vec![0u8; size as usize],
-        &mut [SessionSlot::Password(auth)],
-    )
-    .unwrap();
-    tpm.nv_read_public(Handle(index)).unwrap().0
-}
 
 #[test]
 fn salted_session_encrypts_get_random_responses() {
@@ -109,17 +42,9 @@ fn salted_session_encrypts_get_random_responses() {
 /// not (so the check itself can fail).
 #[test]
 fn encrypted_parameters_never_travel_in_clear() {
-    let frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let auth = pw("nv-pass");
-    let nv = written_nv(
-        &tpm,
-        0x0150_0001,
-        &auth,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
-        48,
-    );
+    let nv = written_nv(&tpm, 0x0150_0001, &auth, nv_auth_rw(), &[0; 48]);
     let salt = salt_key(&tpm, Salt::Ecc).unwrap();
     let mut s = Session::start(&tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
 
@@ -158,19 +83,22 @@ fn encrypted_parameters_never_travel_in_clear() {
     flush(&tpm, salt.entity().handle);
 }
 
+/// The first slot of a command: `auth` by password, or through the HMAC session `s`.
+fn authorize<'a>(s: &'a mut Session, auth: &'a Auth, by_password: bool) -> SessionSlot<'a> {
+    if by_password {
+        SessionSlot::Password(auth)
+    } else {
+        s.auth(auth)
+    }
+}
+
 /// An HMAC session authorizes; a second, salted session with another hash does the
 /// encryption. Its nonces are folded into the first session's HMAC.
 #[test]
 fn encryption_session_separate_from_authorizing_session() {
     let (_sim, tpm) = swtpm();
     let auth = pw("nv-pass");
-    let nv = written_nv(
-        &tpm,
-        0x0150_0002,
-        &auth,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
-        64,
-    );
+    let nv = written_nv(&tpm, 0x0150_0002, &auth, nv_auth_rw(), &[0; 64]);
     let salt = salt_key(&tpm, Salt::Rsa).unwrap();
     let mut authorizer =
         Session::start(&tpm, &SessionOptions::hmac().symmetric(Symmetric::Null)).unwrap();
@@ -182,41 +110,18 @@ fn encryption_session_separate_from_authorizing_session() {
             .salted(salt.clone()),
     )
     .unwrap();
-    for _ in 0..4 {
+    // Four rounds authorized by the HMAC session, then one by password: a password can
+    // authorize while a session only encrypts.
+    for by_password in [false, false, false, false, true] {
         let secret = random_bytes(64);
         crypt.set_attributes(attrs(SessionAttributes::DECRYPT));
-        nv_write(
-            &tpm,
-            &nv,
-            &secret,
-            &mut [authorizer.auth(&auth), crypt.extra()],
-        )
-        .unwrap();
+        let first = authorize(&mut authorizer, &auth, by_password);
+        nv_write(&tpm, &nv, &secret, &mut [first, crypt.extra()]).unwrap();
         crypt.set_attributes(attrs(SessionAttributes::ENCRYPT));
-        let read = nv_read(&tpm, &nv, 64, &mut [authorizer.auth(&auth), crypt.extra()]).unwrap();
+        let first = authorize(&mut authorizer, &auth, by_password);
+        let read = nv_read(&tpm, &nv, 64, &mut [first, crypt.extra()]).unwrap();
         assert_eq!(read, secret);
     }
-    // A password can authorize while a session only encrypts.
-    let secret = random_bytes(64);
-    crypt.set_attributes(attrs(SessionAttributes::DECRYPT));
-    nv_write(
-        &tpm,
-        &nv,
-        &secret,
-        &mut [SessionSlot::Password(&auth), crypt.extra()],
-    )
-    .unwrap();
-    crypt.set_attributes(attrs(SessionAttributes::ENCRYPT));
-    assert_eq!(
-        nv_read(
-            &tpm,
-            &nv,
-            64,
-            &mut [SessionSlot::Password(&auth), crypt.extra()]
-        )
-        .unwrap(),
-        secret
-    );
     drop((authorizer, crypt));
     flush(&tpm, salt.entity().handle);
     assert_nothing_loaded(&tpm);
@@ -239,29 +144,16 @@ fn one_extra_session_decrypts_and_encrypts_then_three_sessions() {
 
     let secret = random_bytes(40);
     let seal_auth = pw("seal-pass");
-    let created = create_sealed(
-        &tpm,
-        &parent,
-        Public::sealed_data(HashAlg::Sha256.alg_id()),
-        &seal_auth,
-        &secret,
-        &mut [authorizer.auth(&parent_auth), crypt.extra()],
-    );
+    let slots = &mut [authorizer.auth(&parent_auth), crypt.extra()];
+    let created = seal(&tpm, &parent, &seal_auth, &secret, slots);
     // outPrivate was decrypted correctly if the TPM accepts it back.
     let sealed = load(&tpm, &parent, &created, authorizer.auth(&parent_auth));
 
     let mut audit = Session::start(&tpm, &SessionOptions::audit().hash(HashAlg::Sha384)).unwrap();
     crypt.set_attributes(attrs(SessionAttributes::ENCRYPT));
     for _ in 0..3 {
-        let out = tpm
-            .execute(
-                &Unseal {
-                    item_handle: sealed.clone(),
-                },
-                &mut [authorizer.auth(&seal_auth), crypt.extra(), audit.extra()],
-            )
-            .unwrap();
-        assert_eq!(out.out_data.as_bytes(), &secret[..]);
+        let slots = &mut [authorizer.auth(&seal_auth), crypt.extra(), audit.extra()];
+        assert_eq!(unseal(&tpm, &sealed, slots).unwrap(), secret);
     }
     let host = audit
         .state()
@@ -283,13 +175,8 @@ fn wrong_auth_value_names_the_session() {
     let (_sim, tpm) = swtpm();
     let auth = pw("right");
     // Not NO_DA: failures count against dictionary-attack lockout.
-    let nv = written_nv(
-        &tpm,
-        0x0150_0003,
-        &auth,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE,
-        16,
-    );
+    let da_counted = NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE;
+    let nv = written_nv(&tpm, 0x0150_0003, &auth, da_counted, &[0; 16]);
     let salt = salt_key(&tpm, Salt::Rsa).unwrap();
     let mut s = Session::start(&tpm, &SessionOptions::hmac().salted(salt.clone())).unwrap();
     assert_eq!(lockout_counter(&tpm), 0);
@@ -339,27 +226,16 @@ fn sealed_secret_round_trip_under_salted_bound_session() {
         .is_bound_to(parent.name.as_bytes(), parent_auth.as_bytes()));
     let secret = random_bytes(64);
     let seal_auth = pw("unseal-me");
-    let created = create_sealed(
-        &tpm,
-        &parent,
-        Public::sealed_data(HashAlg::Sha256.alg_id()),
-        &seal_auth,
-        &secret,
-        &mut [s.auth(&parent_auth)],
-    );
+    let slots = &mut [s.auth(&parent_auth)];
+    let created = seal(&tpm, &parent, &seal_auth, &secret, slots);
     s.set_attributes(attrs(0));
     let sealed = load(&tpm, &parent, &created, s.auth(&parent_auth));
     // The same session, not bound to the sealed object: its auth goes into the HMAC key.
     s.set_attributes(attrs(SessionAttributes::ENCRYPT));
-    let out = tpm
-        .execute(
-            &Unseal {
-                item_handle: sealed.clone(),
-            },
-            &mut [s.auth(&seal_auth)],
-        )
-        .unwrap();
-    assert_eq!(out.out_data.as_bytes(), &secret[..]);
+    assert_eq!(
+        unseal(&tpm, &sealed, &mut [s.auth(&seal_auth)]).unwrap(),
+        secret
+    );
     drop(s);
     flush(&tpm, sealed.handle);
     flush(&tpm, parent.handle);
@@ -436,17 +312,15 @@ fn persistent_key_name_matches_tpm2_tools() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("key.name");
-    let out = std::process::Command::new("tpm2_readpublic")
-        .args(["-c", &format!("0x{PERSISTENT:08x}"), "-n"])
-        .arg(&file)
-        .env("TPM2TOOLS_TCTI", sim.tcti())
-        .output()
-        .expect("tpm2_readpublic (tpm2-tools) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let handle = format!("0x{PERSISTENT:08x}");
+    let args = [
+        "tpm2_readpublic",
+        "-c",
+        &handle,
+        "-n",
+        file.to_str().unwrap(),
+    ];
+    tpm2_tool(&sim.tcti(), &args);
     let tool_name = std::fs::read(&file).unwrap();
     assert_eq!(tool_name, name.as_bytes());
     assert_eq!(
@@ -459,14 +333,7 @@ fn persistent_key_name_matches_tpm2_tools() {
 /// A wrong expected name stops everything before a session is started.
 #[test]
 fn wrong_expected_salt_key_name_is_refused_before_any_session() {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| {
-        Box::new(Counting {
-            inner,
-            sent: counter,
-        })
-    });
+    let (_sim, tpm, sent) = swtpm_counting();
     let name = persist_rsa_key(&tpm);
     let mut wrong = name.as_bytes().to_vec();
     wrong[10] ^= 1;
@@ -559,13 +426,7 @@ fn substituted_salt_key_is_caught() {
 fn salt_keys_with_other_name_algorithms() {
     let (_sim, tpm) = swtpm();
     let auth = pw("nv-pass");
-    let nv = written_nv(
-        &tpm,
-        0x0150_0005,
-        &auth,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
-        32,
-    );
+    let nv = written_nv(&tpm, 0x0150_0005, &auth, nv_auth_rw(), &[0; 32]);
     for template in [
         Public::rsa_2048_storage_parent(),
         Public::ecc_p256_storage_parent(),
@@ -607,14 +468,7 @@ fn salt_keys_with_other_name_algorithms() {
 /// to be closed and is not flushed a second time.
 #[test]
 fn sessions_are_flushed_once() {
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| {
-        Box::new(Counting {
-            inner,
-            sent: counter,
-        })
-    });
+    let (_sim, tpm, sent) = swtpm_counting();
     let s = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
     assert_eq!(
         tpm.handles_in(HandleRange::LoadedSessions).unwrap(),
@@ -646,13 +500,7 @@ fn sessions_are_flushed_once() {
 fn xor_with_a_hash_other_than_the_session_hash() {
     let (_sim, tpm) = swtpm();
     let auth = pw("nv-pass");
-    let nv = written_nv(
-        &tpm,
-        0x0150_0006,
-        &auth,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
-        32,
-    );
+    let nv = written_nv(&tpm, 0x0150_0006, &auth, nv_auth_rw(), &[0; 32]);
     let salt = salt_key(&tpm, Salt::Ecc).unwrap();
     for (session_hash, xor_hash) in [
         (HashAlg::Sha256, HashAlg::Sha1),

@@ -4,27 +4,47 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::*;
 use tpm2_wire::client::{SavedSession, Session, SessionOptions};
-use tpm2_wire::command::GetRandom;
+use tpm2_wire::sim::Swtpm;
 use tpm2_wire::steward::StewardPolicy;
 use tpm2_wire::wire::TpmRc;
 use tpm2_wire::Tpm;
 
 fn audited_random(tpm: &Tpm, s: &mut Session) {
-    let r = tpm
-        .execute(
-            &GetRandom {
-                bytes_requested: 16,
-            },
-            &mut [s.extra()],
-        )
-        .unwrap();
-    assert_eq!(r.random_bytes.len(), 16);
+    random_through(tpm, s, 16);
+}
+
+/// Another client of `sim` holding `n` HMAC sessions, saved (active session handles taken,
+/// loaded slots free).
+fn hog(sim: &Swtpm, n: usize) -> (Tpm, Vec<SavedSession>) {
+    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
+    let held = (0..n)
+        .map(|_| {
+            let s = Session::start(&hog, &SessionOptions::hmac()).unwrap();
+            s.save().unwrap()
+        })
+        .collect();
+    (hog, held)
+}
+
+/// `release` on a connection of its own to `sim`, 200 ms from now in another thread.
+fn release_later(sim: &Swtpm, release: impl FnOnce(&Tpm) + Send + 'static) -> JoinHandle<()> {
+    let tcti = sim.tcti();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        release(&Tpm::open(Some(&tcti)).unwrap());
+    })
+}
+
+fn flush_saved(tpm: &Tpm, sessions: Vec<SavedSession>) {
+    for s in sessions {
+        tpm.load_session(s).unwrap().flush().unwrap();
+    }
 }
 
 #[test]
@@ -55,12 +75,7 @@ fn more_sessions_than_loaded_slots_are_parked_and_reloaded() {
 
 #[test]
 fn max_loaded_sessions_parks_proactively_and_save_reuses_the_parked_context() {
-    let sim = tpm2_wire::sim::Swtpm::spawn_unix().unwrap();
-    let sent = Arc::new(AtomicUsize::new(0));
-    let tpm = Tpm::new(Box::new(Counting {
-        inner: Box::new(sim.transport().unwrap()),
-        sent: sent.clone(),
-    }));
+    let (_sim, tpm, sent) = swtpm_counting();
     tpm.set_steward_policy(StewardPolicy {
         max_loaded_sessions: Some(2),
         ..StewardPolicy::default()
@@ -96,15 +111,7 @@ fn max_loaded_sessions_parks_proactively_and_save_reuses_the_parked_context() {
 fn start_sessions_takes_all_or_none() {
     let (sim, tpm) = swtpm();
     // Another client holds 62 of the 64 active sessions, saved (so loaded slots are free).
-    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
-    let mut held: Vec<SavedSession> = (0..62)
-        .map(|_| {
-            Session::start(&hog, &SessionOptions::hmac())
-                .unwrap()
-                .save()
-                .unwrap()
-        })
-        .collect();
+    let (hog, mut held) = hog(&sim, 62);
     tpm.set_steward_policy(StewardPolicy {
         max_attempts: 3,
         initial_delay: Duration::from_millis(1),
@@ -131,14 +138,7 @@ fn start_sessions_takes_all_or_none() {
 
     // Once the other client lets go of some, the three are acquired.
     let release: Vec<SavedSession> = held.drain(..5).collect();
-    let tcti = sim.tcti();
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        let t = Tpm::open(Some(&tcti)).unwrap();
-        for s in release {
-            t.load_session(s).unwrap().flush().unwrap();
-        }
-    });
+    let releaser = release_later(&sim, move |t| flush_saved(t, release));
     tpm.set_steward_policy(StewardPolicy {
         max_attempts: 40,
         ..StewardPolicy::default()
@@ -147,9 +147,7 @@ fn start_sessions_takes_all_or_none() {
     assert_eq!(got.len(), 3);
     releaser.join().unwrap();
     drop(got);
-    for s in held {
-        hog.load_session(s).unwrap().flush().unwrap();
-    }
+    flush_saved(&hog, held);
     assert_eq!(sessions_on(&tpm), (vec![], vec![]));
 }
 
@@ -311,29 +309,14 @@ fn threads_sharing_a_connection_share_the_loaded_slots() {
 #[test]
 fn start_waits_for_a_free_session_handle() {
     let (sim, tpm) = swtpm();
-    let hog = Tpm::open(Some(&sim.tcti())).unwrap();
-    let mut held: Vec<SavedSession> = (0..64)
-        .map(|_| {
-            Session::start(&hog, &SessionOptions::hmac())
-                .unwrap()
-                .save()
-                .unwrap()
-        })
-        .collect();
+    let (hog, mut held) = hog(&sim, 64);
     let one = held.pop().unwrap();
-    let tcti = sim.tcti();
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        let t = Tpm::open(Some(&tcti)).unwrap();
-        t.load_session(one).unwrap().flush().unwrap();
-    });
+    let releaser = release_later(&sim, move |t| flush_saved(t, vec![one]));
     let s = Session::start(&tpm, &SessionOptions::audit()).unwrap();
     releaser.join().unwrap();
     assert!(tpm.steward_stats().waits >= 1, "it had to wait");
     drop(s);
-    for s in held {
-        hog.load_session(s).unwrap().flush().unwrap();
-    }
+    flush_saved(&hog, held);
     assert_eq!(sessions_on(&tpm), (vec![], vec![]));
 }
 
@@ -371,11 +354,7 @@ fn object_memory_is_waited_out() {
         assert!(objects.len() < 64, "the TPM never ran out of object slots");
     }
     let first = objects.remove(0);
-    let tcti = sim.tcti();
-    let releaser = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        flush(&Tpm::open(Some(&tcti)).unwrap(), first);
-    });
+    let releaser = release_later(&sim, move |t| flush(t, first));
     let (key, _) = create_primary(
         &tpm,
         tpm2_wire::wire::Public::ecc_p256_storage_parent(),

@@ -9,7 +9,7 @@ use common::*;
 use tpm2_wire::client::{SavedSession, Session, SessionOptions};
 use tpm2_wire::command::GetRandom;
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::steward::StewardPolicy;
+use tpm2_wire::steward::{StewardPolicy, StewardStats};
 use tpm2_wire::wire::{PropertyTag, TpmRc};
 use tpm2_wire::{Error, Tpm};
 
@@ -54,61 +54,65 @@ fn finish(tpm: &Tpm, saved: SavedSession) {
     tpm.load_session(saved).unwrap().flush().unwrap();
 }
 
-#[test]
-fn parked_session_is_regapped_proactively() {
+/// An audit session, parked (saved and flushed by the steward).
+fn parked_audit_session(tpm: &Tpm) -> Session {
+    let mut s = Session::start(tpm, &SessionOptions::audit()).unwrap();
+    s.park().unwrap();
+    s
+}
+
+/// An HMAC session saved by its user.
+fn saved_hmac_session(tpm: &Tpm) -> SavedSession {
+    let s = Session::start(tpm, &SessionOptions::hmac()).unwrap();
+    s.save().unwrap()
+}
+
+/// A parked audit session while another session is saved TPM_PT_CONTEXT_GAP_MAX + 500 times,
+/// under `policy` (the default if none): no save may fail, and the old session must work
+/// afterwards. Returns the steward's statistics after the churn and whether the old session
+/// was still parked then.
+fn parked_through_churn(policy: Option<StewardPolicy>) -> (StewardStats, bool) {
     let sim = Swtpm::spawn_unix().unwrap();
     let tpm = fast(&sim);
     let max = gap_max(&tpm);
-    let mut old = Session::start(&tpm, &SessionOptions::audit()).unwrap();
-    old.park().unwrap();
-    let other = Session::start(&tpm, &SessionOptions::hmac())
-        .unwrap()
-        .save()
-        .unwrap();
+    if let Some(policy) = policy {
+        tpm.set_steward_policy(policy);
+    }
+    let mut old = parked_audit_session(&tpm);
+    let other = saved_hmac_session(&tpm);
 
     let t = Instant::now();
     let (other, rounds, err) = churn(&tpm, other, max + 500);
+    let stats = tpm.steward_stats();
     eprintln!(
-        "{rounds} ContextLoad+ContextSave rounds in {:?} (TPM_PT_CONTEXT_GAP_MAX = {max:#x}), stats {:?}",
-        t.elapsed(),
-        tpm.steward_stats()
+        "{rounds} ContextLoad+ContextSave rounds in {:?} (TPM_PT_CONTEXT_GAP_MAX = {max:#x}), stats {stats:?}",
+        t.elapsed()
     );
     assert!(err.is_none(), "{err:?}");
-    assert!(
-        tpm.steward_stats().regapped >= 1,
-        "the old session was re-gapped"
-    );
-    assert!(old.is_parked(), "re-gapping leaves it parked");
+    let parked = old.is_parked();
     use_audit_session(&tpm, &mut old);
     old.flush().unwrap();
     finish(&tpm, other.unwrap());
     assert_nothing_loaded(&tpm);
+    (stats, parked)
+}
+
+#[test]
+fn parked_session_is_regapped_proactively() {
+    let (stats, parked) = parked_through_churn(None);
+    assert!(stats.regapped >= 1, "the old session was re-gapped");
+    assert!(parked, "re-gapping leaves it parked");
 }
 
 #[test]
 fn parked_session_is_regapped_on_context_gap() {
-    let sim = Swtpm::spawn_unix().unwrap();
-    let tpm = fast(&sim);
-    let max = gap_max(&tpm);
     // Never proactively: only the TPM's refusal triggers the re-gap.
-    tpm.set_steward_policy(StewardPolicy {
+    let (stats, _) = parked_through_churn(Some(StewardPolicy {
         regap_threshold: Some(u64::MAX),
         regap_every: None,
         ..StewardPolicy::default()
-    });
-    let mut old = Session::start(&tpm, &SessionOptions::audit()).unwrap();
-    old.park().unwrap();
-    let other = Session::start(&tpm, &SessionOptions::hmac())
-        .unwrap()
-        .save()
-        .unwrap();
-    let (other, _, err) = churn(&tpm, other, max + 500);
-    assert!(err.is_none(), "{err:?}");
-    assert_eq!(tpm.steward_stats().regapped, 1, "re-gapped once, on 0x901");
-    use_audit_session(&tpm, &mut old);
-    old.flush().unwrap();
-    finish(&tpm, other.unwrap());
-    assert_nothing_loaded(&tpm);
+    }));
+    assert_eq!(stats.regapped, 1, "re-gapped once, on 0x901");
 }
 
 #[test]
@@ -125,10 +129,7 @@ fn tpm_refuses_without_regap_and_user_held_session_is_regapped_on_request() {
         .unwrap()
         .save()
         .unwrap();
-    let other = Session::start(&tpm, &SessionOptions::hmac())
-        .unwrap()
-        .save()
-        .unwrap();
+    let other = saved_hmac_session(&tpm);
     let (_, rounds, err) = churn(&tpm, other, max + 500);
     let rc = err
         .expect("the TPM must refuse a ContextSave too far ahead of the old context")
@@ -181,17 +182,8 @@ fn parked_session_survives_a_counter_moved_by_another_connection() {
         ..StewardPolicy::default()
     });
     // Several parked sessions: each must be refreshed in time, not only the oldest.
-    let mut olds: Vec<Session> = (0..6)
-        .map(|_| {
-            let mut s = Session::start(&ours, &SessionOptions::audit()).unwrap();
-            s.park().unwrap();
-            s
-        })
-        .collect();
-    let mut other = Session::start(&theirs, &SessionOptions::hmac())
-        .unwrap()
-        .save()
-        .unwrap();
+    let mut olds: Vec<Session> = (0..6).map(|_| parked_audit_session(&ours)).collect();
+    let mut other = saved_hmac_session(&theirs);
     let t = Instant::now();
     let mut rounds = 0;
     while rounds < max + 500 {

@@ -5,11 +5,9 @@ mod common;
 
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::{Entity, FlushContext, NvRead, NvWrite};
-use tpm2_wire::crypto::HashAlg;
-use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::command::{Entity, FlushContext};
 use tpm2_wire::steward::StewardPolicy;
-use tpm2_wire::wire::{Auth, Digest, MaxNvBuffer, NvAttributes};
+use tpm2_wire::wire::{Auth, NvAttributes};
 use tpm2_wire::{Error, Tpm};
 
 const INDEX: u32 = 0x0150_0020;
@@ -17,42 +15,12 @@ const INDEX: u32 = 0x0150_0020;
 /// An NV index WITHOUT noDA: a wrong HMAC for it counts against dictionary-attack lockout.
 /// Written once by password so its name is final.
 fn da_protected_nv(tpm: &Tpm, auth: &Auth) -> Entity {
-    let nv = define_nv(
-        tpm,
-        INDEX,
-        HashAlg::Sha256,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE,
-        auth,
-        &Digest::empty(),
-        8,
-    );
-    tpm.execute(
-        &NvWrite {
-            auth_handle: nv.clone(),
-            nv_index: nv.clone(),
-            data: MaxNvBuffer::new(b"secret!!").unwrap(),
-            offset: 0,
-        },
-        &mut [SessionSlot::Password(auth)],
-    )
-    .unwrap();
-    tpm.nv_read_public(nv.handle).unwrap().0
+    let da_counted = NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE;
+    written_nv(tpm, INDEX, auth, da_counted, b"secret!!")
 }
 
 fn read_with(tpm: &Tpm, nv: &Entity, s: &mut Session, auth: &Auth) -> tpm2_wire::Result<Vec<u8>> {
-    Ok(tpm
-        .execute(
-            &NvRead {
-                auth_handle: nv.clone(),
-                nv_index: nv.clone(),
-                size: 8,
-                offset: 0,
-            },
-            &mut [s.auth(auth)],
-        )?
-        .data
-        .as_bytes()
-        .to_vec())
+    nv_read(tpm, nv, 8, &mut [s.auth(auth)])
 }
 
 fn expect_lost(r: tpm2_wire::Result<Vec<u8>>, handle: tpm2_wire::wire::Handle) -> String {

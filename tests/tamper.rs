@@ -8,12 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::{Entity, GetRandom, NvRead};
+use tpm2_wire::command::GetRandom;
 use tpm2_wire::crypto::HashAlg;
-use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::{SessionError, Symmetric};
 use tpm2_wire::transport::{Transport, TransportError};
-use tpm2_wire::wire::{Digest, NvAttributes};
 use tpm2_wire::{Error, Tpm};
 
 /// Flips `mask` into one byte of the next response, once; keeps the response as the TPM sent
@@ -70,12 +68,15 @@ fn hmac_covered(offset: usize, response: &[u8]) -> bool {
 }
 
 /// Runs `command` untouched once, then once per byte offset and flip mask, each time with a
-/// fresh session from `start`: every run must fail, covered bytes with an integrity error.
+/// fresh session started with `opts`: every run must fail, covered bytes with an integrity
+/// error.
 fn every_flip_fails<T: std::fmt::Debug>(
+    tpm: &Tpm,
     arm: &Arc<Mutex<Arm>>,
-    mut start: impl FnMut() -> Session,
+    opts: &SessionOptions,
     mut command: impl FnMut(&mut Session) -> tpm2_wire::Result<T>,
 ) {
+    let start = || Session::start(tpm, opts).unwrap();
     let mut s = start();
     command(&mut s).expect("an untouched response verifies");
     let clean = arm.lock().unwrap().clean.clone();
@@ -131,45 +132,14 @@ fn every_flip_fails<T: std::fmt::Debug>(
 fn any_flipped_byte_of_an_encrypted_nv_read_is_an_error() {
     let (_sim, tpm, arm) = tampered_swtpm();
     let auth = pw("nv-pass");
-    let nv = define_nv(
-        &tpm,
-        0x0150_0020,
-        HashAlg::Sha256,
-        NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA,
-        &auth,
-        &Digest::empty(),
-        32,
-    );
-    tpm.execute(
-        &tpm2_wire::command::NvWrite {
-            auth_handle: nv.clone(),
-            nv_index: nv.clone(),
-            data: tpm2_wire::wire::MaxNvBuffer::new(&random_bytes(32)).unwrap(),
-            offset: 0,
-        },
-        &mut [SessionSlot::Password(&auth)],
-    )
-    .unwrap();
-    let nv: Entity = tpm.nv_read_public(nv.handle).unwrap().0;
+    let nv = written_nv(&tpm, 0x0150_0020, &auth, nv_auth_rw(), &random_bytes(32));
     let salt = salt_key(&tpm, Salt::Ecc).unwrap();
     let opts = SessionOptions::hmac()
         .salted(salt.clone())
         .encrypt(false, true);
-    every_flip_fails(
-        &arm,
-        || Session::start(&tpm, &opts).unwrap(),
-        |s| {
-            tpm.execute(
-                &NvRead {
-                    auth_handle: nv.clone(),
-                    nv_index: nv.clone(),
-                    size: 32,
-                    offset: 0,
-                },
-                &mut [s.auth(&auth)],
-            )
-        },
-    );
+    every_flip_fails(&tpm, &arm, &opts, |s| {
+        nv_read(&tpm, &nv, 32, &mut [s.auth(&auth)])
+    });
     flush(&tpm, salt.entity().handle);
     undefine_nv(&tpm, &nv);
 }
@@ -184,17 +154,11 @@ fn any_flipped_byte_of_an_encrypted_get_random_is_an_error() {
         .symmetric(Symmetric::Xor(HashAlg::Sha384))
         .salted(salt.clone())
         .encrypt(false, true);
-    every_flip_fails(
-        &arm,
-        || Session::start(&tpm, &opts).unwrap(),
-        |s| {
-            tpm.execute(
-                &GetRandom {
-                    bytes_requested: 32,
-                },
-                &mut [s.extra()],
-            )
-        },
-    );
+    let random = GetRandom {
+        bytes_requested: 32,
+    };
+    every_flip_fails(&tpm, &arm, &opts, |s| {
+        tpm.execute(&random, &mut [s.extra()])
+    });
     flush(&tpm, salt.entity().handle);
 }

@@ -96,6 +96,23 @@ fn opened(tcti: &str) -> Box<dyn Transport> {
 }
 
 /// A loopback port with nothing listening (bound, then released).
+/// `tpm2_getrandom --hex 8` against `tcti`, which must succeed (bounded: tpm2-tools itself
+/// would wait forever); its standard output.
+fn tools_getrandom(tcti: &str) -> Vec<u8> {
+    let out = Command::new("timeout")
+        .args(["20", "tpm2_getrandom", "-T", tcti, "--hex", "8"])
+        .env_remove(TCTI_ENV_VAR)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tpm2_getrandom: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn dead_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -156,17 +173,7 @@ fn tpm2_tools_share_the_swtpm_with_a_live_transport() {
     let sim = Swtpm::spawn().unwrap();
     let mut t = opened(&sim.tcti());
     small_command_set(&mut *t);
-    let out = Command::new("timeout")
-        .args(["20", "tpm2_getrandom", "-T", &sim.tcti(), "--hex", "8"])
-        .env_remove(TCTI_ENV_VAR)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tpm2_getrandom: {:?} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tools_getrandom(&sim.tcti());
     small_command_set(&mut *t);
 }
 
@@ -247,17 +254,7 @@ fn mssim_over_unix_sockets_through_the_front() {
     let mut t = opened(&front.tcti());
     small_command_set(&mut *t);
     drop(t);
-    let out = Command::new("timeout")
-        .args(["20", "tpm2_getrandom", "-T", &front.tcti(), "--hex", "8"])
-        .env_remove(TCTI_ENV_VAR)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tpm2_getrandom: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout.len(), 16);
+    assert_eq!(tools_getrandom(&front.tcti()).len(), 16);
     drop(front);
     assert!(!socket.exists(), "socket file left behind");
 }
@@ -266,17 +263,7 @@ fn mssim_over_unix_sockets_through_the_front() {
 fn tpm2_tools_speak_mssim_to_the_front() {
     let sim = Swtpm::spawn().unwrap();
     let front = MssimFront::for_swtpm(&sim).unwrap();
-    let out = Command::new("timeout")
-        .args(["20", "tpm2_getrandom", "-T", &front.tcti(), "--hex", "8"])
-        .env_remove(TCTI_ENV_VAR)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tpm2_getrandom: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hex = String::from_utf8(out.stdout).unwrap();
+    let hex = String::from_utf8(tools_getrandom(&front.tcti())).unwrap();
     assert_eq!(hex.trim().len(), 16, "{hex:?}");
     assert!(hex.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{hex:?}");
 }
@@ -501,6 +488,18 @@ fn cmd(command: &str, timeout: Duration) -> Box<dyn Transport> {
     t
 }
 
+/// The error GetRandom(8) meets through the `cmd:` relay `command` (short timeout).
+fn cmd_error(command: &str) -> TransportError {
+    cmd(command, SHORT_TIMEOUT)
+        .transact(&get_random(8), &mut Vec::new())
+        .unwrap_err()
+}
+
+/// The reason of the malformed-response error GetRandom(8) meets through `command`.
+fn malformed(command: &str) -> String {
+    malformed_reason(cmd_error(command), command)
+}
+
 fn malformed_reason(err: TransportError, command: &str) -> String {
     match err {
         TransportError::MalformedResponse { transport, reason } => {
@@ -518,8 +517,7 @@ fn cmd_child_that_exits_is_reported_with_its_status() {
         ("exit 7", "exit status: 7"),
         ("/nonexistent/relay", "exit status: 127"),
     ] {
-        let mut t = cmd(command, SHORT_TIMEOUT);
-        let err = t.transact(&get_random(8), &mut Vec::new()).unwrap_err();
+        let err = cmd_error(command);
         match &err {
             TransportError::Closed { transport, detail } => {
                 assert_eq!(transport, &format!("cmd:{command}"));
@@ -544,17 +542,11 @@ fn fake_relay(reply: &str, linger: bool) -> String {
 #[test]
 fn cmd_short_response_then_eof_is_malformed() {
     let command = fake_relay(r"\200\001\000\000\000\040", false);
-    let err = cmd(&command, SHORT_TIMEOUT)
-        .transact(&get_random(8), &mut Vec::new())
-        .unwrap_err();
-    let reason = malformed_reason(err, &command);
+    let reason = malformed(&command);
     assert!(reason.contains("after 6 bytes"), "{reason}");
 
     let command = fake_relay(r"\200\001\000\000\000\040\000\000\000\000\001\002", false);
-    let err = cmd(&command, SHORT_TIMEOUT)
-        .transact(&get_random(8), &mut Vec::new())
-        .unwrap_err();
-    let reason = malformed_reason(err, &command);
+    let reason = malformed(&command);
     assert!(
         reason.contains("declares 32 bytes, only 12 arrived"),
         "{reason}"
@@ -564,29 +556,20 @@ fn cmd_short_response_then_eof_is_malformed() {
 #[test]
 fn cmd_short_response_that_stalls_times_out() {
     let command = fake_relay(r"\200\001\000\000\000\040\000\000\000\000", true);
-    let err = cmd(&command, SHORT_TIMEOUT)
-        .transact(&get_random(8), &mut Vec::new())
-        .unwrap_err();
+    let err = cmd_error(&command);
     assert!(
         matches!(&err, TransportError::Timeout { transport, waited, .. } if *transport == format!("cmd:{command}") && *waited == SHORT_TIMEOUT),
         "{err:?}"
     );
     // A relay that never answers at all.
-    let err = cmd("sleep 30", SHORT_TIMEOUT)
-        .transact(&get_random(8), &mut Vec::new())
-        .unwrap_err();
+    let err = cmd_error("sleep 30");
     assert!(matches!(err, TransportError::Timeout { .. }), "{err:?}");
 }
 
 #[test]
 fn cmd_bad_size_fields_are_refused_before_allocating() {
     let command = fake_relay(r"\200\001\000\000\000\005\000\000\000\000", true);
-    let reason = malformed_reason(
-        cmd(&command, SHORT_TIMEOUT)
-            .transact(&get_random(8), &mut Vec::new())
-            .unwrap_err(),
-        &command,
-    );
+    let reason = malformed(&command);
     assert!(reason.contains("declares 5 bytes, less than"), "{reason}");
 
     let command = fake_relay(r"\200\001\177\377\377\377\000\000\000\000", true);
@@ -611,12 +594,7 @@ fn cmd_bad_size_fields_are_refused_before_allocating() {
 #[test]
 fn cmd_response_longer_than_its_header_is_malformed() {
     let command = fake_relay(r"\200\001\000\000\000\012\000\000\000\000XYZ", true);
-    let reason = malformed_reason(
-        cmd(&command, SHORT_TIMEOUT)
-            .transact(&get_random(8), &mut Vec::new())
-            .unwrap_err(),
-        &command,
-    );
+    let reason = malformed(&command);
     assert!(reason.contains("longer than its header"), "{reason}");
 }
 

@@ -1,7 +1,12 @@
-//! Code the examples share: choosing a TPM, command-line flags and cleanup.
+//! Code the examples share: choosing a TPM, command-line flags, NV indices, cleanup and the
+//! exit status.
 #![allow(dead_code)]
 
+pub mod fs;
+pub mod nv;
+
 use std::error::Error;
+use std::process::ExitCode;
 
 use tpm2_wire::command::{Entity, FlushContext};
 use tpm2_wire::sim::Swtpm;
@@ -10,6 +15,18 @@ use tpm2_wire::wire::Handle;
 use tpm2_wire::Tpm;
 
 pub type AnyResult<T> = Result<T, Box<dyn Error>>;
+
+/// `main`'s exit status for what `run` returned; an error is printed (the library's errors
+/// already name their causes in their messages).
+pub fn exit_code(result: AnyResult<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// A TPM to talk to, and the swtpm behind it if the example started one.
 pub struct Connection {
@@ -52,6 +69,21 @@ impl Args {
         Args {
             args: std::env::args().skip(1).collect(),
         }
+    }
+
+    /// The command line, or `None` once `usage` is printed for `-h/--help`.
+    pub fn or_help(usage: &str) -> Option<Args> {
+        let mut args = Args::from_env();
+        if args.flag(&["-h", "--help"]) {
+            println!("{usage}");
+            return None;
+        }
+        Some(args)
+    }
+
+    /// `-T/--tcti TCTI`, if given.
+    pub fn tcti(&mut self) -> AnyResult<Option<String>> {
+        self.value(&["-T", "--tcti"])
     }
 
     /// The value of the first of `names` given, removing it from the list.

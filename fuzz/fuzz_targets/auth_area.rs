@@ -13,20 +13,18 @@
 
 #![no_main]
 
+#[path = "common.rs"]
+mod common;
+
 use libfuzzer_sys::fuzz_target;
-use tpm2_wire::crypto::{HashAlg, Hasher, HmacCtx};
-use tpm2_wire::session::StateRecord;
-use tpm2_wire::session::engine::{self, CommandInfo, SessionSlot};
-use tpm2_wire::session::{PolicyAuth, SessionKey, SessionState, Symmetric};
-use tpm2_wire::wire::{
-    Auth, CommandCode, Digest, Handle, Nonce, ResponseFrame, SessionAttributes, SessionType,
-    StructureTag, HEADER_SIZE,
-};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::session::{SessionState, Symmetric};
+use tpm2_wire::wire::{Auth, Digest, ResponseFrame, SessionAttributes, StructureTag, HEADER_SIZE};
 
 /// The name of the one authorized handle (an NV index with a SHA-256 name).
 const NV_NAME: [u8; 34] = [
-    0x00, 0x0B, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-    23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+    0x00, 0x0B, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+    24, 25, 26, 27, 28, 29, 30, 31, 32,
 ];
 
 struct Setup {
@@ -71,49 +69,8 @@ impl Setup {
     }
 
     fn state(&self) -> SessionState {
-        let n = self.hash.digest_size();
-        SessionState::restore(StateRecord {
-            handle: Handle(0x0200_0000),
-            session_type: SessionType::HMAC,
-            hash: self.hash,
-            symmetric: self.symmetric,
-            attributes: self.attributes(),
-            session_key: SessionKey::new(&[0x42; 64][..n]).unwrap(),
-            key_is_secret: true,
-            nonce_caller: Nonce::new(&[0x01; 64][..n]).unwrap(),
-            nonce_tpm: Nonce::new(&[0x02; 64][..n]).unwrap(),
-            bound_entity: None,
-            policy_auth: PolicyAuth::None,
-            audit_digest: None,
-            allow_unprotected_encryption: false,
-        })
+        common::session(self.hash, self.symmetric, self.attributes(), 0x42)
     }
-}
-
-fn expected_hmac(
-    setup: &Setup,
-    state: &SessionState,
-    auth: &Auth,
-    code: CommandCode,
-    params: &[u8],
-    nonce_tpm: &[u8],
-    attributes: u8,
-) -> Digest {
-    let mut h = Hasher::new(setup.hash);
-    h.update(&0u32.to_be_bytes());
-    h.update(&code.0.to_be_bytes());
-    h.update(params);
-    let rp = h.finalize();
-    let mut key = state.session_key().as_bytes().to_vec();
-    if setup.authorizing {
-        key.extend_from_slice(auth.as_bytes());
-    }
-    let mut m = HmacCtx::new(setup.hash, &key);
-    m.update(rp.as_bytes());
-    m.update(nonce_tpm);
-    m.update(state.nonce_caller().as_bytes());
-    m.update(&[attributes]);
-    m.finalize()
 }
 
 /// `frame` with the HMAC of its single authorization replaced by `hmac` (sizes patched).
@@ -140,36 +97,21 @@ fn run(data: &[u8]) {
     let setup = Setup::from_byte(ctl);
     let auth = Auth::new(b"fuzz auth").unwrap();
     let names: [&[u8]; 2] = [&NV_NAME, &NV_NAME];
-    let info = if setup.authorizing {
-        CommandInfo {
-            code: CommandCode::NV_READ,
-            names: &names,
-            auth_handles: 1,
-            decrypt_param: false,
-            encrypt_param: true,
-            new_auth: None,
-        }
-    } else {
-        CommandInfo {
-            code: CommandCode::GET_RANDOM,
-            names: &[],
-            auth_handles: 0,
-            decrypt_param: false,
-            encrypt_param: true,
-            new_auth: None,
-        }
-    };
-
+    let info = common::command_info(setup.authorizing, &names);
     let mut state = setup.state();
-    let mut command = Vec::new();
-    let mut params = vec![0, 32, 0, 0];
-    let pending = {
-        let mut slots = [SessionSlot::Session {
-            state: &mut state,
-            auth: &auth,
-        }];
-        let mut w = tpm2_wire::wire::Writer::new(&mut command);
-        engine::authorize(&mut rand_core::OsRng, &mut w, &info, &mut slots, &mut params).unwrap()
+    let pending = common::authorize(&mut state, &auth, &info);
+    // The HMAC the session expects on a frame's single authorization.
+    let expected_hmac = |parsed: &ResponseFrame<'_>| {
+        let a = parsed.auths[0]?;
+        let params = parsed.parameters;
+        Some(common::response_hmac(
+            &state,
+            &auth,
+            &info,
+            params,
+            a.nonce,
+            a.attributes.0,
+        ))
     };
 
     // Optionally make the header's size right, so the fuzzer spends its time past framing.
@@ -187,16 +129,7 @@ fn run(data: &[u8]) {
     };
     let mut owned = None;
     if setup.splice_hmac && parsed.code == 0 && parsed.tag == StructureTag::SESSIONS {
-        if let Some(a) = parsed.auths[0] {
-            let want = expected_hmac(
-                &setup,
-                &state,
-                &auth,
-                info.code,
-                parsed.parameters,
-                a.nonce,
-                a.attributes.0,
-            );
+        if let Some(want) = expected_hmac(&parsed) {
             owned = splice(frame, &parsed, want.as_bytes());
         }
     }
@@ -208,33 +141,27 @@ fn run(data: &[u8]) {
         return;
     }
 
-    let expected = parsed.auths[0].map(|a| {
-        expected_hmac(
-            &setup,
-            &state,
-            &auth,
-            info.code,
-            parsed.parameters,
-            a.nonce,
-            a.attributes.0,
-        )
-    });
-    let mut slots = [SessionSlot::Session {
-        state: &mut state,
-        auth: &auth,
-    }];
-    let verified =
-        engine::verify_response(&info, &mut slots, &pending, &parsed.auths, parsed.parameters);
-    if let Ok(verified) = verified {
-        assert_eq!(parsed.auth_count, 1, "verified a response with the wrong number of sessions");
+    let expected = expected_hmac(&parsed);
+    // Decryption (done when the response verifies) must not panic whatever it is given.
+    let checked = common::verify_and_decrypt(
+        &mut state,
+        &auth,
+        &info,
+        &pending,
+        &parsed.auths,
+        parsed.parameters,
+    );
+    if checked.is_ok() {
+        assert_eq!(
+            parsed.auth_count, 1,
+            "verified a response with the wrong number of sessions"
+        );
         let a = parsed.auths[0].expect("one authorization");
         assert_eq!(
             Some(a.hmac),
             expected.as_ref().map(Digest::as_bytes),
             "verified a response whose HMAC is not the expected one"
         );
-        let mut response_params = parsed.parameters.to_vec();
-        let _ = engine::decrypt_response(verified, &info, &slots, &mut response_params);
     }
 }
 

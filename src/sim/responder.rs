@@ -267,6 +267,11 @@ impl Responder {
         (0..n).map(|i| i as u8)
     }
 
+    /// Whether `bytes` is the answer to GetRandom(`n`): [`Responder::random_pattern`] of `n`.
+    pub fn is_random_answer(bytes: &[u8], n: usize) -> bool {
+        bytes.iter().copied().eq(Self::random_pattern(n))
+    }
+
     fn entity(&self, handle: Handle) -> Option<&KnownEntity> {
         self.entities.iter().find(|e| e.handle == handle)
     }
@@ -613,12 +618,7 @@ mod tests {
                         }],
                     )
                     .unwrap();
-                assert!(r
-                    .random_bytes
-                    .as_bytes()
-                    .iter()
-                    .copied()
-                    .eq(Responder::random_pattern(32)));
+                assert!(Responder::is_random_answer(r.random_bytes.as_bytes(), 32));
             }
         }
     }

@@ -1,34 +1,66 @@
-//! Shared test fixtures: a private swtpm per test and a client connected to it.
+//! Shared test fixtures: a private swtpm per test and a client connected to it. The kernel
+//! resource-manager guest includes this file too, built without the `sim` feature.
 #![allow(dead_code)]
+
+#[path = "../../examples/common/nv.rs"]
+pub mod nv;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use tpm2_wire::client::HandleRange;
-use tpm2_wire::client::SaltKey;
+use tpm2_wire::client::{SaltKey, Session};
 use tpm2_wire::command::{
-    Create, CreateResponse, DictionaryAttackLockReset, Entity, Load, NvDefineSpace, NvUndefineSpace,
+    Create, CreateResponse, DictionaryAttackLockReset, Entity, GetRandom, Load, NvRead, NvWrite,
+    Unseal,
 };
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
+#[cfg(feature = "sim")]
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{Transport, TransportError};
 use tpm2_wire::wire::{
-    Auth, Data, Digest, Handle, NvAttributes, NvPublic, PcrSelectionList, PropertyTag, Public,
-    SensitiveCreate, SensitiveData, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
+    AlgId, Auth, Data, Digest, Handle, MaxNvBuffer, NvAttributes, NvPublic, PcrSelectionList,
+    PropertyTag, Public, SensitiveCreate, SensitiveData, SessionAttributes, Tpm2bPublic,
+    Tpm2bSensitiveCreate,
 };
 use tpm2_wire::Tpm;
 
+/// A private swtpm and a client connected to it.
+#[cfg(feature = "sim")]
 pub fn swtpm() -> (Swtpm, Tpm) {
     swtpm_with(|t| t)
 }
 
 /// A private swtpm whose transport is wrapped by `wrap` (to count or tamper with frames).
+#[cfg(feature = "sim")]
 pub fn swtpm_with(wrap: impl FnOnce(Box<dyn Transport>) -> Box<dyn Transport>) -> (Swtpm, Tpm) {
     // Unix sockets: no loopback ports to race for on a busy machine.
     let sim = Swtpm::spawn_unix().expect("swtpm must be installed (Debian package swtpm)");
     let transport: Box<dyn Transport> = Box::new(sim.transport().expect("connect to swtpm"));
     (sim, Tpm::new(wrap(transport)))
+}
+
+/// A private swtpm whose client counts the commands it sends.
+#[cfg(feature = "sim")]
+pub fn swtpm_counting() -> (Swtpm, Tpm, Arc<AtomicUsize>) {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let (sim, tpm) = swtpm_with(|inner| {
+        let sent = sent.clone();
+        Box::new(Counting { inner, sent })
+    });
+    (sim, tpm, sent)
+}
+
+/// A private swtpm whose client keeps a copy of every command and response frame.
+#[cfg(feature = "sim")]
+pub fn swtpm_recording() -> (Swtpm, Tpm, Frames) {
+    let frames = Frames::default();
+    let (sim, tpm) = swtpm_with(|inner| {
+        let frames = frames.clone();
+        Box::new(Recording { inner, frames })
+    });
+    (sim, tpm, frames)
 }
 
 /// A transport that counts the commands it sends.
@@ -59,6 +91,20 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 }
 
 pub const HASHES: [HashAlg; 3] = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384];
+
+/// continueSession plus `extra`.
+pub fn attrs(extra: u8) -> SessionAttributes {
+    SessionAttributes(SessionAttributes::CONTINUE_SESSION | extra)
+}
+
+/// GetRandom(`n`) with `s` as an extra session (to encrypt or audit the response).
+pub fn random_through(tpm: &Tpm, s: &mut Session, n: u16) -> Vec<u8> {
+    let r = tpm
+        .execute(&GetRandom { bytes_requested: n }, &mut [s.extra()])
+        .unwrap();
+    assert_eq!(r.random_bytes.len(), usize::from(n));
+    r.random_bytes.as_bytes().to_vec()
+}
 
 /// Creates a primary key under the owner hierarchy (empty owner auth) with `auth`, through
 /// the library's [`Tpm::create_primary`] (which checks the name against the public area).
@@ -108,35 +154,74 @@ pub fn define_nv(
     policy: &Digest,
     size: u16,
 ) -> Entity {
+    let public = NvPublic {
+        nv_index: Handle(index),
+        name_alg: name_alg.alg_id(),
+        attributes,
+        auth_policy: policy.clone(),
+        data_size: size,
+    };
     let owner = Auth::empty();
-    tpm.execute(
-        &NvDefineSpace {
-            auth_handle: Entity::owner(),
-            auth: auth.clone(),
-            public_info: Tpm2bNvPublic(NvPublic {
-                nv_index: Handle(index),
-                name_alg: name_alg.alg_id(),
-                attributes,
-                auth_policy: policy.clone(),
-                data_size: size,
-            }),
-        },
-        &mut [SessionSlot::Password(&owner)],
-    )
-    .expect("NV_DefineSpace");
+    nv::define_space(tpm, public, auth, SessionSlot::Password(&owner)).expect("NV_DefineSpace");
     tpm.nv_read_public(Handle(index)).expect("NV_ReadPublic").0
 }
 
+/// Read and written with the index's own auth value; failures do not count against
+/// dictionary-attack lockout.
+pub fn nv_auth_rw() -> NvAttributes {
+    NvAttributes::AUTHREAD | NvAttributes::AUTHWRITE | NvAttributes::NO_DA
+}
+
+/// A SHA-256-named NV index with an auth value, written once with `data` by password (so
+/// its name is final), with that name.
+pub fn written_nv(
+    tpm: &Tpm,
+    index: u32,
+    auth: &Auth,
+    attributes: NvAttributes,
+    data: &[u8],
+) -> Entity {
+    let size = u16::try_from(data.len()).unwrap();
+    let empty = Digest::empty();
+    let nv = define_nv(tpm, index, HashAlg::Sha256, attributes, auth, &empty, size);
+    nv_write(tpm, &nv, data, &mut [SessionSlot::Password(auth)]).unwrap();
+    tpm.nv_read_public(Handle(index)).unwrap().0
+}
+
+/// NV_Write of `data` at offset 0, authorized by the index itself.
+pub fn nv_write(
+    tpm: &Tpm,
+    nv: &Entity,
+    data: &[u8],
+    slots: &mut [SessionSlot<'_>],
+) -> tpm2_wire::Result<()> {
+    let write = NvWrite {
+        auth_handle: nv.clone(),
+        nv_index: nv.clone(),
+        data: MaxNvBuffer::new(data)?,
+        offset: 0,
+    };
+    tpm.execute(&write, slots).map(|_| ())
+}
+
+/// NV_Read of `size` bytes at offset 0, authorized by the index itself.
+pub fn nv_read(
+    tpm: &Tpm,
+    nv: &Entity,
+    size: u16,
+    slots: &mut [SessionSlot<'_>],
+) -> tpm2_wire::Result<Vec<u8>> {
+    let read = NvRead {
+        auth_handle: nv.clone(),
+        nv_index: nv.clone(),
+        size,
+        offset: 0,
+    };
+    Ok(tpm.execute(&read, slots)?.data.as_bytes().to_vec())
+}
+
 pub fn undefine_nv(tpm: &Tpm, index: &Entity) {
-    let owner = Auth::empty();
-    tpm.execute(
-        &NvUndefineSpace {
-            auth_handle: Entity::owner(),
-            nv_index: index.clone(),
-        },
-        &mut [SessionSlot::Password(&owner)],
-    )
-    .expect("NV_UndefineSpace");
+    nv::undefine_space(tpm, index).expect("NV_UndefineSpace");
 }
 
 /// TPM_PT_LOCKOUT_COUNTER: failed authorizations counted against dictionary-attack lockout.
@@ -183,8 +268,25 @@ impl Transport for Recording {
     }
 }
 
+/// A tpm2-tools command (`args[0]` is the tool) against the TPM `tcti` names; it must
+/// succeed.
+pub fn tpm2_tool(tcti: &str, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .env("TPM2TOOLS_TCTI", tcti)
+        .output()
+        .expect("tpm2-tools must be installed (Debian package tpm2-tools)");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Whether `needle` occurs in `haystack` (an empty needle does not).
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The TPM's audit digest of `session` (TPM2_GetSessionAuditDigest, unsigned), parsed from
@@ -234,6 +336,29 @@ pub fn create_sealed(
         slots,
     )
     .expect("Create")
+}
+
+/// A SHA-256 sealed-data object holding `secret` under `parent`.
+pub fn seal(
+    tpm: &Tpm,
+    parent: &Entity,
+    seal_auth: &Auth,
+    secret: &[u8],
+    slots: &mut [SessionSlot<'_>],
+) -> CreateResponse {
+    let template = Public::sealed_data(AlgId::SHA256);
+    create_sealed(tpm, parent, template, seal_auth, secret, slots)
+}
+
+pub fn unseal(
+    tpm: &Tpm,
+    item: &Entity,
+    slots: &mut [SessionSlot<'_>],
+) -> tpm2_wire::Result<Vec<u8>> {
+    let cmd = Unseal {
+        item_handle: item.clone(),
+    };
+    Ok(tpm.execute(&cmd, slots)?.out_data.as_bytes().to_vec())
 }
 
 pub fn load(tpm: &Tpm, parent: &Entity, created: &CreateResponse, slot: SessionSlot<'_>) -> Entity {

@@ -11,21 +11,20 @@
 //! [`ROLE_VAR`] naming the part to play (see [`run_role`]). Each check names the guest
 //! [`Machine`] it needs; the host boots once per machine.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tpm2_wire::client::{HandleRange, SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{
-    Empty, Entity, FlushContext, GetRandom, Handles, NvDefineSpace, NvRead, NvUndefineSpace,
-    NvWrite,
-};
+use tpm2_wire::command::{Empty, Entity, FlushContext, GetRandom, Handles};
 use tpm2_wire::session::engine::SessionSlot;
-use tpm2_wire::transport::{DeviceTransport, Transport, TransportError};
+use tpm2_wire::transport::{DeviceTransport, TransportError};
 use tpm2_wire::wire::{
-    Auth, CommandCode, Digest, Handle, MaxNvBuffer, NvAttributes, NvPublic, PropertyTag, Public,
-    RcKind, RcLayer, ResponseCode, Tpm2bNvPublic, TpmRc, Writer,
+    Auth, CommandCode, Digest, Handle, NvAttributes, NvPublic, PropertyTag, Public, RcKind,
+    RcLayer, ResponseCode, TpmRc, Writer,
 };
 use tpm2_wire::{Error, Tpm};
 
@@ -276,6 +275,30 @@ fn all_sessions(tpm: &Tpm) -> Result<Vec<Handle>, String> {
     Ok(all)
 }
 
+/// Err unless `observer` lists exactly the sessions of `before`; `what` introduces the list
+/// of those it sees instead.
+fn sessions_as_before(observer: &Tpm, before: &[Handle], what: &str) -> Result<(), String> {
+    let now = all_sessions(observer)?;
+    if now != before {
+        return Err(format!("{what} {} (before {})", list(&now), list(before)));
+    }
+    Ok(())
+}
+
+/// A check's verdict after its clean-up ran: its own outcome first, then the clean-up's, then
+/// no session left that was not there `before`.
+fn verdict(
+    outcome: CheckResult,
+    cleanup: Result<(), String>,
+    observer: &Tpm,
+    before: &[Handle],
+) -> CheckResult {
+    let detail = outcome?;
+    cleanup?;
+    sessions_as_before(observer, before, "sessions left:")?;
+    Ok(detail)
+}
+
 fn list(handles: &[Handle]) -> String {
     let items: Vec<String> = handles.iter().map(|h| format!("0x{:08x}", h.0)).collect();
     format!("[{}]", items.join(" "))
@@ -310,21 +333,15 @@ fn define_nv(
     size: u16,
     slot: SessionSlot<'_>,
 ) -> Result<Entity, String> {
-    tpm.execute(
-        &NvDefineSpace {
-            auth_handle: Entity::owner(),
-            auth: auth.clone(),
-            public_info: Tpm2bNvPublic(NvPublic {
-                nv_index: Handle(index),
-                name_alg: tpm2_wire::crypto::HashAlg::Sha256.alg_id(),
-                attributes,
-                auth_policy: Digest::empty(),
-                data_size: size,
-            }),
-        },
-        &mut [slot],
-    )
-    .map_err(ctx(format!("NV_DefineSpace(0x{index:08x})")))?;
+    let public = NvPublic {
+        nv_index: Handle(index),
+        name_alg: tpm2_wire::crypto::HashAlg::Sha256.alg_id(),
+        attributes,
+        auth_policy: Digest::empty(),
+        data_size: size,
+    };
+    common::nv::define_space(tpm, public, auth, slot)
+        .map_err(ctx(format!("NV_DefineSpace(0x{index:08x})")))?;
     nv_entity(tpm, index)
 }
 
@@ -337,16 +354,8 @@ fn nv_entity(tpm: &Tpm, index: u32) -> Result<Entity, String> {
 }
 
 fn undefine_nv(tpm: &Tpm, index: &Entity) -> Result<(), String> {
-    let owner = Auth::empty();
-    tpm.execute(
-        &NvUndefineSpace {
-            auth_handle: Entity::owner(),
-            nv_index: index.clone(),
-        },
-        &mut [SessionSlot::Password(&owner)],
-    )
-    .map(|_| ())
-    .map_err(ctx(format!("NV_UndefineSpace({})", index.handle)))
+    common::nv::undefine_space(tpm, index)
+        .map_err(ctx(format!("NV_UndefineSpace({})", index.handle)))
 }
 
 /// Undefines an index left by an earlier, failed run of the same check (fresh swtpm per boot,
@@ -356,35 +365,6 @@ fn undefine_if_present(tpm: &Tpm, index: u32) -> Result<(), String> {
         undefine_nv(tpm, &nv_entity(tpm, index)?)?;
     }
     Ok(())
-}
-
-fn nv_write(tpm: &Tpm, nv: &Entity, data: &[u8], slot: SessionSlot<'_>) -> tpm2_wire::Result<()> {
-    tpm.execute(
-        &NvWrite {
-            auth_handle: nv.clone(),
-            nv_index: nv.clone(),
-            data: MaxNvBuffer::new(data)?,
-            offset: 0,
-        },
-        &mut [slot],
-    )
-    .map(|_| ())
-}
-
-fn nv_read(tpm: &Tpm, nv: &Entity, size: u16, slot: SessionSlot<'_>) -> tpm2_wire::Result<Vec<u8>> {
-    Ok(tpm
-        .execute(
-            &NvRead {
-                auth_handle: nv.clone(),
-                nv_index: nv.clone(),
-                size,
-                offset: 0,
-            },
-            &mut [slot],
-        )?
-        .data
-        .as_bytes()
-        .to_vec())
 }
 
 /// TPM_PT_LOCKOUT_COUNTER: failed authorizations counted toward dictionary-attack lockout.
@@ -427,32 +407,6 @@ fn errno_name(errno: i32) -> &'static str {
         libc::ENOENT => "ENOENT",
         _ => "?",
     }
-}
-
-/// A transport that keeps a copy of every frame, to prove what never travels in clear.
-type Frames = Arc<Mutex<Vec<(Vec<u8>, Vec<u8>)>>>;
-
-struct Recording {
-    inner: DeviceTransport,
-    frames: Frames,
-}
-
-impl Transport for Recording {
-    fn transact(&mut self, command: &[u8], response: &mut Vec<u8>) -> Result<(), TransportError> {
-        let r = self.inner.transact(command, response);
-        if let Ok(mut frames) = self.frames.lock() {
-            frames.push((command.to_vec(), response.clone()));
-        }
-        r
-    }
-
-    fn describe(&self) -> String {
-        format!("recording({})", self.inner.describe())
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -646,35 +600,13 @@ fn per_fd_slots() -> CheckResult {
         }
         Err(e) => e,
     };
-    let how = describe_error(&seen);
-    let expected_kind = match &seen {
-        Error::Tpm { rc, .. }
-            if rc.layer() == RcLayer::TPM
-                && rc.base_code() == TpmRc::SESSION_MEMORY
-                && rc.is_session_exhaustion() =>
-        {
-            "TPM_RC_SESSION_MEMORY"
-        }
-        Error::Transport(TransportError::Device { errno, .. }) if *errno == libc::ENOMEM => {
-            "ENOMEM"
-        }
-        _ => {
-            return Err(format!(
-                "4th session: expected Error::Tpm TPM_RC_SESSION_MEMORY or TransportError::Device ENOMEM, got {how}"
-            ))
-        }
-    };
     // What the TPM's loaded-session room predicts (observed on swtpm: 3 → SESSION_MEMORY).
-    let predicted = if loaded_min == 3 {
-        "TPM_RC_SESSION_MEMORY"
-    } else {
-        "ENOMEM"
-    };
-    if expected_kind != predicted {
-        return Err(format!(
-            "4th session: TPM_PT_HR_LOADED_MIN {loaded_min} predicts {predicted}, got {how}"
-        ));
-    }
+    let how = refused_fourth(
+        &seen,
+        "session",
+        (TpmRc::SESSION_MEMORY, "TPM_RC_SESSION_MEMORY"),
+        ("TPM_PT_HR_LOADED_MIN", loaded_min),
+    )?;
 
     // The rejected session must not linger in the TPM: exactly our 3 are new.
     let after = all_sessions(&observer)?;
@@ -696,14 +628,7 @@ fn per_fd_slots() -> CheckResult {
         let h = s.handle();
         s.flush().map_err(ctx(format!("flush {h}")))?;
     }
-    let end = all_sessions(&observer)?;
-    if end != before {
-        return Err(format!(
-            "after flushing ours: sessions {} (before {})",
-            list(&end),
-            list(&before)
-        ));
-    }
+    sessions_as_before(&observer, &before, "after flushing ours: sessions")?;
     Ok(format!(
         "3 sessions {} then {how} (TPM_PT_HR_LOADED_MIN {loaded_min}); nothing left over",
         list(&handles)
@@ -760,34 +685,12 @@ fn per_fd_object_slots() -> CheckResult {
             }
             Err(e) => e,
         };
-        let how = describe_error(&seen);
-        let got = match &seen {
-            Error::Tpm { rc, .. }
-                if rc.layer() == RcLayer::TPM
-                    && rc.base_code() == TpmRc::OBJECT_MEMORY
-                    && rc.is_session_exhaustion() =>
-            {
-                "TPM_RC_OBJECT_MEMORY"
-            }
-            Error::Transport(TransportError::Device { errno, .. }) if *errno == libc::ENOMEM => {
-                "ENOMEM"
-            }
-            _ => {
-                return Err(format!(
-                    "4th object: expected Error::Tpm TPM_RC_OBJECT_MEMORY or TransportError::Device ENOMEM, got {how}"
-                ))
-            }
-        };
-        let predicted = if transient_min == 3 {
-            "TPM_RC_OBJECT_MEMORY"
-        } else {
-            "ENOMEM"
-        };
-        if got != predicted {
-            return Err(format!(
-                "4th object: TPM_PT_HR_TRANSIENT_MIN {transient_min} predicts {predicted}, got {how}"
-            ));
-        }
+        let how = refused_fourth(
+            &seen,
+            "object",
+            (TpmRc::OBJECT_MEMORY, "TPM_RC_OBJECT_MEMORY"),
+            ("TPM_PT_HR_TRANSIENT_MIN", transient_min),
+        )?;
         let mut listed = handles_in(&tpm, HandleRange::Transient)?;
         listed.sort_unstable();
         if listed != sorted {
@@ -813,6 +716,45 @@ fn per_fd_object_slots() -> CheckResult {
         return Err(format!("transients left after flushing: {}", list(&left)));
     }
     Ok(format!("{detail}; all flushed"))
+}
+
+/// How a 4th session or object (`what`) on one open file was refused, spelled out: the TPM's
+/// `memory` error (code, name) when it has room for only 3 of them (`min`: the TPM_PT_HR_*_MIN
+/// property and its value), else ENOMEM from the RM. Err if it is neither, or not the one
+/// `min` predicts.
+fn refused_fourth(
+    seen: &Error,
+    what: &str,
+    memory: (TpmRc, &'static str),
+    min: (&str, u32),
+) -> Result<String, String> {
+    let how = describe_error(seen);
+    let got = match seen {
+        Error::Tpm { rc, .. }
+            if rc.layer() == RcLayer::TPM
+                && rc.base_code() == memory.0
+                && rc.is_session_exhaustion() =>
+        {
+            memory.1
+        }
+        Error::Transport(TransportError::Device { errno, .. }) if *errno == libc::ENOMEM => {
+            "ENOMEM"
+        }
+        _ => {
+            return Err(format!(
+                "4th {what}: expected Error::Tpm {} or TransportError::Device ENOMEM, got {how}",
+                memory.1
+            ))
+        }
+    };
+    let predicted = if min.1 == 3 { memory.1 } else { "ENOMEM" };
+    if got != predicted {
+        let (property, value) = min;
+        return Err(format!(
+            "4th {what}: {property} {value} predicts {predicted}, got {how}"
+        ));
+    }
+    Ok(how)
 }
 
 /// A session the client did not save is flushed when its file closes.
@@ -1053,10 +995,11 @@ const SBE_ROUNDS: usize = 4;
 /// GetRandom through the RM. The data and the NV auth value never travel in clear, the nonces
 /// roll on every command, and nothing is left behind.
 fn salted_bound_encrypted() -> CheckResult {
-    let frames: Frames = Arc::default();
+    // A copy of every frame, to prove what never travels in clear.
+    let frames = common::Frames::default();
     let transport = DeviceTransport::open(TPMRM).map_err(ctx(format!("open {TPMRM}")))?;
-    let tpm = Tpm::new(Box::new(Recording {
-        inner: transport,
+    let tpm = Tpm::new(Box::new(common::Recording {
+        inner: Box::new(transport),
         frames: frames.clone(),
     }));
     undefine_if_present(&tpm, SBE_NV_INDEX)?;
@@ -1107,14 +1050,14 @@ fn salted_bound_encrypted() -> CheckResult {
             let mut secrets = Vec::new();
             for round in 0..SBE_ROUNDS {
                 let data = random_bytes(SBE_NV_SIZE as usize)?;
-                nv_write(&tpm, &nv, &data, s.auth(&nv_auth))
+                common::nv_write(&tpm, &nv, &data, &mut [s.auth(&nv_auth)])
                     .map_err(ctx(format!("NV_Write round {round}")))?;
                 rolled(&s, "NV_Write")?;
                 if round == 0 {
                     // The first write sets TPMA_NV_WRITTEN, which changes the index's name.
                     nv = nv_entity(&tpm, SBE_NV_INDEX)?;
                 }
-                let back = nv_read(&tpm, &nv, SBE_NV_SIZE, s.auth(&nv_auth))
+                let back = common::nv_read(&tpm, &nv, SBE_NV_SIZE, &mut [s.auth(&nv_auth)])
                     .map_err(ctx(format!("NV_Read round {round}")))?;
                 rolled(&s, "NV_Read")?;
                 if back != data {
@@ -1150,7 +1093,7 @@ fn salted_bound_encrypted() -> CheckResult {
         for (i, secret) in secrets.iter().enumerate() {
             if frames
                 .iter()
-                .any(|(c, r)| contains(c, secret) || contains(r, secret))
+                .any(|(c, r)| common::contains(c, secret) || common::contains(r, secret))
             {
                 return Err(format!("secret #{i} travelled in clear"));
             }
@@ -1185,21 +1128,11 @@ const CROSS_FILE: &str = "/tmp/krm-cross-session.ctx";
 /// Runs this binary as one role of a multi-process check; returns its stdout, or why it
 /// failed (with its output).
 fn run_child(role: &str, file: &str) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(ctx("current_exe"))?;
-    let out = Command::new(exe)
-        .env(ROLE_VAR, role)
+    let out = role_command(role)?
         .env(ROLE_FILE_VAR, file)
         .output()
         .map_err(ctx(format!("spawn role {role}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    if !out.status.success() {
-        return Err(format!(
-            "role {role}: {} stdout: {stdout} stderr: {stderr}",
-            out.status
-        ));
-    }
-    Ok(stdout)
+    role_output(role, &out)
 }
 
 /// One process of a multi-process check: prints what it did and exits 0, or why not and 1.
@@ -1362,8 +1295,13 @@ fn unsaved_gone_after_close() -> CheckResult {
         SessionSlot::Password(&owner),
     )?;
     let outcome = (|| -> CheckResult {
-        nv_write(&observer, &nv, &[0x5a; 8], SessionSlot::Password(&nv_auth))
-            .map_err(ctx("NV_Write by password"))?;
+        common::nv_write(
+            &observer,
+            &nv,
+            &[0x5a; 8],
+            &mut [SessionSlot::Password(&nv_auth)],
+        )
+        .map_err(ctx("NV_Write by password"))?;
         let nv = nv_entity(&observer, UGC_NV_INDEX)?;
         let lockout_before = lockout_counter(&observer)?;
 
@@ -1371,7 +1309,7 @@ fn unsaved_gone_after_close() -> CheckResult {
         let mut session =
             Session::start(&a, &SessionOptions::hmac()).map_err(ctx("StartAuthSession"))?;
         let handle = session.handle();
-        let first = nv_read(&a, &nv, 8, session.auth(&nv_auth))
+        let first = common::nv_read(&a, &nv, 8, &mut [session.auth(&nv_auth)])
             .map_err(ctx("NV_Read with the session before the close"))?;
         if first != [0x5a; 8] {
             return Err("NV_Read before the close gave other bytes".into());
@@ -1386,7 +1324,7 @@ fn unsaved_gone_after_close() -> CheckResult {
 
         let b = open(TPMRM)?;
         let mut adopted = Session::adopt(&b, state);
-        let result = nv_read(&b, &nv, 8, adopted.auth(&nv_auth));
+        let result = common::nv_read(&b, &nv, 8, &mut [adopted.auth(&nv_auth)]);
         // No flush of a handle we know is gone.
         let _ = adopted.keep();
         let seen = match result {
@@ -1721,14 +1659,7 @@ fn many_sessions_one_file() -> CheckResult {
     }
     let detail = outcome?;
     flushed?;
-    let end = all_sessions(&observer)?;
-    if end != before {
-        return Err(format!(
-            "after flushing: sessions {} (before {})",
-            list(&end),
-            list(&before)
-        ));
-    }
+    sessions_as_before(&observer, &before, "after flushing: sessions")?;
     Ok(format!("{detail}; all flushed, nothing left"))
 }
 
@@ -1740,8 +1671,8 @@ fn role_command(role: &str) -> Result<Command, String> {
     Ok(command)
 }
 
-/// A role's verdict from its output: the last line, `FAILED: ...` or the role's detail.
-fn role_verdict(role: &str, out: &std::process::Output) -> Result<String, String> {
+/// What a role printed, if it succeeded; else why not, with its output.
+fn role_output(role: &str, out: &std::process::Output) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if !out.status.success() {
@@ -1750,6 +1681,12 @@ fn role_verdict(role: &str, out: &std::process::Output) -> Result<String, String
             out.status
         ));
     }
+    Ok(stdout)
+}
+
+/// A role's verdict from its output: the last line, `FAILED: ...` or the role's detail.
+fn role_verdict(role: &str, out: &std::process::Output) -> Result<String, String> {
+    let stdout = role_output(role, out)?;
     Ok(stdout.lines().last().unwrap_or("").to_string())
 }
 
@@ -1876,14 +1813,7 @@ fn exhaustion_processes() -> CheckResult {
             "{EXH_PROCESSES} x {EXH_SESSIONS} sessions never met exhaustion (no process waited)"
         ));
     }
-    let after = all_sessions(&observer)?;
-    if after != before {
-        return Err(format!(
-            "sessions left: {} (before {})",
-            list(&after),
-            list(&before)
-        ));
-    }
+    sessions_as_before(&observer, &before, "sessions left:")?;
     Ok(format!(
         "{EXH_PROCESSES} processes x {EXH_SESSIONS} sessions (TPM_PT_ACTIVE_SESSIONS_MAX {active_max}) all completed in {:.1} s; {waited} processes backed off ({waits} waits, {retries} all-or-none restarts); no session left",
         elapsed.as_secs_f64()
@@ -2172,17 +2102,7 @@ fn context_gap() -> CheckResult {
     for w in work {
         flushed = flushed.and(w.flush().map_err(ctx("flush a work session")));
     }
-    let detail = outcome?;
-    flushed?;
-    let after = all_sessions(&observer)?;
-    if after != before {
-        return Err(format!(
-            "sessions left: {} (before {})",
-            list(&after),
-            list(&before)
-        ));
-    }
-    Ok(detail)
+    verdict(outcome, flushed, &observer, &before)
 }
 
 /// Re-gap interval of the two-process variant's idle process. Its steward counts only its
@@ -2286,17 +2206,7 @@ fn context_gap_two_processes() -> CheckResult {
         ))
     })();
     let flushed = old.flush().map_err(ctx("flush the old session"));
-    let detail = outcome?;
-    flushed?;
-    let after = all_sessions(&observer)?;
-    if after != before {
-        return Err(format!(
-            "sessions left: {} (before {})",
-            list(&after),
-            list(&before)
-        ));
-    }
-    Ok(detail)
+    verdict(outcome, flushed, &observer, &before)
 }
 
 /// The failure the re-gap prevents, shown once: the same setup as [`context_gap`] with
@@ -2381,14 +2291,5 @@ fn context_gap_without_regap() -> CheckResult {
         let _ = old.keep();
     }
     drop(tpm);
-    let detail = outcome?;
-    let after = all_sessions(&observer)?;
-    if after != before {
-        return Err(format!(
-            "sessions left: {} (before {})",
-            list(&after),
-            list(&before)
-        ));
-    }
-    Ok(detail)
+    verdict(outcome, Ok(()), &observer, &before)
 }
