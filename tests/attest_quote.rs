@@ -232,17 +232,7 @@ impl Env {
 
     /// Runs a tpm2-tools command against this test's swtpm (never the default probe).
     fn tool(&self, args: &[&str]) -> Output {
-        let out = Command::new(args[0])
-            .args(&args[1..])
-            .env("TPM2TOOLS_TCTI", self.sim.tcti())
-            .output()
-            .expect("tpm2-tools must be installed (Debian package tpm2-tools)");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        tpm2_tool(&self.sim.tcti(), args)
     }
 
     /// tpm2-tools leave what they load in swtpm (no resource manager).

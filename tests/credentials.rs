@@ -15,7 +15,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use rsa::signature::Verifier;
@@ -336,19 +336,9 @@ impl Tools {
     /// so the tools never probe for another TPM.
     fn run(&self, args: &[&str], tcti: Option<&str>) -> Output {
         let tcti = tcti.map_or_else(|| self.sim.tcti(), str::to_string);
-        let out = Command::new(args[0])
-            .arg("--tcti")
-            .arg(&tcti)
-            .args(&args[1..])
-            .env("TPM2TOOLS_TCTI", self.sim.tcti())
-            .output()
-            .expect("tpm2-tools must be installed (Debian package tpm2-tools)");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let mut with_tcti = vec![args[0], "--tcti", &tcti];
+        with_tcti.extend_from_slice(&args[1..]);
+        tpm2_tool(&self.sim.tcti(), &with_tcti)
     }
 }
 
