@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::parse::Fields;
-use super::{read_bounded, write_atomic, FileError, MAGIC};
+use super::{read_bounded, read_header, write_atomic, write_header, FileError};
 use crate::wire::{
     EncryptedSecret, IdObject, Marshal, Writer, MAX_ENCRYPTED_SECRET, MAX_ID_OBJECT,
 };
@@ -30,8 +30,7 @@ impl CredentialFile {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = Writer::new(&mut out);
-        w.u32(MAGIC);
-        w.u32(CREDENTIAL_VERSION);
+        write_header(&mut w, CREDENTIAL_VERSION);
         self.id_object.marshal(&mut w);
         self.secret.marshal(&mut w);
         out
@@ -41,19 +40,7 @@ impl CredentialFile {
     /// capacity, nothing after them.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
         let mut f = Fields::new(bytes);
-        let magic = f.u32("magic")?;
-        if magic != MAGIC {
-            return Err(FileError::BadMagic { found: magic });
-        }
-        let version = f.u32("version")?;
-        if version != CREDENTIAL_VERSION {
-            return Err(FileError::BadVersion {
-                what: "credential file",
-                found: version,
-                expected: CREDENTIAL_VERSION,
-                hint: "",
-            });
-        }
+        read_header(&mut f, "credential file", CREDENTIAL_VERSION)?;
         let id_object = f.value("credential blob (TPM2B_ID_OBJECT)")?;
         let secret = f.value("encrypted seed (TPM2B_ENCRYPTED_SECRET)")?;
         f.finish("credential file")?;

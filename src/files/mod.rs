@@ -253,8 +253,7 @@ impl SavedContext {
     }
 
     fn marshal(&self, w: &mut Writer<'_>) {
-        w.u32(MAGIC);
-        w.u32(CONTEXT_VERSION);
+        write_header(w, CONTEXT_VERSION);
         w.u32(self.tpm.hierarchy.0);
         w.u32(self.tpm.saved_handle.0);
         w.u64(self.tpm.sequence);
@@ -297,7 +296,7 @@ impl SavedContext {
     }
 
     fn parse(f: &mut Fields<'_>) -> Result<Self, FileError> {
-        read_header(f)?;
+        read_header(f, "context file", CONTEXT_VERSION)?;
         let hierarchy = Handle(f.u32("hierarchy")?);
         let saved_handle = Handle(f.u32("savedHandle")?);
         let sequence = f.u64("sequence")?;
@@ -331,22 +330,37 @@ impl SavedContext {
     }
 }
 
-/// The context file header: magic and CONTEXT_VERSION.
-fn read_header(f: &mut Fields<'_>) -> Result<(), FileError> {
+/// Writes a tpm2-tools file header: the magic and the file kind's version.
+pub(crate) fn write_header(w: &mut Writer<'_>, version: u32) {
+    w.u32(MAGIC);
+    w.u32(version);
+}
+
+/// Reads a tpm2-tools file header: the magic, then `expected` version for a `what`; a file of
+/// another kind (its version is another of ours) gets an error that says what it is.
+pub(crate) fn read_header(
+    f: &mut Fields<'_>,
+    what: &'static str,
+    expected: u32,
+) -> Result<(), FileError> {
     let magic = f.u32("magic")?;
     if magic != MAGIC {
         return Err(FileError::BadMagic { found: magic });
     }
+    // tpm2-tools reads the version and never compares it; we do, so a file of another kind
+    // gets a clear error instead of a misparse.
     let version = f.u32("version")?;
-    if version != CONTEXT_VERSION {
+    if version != expected {
         return Err(FileError::BadVersion {
-            what: "context file",
+            what,
             found: version,
-            expected: CONTEXT_VERSION,
-            hint: if version == SESSION_VERSION {
-                " - this looks like a session file"
-            } else {
-                ""
+            expected,
+            hint: match (expected, version) {
+                (SESSION_VERSION, CONTEXT_VERSION) => {
+                    " - this is an object context file, not a session"
+                }
+                (_, SESSION_VERSION) => " - this looks like a session file",
+                _ => "",
             },
         });
     }
@@ -369,8 +383,7 @@ impl SessionFile {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = Writer::new(&mut out);
-        w.u32(MAGIC);
-        w.u32(SESSION_VERSION);
+        write_header(&mut w, SESSION_VERSION);
         w.u8(self.session_type.0);
         w.u16(self.auth_hash.0);
         self.context.marshal(&mut w);
@@ -380,25 +393,7 @@ impl SessionFile {
     /// Parses a session file, refusing one whose header disagrees with its saved session.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileError> {
         let mut f = Fields::new(bytes);
-        let magic = f.u32("magic")?;
-        if magic != MAGIC {
-            return Err(FileError::BadMagic { found: magic });
-        }
-        // tpm2-tools reads this version and never compares it; we do, so a context file
-        // passed as a session file gets a clear error instead of a misparse.
-        let version = f.u32("version")?;
-        if version != SESSION_VERSION {
-            return Err(FileError::BadVersion {
-                what: "session file",
-                found: version,
-                expected: SESSION_VERSION,
-                hint: if version == CONTEXT_VERSION {
-                    " - this is an object context file, not a session"
-                } else {
-                    ""
-                },
-            });
-        }
+        read_header(&mut f, "session file", SESSION_VERSION)?;
         let session_type = esys::parse_session_type(f.u8("session type")?)?;
         let auth_hash = esys::parse_auth_hash(f.u16("session auth hash")?)?;
         let context = SavedContext::parse(&mut f)?;
