@@ -683,7 +683,7 @@ fn keys_flush_on_drop_and_persistent_keys_stay() {
         Err(KeyError::UnexpectedKey { .. })
     ));
     let reopened = PersistentKey::open(&tpm, at, &name).expect("the persistent key");
-    let salt = reopened.object().salt_key();
+    let salt = reopened.salt_key();
     assert!(salt.is_err(), "a signing key cannot take a salt");
     reopened
         .evict(&mut [SessionSlot::Password(&e)])

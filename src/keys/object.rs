@@ -171,21 +171,6 @@ impl Key {
         }
     }
 
-    /// The key's transient handle and its name (the hash of its public area).
-    pub fn entity(&self) -> &Entity {
-        self.object.entity()
-    }
-
-    /// The key's public area, as the TPM returned it.
-    pub fn public(&self) -> &Public {
-        self.object.public()
-    }
-
-    /// The key as a [`LoadedObject`] (e.g. to salt a session with it).
-    pub fn object(&self) -> &LoadedObject {
-        &self.object
-    }
-
     /// TPM2_EvictControl: makes the key persistent at `persistent_handle` (0x81xxxxxx; the
     /// owner range is 0x81000000-0x817FFFFF), authorized by `owner_auth` (one slot for
     /// TPM_RH_OWNER). The transient copy is flushed, on success or failure alike, and the
@@ -218,13 +203,23 @@ impl Key {
     }
 }
 
+/// The key is a loaded object (its handle, its name computed from its public area, its public
+/// area), which it owns.
+impl core::ops::Deref for Key {
+    type Target = LoadedObject;
+
+    fn deref(&self) -> &LoadedObject {
+        &self.object
+    }
+}
+
 impl TpmObject for Key {
     fn entity(&self) -> &Entity {
-        Key::entity(self)
+        self.object.entity()
     }
 
     fn public(&self) -> &Public {
-        Key::public(self)
+        self.object.public()
     }
 }
 
@@ -264,21 +259,6 @@ impl PersistentKey {
         })
     }
 
-    /// The key's persistent handle and name.
-    pub fn entity(&self) -> &Entity {
-        self.object.entity()
-    }
-
-    /// The key's public area.
-    pub fn public(&self) -> &Public {
-        self.object.public()
-    }
-
-    /// The key as a [`LoadedObject`].
-    pub fn object(&self) -> &LoadedObject {
-        &self.object
-    }
-
     /// TPM2_EvictControl: removes the key from the TPM, authorized by `owner_auth` (one slot
     /// for TPM_RH_OWNER). On failure the key stays in the TPM; [`PersistentKey::open`] finds it
     /// again.
@@ -300,13 +280,23 @@ impl PersistentKey {
     }
 }
 
+/// The key is a loaded object (its handle, its name computed from its public area, its public
+/// area), which it owns.
+impl core::ops::Deref for PersistentKey {
+    type Target = LoadedObject;
+
+    fn deref(&self) -> &LoadedObject {
+        &self.object
+    }
+}
+
 impl TpmObject for PersistentKey {
     fn entity(&self) -> &Entity {
-        PersistentKey::entity(self)
+        self.object.entity()
     }
 
     fn public(&self) -> &Public {
-        PersistentKey::public(self)
+        self.object.public()
     }
 }
 
