@@ -1,0 +1,506 @@
+//! Command audit, two-phase ECC, and hierarchy / PCR / platform administration against swtpm,
+//! checked by what they mean: a command audit digest the host recomputes from the frames, ECC
+//! values the host recomputes with p256, hierarchies that refuse and accept CreatePrimary,
+//! seeds whose change changes the keys, and the TPM's documented answers where swtpm does not
+//! implement a feature.
+
+mod command_fixtures;
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use command_fixtures::*;
+use common::*;
+use p256::elliptic_curve::point::DecompressPoint;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::elliptic_curve::subtle::Choice;
+use tpm2_wire::attest::convert::verify_message;
+use tpm2_wire::client::{Session, SessionOptions};
+use tpm2_wire::command::{
+    Commit, EcEphemeral, EccParameters, Entity, FlushContext, GetCapability, GetCommandAuditDigest,
+    GetRandom, LoadExternal, ReadPublic, SetCommandCodeAuditStatus, ZGen2Phase,
+};
+use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::wire::{
+    AlgId, Attestation, Attested, Auth, Capability, CapabilityData, CommandCode, CommandCodeList,
+    Data, EccCurve, EccParameter, EccPoint, EccScheme, Handle, ObjectAttributes, OptionalSensitive,
+    Public, PublicKey, SeedValue, Sensitive, SensitiveComposite, SensitiveData, SigScheme,
+    Tpm2bEccPoint, Tpm2bPublic, TpmRc, Unmarshal,
+};
+use tpm2_wire::Tpm;
+
+/// The host's digest with the audit hash.
+fn audit_hash(alg: AlgId, parts: &[&[u8]]) -> Vec<u8> {
+    host_hash(alg, &parts.concat())
+}
+
+/// The parameter areas of one recorded exchange: the command's after its handles (and
+/// authorization area), the response's (without its authorization area).
+fn parameter_areas(command: &[u8], response: &[u8], handles: usize) -> (Vec<u8>, Vec<u8>) {
+    let sessions = command[..2] == [0x80, 0x02];
+    let mut at = 10 + 4 * handles;
+    if sessions {
+        let auth_size = u32::from_be_bytes(command[at..at + 4].try_into().unwrap()) as usize;
+        at += 4 + auth_size;
+    }
+    let cp = command[at..].to_vec();
+    let rp = if sessions {
+        let size = u32::from_be_bytes(response[10..14].try_into().unwrap()) as usize;
+        response[14..14 + size].to_vec()
+    } else {
+        response[10..].to_vec()
+    };
+    (cp, rp)
+}
+
+/// One audited command as the TPM hashes it: cpHash = H(cc ‖ names ‖ parameters),
+/// rpHash = H(TPM_RC_SUCCESS ‖ cc ‖ parameters), and the digest becomes H(old ‖ cpHash ‖ rpHash).
+fn extend_audit(alg: AlgId, digest: &mut Vec<u8>, frame: &(Vec<u8>, Vec<u8>), names: &[&[u8]]) {
+    let cc = &frame.0[6..10];
+    let (cp_params, rp_params) = parameter_areas(&frame.0, &frame.1, names.len());
+    let cp = audit_hash(alg, &[&[cc], names, &[&cp_params]].concat());
+    let rp = audit_hash(alg, &[&[0u8; 4][..], cc, &rp_params]);
+    *digest = audit_hash(alg, &[digest, &cp, &rp]);
+}
+
+fn audit_list(tpm: &Tpm) -> Vec<CommandCode> {
+    let rsp = tpm
+        .run(&GetCapability {
+            capability: Capability::AUDIT_COMMANDS,
+            property: 0,
+            property_count: 256,
+        })
+        .expect("GetCapability(AUDIT_COMMANDS)");
+    match rsp.capability_data {
+        CapabilityData::AuditCommands(list) => list.iter().copied().collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn set_audit(
+    tpm: &Tpm,
+    alg: AlgId,
+    set: &[CommandCode],
+    clear: &[CommandCode],
+) -> tpm2_wire::Result<()> {
+    let owner = Auth::empty();
+    tpm.execute(
+        &SetCommandCodeAuditStatus {
+            auth: Entity::owner(),
+            audit_alg: alg,
+            set_list: CommandCodeList::new(set.to_vec()).unwrap(),
+            clear_list: CommandCodeList::new(clear.to_vec()).unwrap(),
+        },
+        &mut [SessionSlot::Password(&owner)],
+    )
+    .map(drop)
+}
+
+#[test]
+fn the_command_audit_digest_is_the_hosts_chain_over_the_audited_commands() {
+    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
+    let rec = frames.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let mut salted = salted_session(&tpm);
+    let mut privacy = Session::start(&tpm, &SessionOptions::hmac()).expect("HMAC session");
+    let empty = Auth::empty();
+    let (signer, signer_public) = primary(&tpm, &ecc_sign_template(false, &[]), &empty, b"");
+
+    let get_digest = |salted: &mut Session, privacy: &mut Session, nonce: &[u8]| {
+        let rsp = tpm
+            .execute(
+                &GetCommandAuditDigest {
+                    privacy_handle: Entity::endorsement(),
+                    sign_handle: signer.clone(),
+                    qualifying_data: Data::new(nonce).unwrap(),
+                    in_scheme: SigScheme::Null,
+                },
+                // Two authorizations, each with its own session; the salted one encrypts.
+                &mut [privacy.auth(&empty), salted.auth(&empty)],
+            )
+            .expect("GetCommandAuditDigest");
+        verify_message(&signer_public, rsp.audit_info.as_bytes(), &rsp.signature)
+            .expect("signed by the key");
+        let attest = Attestation::from_bytes(rsp.audit_info.as_bytes()).expect("a TPMS_ATTEST");
+        assert!(attest.is_tpm_generated());
+        assert_eq!(attest.extra_data.as_bytes(), nonce);
+        match attest.attested {
+            Attested::CommandAudit(info) => info,
+            other => panic!("{other:?}"),
+        }
+    };
+
+    // Whatever hash the TPM audits with, switch to the other one: that clears the digest.
+    let before = get_digest(&mut salted, &mut privacy, b"first");
+    let alg = if before.digest_alg == AlgId::SHA256 {
+        AlgId::SHA384
+    } else {
+        AlgId::SHA256
+    };
+    // The TPM does not change the hash and the list at once.
+    assert_tpm_error(
+        set_audit(&tpm, alg, &[CommandCode::GET_RANDOM], &[]),
+        tpm2_wire::wire::TpmRc::VALUE,
+    );
+    set_audit(&tpm, alg, &[], &[]).expect("change the audit hash");
+
+    frames.lock().unwrap().clear();
+    let audited = [CommandCode::GET_RANDOM, CommandCode::READ_PUBLIC];
+    set_audit(&tpm, AlgId::NULL, &audited, &[]).expect("audit GetRandom and ReadPublic");
+    tpm.run(&GetRandom {
+        bytes_requested: 20,
+    })
+    .unwrap();
+    let read = tpm
+        .run(&ReadPublic {
+            object_handle: signer.clone(),
+        })
+        .unwrap();
+    assert_eq!(read.name, signer.name);
+    tpm.run(&GetRandom { bytes_requested: 7 }).unwrap();
+    let recorded = frames.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 4);
+
+    let info = get_digest(&mut salted, &mut privacy, b"second");
+    assert_eq!(info.digest_alg, alg);
+    assert_eq!(
+        info.audit_counter,
+        before.audit_counter + 1,
+        "a new digest was started"
+    );
+    // SetCommandCodeAuditStatus is always audited, then the commands it added.
+    let size = alg.digest_size().unwrap();
+    let mut host = vec![0u8; size];
+    let owner = Handle::RH_OWNER.0.to_be_bytes();
+    extend_audit(alg, &mut host, &recorded[0], &[&owner]);
+    extend_audit(alg, &mut host, &recorded[1], &[]);
+    extend_audit(alg, &mut host, &recorded[2], &[signer.name.as_bytes()]);
+    extend_audit(alg, &mut host, &recorded[3], &[]);
+    assert_eq!(info.audit_digest.as_bytes(), host, "the host's audit chain");
+
+    // commandDigest: the hash of the audit list, in the order GetCapability gives it.
+    let list = audit_list(&tpm);
+    for cc in audited
+        .iter()
+        .chain([&CommandCode::SET_COMMAND_CODE_AUDIT_STATUS])
+    {
+        assert!(list.contains(cc), "{cc} in {list:?}");
+    }
+    let bytes: Vec<u8> = list.iter().flat_map(|cc| cc.0.to_be_bytes()).collect();
+    assert_eq!(info.command_digest.as_bytes(), host_hash(alg, &bytes));
+
+    // Reading the digest cleared it; removing the commands stops their audit: only the
+    // SetCommandCodeAuditStatus that removed them is in the next digest.
+    frames.lock().unwrap().clear();
+    set_audit(&tpm, AlgId::NULL, &[], &audited).expect("stop auditing");
+    tpm.run(&GetRandom {
+        bytes_requested: 20,
+    })
+    .unwrap();
+    let recorded = frames.lock().unwrap().clone();
+    assert!(!audit_list(&tpm).contains(&CommandCode::GET_RANDOM));
+    let info2 = get_digest(&mut salted, &mut privacy, b"third");
+    let mut host = vec![0u8; size];
+    extend_audit(alg, &mut host, &recorded[0], &[&owner]);
+    assert_eq!(info2.audit_digest.as_bytes(), host);
+    assert_eq!(info2.audit_counter, info.audit_counter + 1);
+}
+
+// ---- ECC ----
+
+/// A P-256 scalar the host knows, with its public point.
+fn host_key() -> (p256::SecretKey, p256::AffinePoint) {
+    loop {
+        let bytes = random_bytes(32);
+        if let Ok(sk) = p256::SecretKey::from_bytes(bytes.as_slice().into()) {
+            let q = *sk.public_key().as_affine();
+            return (sk, q);
+        }
+    }
+}
+
+fn tpm_point(p: &p256::AffinePoint) -> Tpm2bEccPoint {
+    let e = p.to_encoded_point(false);
+    Tpm2bEccPoint(EccPoint {
+        x: EccParameter::new(e.x().unwrap()).unwrap(),
+        y: EccParameter::new(e.y().unwrap()).unwrap(),
+    })
+}
+
+/// The TPM's point on the host; it must be on the curve.
+fn host_point(p: &Tpm2bEccPoint) -> p256::AffinePoint {
+    let e = p256::EncodedPoint::from_affine_coordinates(
+        p.0.x.as_bytes().into(),
+        p.0.y.as_bytes().into(),
+        false,
+    );
+    *p256::PublicKey::from_sec1_bytes(e.as_bytes())
+        .expect("a point on P-256")
+        .as_affine()
+}
+
+fn mul(p: &p256::AffinePoint, k: &p256::SecretKey) -> p256::AffinePoint {
+    (p256::ProjectivePoint::from(*p) * *k.to_nonzero_scalar()).to_affine()
+}
+
+/// Loads a P-256 key whose private scalar the host knows (TPM2_LoadExternal, null hierarchy),
+/// as an ECDAA signing key (for Commit) or an ECDH key (for ZGen_2Phase).
+fn external_key(tpm: &Tpm, sign: bool) -> (Entity, p256::SecretKey, p256::AffinePoint) {
+    let (sk, q) = host_key();
+    let (attribute, scheme) = if sign {
+        (
+            ObjectAttributes::SIGN_ENCRYPT,
+            EccScheme::EcDaa {
+                hash: AlgId::SHA256,
+                count: 0,
+            },
+        )
+    } else {
+        (ObjectAttributes::DECRYPT, EccScheme::Null)
+    };
+    let public = Public {
+        name_alg: AlgId::SHA256,
+        object_attributes: ObjectAttributes::USER_WITH_AUTH | ObjectAttributes::NO_DA | attribute,
+        auth_policy: Default::default(),
+        key: PublicKey::Ecc {
+            parameters: tpm2_wire::wire::EccParms {
+                symmetric: tpm2_wire::wire::SymDefObject::Null,
+                scheme,
+                curve: EccCurve::NIST_P256,
+                kdf: tpm2_wire::wire::KdfScheme::Null,
+            },
+            unique: tpm_point(&q).0,
+        },
+    };
+    let sensitive = Sensitive {
+        auth_value: Auth::empty(),
+        seed_value: SeedValue::empty(),
+        sensitive: SensitiveComposite::Ecc(
+            tpm2_wire::wire::EccPrivateKey::new(&sk.to_bytes()).unwrap(),
+        ),
+    };
+    let rsp = tpm
+        .run(&LoadExternal {
+            in_private: OptionalSensitive(Some(sensitive)),
+            in_public: Tpm2bPublic(public),
+            hierarchy: Handle::RH_NULL,
+        })
+        .expect("LoadExternal");
+    (Entity::new(rsp.object_handle, rsp.name), sk, q)
+}
+
+fn x_of(p: &p256::AffinePoint) -> Vec<u8> {
+    p.to_encoded_point(false).x().unwrap().to_vec()
+}
+
+fn y_of(p: &p256::AffinePoint) -> Vec<u8> {
+    p.to_encoded_point(false).y().unwrap().to_vec()
+}
+
+#[test]
+fn ecc_parameters_of_p256_are_the_standard_ones() {
+    let (_sim, tpm) = swtpm();
+    let d = tpm
+        .run(&EccParameters {
+            curve_id: EccCurve::NIST_P256,
+        })
+        .expect("ECC_Parameters")
+        .parameters;
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    // SEC 2 / FIPS 186-4, curve P-256.
+    assert_eq!(d.curve_id, EccCurve::NIST_P256);
+    assert_eq!(d.key_size, 256);
+    let p = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+    assert_eq!(d.p.as_bytes(), hex(p));
+    let a = "ffffffff00000001000000000000000000000000fffffffffffffffffffffffc";
+    assert_eq!(d.a.as_bytes(), hex(a));
+    let b = "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b";
+    assert_eq!(d.b.as_bytes(), hex(b));
+    let gx = "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296";
+    assert_eq!(d.g_x.as_bytes(), hex(gx));
+    let gy = "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+    assert_eq!(d.g_y.as_bytes(), hex(gy));
+    let n = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+    assert_eq!(d.n.as_bytes(), hex(n));
+    // The cofactor is 1 (written as 1, or as an empty buffer meaning 1).
+    assert!(matches!(d.h.as_bytes(), [] | [1]), "{:?}", d.h);
+    // A curve the TPM does not have.
+    assert_tpm_error(
+        tpm.run(&EccParameters {
+            curve_id: EccCurve(0x7777),
+        }),
+        TpmRc::CURVE,
+    );
+}
+
+#[test]
+fn zgen_2phase_gives_the_hosts_shared_points_once_per_ephemeral_key() {
+    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
+    let rec = frames.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let mut salted = salted_session(&tpm);
+    // The TPM's static key; its scalar stays unused so that Z1 is checked from B's side.
+    let (key_a, _, qs_a) = external_key(&tpm, false);
+    let (ds_b, qs_b) = host_key();
+    let (de_b, qe_b) = host_key();
+
+    frames.lock().unwrap().clear();
+    let eph = tpm
+        .execute(
+            &EcEphemeral {
+                curve_id: EccCurve::NIST_P256,
+            },
+            &mut [salted.extra()],
+        )
+        .expect("EC_Ephemeral");
+    let qe_a = host_point(&eph.q);
+    // Q went back encrypted.
+    assert!(!contains(
+        &frames.lock().unwrap()[0].1,
+        eph.q.0.x.as_bytes()
+    ));
+
+    let empty = Auth::empty();
+    frames.lock().unwrap().clear();
+    let z = tpm
+        .execute(
+            &ZGen2Phase {
+                key_a: key_a.clone(),
+                in_qs_b: tpm_point(&qs_b),
+                in_qe_b: tpm_point(&qe_b),
+                in_scheme: AlgId::ECDH,
+                counter: eph.counter,
+            },
+            &mut [salted.auth(&empty)],
+        )
+        .expect("ZGen_2Phase");
+    // Z1 = [dsA]QsB = [dsB]QsA; Z2 = [deA]QeB = [deB]QeA.
+    let z1 = mul(&qs_a, &ds_b);
+    let z2 = mul(&qe_a, &de_b);
+    assert_eq!(z.out_z1.x.as_bytes(), x_of(&z1));
+    assert_eq!(z.out_z1.y.as_bytes(), y_of(&z1));
+    assert_eq!(z.out_z2.x.as_bytes(), x_of(&z2));
+    assert_eq!(z.out_z2.y.as_bytes(), y_of(&z2));
+    let (command, response) = frames.lock().unwrap()[0].clone();
+    assert!(!contains(&command, &x_of(&qs_b)), "QsB went in encrypted");
+    assert!(!contains(&response, &x_of(&z1)), "Z1 came back encrypted");
+
+    // The ephemeral key is used up.
+    assert_tpm_error(
+        tpm.execute(
+            &ZGen2Phase {
+                key_a: key_a.clone(),
+                in_qs_b: tpm_point(&qs_b),
+                in_qe_b: tpm_point(&qe_b),
+                in_scheme: AlgId::ECDH,
+                counter: eph.counter,
+            },
+            &mut [SessionSlot::Password(&empty)],
+        ),
+        TpmRc::VALUE,
+    );
+    // A point off the curve is refused.
+    let mut off = tpm_point(&qs_b);
+    off.0.y = EccParameter::new(&[0x11; 32]).unwrap();
+    let eph = tpm
+        .run(&EcEphemeral {
+            curve_id: EccCurve::NIST_P256,
+        })
+        .unwrap();
+    assert_tpm_error(
+        tpm.execute(
+            &ZGen2Phase {
+                key_a: key_a.clone(),
+                in_qs_b: off,
+                in_qe_b: tpm_point(&qe_b),
+                in_scheme: AlgId::ECDH,
+                counter: eph.counter,
+            },
+            &mut [SessionSlot::Password(&empty)],
+        ),
+        TpmRc::ECC_POINT,
+    );
+    tpm.run(&FlushContext {
+        flush_handle: key_a.handle,
+    })
+    .unwrap();
+}
+
+/// s2 whose hash is the x coordinate of a P-256 point, and that point's y (TPM2_Commit
+/// hashes s2 to x2 and takes y2 from the caller).
+fn point_from_s2() -> (Vec<u8>, p256::AffinePoint) {
+    loop {
+        let s2 = random_bytes(16);
+        let x = host_hash(AlgId::SHA256, &s2);
+        let p = p256::AffinePoint::decompress(x.as_slice().into(), Choice::from(0));
+        if let Some(p) = Option::<p256::AffinePoint>::from(p) {
+            return (s2, p);
+        }
+    }
+}
+
+#[test]
+fn commit_gives_k_for_the_keys_scalar_and_one_r_for_e_and_l() {
+    let (_sim, tpm) = swtpm();
+    let mut salted = salted_session(&tpm);
+    let (key, d, q) = external_key(&tpm, true);
+    let empty = Auth::empty();
+    let (s2, p2) = point_from_s2();
+
+    // P1 = P2, so E = [r]P1 and L = [r]P2 are the same point; K = [d]P2.
+    let c = tpm
+        .execute(
+            &Commit {
+                sign_handle: key.clone(),
+                p1: tpm_point(&p2),
+                s2: SensitiveData::new(&s2).unwrap(),
+                y2: EccParameter::new(&y_of(&p2)).unwrap(),
+            },
+            &mut [salted.auth(&empty)],
+        )
+        .expect("Commit");
+    assert_eq!(host_point(&c.k), mul(&p2, &d), "K = [d]P2");
+    assert_eq!(host_point(&c.e), host_point(&c.l), "E = L = [r]P2");
+    assert_ne!(host_point(&c.e), q);
+
+    // Without P1 or s2: only E = [r]G, and each commit has a new counter and r.
+    let bare = |tpm: &Tpm| {
+        tpm.execute(
+            &Commit {
+                sign_handle: key.clone(),
+                p1: Tpm2bEccPoint::default(),
+                s2: SensitiveData::empty(),
+                y2: EccParameter::empty(),
+            },
+            &mut [SessionSlot::Password(&empty)],
+        )
+        .expect("Commit without points")
+    };
+    let c1 = bare(&tpm);
+    let c2 = bare(&tpm);
+    assert!(c1.k.0.x.is_empty() && c1.l.0.x.is_empty());
+    host_point(&c1.e);
+    assert_ne!(c1.counter, c2.counter);
+    assert_ne!(c1.e, c2.e);
+
+    // s2 whose hash with y2 is not a point.
+    let mut y = y_of(&p2);
+    y[31] ^= 1;
+    assert_tpm_error(
+        tpm.execute(
+            &Commit {
+                sign_handle: key.clone(),
+                p1: Tpm2bEccPoint::default(),
+                s2: SensitiveData::new(&s2).unwrap(),
+                y2: EccParameter::new(&y).unwrap(),
+            },
+            &mut [SessionSlot::Password(&empty)],
+        ),
+        TpmRc::ECC_POINT,
+    );
+}
