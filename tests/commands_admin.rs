@@ -17,15 +17,18 @@ use p256::elliptic_curve::subtle::Choice;
 use tpm2_wire::attest::convert::verify_message;
 use tpm2_wire::client::{Session, SessionOptions};
 use tpm2_wire::command::{
-    Commit, EcEphemeral, EccParameters, Entity, FlushContext, GetCapability, GetCommandAuditDigest,
-    GetRandom, LoadExternal, ReadPublic, SetCommandCodeAuditStatus, ZGen2Phase,
+    ChangeEps, ChangePps, Clear, ClearControl, Commit, CreatePrimary, EcEphemeral, EccParameters,
+    Entity, FlushContext, GetCapability, GetCommandAuditDigest, GetRandom, HierarchyControl,
+    LoadExternal, PcrAllocate, PcrSetAuthPolicy, PcrSetAuthValue, PpCommands, ReadPublic,
+    SetAlgorithmSet, SetCommandCodeAuditStatus, SetPrimaryPolicy, ZGen2Phase,
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
     AlgId, Attestation, Attested, Auth, Capability, CapabilityData, CommandCode, CommandCodeList,
-    Data, EccCurve, EccParameter, EccPoint, EccScheme, Handle, ObjectAttributes, OptionalSensitive,
-    Public, PublicKey, SeedValue, Sensitive, SensitiveComposite, SensitiveData, SigScheme,
-    Tpm2bEccPoint, Tpm2bPublic, TpmRc, Unmarshal,
+    Data, Digest, EccCurve, EccParameter, EccPoint, EccScheme, Handle, Name, ObjectAttributes,
+    OptionalSensitive, PcrSelection, PcrSelectionList, Public, PublicKey, SeedValue, Sensitive,
+    SensitiveComposite, SensitiveData, SigScheme, Tpm2bEccPoint, Tpm2bPublic, Tpm2bSensitiveCreate,
+    TpmRc, Unmarshal,
 };
 use tpm2_wire::Tpm;
 
@@ -503,4 +506,388 @@ fn commit_gives_k_for_the_keys_scalar_and_one_r_for_e_and_l() {
         ),
         TpmRc::ECC_POINT,
     );
+}
+
+// ---- Hierarchies, seeds, PCRs and the platform ----
+
+/// TPM2_CreatePrimary of an ECC storage key under `hierarchy`, authorized by `slot`; its name
+/// if the TPM made it (the key is flushed again).
+fn primary_under(tpm: &Tpm, hierarchy: Entity, slot: SessionSlot<'_>) -> tpm2_wire::Result<Name> {
+    let rsp = tpm.execute(
+        &CreatePrimary {
+            primary_handle: hierarchy,
+            in_sensitive: Tpm2bSensitiveCreate::default(),
+            in_public: Tpm2bPublic(Public::ecc_p256_storage_parent()),
+            outside_info: Data::empty(),
+            creation_pcr: PcrSelectionList::default(),
+        },
+        &mut [slot],
+    )?;
+    tpm.run(&FlushContext {
+        flush_handle: rsp.object_handle,
+    })
+    .expect("flush the primary");
+    Ok(rsp.name)
+}
+
+fn with_password<C: tpm2_wire::command::Command>(
+    tpm: &Tpm,
+    cmd: &C,
+) -> tpm2_wire::Result<C::Response> {
+    let empty = Auth::empty();
+    tpm.execute(cmd, &mut [SessionSlot::Password(&empty)])
+}
+
+fn hierarchy_control(tpm: &Tpm, by: Entity, which: Handle, state: bool) -> tpm2_wire::Result<()> {
+    with_password(
+        tpm,
+        &HierarchyControl {
+            auth_handle: by,
+            enable: which,
+            state,
+        },
+    )
+    .map(drop)
+}
+
+#[test]
+fn a_disabled_hierarchy_refuses_create_primary_until_the_platform_enables_it() {
+    let (_sim, tpm) = swtpm();
+    let empty = Auth::empty();
+    let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    for (entity, handle) in [
+        (Entity::owner(), Handle::RH_OWNER),
+        (Entity::endorsement(), Handle::RH_ENDORSEMENT),
+    ] {
+        let name = primary_under(&tpm, entity.clone(), SessionSlot::Password(&empty))
+            .expect("CreatePrimary while enabled");
+        // The platform disables it, under an HMAC session.
+        tpm.execute(
+            &HierarchyControl {
+                auth_handle: Entity::platform(),
+                enable: handle,
+                state: false,
+            },
+            &mut [h.auth(&empty)],
+        )
+        .expect("HierarchyControl(platform, disable)");
+        assert_tpm_error(
+            primary_under(&tpm, entity.clone(), SessionSlot::Password(&empty)),
+            TpmRc::HIERARCHY,
+        );
+        // A disabled hierarchy cannot authorize anything, not even its own re-enabling.
+        assert_tpm_error(
+            hierarchy_control(&tpm, entity.clone(), handle, true),
+            TpmRc::HIERARCHY,
+        );
+        hierarchy_control(&tpm, Entity::platform(), handle, true).expect("platform re-enables");
+        assert_eq!(
+            primary_under(&tpm, entity.clone(), SessionSlot::Password(&empty)).unwrap(),
+            name,
+            "the same seed makes the same primary"
+        );
+        // A hierarchy may disable itself.
+        hierarchy_control(&tpm, entity.clone(), handle, false).expect("disable itself");
+        assert_tpm_error(
+            primary_under(&tpm, entity.clone(), SessionSlot::Password(&empty)),
+            TpmRc::HIERARCHY,
+        );
+        hierarchy_control(&tpm, Entity::platform(), handle, true).unwrap();
+    }
+    // The owner may not disable the endorsement hierarchy.
+    assert!(hierarchy_control(&tpm, Entity::owner(), Handle::RH_ENDORSEMENT, false).is_err());
+    primary_under(&tpm, Entity::endorsement(), SessionSlot::Password(&empty))
+        .expect("endorsement still enabled");
+}
+
+#[test]
+fn clear_control_disables_clear_and_only_the_platform_allows_it_again() {
+    let (_sim, tpm) = swtpm();
+    let clear = |tpm: &Tpm| {
+        with_password(
+            tpm,
+            &Clear {
+                auth_handle: Entity::lockout(),
+            },
+        )
+    };
+    let control = |tpm: &Tpm, by: Entity, disable: bool| {
+        with_password(tpm, &ClearControl { auth: by, disable })
+    };
+    control(&tpm, Entity::lockout(), true).expect("lockout disables Clear");
+    assert_tpm_error(clear(&tpm), TpmRc::DISABLED);
+    // Part 3: lockout may only set disableClear.
+    assert_tpm_error(control(&tpm, Entity::lockout(), false), TpmRc::AUTH_FAIL);
+    assert_tpm_error(clear(&tpm), TpmRc::DISABLED);
+    control(&tpm, Entity::platform(), false).expect("the platform allows Clear again");
+    clear(&tpm).expect("Clear");
+    // Neither refusal counted as a failed authorization.
+    assert_eq!(lockout_counter(&tpm), 0);
+    control(&tpm, Entity::platform(), true).expect("the platform disables Clear");
+    assert_tpm_error(clear(&tpm), TpmRc::DISABLED);
+}
+
+#[test]
+fn a_hierarchy_policy_set_with_set_primary_policy_authorizes_it() {
+    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
+    let rec = frames.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let mut salted = salted_session(&tpm);
+    let empty = Auth::empty();
+    let policy = policy_command_code_digest(CommandCode::CREATE_PRIMARY);
+    let with_policy = |tpm: &Tpm, code: CommandCode| {
+        let mut s = Session::start(tpm, &SessionOptions::policy()).unwrap();
+        s.policy_command_code(code).unwrap();
+        let r = primary_under(tpm, Entity::owner(), s.auth(&empty));
+        s.flush().unwrap();
+        r
+    };
+    // No policy yet: a policy session cannot authorize the owner.
+    assert!(with_policy(&tpm, CommandCode::CREATE_PRIMARY).is_err());
+
+    frames.lock().unwrap().clear();
+    tpm.execute(
+        &SetPrimaryPolicy {
+            auth_handle: Entity::owner(),
+            auth_policy: Digest::new(&policy).unwrap(),
+            hash_alg: AlgId::SHA256,
+        },
+        &mut [salted.auth(&empty)],
+    )
+    .expect("SetPrimaryPolicy");
+    assert!(
+        !contains(&frames.lock().unwrap()[0].0, &policy),
+        "the policy went in encrypted"
+    );
+    let by_policy = with_policy(&tpm, CommandCode::CREATE_PRIMARY).expect("the policy authorizes");
+    let by_password = primary_under(&tpm, Entity::owner(), SessionSlot::Password(&empty)).unwrap();
+    assert_eq!(by_policy, by_password);
+    // Another policy does not.
+    assert_tpm_error(with_policy(&tpm, CommandCode::CREATE), TpmRc::POLICY_FAIL);
+    // A digest of the wrong size for the hash is refused.
+    assert_tpm_error(
+        with_password(
+            &tpm,
+            &SetPrimaryPolicy {
+                auth_handle: Entity::owner(),
+                auth_policy: Digest::new(&policy[..20]).unwrap(),
+                hash_alg: AlgId::SHA256,
+            },
+        ),
+        TpmRc::SIZE,
+    );
+    // Removed again: the policy session no longer authorizes.
+    with_password(
+        &tpm,
+        &SetPrimaryPolicy {
+            auth_handle: Entity::owner(),
+            auth_policy: Digest::empty(),
+            hash_alg: AlgId::NULL,
+        },
+    )
+    .expect("remove the policy");
+    assert!(with_policy(&tpm, CommandCode::CREATE_PRIMARY).is_err());
+}
+
+#[test]
+fn change_eps_and_pps_change_only_their_hierarchys_primaries() {
+    let (_sim, tpm) = swtpm();
+    let empty = Auth::empty();
+    let names = |tpm: &Tpm| -> Vec<Name> {
+        [Entity::owner(), Entity::endorsement(), Entity::platform()]
+            .into_iter()
+            .map(|h| primary_under(tpm, h, SessionSlot::Password(&empty)).expect("CreatePrimary"))
+            .collect()
+    };
+    let before = names(&tpm);
+    let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    tpm.execute(
+        &ChangeEps {
+            auth_handle: Entity::platform(),
+        },
+        &mut [h.auth(&empty)],
+    )
+    .expect("ChangeEPS");
+    let after_eps = names(&tpm);
+    assert_eq!(after_eps[0], before[0], "owner primary unchanged");
+    assert_ne!(after_eps[1], before[1], "a new endorsement seed");
+    assert_eq!(after_eps[2], before[2], "platform primary unchanged");
+    tpm.execute(
+        &ChangePps {
+            auth_handle: Entity::platform(),
+        },
+        &mut [h.auth(&empty)],
+    )
+    .expect("ChangePPS");
+    let after_pps = names(&tpm);
+    assert_eq!(after_pps[..2], after_eps[..2]);
+    assert_ne!(after_pps[2], after_eps[2], "a new platform seed");
+    // Only the platform changes seeds.
+    assert_tpm_error(
+        with_password(
+            &tpm,
+            &ChangeEps {
+                auth_handle: Entity::endorsement(),
+            },
+        ),
+        TpmRc::VALUE,
+    );
+}
+
+fn pcr_banks(tpm: &Tpm) -> PcrSelectionList {
+    match tpm
+        .run(&GetCapability {
+            capability: Capability::PCRS,
+            property: 0,
+            property_count: 8,
+        })
+        .unwrap()
+        .capability_data
+    {
+        CapabilityData::Pcrs(list) => list,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pcr_allocate_reports_a_possible_allocation_for_the_next_reset() {
+    let (_sim, tpm) = swtpm();
+    let banks = pcr_banks(&tpm);
+    let mut sel = PcrSelectionList::default();
+    let all: Vec<u8> = (0..24).collect();
+    sel.push(PcrSelection::new(AlgId::SHA256, &all).unwrap())
+        .unwrap();
+    sel.push(PcrSelection::new(AlgId::SHA1, &[]).unwrap())
+        .unwrap();
+    let rsp = with_password(
+        &tpm,
+        &PcrAllocate {
+            auth_handle: Entity::platform(),
+            pcr_allocation: sel,
+        },
+    )
+    .expect("PCR_Allocate");
+    assert!(rsp.allocation_success);
+    assert_eq!(rsp.max_pcr, 24);
+    assert!(
+        rsp.size_needed > 0 && rsp.size_needed <= rsp.size_available,
+        "{rsp:?}"
+    );
+    // Until the next TPM Reset the banks stay as they were.
+    assert_eq!(pcr_banks(&tpm), banks);
+    // Only the platform allocates.
+    assert!(with_password(
+        &tpm,
+        &PcrAllocate {
+            auth_handle: Entity::owner(),
+            pcr_allocation: PcrSelectionList::default(),
+        },
+    )
+    .is_err());
+}
+
+#[test]
+fn pcr_auth_values_and_policies_apply_to_the_pcrs_groups_only() {
+    let (_sim, tpm) = swtpm();
+    let mut salted = salted_session(&tpm);
+    let empty = Auth::empty();
+    let a = Auth::new(b"pcr group auth a").unwrap();
+    let b = Auth::new(b"pcr group auth b").unwrap();
+    let set_value = |s: &mut Session, pcr: u32, old: &Auth, new: &Auth| {
+        tpm.execute(
+            &PcrSetAuthValue {
+                pcr_handle: Entity::from_handle(Handle(pcr)),
+                auth: new.clone(),
+            },
+            &mut [s.auth(old)],
+        )
+    };
+    // PCR 20 is in swtpm's authorization group: the response HMAC is keyed with the new
+    // value, which the next change then needs.
+    set_value(&mut salted, 20, &empty, &a).expect("PCR_SetAuthValue(20)");
+    set_value(&mut salted, 20, &a, &b).expect("authorized with the new value");
+    let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    assert!(
+        set_value(&mut h, 20, &a, &a).is_err(),
+        "the old value is gone"
+    );
+    if lockout_counter(&tpm) > 0 {
+        reset_lockout(&tpm);
+    }
+    set_value(&mut salted, 20, &b, &empty).expect("back to empty");
+    // PCR 16 is in no group (TPM_RC_VALUE).
+    assert_tpm_error(set_value(&mut salted, 16, &empty, &a), TpmRc::VALUE);
+
+    // A policy for PCR 20's group: the policy authorizes, the auth value no longer does.
+    let policy = policy_command_code_digest(CommandCode::PCR_SET_AUTH_VALUE);
+    let set_policy = |pcr: u32| {
+        with_password(
+            &tpm,
+            &PcrSetAuthPolicy {
+                auth_handle: Entity::platform(),
+                auth_policy: Digest::new(&policy).unwrap(),
+                hash_alg: AlgId::SHA256,
+                pcr_num: Handle(pcr),
+            },
+        )
+    };
+    assert_tpm_error(set_policy(16), TpmRc::VALUE);
+    set_policy(20).expect("PCR_SetAuthPolicy(20)");
+    assert_tpm_error(set_value(&mut salted, 20, &empty, &a), TpmRc::AUTH_TYPE);
+    let mut p = Session::start(&tpm, &SessionOptions::policy()).unwrap();
+    p.policy_command_code(CommandCode::PCR_SET_AUTH_VALUE)
+        .unwrap();
+    set_value(&mut p, 20, &empty, &a).expect("authorized by the group's policy");
+    assert_eq!(lockout_counter(&tpm), 0);
+}
+
+#[test]
+fn pp_commands_needs_physical_presence_and_set_algorithm_set_the_platform() {
+    let (_sim, tpm) = swtpm();
+    let pp_list = |tpm: &Tpm| match tpm
+        .run(&GetCapability {
+            capability: Capability::PP_COMMANDS,
+            property: 0,
+            property_count: 256,
+        })
+        .unwrap()
+        .capability_data
+    {
+        CapabilityData::PpCommands(list) => list,
+        other => panic!("{other:?}"),
+    };
+    let before = pp_list(&tpm);
+    // swtpm never asserts physical presence: TPM_RC_PP, and the list stays.
+    assert_tpm_error(
+        with_password(
+            &tpm,
+            &PpCommands {
+                auth: Entity::platform(),
+                set_list: CommandCodeList::new(vec![CommandCode::CLEAR]).unwrap(),
+                clear_list: CommandCodeList::default(),
+            },
+        ),
+        TpmRc::PP,
+    );
+    assert_eq!(pp_list(&tpm), before);
+
+    let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    let empty = Auth::empty();
+    tpm.execute(
+        &SetAlgorithmSet {
+            auth_handle: Entity::platform(),
+            algorithm_set: 1,
+        },
+        &mut [h.auth(&empty)],
+    )
+    .expect("SetAlgorithmSet");
+    // The owner may not.
+    assert!(with_password(
+        &tpm,
+        &SetAlgorithmSet {
+            auth_handle: Entity::owner(),
+            algorithm_set: 1,
+        },
+    )
+    .is_err());
 }
