@@ -14,21 +14,21 @@ use common::*;
 use p256::elliptic_curve::point::DecompressPoint;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::elliptic_curve::subtle::Choice;
-use tpm2_wire::attest::convert::verify_message;
+use tpm2_wire::attest::convert::{verify_digest, verify_message};
 use tpm2_wire::client::{Session, SessionOptions};
 use tpm2_wire::command::{
-    ChangeEps, ChangePps, Clear, ClearControl, Commit, CreatePrimary, EcEphemeral, EccParameters,
-    Entity, FlushContext, GetCapability, GetCommandAuditDigest, GetRandom, HierarchyControl,
-    LoadExternal, PcrAllocate, PcrSetAuthPolicy, PcrSetAuthValue, PpCommands, ReadPublic,
-    SetAlgorithmSet, SetCommandCodeAuditStatus, SetPrimaryPolicy, ZGen2Phase,
+    CertifyX509, ChangeEps, ChangePps, Clear, ClearControl, Commit, CreatePrimary, EcEphemeral,
+    EccParameters, Entity, FlushContext, GetCapability, GetCommandAuditDigest, GetRandom,
+    HierarchyControl, LoadExternal, PcrAllocate, PcrSetAuthPolicy, PcrSetAuthValue, PpCommands,
+    ReadPublic, SetAlgorithmSet, SetCommandCodeAuditStatus, SetPrimaryPolicy, ZGen2Phase,
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
     AlgId, Attestation, Attested, Auth, Capability, CapabilityData, CommandCode, CommandCodeList,
-    Data, Digest, EccCurve, EccParameter, EccPoint, EccScheme, Handle, Name, ObjectAttributes,
-    OptionalSensitive, PcrSelection, PcrSelectionList, Public, PublicKey, SeedValue, Sensitive,
-    SensitiveComposite, SensitiveData, SigScheme, Tpm2bEccPoint, Tpm2bPublic, Tpm2bSensitiveCreate,
-    TpmRc, Unmarshal,
+    Data, Digest, EccCurve, EccParameter, EccPoint, EccScheme, Handle, MaxBuffer, Name,
+    ObjectAttributes, OptionalSensitive, PcrSelection, PcrSelectionList, Public, PublicKey,
+    SeedValue, Sensitive, SensitiveComposite, SensitiveData, SigScheme, Tpm2bEccPoint, Tpm2bPublic,
+    Tpm2bSensitiveCreate, TpmRc, Unmarshal,
 };
 use tpm2_wire::Tpm;
 
@@ -890,4 +890,154 @@ fn pp_commands_needs_physical_presence_and_set_algorithm_set_the_platform() {
         },
     )
     .is_err());
+}
+
+// ---- CertifyX509 ----
+
+/// A DER element: tag, definite length, content.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// The DER elements one after another in `bytes`, each with its tag and length.
+fn der_elements(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (len, header) = match bytes[1] {
+            n if n < 0x80 => (n as usize, 2),
+            0x81 => (bytes[2] as usize, 3),
+            0x82 => (((bytes[2] as usize) << 8) | bytes[3] as usize, 4),
+            other => panic!("length form {other:#x}"),
+        };
+        out.push(bytes[..header + len].to_vec());
+        bytes = &bytes[header + len..];
+    }
+    out
+}
+
+/// The content of one DER element.
+fn der_content(element: &[u8]) -> &[u8] {
+    let header = match element[1] {
+        n if n < 0x80 => 2,
+        0x81 => 3,
+        _ => 4,
+    };
+    &element[header..]
+}
+
+fn common_name(cn: &str) -> Vec<u8> {
+    let oid_cn = der(0x06, &[0x55, 0x04, 0x03]);
+    let atv = der(0x30, &[oid_cn, der(0x0C, cn.as_bytes())].concat());
+    der(0x30, &der(0x31, &atv))
+}
+
+#[test]
+fn certify_x509_completes_and_signs_a_partial_certificate() {
+    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
+    let rec = frames.clone();
+    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let mut salted = salted_session(&tpm);
+    let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+    let empty = Auth::empty();
+    let (object, object_public) = primary(&tpm, &ecc_sign_template(false, &[]), &empty, b"");
+    // Another template (an authPolicy) makes another key.
+    let (signer, signer_public) = primary(&tpm, &ecc_sign_template(false, &[7; 32]), &empty, b"");
+    assert_ne!(object.name, signer.name);
+
+    let issuer = common_name("tpm2-wire test issuer");
+    let validity = der(
+        0x30,
+        &[der(0x17, b"250101000000Z"), der(0x17, b"350101000000Z")].concat(),
+    );
+    let subject = common_name("tpm2-wire test subject");
+    // keyUsage (critical): digitalSignature, which a signing key allows.
+    let key_usage = der(
+        0x30,
+        &[
+            der(0x06, &[0x55, 0x1D, 0x0F]),
+            der(0x01, &[0xFF]),
+            der(0x04, &der(0x03, &[0x07, 0x80])),
+        ]
+        .concat(),
+    );
+    let extensions = der(0xA3, &der(0x30, &key_usage));
+    let partial = der(
+        0x30,
+        &[
+            issuer.clone(),
+            validity.clone(),
+            subject.clone(),
+            extensions.clone(),
+        ]
+        .concat(),
+    );
+
+    let certify = |s1: &mut Session, s2: &mut Session, partial: &[u8], reserved: &[u8]| {
+        tpm.execute(
+            &CertifyX509 {
+                object_handle: object.clone(),
+                sign_handle: signer.clone(),
+                reserved: Data::new(reserved).unwrap(),
+                in_scheme: SigScheme::Null,
+                partial_certificate: MaxBuffer::new(partial).unwrap(),
+            },
+            // Two authorizations with two sessions; the salted one encrypts both ways.
+            &mut [s1.auth(&empty), s2.auth(&empty)],
+        )
+    };
+    frames.lock().unwrap().clear();
+    let rsp = certify(&mut h, &mut salted, &partial, b"").expect("CertifyX509");
+    let (command, response) = frames.lock().unwrap()[0].clone();
+    assert!(
+        contains(&command, &partial),
+        "the certificate is not secret"
+    );
+    assert!(!contains(&response, rsp.added_to_certificate.as_bytes()));
+
+    // The signature is over tbsDigest, by the signing key.
+    verify_digest(&signer_public, rsp.tbs_digest.as_bytes(), &rsp.signature)
+        .expect("signed by signHandle");
+    // What the TPM added: version, serial number, signature algorithm and the object's
+    // public key; with the caller's fields in RFC 5280 order they make the TBSCertificate
+    // whose digest was signed.
+    let added = der_elements(rsp.added_to_certificate.as_bytes());
+    assert_eq!(added.len(), 1, "one SEQUENCE");
+    let added = der_elements(der_content(&added[0]));
+    assert_eq!(added.len(), 4, "{added:02x?}");
+    let (version, serial, sig_alg, spki) = (&added[0], &added[1], &added[2], &added[3]);
+    assert_eq!(version[0], 0xA0, "[0] version");
+    assert_eq!(serial[0], 0x02, "serialNumber");
+    let PublicKey::Ecc { unique, .. } = &object_public.key else {
+        panic!()
+    };
+    assert!(contains(spki, unique.x.as_bytes()) && contains(spki, unique.y.as_bytes()));
+    let tbs = der(
+        0x30,
+        &[
+            version.clone(),
+            serial.clone(),
+            sig_alg.clone(),
+            issuer,
+            validity,
+            subject,
+            spki.clone(),
+            extensions,
+        ]
+        .concat(),
+    );
+    assert_eq!(rsp.tbs_digest.as_bytes(), host_hash(AlgId::SHA256, &tbs));
+
+    // The reserved field must be empty; a partial certificate that is no DER is refused.
+    assert!(certify(&mut h, &mut salted, &partial, b"x").is_err());
+    assert!(certify(&mut h, &mut salted, b"not a certificate", b"").is_err());
 }

@@ -88,11 +88,11 @@ tpm_command! {
     CommitResponse {
         handles: [],
         params: {
-            /// K = [d](x2, y2), empty without s2.
+            /// K = \[d\](x2, y2), empty without s2.
             k: Tpm2bEccPoint,
-            /// L = [r](x2, y2), empty without s2.
+            /// L = \[r\](x2, y2), empty without s2.
             l: Tpm2bEccPoint,
-            /// E = [r]P1 (or [r]G when P1 is empty).
+            /// E = \[r\]P1 (or \[r\]G when P1 is empty).
             e: Tpm2bEccPoint,
             /// The commit counter that identifies r.
             counter: u16,
@@ -101,7 +101,7 @@ tpm_command! {
 }
 
 tpm_command! {
-    /// TPM2_EC_Ephemeral: a fresh ephemeral key Q = [r]G for a two-phase key exchange; r stays
+    /// TPM2_EC_Ephemeral: a fresh ephemeral key Q = \[r\]G for a two-phase key exchange; r stays
     /// in the TPM under the returned counter, for [`ZGen2Phase`].
     EcEphemeral = EC_EPHEMERAL {
         auth_handles: [], handles: [],
@@ -148,9 +148,9 @@ tpm_command! {
     ZGen2PhaseResponse {
         handles: [],
         params: {
-            /// Z1: for ECDH, [dsA]QsB. Secret, zeroized on drop.
+            /// Z1: for ECDH, \[dsA\]QsB. Secret, zeroized on drop.
             out_z1: EccSharedPoint,
-            /// Z2: for ECDH, [deA]QeB. Secret, zeroized on drop.
+            /// Z2: for ECDH, \[deA\]QeB. Secret, zeroized on drop.
             out_z2: EccSharedPoint,
         },
     }
