@@ -479,6 +479,37 @@ fn ecc_shared_point() -> impl Strategy<Value = EccSharedPoint> {
     })
 }
 
+fn algorithm_detail_ecc() -> impl Strategy<Value = AlgorithmDetailEcc> {
+    let param = || tpm2b::<MAX_ECC_KEY_BYTES>(MAX_ECC_KEY_BYTES);
+    (
+        (any::<u16>(), any::<u16>(), kdf_scheme(), ecc_scheme()),
+        (
+            param(),
+            param(),
+            param(),
+            param(),
+            param(),
+            param(),
+            param(),
+        ),
+    )
+        .prop_map(
+            |((curve, key_size, kdf, sign), (p, a, b, g_x, g_y, n, h))| AlgorithmDetailEcc {
+                curve_id: EccCurve(curve),
+                key_size,
+                kdf,
+                sign,
+                p,
+                a,
+                b,
+                g_x,
+                g_y,
+                n,
+                h,
+            },
+        )
+}
+
 fn template() -> impl Strategy<Value = Template> {
     prop_oneof![
         3 => public().prop_map(|p| Template::from_public(&p).unwrap()),
@@ -589,6 +620,8 @@ wire_props! {
     public_parms_t: PublicParms = public_parms();
     clock_adjust_t: ClockAdjust = any::<i8>().prop_map(ClockAdjust);
     template_t: Template = template();
+    wrapper_key_t: WrapperKey = bytes(MAX_DIGEST_SIZE + 2).prop_map(|b| WrapperKey::new(&b).unwrap());
+    algorithm_detail_ecc_t: AlgorithmDetailEcc = algorithm_detail_ecc();
     object_attributes_t: ObjectAttributes = any::<u32>().prop_map(ObjectAttributes);
     nv_attributes_t: NvAttributes = any::<u32>().prop_map(NvAttributes);
     algorithm_attributes_t: AlgorithmAttributes = any::<u32>().prop_map(AlgorithmAttributes);

@@ -3,17 +3,21 @@
 //! response. Nothing here knows about sessions or transports; the client applies sessions
 //! generically to the marshalled frame.
 
+mod admin;
 mod attest;
 mod credential;
 mod crypto;
 mod defs;
+mod duplication;
 mod misc;
 mod nv;
 
+pub use admin::*;
 pub use attest::*;
 pub use credential::*;
 pub use crypto::*;
 pub use defs::*;
+pub use duplication::*;
 pub use misc::*;
 pub use nv::*;
 
@@ -188,6 +192,26 @@ pub const DECLARED: &[CommandCode] = &[
     StirRandom::CODE,
     ObjectChangeAuth::CODE,
     CreateLoaded::CODE,
+    Duplicate::CODE,
+    Import::CODE,
+    Rewrap::CODE,
+    SetCommandCodeAuditStatus::CODE,
+    GetCommandAuditDigest::CODE,
+    Commit::CODE,
+    EcEphemeral::CODE,
+    ZGen2Phase::CODE,
+    EccParameters::CODE,
+    HierarchyControl::CODE,
+    ClearControl::CODE,
+    SetPrimaryPolicy::CODE,
+    ChangeEps::CODE,
+    ChangePps::CODE,
+    PcrAllocate::CODE,
+    PcrSetAuthPolicy::CODE,
+    PcrSetAuthValue::CODE,
+    PpCommands::CODE,
+    SetAlgorithmSet::CODE,
+    CertifyX509::CODE,
 ];
 
 /// What a command does to the contexts a connection keeps track of (its sessions), beyond
@@ -531,6 +555,8 @@ mod tests {
             include_str!("crypto.rs"),
             include_str!("nv.rs"),
             include_str!("misc.rs"),
+            include_str!("admin.rs"),
+            include_str!("duplication.rs"),
         ];
         let declared: alloc::vec::Vec<&str> = sources
             .iter()

@@ -745,6 +745,24 @@ impl<'a> Arbitrary<'a> for EccSharedPoint {
     }
 }
 
+impl<'a> Arbitrary<'a> for AlgorithmDetailEcc {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(AlgorithmDetailEcc {
+            curve_id: u.arbitrary()?,
+            key_size: u.arbitrary()?,
+            kdf: u.arbitrary()?,
+            sign: u.arbitrary()?,
+            p: u.arbitrary()?,
+            a: u.arbitrary()?,
+            b: u.arbitrary()?,
+            g_x: u.arbitrary()?,
+            g_y: u.arbitrary()?,
+            n: u.arbitrary()?,
+            h: u.arbitrary()?,
+        })
+    }
+}
+
 impl<'a> Arbitrary<'a> for Template {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         // Mostly a real public area; otherwise any bytes that fit (a derivation template, or

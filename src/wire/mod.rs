@@ -42,6 +42,7 @@
 mod arbitrary;
 #[cfg(feature = "arbitrary")]
 pub use arbitrary::sample_inputs;
+pub mod admin;
 pub mod attest;
 pub mod capability;
 mod codec;
@@ -59,6 +60,7 @@ pub mod structures;
 pub mod sym;
 mod tpm2b;
 
+pub use admin::*;
 pub use attest::*;
 pub use capability::*;
 pub use codec::{Marshal, Reader, Unmarshal, Writer};

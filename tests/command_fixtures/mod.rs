@@ -243,3 +243,46 @@ pub fn check_event_digests(tpm: &Tpm, pcr: u8, digests: &[HashValue], data: &[u8
     }
     assert!(extended > 0, "no allocated bank among {algs:?}");
 }
+
+/// An unrestricted P-256 ECDSA-SHA256 signing key. A `duplicable` one is neither fixedTPM nor
+/// fixedParent, and `policy` (its authPolicy) is what authorizes its DUP role.
+pub fn ecc_sign_template(duplicable: bool, policy: &[u8]) -> Public {
+    let mut attributes = base_attributes()
+        | ObjectAttributes::SENSITIVE_DATA_ORIGIN
+        | ObjectAttributes::SIGN_ENCRYPT;
+    if duplicable {
+        attributes = attributes
+            .with(ObjectAttributes::FIXED_TPM, false)
+            .with(ObjectAttributes::FIXED_PARENT, false);
+    }
+    Public {
+        name_alg: AlgId::SHA256,
+        object_attributes: attributes,
+        auth_policy: tpm2_wire::wire::Digest::new(policy).unwrap(),
+        key: PublicKey::Ecc {
+            parameters: EccParms {
+                symmetric: SymDefObject::Null,
+                scheme: EccScheme::Ecdsa {
+                    hash: AlgId::SHA256,
+                },
+                curve: EccCurve::NIST_P256,
+                kdf: KdfScheme::Null,
+            },
+            unique: EccPoint::default(),
+        },
+    }
+}
+
+/// The policy digest of PolicyCommandCode(`code`) alone, on the host:
+/// SHA-256(zeros ‖ TPM_CC_PolicyCommandCode ‖ code).
+pub fn policy_command_code_digest(code: tpm2_wire::wire::CommandCode) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([0u8; 32]);
+    h.update(
+        tpm2_wire::wire::CommandCode::POLICY_COMMAND_CODE
+            .0
+            .to_be_bytes(),
+    );
+    h.update(code.0.to_be_bytes());
+    h.finalize().to_vec()
+}

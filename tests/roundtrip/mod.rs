@@ -216,6 +216,8 @@ cases! {
     "PublicParms" => owned::<PublicParms>,
     "ClockAdjust" => owned::<ClockAdjust>,
     "Template" => owned::<Template>,
+    "WrapperKey" => owned::<WrapperKey>,
+    "AlgorithmDetailEcc" => owned::<AlgorithmDetailEcc>,
     // Capability data.
     "AlgProperty" => owned::<AlgProperty>,
     "TaggedProperty" => owned::<TaggedProperty>,
