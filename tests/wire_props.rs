@@ -588,6 +588,7 @@ wire_props! {
     ecc_shared_point_t: EccSharedPoint = ecc_shared_point();
     public_parms_t: PublicParms = public_parms();
     clock_adjust_t: ClockAdjust = any::<i8>().prop_map(ClockAdjust);
+    arithmetic_op_t: ArithmeticOp = any::<u16>().prop_map(ArithmeticOp);
     template_t: Template = template();
     object_attributes_t: ObjectAttributes = any::<u32>().prop_map(ObjectAttributes);
     nv_attributes_t: NvAttributes = any::<u32>().prop_map(NvAttributes);

@@ -9,6 +9,7 @@ mod crypto;
 mod defs;
 mod misc;
 mod nv;
+mod policy;
 
 pub use attest::*;
 pub use credential::*;
@@ -16,6 +17,7 @@ pub use crypto::*;
 pub use defs::*;
 pub use misc::*;
 pub use nv::*;
+pub use policy::*;
 
 use alloc::vec::Vec;
 
@@ -188,6 +190,20 @@ pub const DECLARED: &[CommandCode] = &[
     StirRandom::CODE,
     ObjectChangeAuth::CODE,
     CreateLoaded::CODE,
+    PolicyOr::CODE,
+    PolicyAuthorize::CODE,
+    PolicySigned::CODE,
+    PolicyTicket::CODE,
+    PolicyLocality::CODE,
+    PolicyNv::CODE,
+    PolicyCounterTimer::CODE,
+    PolicyCpHash::CODE,
+    PolicyNameHash::CODE,
+    PolicyNvWritten::CODE,
+    PolicyTemplate::CODE,
+    PolicyAuthorizeNv::CODE,
+    PolicyDuplicationSelect::CODE,
+    PolicyPhysicalPresence::CODE,
 ];
 
 /// What a command does to the contexts a connection keeps track of (its sessions), beyond
@@ -531,6 +547,7 @@ mod tests {
             include_str!("crypto.rs"),
             include_str!("nv.rs"),
             include_str!("misc.rs"),
+            include_str!("policy.rs"),
         ];
         let declared: alloc::vec::Vec<&str> = sources
             .iter()
