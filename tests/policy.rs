@@ -13,8 +13,8 @@ use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    AlgId, Auth, CommandCode, Digest, DigestValues, Handle, HashValue, Marshal, Nonce,
-    ObjectAttributes, PcrSelection, PcrSelectionList, Public, TpmRc,
+    AlgId, Auth, CommandCode, Digest, DigestValues, Handle, HashValue, Nonce, ObjectAttributes,
+    PcrSelection, PcrSelectionList, Public, TpmRc,
 };
 use tpm2_wire::Tpm;
 

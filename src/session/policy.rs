@@ -92,14 +92,16 @@ pub fn key_name(public: &Public) -> Result<Name, PolicyError> {
 }
 
 /// What a key signs to approve `approved_policy` for TPM2_PolicyAuthorize:
-/// aHash = H_sign(approvedPolicy ‖ policyRef), with the signature scheme's hash.
+/// aHash = H(approvedPolicy ‖ policyRef) with `key_name_alg`, the signing key's nameAlg (the
+/// TPM checks the TPM2_VerifySignature ticket against that hash), so the signature scheme
+/// must use the same hash.
 pub fn authorize_digest(
-    sign_hash: HashAlg,
+    key_name_alg: HashAlg,
     approved_policy: &Digest,
     policy_ref: &Nonce,
 ) -> Digest {
     crypto::hash(
-        sign_hash,
+        key_name_alg,
         &[approved_policy.as_bytes(), policy_ref.as_bytes()],
     )
 }
@@ -483,5 +485,177 @@ impl PolicyCalculator {
     pub fn policy_physical_presence(&mut self) -> &mut Self {
         self.extend(&[&CommandCode::POLICY_PHYSICAL_PRESENCE.0.to_be_bytes()]);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::*;
+    use crate::wire::{PcrSelection, Ticket};
+
+    fn d(hash: HashAlg, label: &[u8]) -> Digest {
+        crypto::hash(hash, &[label])
+    }
+
+    fn sel(banks: &[(AlgId, &[u8])]) -> PcrSelectionList {
+        PcrSelectionList::new(
+            banks
+                .iter()
+                .map(|(alg, pcrs)| PcrSelection::new(*alg, pcrs).unwrap())
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn policy_or_takes_two_to_eight_branches_of_the_policy_size() {
+        let h = HashAlg::Sha256;
+        let mut c = PolicyCalculator::new(h);
+        let one = [d(h, b"a")];
+        assert_eq!(c.policy_or(&one).err(), Some(PolicyError::OrBranches(1)));
+        let nine: Vec<Digest> = (0u8..9).map(|i| d(h, &[i])).collect();
+        assert_eq!(c.policy_or(&nine).err(), Some(PolicyError::OrBranches(9)));
+        let mixed = [d(h, b"a"), d(HashAlg::Sha1, b"b")];
+        assert!(matches!(
+            c.policy_or(&mixed),
+            Err(PolicyError::DigestSize {
+                size: 20,
+                expected: 32,
+                ..
+            })
+        ));
+        // Nothing refused changed the digest.
+        assert_eq!(c.digest(), PolicyCalculator::new(h).digest());
+        assert!(c.policy_or(&nine[..8]).is_ok());
+    }
+
+    #[test]
+    fn policy_or_is_the_same_from_any_branch() {
+        let h = HashAlg::Sha384;
+        let mut a = PolicyCalculator::new(h);
+        a.policy_auth_value();
+        let mut b = PolicyCalculator::new(h);
+        b.policy_command_code(CommandCode::UNSEAL);
+        let branches = [a.digest().clone(), b.digest().clone()];
+        a.policy_or(&branches).unwrap();
+        b.policy_or(&branches).unwrap();
+        assert_eq!(a.digest(), b.digest());
+        assert_eq!(
+            a.digest(),
+            &crypto::hash(
+                h,
+                &[
+                    &[0u8; 48],
+                    &CommandCode::POLICY_OR.0.to_be_bytes(),
+                    branches[0].as_bytes(),
+                    branches[1].as_bytes(),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn policy_pcr_refuses_values_that_do_not_fit_the_selection() {
+        let h = HashAlg::Sha256;
+        let mut c = PolicyCalculator::new(h);
+        let selection = sel(&[(AlgId::SHA256, &[0, 7]), (AlgId::SHA1, &[3])]);
+        let good = vec![d(h, b"0"), d(h, b"7"), d(HashAlg::Sha1, b"3")];
+        assert_eq!(
+            c.policy_pcr(&selection, &good[..2]).err(),
+            Some(PolicyError::PcrCount {
+                selected: 3,
+                given: 2
+            })
+        );
+        let swapped = vec![d(h, b"0"), d(HashAlg::Sha1, b"3"), d(h, b"7")];
+        assert_eq!(
+            c.policy_pcr(&selection, &swapped).err(),
+            Some(PolicyError::PcrValueSize {
+                bank: AlgId::SHA256,
+                pcr: 7,
+                size: 20,
+                expected: 32
+            })
+        );
+        let sm3 = sel(&[(AlgId(0x0012), &[1])]);
+        assert!(matches!(
+            c.policy_pcr(&sm3, &[d(h, b"x")]),
+            Err(PolicyError::UnsupportedHash { .. })
+        ));
+        assert!(matches!(
+            c.policy_pcr_digest(&selection, &d(HashAlg::Sha1, b"short")),
+            Err(PolicyError::DigestSize { .. })
+        ));
+        assert_eq!(c.digest(), PolicyCalculator::new(h).digest());
+
+        c.policy_pcr(&selection, &good).unwrap();
+        let mut by_digest = PolicyCalculator::new(h);
+        let pcr_digest = crypto::hash(
+            h,
+            &[good[0].as_bytes(), good[1].as_bytes(), good[2].as_bytes()],
+        );
+        by_digest
+            .policy_pcr_digest(&selection, &pcr_digest)
+            .unwrap();
+        assert_eq!(c.digest(), by_digest.digest());
+    }
+
+    #[test]
+    fn sized_inputs_must_have_the_policy_hash_size() {
+        let mut c = PolicyCalculator::new(HashAlg::Sha1);
+        let long = d(HashAlg::Sha256, b"x");
+        assert!(c.policy_cp_hash(&long).is_err());
+        assert!(c.policy_name_hash(&long).is_err());
+        assert!(c.policy_template_hash(&long).is_err());
+        assert!(c.policy_cp_hash(&Digest::empty()).is_err());
+        assert_eq!(c.digest(), PolicyCalculator::new(HashAlg::Sha1).digest());
+        assert!(c.policy_cp_hash(&d(HashAlg::Sha1, b"x")).is_ok());
+    }
+
+    #[test]
+    fn policy_ticket_follows_the_ticket_kind() {
+        let h = HashAlg::Sha256;
+        let name = Name::new(&[0x40, 0, 0, 1]).unwrap();
+        let policy_ref = Nonce::new(b"ref").unwrap();
+        let ticket = |tag| Ticket {
+            tag,
+            hierarchy: crate::wire::Handle::RH_OWNER,
+            digest: d(h, b"hmac"),
+        };
+        let mut c = PolicyCalculator::new(h);
+        c.policy_ticket(&ticket(StructureTag::AUTH_SECRET), &name, &policy_ref)
+            .unwrap();
+        let mut secret = PolicyCalculator::new(h);
+        secret.policy_secret(name.as_bytes(), policy_ref.as_bytes());
+        assert_eq!(c.digest(), secret.digest());
+
+        let mut c = PolicyCalculator::new(h);
+        assert_eq!(
+            c.policy_ticket(&ticket(StructureTag::VERIFIED), &name, &policy_ref)
+                .err(),
+            Some(PolicyError::TicketTag(StructureTag::VERIFIED))
+        );
+        c.policy_ticket(&ticket(StructureTag::AUTH_SIGNED), &name, &policy_ref)
+            .unwrap();
+        assert_ne!(c.digest(), secret.digest());
+    }
+
+    #[test]
+    fn a_key_with_an_unknown_name_alg_has_no_name_here() {
+        let mut key = Public::rsa_2048_storage_parent();
+        key.name_alg = AlgId::NULL;
+        let mut c = PolicyCalculator::new(HashAlg::Sha256);
+        assert!(matches!(
+            c.policy_authorize(&key, &Nonce::default()),
+            Err(PolicyError::UnsupportedHash { .. })
+        ));
+        assert!(matches!(
+            c.policy_signed(&key, &Nonce::default()),
+            Err(PolicyError::UnsupportedHash { .. })
+        ));
+        assert_eq!(c.digest(), PolicyCalculator::new(HashAlg::Sha256).digest());
     }
 }
