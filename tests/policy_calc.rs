@@ -215,13 +215,25 @@ fn calculator_matches_trial_session_for_every_policy_command() {
             Session::start(&tpm, &SessionOptions::trial().hash(hash)).unwrap();
         chained_session.policy_auth_value().unwrap();
         for (name, case) in &all {
-            let mut c = PolicyCalculator::new(hash);
-            let mut s = Session::start(&tpm, &SessionOptions::trial().hash(hash)).unwrap();
-            case(&tpm, &f, hash, &mut c, &mut s);
-            let trial = s.policy_digest().unwrap();
-            s.flush().unwrap();
-            assert_eq!(trial.len(), hash.digest_size(), "{name} {hash:?}");
-            assert_eq!(c.digest(), &trial, "{name} with {hash:?}");
+            // From the zero digest, and after PolicyAuthValue (which conflicts with no other
+            // command), so that commands that reset the digest are seen to reset it.
+            for after_auth_value in [false, true] {
+                let mut c = PolicyCalculator::new(hash);
+                let mut s = Session::start(&tpm, &SessionOptions::trial().hash(hash)).unwrap();
+                if after_auth_value {
+                    c.policy_auth_value();
+                    s.policy_auth_value().unwrap();
+                }
+                case(&tpm, &f, hash, &mut c, &mut s);
+                let trial = s.policy_digest().unwrap();
+                s.flush().unwrap();
+                assert_eq!(trial.len(), hash.digest_size(), "{name} {hash:?}");
+                assert_eq!(
+                    c.digest(),
+                    &trial,
+                    "{name} with {hash:?}, after PolicyAuthValue: {after_auth_value}"
+                );
+            }
 
             // Left out of the chain: commands that reset the digest, and those that set a
             // session field another one already set (cpHash, nameHash and templateHash
