@@ -307,3 +307,36 @@ tpm_command! {
     /// TPM2_PolicyPhysicalPresence's response: nothing.
     PolicyPhysicalPresenceResponse { handles: [], params: {} }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, Response};
+
+    fn flags<C: Command>() -> (usize, bool, bool) {
+        (
+            C::AUTH_HANDLES,
+            C::DECRYPT,
+            <C::Response as Response>::ENCRYPT,
+        )
+    }
+
+    /// Part 3's "decrypt"/"encrypt" columns and authorized handles, command by command.
+    #[test]
+    fn encryption_and_authorizations_follow_part_3() {
+        assert_eq!(flags::<PolicyOr>(), (0, false, false));
+        assert_eq!(flags::<PolicyAuthorize>(), (0, true, false));
+        assert_eq!(flags::<PolicySigned>(), (0, true, true));
+        assert_eq!(flags::<PolicyTicket>(), (0, true, false));
+        assert_eq!(flags::<PolicyLocality>(), (0, false, false));
+        assert_eq!(flags::<PolicyNv>(), (1, true, false));
+        assert_eq!(flags::<PolicyCounterTimer>(), (0, true, false));
+        assert_eq!(flags::<PolicyCpHash>(), (0, true, false));
+        assert_eq!(flags::<PolicyNameHash>(), (0, true, false));
+        assert_eq!(flags::<PolicyNvWritten>(), (0, false, false));
+        assert_eq!(flags::<PolicyTemplate>(), (0, true, false));
+        assert_eq!(flags::<PolicyAuthorizeNv>(), (1, false, false));
+        assert_eq!(flags::<PolicyDuplicationSelect>(), (0, true, false));
+        assert_eq!(flags::<PolicyPhysicalPresence>(), (0, false, false));
+    }
+}
