@@ -568,7 +568,7 @@ fn sealed_data_unseals_under_its_policy_only(tpm: &Tpm) {
         PcrSelectionList::new(vec![PcrSelection::new(AlgId::SHA256, &[16]).unwrap()]).unwrap();
     let value = tpm.pcr_read(&pcr16).unwrap().pcr_values[0].clone();
     let mut policy = PolicyCalculator::new(HashAlg::Sha256);
-    policy.policy_pcr(&pcr16.to_bytes(), &[value.as_bytes()]);
+    policy.policy_pcr(&pcr16, &[value]).unwrap();
     let template = templates::sealed_data(HashAlg::Sha256, policy.digest());
 
     let parent = primary(

@@ -90,13 +90,7 @@ fn sel(pcrs: &[u8]) -> PcrSelectionList {
 /// PolicyPCR over sha256 `pcrs` at their current values, offline.
 fn calc_pcr(tpm: &Tpm, c: &mut PolicyCalculator, pcrs: &[u8]) {
     let rsp = tpm.pcr_read(&sel(pcrs)).unwrap();
-    let values: Vec<&[u8]> = rsp
-        .pcr_values
-        .as_slice()
-        .iter()
-        .map(|d| d.as_bytes())
-        .collect();
-    c.policy_pcr(&sel(pcrs).to_bytes(), &values);
+    c.policy_pcr(&sel(pcrs), rsp.pcr_values.as_slice()).unwrap();
 }
 
 /// GetRandom(8) with `s` in the role `role` (audit, or encrypt the response); the session's

@@ -13,8 +13,8 @@ use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    AlgId, Auth, CommandCode, Digest, DigestValues, Handle, HashValue, Marshal, Nonce,
-    ObjectAttributes, PcrSelection, PcrSelectionList, Public, TpmRc,
+    AlgId, Auth, CommandCode, Digest, DigestValues, Handle, HashValue, Nonce, ObjectAttributes,
+    PcrSelection, PcrSelectionList, Public, TpmRc,
 };
 use tpm2_wire::Tpm;
 
@@ -53,8 +53,7 @@ fn calculate(tpm: &Tpm, hash: HashAlg, steps: &[Step]) -> Digest {
             Step::CommandCode(cc) => c.policy_command_code(*cc),
             Step::Pcr(pcrs) => {
                 let values = pcr_values(tpm, pcrs);
-                let refs: Vec<&[u8]> = values.iter().map(|d| d.as_bytes()).collect();
-                c.policy_pcr(&pcr_selection(pcrs).to_bytes(), &refs)
+                c.policy_pcr(&pcr_selection(pcrs), &values).unwrap()
             }
             Step::Secret(entity, _, policy_ref) => {
                 c.policy_secret(entity.name.as_bytes(), policy_ref)

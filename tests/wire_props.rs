@@ -619,6 +619,7 @@ wire_props! {
     ecc_shared_point_t: EccSharedPoint = ecc_shared_point();
     public_parms_t: PublicParms = public_parms();
     clock_adjust_t: ClockAdjust = any::<i8>().prop_map(ClockAdjust);
+    arithmetic_op_t: ArithmeticOp = any::<u16>().prop_map(ArithmeticOp);
     template_t: Template = template();
     wrapper_key_t: WrapperKey = bytes(MAX_DIGEST_SIZE + 2).prop_map(|b| WrapperKey::new(&b).unwrap());
     algorithm_detail_ecc_t: AlgorithmDetailEcc = algorithm_detail_ecc();

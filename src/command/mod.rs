@@ -11,6 +11,7 @@ mod defs;
 mod duplication;
 mod misc;
 mod nv;
+mod policy;
 
 pub use admin::*;
 pub use attest::*;
@@ -20,6 +21,7 @@ pub use defs::*;
 pub use duplication::*;
 pub use misc::*;
 pub use nv::*;
+pub use policy::*;
 
 use alloc::vec::Vec;
 
@@ -212,6 +214,20 @@ pub const DECLARED: &[CommandCode] = &[
     PpCommands::CODE,
     SetAlgorithmSet::CODE,
     CertifyX509::CODE,
+    PolicyOr::CODE,
+    PolicyAuthorize::CODE,
+    PolicySigned::CODE,
+    PolicyTicket::CODE,
+    PolicyLocality::CODE,
+    PolicyNv::CODE,
+    PolicyCounterTimer::CODE,
+    PolicyCpHash::CODE,
+    PolicyNameHash::CODE,
+    PolicyNvWritten::CODE,
+    PolicyTemplate::CODE,
+    PolicyAuthorizeNv::CODE,
+    PolicyDuplicationSelect::CODE,
+    PolicyPhysicalPresence::CODE,
 ];
 
 /// What a command does to the contexts a connection keeps track of (its sessions), beyond
@@ -557,6 +573,7 @@ mod tests {
             include_str!("misc.rs"),
             include_str!("admin.rs"),
             include_str!("duplication.rs"),
+            include_str!("policy.rs"),
         ];
         let declared: alloc::vec::Vec<&str> = sources
             .iter()

@@ -74,6 +74,7 @@ newtype! {
     TpmRc(u32) near 0x0000_0000..=0x0000_097F;
     NvType(u8) near 0x0..=0xF;
     RcLayer(u8) near 0..=13;
+    ArithmeticOp(u16) near 0x0000..=0x000B;
     // Format-zero and format-one codes with a software layer byte up to the driver's.
     ResponseCode(u32) near 0x0000_0000..=0x000D_0FFF;
 }

@@ -54,6 +54,7 @@ pub mod external;
 pub mod frame;
 pub mod nv;
 pub mod pcr;
+pub mod policy;
 pub mod public;
 pub mod rc;
 pub mod structures;
@@ -72,6 +73,7 @@ pub use external::*;
 pub use frame::*;
 pub use nv::*;
 pub use pcr::*;
+pub use policy::*;
 pub use public::*;
 pub use rc::*;
 pub use structures::{

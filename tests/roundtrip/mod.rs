@@ -215,6 +215,7 @@ cases! {
     "EccSharedPoint" => owned::<EccSharedPoint>,
     "PublicParms" => owned::<PublicParms>,
     "ClockAdjust" => owned::<ClockAdjust>,
+    "ArithmeticOp" => owned::<ArithmeticOp>,
     "Template" => owned::<Template>,
     "WrapperKey" => owned::<WrapperKey>,
     "AlgorithmDetailEcc" => owned::<AlgorithmDetailEcc>,
