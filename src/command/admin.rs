@@ -414,16 +414,12 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, Entity, Response};
+    use crate::command::{Command, Entity};
     use crate::wire::{Auth, Handle};
 
     fn flags<C: Command>() -> (bool, bool, usize, usize) {
-        (
-            C::DECRYPT,
-            <C::Response as Response>::ENCRYPT,
-            C::AUTH_HANDLES,
-            C::Response::HANDLES,
-        )
+        let s = crate::command::shape::<C>();
+        (s.decrypt, s.encrypt, s.auth_handles, s.response_handles)
     }
 
     #[test]

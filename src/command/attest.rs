@@ -301,11 +301,8 @@ mod tests {
     use crate::wire::{Marshal, PcrSelection, StructureTag, Ticket};
 
     fn flags<C: Command>() -> (usize, bool, bool) {
-        (
-            C::AUTH_HANDLES,
-            C::DECRYPT,
-            <C::Response as Response>::ENCRYPT,
-        )
+        let s = crate::command::shape::<C>();
+        (s.auth_handles, s.decrypt, s.encrypt)
     }
 
     #[test]

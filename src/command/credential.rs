@@ -76,14 +76,11 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, Response};
+    use crate::command::Command;
 
     fn flags<C: Command>() -> (bool, bool, usize) {
-        (
-            C::DECRYPT,
-            <C::Response as Response>::ENCRYPT,
-            C::AUTH_HANDLES,
-        )
+        let s = crate::command::shape::<C>();
+        (s.decrypt, s.encrypt, s.auth_handles)
     }
 
     #[test]

@@ -341,11 +341,8 @@ mod tests {
     use crate::command::{AuthChange, Command, Response};
 
     fn flags<C: Command>() -> (bool, bool, usize) {
-        (
-            C::DECRYPT,
-            <C::Response as Response>::ENCRYPT,
-            C::AUTH_HANDLES,
-        )
+        let s = crate::command::shape::<C>();
+        (s.decrypt, s.encrypt, s.auth_handles)
     }
 
     #[test]

@@ -234,16 +234,12 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{AuthChange, Command, Entity, Response};
+    use crate::command::{AuthChange, Command, Entity};
     use crate::wire::{Handle, Marshal, Public};
 
     fn flags<C: Command>() -> (bool, bool, usize, usize) {
-        (
-            C::DECRYPT,
-            <C::Response as Response>::ENCRYPT,
-            C::AUTH_HANDLES,
-            <C::Response as Response>::HANDLES,
-        )
+        let s = crate::command::shape::<C>();
+        (s.decrypt, s.encrypt, s.auth_handles, s.response_handles)
     }
 
     #[test]

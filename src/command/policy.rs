@@ -311,14 +311,11 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, Response};
+    use crate::command::Command;
 
     fn flags<C: Command>() -> (usize, bool, bool) {
-        (
-            C::AUTH_HANDLES,
-            C::DECRYPT,
-            <C::Response as Response>::ENCRYPT,
-        )
+        let s = crate::command::shape::<C>();
+        (s.auth_handles, s.decrypt, s.encrypt)
     }
 
     /// Part 3's "decrypt"/"encrypt" columns and authorized handles, command by command.
