@@ -414,33 +414,29 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::shape;
     use crate::command::{Command, Entity};
     use crate::wire::{Auth, Handle};
 
-    fn flags<C: Command>() -> (bool, bool, usize, usize) {
-        let s = crate::command::shape::<C>();
-        (s.decrypt, s.encrypt, s.auth_handles, s.response_handles)
-    }
-
     #[test]
     fn parameter_encryption_and_handles_follow_part_3() {
-        assert_eq!(flags::<SetCommandCodeAuditStatus>(), (false, false, 1, 0));
-        assert_eq!(flags::<GetCommandAuditDigest>(), (true, true, 2, 0));
-        assert_eq!(flags::<Commit>(), (true, true, 1, 0));
-        assert_eq!(flags::<EcEphemeral>(), (false, true, 0, 0));
-        assert_eq!(flags::<ZGen2Phase>(), (true, true, 1, 0));
-        assert_eq!(flags::<EccParameters>(), (false, false, 0, 0));
-        assert_eq!(flags::<HierarchyControl>(), (false, false, 1, 0));
-        assert_eq!(flags::<ClearControl>(), (false, false, 1, 0));
-        assert_eq!(flags::<SetPrimaryPolicy>(), (true, false, 1, 0));
-        assert_eq!(flags::<ChangeEps>(), (false, false, 1, 0));
-        assert_eq!(flags::<ChangePps>(), (false, false, 1, 0));
-        assert_eq!(flags::<PcrAllocate>(), (false, false, 1, 0));
-        assert_eq!(flags::<PcrSetAuthPolicy>(), (true, false, 1, 0));
-        assert_eq!(flags::<PcrSetAuthValue>(), (true, false, 1, 0));
-        assert_eq!(flags::<PpCommands>(), (false, false, 1, 0));
-        assert_eq!(flags::<SetAlgorithmSet>(), (false, false, 1, 0));
-        assert_eq!(flags::<CertifyX509>(), (true, true, 2, 0));
+        assert_eq!(shape::<SetCommandCodeAuditStatus>(), (false, false, 1, 0));
+        assert_eq!(shape::<GetCommandAuditDigest>(), (true, true, 2, 0));
+        assert_eq!(shape::<Commit>(), (true, true, 1, 0));
+        assert_eq!(shape::<EcEphemeral>(), (false, true, 0, 0));
+        assert_eq!(shape::<ZGen2Phase>(), (true, true, 1, 0));
+        assert_eq!(shape::<EccParameters>(), (false, false, 0, 0));
+        assert_eq!(shape::<HierarchyControl>(), (false, false, 1, 0));
+        assert_eq!(shape::<ClearControl>(), (false, false, 1, 0));
+        assert_eq!(shape::<SetPrimaryPolicy>(), (true, false, 1, 0));
+        assert_eq!(shape::<ChangeEps>(), (false, false, 1, 0));
+        assert_eq!(shape::<ChangePps>(), (false, false, 1, 0));
+        assert_eq!(shape::<PcrAllocate>(), (false, false, 1, 0));
+        assert_eq!(shape::<PcrSetAuthPolicy>(), (true, false, 1, 0));
+        assert_eq!(shape::<PcrSetAuthValue>(), (true, false, 1, 0));
+        assert_eq!(shape::<PpCommands>(), (false, false, 1, 0));
+        assert_eq!(shape::<SetAlgorithmSet>(), (false, false, 1, 0));
+        assert_eq!(shape::<CertifyX509>(), (true, true, 2, 0));
     }
 
     #[test]

@@ -297,34 +297,30 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::shape;
     use crate::command::{marshal_params, Command, Entity, Response};
     use crate::wire::{Marshal, PcrSelection, StructureTag, Ticket};
-
-    fn flags<C: Command>() -> (usize, bool, bool) {
-        let s = crate::command::shape::<C>();
-        (s.auth_handles, s.decrypt, s.encrypt)
-    }
 
     #[test]
     fn authorizations_and_encryption_follow_part_3() {
         // Part 3's "@" handles and its "decrypt"/"encrypt" columns.
-        assert_eq!(flags::<Quote>(), (1, true, true), "Quote");
-        assert_eq!(flags::<Certify>(), (2, true, true), "Certify");
+        assert_eq!(shape::<Quote>(), (true, true, 1, 0), "Quote");
+        assert_eq!(shape::<Certify>(), (true, true, 2, 0), "Certify");
         assert_eq!(
-            flags::<CertifyCreation>(),
-            (1, true, true),
+            shape::<CertifyCreation>(),
+            (true, true, 1, 0),
             "CertifyCreation"
         );
-        assert_eq!(flags::<NvCertify>(), (2, true, true), "NV_Certify");
-        assert_eq!(flags::<GetTime>(), (2, true, true), "GetTime");
-        assert_eq!(flags::<Sign>(), (1, true, false), "Sign");
+        assert_eq!(shape::<NvCertify>(), (true, true, 2, 0), "NV_Certify");
+        assert_eq!(shape::<GetTime>(), (true, true, 2, 0), "GetTime");
+        assert_eq!(shape::<Sign>(), (true, false, 1, 0), "Sign");
         assert_eq!(
-            flags::<VerifySignature>(),
-            (0, true, false),
+            shape::<VerifySignature>(),
+            (true, false, 0, 0),
             "VerifySignature"
         );
-        assert_eq!(flags::<LoadExternal>(), (0, true, true), "LoadExternal");
-        assert_eq!(flags::<Hash>(), (0, true, true), "Hash");
+        assert_eq!(shape::<LoadExternal>(), (true, true, 0, 1), "LoadExternal");
+        assert_eq!(shape::<Hash>(), (true, true, 0, 0), "Hash");
         assert_eq!(<LoadExternalResponse as Response>::HANDLES, 1);
     }
 

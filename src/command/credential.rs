@@ -76,18 +76,13 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::Command;
-
-    fn flags<C: Command>() -> (bool, bool, usize) {
-        let s = crate::command::shape::<C>();
-        (s.decrypt, s.encrypt, s.auth_handles)
-    }
+    use crate::command::shape;
 
     #[test]
     fn parameter_encryption_and_authorizations_follow_part_3() {
         // Both commands have "decrypt" and "encrypt" set in Part 3; ActivateCredential
         // authorizes two handles, MakeCredential none.
-        assert_eq!(flags::<MakeCredential>(), (true, true, 0));
-        assert_eq!(flags::<ActivateCredential>(), (true, true, 2));
+        assert_eq!(shape::<MakeCredential>(), (true, true, 0, 0));
+        assert_eq!(shape::<ActivateCredential>(), (true, true, 2, 0));
     }
 }

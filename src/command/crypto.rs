@@ -338,28 +338,24 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::shape;
     use crate::command::{AuthChange, Command, Response};
-
-    fn flags<C: Command>() -> (bool, bool, usize) {
-        let s = crate::command::shape::<C>();
-        (s.decrypt, s.encrypt, s.auth_handles)
-    }
 
     #[test]
     fn parameter_encryption_and_authorizations_follow_part_3() {
         // Part 3's "decrypt"/"encrypt" columns and the "@" handles of each command.
-        assert_eq!(flags::<Hmac>(), (true, true, 1));
-        assert_eq!(flags::<HashSequenceStart>(), (true, false, 0));
-        assert_eq!(flags::<HmacStart>(), (true, false, 1));
-        assert_eq!(flags::<SequenceUpdate>(), (true, false, 1));
-        assert_eq!(flags::<SequenceComplete>(), (true, true, 1));
-        assert_eq!(flags::<EventSequenceComplete>(), (true, false, 2));
-        assert_eq!(flags::<EncryptDecrypt>(), (false, true, 1));
-        assert_eq!(flags::<EncryptDecrypt2>(), (true, true, 1));
-        assert_eq!(flags::<RsaEncrypt>(), (true, true, 0));
-        assert_eq!(flags::<RsaDecrypt>(), (true, true, 1));
-        assert_eq!(flags::<EcdhKeyGen>(), (false, true, 0));
-        assert_eq!(flags::<EcdhZGen>(), (true, true, 1));
+        assert_eq!(shape::<Hmac>(), (true, true, 1, 0));
+        assert_eq!(shape::<HashSequenceStart>(), (true, false, 0, 1));
+        assert_eq!(shape::<HmacStart>(), (true, false, 1, 1));
+        assert_eq!(shape::<SequenceUpdate>(), (true, false, 1, 0));
+        assert_eq!(shape::<SequenceComplete>(), (true, true, 1, 0));
+        assert_eq!(shape::<EventSequenceComplete>(), (true, false, 2, 0));
+        assert_eq!(shape::<EncryptDecrypt>(), (false, true, 1, 0));
+        assert_eq!(shape::<EncryptDecrypt2>(), (true, true, 1, 0));
+        assert_eq!(shape::<RsaEncrypt>(), (true, true, 0, 0));
+        assert_eq!(shape::<RsaDecrypt>(), (true, true, 1, 0));
+        assert_eq!(shape::<EcdhKeyGen>(), (false, true, 0, 0));
+        assert_eq!(shape::<EcdhZGen>(), (true, true, 1, 0));
         assert_eq!(
             <HashSequenceStartResponse as Response>::HANDLES
                 + <HmacStartResponse as Response>::HANDLES,

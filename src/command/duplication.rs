@@ -114,18 +114,14 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, Entity};
-
-    fn flags<C: Command>() -> (bool, bool, usize, usize) {
-        let s = crate::command::shape::<C>();
-        (s.decrypt, s.encrypt, s.auth_handles, s.response_handles)
-    }
+    use crate::command::shape;
+    use crate::command::Entity;
 
     #[test]
     fn parameter_encryption_and_handles_follow_part_3() {
-        assert_eq!(flags::<Duplicate>(), (true, true, 1, 0));
-        assert_eq!(flags::<Import>(), (true, true, 1, 0));
-        assert_eq!(flags::<Rewrap>(), (true, true, 1, 0));
+        assert_eq!(shape::<Duplicate>(), (true, true, 1, 0));
+        assert_eq!(shape::<Import>(), (true, true, 1, 0));
+        assert_eq!(shape::<Rewrap>(), (true, true, 1, 0));
     }
 
     #[test]

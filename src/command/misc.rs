@@ -234,27 +234,23 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::shape;
     use crate::command::{AuthChange, Command, Entity};
     use crate::wire::{Handle, Marshal, Public};
 
-    fn flags<C: Command>() -> (bool, bool, usize, usize) {
-        let s = crate::command::shape::<C>();
-        (s.decrypt, s.encrypt, s.auth_handles, s.response_handles)
-    }
-
     #[test]
     fn parameter_encryption_and_handles_follow_part_3() {
-        assert_eq!(flags::<PcrEvent>(), (true, false, 1, 0));
-        assert_eq!(flags::<PcrReset>(), (false, false, 1, 0));
-        assert_eq!(flags::<ReadClock>(), (false, false, 0, 0));
-        assert_eq!(flags::<ClockSet>(), (false, false, 1, 0));
-        assert_eq!(flags::<ClockRateAdjust>(), (false, false, 1, 0));
-        assert_eq!(flags::<TestParms>(), (false, false, 0, 0));
-        assert_eq!(flags::<GetTestResult>(), (false, true, 0, 0));
-        assert_eq!(flags::<IncrementalSelfTest>(), (false, false, 0, 0));
-        assert_eq!(flags::<StirRandom>(), (true, false, 0, 0));
-        assert_eq!(flags::<ObjectChangeAuth>(), (true, true, 1, 0));
-        assert_eq!(flags::<CreateLoaded>(), (true, true, 1, 1));
+        assert_eq!(shape::<PcrEvent>(), (true, false, 1, 0));
+        assert_eq!(shape::<PcrReset>(), (false, false, 1, 0));
+        assert_eq!(shape::<ReadClock>(), (false, false, 0, 0));
+        assert_eq!(shape::<ClockSet>(), (false, false, 1, 0));
+        assert_eq!(shape::<ClockRateAdjust>(), (false, false, 1, 0));
+        assert_eq!(shape::<TestParms>(), (false, false, 0, 0));
+        assert_eq!(shape::<GetTestResult>(), (false, true, 0, 0));
+        assert_eq!(shape::<IncrementalSelfTest>(), (false, false, 0, 0));
+        assert_eq!(shape::<StirRandom>(), (true, false, 0, 0));
+        assert_eq!(shape::<ObjectChangeAuth>(), (true, true, 1, 0));
+        assert_eq!(shape::<CreateLoaded>(), (true, true, 1, 1));
     }
 
     /// Part 3: ObjectChangeAuth does not change the loaded object, so the response HMAC is

@@ -520,23 +520,17 @@ impl Unmarshal for Entity {
     }
 }
 
-/// A command's facts as Part 3's tables give them, for the tests of each command file.
+/// A command's facts as Part 3's tables give them, for the tests of each command file:
+/// (first parameter encryptable, first response parameter encryptable, authorized handles,
+/// response handles).
 #[cfg(test)]
-pub(crate) struct Shape {
-    pub(crate) decrypt: bool,
-    pub(crate) encrypt: bool,
-    pub(crate) auth_handles: usize,
-    pub(crate) response_handles: usize,
-}
-
-#[cfg(test)]
-pub(crate) fn shape<C: Command>() -> Shape {
-    Shape {
-        decrypt: C::DECRYPT,
-        encrypt: <C::Response as Response>::ENCRYPT,
-        auth_handles: C::AUTH_HANDLES,
-        response_handles: <C::Response as Response>::HANDLES,
-    }
+pub(crate) fn shape<C: Command>() -> (bool, bool, usize, usize) {
+    (
+        C::DECRYPT,
+        <C::Response as Response>::ENCRYPT,
+        C::AUTH_HANDLES,
+        <C::Response as Response>::HANDLES,
+    )
 }
 
 #[cfg(test)]

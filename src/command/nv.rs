@@ -129,22 +129,18 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::shape;
     use crate::command::{Command, Entity};
     use crate::wire::Handle;
 
-    fn flags<C: Command>() -> (bool, bool, usize, usize) {
-        let s = crate::command::shape::<C>();
-        (s.decrypt, s.encrypt, s.auth_handles, s.response_handles)
-    }
-
     #[test]
     fn parameter_encryption_and_handles_follow_part_3() {
-        assert_eq!(flags::<NvIncrement>(), (false, false, 1, 0));
-        assert_eq!(flags::<NvExtend>(), (true, false, 1, 0));
-        assert_eq!(flags::<NvSetBits>(), (false, false, 1, 0));
-        assert_eq!(flags::<NvWriteLock>(), (false, false, 1, 0));
-        assert_eq!(flags::<NvReadLock>(), (false, false, 1, 0));
-        assert_eq!(flags::<NvGlobalWriteLock>(), (false, false, 1, 0));
+        assert_eq!(shape::<NvIncrement>(), (false, false, 1, 0));
+        assert_eq!(shape::<NvExtend>(), (true, false, 1, 0));
+        assert_eq!(shape::<NvSetBits>(), (false, false, 1, 0));
+        assert_eq!(shape::<NvWriteLock>(), (false, false, 1, 0));
+        assert_eq!(shape::<NvReadLock>(), (false, false, 1, 0));
+        assert_eq!(shape::<NvGlobalWriteLock>(), (false, false, 1, 0));
         let set = NvSetBits {
             auth_handle: Entity::owner(),
             nv_index: Entity::from_handle(Handle(0x0150_0000)),

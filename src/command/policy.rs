@@ -311,29 +311,24 @@ tpm_command! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::Command;
-
-    fn flags<C: Command>() -> (usize, bool, bool) {
-        let s = crate::command::shape::<C>();
-        (s.auth_handles, s.decrypt, s.encrypt)
-    }
+    use crate::command::shape;
 
     /// Part 3's "decrypt"/"encrypt" columns and authorized handles, command by command.
     #[test]
     fn encryption_and_authorizations_follow_part_3() {
-        assert_eq!(flags::<PolicyOr>(), (0, false, false));
-        assert_eq!(flags::<PolicyAuthorize>(), (0, true, false));
-        assert_eq!(flags::<PolicySigned>(), (0, true, true));
-        assert_eq!(flags::<PolicyTicket>(), (0, true, false));
-        assert_eq!(flags::<PolicyLocality>(), (0, false, false));
-        assert_eq!(flags::<PolicyNv>(), (1, true, false));
-        assert_eq!(flags::<PolicyCounterTimer>(), (0, true, false));
-        assert_eq!(flags::<PolicyCpHash>(), (0, true, false));
-        assert_eq!(flags::<PolicyNameHash>(), (0, true, false));
-        assert_eq!(flags::<PolicyNvWritten>(), (0, false, false));
-        assert_eq!(flags::<PolicyTemplate>(), (0, true, false));
-        assert_eq!(flags::<PolicyAuthorizeNv>(), (1, false, false));
-        assert_eq!(flags::<PolicyDuplicationSelect>(), (0, true, false));
-        assert_eq!(flags::<PolicyPhysicalPresence>(), (0, false, false));
+        assert_eq!(shape::<PolicyOr>(), (false, false, 0, 0));
+        assert_eq!(shape::<PolicyAuthorize>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicySigned>(), (true, true, 0, 0));
+        assert_eq!(shape::<PolicyTicket>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicyLocality>(), (false, false, 0, 0));
+        assert_eq!(shape::<PolicyNv>(), (true, false, 1, 0));
+        assert_eq!(shape::<PolicyCounterTimer>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicyCpHash>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicyNameHash>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicyNvWritten>(), (false, false, 0, 0));
+        assert_eq!(shape::<PolicyTemplate>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicyAuthorizeNv>(), (false, false, 1, 0));
+        assert_eq!(shape::<PolicyDuplicationSelect>(), (true, false, 0, 0));
+        assert_eq!(shape::<PolicyPhysicalPresence>(), (false, false, 0, 0));
     }
 }
