@@ -1111,7 +1111,7 @@ fn two_authorized_handles_through_two_sessions() {
         .clone();
     let mut template = Public::ecc_p256_storage_parent();
     template.auth_policy = policy;
-    template.object_attributes = template.object_attributes | ObjectAttributes::ADMIN_WITH_POLICY;
+    template.object_attributes |= ObjectAttributes::ADMIN_WITH_POLICY;
     let admin = env.create_primary(&mut signer_session, Entity::owner(), template);
     let admin_entity = Entity::new(admin.object_handle, admin.name.clone());
     let mut policy_session =

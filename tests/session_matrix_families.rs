@@ -259,7 +259,7 @@ fn asymmetric(x: &mut Ctx<'_>) -> Result {
 fn attestation(x: &mut Ctx<'_>) -> Result {
     let auth = Auth::new(&random_bytes(10)).unwrap();
     let mut template = adapt(ecc_sign_template(false, &[]), x.c.hash);
-    template.object_attributes = template.object_attributes | ObjectAttributes::RESTRICTED;
+    template.object_attributes |= ObjectAttributes::RESTRICTED;
     let (k, public) = primary(x.tpm, &template, &auth, &[]);
     let ak = AttestationKey::primary(Handle::RH_OWNER, public).expect("an attestation key");
     assert_eq!(ak.name(), &k.name);
