@@ -756,6 +756,53 @@ mod tests {
     }
 
     #[test]
+    fn sign_answers_only_for_a_signing_key_and_a_digest_of_the_scheme_hash() {
+        use crate::command::Sign;
+        use crate::wire::{SigScheme, Ticket};
+        let mut resp = Responder::new();
+        let auth = pw("key");
+        let key = resp.signing_key(0x8000_0002, auth.clone());
+        let nv = resp.nv_index(0x0100_0003, auth.clone());
+        let mut s = resp
+            .open_session(
+                HashAlg::Sha256,
+                Symmetric::Null,
+                SessionAttributes::default(),
+            )
+            .unwrap();
+        let tpm = Tpm::new(Box::new(resp));
+        let mut sign = |handle: &Entity, digest: &[u8]| {
+            tpm.execute(
+                &Sign {
+                    key_handle: handle.clone(),
+                    digest: Digest::new(digest).unwrap(),
+                    in_scheme: SigScheme::Hmac {
+                        hash: AlgId::SHA384,
+                    },
+                    validation: Ticket::null(StructureTag::HASHCHECK),
+                },
+                &mut [SessionSlot::Session {
+                    state: &mut s,
+                    auth: &auth,
+                }],
+            )
+        };
+        let ok = sign(&key, &[7; 48]).unwrap();
+        let mac = crypto::hmac(
+            HashAlg::Sha384,
+            Responder::fake_signing_key(key.handle).as_bytes(),
+            &[&[7; 48]],
+        );
+        assert_eq!(
+            ok.signature,
+            Signature::Hmac(HashValue::new(AlgId::SHA384, mac.as_bytes()).unwrap())
+        );
+        let code = |r: crate::Result<_>| r.unwrap_err().response_code().map(|c| c.0);
+        assert_eq!(code(sign(&key, &[7; 32])), Some(rc::SIZE));
+        assert_eq!(code(sign(&nv, &[7; 48])), Some(rc::HANDLE | (1 << 8)));
+    }
+
+    #[test]
     fn arbitrary_frames_get_an_answer_and_no_panic() {
         let mut resp = Responder::new();
         let mut out = Vec::new();
