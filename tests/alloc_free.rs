@@ -8,12 +8,14 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use tpm2_wire::command::{GetRandom, NvRead, NvWrite};
-use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::command::{GetRandom, NvIncrement, NvRead, NvWrite, Sign};
+use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::sim::Responder;
-use tpm2_wire::wire::{Auth, MaxNvBuffer, SessionAttributes};
+use tpm2_wire::wire::{
+    AlgId, Auth, MaxNvBuffer, SessionAttributes, SigScheme, Signature, StructureTag, Ticket,
+};
 use tpm2_wire::Tpm;
 
 struct Counting;
@@ -186,4 +188,150 @@ fn nv_write_1k_with_a_decrypt_session_does_not_allocate() {
     });
     assert_eq!(n, 0, "{n} allocations in {ITERATIONS} NV_Read commands");
     assert_eq!(out.unwrap().data.as_bytes(), &data[..]);
+}
+
+/// TPM2_Sign through a decrypt session (the digest travels encrypted): the command, the
+/// TPMT_SIGNATURE in the response (a 256-octet RSA one and an HMAC one) and its unmarshalling
+/// allocate nothing, and each signature is the one the fake key gives over that digest.
+#[test]
+fn sign_with_a_decrypt_session_does_not_allocate() {
+    let mut responder = Responder::new();
+    let auth = Auth::new(b"key auth").unwrap();
+    let key = responder.signing_key(0x8000_0001, auth.clone());
+    let mut state = responder
+        .open_session(
+            HashAlg::Sha256,
+            Symmetric::AesCfb(128),
+            SessionAttributes(SessionAttributes::DECRYPT),
+        )
+        .unwrap();
+    let tpm = Tpm::new(Box::new(responder));
+    let secret = Responder::fake_signing_key(key.handle);
+    for scheme in [
+        SigScheme::RsaSsa {
+            hash: AlgId::SHA256,
+        },
+        SigScheme::Hmac {
+            hash: AlgId::SHA256,
+        },
+    ] {
+        let digest = crypto::hash(HashAlg::Sha256, &[b"message", &[scheme_byte(&scheme)]]);
+        let sign = Sign {
+            key_handle: key.clone(),
+            digest: digest.clone(),
+            in_scheme: scheme,
+            validation: Ticket::null(StructureTag::HASHCHECK),
+        };
+        let mut out = None;
+        let mut run = || {
+            out = Some(
+                tpm.execute(
+                    &sign,
+                    &mut [SessionSlot::Session {
+                        state: &mut state,
+                        auth: &auth,
+                    }],
+                )
+                .unwrap(),
+            );
+        };
+        for _ in 0..WARM_UP {
+            run();
+        }
+        let n = allocations_in(|| {
+            for _ in 0..ITERATIONS {
+                run();
+            }
+        });
+        assert_eq!(
+            n, 0,
+            "{n} allocations in {ITERATIONS} Sign commands, {scheme:?}"
+        );
+
+        let mac = crypto::hmac(HashAlg::Sha256, secret.as_bytes(), &[digest.as_bytes()]);
+        match (scheme, out.unwrap().signature) {
+            (SigScheme::RsaSsa { .. }, Signature::RsaSsa(s)) => {
+                assert_eq!(s.hash, AlgId::SHA256);
+                let want: Vec<u8> = mac
+                    .as_bytes()
+                    .iter()
+                    .cycle()
+                    .take(Responder::FAKE_RSA_SIZE)
+                    .copied()
+                    .collect();
+                assert_eq!(s.sig.as_bytes(), &want[..]);
+            }
+            (SigScheme::Hmac { .. }, Signature::Hmac(h)) => {
+                assert_eq!(h.alg(), AlgId::SHA256);
+                assert_eq!(h.digest(), mac.as_bytes());
+            }
+            (scheme, sig) => panic!("{scheme:?} answered with {sig:?}"),
+        }
+    }
+}
+
+fn scheme_byte(scheme: &SigScheme) -> u8 {
+    matches!(scheme, SigScheme::Hmac { .. }) as u8
+}
+
+/// TPM2_NV_Increment through an HMAC session allocates nothing, and every increment counted.
+#[test]
+fn nv_increment_with_a_session_does_not_allocate() {
+    let mut responder = Responder::new();
+    let auth = Auth::new(b"counter auth").unwrap();
+    let nv = responder.nv_index(0x0100_0002, auth.clone());
+    let mut state = responder
+        .open_session(
+            HashAlg::Sha384,
+            Symmetric::AesCfb(256),
+            SessionAttributes::default(),
+        )
+        .unwrap();
+    let tpm = Tpm::new(Box::new(responder));
+    let increment = NvIncrement {
+        auth_handle: nv.clone(),
+        nv_index: nv.clone(),
+    };
+    let mut run = || {
+        tpm.execute(
+            &increment,
+            &mut [SessionSlot::Session {
+                state: &mut state,
+                auth: &auth,
+            }],
+        )
+        .unwrap();
+    };
+    for _ in 0..WARM_UP {
+        run();
+    }
+    let n = allocations_in(|| {
+        for _ in 0..ITERATIONS {
+            run();
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "{n} allocations in {ITERATIONS} NV_Increment commands"
+    );
+
+    state.set_attributes(SessionAttributes(
+        SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
+    ));
+    let counter = tpm
+        .execute(
+            &NvRead {
+                auth_handle: nv.clone(),
+                nv_index: nv,
+                size: 8,
+                offset: 0,
+            },
+            &mut [SessionSlot::Session {
+                state: &mut state,
+                auth: &auth,
+            }],
+        )
+        .unwrap();
+    let value = u64::from_be_bytes(counter.data.as_bytes().try_into().unwrap());
+    assert_eq!(value, (WARM_UP + ITERATIONS) as u64);
 }

@@ -1047,3 +1047,213 @@ fn tpm2_quote_verifies_with_ours() {
         Err(AttestError::NonceMismatch)
     );
 }
+
+// ---------------------------------------------------------------- two sessions, two handles
+
+/// The commands that authorize two handles, each handle through its own session: a salted
+/// HMAC session that encrypts for the signing key, and a second HMAC session (another hash,
+/// no encryption) or a policy session for the other handle. Each result is checked as above.
+#[test]
+fn two_authorized_handles_through_two_sessions() {
+    let env = Env::new();
+    // The salt key is flushed once the session holds the salt: the object slots are needed.
+    let salt = salt_key(&env.tpm, Salt::Ecc).expect("an ECC salt key");
+    let mut signer_session = Session::start(
+        &env.tpm,
+        &SessionOptions::hmac()
+            .salted(salt.clone())
+            .encrypt(true, true),
+    )
+    .expect("a salted HMAC session");
+    flush(&env.tpm, salt.entity().handle);
+    let mut other = Session::start(&env.tpm, &SessionOptions::hmac().hash(HashAlg::Sha384))
+        .expect("a second HMAC session");
+    assert_ne!(signer_session.handle(), other.handle());
+    let nonce = random_bytes(32);
+
+    let object = env.create_primary(
+        &mut signer_session,
+        Entity::owner(),
+        Public::ecc_p256_storage_parent(),
+    );
+    let object_entity = Entity::new(object.object_handle, object.name.clone());
+    let (ak_handle, ak) = env.ak(&mut signer_session, Alg::Ecc, Handle::RH_ENDORSEMENT);
+
+    // Certify: the object (ADMIN role) by the second HMAC session, the AK by the salted one.
+    let rsp = env
+        .tpm
+        .execute(
+            &Certify {
+                object_handle: object_entity.clone(),
+                sign_handle: ak_handle.clone(),
+                qualifying_data: Data::new(&nonce).unwrap(),
+                in_scheme: SigScheme::Null,
+            },
+            &mut [other.auth(&env.empty), signer_session.auth(&env.empty)],
+        )
+        .expect("Certify, two HMAC sessions");
+    let attest = rsp.certify_info.as_bytes();
+    tamper_each_byte("Certify, two sessions", attest, |a| {
+        verify_certify(&ak, a, &rsp.signature, &nonce, &object.name).map(|_| ())
+    });
+    assert_eq!(
+        verify_certify(&ak, attest, &rsp.signature, &nonce, ak.name()),
+        Err(AttestError::CertifiedNameMismatch)
+    );
+    flush(&env.tpm, object.object_handle);
+
+    // Certify again, the object's ADMIN role through a policy session: an object with
+    // adminWithPolicy and the policy PolicyCommandCode(Certify) + PolicyAuthValue.
+    let policy = tpm2_wire::session::policy::PolicyCalculator::new(HashAlg::Sha256)
+        .policy_command_code(tpm2_wire::wire::CommandCode::CERTIFY)
+        .policy_auth_value()
+        .digest()
+        .clone();
+    let mut template = Public::ecc_p256_storage_parent();
+    template.auth_policy = policy;
+    template.object_attributes |= ObjectAttributes::ADMIN_WITH_POLICY;
+    let admin = env.create_primary(&mut signer_session, Entity::owner(), template);
+    let admin_entity = Entity::new(admin.object_handle, admin.name.clone());
+    let mut policy_session =
+        Session::start(&env.tpm, &SessionOptions::policy()).expect("a policy session");
+    policy_session
+        .policy_command_code(tpm2_wire::wire::CommandCode::CERTIFY)
+        .unwrap();
+    policy_session.policy_auth_value().unwrap();
+    let rsp = env
+        .tpm
+        .execute(
+            &Certify {
+                object_handle: admin_entity.clone(),
+                sign_handle: ak_handle.clone(),
+                qualifying_data: Data::new(&nonce).unwrap(),
+                in_scheme: SigScheme::Null,
+            },
+            &mut [
+                policy_session.auth(&env.empty),
+                signer_session.auth(&env.empty),
+            ],
+        )
+        .expect("Certify, policy and HMAC sessions");
+    let report = verify_certify(
+        &ak,
+        rsp.certify_info.as_bytes(),
+        &rsp.signature,
+        &nonce,
+        &admin.name,
+    )
+    .expect("the certification verifies");
+    assert_eq!(
+        report.qualified_name,
+        qualified_name(
+            &hierarchy_qualified_name(Handle::RH_OWNER),
+            &admin.out_public.0
+        )
+        .unwrap()
+    );
+    policy_session.flush().unwrap();
+    flush(&env.tpm, admin.object_handle);
+
+    // NV_Certify: the AK by the salted session, the index by the second session.
+    let nv_auth = pw("nv two sessions");
+    let nv = written_nv(
+        &env.tpm,
+        NV_INDEX + 1,
+        &nv_auth,
+        nv_auth_rw(),
+        b"attested-octets!",
+    );
+    let rsp = env
+        .tpm
+        .execute(
+            &NvCertify {
+                sign_handle: ak_handle.clone(),
+                auth_handle: nv.clone(),
+                nv_index: nv.clone(),
+                qualifying_data: Data::new(&nonce).unwrap(),
+                in_scheme: SigScheme::Null,
+                size: 8,
+                offset: 4,
+            },
+            &mut [signer_session.auth(&env.empty), other.auth(&nv_auth)],
+        )
+        .expect("NV_Certify, two sessions");
+    tamper_each_byte(
+        "NV_Certify, two sessions",
+        rsp.certify_info.as_bytes(),
+        |a| verify_nv_certify(&ak, a, &rsp.signature, &nonce, &nv.name, 4, b"sted-oct").map(|_| ()),
+    );
+    assert_eq!(
+        verify_nv_certify(
+            &ak,
+            rsp.certify_info.as_bytes(),
+            &rsp.signature,
+            &nonce,
+            &nv.name,
+            4,
+            b"sted-occ"
+        ),
+        Err(AttestError::NvContentsMismatch)
+    );
+    undefine_nv(&env.tpm, &nv);
+
+    // GetTime: the privacy administrator by the second session, the AK by the salted one.
+    let rsp = env
+        .tpm
+        .execute(
+            &GetTime {
+                privacy_admin_handle: Entity::endorsement(),
+                sign_handle: ak_handle.clone(),
+                qualifying_data: Data::new(&nonce).unwrap(),
+                in_scheme: SigScheme::Null,
+            },
+            &mut [other.auth(&env.empty), signer_session.auth(&env.empty)],
+        )
+        .expect("GetTime, two sessions");
+    let report = verify_time(&ak, rsp.time_info.as_bytes(), &rsp.signature, &nonce).unwrap();
+    assert_eq!(report.time.clock_info, report.clock.clock_info);
+
+    // GetSessionAuditDigest, signed: the privacy administrator by the second session, the AK
+    // by the salted one; the attested digest is the one the host kept for the audit session.
+    let mut audit = Session::start(&env.tpm, &SessionOptions::audit()).expect("audit session");
+    for n in [8, 16] {
+        random_through(&env.tpm, &mut audit, n);
+    }
+    let host_digest = audit.state().audit_digest().cloned().expect("audited");
+    let rsp = env
+        .tpm
+        .execute(
+            &tpm2_wire::command::GetSessionAuditDigest {
+                privacy_admin_handle: Entity::endorsement(),
+                sign_handle: ak_handle.clone(),
+                session_handle: Entity::from_handle(audit.handle()),
+                qualifying_data: Data::new(&nonce).unwrap(),
+                in_scheme: AlgId::NULL,
+            },
+            &mut [other.auth(&env.empty), signer_session.auth(&env.empty)],
+        )
+        .expect("GetSessionAuditDigest, two sessions");
+    let verified = tpm2_wire::attest::verify_attestation(
+        &ak,
+        rsp.audit_info.as_bytes(),
+        &rsp.signature,
+        &nonce,
+    )
+    .expect("the audit attestation verifies");
+    match verified.attestation.attested {
+        tpm2_wire::wire::Attested::SessionAudit(info) => {
+            assert_eq!(info.session_digest, host_digest)
+        }
+        other => panic!("not a session audit attestation: {other:?}"),
+    }
+    let mut tampered = rsp.audit_info.as_bytes().to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(tpm2_wire::attest::verify_attestation(&ak, &tampered, &rsp.signature, &nonce).is_err());
+    audit.flush().unwrap();
+
+    flush(&env.tpm, ak_handle.handle);
+    other.flush().unwrap();
+    signer_session.flush().unwrap();
+    assert_nothing_loaded(&env.tpm);
+}

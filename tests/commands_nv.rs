@@ -391,3 +391,74 @@ fn global_write_lock_stops_only_globallock_indices() {
     undefine_nv(&tpm, &global);
     undefine_nv(&tpm, &current(&tpm, &other));
 }
+
+/// TPM2_NV_UndefineSpaceSpecial with each authorized handle through its own session: the
+/// index (ADMIN role) through a policy session (PolicyCommandCode + PolicyAuthValue), the
+/// platform hierarchy through an HMAC session. The index is gone afterwards, and a policy
+/// without the command code does not delete it.
+#[test]
+fn nv_undefine_space_special_with_a_policy_and_an_hmac_session() {
+    use tpm2_wire::command::{NvDefineSpace, NvUndefineSpaceSpecial};
+    use tpm2_wire::session::policy::PolicyCalculator;
+    use tpm2_wire::wire::{AlgId, CommandCode, NvPublic, Tpm2bNvPublic};
+    let (_sim, tpm) = swtpm();
+    let auth = pw("undefine special");
+    let policy = PolicyCalculator::new(HashAlg::Sha256)
+        .policy_command_code(CommandCode::NV_UNDEFINE_SPACE_SPECIAL)
+        .policy_auth_value()
+        .digest()
+        .clone();
+    let index = Handle(0x0140_0002);
+    let platform = Auth::empty();
+    tpm.execute(
+        &NvDefineSpace {
+            auth_handle: Entity::platform(),
+            auth: auth.clone(),
+            public_info: Tpm2bNvPublic(NvPublic {
+                nv_index: index,
+                name_alg: AlgId::SHA256,
+                attributes: NvAttributes::AUTHREAD
+                    | NvAttributes::AUTHWRITE
+                    | NvAttributes::NO_DA
+                    | NvAttributes::POLICY_DELETE
+                    | NvAttributes::PLATFORMCREATE,
+                auth_policy: policy,
+                data_size: 8,
+            }),
+        },
+        &mut [SessionSlot::Password(&platform)],
+    )
+    .expect("NV_DefineSpace");
+    let nv = tpm.nv_read_public(index).unwrap().0;
+    let mut hmac =
+        Session::start(&tpm, &SessionOptions::hmac().hash(HashAlg::Sha384)).expect("HMAC session");
+    let undefine = NvUndefineSpaceSpecial {
+        nv_index: nv.clone(),
+        platform: Entity::platform(),
+    };
+
+    // PolicyAuthValue alone is not the index's policy: refused, and the index stays.
+    let mut wrong = Session::start(&tpm, &SessionOptions::policy()).expect("policy session");
+    wrong.policy_auth_value().unwrap();
+    assert_tpm_error(
+        tpm.execute(&undefine, &mut [wrong.auth(&auth), hmac.auth(&platform)]),
+        TpmRc::POLICY_FAIL,
+    );
+    wrong.flush().unwrap();
+    assert!(
+        tpm.nv_read_public(index).is_ok(),
+        "the index is still there"
+    );
+
+    let mut s = Session::start(&tpm, &SessionOptions::policy()).expect("policy session");
+    assert_ne!(s.handle(), hmac.handle());
+    s.policy_command_code(CommandCode::NV_UNDEFINE_SPACE_SPECIAL)
+        .unwrap();
+    s.policy_auth_value().unwrap();
+    tpm.execute(&undefine, &mut [s.auth(&auth), hmac.auth(&platform)])
+        .expect("NV_UndefineSpaceSpecial, policy and HMAC sessions");
+    assert!(tpm.nv_read_public(index).is_err(), "the index is gone");
+    drop(s);
+    hmac.flush().unwrap();
+    assert_nothing_loaded(&tpm);
+}

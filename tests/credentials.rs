@@ -864,3 +864,57 @@ fn a_tpm_answering_another_public_area_is_refused_and_the_object_flushed() {
         "the refused primary was flushed"
     );
 }
+
+/// ActivateCredential with both authorizations through sessions: the AK through an HMAC
+/// session, and the EK's policy (PolicySecret on the endorsement hierarchy) satisfied through
+/// a second HMAC session. The released secret is the one made on the host, and a credential
+/// made for another key is refused the same way.
+#[test]
+fn activation_with_the_ak_and_the_endorsement_authorized_by_sessions() {
+    let (_sim, tpm) = swtpm();
+    let e = empty();
+    for (template, ak_alg) in [
+        (EkTemplate::L1, KeyAlg::Rsa2048),
+        (EkTemplate::L2, KeyAlg::EccP256),
+    ] {
+        let ek = ek(&tpm, template);
+        let ak = primary(
+            &tpm,
+            Entity::endorsement(),
+            &templates::attestation_key(ak_alg),
+        );
+        let mut ak_session = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
+        let mut endorsement =
+            Session::start(&tpm, &SessionOptions::hmac().hash(HashAlg::Sha384)).unwrap();
+        assert_ne!(ak_session.handle(), endorsement.handle());
+        let secret = random_bytes(24);
+        let (id, seed) = make_credential(ek.public(), &ak.entity().name, &secret).unwrap();
+        let released = tpm
+            .activate_credential(
+                ak.entity(),
+                ak_session.auth(&e),
+                &ek,
+                endorsement.auth(&e),
+                &id,
+                &seed,
+            )
+            .expect("ActivateCredential, two HMAC sessions and the EK's policy session");
+        assert_eq!(released.as_bytes(), secret, "{template}");
+
+        let (for_ek, ek_seed) = make_credential(ek.public(), &ek.entity().name, &secret).unwrap();
+        refused_with(
+            tpm.activate_credential(
+                ak.entity(),
+                ak_session.auth(&e),
+                &ek,
+                endorsement.auth(&e),
+                &for_ek,
+                &ek_seed,
+            ),
+            TpmRc::INTEGRITY,
+        );
+        ak_session.flush().unwrap();
+        endorsement.flush().unwrap();
+    }
+    assert_nothing_loaded(&tpm);
+}

@@ -3,12 +3,14 @@
 //! cannot be used.
 //!
 //! [`Responder`] is a [`Transport`] that answers a handful of commands (GetRandom, NV_Write,
-//! NV_Read) the way a TPM does as far as sessions go: it checks every command HMAC, decrypts
+//! NV_Read, NV_Increment, Sign) the way a TPM does as far as sessions go: it checks every command HMAC, decrypts
 //! the first command parameter, rolls nonceTPM, encrypts the first response parameter and
 //! writes correct response HMACs. Its sessions are set up out of band with
 //! [`Responder::open_session`], which returns the matching host-side [`SessionState`] (as if
 //! the session had been started salted: a random session key both sides know). It is not a
-//! TPM: no hierarchies, one shared NV area, "random" bytes that are a fixed pattern.
+//! TPM: no hierarchies, one shared NV area, "random" bytes that are a fixed pattern, and
+//! "signatures" that are HMACs with a key derived from the signing key's handle
+//! ([`Responder::fake_signing_key`]), so a test can check one without the responder.
 //!
 //! Once built it does not allocate: every buffer it needs is reserved up front.
 
@@ -19,8 +21,9 @@ use crate::session::{
 };
 use crate::transport::{Transport, TransportError};
 use crate::wire::{
-    Auth, AuthCommand, CommandCode, Digest, Handle, Name, Nonce, Reader, SessionAttributes,
-    SessionType, StructureTag, Unmarshal, WireError, Writer, DEFAULT_MAX_COMMAND_SIZE, HEADER_SIZE,
+    AlgId, Auth, AuthCommand, CommandCode, Digest, Handle, HashValue, HashcheckTicket, Marshal,
+    Name, Nonce, PublicKeyRsa, Reader, RsaSignature, SessionAttributes, SessionType, SigScheme,
+    Signature, StructureTag, Unmarshal, WireError, Writer, DEFAULT_MAX_COMMAND_SIZE, HEADER_SIZE,
     MAX_NV_BUFFER_SIZE, MAX_SESSIONS,
 };
 
@@ -72,15 +75,20 @@ fn shape(code: CommandCode) -> Option<Shape> {
             handles: 0,
             auth_handles: 0,
         }),
-        CommandCode::NV_WRITE | CommandCode::NV_READ => Some(Shape {
+        CommandCode::NV_WRITE | CommandCode::NV_READ | CommandCode::NV_INCREMENT => Some(Shape {
             handles: 2,
+            auth_handles: 1,
+        }),
+        CommandCode::SIGN => Some(Shape {
+            handles: 1,
             auth_handles: 1,
         }),
         _ => None,
     }
 }
 
-/// A fake TPM for session-protected GetRandom, NV_Write and NV_Read. See the module docs.
+/// A fake TPM for session-protected GetRandom, NV_Write, NV_Read, NV_Increment and Sign. See
+/// the module docs.
 pub struct Responder {
     sessions: Vec<MirrorSession>,
     entities: Vec<KnownEntity>,
@@ -261,6 +269,39 @@ impl Responder {
         entity
     }
 
+    /// Makes a signing key known under `handle` with auth value `auth`; its name is made up
+    /// from the handle like [`Responder::nv_index`]'s. TPM2_Sign with it answers, for an RSASSA
+    /// or RSAPSS scheme, a [`Responder::FAKE_RSA_SIZE`]-octet "signature" that is the HMAC
+    /// (with [`Responder::fake_signing_key`]) of the digest repeated, and for an HMAC or NULL
+    /// scheme a TPM_ALG_HMAC signature that is that HMAC once.
+    pub fn signing_key(&mut self, handle: u32, auth: Auth) -> Entity {
+        let digest = crypto::hash(
+            HashAlg::Sha256,
+            &[b"responder signing key", &handle.to_be_bytes()],
+        );
+        let mut name = [0u8; 34];
+        name[..2].copy_from_slice(&crate::wire::AlgId::SHA256.0.to_be_bytes());
+        name[2..].copy_from_slice(digest.as_bytes());
+        let entity = Entity::new(Handle(handle), Name::new(&name).unwrap_or_default());
+        self.entities.push(KnownEntity {
+            handle: entity.handle,
+            name: entity.name.clone(),
+            auth,
+        });
+        entity
+    }
+
+    /// The size of the fake RSA signatures: a 2048-bit modulus.
+    pub const FAKE_RSA_SIZE: usize = 256;
+
+    /// The HMAC key of the fake signatures by the key at `handle`.
+    pub fn fake_signing_key(handle: Handle) -> Digest {
+        crypto::hash(
+            HashAlg::Sha256,
+            &[b"responder signing secret", &handle.0.to_be_bytes()],
+        )
+    }
+
     /// The bytes GetRandom answers with: `0, 1, 2, ...`, so a test can check that what it
     /// decrypted is what was sent.
     pub fn random_pattern(n: usize) -> impl Iterator<Item = u8> {
@@ -270,6 +311,11 @@ impl Responder {
     /// Whether `bytes` is the answer to GetRandom(`n`): [`Responder::random_pattern`] of `n`.
     pub fn is_random_answer(bytes: &[u8], n: usize) -> bool {
         bytes.iter().copied().eq(Self::random_pattern(n))
+    }
+
+    fn is_signing_key(&self, handle: Handle) -> bool {
+        // Signing keys are transient-object handles; NV indices are 0x01xxxxxx.
+        handle.0 >> 24 == 0x80 && self.entity(handle).is_some()
     }
 
     fn entity(&self, handle: Handle) -> Option<&KnownEntity> {
@@ -415,7 +461,7 @@ impl Responder {
         }
 
         self.out.clear();
-        self.execute(code)?;
+        self.execute(code, handles)?;
 
         // Success: roll nonceTPM, encrypt, and answer with one HMAC per session.
         for (i, a) in auths.iter().enumerate().take(count) {
@@ -501,7 +547,10 @@ impl Responder {
     }
 
     /// Runs the command on the decrypted parameters, writing the response parameters.
-    fn execute(&mut self, code: CommandCode) -> Outcome<()> {
+    fn execute(&mut self, code: CommandCode, handles: &[Handle]) -> Outcome<()> {
+        if code == CommandCode::SIGN && !handles.first().is_some_and(|h| self.is_signing_key(*h)) {
+            return Err(rc::HANDLE | (1 << 8));
+        }
         let mut r = Reader::new(&self.params);
         let mut w = Writer::new(&mut self.out);
         match code {
@@ -531,6 +580,59 @@ impl Responder {
                 let src = self.nv.get(offset..offset + n).ok_or(rc::NV_RANGE)?;
                 w.u16(n as u16);
                 w.bytes(src);
+            }
+            CommandCode::NV_INCREMENT => {
+                // The first 8 octets of the NV area are the counter, big-endian.
+                r.finish().map_err(malformed)?;
+                let mut value = [0u8; 8];
+                value.copy_from_slice(&self.nv[..8]);
+                let next = u64::from_be_bytes(value)
+                    .checked_add(1)
+                    .ok_or(rc::NV_RANGE)?;
+                self.nv[..8].copy_from_slice(&next.to_be_bytes());
+            }
+            CommandCode::SIGN => {
+                let digest = Digest::unmarshal(&mut r).map_err(malformed)?;
+                let scheme = SigScheme::unmarshal(&mut r).map_err(malformed)?;
+                let ticket = HashcheckTicket::unmarshal(&mut r).map_err(malformed)?;
+                r.finish().map_err(malformed)?;
+                if ticket.tag != StructureTag::HASHCHECK {
+                    return Err(rc::VALUE);
+                }
+                let hash_id = match scheme {
+                    SigScheme::Null => AlgId::SHA256,
+                    SigScheme::RsaSsa { hash }
+                    | SigScheme::RsaPss { hash }
+                    | SigScheme::Hmac { hash } => hash,
+                    _ => return Err(rc::VALUE),
+                };
+                let hash = HashAlg::from_alg_id(hash_id).map_err(|_| rc::VALUE)?;
+                if digest.len() != hash.digest_size() {
+                    return Err(rc::SIZE);
+                }
+                let key = Self::fake_signing_key(handles[0]);
+                let mac = crypto::hmac(hash, key.as_bytes(), &[digest.as_bytes()]);
+                let signature = match scheme {
+                    SigScheme::RsaSsa { .. } | SigScheme::RsaPss { .. } => {
+                        let mut sig = [0u8; Self::FAKE_RSA_SIZE];
+                        for (b, m) in sig.iter_mut().zip(mac.as_bytes().iter().cycle()) {
+                            *b = *m;
+                        }
+                        let rsa = RsaSignature {
+                            hash: hash_id,
+                            sig: PublicKeyRsa::new(&sig).map_err(|_| rc::SIZE)?,
+                        };
+                        if matches!(scheme, SigScheme::RsaSsa { .. }) {
+                            Signature::RsaSsa(rsa)
+                        } else {
+                            Signature::RsaPss(rsa)
+                        }
+                    }
+                    _ => Signature::Hmac(
+                        HashValue::new(hash_id, mac.as_bytes()).map_err(|_| rc::VALUE)?,
+                    ),
+                };
+                signature.marshal(&mut w);
             }
             _ => return Err(rc::COMMAND_CODE),
         }
@@ -651,6 +753,53 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e.response_code().map(|c| c.0), Some(0x98E));
+    }
+
+    #[test]
+    fn sign_answers_only_for_a_signing_key_and_a_digest_of_the_scheme_hash() {
+        use crate::command::Sign;
+        use crate::wire::{SigScheme, Ticket};
+        let mut resp = Responder::new();
+        let auth = pw("key");
+        let key = resp.signing_key(0x8000_0002, auth.clone());
+        let nv = resp.nv_index(0x0100_0003, auth.clone());
+        let mut s = resp
+            .open_session(
+                HashAlg::Sha256,
+                Symmetric::Null,
+                SessionAttributes::default(),
+            )
+            .unwrap();
+        let tpm = Tpm::new(Box::new(resp));
+        let mut sign = |handle: &Entity, digest: &[u8]| {
+            tpm.execute(
+                &Sign {
+                    key_handle: handle.clone(),
+                    digest: Digest::new(digest).unwrap(),
+                    in_scheme: SigScheme::Hmac {
+                        hash: AlgId::SHA384,
+                    },
+                    validation: Ticket::null(StructureTag::HASHCHECK),
+                },
+                &mut [SessionSlot::Session {
+                    state: &mut s,
+                    auth: &auth,
+                }],
+            )
+        };
+        let ok = sign(&key, &[7; 48]).unwrap();
+        let mac = crypto::hmac(
+            HashAlg::Sha384,
+            Responder::fake_signing_key(key.handle).as_bytes(),
+            &[&[7; 48]],
+        );
+        assert_eq!(
+            ok.signature,
+            Signature::Hmac(HashValue::new(AlgId::SHA384, mac.as_bytes()).unwrap())
+        );
+        let code = |r: crate::Result<_>| r.unwrap_err().response_code().map(|c| c.0);
+        assert_eq!(code(sign(&key, &[7; 32])), Some(rc::SIZE));
+        assert_eq!(code(sign(&nv, &[7; 48])), Some(rc::HANDLE | (1 << 8)));
     }
 
     #[test]
