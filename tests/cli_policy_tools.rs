@@ -557,3 +557,122 @@ fn comparisons_hashes_and_flags() {
     );
     env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
 }
+
+/// The name `tpm2_nvreadpublic` reports for an index.
+fn nv_name(env: &Env, index: &str) -> Name {
+    let out = String::from_utf8(env.tool_ok("tpm2_nvreadpublic", &[index])).unwrap();
+    let line = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name: "))
+        .unwrap_or_else(|| panic!("no name in {out}"));
+    let bytes: Vec<u8> = (0..line.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+        .collect();
+    Name::new(&bytes).unwrap()
+}
+
+#[test]
+fn nv_and_authorizenv() {
+    let env = Env::new();
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    // An index holding 8 bytes, another holding a policy (TPMT_HA), both written (which
+    // changes their names, so before they are read).
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &["0x01000002", "-C", "o", "-s", "8", "-a", attrs],
+    );
+    std::fs::write(env.path("data.bin"), [0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000002", "-C", "o", "-i", "data.bin"]);
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &[
+            "0x01000003",
+            "-C",
+            "o",
+            "-s",
+            "34",
+            "-a",
+            attrs,
+            "-p",
+            "nvpass",
+        ],
+    );
+    let mut ha = vec![0x00, 0x0b];
+    ha.extend_from_slice(&[6; 32]);
+    std::fs::write(env.path("ha.bin"), &ha).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000003", "-C", "o", "-i", "ha.bin"]);
+    let data = nv_name(&env, "0x01000002");
+    let policy = nv_name(&env, "0x01000003");
+    std::fs::write(env.path("op.bin"), [0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    std::fs::write(env.path("op2.bin"), [0, 0, 2]).unwrap();
+    let op = Operand::new(&[0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    let op2 = Operand::new(&[0, 0, 2]).unwrap();
+
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policynv",
+            args: &["-i", "op.bin", "0x01000002", "eq"],
+            calc: &|p| {
+                p.policy_nv(&data, &op, 0, ArithmeticOp::EQ);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policynv",
+            args: &["-C", "o", "-i", "op2.bin", "--offset", "5", "2", "ult"],
+            calc: &|p| {
+                p.policy_nv(&data, &op2, 5, ArithmeticOp::UNSIGNED_LT);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyauthorizenv",
+            args: &["-P", "nvpass", "3"],
+            calc: &|p| {
+                p.policy_authorize_nv(&policy);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyauthorizenv",
+            args: &["-C", "o", "0x01000003"],
+            calc: &|p| {
+                p.policy_authorize_nv(&policy);
+            },
+        },
+    );
+
+    // Refused: an unknown comparison, a handle outside the NV range, a session: auth, an index
+    // that does not exist; the session file survives each.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let err = env.fails(&["policy", "nv", "-S", "s.ctx", "-i", "op.bin", "2", "lt"]);
+    assert!(err.contains("\"lt\""), "{err}");
+    let err = env.fails(&["policy", "authorizenv", "-S", "s.ctx", "0x81000001"]);
+    assert!(err.contains("not an NV index"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "authorizenv",
+        "-S",
+        "s.ctx",
+        "-P",
+        "session:s.ctx",
+        "3",
+    ]);
+    assert!(err.contains("password"), "{err}");
+    let err = env.fails(&["policy", "authorizenv", "-S", "s.ctx", "9"]);
+    assert!(err.contains("NV_ReadPublic"), "{err}");
+    let zeros = "0".repeat(64);
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
+        zeros
+    );
+    env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+}

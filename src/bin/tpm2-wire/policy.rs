@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use tpm2_wire::auth::{parse_command_code, parse_password, parse_pcr_selection};
+use tpm2_wire::auth::{
+    parse_auth, parse_command_code, parse_password, parse_pcr_selection, AuthSpec,
+};
 use tpm2_wire::client::{pcr_digest_from_file, ObjectRef, SignedTerms};
 use tpm2_wire::command::Entity;
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::files::{self, read_bounded, read_name_file};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
-    ArithmeticOp, CommandCode, Digest, Handle, LocalityAttributes, Marshal, Name, Nonce,
-    PcrSelectionList, StructureTag, Ticket, Unmarshal, VerifiedTicket, MAX_DIGEST_LIST,
+    ArithmeticOp, Auth, CommandCode, Digest, Handle, LocalityAttributes, Marshal, Name, Nonce,
+    Operand, PcrSelectionList, StructureTag, Ticket, Unmarshal, VerifiedTicket, MAX_DIGEST_LIST,
     MAX_DIGEST_SIZE,
 };
 use tpm2_wire::Session;
@@ -179,6 +181,42 @@ pub enum PolicyCommand {
         #[command(flatten)]
         out: PolicyOut,
     },
+    /// TPM2_PolicyNV (tpm2_policynv): compares an NV index's contents with an operand.
+    Nv {
+        /// The index: a handle (0x01000001) or an offset in the NV range (1).
+        index: String,
+        /// eq, neq, sgt, ugt, slt, ult, sge, uge, sle, ule, bs or bc.
+        operation: String,
+        /// The entity authorizing the read: o (owner), p (platform) or a handle; default:
+        /// the index itself.
+        #[arg(short = 'C', long = "hierarchy")]
+        hierarchy: Option<String>,
+        /// Its auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        #[arg(short = 'P', long = "auth")]
+        auth: Option<String>,
+        /// The operand (operandB), a file.
+        #[arg(short = 'i', long = "input", required = true)]
+        input: PathBuf,
+        /// Where in the index the comparison starts.
+        #[arg(long = "offset", default_value_t = 0)]
+        offset: u16,
+        #[command(flatten)]
+        out: PolicyOut,
+    },
+    /// TPM2_PolicyAuthorizeNV (tpm2_policyauthorizenv): the approved policy is in an index.
+    Authorizenv {
+        /// The index: a handle (0x01000001) or an offset in the NV range (1).
+        index: String,
+        /// The entity authorizing the read: o (owner), p (platform) or a handle; default:
+        /// the index itself.
+        #[arg(short = 'C', long = "hierarchy")]
+        hierarchy: Option<String>,
+        /// Its auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        #[arg(short = 'P', long = "auth")]
+        auth: Option<String>,
+        #[command(flatten)]
+        out: PolicyOut,
+    },
     /// Print the session's policy digest (tpm2_getpolicydigest).
     Digest {
         #[arg(short = 'S', long = "session", required = true)]
@@ -258,7 +296,7 @@ enum Step {
     },
     Secret {
         object: SecretEntity,
-        auth: tpm2_wire::wire::Auth,
+        auth: Auth,
         terms: SignedTerms,
         ticket: Option<PathBuf>,
         timeout: Option<PathBuf>,
@@ -270,6 +308,19 @@ enum Step {
     NvWritten(bool),
     Template(Digest),
     DuplicationSelect(Name, Name, bool),
+    Nv {
+        index: Handle,
+        reader: Option<Handle>,
+        auth: Auth,
+        operand: Operand,
+        offset: u16,
+        op: ArithmeticOp,
+    },
+    AuthorizeNv {
+        index: Handle,
+        reader: Option<Handle>,
+        auth: Auth,
+    },
     Digest,
 }
 
@@ -406,6 +457,73 @@ fn parse_locality(s: &str) -> Result<LocalityAttributes, BoxError> {
         .map_err(|_| format!("locality {s:?}: expected zero…four or a number 0-255"))?,
     };
     Ok(LocalityAttributes(value))
+}
+
+/// An NV index as tpm2-tools takes it: a handle, or an offset in the NV index range.
+fn parse_nv_index(s: &str) -> Result<Handle, BoxError> {
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    }
+    .map_err(|_| format!("NV index {s:?}: expected a handle or an offset"))?;
+    let handle = if n < NV_INDEX_FIRST {
+        NV_INDEX_FIRST + n
+    } else {
+        n
+    };
+    if handle >> 24 != NV_INDEX_FIRST >> 24 {
+        return Err(format!("NV index {s:?}: 0x{handle:08x} is not an NV index").into());
+    }
+    Ok(Handle(handle))
+}
+
+/// The first NV index handle (TPM_HR_NV_INDEX).
+const NV_INDEX_FIRST: u32 = 0x0100_0000;
+
+/// `-C`: who authorizes reading an index (None: the index itself).
+fn parse_nv_reader(s: Option<&str>) -> Result<Option<Handle>, BoxError> {
+    Ok(match s {
+        None => None,
+        Some("o" | "owner") => Some(Handle::RH_OWNER),
+        Some("p" | "platform") => Some(Handle::RH_PLATFORM),
+        Some(other) => Some(parse_nv_index(other).or_else(|_| {
+            match other.strip_prefix("0x").map(|h| u32::from_str_radix(h, 16)) {
+                Some(Ok(h)) => Ok(Handle(h)),
+                _ => Err(format!("-C {other:?}: expected o, p or a handle")),
+            }
+        })?),
+    })
+}
+
+/// An auth value in the password forms; `session:` and `pcr:` are not taken here.
+fn parse_auth_value(s: Option<&str>) -> Result<Auth, BoxError> {
+    match s {
+        None => Ok(Auth::default()),
+        Some(s) => match parse_auth(s)? {
+            AuthSpec::Password(a) => Ok(a),
+            _ => Err("only password authorizations (str:, hex:, file:) are taken here".into()),
+        },
+    }
+}
+
+fn parse_operation(s: &str) -> Result<ArithmeticOp, BoxError> {
+    let ops = [
+        ("eq", ArithmeticOp::EQ),
+        ("neq", ArithmeticOp::NEQ),
+        ("sgt", ArithmeticOp::SIGNED_GT),
+        ("ugt", ArithmeticOp::UNSIGNED_GT),
+        ("slt", ArithmeticOp::SIGNED_LT),
+        ("ult", ArithmeticOp::UNSIGNED_LT),
+        ("sge", ArithmeticOp::SIGNED_GE),
+        ("uge", ArithmeticOp::UNSIGNED_GE),
+        ("sle", ArithmeticOp::SIGNED_LE),
+        ("ule", ArithmeticOp::UNSIGNED_LE),
+        ("bs", ArithmeticOp::BITSET),
+        ("bc", ArithmeticOp::BITCLEAR),
+    ];
+    ops.into_iter()
+        .find_map(|(name, op)| (name == s).then_some(op))
+        .ok_or_else(|| format!("comparison {s:?}: expected eq, neq, sgt, ugt, slt, ult, sge, uge, sle, ule, bs or bc").into())
 }
 
 fn parse_secret_entity(s: &str) -> SecretEntity {
@@ -546,6 +664,38 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
                 *include_object,
             ),
         ),
+        PolicyCommand::Nv {
+            index,
+            operation,
+            hierarchy,
+            auth,
+            input,
+            offset,
+            out,
+        } => with(
+            out,
+            Step::Nv {
+                index: parse_nv_index(index)?,
+                reader: parse_nv_reader(hierarchy.as_deref())?,
+                auth: parse_auth_value(auth.as_deref())?,
+                operand: read_digest(input, "operand")?,
+                offset: *offset,
+                op: parse_operation(operation)?,
+            },
+        ),
+        PolicyCommand::Authorizenv {
+            index,
+            hierarchy,
+            auth,
+            out,
+        } => with(
+            out,
+            Step::AuthorizeNv {
+                index: parse_nv_index(index)?,
+                reader: parse_nv_reader(hierarchy.as_deref())?,
+                auth: parse_auth_value(auth.as_deref())?,
+            },
+        ),
         PolicyCommand::Digest { session, output } => {
             (session.as_path(), output.as_deref(), Step::Digest)
         }
@@ -639,6 +789,35 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
         }
         Step::DuplicationSelect(object, parent, include) => {
             session.policy_duplication_select(&object, &parent, include)?
+        }
+        Step::Nv {
+            index,
+            reader,
+            auth,
+            operand,
+            offset,
+            op,
+        } => {
+            // The index's name is computed from its public area, not taken on trust.
+            let (nv, _) = tpm.nv_read_public(index)?;
+            let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
+            session.policy_nv(
+                &reader,
+                SessionSlot::Password(&auth),
+                &nv,
+                &operand,
+                offset,
+                op,
+            )?
+        }
+        Step::AuthorizeNv {
+            index,
+            reader,
+            auth,
+        } => {
+            let (nv, _) = tpm.nv_read_public(index)?;
+            let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
+            session.policy_authorize_nv(&reader, SessionSlot::Password(&auth), &nv)?
         }
         Step::Digest => {}
     }
