@@ -7,13 +7,19 @@ mod cli_common;
 use cli_common::{hex, is_hex, Env};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::policy::PolicyCalculator;
-use tpm2_wire::wire::{ArithmeticOp, Digest, LocalityAttributes, Name, Nonce, Operand};
+use tpm2_wire::wire::{
+    ArithmeticOp, Digest, LocalityAttributes, Name, Nonce, Operand, StructureTag, Ticket,
+};
 
 /// One tool: its tpm2-tools name, the arguments both take after `-S FILE`, and what it does to
 /// a policy digest.
 struct Case<'a> {
     tool: &'a str,
     args: &'a [&'a str],
+    /// Our arguments where they differ from the tool's.
+    our_args: Option<&'a [&'a str]>,
+    /// Needs a real policy session (a trial one is refused).
+    real: bool,
     calc: &'a dyn Fn(&mut PolicyCalculator),
 }
 
@@ -35,20 +41,41 @@ fn check(env: &Env, case: &Case) {
     let sub = case.tool.strip_prefix("tpm2_policy").unwrap();
     let ours = |file: &str, out: &str| -> String {
         let mut args = vec!["policy", sub];
-        args.extend(with_session(file, case.args, out));
+        args.extend(with_session(file, case.our_args.unwrap_or(case.args), out));
         let printed = digest_of(&env.ok(&args));
         assert_eq!(hex(&env.read(out)), printed, "{sub}: -L and stdout differ");
         printed
     };
     let theirs = |file: &str, out: &str| {
         env.tool_ok(case.tool, &with_session(file, case.args, out));
+        // No resource manager: a tool leaves the objects it loaded behind.
+        env.tool_ok("tpm2_flushcontext", &["-t"]);
         hex(&env.read(out))
     };
 
+    let (tool_start, our_start): (&[&str], &[&str]) = if case.real {
+        (
+            &["--policy-session"],
+            &["session", "start", "--policy-session"],
+        )
+    } else {
+        (&[], &["session", "start"])
+    };
+    let start_tool = |file| {
+        let mut args = tool_start.to_vec();
+        args.extend(["-S", file]);
+        env.tool_ok("tpm2_startauthsession", &args);
+    };
+    let start_ours = |file| {
+        let mut args = our_start.to_vec();
+        args.extend(["-S", file]);
+        env.ok(&args);
+    };
+
     // (a) The same inputs on fresh trial sessions.
-    env.tool_ok("tpm2_startauthsession", &["-S", "t.ctx"]);
+    start_tool("t.ctx");
     let tools = theirs("t.ctx", "t.dig");
-    env.ok(&["session", "start", "-S", "w.ctx"]);
+    start_ours("w.ctx");
     let wire = ours("w.ctx", "w.dig");
     assert_eq!(wire, tools, "{sub}: digest differs from {}", case.tool);
     let mut alone = PolicyCalculator::new(HashAlg::Sha256);
@@ -60,7 +87,7 @@ fn check(env: &Env, case: &Case) {
     );
 
     // (b1) tpm2-tools starts and goes first, we follow, tpm2-tools reads the digest.
-    env.tool_ok("tpm2_startauthsession", &["-S", "b1.ctx"]);
+    start_tool("b1.ctx");
     env.tool_ok("tpm2_policypassword", &["-S", "b1.ctx"]);
     let wire = ours("b1.ctx", "b1.dig");
     let read = env.tool_ok("tpm2_getpolicydigest", &["-S", "b1.ctx"]);
@@ -75,7 +102,7 @@ fn check(env: &Env, case: &Case) {
     );
 
     // (b2) We start and go first, tpm2-tools follows, we read the digest.
-    env.ok(&["session", "start", "-S", "b2.ctx"]);
+    start_ours("b2.ctx");
     ours("b2.ctx", "b2.dig");
     // Not PolicyCommandCode: PolicyDuplicationSelect fixes the command code already.
     env.tool_ok("tpm2_policyauthvalue", &["-S", "b2.ctx"]);
@@ -120,6 +147,8 @@ fn or_and_authorize() {
         &Case {
             tool: "tpm2_policyor",
             args: &["-l", "sha256:a.bin,b.bin,c.bin"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_or(&branches).unwrap();
             },
@@ -147,6 +176,8 @@ fn or_and_authorize() {
         &Case {
             tool: "tpm2_policyauthorize",
             args: &["-i", "a.bin", "-q", "ref.bin", "-n", "key.name"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_authorize_name(&key, &Nonce::new(b"qualifier").unwrap());
             },
@@ -158,6 +189,8 @@ fn or_and_authorize() {
         &Case {
             tool: "tpm2_policyauthorize",
             args: &["-i", "b.bin", "-q", "0102ff", "-n", "key.name"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_authorize_name(&key, &Nonce::new(&[1, 2, 0xff]).unwrap());
             },
@@ -323,6 +356,8 @@ fn secret() {
         &Case {
             tool: "tpm2_policysecret",
             args: &["-c", "o"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_secret(&owner, &[]);
             },
@@ -336,6 +371,8 @@ fn secret() {
         &Case {
             tool: "tpm2_policysecret",
             args: &["-c", "owner", "-q", "abcd", "ownerpass"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_secret(&owner, &[0xab, 0xcd]);
             },
@@ -363,7 +400,7 @@ fn secret() {
     assert_eq!(&ticket[..6], &[0x80, 0x23, 0x40, 0, 0, 1]);
     let size = u16::from_be_bytes([ticket[6], ticket[7]]) as usize;
     assert!(size >= 32 && ticket.len() == 8 + size, "{ticket:?}");
-    assert_eq!(env.read("s.tmo").len(), 10);
+    assert_eq!(env.read("s.tmo").len(), 8);
     let before = digest_of(&env.ok(&["policy", "digest", "-S", "p.ctx"]));
     let err = env.fails(&["policy", "secret", "-S", "p.ctx", "-c", "o", "wrong"]);
     assert!(err.contains("TPM_RC_BAD_AUTH"), "{err}");
@@ -384,6 +421,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policycountertimer",
             args: &["--ult", "60000"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_counter_timer(&time(60000), 0, ArithmeticOp::UNSIGNED_LT);
             },
@@ -394,6 +433,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policycountertimer",
             args: &["safe"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_counter_timer(&Operand::new(&[1]).unwrap(), 24, ArithmeticOp::EQ);
             },
@@ -404,6 +445,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policycountertimer",
             args: &["--neq", "resets=3"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 let three = Operand::new(&3u32.to_be_bytes()).unwrap();
                 p.policy_counter_timer(&three, 16, ArithmeticOp::NEQ);
@@ -415,6 +458,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policycountertimer",
             args: &["--sge", "clock=5"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_counter_timer(&time(5), 8, ArithmeticOp::SIGNED_GE);
             },
@@ -430,6 +475,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policycphash",
             args: &["--cphash-input", "cp.bin"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_cp_hash(&d).unwrap();
             },
@@ -440,6 +487,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policynamehash",
             args: &["-n", "d.bin"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_name_hash(&d).unwrap();
             },
@@ -450,6 +499,8 @@ fn comparisons_hashes_and_flags() {
         &Case {
             tool: "tpm2_policytemplate",
             args: &["--template-hash", "d.bin"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_template_hash(&d).unwrap();
             },
@@ -461,6 +512,8 @@ fn comparisons_hashes_and_flags() {
             &Case {
                 tool: "tpm2_policylocality",
                 args: &[arg],
+                real: false,
+                our_args: None,
                 calc: &|p| {
                     p.policy_locality(LocalityAttributes(byte));
                 },
@@ -473,6 +526,8 @@ fn comparisons_hashes_and_flags() {
             &Case {
                 tool: "tpm2_policynvwritten",
                 args: &[arg],
+                real: false,
+                our_args: None,
                 calc: &|p| {
                     p.policy_nv_written(set);
                 },
@@ -491,6 +546,8 @@ fn comparisons_hashes_and_flags() {
             &Case {
                 tool: "tpm2_policyduplicationselect",
                 args,
+                real: false,
+                our_args: None,
                 calc: &|p| {
                     p.policy_duplication_select(&object, &parent, include);
                 },
@@ -614,6 +671,8 @@ fn nv_and_authorizenv() {
         &Case {
             tool: "tpm2_policynv",
             args: &["-i", "op.bin", "0x01000002", "eq"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_nv(&data, &op, 0, ArithmeticOp::EQ);
             },
@@ -624,6 +683,8 @@ fn nv_and_authorizenv() {
         &Case {
             tool: "tpm2_policynv",
             args: &["-C", "o", "-i", "op2.bin", "--offset", "5", "2", "ult"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_nv(&data, &op2, 5, ArithmeticOp::UNSIGNED_LT);
             },
@@ -634,6 +695,8 @@ fn nv_and_authorizenv() {
         &Case {
             tool: "tpm2_policyauthorizenv",
             args: &["-P", "nvpass", "3"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_authorize_nv(&policy);
             },
@@ -644,6 +707,8 @@ fn nv_and_authorizenv() {
         &Case {
             tool: "tpm2_policyauthorizenv",
             args: &["-C", "o", "0x01000003"],
+            real: false,
+            our_args: None,
             calc: &|p| {
                 p.policy_authorize_nv(&policy);
             },
@@ -675,4 +740,149 @@ fn nv_and_authorizenv() {
         zeros
     );
     env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+}
+
+/// An unrestricted ECC signing key in key.ctx, its name in key.name.
+fn signing_key(env: &Env) -> Name {
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign";
+    let args = ["-C", "o", "-G", "ecc", "-a", attrs, "-c", "key.ctx"];
+    env.tool_ok("tpm2_createprimary", &args);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok("tpm2_readpublic", &["-c", "key.ctx", "-n", "key.name"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    Name::new(&env.read("key.name")).unwrap()
+}
+
+/// Signs (expiration ‖ cpHash ‖ policyRef) with key.ctx, no nonce: what PolicySigned checks.
+fn sign_terms(env: &Env, expiration: i32, policy_ref: &[u8], out: &str) {
+    let mut message = expiration.to_be_bytes().to_vec();
+    message.extend_from_slice(policy_ref);
+    std::fs::write(env.path("msg.bin"), message).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &["-c", "key.ctx", "-g", "sha256", "-o", out, "msg.bin"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+}
+
+/// What PolicySigned (or a ticket of it) by `key` with `policy_ref` leaves.
+fn signed_by(p: &mut PolicyCalculator, key: &Name, policy_ref: &[u8]) {
+    let signed = Ticket::null(StructureTag::AUTH_SIGNED);
+    p.policy_ticket(&signed, key, &Nonce::new(policy_ref).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn signed_and_ticket() {
+    let env = Env::new();
+    let key = signing_key(&env);
+    std::fs::write(env.path("ref.bin"), b"ref").unwrap();
+    sign_terms(&env, 0, b"ref", "sig.bin");
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policysigned",
+            args: &["-c", "key.ctx", "-s", "sig.bin", "-q", "ref.bin"],
+            real: false,
+            our_args: None,
+            calc: &|p| signed_by(p, &key, b"ref"),
+        },
+    );
+
+    // On a real session the TPM checks the signature; a negative expiration yields a ticket.
+    sign_terms(&env, -600, b"ref", "sig600.bin");
+    env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
+    let ours = digest_of(&env.ok(&[
+        "policy",
+        "signed",
+        "-S",
+        "p.ctx",
+        "-c",
+        "key.ctx",
+        "-s",
+        "sig600.bin",
+        "-q",
+        "ref.bin",
+        "-t",
+        "-600",
+        "--ticket",
+        "s.tkt",
+        "--timeout-file",
+        "s.tmo",
+    ]));
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    signed_by(&mut expected, &key, b"ref");
+    assert_eq!(ours, hex(expected.digest().as_bytes()));
+    assert_eq!(&env.read("s.tkt")[..2], &[0x80, 0x25]);
+    // A signature over other terms: refused by the TPM, the session file kept.
+    env.ok(&["session", "start", "--policy-session", "-S", "q.ctx"]);
+    let err = env.fails(&[
+        "policy", "signed", "-S", "q.ctx", "-c", "key.ctx", "-s", "sig.bin", "-q", "0102",
+    ]);
+    assert!(err.contains("PolicySigned"), "{err}");
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "q.ctx"])),
+        "0".repeat(64)
+    );
+
+    // The ticket, replayed by both (tpm2-tools calls the timeout file `--timeout`).
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyticket",
+            args: &[
+                "-n",
+                "key.name",
+                "--ticket",
+                "s.tkt",
+                "--timeout",
+                "s.tmo",
+                "-q",
+                "ref.bin",
+            ],
+            real: true,
+            our_args: Some(&[
+                "-n",
+                "key.name",
+                "--ticket",
+                "s.tkt",
+                "--timeout-file",
+                "s.tmo",
+                "-q",
+                "ref.bin",
+            ]),
+            calc: &|p| signed_by(p, &key, b"ref"),
+        },
+    );
+    // A ticket for another policyRef does not verify; a non-ticket file is refused unread.
+    let err = env.fails(&[
+        "policy",
+        "ticket",
+        "-S",
+        "q.ctx",
+        "-n",
+        "key.name",
+        "--ticket",
+        "s.tkt",
+        "--timeout-file",
+        "s.tmo",
+        "-q",
+        "0102",
+    ]);
+    assert!(err.contains("PolicyTicket"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "ticket",
+        "-S",
+        "q.ctx",
+        "-n",
+        "key.name",
+        "--ticket",
+        "ref.bin",
+        "--timeout-file",
+        "s.tmo",
+    ]);
+    assert!(err.contains("ref.bin: not a ticket"), "{err}");
+    env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
+    env.tool_ok("tpm2_flushcontext", &["q.ctx"]);
 }

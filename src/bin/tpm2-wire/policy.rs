@@ -15,8 +15,8 @@ use tpm2_wire::files::{self, read_bounded, read_name_file};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
     ArithmeticOp, Auth, CommandCode, Digest, Handle, LocalityAttributes, Marshal, Name, Nonce,
-    Operand, PcrSelectionList, StructureTag, Ticket, Unmarshal, VerifiedTicket, MAX_DIGEST_LIST,
-    MAX_DIGEST_SIZE,
+    Operand, PcrSelectionList, Signature, StructureTag, Ticket, Timeout, Unmarshal, VerifiedTicket,
+    MAX_DIGEST_LIST, MAX_DIGEST_SIZE,
 };
 use tpm2_wire::Session;
 
@@ -108,7 +108,7 @@ pub enum PolicyCommand {
         /// Write the ticket (TPMT_TK_AUTH) here.
         #[arg(long = "ticket")]
         ticket: Option<PathBuf>,
-        /// Write the timeout (TPM2B_TIMEOUT) here (tpm2_policysecret's `--timeout`, which
+        /// Write the timeout (raw) here (tpm2_policysecret's `--timeout`, which
         /// here is the global command timeout).
         #[arg(long = "timeout-file")]
         timeout_file: Option<PathBuf>,
@@ -217,6 +217,60 @@ pub enum PolicyCommand {
         #[command(flatten)]
         out: PolicyOut,
     },
+    /// TPM2_PolicySigned (tpm2_policysigned).
+    Signed {
+        /// The signing key: a handle (0x81000001) or a context file.
+        #[arg(short = 'c', long = "key-context", required = true)]
+        key: String,
+        /// The signature, a TPMT_SIGNATURE (as `tpm2_sign` writes by default).
+        #[arg(short = 's', long = "signature", required = true)]
+        signature: PathBuf,
+        /// The signature's format: only `tss` (TPMT_SIGNATURE) is taken.
+        #[arg(short = 'f', long = "format")]
+        format: Option<String>,
+        /// Seconds the authorization stays valid (0: no limit; negative also yields a ticket).
+        #[arg(
+            short = 't',
+            long = "expiration",
+            default_value_t = 0,
+            allow_hyphen_values = true
+        )]
+        expiration: i32,
+        /// The signature covers this session's nonceTPM.
+        #[arg(short = 'x', long = "nonce-tpm")]
+        nonce_tpm: bool,
+        /// The policyRef: a file, or hex.
+        #[arg(short = 'q', long = "qualification")]
+        qualification: Option<String>,
+        /// The cpHash the authorization is limited to (a TPM2B_DIGEST file).
+        #[arg(long = "cphash-input")]
+        cphash_input: Option<PathBuf>,
+        /// Write the ticket (TPMT_TK_AUTH) here.
+        #[arg(long = "ticket")]
+        ticket: Option<PathBuf>,
+        /// Write the timeout (raw) here (tpm2-tools' `--timeout`).
+        #[arg(long = "timeout-file")]
+        timeout_file: Option<PathBuf>,
+        #[command(flatten)]
+        out: PolicyOut,
+    },
+    /// TPM2_PolicyTicket (tpm2_policyticket).
+    Ticket {
+        /// The name of the key (or entity) that gave the authorization.
+        #[arg(short = 'n', long = "name", required = true)]
+        name: PathBuf,
+        /// The ticket (TPMT_TK_AUTH) that tpm2_policysigned/-secret `--ticket` wrote.
+        #[arg(long = "ticket", required = true)]
+        ticket: PathBuf,
+        /// The timeout (raw) written with it (tpm2-tools' `--timeout`).
+        #[arg(long = "timeout-file", required = true)]
+        timeout_file: PathBuf,
+        /// The policyRef it was given: a file, or hex.
+        #[arg(short = 'q', long = "qualification")]
+        qualification: Option<String>,
+        #[command(flatten)]
+        out: PolicyOut,
+    },
     /// Print the session's policy digest (tpm2_getpolicydigest).
     Digest {
         #[arg(short = 'S', long = "session", required = true)]
@@ -321,6 +375,20 @@ enum Step {
         reader: Option<Handle>,
         auth: Auth,
     },
+    Signed {
+        key: ObjectRef,
+        // Boxed: a signature is far larger than any other step.
+        signature: Box<Signature>,
+        terms: SignedTerms,
+        ticket: Option<PathBuf>,
+        timeout: Option<PathBuf>,
+    },
+    Ticket {
+        name: Name,
+        ticket: Ticket,
+        timeout: Timeout,
+        policy_ref: Nonce,
+    },
     Digest,
 }
 
@@ -340,6 +408,38 @@ fn read_tpm2b_digest(path: &Path, what: &'static str) -> Result<Digest, BoxError
     let bytes = read_bounded(path, what, 2 + MAX_DIGEST_SIZE)?;
     Digest::from_bytes(&bytes)
         .map_err(|e| format!("{}: not a TPM2B_DIGEST: {e}", path.display()).into())
+}
+
+/// A ticket file (a marshalled TPMT_TK_*) of one of the `tags`.
+fn read_ticket(path: &Path, tags: &[StructureTag]) -> Result<Ticket, BoxError> {
+    let bytes = read_bounded(path, "ticket", 8 + MAX_DIGEST_SIZE)?;
+    let ticket =
+        Ticket::from_bytes(&bytes).map_err(|e| format!("{}: not a ticket: {e}", path.display()))?;
+    if !tags.contains(&ticket.tag) {
+        return Err(format!(
+            "{}: a ticket of the wrong kind ({})",
+            path.display(),
+            ticket.tag
+        )
+        .into());
+    }
+    Ok(ticket)
+}
+
+/// Output files of PolicySigned/PolicySecret.
+fn write_ticket(
+    ticket: Option<PathBuf>,
+    timeout: Option<PathBuf>,
+    response: (&Ticket, &Timeout),
+) -> Result<(), BoxError> {
+    if let Some(f) = ticket {
+        files::write_atomic(&f, &response.0.to_bytes())?;
+    }
+    if let Some(f) = timeout {
+        // Raw, not a TPM2B: what tpm2_policyticket reads.
+        files::write_atomic(&f, response.1.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// A policyRef as tpm2-tools takes it: the path of an existing file, or hex.
@@ -477,6 +577,9 @@ fn parse_nv_index(s: &str) -> Result<Handle, BoxError> {
     Ok(Handle(handle))
 }
 
+/// Largest signature file read: an RSA-16384 signature with its header, beyond any TPM's.
+const MAX_SIGNATURE_FILE: usize = 4096;
+
 /// The first NV index handle (TPM_HR_NV_INDEX).
 const NV_INDEX_FIRST: u32 = 0x0100_0000;
 
@@ -577,15 +680,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             out,
         } => {
             let ticket = match ticket {
-                Some(t) => {
-                    let bytes = read_bounded(t, "verification ticket", 8 + MAX_DIGEST_SIZE)?;
-                    let ticket = Ticket::from_bytes(&bytes)
-                        .map_err(|e| format!("{}: not a ticket: {e}", t.display()))?;
-                    if ticket.tag != StructureTag::VERIFIED {
-                        return Err(format!("{}: not a verification ticket", t.display()).into());
-                    }
-                    ticket
-                }
+                Some(t) => read_ticket(t, &[StructureTag::VERIFIED])?,
                 None => Ticket::null(StructureTag::VERIFIED),
             };
             let step = Step::Authorize {
@@ -696,6 +791,62 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
                 auth: parse_auth_value(auth.as_deref())?,
             },
         ),
+        PolicyCommand::Signed {
+            key,
+            signature,
+            format,
+            expiration,
+            nonce_tpm,
+            qualification,
+            cphash_input,
+            ticket,
+            timeout_file,
+            out,
+        } => {
+            if format.as_deref().is_some_and(|f| f != "tss") {
+                return Err("signature format: only tss (TPMT_SIGNATURE) is taken".into());
+            }
+            let bytes = read_bounded(signature, "signature", MAX_SIGNATURE_FILE)?;
+            let signature = Signature::from_bytes(&bytes)
+                .map_err(|e| format!("{}: not a TPMT_SIGNATURE: {e}", signature.display()))?;
+            let cp_hash_a = match cphash_input {
+                Some(f) => read_tpm2b_digest(f, "cpHash")?,
+                None => Digest::empty(),
+            };
+            let terms = SignedTerms {
+                bind_nonce: *nonce_tpm,
+                expiration: *expiration,
+                cp_hash_a,
+                policy_ref: read_qualifier(qualification.as_deref())?,
+            };
+            let step = Step::Signed {
+                key: ObjectRef::parse(key),
+                signature: Box::new(signature),
+                terms,
+                ticket: ticket.clone(),
+                timeout: timeout_file.clone(),
+            };
+            with(out, step)
+        }
+        PolicyCommand::Ticket {
+            name,
+            ticket,
+            timeout_file,
+            qualification,
+            out,
+        } => {
+            let tags = [StructureTag::AUTH_SIGNED, StructureTag::AUTH_SECRET];
+            // The timeout's raw bytes, as tpm2-tools writes and reads it.
+            let bytes = read_bounded(timeout_file, "timeout", 8)?;
+            let timeout = Timeout::new(&bytes)?;
+            let step = Step::Ticket {
+                name: read_name_file(name)?,
+                ticket: read_ticket(ticket, &tags)?,
+                timeout,
+                policy_ref: read_qualifier(qualification.as_deref())?,
+            };
+            with(out, step)
+        }
         PolicyCommand::Digest { session, output } => {
             (session.as_path(), output.as_deref(), Step::Digest)
         }
@@ -763,12 +914,7 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
             };
             let response =
                 session.policy_secret_with(&entity, SessionSlot::Password(&auth), &terms)?;
-            if let Some(f) = ticket {
-                files::write_atomic(&f, &response.ticket.to_bytes())?;
-            }
-            if let Some(f) = timeout {
-                files::write_atomic(&f, &response.timeout.to_bytes())?;
-            }
+            write_ticket(ticket, timeout, (&response.ticket, &response.timeout))?;
         }
         Step::CounterTimer(operand, offset, op) => {
             session.policy_counter_timer(&operand, offset, op)?
@@ -819,6 +965,28 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
             let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
             session.policy_authorize_nv(&reader, SessionSlot::Password(&auth), &nv)?
         }
+        Step::Signed {
+            key,
+            signature,
+            terms,
+            ticket,
+            timeout,
+        } => {
+            // Loaded (and flushed again on drop) for the command only.
+            let key = tpm.load_object(&key)?;
+            let response = session.policy_signed(key.entity(), &terms, &signature)?;
+            write_ticket(
+                ticket,
+                timeout,
+                (&response.policy_ticket, &response.timeout),
+            )?;
+        }
+        Step::Ticket {
+            name,
+            ticket,
+            timeout,
+            policy_ref,
+        } => session.policy_ticket(&timeout, &Digest::empty(), &policy_ref, &name, &ticket)?,
         Step::Digest => {}
     }
     Ok(())
