@@ -8,6 +8,7 @@ mod names;
 mod object;
 mod pcr;
 mod policy;
+mod policy_cli;
 mod policy_more;
 mod primary;
 mod random;

@@ -2,6 +2,7 @@
 //! library.
 
 mod manage;
+mod policy;
 mod session;
 mod tools;
 
@@ -49,7 +50,7 @@ enum Command {
     Session(SessionCommand),
     /// Extend a policy or trial session, or print its digest.
     #[command(subcommand)]
-    Policy(tools::PolicyCommand),
+    Policy(policy::PolicyCommand),
 }
 
 #[derive(Subcommand)]
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Random(a) => tools::random(tcti, a),
         Command::Getcap(a) => tools::getcap(tcti, a),
-        Command::Policy(p) => tools::policy(tcti, p),
+        Command::Policy(p) => policy::policy(tcti, p),
         Command::Session(SessionCommand::Start(a)) => session::start(tcti, a),
         Command::Session(SessionCommand::Config(a)) => session::config(a),
         Command::Session(SessionCommand::Show(a)) => manage::show(tcti, a),

@@ -1,14 +1,12 @@
-//! tpm2-tools-like subcommands: random, getcap, policy; and what the subcommands share.
+//! tpm2-tools-like subcommands: random, getcap; and what the subcommands share.
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use tpm2_wire::auth::{parse_command_code, parse_pcr_selection};
-use tpm2_wire::client::{command_code, pcr_digest_from_file, HandleRange, SaveBackError};
-use tpm2_wire::files;
-use tpm2_wire::wire::{CommandCode, Digest, PcrSelectionList, PropertyTag};
+use tpm2_wire::client::{command_code, HandleRange, SaveBackError};
+use tpm2_wire::wire::{CommandCode, PropertyTag};
 use tpm2_wire::{Session, Tpm};
 
 use crate::CliResult;
@@ -37,7 +35,7 @@ pub fn warn_registry(tpm: &Tpm) {
 
 /// Saves a session back to its file (or ends it, if it can no longer be trusted), saying how
 /// to end one whose flush failed.
-fn save_back(session: Session, path: &Path) -> CliResult {
+pub fn save_back(session: Session, path: &Path) -> CliResult {
     match session.save_back_to_file(path) {
         Err(
             e @ SaveBackError::Desynchronized {
@@ -190,109 +188,5 @@ pub fn getcap(tcti: Option<&str>, a: GetcapArgs) -> CliResult {
     } else {
         items.iter().for_each(|(line, _)| println!("{line}"));
     }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// policy
-
-#[derive(Args)]
-pub struct PolicyOut {
-    /// The policy or trial session file (saved back after use).
-    #[arg(short = 'S', long = "session", required = true)]
-    session: PathBuf,
-    /// Also write the new policy digest (raw bytes) to this file.
-    #[arg(short = 'L', long = "policy")]
-    policy: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-pub enum PolicyCommand {
-    /// TPM2_PolicyPassword (tpm2_policypassword).
-    Password(PolicyOut),
-    /// TPM2_PolicyAuthValue (tpm2_policyauthvalue).
-    Authvalue(PolicyOut),
-    /// TPM2_PolicyPCR (tpm2_policypcr).
-    Pcr {
-        /// PCR selection, e.g. sha256:0,1,2.
-        #[arg(short = 'l', long = "pcr-list", required = true)]
-        pcr_list: String,
-        /// Raw PCR values (as `tpm2_pcrread -o` writes) to compute the PCR digest from;
-        /// without it, the TPM uses the current values.
-        #[arg(short = 'f', long = "pcr")]
-        pcr_file: Option<PathBuf>,
-        #[command(flatten)]
-        out: PolicyOut,
-    },
-    /// TPM2_PolicyCommandCode (tpm2_policycommandcode).
-    Commandcode {
-        /// Command code: a number (0x153) or a name (TPM2_CC_Unseal).
-        code: String,
-        #[command(flatten)]
-        out: PolicyOut,
-    },
-    /// Print the session's policy digest (tpm2_getpolicydigest).
-    Digest {
-        #[arg(short = 'S', long = "session", required = true)]
-        session: PathBuf,
-        /// Also write the digest (raw bytes) to this file.
-        #[arg(short = 'o', long = "output")]
-        output: Option<PathBuf>,
-    },
-}
-
-pub fn policy(tcti: Option<&str>, p: PolicyCommand) -> CliResult {
-    let tpm = open_tpm(tcti)?;
-    let (path, out_file) = match &p {
-        PolicyCommand::Password(o) | PolicyCommand::Authvalue(o) => (&o.session, &o.policy),
-        PolicyCommand::Pcr { out, .. } | PolicyCommand::Commandcode { out, .. } => {
-            (&out.session, &out.policy)
-        }
-        PolicyCommand::Digest { session, output } => (session, output),
-    };
-    // Parse everything before the session is loaded, so a typo costs nothing.
-    let code = match &p {
-        PolicyCommand::Commandcode { code, .. } => Some(parse_command_code(code)?),
-        _ => None,
-    };
-    let pcr = match &p {
-        PolicyCommand::Pcr { pcr_list, .. } => {
-            Some(PcrSelectionList::try_from(&parse_pcr_selection(pcr_list)?)?)
-        }
-        _ => None,
-    };
-    let mut session = tpm.load_session_file(path)?;
-    let outcome = (|| -> Result<Digest, Box<dyn std::error::Error>> {
-        if !session.state().is_policy() {
-            return Err(format!(
-                "{}: an HMAC session cannot take policy commands",
-                path.display()
-            )
-            .into());
-        }
-        match (&p, code, &pcr) {
-            (PolicyCommand::Password(_), ..) => session.policy_password()?,
-            (PolicyCommand::Authvalue(_), ..) => session.policy_auth_value()?,
-            (_, Some(c), _) => session.policy_command_code(c)?,
-            (PolicyCommand::Pcr { pcr_file, .. }, _, Some(sel)) => {
-                let digest = match pcr_file {
-                    Some(f) => pcr_digest_from_file(f, sel, session.state().hash())?,
-                    None => Digest::empty(),
-                };
-                session.policy_pcr(sel, &digest)?
-            }
-            _ => {}
-        }
-        Ok(session.policy_digest()?)
-    })();
-    // Saved back whatever happened, so the file stays usable (by us or tpm2-tools).
-    let saved = save_back(session, path);
-    let digest = outcome?;
-    saved?;
-    if let Some(f) = out_file {
-        files::write_atomic(f, digest.as_bytes())?;
-    }
-    println!("{}", hex(digest.as_bytes()));
-    warn_registry(&tpm);
     Ok(())
 }

@@ -1,0 +1,888 @@
+//! `tpm2-wire policy or|authorize|secret|…` against the tpm2-tools tool of the same name:
+//! (a) both give the same digest for the same inputs on trial sessions, (b) they take turns
+//! on one session file in either order, ending at the digest `PolicyCalculator` computes.
+
+mod cli_common;
+
+use cli_common::{hex, is_hex, Env};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::session::policy::PolicyCalculator;
+use tpm2_wire::wire::{
+    ArithmeticOp, Digest, LocalityAttributes, Name, Nonce, Operand, StructureTag, Ticket,
+};
+
+/// One tool: its tpm2-tools name, the arguments both take after `-S FILE`, and what it does to
+/// a policy digest.
+struct Case<'a> {
+    tool: &'a str,
+    args: &'a [&'a str],
+    /// Our arguments where they differ from the tool's.
+    our_args: Option<&'a [&'a str]>,
+    /// Needs a real policy session (a trial one is refused).
+    real: bool,
+    calc: &'a dyn Fn(&mut PolicyCalculator),
+}
+
+fn digest_of(out: &str) -> String {
+    let d = out.trim_end().to_string();
+    assert!(is_hex(&d, 64), "{out:?}");
+    d
+}
+
+/// `-S FILE -L OUT ARGS…`: the tool's own arguments last, as tpm2_policyduplicationselect
+/// forgets `--include-object` when any option follows it.
+fn with_session<'a>(file: &'a str, args: &[&'a str], out: &'a str) -> Vec<&'a str> {
+    let mut v = vec!["-S", file, "-L", out];
+    v.extend_from_slice(args);
+    v
+}
+
+fn check(env: &Env, case: &Case) {
+    let sub = case.tool.strip_prefix("tpm2_policy").unwrap();
+    let ours = |file: &str, out: &str| -> String {
+        let mut args = vec!["policy", sub];
+        args.extend(with_session(file, case.our_args.unwrap_or(case.args), out));
+        let printed = digest_of(&env.ok(&args));
+        assert_eq!(hex(&env.read(out)), printed, "{sub}: -L and stdout differ");
+        printed
+    };
+    let theirs = |file: &str, out: &str| {
+        env.tool_ok(case.tool, &with_session(file, case.args, out));
+        // No resource manager: a tool leaves the objects it loaded behind.
+        env.tool_ok("tpm2_flushcontext", &["-t"]);
+        hex(&env.read(out))
+    };
+
+    let (tool_start, our_start): (&[&str], &[&str]) = if case.real {
+        (
+            &["--policy-session"],
+            &["session", "start", "--policy-session"],
+        )
+    } else {
+        (&[], &["session", "start"])
+    };
+    let start_tool = |file| {
+        let mut args = tool_start.to_vec();
+        args.extend(["-S", file]);
+        env.tool_ok("tpm2_startauthsession", &args);
+    };
+    let start_ours = |file| {
+        let mut args = our_start.to_vec();
+        args.extend(["-S", file]);
+        env.ok(&args);
+    };
+
+    // (a) The same inputs on fresh trial sessions.
+    start_tool("t.ctx");
+    let tools = theirs("t.ctx", "t.dig");
+    start_ours("w.ctx");
+    let wire = ours("w.ctx", "w.dig");
+    assert_eq!(wire, tools, "{sub}: digest differs from {}", case.tool);
+    let mut alone = PolicyCalculator::new(HashAlg::Sha256);
+    (case.calc)(&mut alone);
+    assert_eq!(
+        wire,
+        hex(alone.digest().as_bytes()),
+        "{sub}: not the offline digest"
+    );
+
+    // (b1) tpm2-tools starts and goes first, we follow, tpm2-tools reads the digest.
+    start_tool("b1.ctx");
+    env.tool_ok("tpm2_policypassword", &["-S", "b1.ctx"]);
+    let wire = ours("b1.ctx", "b1.dig");
+    let read = env.tool_ok("tpm2_getpolicydigest", &["-S", "b1.ctx"]);
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    expected.policy_password();
+    (case.calc)(&mut expected);
+    assert_eq!(hex(&read), wire);
+    assert_eq!(
+        wire,
+        hex(expected.digest().as_bytes()),
+        "{sub} after tpm2-tools"
+    );
+
+    // (b2) We start and go first, tpm2-tools follows, we read the digest.
+    start_ours("b2.ctx");
+    ours("b2.ctx", "b2.dig");
+    // Not PolicyCommandCode: PolicyDuplicationSelect fixes the command code already.
+    env.tool_ok("tpm2_policyauthvalue", &["-S", "b2.ctx"]);
+    let read = digest_of(&env.ok(&["policy", "digest", "-S", "b2.ctx"]));
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    (case.calc)(&mut expected);
+    expected.policy_auth_value();
+    assert_eq!(
+        read,
+        hex(expected.digest().as_bytes()),
+        "{sub} before tpm2-tools"
+    );
+
+    for f in ["t.ctx", "w.ctx", "b1.ctx", "b2.ctx"] {
+        env.tool_ok("tpm2_flushcontext", &[f]);
+    }
+}
+
+fn digest_file(env: &Env, file: &str, fill: u8) -> Digest {
+    std::fs::write(env.path(file), [fill; 32]).unwrap();
+    Digest::new(&[fill; 32]).unwrap()
+}
+
+fn name_file(env: &Env, file: &str, fill: u8) -> Name {
+    let mut bytes = vec![0x00, 0x0b];
+    bytes.extend_from_slice(&[fill; 32]);
+    std::fs::write(env.path(file), &bytes).unwrap();
+    Name::new(&bytes).unwrap()
+}
+
+#[test]
+fn or_and_authorize() {
+    let env = Env::new();
+    let (a, b, c) = (
+        digest_file(&env, "a.bin", 1),
+        digest_file(&env, "b.bin", 2),
+        digest_file(&env, "c.bin", 3),
+    );
+    let branches = [a.clone(), b.clone(), c];
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyor",
+            args: &["-l", "sha256:a.bin,b.bin,c.bin"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_or(&branches).unwrap();
+            },
+        },
+    );
+    // Two lists make one.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let two = digest_of(&env.ok(&[
+        "policy",
+        "or",
+        "-S",
+        "s.ctx",
+        "-l",
+        "sha256:a.bin",
+        "sha256:b.bin,c.bin",
+    ]));
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    expected.policy_or(&branches).unwrap();
+    assert_eq!(two, hex(expected.digest().as_bytes()));
+
+    let key = name_file(&env, "key.name", 9);
+    std::fs::write(env.path("ref.bin"), b"qualifier").unwrap();
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyauthorize",
+            args: &["-i", "a.bin", "-q", "ref.bin", "-n", "key.name"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_authorize_name(&key, &Nonce::new(b"qualifier").unwrap());
+            },
+        },
+    );
+    // The qualification as hex.
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyauthorize",
+            args: &["-i", "b.bin", "-q", "0102ff", "-n", "key.name"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_authorize_name(&key, &Nonce::new(&[1, 2, 0xff]).unwrap());
+            },
+        },
+    );
+
+    // Refused before the TPM sees them, the session file still good: too few branches, a
+    // branch of the wrong size, another hash, a file that is not a ticket.
+    let before = digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"]));
+    let err = env.fails(&["policy", "or", "-S", "s.ctx", "-l", "sha256:a.bin"]);
+    assert!(err.contains("at least 2"), "{err}");
+    std::fs::write(env.path("short.bin"), [0u8; 20]).unwrap();
+    let err = env.fails(&[
+        "policy",
+        "or",
+        "-S",
+        "s.ctx",
+        "-l",
+        "sha256:a.bin,short.bin",
+    ]);
+    assert!(err.contains("short.bin: 20 bytes"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "or",
+        "-S",
+        "s.ctx",
+        "-l",
+        "sha1:short.bin,short.bin",
+    ]);
+    assert!(err.contains("sha1") && err.contains("sha256"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "authorize",
+        "-S",
+        "s.ctx",
+        "-i",
+        "a.bin",
+        "-n",
+        "key.name",
+        "-t",
+        "a.bin",
+    ]);
+    assert!(err.contains("a.bin"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "authorize",
+        "-S",
+        "s.ctx",
+        "-i",
+        "a.bin",
+        "-n",
+        "key.name",
+        "-q",
+        "zz",
+    ]);
+    assert!(err.contains("neither a file nor a hex"), "{err}");
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
+        before
+    );
+    env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+}
+
+#[test]
+fn authorize_with_a_real_ticket() {
+    let env = Env::new();
+    // A signing key, a policy it approves and the TPM's ticket for that signature.
+    env.tool_ok(
+        "tpm2_createprimary",
+        &[
+            "-C",
+            "o",
+            "-G",
+            "ecc",
+            "-a",
+            "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign",
+            "-c",
+            "key.ctx",
+        ],
+    );
+    // No resource manager: each tool leaves the key it loaded behind.
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok("tpm2_readpublic", &["-c", "key.ctx", "-n", "key.name"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok("tpm2_startauthsession", &["-S", "t.ctx"]);
+    env.tool_ok(
+        "tpm2_policycommandcode",
+        &["-S", "t.ctx", "TPM2_CC_Unseal", "-L", "approved.pol"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["t.ctx"]);
+    let mut tbs = env.read("approved.pol");
+    tbs.extend_from_slice(b"ref");
+    std::fs::write(env.path("tbs.bin"), &tbs).unwrap();
+    std::fs::write(env.path("ref.bin"), b"ref").unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &["-c", "key.ctx", "-g", "sha256", "-o", "sig.bin", "tbs.bin"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok(
+        "tpm2_verifysignature",
+        &[
+            "-c",
+            "key.ctx",
+            "-g",
+            "sha256",
+            "-m",
+            "tbs.bin",
+            "-s",
+            "sig.bin",
+            "-t",
+            "verified.tkt",
+        ],
+    );
+    // A real policy session in the approved state, authorized with the ticket.
+    env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
+    env.ok(&["policy", "commandcode", "-S", "p.ctx", "TPM2_CC_Unseal"]);
+    let ours = digest_of(&env.ok(&[
+        "policy",
+        "authorize",
+        "-S",
+        "p.ctx",
+        "-i",
+        "approved.pol",
+        "-q",
+        "ref.bin",
+        "-n",
+        "key.name",
+        "-t",
+        "verified.tkt",
+    ]));
+    let name = Name::new(&env.read("key.name")).unwrap();
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    expected.policy_authorize_name(&name, &Nonce::new(b"ref").unwrap());
+    assert_eq!(ours, hex(expected.digest().as_bytes()));
+    // A policy the key did not approve: the TPM refuses the ticket.
+    env.ok(&["session", "start", "--policy-session", "-S", "q.ctx"]);
+    env.ok(&["policy", "commandcode", "-S", "q.ctx", "TPM2_CC_Unseal"]);
+    env.fails(&[
+        "policy",
+        "authorize",
+        "-S",
+        "q.ctx",
+        "-i",
+        "approved.pol",
+        "-q",
+        "0102",
+        "-n",
+        "key.name",
+        "-t",
+        "verified.tkt",
+    ]);
+    env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
+    env.tool_ok("tpm2_flushcontext", &["q.ctx"]);
+}
+
+#[test]
+fn secret() {
+    let env = Env::new();
+    let owner = 0x4000_0001u32.to_be_bytes();
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policysecret",
+            args: &["-c", "o"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_secret(&owner, &[]);
+            },
+        },
+    );
+    // With an owner password (not dictionary-attack protected, so a wrong one cannot lock
+    // the TPM out), a qualification, and a ticket asked for.
+    env.tool_ok("tpm2_changeauth", &["-c", "o", "ownerpass"]);
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policysecret",
+            args: &["-c", "owner", "-q", "abcd", "ownerpass"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_secret(&owner, &[0xab, 0xcd]);
+            },
+        },
+    );
+    env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
+    env.ok(&[
+        "policy",
+        "secret",
+        "-S",
+        "p.ctx",
+        "-c",
+        "o",
+        "-x",
+        "-t",
+        "-60",
+        "--ticket",
+        "s.tkt",
+        "--timeout-file",
+        "s.tmo",
+        "hex:6f776e657270617373",
+    ]);
+    // TPM_ST_AUTH_SECRET, owner hierarchy, an HMAC (of the TPM's proof hash) filling the rest.
+    let ticket = env.read("s.tkt");
+    assert_eq!(&ticket[..6], &[0x80, 0x23, 0x40, 0, 0, 1]);
+    let size = u16::from_be_bytes([ticket[6], ticket[7]]) as usize;
+    assert!(size >= 32 && ticket.len() == 8 + size, "{ticket:?}");
+    assert_eq!(env.read("s.tmo").len(), 8);
+    let before = digest_of(&env.ok(&["policy", "digest", "-S", "p.ctx"]));
+    let err = env.fails(&["policy", "secret", "-S", "p.ctx", "-c", "o", "wrong"]);
+    assert!(err.contains("TPM_RC_BAD_AUTH"), "{err}");
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "p.ctx"])),
+        before
+    );
+    env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
+    env.tool_ok("tpm2_changeauth", &["-c", "o", "-p", "ownerpass"]);
+}
+
+#[test]
+fn comparisons_hashes_and_flags() {
+    let env = Env::new();
+    let time = |n: u64| Operand::new(&n.to_be_bytes()).unwrap();
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policycountertimer",
+            args: &["--ult", "60000"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_counter_timer(&time(60000), 0, ArithmeticOp::UNSIGNED_LT);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policycountertimer",
+            args: &["safe"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_counter_timer(&Operand::new(&[1]).unwrap(), 24, ArithmeticOp::EQ);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policycountertimer",
+            args: &["--neq", "resets=3"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                let three = Operand::new(&3u32.to_be_bytes()).unwrap();
+                p.policy_counter_timer(&three, 16, ArithmeticOp::NEQ);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policycountertimer",
+            args: &["--sge", "clock=5"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_counter_timer(&time(5), 8, ArithmeticOp::SIGNED_GE);
+            },
+        },
+    );
+    let d = digest_file(&env, "d.bin", 7);
+    // The cpHash file is a TPM2B_DIGEST, as `--cphash` of the other tools writes it.
+    let mut cp = vec![0, 32];
+    cp.extend_from_slice(d.as_bytes());
+    std::fs::write(env.path("cp.bin"), cp).unwrap();
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policycphash",
+            args: &["--cphash-input", "cp.bin"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_cp_hash(&d).unwrap();
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policynamehash",
+            args: &["-n", "d.bin"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_name_hash(&d).unwrap();
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policytemplate",
+            args: &["--template-hash", "d.bin"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_template_hash(&d).unwrap();
+            },
+        },
+    );
+    for (arg, byte) in [("three", 8), ("zero", 1), ("3", 3), ("200", 200)] {
+        check(
+            &env,
+            &Case {
+                tool: "tpm2_policylocality",
+                args: &[arg],
+                real: false,
+                our_args: None,
+                calc: &|p| {
+                    p.policy_locality(LocalityAttributes(byte));
+                },
+            },
+        );
+    }
+    for (arg, set) in [("s", true), ("c", false), ("1", true), ("0", false)] {
+        check(
+            &env,
+            &Case {
+                tool: "tpm2_policynvwritten",
+                args: &[arg],
+                real: false,
+                our_args: None,
+                calc: &|p| {
+                    p.policy_nv_written(set);
+                },
+            },
+        );
+    }
+    let (object, parent) = (name_file(&env, "o.name", 4), name_file(&env, "p.name", 5));
+    for include in [false, true] {
+        let args: &[&str] = if include {
+            &["-n", "o.name", "-N", "p.name", "--include-object"]
+        } else {
+            &["-n", "o.name", "-N", "p.name"]
+        };
+        check(
+            &env,
+            &Case {
+                tool: "tpm2_policyduplicationselect",
+                args,
+                real: false,
+                our_args: None,
+                calc: &|p| {
+                    p.policy_duplication_select(&object, &parent, include);
+                },
+            },
+        );
+    }
+
+    // Wrong inputs: refused with what is wrong, the session untouched.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let err = env.fails(&["policy", "cphash", "-S", "s.ctx", "--cphash-input", "d.bin"]);
+    assert!(err.contains("d.bin: not a TPM2B_DIGEST"), "{err}");
+    let mut short = vec![0, 20];
+    short.extend_from_slice(&[0; 20]);
+    std::fs::write(env.path("short.bin"), short).unwrap();
+    let err = env.fails(&[
+        "policy",
+        "cphash",
+        "-S",
+        "s.ctx",
+        "--cphash-input",
+        "short.bin",
+    ]);
+    assert!(err.contains("20 bytes"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "template",
+        "-S",
+        "s.ctx",
+        "--template-hash",
+        "a.bin",
+    ]);
+    assert!(err.contains("a.bin"), "{err}");
+    let err = env.fails(&["policy", "locality", "-S", "s.ctx", "five"]);
+    assert!(err.contains("five"), "{err}");
+    let err = env.fails(&["policy", "nvwritten", "-S", "s.ctx", "yes"]);
+    assert!(err.contains("yes"), "{err}");
+    let err = env.fails(&["policy", "countertimer", "-S", "s.ctx", "resets=4294967296"]);
+    assert!(err.contains("32 bits"), "{err}");
+    env.fails(&[
+        "policy",
+        "countertimer",
+        "-S",
+        "s.ctx",
+        "--eq",
+        "--neq",
+        "1",
+    ]);
+    std::fs::write(env.path("bad.name"), [0u8; 5]).unwrap();
+    let err = env.fails(&[
+        "policy",
+        "duplicationselect",
+        "-S",
+        "s.ctx",
+        "-n",
+        "bad.name",
+        "-N",
+        "p.name",
+    ]);
+    assert!(err.contains("bad.name"), "{err}");
+    let zeros = "0".repeat(64);
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
+        zeros
+    );
+    env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+}
+
+/// The name `tpm2_nvreadpublic` reports for an index.
+fn nv_name(env: &Env, index: &str) -> Name {
+    let out = String::from_utf8(env.tool_ok("tpm2_nvreadpublic", &[index])).unwrap();
+    let line = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name: "))
+        .unwrap_or_else(|| panic!("no name in {out}"));
+    let bytes: Vec<u8> = (0..line.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+        .collect();
+    Name::new(&bytes).unwrap()
+}
+
+#[test]
+fn nv_and_authorizenv() {
+    let env = Env::new();
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    // An index holding 8 bytes, another holding a policy (TPMT_HA), both written (which
+    // changes their names, so before they are read).
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &["0x01000002", "-C", "o", "-s", "8", "-a", attrs],
+    );
+    std::fs::write(env.path("data.bin"), [0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000002", "-C", "o", "-i", "data.bin"]);
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &[
+            "0x01000003",
+            "-C",
+            "o",
+            "-s",
+            "34",
+            "-a",
+            attrs,
+            "-p",
+            "nvpass",
+        ],
+    );
+    let mut ha = vec![0x00, 0x0b];
+    ha.extend_from_slice(&[6; 32]);
+    std::fs::write(env.path("ha.bin"), &ha).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000003", "-C", "o", "-i", "ha.bin"]);
+    let data = nv_name(&env, "0x01000002");
+    let policy = nv_name(&env, "0x01000003");
+    std::fs::write(env.path("op.bin"), [0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    std::fs::write(env.path("op2.bin"), [0, 0, 2]).unwrap();
+    let op = Operand::new(&[0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    let op2 = Operand::new(&[0, 0, 2]).unwrap();
+
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policynv",
+            args: &["-i", "op.bin", "0x01000002", "eq"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_nv(&data, &op, 0, ArithmeticOp::EQ);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policynv",
+            args: &["-C", "o", "-i", "op2.bin", "--offset", "5", "2", "ult"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_nv(&data, &op2, 5, ArithmeticOp::UNSIGNED_LT);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyauthorizenv",
+            args: &["-P", "nvpass", "3"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_authorize_nv(&policy);
+            },
+        },
+    );
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyauthorizenv",
+            args: &["-C", "o", "0x01000003"],
+            real: false,
+            our_args: None,
+            calc: &|p| {
+                p.policy_authorize_nv(&policy);
+            },
+        },
+    );
+
+    // Refused: an unknown comparison, a handle outside the NV range, a session: auth, an index
+    // that does not exist; the session file survives each.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let err = env.fails(&["policy", "nv", "-S", "s.ctx", "-i", "op.bin", "2", "lt"]);
+    assert!(err.contains("\"lt\""), "{err}");
+    let err = env.fails(&["policy", "authorizenv", "-S", "s.ctx", "0x81000001"]);
+    assert!(err.contains("not an NV index"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "authorizenv",
+        "-S",
+        "s.ctx",
+        "-P",
+        "session:s.ctx",
+        "3",
+    ]);
+    assert!(err.contains("password"), "{err}");
+    let err = env.fails(&["policy", "authorizenv", "-S", "s.ctx", "9"]);
+    assert!(err.contains("NV_ReadPublic"), "{err}");
+    let zeros = "0".repeat(64);
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
+        zeros
+    );
+    env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+}
+
+/// An unrestricted ECC signing key in key.ctx, its name in key.name.
+fn signing_key(env: &Env) -> Name {
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign";
+    let args = ["-C", "o", "-G", "ecc", "-a", attrs, "-c", "key.ctx"];
+    env.tool_ok("tpm2_createprimary", &args);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok("tpm2_readpublic", &["-c", "key.ctx", "-n", "key.name"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    Name::new(&env.read("key.name")).unwrap()
+}
+
+/// Signs (expiration ‖ cpHash ‖ policyRef) with key.ctx, no nonce: what PolicySigned checks.
+fn sign_terms(env: &Env, expiration: i32, policy_ref: &[u8], out: &str) {
+    let mut message = expiration.to_be_bytes().to_vec();
+    message.extend_from_slice(policy_ref);
+    std::fs::write(env.path("msg.bin"), message).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &["-c", "key.ctx", "-g", "sha256", "-o", out, "msg.bin"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+}
+
+/// What PolicySigned (or a ticket of it) by `key` with `policy_ref` leaves.
+fn signed_by(p: &mut PolicyCalculator, key: &Name, policy_ref: &[u8]) {
+    let signed = Ticket::null(StructureTag::AUTH_SIGNED);
+    p.policy_ticket(&signed, key, &Nonce::new(policy_ref).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn signed_and_ticket() {
+    let env = Env::new();
+    let key = signing_key(&env);
+    std::fs::write(env.path("ref.bin"), b"ref").unwrap();
+    sign_terms(&env, 0, b"ref", "sig.bin");
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policysigned",
+            args: &["-c", "key.ctx", "-s", "sig.bin", "-q", "ref.bin"],
+            real: false,
+            our_args: None,
+            calc: &|p| signed_by(p, &key, b"ref"),
+        },
+    );
+
+    // On a real session the TPM checks the signature; a negative expiration yields a ticket.
+    sign_terms(&env, -600, b"ref", "sig600.bin");
+    env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
+    let ours = digest_of(&env.ok(&[
+        "policy",
+        "signed",
+        "-S",
+        "p.ctx",
+        "-c",
+        "key.ctx",
+        "-s",
+        "sig600.bin",
+        "-q",
+        "ref.bin",
+        "-t",
+        "-600",
+        "--ticket",
+        "s.tkt",
+        "--timeout-file",
+        "s.tmo",
+    ]));
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    signed_by(&mut expected, &key, b"ref");
+    assert_eq!(ours, hex(expected.digest().as_bytes()));
+    assert_eq!(&env.read("s.tkt")[..2], &[0x80, 0x25]);
+    // A signature over other terms: refused by the TPM, the session file kept.
+    env.ok(&["session", "start", "--policy-session", "-S", "q.ctx"]);
+    let err = env.fails(&[
+        "policy", "signed", "-S", "q.ctx", "-c", "key.ctx", "-s", "sig.bin", "-q", "0102",
+    ]);
+    assert!(err.contains("PolicySigned"), "{err}");
+    assert_eq!(
+        digest_of(&env.ok(&["policy", "digest", "-S", "q.ctx"])),
+        "0".repeat(64)
+    );
+
+    // The ticket, replayed by both (tpm2-tools calls the timeout file `--timeout`).
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policyticket",
+            args: &[
+                "-n",
+                "key.name",
+                "--ticket",
+                "s.tkt",
+                "--timeout",
+                "s.tmo",
+                "-q",
+                "ref.bin",
+            ],
+            real: true,
+            our_args: Some(&[
+                "-n",
+                "key.name",
+                "--ticket",
+                "s.tkt",
+                "--timeout-file",
+                "s.tmo",
+                "-q",
+                "ref.bin",
+            ]),
+            calc: &|p| signed_by(p, &key, b"ref"),
+        },
+    );
+    // A ticket for another policyRef does not verify; a non-ticket file is refused unread.
+    let err = env.fails(&[
+        "policy",
+        "ticket",
+        "-S",
+        "q.ctx",
+        "-n",
+        "key.name",
+        "--ticket",
+        "s.tkt",
+        "--timeout-file",
+        "s.tmo",
+        "-q",
+        "0102",
+    ]);
+    assert!(err.contains("PolicyTicket"), "{err}");
+    let err = env.fails(&[
+        "policy",
+        "ticket",
+        "-S",
+        "q.ctx",
+        "-n",
+        "key.name",
+        "--ticket",
+        "ref.bin",
+        "--timeout-file",
+        "s.tmo",
+    ]);
+    assert!(err.contains("ref.bin: not a ticket"), "{err}");
+    env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
+    env.tool_ok("tpm2_flushcontext", &["q.ctx"]);
+}
