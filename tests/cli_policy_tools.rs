@@ -350,7 +350,7 @@ fn authorize_with_a_real_ticket() {
 #[test]
 fn secret() {
     let env = Env::new();
-    let owner = 0x4000_0001u32.to_be_bytes();
+    let owner = tpm2_wire::command::Entity::owner().name;
     check(
         &env,
         &Case {

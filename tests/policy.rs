@@ -55,9 +55,7 @@ fn calculate(tpm: &Tpm, hash: HashAlg, steps: &[Step]) -> Digest {
                 let values = pcr_values(tpm, pcrs);
                 c.policy_pcr(&pcr_selection(pcrs), &values).unwrap()
             }
-            Step::Secret(entity, _, policy_ref) => {
-                c.policy_secret(entity.name.as_bytes(), policy_ref)
-            }
+            Step::Secret(entity, _, policy_ref) => c.policy_secret(&entity.name, policy_ref),
         };
     }
     c.digest().clone()

@@ -185,7 +185,7 @@ pub(super) enum ProtectorAuth {
 /// believed to come from: an unknown policy is refused before anything is sent.
 pub(super) fn protector_auth(public: &Public, hash: HashAlg) -> Result<ProtectorAuth, KeyError> {
     let mut policy = PolicyCalculator::new(hash);
-    policy.policy_secret(Entity::endorsement().name.as_bytes(), &[]);
+    policy.policy_secret(&Entity::endorsement().name, &[]);
     if public.auth_policy == *policy.digest() {
         Ok(ProtectorAuth::EndorsementSecret)
     } else if public

@@ -259,8 +259,11 @@ impl PolicyCalculator {
     }
 
     /// TPM2_PolicySecret for the entity named `auth_name`, with `policy_ref`.
-    pub fn policy_secret(&mut self, auth_name: &[u8], policy_ref: &[u8]) -> &mut Self {
-        self.extend(&[&CommandCode::POLICY_SECRET.0.to_be_bytes(), auth_name]);
+    pub fn policy_secret(&mut self, auth_name: &Name, policy_ref: &[u8]) -> &mut Self {
+        self.extend(&[
+            &CommandCode::POLICY_SECRET.0.to_be_bytes(),
+            auth_name.as_bytes(),
+        ]);
         self.extend(&[policy_ref]);
         self
     }
@@ -629,7 +632,7 @@ mod tests {
         c.policy_ticket(&ticket(StructureTag::AUTH_SECRET), &name, &policy_ref)
             .unwrap();
         let mut secret = PolicyCalculator::new(h);
-        secret.policy_secret(name.as_bytes(), policy_ref.as_bytes());
+        secret.policy_secret(&name, policy_ref.as_bytes());
         assert_eq!(c.digest(), secret.digest());
 
         let mut c = PolicyCalculator::new(h);
