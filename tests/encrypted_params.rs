@@ -39,10 +39,6 @@ fn crypt_session(tpm: &Tpm, decrypt: bool, encrypt: bool) -> Session {
     s
 }
 
-fn digest(bytes: &[u8]) -> Digest {
-    Digest::new(bytes).unwrap()
-}
-
 /// No recorded command or response frame carries `secret` in clear.
 fn never_in_clear(frames: &Frames, what: &str, secret: &[u8]) {
     // A copy: asserting while holding the lock would poison it for the transport.
@@ -68,11 +64,7 @@ fn policy_commands_with_encrypted_first_parameters_give_the_host_digest() {
     let mut calc = PolicyCalculator::new(HashAlg::Sha256);
     let policy_session = trial.entity();
 
-    let cp = digest(
-        &crypto::hash(HashAlg::Sha256, &[b"cpHash"])
-            .as_bytes()
-            .to_vec(),
-    );
+    let cp = crypto::hash(HashAlg::Sha256, &[b"cpHash"]);
     tpm.execute(
         &PolicyCpHash {
             policy_session: policy_session.clone(),
@@ -83,11 +75,7 @@ fn policy_commands_with_encrypted_first_parameters_give_the_host_digest() {
     .unwrap();
     calc.policy_cp_hash(&cp).unwrap();
 
-    let names = digest(
-        &crypto::hash(HashAlg::Sha256, &[b"names"])
-            .as_bytes()
-            .to_vec(),
-    );
+    let names = crypto::hash(HashAlg::Sha256, &[b"names"]);
     // PolicyNameHash and PolicyCpHash cannot both be in one policy: a second trial session.
     let mut trial2 = Session::start(&tpm, &SessionOptions::trial()).unwrap();
     tpm.execute(
@@ -106,11 +94,7 @@ fn policy_commands_with_encrypted_first_parameters_give_the_host_digest() {
         "PolicyNameHash"
     );
 
-    let template = digest(
-        &crypto::hash(HashAlg::Sha256, &[b"template"])
-            .as_bytes()
-            .to_vec(),
-    );
+    let template = crypto::hash(HashAlg::Sha256, &[b"template"]);
     let mut trial3 = Session::start(&tpm, &SessionOptions::trial()).unwrap();
     tpm.execute(
         &PolicyTemplate {
