@@ -237,40 +237,25 @@ fn param_cfb_is_aes_cfb_under_kdfa_key_and_iv() {
     let iv: [u8; 16] = material[32..].try_into().unwrap();
     aes_cfb_encrypt(&material[..32], &iv, &mut expected).unwrap();
 
-    let mut data = plaintext.clone();
-    param_cfb(
-        Direction::Encrypt,
-        HashAlg::Sha256,
-        256,
-        session_value,
-        newer,
-        older,
-        &mut data,
-    )
-    .unwrap();
-    assert_eq!(data, expected);
-    param_cfb(
-        Direction::Decrypt,
-        HashAlg::Sha256,
-        256,
-        session_value,
-        newer,
-        older,
-        &mut data,
-    )
-    .unwrap();
-    assert_eq!(data, plaintext);
-
-    assert!(matches!(
+    let cfb = |direction, key_bits, data: &mut Vec<u8>| {
         param_cfb(
-            Direction::Encrypt,
+            direction,
             HashAlg::Sha256,
-            64,
+            key_bits,
             session_value,
             newer,
             older,
-            &mut data
-        ),
+            data,
+        )
+    };
+    let mut data = plaintext.clone();
+    cfb(Direction::Encrypt, 256, &mut data).unwrap();
+    assert_eq!(data, expected);
+    cfb(Direction::Decrypt, 256, &mut data).unwrap();
+    assert_eq!(data, plaintext);
+
+    assert!(matches!(
+        cfb(Direction::Encrypt, 64, &mut data),
         Err(CryptoError::UnsupportedCipher { key_bits: 64, .. })
     ));
 }
