@@ -9,17 +9,18 @@ mod common;
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
 use tpm2_wire::command::{
-    Create, Entity, HierarchyChangeAuth, Load, NvChangeAuth, NvReadPublic, PolicyCounterTimer,
-    PolicyCpHash, PolicyGetDigest, PolicyNameHash, PolicyNv, PolicyPcr, PolicySecret,
-    PolicyTemplate,
+    Create, Entity, GetSessionAuditDigest, HierarchyChangeAuth, Load, NvChangeAuth, NvDefineSpace,
+    NvReadPublic, PolicyCounterTimer, PolicyCpHash, PolicyGetDigest, PolicyNameHash, PolicyNv,
+    PolicyPcr, PolicySecret, PolicyTemplate,
 };
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    AlgId, ArithmeticOp, Auth, CommandCode, Data, Digest, Handle, Nonce, Operand, PcrSelection,
-    PcrSelectionList, Public, SensitiveCreate, Timeout, Tpm2bPublic, Tpm2bSensitiveCreate,
+    AlgId, ArithmeticOp, Attestation, Attested, Auth, CommandCode, Data, Digest, Handle, Nonce,
+    NvPublic, Operand, PcrSelection, PcrSelectionList, Public, SensitiveCreate, Timeout,
+    Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate, Unmarshal,
 };
 use tpm2_wire::Tpm;
 
@@ -355,4 +356,73 @@ fn a_private_area_loads_through_an_encrypting_session() {
     never_in_clear(&frames, "inPrivate", &created.out_private.as_bytes()[..32]);
     flush(&tpm, loaded.object_handle);
     flush(&tpm, parent.handle);
+}
+
+#[test]
+fn an_nv_index_defined_with_its_auth_value_encrypted_answers_to_it() {
+    let (_sim, tpm, frames) = swtpm_recording();
+    let auth = pw("defined-encrypted");
+    let index = 0x0150_0033;
+    let public = NvPublic {
+        nv_index: Handle(index),
+        name_alg: HashAlg::Sha256.alg_id(),
+        attributes: nv_auth_rw(),
+        auth_policy: Digest::empty(),
+        data_size: 8,
+    };
+    let mut dec = crypt_session(&tpm, true, false);
+    frames.lock().unwrap().clear();
+    let empty = Auth::empty();
+    tpm.execute(
+        &NvDefineSpace {
+            auth_handle: Entity::owner(),
+            auth: auth.clone(),
+            public_info: Tpm2bNvPublic(public),
+        },
+        &mut [dec.auth(&empty)],
+    )
+    .unwrap();
+    never_in_clear(&frames, "the index's auth value", auth.as_bytes());
+    let nv = tpm.nv_read_public(Handle(index)).unwrap().0;
+    nv_write(&tpm, &nv, b"8 octets", &mut [SessionSlot::Password(&auth)])
+        .expect("the index answers to the value sent encrypted");
+    let nv = tpm.nv_read_public(Handle(index)).unwrap().0;
+    undefine_nv(&tpm, &nv);
+}
+
+#[test]
+fn a_session_audit_digest_travels_encrypted_both_ways() {
+    let (_sim, tpm, frames) = swtpm_recording();
+    let mut audit = Session::start(&tpm, &SessionOptions::audit()).unwrap();
+    random_through(&tpm, &mut audit, 16);
+    let host = audit.state().audit_digest().cloned().expect("audited");
+
+    let mut both = crypt_session(&tpm, true, true);
+    let qualifying = Data::new(b"verifier's nonce").unwrap();
+    frames.lock().unwrap().clear();
+    let empty = Auth::empty();
+    let rsp = tpm
+        .execute(
+            &GetSessionAuditDigest {
+                privacy_admin_handle: Entity::endorsement(),
+                sign_handle: Entity::null(),
+                session_handle: audit.entity(),
+                qualifying_data: qualifying.clone(),
+                in_scheme: AlgId::NULL,
+            },
+            &mut [
+                SessionSlot::Password(&empty),
+                SessionSlot::Password(&empty),
+                both.extra(),
+            ],
+        )
+        .unwrap();
+    never_in_clear(&frames, "qualifyingData", qualifying.as_bytes());
+    never_in_clear(&frames, "the audit digest", host.as_bytes());
+    let attest = Attestation::from_bytes(rsp.audit_info.as_bytes()).unwrap();
+    assert_eq!(attest.extra_data, qualifying);
+    match attest.attested {
+        Attested::SessionAudit(info) => assert_eq!(info.session_digest, host),
+        other => panic!("not a session audit: {other:?}"),
+    }
 }
