@@ -247,14 +247,28 @@ fn host_made_credentials_activate_on_the_tpm_for_their_key_only() {
             secret
         );
 
-        // The TPM's own MakeCredential produces what activates the same way.
+        // The TPM's own MakeCredential produces what activates the same way; the credential
+        // goes in and the blob comes out encrypted by a session salted to the EK.
+        let salt =
+            tpm2_wire::client::SaltKey::from_public(ek.entity().clone(), ek.public()).unwrap();
+        let mut crypt = tpm2_wire::client::Session::start(
+            &tpm,
+            &tpm2_wire::client::SessionOptions::hmac()
+                .salted(salt)
+                .encrypt(true, true),
+        )
+        .unwrap();
         let made = tpm
-            .run(&MakeCredential {
-                handle: ek.entity().clone(),
-                credential: CredentialSecret::new(&secret).unwrap(),
-                object_name: ak.entity().name.clone(),
-            })
+            .execute(
+                &MakeCredential {
+                    handle: ek.entity().clone(),
+                    credential: CredentialSecret::new(&secret).unwrap(),
+                    object_name: ak.entity().name.clone(),
+                },
+                &mut [crypt.extra()],
+            )
             .expect("MakeCredential");
+        drop(crypt);
         let released = activate(&tpm, &ak, &ek, &made.credential_blob, &made.secret).unwrap();
         assert_eq!(released.as_bytes(), secret);
     }
