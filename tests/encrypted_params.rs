@@ -11,16 +11,16 @@ use tpm2_wire::client::{Session, SessionOptions};
 use tpm2_wire::command::{
     Create, Entity, GetSessionAuditDigest, HierarchyChangeAuth, Load, NvChangeAuth, NvDefineSpace,
     NvReadPublic, PolicyCounterTimer, PolicyCpHash, PolicyGetDigest, PolicyNameHash, PolicyNv,
-    PolicyPcr, PolicySecret, PolicyTemplate,
+    PolicyPcr, PolicySecret, PolicyTemplate, StartAuthSession,
 };
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    AlgId, ArithmeticOp, Attestation, Attested, Auth, CommandCode, Data, Digest, Handle, Nonce,
-    NvPublic, Operand, PcrSelection, PcrSelectionList, Public, SensitiveCreate, Timeout,
-    Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate, Unmarshal,
+    AlgId, ArithmeticOp, Attestation, Attested, Auth, CommandCode, Data, Digest, EncryptedSecret,
+    Handle, Nonce, NvPublic, Operand, PcrSelection, PcrSelectionList, Public, SensitiveCreate,
+    SessionType, SymDef, Timeout, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate, Unmarshal,
 };
 use tpm2_wire::Tpm;
 
@@ -425,4 +425,35 @@ fn a_session_audit_digest_travels_encrypted_both_ways() {
         Attested::SessionAudit(info) => assert_eq!(info.session_digest, host),
         other => panic!("not a session audit: {other:?}"),
     }
+}
+
+#[test]
+fn a_session_can_be_started_under_another_that_encrypts_its_nonces() {
+    let (_sim, tpm, frames) = swtpm_recording();
+    let mut both = crypt_session(&tpm, true, true);
+    let nonce_caller = Nonce::new(&random_bytes(32)).unwrap();
+    frames.lock().unwrap().clear();
+    let rsp = tpm
+        .execute(
+            &StartAuthSession {
+                tpm_key: Entity::null(),
+                bind: Entity::null(),
+                nonce_caller: nonce_caller.clone(),
+                encrypted_salt: EncryptedSecret::empty(),
+                session_type: SessionType::HMAC,
+                symmetric: SymDef::Null,
+                auth_hash: AlgId::SHA256,
+            },
+            &mut [both.extra()],
+        )
+        .unwrap();
+    never_in_clear(&frames, "nonceCaller", nonce_caller.as_bytes());
+    never_in_clear(&frames, "nonceTPM", rsp.nonce_tpm.as_bytes());
+    assert_eq!(
+        rsp.nonce_tpm.len(),
+        32,
+        "nonceTPM is as long as nonceCaller"
+    );
+    assert!(rsp.session_handle.is_session());
+    flush(&tpm, rsp.session_handle);
 }
