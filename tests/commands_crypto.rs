@@ -5,8 +5,6 @@
 mod command_fixtures;
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use aes::cipher::{AsyncStreamCipher, BlockDecrypt, BlockEncrypt, KeyInit, KeyIvInit};
 use aes::Aes128;
 use command_fixtures::*;
@@ -314,9 +312,7 @@ fn cbc(key: &[u8], iv: &[u8], data: &[u8], decrypt: bool) -> Vec<u8> {
 
 #[test]
 fn encrypt_decrypt_equal_host_aes_in_both_directions() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let owner = Auth::empty();
     let key = random_bytes(16);
@@ -497,9 +493,7 @@ fn rsa_decrypt(
 
 #[test]
 fn rsa_oaep_with_the_host_and_round_trips() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let key_auth = pw("rsa key");
     let (k, public) = primary(&tpm, &rsa_decrypt_template(), &key_auth, &[]);
@@ -623,9 +617,7 @@ fn zgen(
 
 #[test]
 fn ecdh_shared_points_equal_host_ecdh() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let key_auth = pw("ecc key");
     let (k, public) = primary(&tpm, &ecc_decrypt_template(), &key_auth, &[]);

@@ -7,8 +7,6 @@
 mod command_fixtures;
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use command_fixtures::*;
 use common::*;
 use tpm2_wire::attest::convert::verify_digest;
@@ -232,9 +230,7 @@ fn wrapped(dup: &DuplicateResponse) -> (&Private, &tpm2_wire::wire::EncryptedSec
 
 #[test]
 fn a_duplicated_key_imports_under_another_parent_and_signs_as_the_original() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let (mut d, parent_b) = Duplication::new(&tpm);
 
     // No inner wrapper: nothing comes back for the caller to keep.

@@ -362,14 +362,7 @@ fn run_combo(tpm: &Tpm, frames: &Frames, c: Combo, index: u32) -> Result {
 }
 
 fn run_all(kind: Kind) {
-    let frames = Frames::default();
-    let recorded = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| {
-        Box::new(Recording {
-            inner,
-            frames: recorded,
-        })
-    });
+    let (_sim, tpm, frames) = swtpm_recording();
     let empty = Auth::empty();
     tpm.execute(
         &PcrExtend {

@@ -93,41 +93,39 @@ pub fn aes_key_template(mode: AlgId) -> Public {
 
 /// An unrestricted RSA-2048 decryption key with no scheme of its own (the command picks one).
 pub fn rsa_decrypt_template() -> Public {
-    Public {
-        name_alg: AlgId::SHA256,
-        object_attributes: base_attributes()
-            | ObjectAttributes::SENSITIVE_DATA_ORIGIN
-            | ObjectAttributes::DECRYPT,
-        auth_policy: Default::default(),
-        key: PublicKey::Rsa {
-            parameters: RsaParms {
-                symmetric: SymDefObject::Null,
-                scheme: RsaScheme::Null,
-                key_bits: 2048,
-                exponent: 0,
-            },
-            unique: PublicKeyRsa::empty(),
+    decrypt_template(PublicKey::Rsa {
+        parameters: RsaParms {
+            symmetric: SymDefObject::Null,
+            scheme: RsaScheme::Null,
+            key_bits: 2048,
+            exponent: 0,
         },
-    }
+        unique: PublicKeyRsa::empty(),
+    })
 }
 
 /// An unrestricted NIST P-256 key for ECDH.
 pub fn ecc_decrypt_template() -> Public {
+    decrypt_template(PublicKey::Ecc {
+        parameters: EccParms {
+            symmetric: SymDefObject::Null,
+            scheme: EccScheme::Null,
+            curve: EccCurve::NIST_P256,
+            kdf: KdfScheme::Null,
+        },
+        unique: EccPoint::default(),
+    })
+}
+
+/// An unrestricted decryption key of the TPM's making with the parameters of `key`.
+fn decrypt_template(key: PublicKey) -> Public {
     Public {
         name_alg: AlgId::SHA256,
         object_attributes: base_attributes()
             | ObjectAttributes::SENSITIVE_DATA_ORIGIN
             | ObjectAttributes::DECRYPT,
         auth_policy: Default::default(),
-        key: PublicKey::Ecc {
-            parameters: EccParms {
-                symmetric: SymDefObject::Null,
-                scheme: EccScheme::Null,
-                curve: EccCurve::NIST_P256,
-                kdf: KdfScheme::Null,
-            },
-            unique: EccPoint::default(),
-        },
+        key,
     }
 }
 
