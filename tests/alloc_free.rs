@@ -8,10 +8,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use tpm2_wire::command::{GetRandom, NvIncrement, NvRead, NvWrite, Sign};
+use tpm2_wire::command::{Command, GetRandom, NvIncrement, NvRead, NvWrite, Sign};
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
-use tpm2_wire::session::Symmetric;
+use tpm2_wire::session::{SessionState, Symmetric};
 use tpm2_wire::sim::Responder;
 use tpm2_wire::wire::{
     AlgId, Auth, MaxNvBuffer, SessionAttributes, SigScheme, Signature, StructureTag, Ticket,
@@ -71,6 +71,44 @@ fn allocations_in(f: impl FnOnce()) -> u64 {
 const WARM_UP: usize = 3;
 const ITERATIONS: usize = 200;
 
+/// A session of a fresh responder, and the client over it, once `register` has made the
+/// test's entity known to the responder.
+fn tpm_with_session<T>(
+    hash: HashAlg,
+    symmetric: Symmetric,
+    attributes: SessionAttributes,
+    register: impl FnOnce(&mut Responder) -> T,
+) -> (Tpm, SessionState, T) {
+    let mut responder = Responder::new();
+    let entity = register(&mut responder);
+    let state = responder.open_session(hash, symmetric, attributes).unwrap();
+    (Tpm::new(Box::new(responder)), state, entity)
+}
+
+/// Runs `run` `WARM_UP` times, then asserts that `ITERATIONS` more runs allocate nothing.
+fn assert_steady_state_allocates_nothing(what: &str, mut run: impl FnMut()) {
+    for _ in 0..WARM_UP {
+        run();
+    }
+    let n = allocations_in(|| {
+        for _ in 0..ITERATIONS {
+            run();
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations in {ITERATIONS} {what}");
+}
+
+/// `cmd` through one HMAC session authorizing with `auth`.
+fn in_session<C: Command>(
+    tpm: &Tpm,
+    cmd: &C,
+    state: &mut SessionState,
+    auth: &Auth,
+) -> C::Response {
+    tpm.execute(cmd, &mut [SessionSlot::Session { state, auth }])
+        .unwrap()
+}
+
 /// The test's own bookkeeping allocates: make sure the counter sees it, so a zero below
 /// means "nothing allocated", not "nothing counted".
 #[test]
@@ -84,55 +122,31 @@ fn the_counter_counts() {
 
 #[test]
 fn get_random_with_an_encrypt_session_does_not_allocate() {
-    let mut responder = Responder::new();
-    let mut state = responder
-        .open_session(
-            HashAlg::Sha256,
-            Symmetric::AesCfb(128),
-            SessionAttributes(SessionAttributes::ENCRYPT),
-        )
-        .unwrap();
-    let tpm = Tpm::new(Box::new(responder));
+    let (tpm, mut state, ()) = tpm_with_session(
+        HashAlg::Sha256,
+        Symmetric::AesCfb(128),
+        SessionAttributes(SessionAttributes::ENCRYPT),
+        |_| (),
+    );
     let empty = Auth::empty();
     let cmd = GetRandom {
         bytes_requested: 32,
     };
-    let mut run = || {
-        let r = tpm
-            .execute(
-                &cmd,
-                &mut [SessionSlot::Session {
-                    state: &mut state,
-                    auth: &empty,
-                }],
-            )
-            .unwrap();
+    assert_steady_state_allocates_nothing("GetRandom commands", || {
+        let r = in_session(&tpm, &cmd, &mut state, &empty);
         assert!(Responder::is_random_answer(r.random_bytes.as_bytes(), 32));
-    };
-    for _ in 0..WARM_UP {
-        run();
-    }
-    let n = allocations_in(|| {
-        for _ in 0..ITERATIONS {
-            run();
-        }
     });
-    assert_eq!(n, 0, "{n} allocations in {ITERATIONS} GetRandom commands");
 }
 
 #[test]
 fn nv_write_1k_with_a_decrypt_session_does_not_allocate() {
-    let mut responder = Responder::new();
     let auth = Auth::new(b"nv auth").unwrap();
-    let nv = responder.nv_index(0x0100_0001, auth.clone());
-    let mut state = responder
-        .open_session(
-            HashAlg::Sha256,
-            Symmetric::AesCfb(128),
-            SessionAttributes(SessionAttributes::DECRYPT),
-        )
-        .unwrap();
-    let tpm = Tpm::new(Box::new(responder));
+    let (tpm, mut state, nv) = tpm_with_session(
+        HashAlg::Sha256,
+        Symmetric::AesCfb(128),
+        SessionAttributes(SessionAttributes::DECRYPT),
+        |r| r.nv_index(0x0100_0001, auth.clone()),
+    );
     let data: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
     let write = NvWrite {
         auth_handle: nv.clone(),
@@ -140,25 +154,9 @@ fn nv_write_1k_with_a_decrypt_session_does_not_allocate() {
         data: MaxNvBuffer::new(&data).unwrap(),
         offset: 0,
     };
-    let mut run = || {
-        tpm.execute(
-            &write,
-            &mut [SessionSlot::Session {
-                state: &mut state,
-                auth: &auth,
-            }],
-        )
-        .unwrap();
-    };
-    for _ in 0..WARM_UP {
-        run();
-    }
-    let n = allocations_in(|| {
-        for _ in 0..ITERATIONS {
-            run();
-        }
+    assert_steady_state_allocates_nothing("NV_Write commands", || {
+        in_session(&tpm, &write, &mut state, &auth);
     });
-    assert_eq!(n, 0, "{n} allocations in {ITERATIONS} NV_Write commands");
 
     // The data arrived intact (the responder decrypted it), read back through an encrypt
     // session, also without allocating.
@@ -174,16 +172,7 @@ fn nv_write_1k_with_a_decrypt_session_does_not_allocate() {
     let mut out = None;
     let n = allocations_in(|| {
         for _ in 0..ITERATIONS {
-            out = Some(
-                tpm.execute(
-                    &read,
-                    &mut [SessionSlot::Session {
-                        state: &mut state,
-                        auth: &auth,
-                    }],
-                )
-                .unwrap(),
-            );
+            out = Some(in_session(&tpm, &read, &mut state, &auth));
         }
     });
     assert_eq!(n, 0, "{n} allocations in {ITERATIONS} NV_Read commands");
@@ -195,17 +184,13 @@ fn nv_write_1k_with_a_decrypt_session_does_not_allocate() {
 /// allocate nothing, and each signature is the one the fake key gives over that digest.
 #[test]
 fn sign_with_a_decrypt_session_does_not_allocate() {
-    let mut responder = Responder::new();
     let auth = Auth::new(b"key auth").unwrap();
-    let key = responder.signing_key(0x8000_0001, auth.clone());
-    let mut state = responder
-        .open_session(
-            HashAlg::Sha256,
-            Symmetric::AesCfb(128),
-            SessionAttributes(SessionAttributes::DECRYPT),
-        )
-        .unwrap();
-    let tpm = Tpm::new(Box::new(responder));
+    let (tpm, mut state, key) = tpm_with_session(
+        HashAlg::Sha256,
+        Symmetric::AesCfb(128),
+        SessionAttributes(SessionAttributes::DECRYPT),
+        |r| r.signing_key(0x8000_0001, auth.clone()),
+    );
     let secret = Responder::fake_signing_key(key.handle);
     for scheme in [
         SigScheme::RsaSsa {
@@ -223,30 +208,9 @@ fn sign_with_a_decrypt_session_does_not_allocate() {
             validation: Ticket::null(StructureTag::HASHCHECK),
         };
         let mut out = None;
-        let mut run = || {
-            out = Some(
-                tpm.execute(
-                    &sign,
-                    &mut [SessionSlot::Session {
-                        state: &mut state,
-                        auth: &auth,
-                    }],
-                )
-                .unwrap(),
-            );
-        };
-        for _ in 0..WARM_UP {
-            run();
-        }
-        let n = allocations_in(|| {
-            for _ in 0..ITERATIONS {
-                run();
-            }
+        assert_steady_state_allocates_nothing(&format!("Sign commands, {scheme:?}"), || {
+            out = Some(in_session(&tpm, &sign, &mut state, &auth));
         });
-        assert_eq!(
-            n, 0,
-            "{n} allocations in {ITERATIONS} Sign commands, {scheme:?}"
-        );
 
         let mac = crypto::hmac(HashAlg::Sha256, secret.as_bytes(), &[digest.as_bytes()]);
         match (scheme, out.unwrap().signature) {
@@ -277,61 +241,35 @@ fn scheme_byte(scheme: &SigScheme) -> u8 {
 /// TPM2_NV_Increment through an HMAC session allocates nothing, and every increment counted.
 #[test]
 fn nv_increment_with_a_session_does_not_allocate() {
-    let mut responder = Responder::new();
     let auth = Auth::new(b"counter auth").unwrap();
-    let nv = responder.nv_index(0x0100_0002, auth.clone());
-    let mut state = responder
-        .open_session(
-            HashAlg::Sha384,
-            Symmetric::AesCfb(256),
-            SessionAttributes::default(),
-        )
-        .unwrap();
-    let tpm = Tpm::new(Box::new(responder));
+    let (tpm, mut state, nv) = tpm_with_session(
+        HashAlg::Sha384,
+        Symmetric::AesCfb(256),
+        SessionAttributes::default(),
+        |r| r.nv_index(0x0100_0002, auth.clone()),
+    );
     let increment = NvIncrement {
         auth_handle: nv.clone(),
         nv_index: nv.clone(),
     };
-    let mut run = || {
-        tpm.execute(
-            &increment,
-            &mut [SessionSlot::Session {
-                state: &mut state,
-                auth: &auth,
-            }],
-        )
-        .unwrap();
-    };
-    for _ in 0..WARM_UP {
-        run();
-    }
-    let n = allocations_in(|| {
-        for _ in 0..ITERATIONS {
-            run();
-        }
+    assert_steady_state_allocates_nothing("NV_Increment commands", || {
+        in_session(&tpm, &increment, &mut state, &auth);
     });
-    assert_eq!(
-        n, 0,
-        "{n} allocations in {ITERATIONS} NV_Increment commands"
-    );
 
     state.set_attributes(SessionAttributes(
         SessionAttributes::CONTINUE_SESSION | SessionAttributes::ENCRYPT,
     ));
-    let counter = tpm
-        .execute(
-            &NvRead {
-                auth_handle: nv.clone(),
-                nv_index: nv,
-                size: 8,
-                offset: 0,
-            },
-            &mut [SessionSlot::Session {
-                state: &mut state,
-                auth: &auth,
-            }],
-        )
-        .unwrap();
+    let counter = in_session(
+        &tpm,
+        &NvRead {
+            auth_handle: nv.clone(),
+            nv_index: nv,
+            size: 8,
+            offset: 0,
+        },
+        &mut state,
+        &auth,
+    );
     let value = u64::from_be_bytes(counter.data.as_bytes().try_into().unwrap());
     assert_eq!(value, (WARM_UP + ITERATIONS) as u64);
 }

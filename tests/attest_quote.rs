@@ -27,9 +27,9 @@ use tpm2_wire::attest::{
 use tpm2_wire::attest::{p256, p384, rsa};
 use tpm2_wire::client::{Session, SessionOptions};
 use tpm2_wire::command::{
-    Certify, CertifyCreation, CreatePrimary, CreatePrimaryResponse, Entity, GetTime, Hash,
-    LoadExternal, NvCertify, NvDefineSpace, NvWrite, PcrExtend, Quote, QuoteResponse, Sign,
-    VerifySignature,
+    Certify, CertifyCreation, CreatePrimary, CreatePrimaryResponse, Entity, GetTime,
+    GetTimeResponse, Hash, LoadExternal, NvCertify, NvDefineSpace, NvWrite, PcrExtend, Quote,
+    QuoteResponse, Sign, VerifySignature,
 };
 use tpm2_wire::crypto::{self, HashAlg};
 use tpm2_wire::session::engine::SessionSlot;
@@ -528,6 +528,72 @@ fn tamper_each_byte(what: &str, attest: &[u8], verify: impl Fn(&[u8]) -> Result<
     }
 }
 
+/// NV_Certify of the 8 octets at offset 4 of `nv` (which holds `attested-octets!`) by
+/// `sign_handle`: the attestation verifies, every byte tampered is refused, and so are other
+/// contents.
+fn nv_certify_verifies(
+    env: &Env,
+    ak: &AttestationKey,
+    sign_handle: &Entity,
+    nv: &Entity,
+    nonce: &[u8],
+    sessions: &mut [SessionSlot<'_>],
+    what: &str,
+) {
+    let rsp = env
+        .tpm
+        .execute(
+            &NvCertify {
+                sign_handle: sign_handle.clone(),
+                auth_handle: nv.clone(),
+                nv_index: nv.clone(),
+                qualifying_data: Data::new(nonce).unwrap(),
+                in_scheme: SigScheme::Null,
+                size: 8,
+                offset: 4,
+            },
+            sessions,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let verify = |a: &[u8], contents: &[u8]| {
+        verify_nv_certify(ak, a, &rsp.signature, nonce, &nv.name, 4, contents).map(|_| ())
+    };
+    tamper_each_byte(what, rsp.certify_info.as_bytes(), |a| {
+        verify(a, b"sted-oct")
+    });
+    assert_eq!(
+        verify(rsp.certify_info.as_bytes(), b"sted-occ"),
+        Err(AttestError::NvContentsMismatch),
+        "{what}"
+    );
+}
+
+/// GetTime by `sign_handle`: the attestation verifies and its two clocks agree.
+fn get_time_verifies(
+    env: &Env,
+    ak: &AttestationKey,
+    sign_handle: &Entity,
+    nonce: &[u8],
+    sessions: &mut [SessionSlot<'_>],
+    what: &str,
+) -> GetTimeResponse {
+    let rsp = env
+        .tpm
+        .execute(
+            &GetTime {
+                privacy_admin_handle: Entity::endorsement(),
+                sign_handle: sign_handle.clone(),
+                qualifying_data: Data::new(nonce).unwrap(),
+                in_scheme: SigScheme::Null,
+            },
+            sessions,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let report = verify_time(ak, rsp.time_info.as_bytes(), &rsp.signature, nonce).unwrap();
+    assert_eq!(report.time.clock_info, report.clock.clock_info, "{what}");
+    rsp
+}
+
 #[test]
 fn certifications_verify_and_their_tampered_versions_fail() {
     let env = Env::new();
@@ -634,59 +700,27 @@ fn certifications_verify_and_their_tampered_versions_fail() {
             Err(AttestError::CreationHashMismatch)
         );
 
-        let rsp = env
-            .tpm
-            .execute(
-                &NvCertify {
-                    sign_handle: handle.clone(),
-                    auth_handle: nv.clone(),
-                    nv_index: nv.clone(),
-                    qualifying_data: Data::new(&nonce).unwrap(),
-                    in_scheme: SigScheme::Null,
-                    size: 8,
-                    offset: 4,
-                },
-                &mut [session.auth(&env.empty), SessionSlot::Password(&nv_auth)],
-            )
-            .expect("NV_Certify");
-        tamper_each_byte(
+        nv_certify_verifies(
+            &env,
+            &ak,
+            &handle,
+            &nv,
+            &nonce,
+            &mut [session.auth(&env.empty), SessionSlot::Password(&nv_auth)],
             &format!("{alg:?} NV_Certify"),
-            rsp.certify_info.as_bytes(),
-            |a| {
-                verify_nv_certify(&ak, a, &rsp.signature, &nonce, &nv.name, 4, b"sted-oct")
-                    .map(|_| ())
-            },
-        );
-        assert_eq!(
-            verify_nv_certify(
-                &ak,
-                rsp.certify_info.as_bytes(),
-                &rsp.signature,
-                &nonce,
-                &nv.name,
-                4,
-                b"sted-occ"
-            ),
-            Err(AttestError::NvContentsMismatch)
         );
 
-        let rsp = env
-            .tpm
-            .execute(
-                &GetTime {
-                    privacy_admin_handle: Entity::endorsement(),
-                    sign_handle: handle.clone(),
-                    qualifying_data: Data::new(&nonce).unwrap(),
-                    in_scheme: SigScheme::Null,
-                },
-                &mut [SessionSlot::Password(&env.empty), session.auth(&env.empty)],
-            )
-            .expect("GetTime");
+        let rsp = get_time_verifies(
+            &env,
+            &ak,
+            &handle,
+            &nonce,
+            &mut [SessionSlot::Password(&env.empty), session.auth(&env.empty)],
+            &format!("{alg:?} GetTime"),
+        );
         tamper_each_byte(&format!("{alg:?} GetTime"), rsp.time_info.as_bytes(), |a| {
             verify_time(&ak, a, &rsp.signature, &nonce).map(|_| ())
         });
-        let report = verify_time(&ak, rsp.time_info.as_bytes(), &rsp.signature, &nonce).unwrap();
-        assert_eq!(report.time.clock_info, report.clock.clock_info);
         flush(&env.tpm, handle.handle);
     }
     undefine_nv(&env.tpm, &nv);
@@ -1163,55 +1197,26 @@ fn two_authorized_handles_through_two_sessions() {
         nv_auth_rw(),
         b"attested-octets!",
     );
-    let rsp = env
-        .tpm
-        .execute(
-            &NvCertify {
-                sign_handle: ak_handle.clone(),
-                auth_handle: nv.clone(),
-                nv_index: nv.clone(),
-                qualifying_data: Data::new(&nonce).unwrap(),
-                in_scheme: SigScheme::Null,
-                size: 8,
-                offset: 4,
-            },
-            &mut [signer_session.auth(&env.empty), other.auth(&nv_auth)],
-        )
-        .expect("NV_Certify, two sessions");
-    tamper_each_byte(
+    nv_certify_verifies(
+        &env,
+        &ak,
+        &ak_handle,
+        &nv,
+        &nonce,
+        &mut [signer_session.auth(&env.empty), other.auth(&nv_auth)],
         "NV_Certify, two sessions",
-        rsp.certify_info.as_bytes(),
-        |a| verify_nv_certify(&ak, a, &rsp.signature, &nonce, &nv.name, 4, b"sted-oct").map(|_| ()),
-    );
-    assert_eq!(
-        verify_nv_certify(
-            &ak,
-            rsp.certify_info.as_bytes(),
-            &rsp.signature,
-            &nonce,
-            &nv.name,
-            4,
-            b"sted-occ"
-        ),
-        Err(AttestError::NvContentsMismatch)
     );
     undefine_nv(&env.tpm, &nv);
 
     // GetTime: the privacy administrator by the second session, the AK by the salted one.
-    let rsp = env
-        .tpm
-        .execute(
-            &GetTime {
-                privacy_admin_handle: Entity::endorsement(),
-                sign_handle: ak_handle.clone(),
-                qualifying_data: Data::new(&nonce).unwrap(),
-                in_scheme: SigScheme::Null,
-            },
-            &mut [other.auth(&env.empty), signer_session.auth(&env.empty)],
-        )
-        .expect("GetTime, two sessions");
-    let report = verify_time(&ak, rsp.time_info.as_bytes(), &rsp.signature, &nonce).unwrap();
-    assert_eq!(report.time.clock_info, report.clock.clock_info);
+    get_time_verifies(
+        &env,
+        &ak,
+        &ak_handle,
+        &nonce,
+        &mut [other.auth(&env.empty), signer_session.auth(&env.empty)],
+        "GetTime, two sessions",
+    );
 
     // GetSessionAuditDigest, signed: the privacy administrator by the second session, the AK
     // by the salted one; the attested digest is the one the host kept for the audit session.

@@ -7,8 +7,6 @@
 mod command_fixtures;
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use command_fixtures::*;
 use common::*;
 use p256::elliptic_curve::point::DecompressPoint;
@@ -21,6 +19,7 @@ use tpm2_wire::command::{
     EccParameters, Entity, FlushContext, GetCapability, GetCommandAuditDigest, GetRandom,
     HierarchyControl, LoadExternal, PcrAllocate, PcrSetAuthPolicy, PcrSetAuthValue, PpCommands,
     ReadPublic, SetAlgorithmSet, SetCommandCodeAuditStatus, SetPrimaryPolicy, ZGen2Phase,
+    ZGen2PhaseResponse,
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
@@ -101,9 +100,7 @@ fn set_audit(
 
 #[test]
 fn the_command_audit_digest_is_the_hosts_chain_over_the_audited_commands() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut salted = salted_session(&tpm);
     let mut privacy = Session::start(&tpm, &SessionOptions::hmac()).expect("HMAC session");
     let empty = Auth::empty();
@@ -220,6 +217,28 @@ fn host_key() -> (p256::SecretKey, p256::AffinePoint) {
             return (sk, q);
         }
     }
+}
+
+/// ZGen_2Phase (ECDH) of `key_a` with the peer's static point `qs_b` and ephemeral point
+/// `qe_b`, for the ephemeral key of `counter`.
+fn zgen_2phase(
+    tpm: &Tpm,
+    key_a: &Entity,
+    qs_b: Tpm2bEccPoint,
+    qe_b: &p256::AffinePoint,
+    counter: u16,
+    slot: SessionSlot<'_>,
+) -> tpm2_wire::Result<ZGen2PhaseResponse> {
+    tpm.execute(
+        &ZGen2Phase {
+            key_a: key_a.clone(),
+            in_qs_b: qs_b,
+            in_qe_b: tpm_point(qe_b),
+            in_scheme: AlgId::ECDH,
+            counter,
+        },
+        &mut [slot],
+    )
 }
 
 fn tpm_point(p: &p256::AffinePoint) -> Tpm2bEccPoint {
@@ -343,9 +362,7 @@ fn ecc_parameters_of_p256_are_the_standard_ones() {
 
 #[test]
 fn zgen_2phase_gives_the_hosts_shared_points_once_per_ephemeral_key() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut salted = salted_session(&tpm);
     // The TPM's static key; its scalar stays unused so that Z1 is checked from B's side.
     let (key_a, _, qs_a) = external_key(&tpm, false);
@@ -370,18 +387,15 @@ fn zgen_2phase_gives_the_hosts_shared_points_once_per_ephemeral_key() {
 
     let empty = Auth::empty();
     frames.lock().unwrap().clear();
-    let z = tpm
-        .execute(
-            &ZGen2Phase {
-                key_a: key_a.clone(),
-                in_qs_b: tpm_point(&qs_b),
-                in_qe_b: tpm_point(&qe_b),
-                in_scheme: AlgId::ECDH,
-                counter: eph.counter,
-            },
-            &mut [salted.auth(&empty)],
-        )
-        .expect("ZGen_2Phase");
+    let z = zgen_2phase(
+        &tpm,
+        &key_a,
+        tpm_point(&qs_b),
+        &qe_b,
+        eph.counter,
+        salted.auth(&empty),
+    )
+    .expect("ZGen_2Phase");
     // Z1 = [dsA]QsB = [dsB]QsA; Z2 = [deA]QeB = [deB]QeA.
     let z1 = mul(&qs_a, &ds_b);
     let z2 = mul(&qe_a, &de_b);
@@ -395,15 +409,13 @@ fn zgen_2phase_gives_the_hosts_shared_points_once_per_ephemeral_key() {
 
     // The ephemeral key is used up.
     assert_tpm_error(
-        tpm.execute(
-            &ZGen2Phase {
-                key_a: key_a.clone(),
-                in_qs_b: tpm_point(&qs_b),
-                in_qe_b: tpm_point(&qe_b),
-                in_scheme: AlgId::ECDH,
-                counter: eph.counter,
-            },
-            &mut [SessionSlot::Password(&empty)],
+        zgen_2phase(
+            &tpm,
+            &key_a,
+            tpm_point(&qs_b),
+            &qe_b,
+            eph.counter,
+            SessionSlot::Password(&empty),
         ),
         TpmRc::VALUE,
     );
@@ -416,15 +428,13 @@ fn zgen_2phase_gives_the_hosts_shared_points_once_per_ephemeral_key() {
         })
         .unwrap();
     assert_tpm_error(
-        tpm.execute(
-            &ZGen2Phase {
-                key_a: key_a.clone(),
-                in_qs_b: off,
-                in_qe_b: tpm_point(&qe_b),
-                in_scheme: AlgId::ECDH,
-                counter: eph.counter,
-            },
-            &mut [SessionSlot::Password(&empty)],
+        zgen_2phase(
+            &tpm,
+            &key_a,
+            off,
+            &qe_b,
+            eph.counter,
+            SessionSlot::Password(&empty),
         ),
         TpmRc::ECC_POINT,
     );
@@ -629,9 +639,7 @@ fn clear_control_disables_clear_and_only_the_platform_allows_it_again() {
 
 #[test]
 fn a_hierarchy_policy_set_with_set_primary_policy_authorizes_it() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut salted = salted_session(&tpm);
     let empty = Auth::empty();
     let policy = policy_command_code_digest(CommandCode::CREATE_PRIMARY);
@@ -701,24 +709,20 @@ fn change_eps_and_pps_change_only_their_hierarchys_primaries() {
     };
     let before = names(&tpm);
     let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
-    tpm.execute(
-        &ChangeEps {
-            auth_handle: Entity::platform(),
-        },
-        &mut [h.auth(&empty)],
-    )
-    .expect("ChangeEPS");
+    let change_eps = ChangeEps {
+        auth_handle: Entity::platform(),
+    };
+    tpm.execute(&change_eps, &mut [h.auth(&empty)])
+        .expect("ChangeEPS");
     let after_eps = names(&tpm);
     assert_eq!(after_eps[0], before[0], "owner primary unchanged");
     assert_ne!(after_eps[1], before[1], "a new endorsement seed");
     assert_eq!(after_eps[2], before[2], "platform primary unchanged");
-    tpm.execute(
-        &ChangePps {
-            auth_handle: Entity::platform(),
-        },
-        &mut [h.auth(&empty)],
-    )
-    .expect("ChangePPS");
+    let change_pps = ChangePps {
+        auth_handle: Entity::platform(),
+    };
+    tpm.execute(&change_pps, &mut [h.auth(&empty)])
+        .expect("ChangePPS");
     let after_pps = names(&tpm);
     assert_eq!(after_pps[..2], after_eps[..2]);
     assert_ne!(after_pps[2], after_eps[2], "a new platform seed");
@@ -943,9 +947,7 @@ fn common_name(cn: &str) -> Vec<u8> {
 
 #[test]
 fn certify_x509_completes_and_signs_a_partial_certificate() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut salted = salted_session(&tpm);
     let mut h = Session::start(&tpm, &SessionOptions::hmac()).unwrap();
     let empty = Auth::empty();

@@ -5,20 +5,16 @@
 mod command_fixtures;
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use aes::cipher::{AsyncStreamCipher, BlockDecrypt, BlockEncrypt, KeyInit, KeyIvInit};
 use aes::Aes128;
 use command_fixtures::*;
 use common::*;
-use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-use p256::{AffinePoint, EncodedPoint, NonZeroScalar, ProjectivePoint};
 use rand_core::OsRng;
 use rsa::{BigUint, Oaep, Pkcs1v15Encrypt, RsaPublicKey};
 use tpm2_wire::command::{
     EcdhKeyGen, EcdhZGen, EncryptDecrypt, EncryptDecrypt2, Entity, EventSequenceComplete,
     GetTestResult, HashSequenceStart, Hmac, HmacStart, PcrReset, RsaDecrypt, RsaEncrypt,
-    SequenceComplete, SequenceUpdate,
+    SequenceComplete, SequenceCompleteResponse, SequenceUpdate,
 };
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
@@ -42,6 +38,24 @@ fn update(tpm: &Tpm, seq: &Entity, chunk: &[u8], slot: SessionSlot<'_>) -> tpm2_
         &mut [slot],
     )
     .map(drop)
+}
+
+/// TPM2_SequenceComplete of `seq` with its `last` octets, for the owner hierarchy.
+fn complete(
+    tpm: &Tpm,
+    seq: &Entity,
+    last: &[u8],
+    slot: SessionSlot<'_>,
+) -> SequenceCompleteResponse {
+    tpm.execute(
+        &SequenceComplete {
+            sequence_handle: seq.clone(),
+            buffer: MaxBuffer::new(last).unwrap(),
+            hierarchy: Handle::RH_OWNER,
+        },
+        &mut [slot],
+    )
+    .expect("SequenceComplete")
 }
 
 /// The sequence is gone once completed: the TPM says the command's first handle refers to
@@ -83,16 +97,7 @@ fn hash_sequences_equal_host_digests_over_many_updates() {
             };
             update(&tpm, &seq, chunk, slot).expect("SequenceUpdate");
         }
-        let done = tpm
-            .execute(
-                &SequenceComplete {
-                    sequence_handle: seq.clone(),
-                    buffer: MaxBuffer::new(last).unwrap(),
-                    hierarchy: Handle::RH_OWNER,
-                },
-                &mut [s.auth(&seq_auth)],
-            )
-            .expect("SequenceComplete");
+        let done = complete(&tpm, &seq, last, s.auth(&seq_auth));
         assert_eq!(
             done.result.as_bytes(),
             host_hash(hash.alg_id(), &data),
@@ -186,16 +191,7 @@ fn hmac_and_hmac_sequences_equal_host_hmac() {
         for chunk in body.chunks(800) {
             update(&tpm, &seq, chunk, s.auth(&seq_auth)).expect("SequenceUpdate");
         }
-        let done = tpm
-            .execute(
-                &SequenceComplete {
-                    sequence_handle: seq.clone(),
-                    buffer: MaxBuffer::new(last).unwrap(),
-                    hierarchy: Handle::RH_OWNER,
-                },
-                &mut [s.auth(&seq_auth)],
-            )
-            .expect("SequenceComplete");
+        let done = complete(&tpm, &seq, last, s.auth(&seq_auth));
         assert_eq!(
             done.result.as_bytes(),
             host_hmac(hash, &key, &data),
@@ -316,9 +312,7 @@ fn cbc(key: &[u8], iv: &[u8], data: &[u8], decrypt: bool) -> Vec<u8> {
 
 #[test]
 fn encrypt_decrypt_equal_host_aes_in_both_directions() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let owner = Auth::empty();
     let key = random_bytes(16);
@@ -499,9 +493,7 @@ fn rsa_decrypt(
 
 #[test]
 fn rsa_oaep_with_the_host_and_round_trips() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let key_auth = pw("rsa key");
     let (k, public) = primary(&tpm, &rsa_decrypt_template(), &key_auth, &[]);
@@ -608,20 +600,6 @@ fn rsa_oaep_with_the_host_and_round_trips() {
 
 // ---- ECDH ----
 
-fn to_affine(p: &EccPoint) -> AffinePoint {
-    let encoded =
-        EncodedPoint::from_affine_coordinates(p.x.as_bytes().into(), p.y.as_bytes().into(), false);
-    Option::from(AffinePoint::from_encoded_point(&encoded)).expect("a point on P-256")
-}
-
-fn to_wire(p: &AffinePoint) -> EccPoint {
-    let encoded = p.to_encoded_point(false);
-    EccPoint {
-        x: EccParameter::new(encoded.x().unwrap()).unwrap(),
-        y: EccParameter::new(encoded.y().unwrap()).unwrap(),
-    }
-}
-
 fn zgen(
     tpm: &Tpm,
     key: &Entity,
@@ -639,21 +617,17 @@ fn zgen(
 
 #[test]
 fn ecdh_shared_points_equal_host_ecdh() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let key_auth = pw("ecc key");
     let (k, public) = primary(&tpm, &ecc_decrypt_template(), &key_auth, &[]);
-    let PublicKey::Ecc { unique, .. } = &public.key else {
-        panic!("not an ECC key")
-    };
-    let q = to_affine(unique);
 
     // ZGen with a host ephemeral key: the TPM's d·(eG) is the host's e·Q.
-    let e = NonZeroScalar::random(&mut OsRng);
-    let e_pub = (ProjectivePoint::GENERATOR * *e).to_affine();
-    let z_host = to_wire(&(ProjectivePoint::from(q) * *e).to_affine());
+    let HostEcdh {
+        q,
+        e_pub,
+        z: z_host,
+    } = host_ecdh(&public);
     frames.lock().unwrap().clear();
     let z = zgen(&tpm, &k, to_wire(&e_pub), s.auth(&key_auth)).expect("ECDH_ZGen");
     assert_eq!(z.out_point.x.as_bytes(), z_host.x.as_bytes());

@@ -7,8 +7,6 @@
 mod command_fixtures;
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use command_fixtures::*;
 use common::*;
 use tpm2_wire::attest::convert::verify_digest;
@@ -144,129 +142,150 @@ fn check_imported(tpm: &Tpm, parent: &Entity, original: &Original, private: &Pri
     flush(tpm, &key);
 }
 
+/// Parent A (an ECC storage primary) with a signing key under it that only
+/// PolicyCommandCode(TPM_CC_Duplicate) lets out, and the salted session that carries the
+/// wrapper keys encrypted.
+struct Duplication<'t> {
+    tpm: &'t Tpm,
+    parent_a: Entity,
+    original: Original,
+    salted: Session,
+}
+
+impl<'t> Duplication<'t> {
+    /// The fixture, and parent B (an RSA storage primary) to duplicate to.
+    fn new(tpm: &'t Tpm) -> (Self, Entity) {
+        let salted = salted_session(tpm);
+        let empty = Auth::empty();
+        let (parent_a, _) = primary(tpm, &Public::ecc_p256_storage_parent(), &empty, b"");
+        let (parent_b, _) = primary(tpm, &Public::rsa_2048_storage_parent(), &empty, b"");
+        let template = ecc_sign_template(true, &policy_command_code_digest(CommandCode::DUPLICATE));
+        let (key, public, created) = create_loaded(
+            tpm,
+            &parent_a,
+            &mut [SessionSlot::Password(&empty)],
+            &template,
+            &empty,
+            b"",
+        );
+        flush(tpm, &key);
+        let original = Original {
+            public,
+            private: created.out_private,
+            name: key.name,
+        };
+        let fixture = Duplication {
+            tpm,
+            parent_a,
+            original,
+            salted,
+        };
+        (fixture, parent_b)
+    }
+
+    fn duplicate(
+        &mut self,
+        new_parent: &Entity,
+        key_in: &[u8],
+        symmetric_alg: SymDefObject,
+    ) -> tpm2_wire::Result<DuplicateResponse> {
+        duplicate(
+            self.tpm,
+            &self.parent_a,
+            &self.original,
+            new_parent,
+            key_in,
+            symmetric_alg,
+            &mut self.salted,
+        )
+    }
+
+    fn import(
+        &mut self,
+        parent: &Entity,
+        key: &[u8],
+        wrapped: (&Private, &tpm2_wire::wire::EncryptedSecret),
+        symmetric_alg: SymDefObject,
+    ) -> tpm2_wire::Result<Private> {
+        import(
+            self.tpm,
+            parent,
+            &self.original,
+            key,
+            wrapped,
+            symmetric_alg,
+            &mut self.salted,
+        )
+    }
+
+    fn check_imported(&self, parent: &Entity, private: &Private) {
+        check_imported(self.tpm, parent, &self.original, private)
+    }
+}
+
+/// What Duplicate answered, as Import and Rewrap take it.
+fn wrapped(dup: &DuplicateResponse) -> (&Private, &tpm2_wire::wire::EncryptedSecret) {
+    (&dup.duplicate, &dup.out_sym_seed)
+}
+
 #[test]
 fn a_duplicated_key_imports_under_another_parent_and_signs_as_the_original() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
-    let mut salted = salted_session(&tpm);
-    let empty = Auth::empty();
-    let (parent_a, _) = primary(&tpm, &Public::ecc_p256_storage_parent(), &empty, b"");
-    let (parent_b, _) = primary(&tpm, &Public::rsa_2048_storage_parent(), &empty, b"");
-    let template = ecc_sign_template(true, &policy_command_code_digest(CommandCode::DUPLICATE));
-    let (key, public, created) = create_loaded(
-        &tpm,
-        &parent_a,
-        &mut [SessionSlot::Password(&empty)],
-        &template,
-        &empty,
-        b"",
-    );
-    flush(&tpm, &key);
-    let original = Original {
-        public,
-        private: created.out_private,
-        name: key.name,
-    };
+    let (_sim, tpm, frames) = swtpm_recording();
+    let (mut d, parent_b) = Duplication::new(&tpm);
 
     // No inner wrapper: nothing comes back for the caller to keep.
-    let dup = duplicate(
-        &tpm,
-        &parent_a,
-        &original,
-        &parent_b,
-        b"",
-        SymDefObject::Null,
-        &mut salted,
-    )
-    .expect("Duplicate, outer wrapper only");
+    let dup = d
+        .duplicate(&parent_b, b"", SymDefObject::Null)
+        .expect("Duplicate, outer wrapper only");
     assert!(dup.encryption_key_out.is_empty());
     assert!(
         !dup.out_sym_seed.is_empty(),
         "an outer wrapper for parent B"
     );
-    let private = import(
-        &tpm,
-        &parent_b,
-        &original,
-        b"",
-        (&dup.duplicate, &dup.out_sym_seed),
-        SymDefObject::Null,
-        &mut salted,
-    )
-    .expect("Import");
-    check_imported(&tpm, &parent_b, &original, &private);
+    let private = d
+        .import(&parent_b, b"", wrapped(&dup), SymDefObject::Null)
+        .expect("Import");
+    d.check_imported(&parent_b, &private);
     // Parent A cannot import what was wrapped for parent B.
-    assert!(import(
-        &tpm,
-        &parent_a,
-        &original,
-        b"",
-        (&dup.duplicate, &dup.out_sym_seed),
-        SymDefObject::Null,
-        &mut salted,
-    )
-    .is_err());
+    assert!(d
+        .import(&d.parent_a.clone(), b"", wrapped(&dup), SymDefObject::Null)
+        .is_err());
 
     // An inner wrapper with the caller's key, which crosses the bus only encrypted.
     let inner_key = random_bytes(16);
     frames.lock().unwrap().clear();
-    let dup = duplicate(
-        &tpm,
-        &parent_a,
-        &original,
-        &parent_b,
-        &inner_key,
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .expect("Duplicate with the caller's inner key");
+    let dup = d
+        .duplicate(&parent_b, &inner_key, SymDefObject::AES_128_CFB)
+        .expect("Duplicate with the caller's inner key");
     assert!(
         dup.encryption_key_out.is_empty(),
         "the caller's key is not returned"
     );
     frames.lock().unwrap().clear();
-    let private = import(
-        &tpm,
-        &parent_b,
-        &original,
-        &inner_key,
-        (&dup.duplicate, &dup.out_sym_seed),
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .expect("Import with the inner key");
+    let private = d
+        .import(
+            &parent_b,
+            &inner_key,
+            wrapped(&dup),
+            SymDefObject::AES_128_CFB,
+        )
+        .expect("Import with the inner key");
     assert!(!contains(&frames.lock().unwrap()[0].0, &inner_key));
-    check_imported(&tpm, &parent_b, &original, &private);
+    d.check_imported(&parent_b, &private);
     // Another inner key opens nothing: the inner integrity, decrypted with it, is garbage
     // whose size field (TPM_RC_SIZE) or digest (TPM_RC_INTEGRITY) the TPM refuses.
     let mut wrong = inner_key.clone();
     wrong[0] ^= 1;
     assert_refused(
-        import(
-            &tpm,
-            &parent_b,
-            &original,
-            &wrong,
-            (&dup.duplicate, &dup.out_sym_seed),
-            SymDefObject::AES_128_CFB,
-            &mut salted,
-        ),
+        d.import(&parent_b, &wrong, wrapped(&dup), SymDefObject::AES_128_CFB),
         &[TpmRc::SIZE, TpmRc::INTEGRITY],
     );
 
     // An inner wrapper with a key the TPM picks; it comes back encrypted by the session.
     frames.lock().unwrap().clear();
-    let dup = duplicate(
-        &tpm,
-        &parent_a,
-        &original,
-        &parent_b,
-        b"",
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .expect("Duplicate with the TPM's inner key");
+    let dup = d
+        .duplicate(&parent_b, b"", SymDefObject::AES_128_CFB)
+        .expect("Duplicate with the TPM's inner key");
     let tpm_key = dup.encryption_key_out.as_bytes().to_vec();
     assert_eq!(tpm_key.len(), 16, "an AES-128 key");
     let duplicate_rsp = &frames
@@ -281,53 +300,27 @@ fn a_duplicated_key_imports_under_another_parent_and_signs_as_the_original() {
         !contains(duplicate_rsp, &tpm_key),
         "the key crossed the bus in clear"
     );
-    let private = import(
-        &tpm,
-        &parent_b,
-        &original,
-        &tpm_key,
-        (&dup.duplicate, &dup.out_sym_seed),
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .expect("Import with the TPM's inner key");
-    check_imported(&tpm, &parent_b, &original, &private);
+    let private = d
+        .import(
+            &parent_b,
+            &tpm_key,
+            wrapped(&dup),
+            SymDefObject::AES_128_CFB,
+        )
+        .expect("Import with the TPM's inner key");
+    d.check_imported(&parent_b, &private);
 }
 
 #[test]
 fn a_rewrapped_duplicate_imports_under_the_third_parent_only() {
     let (_sim, tpm) = swtpm();
-    let mut salted = salted_session(&tpm);
     let empty = Auth::empty();
-    let (parent_a, _) = primary(&tpm, &Public::ecc_p256_storage_parent(), &empty, b"");
-    let (parent_b, _) = primary(&tpm, &Public::rsa_2048_storage_parent(), &empty, b"");
-    let template = ecc_sign_template(true, &policy_command_code_digest(CommandCode::DUPLICATE));
-    let (key, public, created) = create_loaded(
-        &tpm,
-        &parent_a,
-        &mut [SessionSlot::Password(&empty)],
-        &template,
-        &empty,
-        b"",
-    );
-    flush(&tpm, &key);
-    let original = Original {
-        public,
-        private: created.out_private,
-        name: key.name,
-    };
+    let (mut d, parent_b) = Duplication::new(&tpm);
     let inner_key = random_bytes(16);
-    let dup = duplicate(
-        &tpm,
-        &parent_a,
-        &original,
-        &parent_b,
-        &inner_key,
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .expect("Duplicate");
-    flush(&tpm, &parent_a);
+    let dup = d
+        .duplicate(&parent_b, &inner_key, SymDefObject::AES_128_CFB)
+        .expect("Duplicate");
+    flush(&tpm, &d.parent_a);
 
     // Parent C: an ECC storage key in the endorsement hierarchy.
     let (parent_c, _, _) = create_loaded(
@@ -344,39 +337,35 @@ fn a_rewrapped_duplicate_imports_under_the_third_parent_only() {
                 old_parent: parent_b.clone(),
                 new_parent: parent_c.clone(),
                 in_duplicate: dup.duplicate.clone(),
-                name: original.name.clone(),
+                name: d.original.name.clone(),
                 in_sym_seed: dup.out_sym_seed.clone(),
             },
-            &mut [salted.auth(&empty)],
+            &mut [d.salted.auth(&empty)],
         )
         .expect("Rewrap");
     assert_ne!(rewrapped.out_sym_seed, dup.out_sym_seed);
     // Rewrapped for C: B no longer opens it, C does (the inner wrapper stays).
-    assert!(import(
-        &tpm,
-        &parent_b,
-        &original,
-        &inner_key,
-        (&rewrapped.out_duplicate, &rewrapped.out_sym_seed),
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .is_err());
-    let private = import(
-        &tpm,
-        &parent_c,
-        &original,
-        &inner_key,
-        (&rewrapped.out_duplicate, &rewrapped.out_sym_seed),
-        SymDefObject::AES_128_CFB,
-        &mut salted,
-    )
-    .expect("Import under C");
+    assert!(d
+        .import(
+            &parent_b,
+            &inner_key,
+            (&rewrapped.out_duplicate, &rewrapped.out_sym_seed),
+            SymDefObject::AES_128_CFB
+        )
+        .is_err());
+    let private = d
+        .import(
+            &parent_c,
+            &inner_key,
+            (&rewrapped.out_duplicate, &rewrapped.out_sym_seed),
+            SymDefObject::AES_128_CFB,
+        )
+        .expect("Import under C");
     flush(&tpm, &parent_b);
-    check_imported(&tpm, &parent_c, &original, &private);
+    d.check_imported(&parent_c, &private);
 
     // A rewrap under another name fails the outer wrapper's integrity check.
-    let mut other = original.name.as_bytes().to_vec();
+    let mut other = d.original.name.as_bytes().to_vec();
     let last = other.len() - 1;
     other[last] ^= 1;
     let (parent_b, _) = primary(&tpm, &Public::rsa_2048_storage_parent(), &empty, b"");
@@ -389,7 +378,7 @@ fn a_rewrapped_duplicate_imports_under_the_third_parent_only() {
                 name: tpm2_wire::wire::Name::new(&other).unwrap(),
                 in_sym_seed: dup.out_sym_seed,
             },
-            &mut [salted.auth(&empty)],
+            &mut [d.salted.auth(&empty)],
         )
         .is_err());
 }

@@ -6,8 +6,6 @@
 mod command_fixtures;
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use command_fixtures::*;
 use common::*;
 use tpm2_wire::client::{object_name, Session, SessionOptions};
@@ -59,9 +57,7 @@ fn reset(tpm: &Tpm, pcr: u32) -> tpm2_wire::Result<()> {
 
 #[test]
 fn pcr_event_extends_host_digests_and_reset_clears_them() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let empty = Auth::empty();
     for pcr in [16u8, 23] {
@@ -307,9 +303,7 @@ fn self_tests_report_success_and_leave_nothing_to_test() {
 
 #[test]
 fn stir_random_takes_encrypted_input() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     for len in [1, 64, 128] {
         let entropy = random_bytes(len);
@@ -461,9 +455,7 @@ fn object_change_auth_gives_a_private_area_with_the_new_auth() {
 
 #[test]
 fn create_loaded_makes_primary_and_ordinary_objects() {
-    let frames: Frames = Arc::new(Mutex::new(Vec::new()));
-    let rec = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| Box::new(Recording { inner, frames: rec }));
+    let (_sim, tpm, frames) = swtpm_recording();
     let mut s = salted_session(&tpm);
     let owner = Auth::empty();
     let parent_auth = pw("parent");

@@ -398,9 +398,9 @@ fn global_write_lock_stops_only_globallock_indices() {
 /// without the command code does not delete it.
 #[test]
 fn nv_undefine_space_special_with_a_policy_and_an_hmac_session() {
-    use tpm2_wire::command::{NvDefineSpace, NvUndefineSpaceSpecial};
+    use tpm2_wire::command::NvUndefineSpaceSpecial;
     use tpm2_wire::session::policy::PolicyCalculator;
-    use tpm2_wire::wire::{AlgId, CommandCode, NvPublic, Tpm2bNvPublic};
+    use tpm2_wire::wire::CommandCode;
     let (_sim, tpm) = swtpm();
     let auth = pw("undefine special");
     let policy = PolicyCalculator::new(HashAlg::Sha256)
@@ -409,27 +409,8 @@ fn nv_undefine_space_special_with_a_policy_and_an_hmac_session() {
         .digest()
         .clone();
     let index = Handle(0x0140_0002);
+    let nv = define_policy_delete_nv(&tpm, index, &auth, policy);
     let platform = Auth::empty();
-    tpm.execute(
-        &NvDefineSpace {
-            auth_handle: Entity::platform(),
-            auth: auth.clone(),
-            public_info: Tpm2bNvPublic(NvPublic {
-                nv_index: index,
-                name_alg: AlgId::SHA256,
-                attributes: NvAttributes::AUTHREAD
-                    | NvAttributes::AUTHWRITE
-                    | NvAttributes::NO_DA
-                    | NvAttributes::POLICY_DELETE
-                    | NvAttributes::PLATFORMCREATE,
-                auth_policy: policy,
-                data_size: 8,
-            }),
-        },
-        &mut [SessionSlot::Password(&platform)],
-    )
-    .expect("NV_DefineSpace");
-    let nv = tpm.nv_read_public(index).unwrap().0;
     let mut hmac =
         Session::start(&tpm, &SessionOptions::hmac().hash(HashAlg::Sha384)).expect("HMAC session");
     let undefine = NvUndefineSpaceSpecial {

@@ -144,14 +144,7 @@ fn refused_with(result: Result<CredentialSecret, KeyError>, code: TpmRc) {
 
 #[test]
 fn host_made_credentials_activate_on_the_tpm_for_their_key_only() {
-    let frames = Frames::default();
-    let recorded = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| {
-        Box::new(Recording {
-            inner,
-            frames: recorded,
-        })
-    });
+    let (_sim, tpm, frames) = swtpm_recording();
     // swtpm holds three transient objects: the storage parent, an EK and an AK.
     let srk = primary(
         &tpm,

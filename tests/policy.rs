@@ -7,14 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tpm2_wire::client::{Session, SessionOptions};
-use tpm2_wire::command::{Entity, PcrExtend};
-use tpm2_wire::crypto::{self, HashAlg};
+use tpm2_wire::command::Entity;
+use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    AlgId, Auth, CommandCode, Digest, DigestValues, Handle, HashValue, Nonce, ObjectAttributes,
-    PcrSelection, PcrSelectionList, Public, TpmRc,
+    AlgId, Auth, CommandCode, Digest, Handle, Nonce, PcrSelection, PcrSelectionList, Public, TpmRc,
 };
 use tpm2_wire::Tpm;
 
@@ -87,22 +86,6 @@ fn trial_digest(tpm: &Tpm, hash: HashAlg, steps: &[Step]) -> Digest {
     let mut s = Session::start(tpm, &SessionOptions::trial().hash(hash)).unwrap();
     apply(&mut s, steps);
     s.policy_digest().unwrap()
-}
-
-fn extend_pcr(tpm: &Tpm, pcr: u32, data: &[u8]) {
-    let digest = crypto::hash(HashAlg::Sha256, &[data]);
-    let empty = Auth::empty();
-    tpm.execute(
-        &PcrExtend {
-            pcr_handle: Entity::from_handle(Handle(pcr)),
-            digests: DigestValues::new(vec![
-                HashValue::new(AlgId::SHA256, digest.as_bytes()).unwrap()
-            ])
-            .unwrap(),
-        },
-        &mut [SessionSlot::Password(&empty)],
-    )
-    .unwrap();
 }
 
 #[test]
@@ -180,31 +163,6 @@ fn calculator_known_answer() {
     let expected = "8fcd2169ab92694e0c633f1ab772842b8241bbc20288981fc7ac1eddc1fddb0e";
     let hex: String = d.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(hex, expected);
-}
-
-/// A sealed object that only a policy can open (userWithAuth clear).
-fn policy_sealed(
-    tpm: &Tpm,
-    parent: &Entity,
-    policy: &Digest,
-    auth: &Auth,
-    secret: &[u8],
-) -> Entity {
-    let mut template = Public::sealed_data(AlgId::SHA256);
-    template.object_attributes = template
-        .object_attributes
-        .with(ObjectAttributes::USER_WITH_AUTH, false);
-    template.auth_policy = policy.clone();
-    let empty = Auth::empty();
-    let created = create_sealed(
-        tpm,
-        parent,
-        template,
-        auth,
-        secret,
-        &mut [SessionSlot::Password(&empty)],
-    );
-    load(tpm, parent, &created, SessionSlot::Password(&empty))
 }
 
 /// PolicyPassword: the auth value travels in clear in the HMAC field, and opens the object;
@@ -447,7 +405,6 @@ fn nv_change_auth_under_a_policy_session() {
 /// response HMAC without an auth value.
 #[test]
 fn nv_undefine_space_special_under_a_policy_session() {
-    use tpm2_wire::wire::{NvAttributes, NvPublic, Tpm2bNvPublic};
     let (_sim, tpm) = swtpm();
     let auth = pw("delete-me");
     let policy = PolicyCalculator::new(HashAlg::Sha256)
@@ -456,27 +413,8 @@ fn nv_undefine_space_special_under_a_policy_session() {
         .digest()
         .clone();
     let index = Handle(0x0140_0001);
+    let nv = define_policy_delete_nv(&tpm, index, &auth, policy);
     let platform = Auth::empty();
-    tpm.execute(
-        &tpm2_wire::command::NvDefineSpace {
-            auth_handle: Entity::platform(),
-            auth: auth.clone(),
-            public_info: Tpm2bNvPublic(NvPublic {
-                nv_index: index,
-                name_alg: AlgId::SHA256,
-                attributes: NvAttributes::AUTHREAD
-                    | NvAttributes::AUTHWRITE
-                    | NvAttributes::NO_DA
-                    | NvAttributes::POLICY_DELETE
-                    | NvAttributes::PLATFORMCREATE,
-                auth_policy: policy,
-                data_size: 8,
-            }),
-        },
-        &mut [SessionSlot::Password(&platform)],
-    )
-    .unwrap();
-    let nv = tpm.nv_read_public(index).unwrap().0;
     let mut s = Session::start(&tpm, &SessionOptions::policy()).unwrap();
     s.policy_command_code(CommandCode::NV_UNDEFINE_SPACE_SPECIAL)
         .unwrap();

@@ -11,14 +11,12 @@ use common::*;
 use tpm2_wire::attest::convert::{signature_from_rsa_pkcs1v15, HostPublicKey};
 use tpm2_wire::attest::rsa;
 use tpm2_wire::client::{Session, SessionOptions, SignedTerms};
-use tpm2_wire::command::{Entity, LoadExternal, PcrExtend, Unseal, VerifySignature};
+use tpm2_wire::command::{Entity, LoadExternal, Unseal, VerifySignature};
 use tpm2_wire::crypto::{self, HashAlg};
-use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::{authorize_digest, key_name, signed_digest, PolicyCalculator};
 use tpm2_wire::wire::{
-    AlgId, Auth, Digest, DigestValues, Handle, HashValue, Nonce, ObjectAttributes,
-    OptionalSensitive, PcrSelection, PcrSelectionList, Public, SigScheme, Signature, StructureTag,
-    Tpm2bPublic, TpmRc,
+    AlgId, Auth, Digest, Handle, Nonce, ObjectAttributes, OptionalSensitive, PcrSelection,
+    PcrSelectionList, Public, SigScheme, Signature, StructureTag, Tpm2bPublic, TpmRc,
 };
 use tpm2_wire::Tpm;
 
@@ -32,41 +30,6 @@ fn pcr16() -> PcrSelectionList {
 
 fn pcr16_value(tpm: &Tpm) -> Digest {
     tpm.pcr_values(&pcr16()).unwrap().remove(0)
-}
-
-fn extend_pcr16(tpm: &Tpm, data: &[u8]) {
-    let digest = crypto::hash(HashAlg::Sha256, &[data]);
-    let empty = Auth::empty();
-    tpm.execute(
-        &PcrExtend {
-            pcr_handle: Entity::from_handle(Handle(u32::from(PCR))),
-            digests: DigestValues::new(vec![
-                HashValue::new(AlgId::SHA256, digest.as_bytes()).unwrap()
-            ])
-            .unwrap(),
-        },
-        &mut [SessionSlot::Password(&empty)],
-    )
-    .unwrap();
-}
-
-/// A sealed object that only its policy opens (userWithAuth clear).
-fn policy_sealed(tpm: &Tpm, parent: &Entity, policy: &Digest, secret: &[u8]) -> Entity {
-    let mut template = Public::sealed_data(AlgId::SHA256);
-    template.object_attributes = template
-        .object_attributes
-        .with(ObjectAttributes::USER_WITH_AUTH, false);
-    template.auth_policy = policy.clone();
-    let empty = Auth::empty();
-    let created = create_sealed(
-        tpm,
-        parent,
-        template,
-        &empty,
-        secret,
-        &mut [SessionSlot::Password(&empty)],
-    );
-    load(tpm, parent, &created, SessionSlot::Password(&empty))
 }
 
 fn unseal(tpm: &Tpm, item: &Entity, s: &mut Session) -> tpm2_wire::Result<Vec<u8>> {
@@ -169,7 +132,7 @@ fn sealed_to_either_of_two_pcr_states_with_policy_or() {
         .digest()
         .clone();
     let secret = random_bytes(32);
-    let item = policy_sealed(&tpm, &parent, &policy, &secret);
+    let item = policy_sealed(&tpm, &parent, &policy, &Auth::empty(), &secret);
 
     let attempt = |tpm: &Tpm| -> tpm2_wire::Result<Vec<u8>> {
         let mut s = Session::start(tpm, &SessionOptions::policy()).unwrap();
@@ -182,10 +145,10 @@ fn sealed_to_either_of_two_pcr_states_with_policy_or() {
         result
     };
     assert_eq!(attempt(&tpm).unwrap(), secret, "state A");
-    extend_pcr16(&tpm, extend_data);
+    extend_pcr(&tpm, PCR.into(), extend_data);
     assert_eq!(pcr16_value(&tpm), state_b);
     assert_eq!(attempt(&tpm).unwrap(), secret, "state B");
-    extend_pcr16(&tpm, b"a third state");
+    extend_pcr(&tpm, PCR.into(), b"a third state");
     let err = attempt(&tpm).unwrap_err();
     // PolicyOR refuses a session digest that is none of the branches.
     assert_eq!(base_code(&err), TpmRc::VALUE, "{err}");
@@ -207,7 +170,7 @@ fn sealed_to_any_policy_a_host_key_approves() {
         .digest()
         .clone();
     let secret = random_bytes(24);
-    let item = policy_sealed(&tpm, &parent, &policy, &secret);
+    let item = policy_sealed(&tpm, &parent, &policy, &Auth::empty(), &secret);
 
     // The owner of the key approves "PCR 16 as it is now", on the host.
     let approve = |value: &Digest| {
@@ -245,7 +208,7 @@ fn sealed_to_any_policy_a_host_key_approves() {
     assert_eq!(attempt(&tpm, &approved_1, &signature_1).unwrap(), secret);
 
     // The PCR moves on: the old approval no longer matches the session's digest...
-    extend_pcr16(&tpm, b"new firmware");
+    extend_pcr(&tpm, PCR.into(), b"new firmware");
     let err = attempt(&tpm, &approved_1, &signature_1).unwrap_err();
     assert_eq!(base_code(&err), TpmRc::VALUE, "{err}");
     // ...but a new approval opens the same object, without sealing it again.
@@ -274,7 +237,7 @@ fn policy_signed_with_expiration_and_its_ticket() {
         .digest()
         .clone();
     let secret = random_bytes(20);
-    let item = policy_sealed(&tpm, &parent, &policy, &secret);
+    let item = policy_sealed(&tpm, &parent, &policy, &Auth::empty(), &secret);
 
     // Bound to this session's nonce, valid 2 s, and a ticket asked for (negative).
     let terms = SignedTerms {

@@ -11,9 +11,6 @@ mod common;
 
 use command_fixtures::*;
 use common::*;
-use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
-use p256::{AffinePoint, EncodedPoint, NonZeroScalar, ProjectivePoint};
-use rand_core::OsRng;
 use tpm2_wire::attest::convert::verify_digest;
 use tpm2_wire::attest::{verify_quote, AttestationKey, PcrValues};
 use tpm2_wire::client::{Session, SessionOptions};
@@ -23,9 +20,9 @@ use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::policy::PolicyCalculator;
 use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{
-    AlgId, Auth, Data, Digest, DigestValues, EccParameter, EccPoint, Handle, HashValue, MaxBuffer,
-    NvAttributes, NvType, ObjectAttributes, PcrSelection, PcrSelectionList, Public, PublicKey,
-    SessionAttributes, SigScheme, Signature, StructureTag, Ticket, Tpm2bEccPoint,
+    AlgId, Auth, Data, Digest, DigestValues, Handle, HashValue, MaxBuffer, NvAttributes, NvType,
+    ObjectAttributes, PcrSelection, PcrSelectionList, Public, SessionAttributes, SigScheme,
+    Signature, StructureTag, Ticket, Tpm2bEccPoint,
 };
 use tpm2_wire::Tpm;
 
@@ -129,20 +126,6 @@ fn adapt(mut public: Public, hash: HashAlg) -> Public {
     public
 }
 
-fn to_affine(p: &EccPoint) -> AffinePoint {
-    let encoded =
-        EncodedPoint::from_affine_coordinates(p.x.as_bytes().into(), p.y.as_bytes().into(), false);
-    Option::from(AffinePoint::from_encoded_point(&encoded)).expect("a point on P-256")
-}
-
-fn to_wire(p: &AffinePoint) -> EccPoint {
-    let encoded = p.to_encoded_point(false);
-    EccPoint {
-        x: EccParameter::new(encoded.x().unwrap()).unwrap(),
-        y: EccParameter::new(encoded.y().unwrap()).unwrap(),
-    }
-}
-
 fn selection() -> PcrSelectionList {
     let mut sel = PcrSelectionList::default();
     sel.push(PcrSelection::new(AlgId::SHA256, &[PCR]).unwrap())
@@ -233,13 +216,9 @@ fn signing(x: &mut Ctx<'_>) -> Result {
 fn asymmetric(x: &mut Ctx<'_>) -> Result {
     let auth = Auth::new(&random_bytes(10)).unwrap();
     let (k, public) = primary(x.tpm, &adapt(ecc_decrypt_template(), x.c.hash), &auth, &[]);
-    let PublicKey::Ecc { unique, .. } = &public.key else {
-        panic!("not an ECC key")
-    };
-    let q = to_affine(unique);
-    let e = NonZeroScalar::random(&mut OsRng);
-    let e_pub = (ProjectivePoint::GENERATOR * *e).to_affine();
-    let z_host = to_wire(&(ProjectivePoint::from(q) * *e).to_affine());
+    let HostEcdh {
+        e_pub, z: z_host, ..
+    } = host_ecdh(&public);
     x.ready(true, true)?;
     let z = x.tpm.execute(
         &EcdhZGen {
@@ -383,14 +362,7 @@ fn run_combo(tpm: &Tpm, frames: &Frames, c: Combo, index: u32) -> Result {
 }
 
 fn run_all(kind: Kind) {
-    let frames = Frames::default();
-    let recorded = frames.clone();
-    let (_sim, tpm) = swtpm_with(move |inner| {
-        Box::new(Recording {
-            inner,
-            frames: recorded,
-        })
-    });
+    let (_sim, tpm, frames) = swtpm_recording();
     let empty = Auth::empty();
     tpm.execute(
         &PcrExtend {

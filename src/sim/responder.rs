@@ -253,20 +253,7 @@ impl Responder {
     /// name made up from the handle (the responder keeps no NV public areas). NV_Read and
     /// NV_Write with this index as both handles use the shared NV area.
     pub fn nv_index(&mut self, index: u32, auth: Auth) -> Entity {
-        let digest = crypto::hash(
-            HashAlg::Sha256,
-            &[b"responder NV index", &index.to_be_bytes()],
-        );
-        let mut name = [0u8; 34];
-        name[..2].copy_from_slice(&crate::wire::AlgId::SHA256.0.to_be_bytes());
-        name[2..].copy_from_slice(digest.as_bytes());
-        let entity = Entity::new(Handle(index), Name::new(&name).unwrap_or_default());
-        self.entities.push(KnownEntity {
-            handle: entity.handle,
-            name: entity.name.clone(),
-            auth,
-        });
-        entity
+        self.known_entity(b"responder NV index", index, auth)
     }
 
     /// Makes a signing key known under `handle` with auth value `auth`; its name is made up
@@ -275,10 +262,13 @@ impl Responder {
     /// (with [`Responder::fake_signing_key`]) of the digest repeated, and for an HMAC or NULL
     /// scheme a TPM_ALG_HMAC signature that is that HMAC once.
     pub fn signing_key(&mut self, handle: u32, auth: Auth) -> Entity {
-        let digest = crypto::hash(
-            HashAlg::Sha256,
-            &[b"responder signing key", &handle.to_be_bytes()],
-        );
+        self.known_entity(b"responder signing key", handle, auth)
+    }
+
+    /// Registers an entity at `handle` whose SHA-256 name is made up from `label` and the
+    /// handle, so distinct kinds of entity never share a name.
+    fn known_entity(&mut self, label: &[u8], handle: u32, auth: Auth) -> Entity {
+        let digest = crypto::hash(HashAlg::Sha256, &[label, &handle.to_be_bytes()]);
         let mut name = [0u8; 34];
         name[..2].copy_from_slice(&crate::wire::AlgId::SHA256.0.to_be_bytes());
         name[2..].copy_from_slice(digest.as_bytes());
@@ -663,6 +653,18 @@ mod tests {
         Auth::new(s.as_bytes()).unwrap()
     }
 
+    /// An unencrypted SHA-256 session of `resp`, and the client over it.
+    fn plain_session_over(mut resp: Responder) -> (Tpm, SessionState) {
+        let s = resp
+            .open_session(
+                HashAlg::Sha256,
+                Symmetric::Null,
+                SessionAttributes::default(),
+            )
+            .unwrap();
+        (Tpm::new(Box::new(resp)), s)
+    }
+
     #[test]
     fn encrypted_nv_round_trip_and_get_random_through_the_client() {
         for sym in [Symmetric::AesCfb(128), Symmetric::Xor(HashAlg::Sha256)] {
@@ -729,14 +731,7 @@ mod tests {
     fn wrong_auth_value_is_refused_with_auth_fail() {
         let mut resp = Responder::new();
         let nv = resp.nv_index(0x0100_0001, pw("right"));
-        let mut s = resp
-            .open_session(
-                HashAlg::Sha256,
-                Symmetric::Null,
-                SessionAttributes::default(),
-            )
-            .unwrap();
-        let tpm = Tpm::new(Box::new(resp));
+        let (tpm, mut s) = plain_session_over(resp);
         let wrong = pw("wrong");
         let e = tpm
             .execute(
@@ -763,14 +758,7 @@ mod tests {
         let auth = pw("key");
         let key = resp.signing_key(0x8000_0002, auth.clone());
         let nv = resp.nv_index(0x0100_0003, auth.clone());
-        let mut s = resp
-            .open_session(
-                HashAlg::Sha256,
-                Symmetric::Null,
-                SessionAttributes::default(),
-            )
-            .unwrap();
-        let tpm = Tpm::new(Box::new(resp));
+        let (tpm, mut s) = plain_session_over(resp);
         let mut sign = |handle: &Entity, digest: &[u8]| {
             tpm.execute(
                 &Sign {

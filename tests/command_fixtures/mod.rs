@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 use hmac::{Hmac, Mac};
+use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
+use p256::{AffinePoint, EncodedPoint, NonZeroScalar, ProjectivePoint};
+use rand_core::OsRng;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use tpm2_wire::client::{object_name, Session, SessionOptions};
@@ -11,9 +14,9 @@ use tpm2_wire::command::{CreateLoaded, Entity, FlushContext, PcrRead};
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
-    AlgId, Auth, EccCurve, EccParms, EccPoint, EccScheme, HashValue, KdfScheme, ObjectAttributes,
-    PcrSelection, PcrSelectionList, Public, PublicKey, PublicKeyRsa, RsaParms, RsaScheme,
-    SensitiveCreate, SensitiveData, SymCipher, SymCipherParms, SymDefObject, Template,
+    AlgId, Auth, EccCurve, EccParameter, EccParms, EccPoint, EccScheme, HashValue, KdfScheme,
+    ObjectAttributes, PcrSelection, PcrSelectionList, Public, PublicKey, PublicKeyRsa, RsaParms,
+    RsaScheme, SensitiveCreate, SensitiveData, SymCipher, SymCipherParms, SymDefObject, Template,
     Tpm2bSensitiveCreate, TpmRc,
 };
 use tpm2_wire::{Error, Tpm};
@@ -90,41 +93,39 @@ pub fn aes_key_template(mode: AlgId) -> Public {
 
 /// An unrestricted RSA-2048 decryption key with no scheme of its own (the command picks one).
 pub fn rsa_decrypt_template() -> Public {
-    Public {
-        name_alg: AlgId::SHA256,
-        object_attributes: base_attributes()
-            | ObjectAttributes::SENSITIVE_DATA_ORIGIN
-            | ObjectAttributes::DECRYPT,
-        auth_policy: Default::default(),
-        key: PublicKey::Rsa {
-            parameters: RsaParms {
-                symmetric: SymDefObject::Null,
-                scheme: RsaScheme::Null,
-                key_bits: 2048,
-                exponent: 0,
-            },
-            unique: PublicKeyRsa::empty(),
+    decrypt_template(PublicKey::Rsa {
+        parameters: RsaParms {
+            symmetric: SymDefObject::Null,
+            scheme: RsaScheme::Null,
+            key_bits: 2048,
+            exponent: 0,
         },
-    }
+        unique: PublicKeyRsa::empty(),
+    })
 }
 
 /// An unrestricted NIST P-256 key for ECDH.
 pub fn ecc_decrypt_template() -> Public {
+    decrypt_template(PublicKey::Ecc {
+        parameters: EccParms {
+            symmetric: SymDefObject::Null,
+            scheme: EccScheme::Null,
+            curve: EccCurve::NIST_P256,
+            kdf: KdfScheme::Null,
+        },
+        unique: EccPoint::default(),
+    })
+}
+
+/// An unrestricted decryption key of the TPM's making with the parameters of `key`.
+fn decrypt_template(key: PublicKey) -> Public {
     Public {
         name_alg: AlgId::SHA256,
         object_attributes: base_attributes()
             | ObjectAttributes::SENSITIVE_DATA_ORIGIN
             | ObjectAttributes::DECRYPT,
         auth_policy: Default::default(),
-        key: PublicKey::Ecc {
-            parameters: EccParms {
-                symmetric: SymDefObject::Null,
-                scheme: EccScheme::Null,
-                curve: EccCurve::NIST_P256,
-                kdf: KdfScheme::Null,
-            },
-            unique: EccPoint::default(),
-        },
+        key,
     }
 }
 
@@ -285,4 +286,37 @@ pub fn policy_command_code_digest(code: tpm2_wire::wire::CommandCode) -> Vec<u8>
     );
     h.update(code.0.to_be_bytes());
     h.finalize().to_vec()
+}
+
+pub fn to_affine(p: &EccPoint) -> AffinePoint {
+    let encoded =
+        EncodedPoint::from_affine_coordinates(p.x.as_bytes().into(), p.y.as_bytes().into(), false);
+    Option::from(AffinePoint::from_encoded_point(&encoded)).expect("a point on P-256")
+}
+
+pub fn to_wire(p: &AffinePoint) -> EccPoint {
+    let encoded = p.to_encoded_point(false);
+    EccPoint {
+        x: EccParameter::new(encoded.x().unwrap()).unwrap(),
+        y: EccParameter::new(encoded.y().unwrap()).unwrap(),
+    }
+}
+
+/// The host's side of an ECDH exchange with a P-256 key: the key's point Q, a fresh
+/// ephemeral public point eG, and the shared point e·Q the TPM's d·(eG) must equal.
+pub struct HostEcdh {
+    pub q: AffinePoint,
+    pub e_pub: AffinePoint,
+    pub z: EccPoint,
+}
+
+pub fn host_ecdh(public: &Public) -> HostEcdh {
+    let PublicKey::Ecc { unique, .. } = &public.key else {
+        panic!("not an ECC key")
+    };
+    let q = to_affine(unique);
+    let e = NonZeroScalar::random(&mut OsRng);
+    let e_pub = (ProjectivePoint::GENERATOR * *e).to_affine();
+    let z = to_wire(&(ProjectivePoint::from(q) * *e).to_affine());
+    HostEcdh { q, e_pub, z }
 }

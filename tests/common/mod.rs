@@ -11,8 +11,8 @@ use std::sync::Arc;
 pub use tpm2_wire::client::HandleRange;
 use tpm2_wire::client::{SaltKey, Session};
 use tpm2_wire::command::{
-    Create, CreateResponse, DictionaryAttackLockReset, Entity, GetRandom, Load, NvRead, NvWrite,
-    Unseal,
+    Create, CreateResponse, DictionaryAttackLockReset, Entity, GetRandom, Load, NvDefineSpace,
+    NvRead, NvWrite, PcrExtend, Unseal,
 };
 use tpm2_wire::crypto::HashAlg;
 use tpm2_wire::session::engine::SessionSlot;
@@ -20,9 +20,9 @@ use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::sim::Swtpm;
 use tpm2_wire::transport::{Transport, TransportError};
 use tpm2_wire::wire::{
-    AlgId, Auth, Data, Digest, Handle, MaxNvBuffer, NvAttributes, NvPublic, PcrSelectionList,
-    PropertyTag, Public, SensitiveCreate, SensitiveData, SessionAttributes, Tpm2bPublic,
-    Tpm2bSensitiveCreate,
+    AlgId, Auth, Data, Digest, DigestValues, Handle, HashValue, MaxNvBuffer, NvAttributes,
+    NvPublic, ObjectAttributes, PcrSelectionList, PropertyTag, Public, SensitiveCreate,
+    SensitiveData, SessionAttributes, Tpm2bNvPublic, Tpm2bPublic, Tpm2bSensitiveCreate,
 };
 use tpm2_wire::Tpm;
 
@@ -336,6 +336,75 @@ pub fn create_sealed(
         slots,
     )
     .expect("Create")
+}
+
+/// A SHA-256 sealed object with auth value `auth` that only `policy` opens (userWithAuth
+/// clear), loaded under `parent`.
+pub fn policy_sealed(
+    tpm: &Tpm,
+    parent: &Entity,
+    policy: &Digest,
+    auth: &Auth,
+    secret: &[u8],
+) -> Entity {
+    let mut template = Public::sealed_data(AlgId::SHA256);
+    template.object_attributes = template
+        .object_attributes
+        .with(ObjectAttributes::USER_WITH_AUTH, false);
+    template.auth_policy = policy.clone();
+    let empty = Auth::empty();
+    let created = create_sealed(
+        tpm,
+        parent,
+        template,
+        auth,
+        secret,
+        &mut [SessionSlot::Password(&empty)],
+    );
+    load(tpm, parent, &created, SessionSlot::Password(&empty))
+}
+
+/// Extends PCR `pcr`'s SHA-256 bank with the SHA-256 digest of `data`.
+pub fn extend_pcr(tpm: &Tpm, pcr: u32, data: &[u8]) {
+    let digest = tpm2_wire::crypto::hash(HashAlg::Sha256, &[data]);
+    let empty = Auth::empty();
+    tpm.execute(
+        &PcrExtend {
+            pcr_handle: Entity::from_handle(Handle(pcr)),
+            digests: DigestValues::new(vec![
+                HashValue::new(AlgId::SHA256, digest.as_bytes()).unwrap()
+            ])
+            .unwrap(),
+        },
+        &mut [SessionSlot::Password(&empty)],
+    )
+    .unwrap();
+}
+
+/// A platform-created 8-octet NV index at `index` that `policy` (which must allow
+/// PolicyDelete) undefines with NV_UndefineSpaceSpecial; its public area as the TPM reads it.
+pub fn define_policy_delete_nv(tpm: &Tpm, index: Handle, auth: &Auth, policy: Digest) -> Entity {
+    let platform = Auth::empty();
+    tpm.execute(
+        &NvDefineSpace {
+            auth_handle: Entity::platform(),
+            auth: auth.clone(),
+            public_info: Tpm2bNvPublic(NvPublic {
+                nv_index: index,
+                name_alg: AlgId::SHA256,
+                attributes: NvAttributes::AUTHREAD
+                    | NvAttributes::AUTHWRITE
+                    | NvAttributes::NO_DA
+                    | NvAttributes::POLICY_DELETE
+                    | NvAttributes::PLATFORMCREATE,
+                auth_policy: policy,
+                data_size: 8,
+            }),
+        },
+        &mut [SessionSlot::Password(&platform)],
+    )
+    .expect("NV_DefineSpace");
+    tpm.nv_read_public(index).unwrap().0
 }
 
 /// A SHA-256 sealed-data object holding `secret` under `parent`.
