@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use tpm2_wire::auth::{
-    parse_auth, parse_command_code, parse_password, parse_pcr_selection, AuthSpec,
-};
+use tpm2_wire::auth::{parse_auth, parse_command_code, parse_pcr_selection, AuthSpec};
 use tpm2_wire::client::{pcr_digest_from_file, ObjectRef, SignedTerms};
 use tpm2_wire::command::Entity;
 use tpm2_wire::crypto::HashAlg;
@@ -18,7 +16,7 @@ use tpm2_wire::wire::{
     Operand, PcrSelectionList, Signature, StructureTag, Ticket, Timeout, Unmarshal, VerifiedTicket,
     MAX_DIGEST_LIST, MAX_DIGEST_SIZE,
 };
-use tpm2_wire::Session;
+use tpm2_wire::{Session, Tpm};
 
 use crate::tools::{hex, open_tpm, save_back, warn_registry};
 use crate::CliResult;
@@ -115,7 +113,8 @@ pub enum PolicyCommand {
         /// The policyRef: a file, or hex.
         #[arg(short = 'q', long = "qualification")]
         qualification: Option<String>,
-        /// The entity's auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        /// The entity's authorization: a password (str:, hex:, file:) or a session file
+        /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         auth: Option<String>,
         #[command(flatten)]
         out: PolicyOut,
@@ -191,7 +190,8 @@ pub enum PolicyCommand {
         /// the index itself.
         #[arg(short = 'C', long = "hierarchy")]
         hierarchy: Option<String>,
-        /// Its auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        /// Its authorization: a password (str:, hex:, file:) or a session file
+        /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         #[arg(short = 'P', long = "auth")]
         auth: Option<String>,
         /// The operand (operandB), a file.
@@ -211,7 +211,8 @@ pub enum PolicyCommand {
         /// the index itself.
         #[arg(short = 'C', long = "hierarchy")]
         hierarchy: Option<String>,
-        /// Its auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        /// Its authorization: a password (str:, hex:, file:) or a session file
+        /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         #[arg(short = 'P', long = "auth")]
         auth: Option<String>,
         #[command(flatten)]
@@ -350,7 +351,7 @@ enum Step {
     },
     Secret {
         object: SecretEntity,
-        auth: Auth,
+        auth: Authorization,
         terms: SignedTerms,
         ticket: Option<PathBuf>,
         timeout: Option<PathBuf>,
@@ -365,7 +366,7 @@ enum Step {
     Nv {
         index: Handle,
         reader: Option<Handle>,
-        auth: Auth,
+        auth: Authorization,
         operand: Operand,
         offset: u16,
         op: ArithmeticOp,
@@ -373,7 +374,7 @@ enum Step {
     AuthorizeNv {
         index: Handle,
         reader: Option<Handle>,
-        auth: Auth,
+        auth: Authorization,
     },
     Signed {
         key: ObjectRef,
@@ -598,14 +599,49 @@ fn parse_nv_reader(s: Option<&str>) -> Result<Option<Handle>, BoxError> {
     })
 }
 
-/// An auth value in the password forms; `session:` and `pcr:` are not taken here.
-fn parse_auth_value(s: Option<&str>) -> Result<Auth, BoxError> {
+/// How the entity of `secret`, `nv` and `authorizenv` is authorized.
+enum Authorization {
+    Password(Auth),
+    /// A session file (HMAC or policy) and the entity's auth value for it.
+    Session {
+        path: PathBuf,
+        auth: Auth,
+    },
+}
+
+/// A password or `session:` authorization; `pcr:` is not taken here (tpm2-tools neither).
+fn parse_authorization(s: Option<&str>) -> Result<Authorization, BoxError> {
     match s {
-        None => Ok(Auth::default()),
+        None => Ok(Authorization::Password(Auth::default())),
         Some(s) => match parse_auth(s)? {
-            AuthSpec::Password(a) => Ok(a),
-            _ => Err("only password authorizations (str:, hex:, file:) are taken here".into()),
+            AuthSpec::Password(a) => Ok(Authorization::Password(a)),
+            AuthSpec::Session { path, auth } => Ok(Authorization::Session { path, auth }),
+            _ => Err("pcr: authorizations are not taken here (str:, hex:, file:, session:)".into()),
         },
+    }
+}
+
+/// Runs `f` with `authz` in the authorization slot; a session file is loaded for it and saved
+/// back whatever happened, so it stays usable (by us or tpm2-tools).
+fn authorized<T>(
+    tpm: &Tpm,
+    authz: &Authorization,
+    f: impl FnOnce(SessionSlot<'_>) -> Result<T, BoxError>,
+) -> Result<T, BoxError> {
+    match authz {
+        Authorization::Password(a) => f(SessionSlot::Password(a)),
+        Authorization::Session { path, auth } => {
+            let mut session = tpm.load_session_file(path)?;
+            let outcome = f(session.auth(auth));
+            // The command's own failure comes first.
+            match (outcome, save_back(session, path)) {
+                (Err(f), Err(s)) => Err(format!("{f}\n{}: {s}", path.display()).into()),
+                (f, s) => {
+                    s?;
+                    f
+                }
+            }
+        }
     }
 }
 
@@ -701,10 +737,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             auth,
             out,
         } => {
-            let auth = match auth {
-                Some(a) => parse_password(a)?,
-                None => Default::default(),
-            };
+            let auth = parse_authorization(auth.as_deref())?;
             let terms = SignedTerms {
                 bind_nonce: *nonce_tpm,
                 expiration: *expiration,
@@ -772,7 +805,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             Step::Nv {
                 index: parse_nv_index(index)?,
                 reader: parse_nv_reader(hierarchy.as_deref())?,
-                auth: parse_auth_value(auth.as_deref())?,
+                auth: parse_authorization(auth.as_deref())?,
                 operand: read_digest(input, "operand")?,
                 offset: *offset,
                 op: parse_operation(operation)?,
@@ -788,7 +821,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             Step::AuthorizeNv {
                 index: parse_nv_index(index)?,
                 reader: parse_nv_reader(hierarchy.as_deref())?,
-                auth: parse_auth_value(auth.as_deref())?,
+                auth: parse_authorization(auth.as_deref())?,
             },
         ),
         PolicyCommand::Signed {
@@ -912,8 +945,9 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
                     (loaded.entity().clone(), Some(loaded))
                 }
             };
-            let response =
-                session.policy_secret_with(&entity, SessionSlot::Password(&auth), &terms)?;
+            let response = authorized(&tpm, &auth, |slot| {
+                Ok(session.policy_secret_with(&entity, slot, &terms)?)
+            })?;
             write_ticket(ticket, timeout, (&response.ticket, &response.timeout))?;
         }
         Step::CounterTimer(operand, offset, op) => {
@@ -947,14 +981,9 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
             // The index's name is computed from its public area, not taken on trust.
             let (nv, _) = tpm.nv_read_public(index)?;
             let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
-            session.policy_nv(
-                &reader,
-                SessionSlot::Password(&auth),
-                &nv,
-                &operand,
-                offset,
-                op,
-            )?
+            authorized(&tpm, &auth, |slot| {
+                Ok(session.policy_nv(&reader, slot, &nv, &operand, offset, op)?)
+            })?
         }
         Step::AuthorizeNv {
             index,
@@ -963,7 +992,9 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
         } => {
             let (nv, _) = tpm.nv_read_public(index)?;
             let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
-            session.policy_authorize_nv(&reader, SessionSlot::Password(&auth), &nv)?
+            authorized(&tpm, &auth, |slot| {
+                Ok(session.policy_authorize_nv(&reader, slot, &nv)?)
+            })?
         }
         Step::Signed {
             key,
