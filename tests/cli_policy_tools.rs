@@ -999,3 +999,129 @@ fn session_file_authorizations() {
     env.tool_ok("tpm2_nvundefine", &["0x01000002", "-C", "o"]);
     env.tool_ok("tpm2_nvundefine", &["0x01000003", "-C", "o"]);
 }
+
+/// `signed --raw-data` writes what tpm2-tools writes (nonceTPM ‖ expiration ‖ cpHash ‖
+/// policyRef, undigested), and plain signatures (`-f ecdsa` DER, `-f rsassa` bare) made over
+/// it are taken by both.
+#[test]
+fn signed_raw_data_and_plain_signatures() {
+    let env = Env::new();
+    let key = signing_key(&env);
+    std::fs::write(env.path("ref.bin"), b"ref").unwrap();
+    let mut cp = vec![0, 32];
+    cp.extend([0x11; 32]);
+    std::fs::write(env.path("cp.bin"), &cp).unwrap();
+
+    // The same session file, so the same nonceTPM: the same bytes.
+    env.tool_ok(
+        "tpm2_startauthsession",
+        &["--policy-session", "-S", "p.ctx"],
+    );
+    let args = [
+        "-S", "p.ctx", "-c", "key.ctx", "-x", "-q", "ref.bin", "-g", "sha256",
+    ];
+    let mut theirs = args.to_vec();
+    theirs.extend(["--raw-data", "t.raw", "--cphash-input", "cp.bin"]);
+    env.tool_ok("tpm2_policysigned", &theirs);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let mut ours = vec!["policy", "signed"];
+    ours.extend(args);
+    ours.extend(["--raw-data", "w.raw", "--cphash-input", "cp.bin"]);
+    assert_eq!(env.ok(&ours), "", "--raw-data prints nothing");
+    let raw = env.read("w.raw");
+    assert_eq!(hex(&raw), hex(&env.read("t.raw")));
+    assert_eq!(raw.len(), 32 + 4 + 32 + 3);
+    assert_eq!(&raw[32..], [&[0; 4][..], &[0x11; 32], b"ref"].concat());
+    // Without -x: no nonce.
+    let mut ours = vec!["policy", "signed"];
+    ours.extend([
+        "-S",
+        "p.ctx",
+        "-c",
+        "key.ctx",
+        "-t",
+        "7",
+        "--raw-data",
+        "n.raw",
+    ]);
+    env.ok(&ours);
+    assert_eq!(env.read("n.raw"), [0, 0, 0, 7]);
+
+    // Signed over the raw data (ECDSA, DER): we take it, then tpm2-tools on the same session.
+    let raw_no_cp = [&raw[..36], b"ref"].concat();
+    std::fs::write(env.path("m.raw"), raw_no_cp).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &[
+            "-c", "key.ctx", "-g", "sha256", "-f", "plain", "-o", "sig.der", "m.raw",
+        ],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let mut ours = vec!["policy", "signed"];
+    ours.extend(args);
+    ours.extend(["-f", "ecdsa", "-s", "sig.der"]);
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    signed_by(&mut expected, &key, b"ref");
+    assert_eq!(digest_of(&env.ok(&ours)), hex(expected.digest().as_bytes()));
+    let mut theirs = args.to_vec();
+    theirs.extend(["-f", "ecdsa", "-s", "sig.der", "-L", "t.dig"]);
+    env.tool_ok("tpm2_policysigned", &theirs);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    signed_by(&mut expected, &key, b"ref");
+    assert_eq!(hex(&env.read("t.dig")), hex(expected.digest().as_bytes()));
+    // A TPMT_SIGNATURE is no DER signature; an unknown format is refused.
+    env.tool_ok(
+        "tpm2_sign",
+        &["-c", "key.ctx", "-g", "sha256", "-o", "sig.tss", "m.raw"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let mut bad = vec!["policy", "signed"];
+    bad.extend(args);
+    bad.extend(["-f", "ecdsa", "-s", "sig.tss"]);
+    let err = env.fails(&bad);
+    assert!(err.contains("sig.tss: not a DER ECDSA signature"), "{err}");
+    let mut bad = vec!["policy", "signed"];
+    bad.extend(args);
+    bad.extend(["-f", "dsa", "-s", "sig.der"]);
+    assert!(env.fails(&bad).contains("\"dsa\""));
+    env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
+
+    // RSASSA, bare: both take it on real sessions, in either order.
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign";
+    let args = [
+        "-C",
+        "o",
+        "-G",
+        "rsa2048:rsassa-sha256:null",
+        "-a",
+        attrs,
+        "-c",
+        "rsa.ctx",
+    ];
+    env.tool_ok("tpm2_createprimary", &args);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok("tpm2_readpublic", &["-c", "rsa.ctx", "-n", "rsa.name"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let rsa = Name::new(&env.read("rsa.name")).unwrap();
+    std::fs::write(env.path("r.raw"), [&[0; 4][..], b"ref"].concat()).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &[
+            "-c", "rsa.ctx", "-g", "sha256", "-f", "plain", "-o", "rsig.bin", "r.raw",
+        ],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    assert_eq!(env.read("rsig.bin").len(), 256);
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policysigned",
+            args: &[
+                "-c", "rsa.ctx", "-f", "rsassa", "-g", "sha256", "-s", "rsig.bin", "-q", "ref.bin",
+            ],
+            real: true,
+            our_args: None,
+            calc: &|p| signed_by(p, &rsa, b"ref"),
+        },
+    );
+}

@@ -9,6 +9,7 @@ use tpm2_wire::auth::{parse_auth, parse_command_code, parse_pcr_selection, AuthS
 use tpm2_wire::client::{pcr_digest_from_file, ObjectRef, SignedTerms};
 use tpm2_wire::command::Entity;
 use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::files::policy_signed::{parse_signature, signed_data, SignatureFormat};
 use tpm2_wire::files::{self, read_bounded, read_name_file};
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
@@ -223,12 +224,21 @@ pub enum PolicyCommand {
         /// The signing key: a handle (0x81000001) or a context file.
         #[arg(short = 'c', long = "key-context", required = true)]
         key: String,
-        /// The signature, a TPMT_SIGNATURE (as `tpm2_sign` writes by default).
-        #[arg(short = 's', long = "signature", required = true)]
-        signature: PathBuf,
-        /// The signature's format: only `tss` (TPMT_SIGNATURE) is taken.
+        /// The signature, a TPMT_SIGNATURE (as `tpm2_sign` writes by default) or, with `-f`,
+        /// a plain one.
+        #[arg(short = 's', long = "signature", required_unless_present = "raw_data")]
+        signature: Option<PathBuf>,
+        /// The signature's format: `rsassa`, `rsapss` (the bare signature), `ecdsa` (DER), or
+        /// `tss` (TPMT_SIGNATURE, the default).
         #[arg(short = 'f', long = "format")]
         format: Option<String>,
+        /// The hash a plain signature (`-f`) was made with (default sha256).
+        #[arg(short = 'g', long = "hash-algorithm")]
+        hash_algorithm: Option<String>,
+        /// Instead of running the command, write the data to sign here: nonceTPM (with `-x`)
+        /// ‖ expiration ‖ cpHash ‖ policyRef, undigested, as tpm2-tools writes it.
+        #[arg(long = "raw-data", conflicts_with = "signature")]
+        raw_data: Option<PathBuf>,
         /// Seconds the authorization stays valid (0: no limit; negative also yields a ticket).
         #[arg(
             short = 't',
@@ -375,6 +385,11 @@ enum Step {
         index: Handle,
         reader: Option<Handle>,
         auth: Authorization,
+    },
+    /// `signed --raw-data`: the data to sign, written instead of running the command.
+    SignedRawData {
+        terms: SignedTerms,
+        out: PathBuf,
     },
     Signed {
         key: ObjectRef,
@@ -828,6 +843,8 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             key,
             signature,
             format,
+            hash_algorithm,
+            raw_data,
             expiration,
             nonce_tpm,
             qualification,
@@ -836,12 +853,18 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             timeout_file,
             out,
         } => {
-            if format.as_deref().is_some_and(|f| f != "tss") {
-                return Err("signature format: only tss (TPMT_SIGNATURE) is taken".into());
-            }
-            let bytes = read_bounded(signature, "signature", MAX_SIGNATURE_FILE)?;
-            let signature = Signature::from_bytes(&bytes)
-                .map_err(|e| format!("{}: not a TPMT_SIGNATURE: {e}", signature.display()))?;
+            let format = match format.as_deref() {
+                None => SignatureFormat::Tss,
+                Some(f) => SignatureFormat::from_name(f).ok_or_else(|| {
+                    format!("signature format {f:?}: expected rsassa, rsapss, ecdsa or tss")
+                })?,
+            };
+            let hash = match hash_algorithm.as_deref() {
+                None => HashAlg::Sha256,
+                Some(h) => HashAlg::from_name(h).ok_or_else(|| {
+                    format!("hash algorithm {h:?}: expected sha1, sha256, sha384 or sha512")
+                })?,
+            };
             let cp_hash_a = match cphash_input {
                 Some(f) => read_tpm2b_digest(f, "cpHash")?,
                 None => Digest::empty(),
@@ -852,6 +875,16 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
                 cp_hash_a,
                 policy_ref: read_qualifier(qualification.as_deref())?,
             };
+            let (Some(signature), None) = (signature, raw_data) else {
+                // Clap requires exactly one of the two.
+                let raw = raw_data
+                    .clone()
+                    .ok_or("a signature (-s) or --raw-data is needed")?;
+                return Ok(with(out, Step::SignedRawData { terms, out: raw }));
+            };
+            let bytes = read_bounded(signature, "signature", MAX_SIGNATURE_FILE)?;
+            let signature = parse_signature(&bytes, format, hash)
+                .map_err(|e| format!("{}: {e}", signature.display()))?;
             let step = Step::Signed {
                 key: ObjectRef::parse(key),
                 signature: Box::new(signature),
@@ -1019,6 +1052,7 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
             policy_ref,
         } => session.policy_ticket(&timeout, &Digest::empty(), &policy_ref, &name, &ticket)?,
         Step::Digest => {}
+        Step::SignedRawData { .. } => return Err("--raw-data runs no command".into()),
     }
     Ok(())
 }
@@ -1028,6 +1062,19 @@ pub fn policy(tcti: Option<&str>, p: PolicyCommand) -> CliResult {
     let (path, out_file, step) = parse(&p)?;
     let tpm = open_tpm(tcti)?;
     let mut session = tpm.load_session_file(path)?;
+    if let Step::SignedRawData { terms, out } = &step {
+        // Only the session's nonceTPM is needed: no command runs, nothing is printed.
+        let data = signed_data(
+            &session.signed_nonce(terms),
+            terms.expiration,
+            &terms.cp_hash_a,
+            &terms.policy_ref,
+        );
+        save_back(session, path)?;
+        files::write_atomic(out, &data)?;
+        warn_registry(&tpm);
+        return Ok(());
+    }
     let outcome = (|| -> Result<Digest, BoxError> {
         if !session.state().is_policy() {
             return Err(format!(
