@@ -1125,3 +1125,152 @@ fn signed_raw_data_and_plain_signatures() {
         },
     );
 }
+
+/// `--cphash FILE` writes the command's cpHash instead of running it, byte for byte what
+/// tpm2-tools writes for the same session file (whose handle is in the cpHash), and leaves
+/// the session as it was.
+#[test]
+fn cphash_files() {
+    let env = Env::new();
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &["0x01000002", "-C", "o", "-s", "8", "-a", attrs],
+    );
+    std::fs::write(env.path("data.bin"), [0; 8]).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000002", "-C", "o", "-i", "data.bin"]);
+    std::fs::write(env.path("op.bin"), [0, 0, 1]).unwrap();
+    let mut cp = vec![0, 32];
+    cp.extend([0x11; 32]);
+    std::fs::write(env.path("cp.bin"), &cp).unwrap();
+    digest_file(&env, "pol.bin", 5);
+    name_file(&env, "key.name", 9);
+    // A TPMT_TK_VERIFIED (owner hierarchy); its HMAC is never checked here.
+    let mut ticket = vec![0x80, 0x22, 0x40, 0, 0, 1, 0, 32];
+    ticket.extend([0x33; 32]);
+    std::fs::write(env.path("v.tkt"), &ticket).unwrap();
+    env.tool_ok("tpm2_startauthsession", &["--hmac-session", "-S", "h.ctx"]);
+    env.tool_ok(
+        "tpm2_startauthsession",
+        &["--hmac-session", "-g", "sha1", "-S", "h1.ctx"],
+    );
+
+    let cases: &[(&str, &[&str])] = &[
+        ("password", &[]),
+        ("authvalue", &[]),
+        ("commandcode", &["0x15e"]),
+        ("countertimer", &["--ult", "clock=5000"]),
+        ("locality", &["three"]),
+        ("nvwritten", &["s"]),
+        // On a trial session tpm2-tools sends its own ticket, `-t` or not.
+        (
+            "authorize",
+            &[
+                "-i", "pol.bin", "-n", "key.name", "-q", "abcd", "-t", "v.tkt",
+            ],
+        ),
+        ("secret", &["-c", "o"]),
+        ("secret", &["-c", "o", "-x", "-t", "30", "-q", "abcd"]),
+        ("secret", &["-c", "o", "session:h.ctx"]),
+        // The authorization session's hash is the cpHash's.
+        ("secret", &["-c", "o", "session:h1.ctx"]),
+        (
+            "nv",
+            &["-i", "op.bin", "--offset", "5", "0x01000002", "ult"],
+        ),
+        (
+            "nv",
+            &["-C", "o", "-P", "session:h1.ctx", "-i", "op.bin", "2", "eq"],
+        ),
+        ("authorizenv", &["-C", "o", "0x01000002"]),
+    ];
+    for real in [false, true] {
+        let mut start = vec!["-S", "s.ctx"];
+        if real {
+            start.push("--policy-session");
+        }
+        env.tool_ok("tpm2_startauthsession", &start);
+        for (sub, args) in cases {
+            let tool = format!("tpm2_policy{sub}");
+            let mut theirs = vec!["-S", "s.ctx", "--cphash", "t.cp"];
+            theirs.extend(*args);
+            // No stale file compared by mistake.
+            let _ = std::fs::remove_file(env.path("t.cp"));
+            let _ = std::fs::remove_file(env.path("w.cp"));
+            env.tool_ok(&tool, &theirs);
+            env.tool_ok("tpm2_flushcontext", &["-t"]);
+            let mut ours = vec!["policy", sub, "-S", "s.ctx", "--cphash", "w.cp"];
+            ours.extend(*args);
+            assert_eq!(env.ok(&ours), "", "{sub}: --cphash prints nothing");
+            let (w, t) = (env.read("w.cp"), env.read("t.cp"));
+            assert_eq!(hex(&w), hex(&t), "{sub} {args:?}");
+            // The hash is the last non-trial session's: h1.ctx's (sha1) only on a trial one.
+            let size = if args.contains(&"session:h1.ctx") && !real {
+                20
+            } else {
+                32
+            };
+            assert_eq!(w.len(), 2 + size, "{sub} {args:?}");
+        }
+        // The trial-only form (no ticket), and a hash named in the path.
+        let mut extra: Vec<(&str, Vec<&str>)> =
+            vec![("commandcode", vec!["--cphash", "sha384:X.cp", "0x15e"])];
+        if !real {
+            extra.push((
+                "authorize",
+                vec!["--cphash", "X.cp", "-i", "pol.bin", "-n", "key.name"],
+            ));
+        }
+        for (sub, args) in extra {
+            let tool = format!("tpm2_policy{sub}");
+            let theirs: Vec<String> = ["-S", "s.ctx"]
+                .iter()
+                .chain(&args)
+                .map(|a| a.replace('X', "t"))
+                .collect();
+            let theirs: Vec<&str> = theirs.iter().map(String::as_str).collect();
+            env.tool_ok(&tool, &theirs);
+            env.tool_ok("tpm2_flushcontext", &["-t"]);
+            let ours: Vec<String> = ["policy", sub, "-S", "s.ctx"]
+                .iter()
+                .chain(&args)
+                .map(|a| a.replace('X', "w"))
+                .collect();
+            let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+            env.ok(&ours);
+            let w = env.read("w.cp");
+            assert_eq!(hex(&w), hex(&env.read("t.cp")), "{sub} {args:?}");
+            let size = if args[1].starts_with("sha384:") {
+                48
+            } else {
+                32
+            };
+            assert_eq!(w.len(), 2 + size);
+        }
+        // Nothing ran: the session's digest is still the initial one.
+        assert_eq!(
+            digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
+            "0".repeat(64)
+        );
+        env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+    }
+    // tpm2_policycphash takes `--cphash` as `--cphash-input` (the older name); so do we.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    expected
+        .policy_cp_hash(&Digest::new(&[0x11; 32]).unwrap())
+        .unwrap();
+    let printed = env.ok(&["policy", "cphash", "-S", "s.ctx", "--cphash", "cp.bin"]);
+    assert_eq!(digest_of(&printed), hex(expected.digest().as_bytes()));
+    env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+    // Tools without --cphash in tpm2-tools do not take it.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let err = env.fails(&[
+        "policy", "namehash", "-S", "s.ctx", "-n", "pol.bin", "--cphash", "x",
+    ]);
+    assert!(err.contains("--cphash"), "{err}");
+    for f in ["s.ctx", "h.ctx", "h1.ctx"] {
+        env.tool_ok("tpm2_flushcontext", &[f]);
+    }
+    env.tool_ok("tpm2_nvundefine", &["0x01000002", "-C", "o"]);
+}

@@ -22,6 +22,8 @@ use tpm2_wire::{Session, Tpm};
 use crate::tools::{hex, open_tpm, save_back, warn_registry};
 use crate::CliResult;
 
+mod cphash;
+
 type BoxError = Box<dyn std::error::Error>;
 
 #[derive(Args)]
@@ -34,12 +36,31 @@ pub struct PolicyOut {
     policy: Option<PathBuf>,
 }
 
+/// `--cphash` of the tools that have it in tpm2-tools.
+#[derive(Args)]
+pub struct CpHashOut {
+    /// Instead of running the command, write its cpHash (a TPM2B_DIGEST, as tpm2-tools
+    /// writes it) here: with the hash of the `session:` authorization, else sha256.
+    #[arg(long = "cphash")]
+    cphash: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// TPM2_PolicyPassword (tpm2_policypassword).
-    Password(PolicyOut),
+    Password {
+        #[command(flatten)]
+        out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
+    },
     /// TPM2_PolicyAuthValue (tpm2_policyauthvalue).
-    Authvalue(PolicyOut),
+    Authvalue {
+        #[command(flatten)]
+        out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
+    },
     /// TPM2_PolicyPCR (tpm2_policypcr).
     Pcr {
         /// PCR selection, e.g. sha256:0,1,2.
@@ -58,6 +79,8 @@ pub enum PolicyCommand {
         code: String,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyOR (tpm2_policyor): the session's digest must be one of the listed ones.
     Or {
@@ -86,6 +109,8 @@ pub enum PolicyCommand {
         ticket: Option<PathBuf>,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicySecret (tpm2_policysecret).
     Secret {
@@ -119,6 +144,8 @@ pub enum PolicyCommand {
         auth: Option<String>,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyCounterTimer (tpm2_policycountertimer).
     Countertimer {
@@ -128,10 +155,13 @@ pub enum PolicyCommand {
         op: CompareOp,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyCpHash (tpm2_policycphash).
     Cphash {
         /// The cpHash (raw digest of the session's hash).
+        /// (`--cphash` is tpm2-tools' older name for it, still taken there.)
         #[arg(long = "cphash-input", visible_alias = "cphash", required = true)]
         cphash_input: PathBuf,
         #[command(flatten)]
@@ -151,6 +181,8 @@ pub enum PolicyCommand {
         locality: String,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyNvWritten (tpm2_policynvwritten).
     Nvwritten {
@@ -158,6 +190,8 @@ pub enum PolicyCommand {
         state: String,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyTemplate (tpm2_policytemplate).
     Template {
@@ -203,6 +237,8 @@ pub enum PolicyCommand {
         offset: u16,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyAuthorizeNV (tpm2_policyauthorizenv): the approved policy is in an index.
     Authorizenv {
@@ -218,6 +254,8 @@ pub enum PolicyCommand {
         auth: Option<String>,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicySigned (tpm2_policysigned).
     Signed {
@@ -695,14 +733,32 @@ fn parse_secret_entity(s: &str) -> SecretEntity {
     }
 }
 
+/// The `--cphash` file, for the tools that take one.
+fn cphash_file(p: &PolicyCommand) -> Option<&Path> {
+    let cp = match p {
+        PolicyCommand::Password { cp, .. }
+        | PolicyCommand::Authvalue { cp, .. }
+        | PolicyCommand::Commandcode { cp, .. }
+        | PolicyCommand::Authorize { cp, .. }
+        | PolicyCommand::Secret { cp, .. }
+        | PolicyCommand::Countertimer { cp, .. }
+        | PolicyCommand::Locality { cp, .. }
+        | PolicyCommand::Nvwritten { cp, .. }
+        | PolicyCommand::Nv { cp, .. }
+        | PolicyCommand::Authorizenv { cp, .. } => cp,
+        _ => return None,
+    };
+    cp.cphash.as_deref()
+}
+
 fn with(out: &PolicyOut, step: Step) -> (&Path, Option<&Path>, Step) {
     (out.session.as_path(), out.policy.as_deref(), step)
 }
 
 fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
     Ok(match p {
-        PolicyCommand::Password(out) => with(out, Step::Password),
-        PolicyCommand::Authvalue(out) => with(out, Step::AuthValue),
+        PolicyCommand::Password { out, .. } => with(out, Step::Password),
+        PolicyCommand::Authvalue { out, .. } => with(out, Step::AuthValue),
         PolicyCommand::Pcr {
             pcr_list,
             pcr_file,
@@ -711,7 +767,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             let sel = PcrSelectionList::try_from(&parse_pcr_selection(pcr_list)?)?;
             with(out, Step::Pcr(sel, pcr_file.clone()))
         }
-        PolicyCommand::Commandcode { code, out } => {
+        PolicyCommand::Commandcode { code, out, .. } => {
             with(out, Step::CommandCode(parse_command_code(code)?))
         }
         PolicyCommand::Or {
@@ -729,6 +785,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             name,
             ticket,
             out,
+            ..
         } => {
             let ticket = match ticket {
                 Some(t) => read_ticket(t, &[StructureTag::VERIFIED])?,
@@ -751,6 +808,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             qualification,
             auth,
             out,
+            ..
         } => {
             let auth = parse_authorization(auth.as_deref())?;
             let terms = SignedTerms {
@@ -768,21 +826,25 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             };
             with(out, step)
         }
-        PolicyCommand::Countertimer { operand, op, out } => {
+        PolicyCommand::Countertimer {
+            operand, op, out, ..
+        } => {
             let (operand, offset) = parse_counter_timer(operand.as_deref())?;
             with(out, Step::CounterTimer(operand, offset, op.op()))
         }
-        PolicyCommand::Cphash { cphash_input, out } => with(
+        PolicyCommand::Cphash {
+            cphash_input, out, ..
+        } => with(
             out,
             Step::CpHash(read_tpm2b_digest(cphash_input, "cpHash")?),
         ),
         PolicyCommand::Namehash { name, out } => {
             with(out, Step::NameHash(read_digest(name, "name hash")?))
         }
-        PolicyCommand::Locality { locality, out } => {
+        PolicyCommand::Locality { locality, out, .. } => {
             with(out, Step::Locality(parse_locality(locality)?))
         }
-        PolicyCommand::Nvwritten { state, out } => {
+        PolicyCommand::Nvwritten { state, out, .. } => {
             let set = match state.as_str() {
                 "s" | "1" => true,
                 "c" | "0" => false,
@@ -815,6 +877,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             input,
             offset,
             out,
+            ..
         } => with(
             out,
             Step::Nv {
@@ -831,6 +894,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             hierarchy,
             auth,
             out,
+            ..
         } => with(
             out,
             Step::AuthorizeNv {
@@ -1062,6 +1126,15 @@ pub fn policy(tcti: Option<&str>, p: PolicyCommand) -> CliResult {
     let (path, out_file, step) = parse(&p)?;
     let tpm = open_tpm(tcti)?;
     let mut session = tpm.load_session_file(path)?;
+    if let Some(cp_file) = cphash_file(&p) {
+        // Only the names and parameters are needed: no policy command runs.
+        let (forced, cp_file) = cphash::split_alg(cp_file);
+        let digest = cphash::step_cp_hash(&step, &session, &tpm, forced);
+        save_back(session, path)?;
+        files::write_atomic(&cp_file, &digest?.to_bytes())?;
+        warn_registry(&tpm);
+        return Ok(());
+    }
     if let Step::SignedRawData { terms, out } = &step {
         // Only the session's nonceTPM is needed: no command runs, nothing is printed.
         let data = signed_data(
