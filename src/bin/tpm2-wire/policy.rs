@@ -132,9 +132,8 @@ pub enum PolicyCommand {
         /// Write the ticket (TPMT_TK_AUTH) here.
         #[arg(long = "ticket")]
         ticket: Option<PathBuf>,
-        /// Write the timeout (raw) here (tpm2_policysecret's `--timeout`, which
-        /// here is the global command timeout).
-        #[arg(long = "timeout-file")]
+        /// Write the timeout (raw) here.
+        #[arg(long = "timeout", visible_alias = "timeout-file")]
         timeout_file: Option<PathBuf>,
         /// The policyRef: a file, or hex.
         #[arg(short = 'q', long = "qualification")]
@@ -297,8 +296,8 @@ pub enum PolicyCommand {
         /// Write the ticket (TPMT_TK_AUTH) here.
         #[arg(long = "ticket")]
         ticket: Option<PathBuf>,
-        /// Write the timeout (raw) here (tpm2-tools' `--timeout`).
-        #[arg(long = "timeout-file")]
+        /// Write the timeout (raw) here.
+        #[arg(long = "timeout", visible_alias = "timeout-file")]
         timeout_file: Option<PathBuf>,
         #[command(flatten)]
         out: PolicyOut,
@@ -311,8 +310,8 @@ pub enum PolicyCommand {
         /// The ticket (TPMT_TK_AUTH) that tpm2_policysigned/-secret `--ticket` wrote.
         #[arg(long = "ticket", required = true)]
         ticket: PathBuf,
-        /// The timeout (raw) written with it (tpm2-tools' `--timeout`).
-        #[arg(long = "timeout-file", required = true)]
+        /// The timeout (raw) written with it.
+        #[arg(long = "timeout", visible_alias = "timeout-file", required = true)]
         timeout_file: PathBuf,
         /// The policyRef it was given: a file, or hex.
         #[arg(short = 'q', long = "qualification")]
