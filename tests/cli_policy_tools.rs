@@ -379,7 +379,10 @@ fn secret() {
         },
     );
     env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
+    // `--timeout` before the subcommand is the command timeout, after it the timeout file.
     env.ok(&[
+        "--timeout",
+        "30",
         "policy",
         "secret",
         "-S",
@@ -391,7 +394,7 @@ fn secret() {
         "-60",
         "--ticket",
         "s.tkt",
-        "--timeout-file",
+        "--timeout",
         "s.tmo",
         "hex:6f776e657270617373",
     ]);
@@ -715,23 +718,13 @@ fn nv_and_authorizenv() {
         },
     );
 
-    // Refused: an unknown comparison, a handle outside the NV range, a session: auth, an index
+    // Refused: an unknown comparison, a handle outside the NV range, an index
     // that does not exist; the session file survives each.
     env.ok(&["session", "start", "-S", "s.ctx"]);
     let err = env.fails(&["policy", "nv", "-S", "s.ctx", "-i", "op.bin", "2", "lt"]);
     assert!(err.contains("\"lt\""), "{err}");
     let err = env.fails(&["policy", "authorizenv", "-S", "s.ctx", "0x81000001"]);
     assert!(err.contains("not an NV index"), "{err}");
-    let err = env.fails(&[
-        "policy",
-        "authorizenv",
-        "-S",
-        "s.ctx",
-        "-P",
-        "session:s.ctx",
-        "3",
-    ]);
-    assert!(err.contains("password"), "{err}");
     let err = env.fails(&["policy", "authorizenv", "-S", "s.ctx", "9"]);
     assert!(err.contains("NV_ReadPublic"), "{err}");
     let zeros = "0".repeat(64);
@@ -825,7 +818,7 @@ fn signed_and_ticket() {
         "0".repeat(64)
     );
 
-    // The ticket, replayed by both (tpm2-tools calls the timeout file `--timeout`).
+    // The ticket, replayed by both with the same arguments.
     check(
         &env,
         &Case {
@@ -841,16 +834,7 @@ fn signed_and_ticket() {
                 "ref.bin",
             ],
             real: true,
-            our_args: Some(&[
-                "-n",
-                "key.name",
-                "--ticket",
-                "s.tkt",
-                "--timeout-file",
-                "s.tmo",
-                "-q",
-                "ref.bin",
-            ]),
+            our_args: None,
             calc: &|p| signed_by(p, &key, b"ref"),
         },
     );
@@ -885,4 +869,402 @@ fn signed_and_ticket() {
     assert!(err.contains("ref.bin: not a ticket"), "{err}");
     env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
     env.tool_ok("tpm2_flushcontext", &["q.ctx"]);
+}
+
+/// `session:FILE[+AUTH]` authorizes the entity of secret, nv and authorizenv as in tpm2-tools:
+/// both give the same digest taking turns on one HMAC session file, which each saves back (a
+/// file left stale would not load again).
+#[test]
+fn session_file_authorizations() {
+    let env = Env::new();
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &[
+            "0x01000002",
+            "-C",
+            "o",
+            "-s",
+            "8",
+            "-a",
+            attrs,
+            "-p",
+            "nvpass",
+        ],
+    );
+    std::fs::write(env.path("data.bin"), [0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000002", "-C", "o", "-i", "data.bin"]);
+    let mut ha = vec![0x00, 0x0b];
+    ha.extend_from_slice(&[6; 32]);
+    std::fs::write(env.path("ha.bin"), &ha).unwrap();
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &["0x01000003", "-C", "o", "-s", "34", "-a", attrs],
+    );
+    env.tool_ok("tpm2_nvwrite", &["0x01000003", "-C", "o", "-i", "ha.bin"]);
+    let data = nv_name(&env, "0x01000002");
+    let policy = nv_name(&env, "0x01000003");
+    let op = Operand::new(&[0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
+    std::fs::write(env.path("op.bin"), op.as_bytes()).unwrap();
+    let owner = 0x4000_0001u32.to_be_bytes();
+
+    // The HMAC session both use, started by tpm2-tools.
+    env.tool_ok("tpm2_startauthsession", &["--hmac-session", "-S", "h.ctx"]);
+    let cases: [(&str, &[&str]); 4] = [
+        ("secret", &["-c", "o", "session:h.ctx"]),
+        (
+            "nv",
+            &[
+                "-P",
+                "session:h.ctx+nvpass",
+                "-i",
+                "op.bin",
+                "0x01000002",
+                "eq",
+            ],
+        ),
+        ("authorizenv", &["-P", "session:h.ctx", "3"]),
+        // Read through the owner: the owner's (empty) auth value.
+        (
+            "authorizenv",
+            &["-C", "o", "-P", "session:h.ctx", "0x01000003"],
+        ),
+    ];
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    expected.policy_secret(&owner, &[]);
+    expected.policy_nv(&data, &op, 0, ArithmeticOp::EQ);
+    expected.policy_authorize_nv(&policy);
+    let after_nv = hex(expected.digest().as_bytes());
+    expected.policy_authorize_nv(&policy);
+    let after_all = hex(expected.digest().as_bytes());
+
+    env.tool_ok("tpm2_startauthsession", &["-S", "t.ctx"]);
+    env.ok(&["session", "start", "-S", "w.ctx"]);
+    for (i, (sub, args)) in cases.iter().enumerate() {
+        let tool = format!("tpm2_policy{sub}");
+        let mut theirs = vec!["-S", "t.ctx", "-L", "t.dig"];
+        theirs.extend(*args);
+        let mut ours = vec!["policy", sub, "-S", "w.ctx", "-L", "w.dig"];
+        ours.extend(*args);
+        // Taking turns, in either order, on h.ctx.
+        if i % 2 == 0 {
+            env.tool_ok(&tool, &theirs);
+            env.ok(&ours);
+        } else {
+            env.ok(&ours);
+            env.tool_ok(&tool, &theirs);
+        }
+        env.tool_ok("tpm2_flushcontext", &["-t"]);
+        assert_eq!(hex(&env.read("w.dig")), hex(&env.read("t.dig")), "{sub}");
+        if i == 2 {
+            assert_eq!(hex(&env.read("w.dig")), after_nv);
+        }
+    }
+    assert_eq!(hex(&env.read("w.dig")), after_all);
+
+    // A wrong password through the session: refused by the TPM, the session still saved back
+    // (tpm2-tools takes it afterwards).
+    let err = env.fails(&[
+        "policy",
+        "nv",
+        "-S",
+        "w.ctx",
+        "-P",
+        "session:h.ctx+wrong",
+        "-i",
+        "op.bin",
+        "0x01000002",
+        "eq",
+    ]);
+    assert!(
+        err.contains("TPM_RC_AUTH_FAIL") || err.contains("BAD_AUTH"),
+        "{err}"
+    );
+    env.tool_ok(
+        "tpm2_policysecret",
+        &["-S", "t.ctx", "-c", "o", "session:h.ctx"],
+    );
+    // pcr: is no authorization here, as in tpm2-tools.
+    let err = env.fails(&["policy", "secret", "-S", "w.ctx", "-c", "o", "pcr:sha256:0"]);
+    assert!(err.contains("pcr:"), "{err}");
+    for f in ["h.ctx", "t.ctx", "w.ctx"] {
+        env.tool_ok("tpm2_flushcontext", &[f]);
+    }
+    env.tool_ok("tpm2_nvundefine", &["0x01000002", "-C", "o"]);
+    env.tool_ok("tpm2_nvundefine", &["0x01000003", "-C", "o"]);
+}
+
+/// `signed --raw-data` writes what tpm2-tools writes (nonceTPM ‖ expiration ‖ cpHash ‖
+/// policyRef, undigested), and plain signatures (`-f ecdsa` DER, `-f rsassa` bare) made over
+/// it are taken by both.
+#[test]
+fn signed_raw_data_and_plain_signatures() {
+    let env = Env::new();
+    let key = signing_key(&env);
+    std::fs::write(env.path("ref.bin"), b"ref").unwrap();
+    let mut cp = vec![0, 32];
+    cp.extend([0x11; 32]);
+    std::fs::write(env.path("cp.bin"), &cp).unwrap();
+
+    // The same session file, so the same nonceTPM: the same bytes.
+    env.tool_ok(
+        "tpm2_startauthsession",
+        &["--policy-session", "-S", "p.ctx"],
+    );
+    let args = [
+        "-S", "p.ctx", "-c", "key.ctx", "-x", "-q", "ref.bin", "-g", "sha256",
+    ];
+    let mut theirs = args.to_vec();
+    theirs.extend(["--raw-data", "t.raw", "--cphash-input", "cp.bin"]);
+    env.tool_ok("tpm2_policysigned", &theirs);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let mut ours = vec!["policy", "signed"];
+    ours.extend(args);
+    ours.extend(["--raw-data", "w.raw", "--cphash-input", "cp.bin"]);
+    assert_eq!(env.ok(&ours), "", "--raw-data prints nothing");
+    let raw = env.read("w.raw");
+    assert_eq!(hex(&raw), hex(&env.read("t.raw")));
+    assert_eq!(raw.len(), 32 + 4 + 32 + 3);
+    assert_eq!(&raw[32..], [&[0; 4][..], &[0x11; 32], b"ref"].concat());
+    // Without -x: no nonce.
+    let mut ours = vec!["policy", "signed"];
+    ours.extend([
+        "-S",
+        "p.ctx",
+        "-c",
+        "key.ctx",
+        "-t",
+        "7",
+        "--raw-data",
+        "n.raw",
+    ]);
+    env.ok(&ours);
+    assert_eq!(env.read("n.raw"), [0, 0, 0, 7]);
+
+    // Signed over the raw data (ECDSA, DER): we take it, then tpm2-tools on the same session.
+    let raw_no_cp = [&raw[..36], b"ref"].concat();
+    std::fs::write(env.path("m.raw"), raw_no_cp).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &[
+            "-c", "key.ctx", "-g", "sha256", "-f", "plain", "-o", "sig.der", "m.raw",
+        ],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let mut ours = vec!["policy", "signed"];
+    ours.extend(args);
+    ours.extend(["-f", "ecdsa", "-s", "sig.der"]);
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    signed_by(&mut expected, &key, b"ref");
+    assert_eq!(digest_of(&env.ok(&ours)), hex(expected.digest().as_bytes()));
+    let mut theirs = args.to_vec();
+    theirs.extend(["-f", "ecdsa", "-s", "sig.der", "-L", "t.dig"]);
+    env.tool_ok("tpm2_policysigned", &theirs);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    signed_by(&mut expected, &key, b"ref");
+    assert_eq!(hex(&env.read("t.dig")), hex(expected.digest().as_bytes()));
+    // A TPMT_SIGNATURE is no DER signature; an unknown format is refused.
+    env.tool_ok(
+        "tpm2_sign",
+        &["-c", "key.ctx", "-g", "sha256", "-o", "sig.tss", "m.raw"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let mut bad = vec!["policy", "signed"];
+    bad.extend(args);
+    bad.extend(["-f", "ecdsa", "-s", "sig.tss"]);
+    let err = env.fails(&bad);
+    assert!(err.contains("sig.tss: not a DER ECDSA signature"), "{err}");
+    let mut bad = vec!["policy", "signed"];
+    bad.extend(args);
+    bad.extend(["-f", "dsa", "-s", "sig.der"]);
+    assert!(env.fails(&bad).contains("\"dsa\""));
+    env.tool_ok("tpm2_flushcontext", &["p.ctx"]);
+
+    // RSASSA, bare: both take it on real sessions, in either order.
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign";
+    let args = [
+        "-C",
+        "o",
+        "-G",
+        "rsa2048:rsassa-sha256:null",
+        "-a",
+        attrs,
+        "-c",
+        "rsa.ctx",
+    ];
+    env.tool_ok("tpm2_createprimary", &args);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    env.tool_ok("tpm2_readpublic", &["-c", "rsa.ctx", "-n", "rsa.name"]);
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    let rsa = Name::new(&env.read("rsa.name")).unwrap();
+    std::fs::write(env.path("r.raw"), [&[0; 4][..], b"ref"].concat()).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &[
+            "-c", "rsa.ctx", "-g", "sha256", "-f", "plain", "-o", "rsig.bin", "r.raw",
+        ],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    assert_eq!(env.read("rsig.bin").len(), 256);
+    check(
+        &env,
+        &Case {
+            tool: "tpm2_policysigned",
+            args: &[
+                "-c", "rsa.ctx", "-f", "rsassa", "-g", "sha256", "-s", "rsig.bin", "-q", "ref.bin",
+            ],
+            real: true,
+            our_args: None,
+            calc: &|p| signed_by(p, &rsa, b"ref"),
+        },
+    );
+}
+
+/// `--cphash FILE` writes the command's cpHash instead of running it, byte for byte what
+/// tpm2-tools writes for the same session file (whose handle is in the cpHash), and leaves
+/// the session as it was.
+#[test]
+fn cphash_files() {
+    let env = Env::new();
+    let attrs = "ownerread|ownerwrite|authread|authwrite";
+    env.tool_ok(
+        "tpm2_nvdefine",
+        &["0x01000002", "-C", "o", "-s", "8", "-a", attrs],
+    );
+    std::fs::write(env.path("data.bin"), [0; 8]).unwrap();
+    env.tool_ok("tpm2_nvwrite", &["0x01000002", "-C", "o", "-i", "data.bin"]);
+    std::fs::write(env.path("op.bin"), [0, 0, 1]).unwrap();
+    let mut cp = vec![0, 32];
+    cp.extend([0x11; 32]);
+    std::fs::write(env.path("cp.bin"), &cp).unwrap();
+    digest_file(&env, "pol.bin", 5);
+    name_file(&env, "key.name", 9);
+    // A TPMT_TK_VERIFIED (owner hierarchy); its HMAC is never checked here.
+    let mut ticket = vec![0x80, 0x22, 0x40, 0, 0, 1, 0, 32];
+    ticket.extend([0x33; 32]);
+    std::fs::write(env.path("v.tkt"), &ticket).unwrap();
+    env.tool_ok("tpm2_startauthsession", &["--hmac-session", "-S", "h.ctx"]);
+    env.tool_ok(
+        "tpm2_startauthsession",
+        &["--hmac-session", "-g", "sha1", "-S", "h1.ctx"],
+    );
+
+    let cases: &[(&str, &[&str])] = &[
+        ("password", &[]),
+        ("authvalue", &[]),
+        ("commandcode", &["0x15e"]),
+        ("countertimer", &["--ult", "clock=5000"]),
+        ("locality", &["three"]),
+        ("nvwritten", &["s"]),
+        // On a trial session tpm2-tools sends its own ticket, `-t` or not.
+        (
+            "authorize",
+            &[
+                "-i", "pol.bin", "-n", "key.name", "-q", "abcd", "-t", "v.tkt",
+            ],
+        ),
+        ("secret", &["-c", "o"]),
+        ("secret", &["-c", "o", "-x", "-t", "30", "-q", "abcd"]),
+        ("secret", &["-c", "o", "session:h.ctx"]),
+        // The authorization session's hash is the cpHash's.
+        ("secret", &["-c", "o", "session:h1.ctx"]),
+        (
+            "nv",
+            &["-i", "op.bin", "--offset", "5", "0x01000002", "ult"],
+        ),
+        (
+            "nv",
+            &["-C", "o", "-P", "session:h1.ctx", "-i", "op.bin", "2", "eq"],
+        ),
+        ("authorizenv", &["-C", "o", "0x01000002"]),
+    ];
+    for real in [false, true] {
+        let mut start = vec!["-S", "s.ctx"];
+        if real {
+            start.push("--policy-session");
+        }
+        env.tool_ok("tpm2_startauthsession", &start);
+        for (sub, args) in cases {
+            let tool = format!("tpm2_policy{sub}");
+            let mut theirs = vec!["-S", "s.ctx", "--cphash", "t.cp"];
+            theirs.extend(*args);
+            // No stale file compared by mistake.
+            let _ = std::fs::remove_file(env.path("t.cp"));
+            let _ = std::fs::remove_file(env.path("w.cp"));
+            env.tool_ok(&tool, &theirs);
+            env.tool_ok("tpm2_flushcontext", &["-t"]);
+            let mut ours = vec!["policy", sub, "-S", "s.ctx", "--cphash", "w.cp"];
+            ours.extend(*args);
+            assert_eq!(env.ok(&ours), "", "{sub}: --cphash prints nothing");
+            let (w, t) = (env.read("w.cp"), env.read("t.cp"));
+            assert_eq!(hex(&w), hex(&t), "{sub} {args:?}");
+            // The hash is the last non-trial session's: h1.ctx's (sha1) only on a trial one.
+            let size = if args.contains(&"session:h1.ctx") && !real {
+                20
+            } else {
+                32
+            };
+            assert_eq!(w.len(), 2 + size, "{sub} {args:?}");
+        }
+        // The trial-only form (no ticket), and a hash named in the path.
+        let mut extra: Vec<(&str, Vec<&str>)> =
+            vec![("commandcode", vec!["--cphash", "sha384:X.cp", "0x15e"])];
+        if !real {
+            extra.push((
+                "authorize",
+                vec!["--cphash", "X.cp", "-i", "pol.bin", "-n", "key.name"],
+            ));
+        }
+        for (sub, args) in extra {
+            let tool = format!("tpm2_policy{sub}");
+            let theirs: Vec<String> = ["-S", "s.ctx"]
+                .iter()
+                .chain(&args)
+                .map(|a| a.replace('X', "t"))
+                .collect();
+            let theirs: Vec<&str> = theirs.iter().map(String::as_str).collect();
+            env.tool_ok(&tool, &theirs);
+            env.tool_ok("tpm2_flushcontext", &["-t"]);
+            let ours: Vec<String> = ["policy", sub, "-S", "s.ctx"]
+                .iter()
+                .chain(&args)
+                .map(|a| a.replace('X', "w"))
+                .collect();
+            let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+            env.ok(&ours);
+            let w = env.read("w.cp");
+            assert_eq!(hex(&w), hex(&env.read("t.cp")), "{sub} {args:?}");
+            let size = if args[1].starts_with("sha384:") {
+                48
+            } else {
+                32
+            };
+            assert_eq!(w.len(), 2 + size);
+        }
+        // Nothing ran: the session's digest is still the initial one.
+        assert_eq!(
+            digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
+            "0".repeat(64)
+        );
+        env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+    }
+    // tpm2_policycphash takes `--cphash` as `--cphash-input` (the older name); so do we.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let mut expected = PolicyCalculator::new(HashAlg::Sha256);
+    expected
+        .policy_cp_hash(&Digest::new(&[0x11; 32]).unwrap())
+        .unwrap();
+    let printed = env.ok(&["policy", "cphash", "-S", "s.ctx", "--cphash", "cp.bin"]);
+    assert_eq!(digest_of(&printed), hex(expected.digest().as_bytes()));
+    env.tool_ok("tpm2_flushcontext", &["s.ctx"]);
+    // Tools without --cphash in tpm2-tools do not take it.
+    env.ok(&["session", "start", "-S", "s.ctx"]);
+    let err = env.fails(&[
+        "policy", "namehash", "-S", "s.ctx", "-n", "pol.bin", "--cphash", "x",
+    ]);
+    assert!(err.contains("--cphash"), "{err}");
+    for f in ["s.ctx", "h.ctx", "h1.ctx"] {
+        env.tool_ok("tpm2_flushcontext", &[f]);
+    }
+    env.tool_ok("tpm2_nvundefine", &["0x01000002", "-C", "o"]);
 }

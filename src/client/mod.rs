@@ -3,6 +3,7 @@
 
 mod capability;
 mod context;
+mod cp_hash;
 mod handles;
 mod names;
 mod object;
@@ -21,6 +22,7 @@ mod trace;
 
 pub use capability::command_code;
 pub use context::*;
+pub use cp_hash::{command_cp_hash, tools_cp_hash_alg, CpHashSession};
 pub use handles::HandleRange;
 pub use names::*;
 pub use object::{LoadedObject, ObjectRef};

@@ -23,6 +23,7 @@ mod credential;
 mod esys;
 mod name;
 mod parse;
+pub mod policy_signed;
 mod session_config;
 mod state;
 

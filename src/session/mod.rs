@@ -3,6 +3,7 @@
 //! transports and nothing of individual commands beyond their code, handle names and
 //! parameter bytes.
 
+pub mod cp_hash;
 pub mod engine;
 pub mod key;
 pub mod policy;

@@ -30,8 +30,9 @@ struct Cli {
 
     /// How long one TPM command may take before it fails, in seconds (1 to 86400). Overrides
     /// a `timeout=` in the TCTI. Default: 300, long enough for RSA key generation on slow
-    /// hardware TPMs.
-    #[arg(long, global = true, value_name = "SECONDS",
+    /// hardware TPMs. Only before the subcommand: after it, `--timeout` is the policy tools'
+    /// timeout file, as in tpm2-tools.
+    #[arg(long, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=tpm2_wire::transport::MAX_TIMEOUT_SECS))]
     timeout: Option<u64>,
 

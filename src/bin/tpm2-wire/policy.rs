@@ -5,23 +5,25 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use tpm2_wire::auth::{
-    parse_auth, parse_command_code, parse_password, parse_pcr_selection, AuthSpec,
-};
+use tpm2_wire::auth::{parse_command_code, parse_pcr_selection};
 use tpm2_wire::client::{pcr_digest_from_file, ObjectRef, SignedTerms};
 use tpm2_wire::command::Entity;
 use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::files::policy_signed::{parse_signature, signed_data, SignatureFormat};
 use tpm2_wire::files::{self, read_bounded, read_name_file};
-use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
-    ArithmeticOp, Auth, CommandCode, Digest, Handle, LocalityAttributes, Marshal, Name, Nonce,
-    Operand, PcrSelectionList, Signature, StructureTag, Ticket, Timeout, Unmarshal, VerifiedTicket,
-    MAX_DIGEST_LIST, MAX_DIGEST_SIZE,
+    ArithmeticOp, CommandCode, Digest, Handle, LocalityAttributes, Marshal, Name, Nonce, Operand,
+    PcrSelectionList, Signature, StructureTag, Ticket, Timeout, VerifiedTicket,
 };
 use tpm2_wire::Session;
 
 use crate::tools::{hex, open_tpm, save_back, warn_registry};
 use crate::CliResult;
+
+mod cphash;
+mod inputs;
+
+use inputs::*;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -35,12 +37,31 @@ pub struct PolicyOut {
     policy: Option<PathBuf>,
 }
 
+/// `--cphash` of the tools that have it in tpm2-tools.
+#[derive(Args)]
+pub struct CpHashOut {
+    /// Instead of running the command, write its cpHash (a TPM2B_DIGEST, as tpm2-tools
+    /// writes it) here: with the hash of the `session:` authorization, else sha256.
+    #[arg(long = "cphash")]
+    cphash: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// TPM2_PolicyPassword (tpm2_policypassword).
-    Password(PolicyOut),
+    Password {
+        #[command(flatten)]
+        out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
+    },
     /// TPM2_PolicyAuthValue (tpm2_policyauthvalue).
-    Authvalue(PolicyOut),
+    Authvalue {
+        #[command(flatten)]
+        out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
+    },
     /// TPM2_PolicyPCR (tpm2_policypcr).
     Pcr {
         /// PCR selection, e.g. sha256:0,1,2.
@@ -59,6 +80,8 @@ pub enum PolicyCommand {
         code: String,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyOR (tpm2_policyor): the session's digest must be one of the listed ones.
     Or {
@@ -87,6 +110,8 @@ pub enum PolicyCommand {
         ticket: Option<PathBuf>,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicySecret (tpm2_policysecret).
     Secret {
@@ -108,17 +133,19 @@ pub enum PolicyCommand {
         /// Write the ticket (TPMT_TK_AUTH) here.
         #[arg(long = "ticket")]
         ticket: Option<PathBuf>,
-        /// Write the timeout (raw) here (tpm2_policysecret's `--timeout`, which
-        /// here is the global command timeout).
-        #[arg(long = "timeout-file")]
+        /// Write the timeout (raw) here.
+        #[arg(long = "timeout", visible_alias = "timeout-file")]
         timeout_file: Option<PathBuf>,
         /// The policyRef: a file, or hex.
         #[arg(short = 'q', long = "qualification")]
         qualification: Option<String>,
-        /// The entity's auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        /// The entity's authorization: a password (str:, hex:, file:) or a session file
+        /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         auth: Option<String>,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyCounterTimer (tpm2_policycountertimer).
     Countertimer {
@@ -128,10 +155,13 @@ pub enum PolicyCommand {
         op: CompareOp,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyCpHash (tpm2_policycphash).
     Cphash {
         /// The cpHash (raw digest of the session's hash).
+        /// (`--cphash` is tpm2-tools' older name for it, still taken there.)
         #[arg(long = "cphash-input", visible_alias = "cphash", required = true)]
         cphash_input: PathBuf,
         #[command(flatten)]
@@ -151,6 +181,8 @@ pub enum PolicyCommand {
         locality: String,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyNvWritten (tpm2_policynvwritten).
     Nvwritten {
@@ -158,6 +190,8 @@ pub enum PolicyCommand {
         state: String,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyTemplate (tpm2_policytemplate).
     Template {
@@ -191,7 +225,8 @@ pub enum PolicyCommand {
         /// the index itself.
         #[arg(short = 'C', long = "hierarchy")]
         hierarchy: Option<String>,
-        /// Its auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        /// Its authorization: a password (str:, hex:, file:) or a session file
+        /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         #[arg(short = 'P', long = "auth")]
         auth: Option<String>,
         /// The operand (operandB), a file.
@@ -202,6 +237,8 @@ pub enum PolicyCommand {
         offset: u16,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicyAuthorizeNV (tpm2_policyauthorizenv): the approved policy is in an index.
     Authorizenv {
@@ -211,23 +248,35 @@ pub enum PolicyCommand {
         /// the index itself.
         #[arg(short = 'C', long = "hierarchy")]
         hierarchy: Option<String>,
-        /// Its auth value, in the tpm2-tools password forms (str:, hex:, file:).
+        /// Its authorization: a password (str:, hex:, file:) or a session file
+        /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         #[arg(short = 'P', long = "auth")]
         auth: Option<String>,
         #[command(flatten)]
         out: PolicyOut,
+        #[command(flatten)]
+        cp: CpHashOut,
     },
     /// TPM2_PolicySigned (tpm2_policysigned).
     Signed {
         /// The signing key: a handle (0x81000001) or a context file.
         #[arg(short = 'c', long = "key-context", required = true)]
         key: String,
-        /// The signature, a TPMT_SIGNATURE (as `tpm2_sign` writes by default).
-        #[arg(short = 's', long = "signature", required = true)]
-        signature: PathBuf,
-        /// The signature's format: only `tss` (TPMT_SIGNATURE) is taken.
+        /// The signature, a TPMT_SIGNATURE (as `tpm2_sign` writes by default) or, with `-f`,
+        /// a plain one.
+        #[arg(short = 's', long = "signature", required_unless_present = "raw_data")]
+        signature: Option<PathBuf>,
+        /// The signature's format: `rsassa`, `rsapss` (the bare signature), `ecdsa` (DER), or
+        /// `tss` (TPMT_SIGNATURE, the default).
         #[arg(short = 'f', long = "format")]
         format: Option<String>,
+        /// The hash a plain signature (`-f`) was made with (default sha256).
+        #[arg(short = 'g', long = "hash-algorithm")]
+        hash_algorithm: Option<String>,
+        /// Instead of running the command, write the data to sign here: nonceTPM (with `-x`)
+        /// ‖ expiration ‖ cpHash ‖ policyRef, undigested, as tpm2-tools writes it.
+        #[arg(long = "raw-data", conflicts_with = "signature")]
+        raw_data: Option<PathBuf>,
         /// Seconds the authorization stays valid (0: no limit; negative also yields a ticket).
         #[arg(
             short = 't',
@@ -248,8 +297,8 @@ pub enum PolicyCommand {
         /// Write the ticket (TPMT_TK_AUTH) here.
         #[arg(long = "ticket")]
         ticket: Option<PathBuf>,
-        /// Write the timeout (raw) here (tpm2-tools' `--timeout`).
-        #[arg(long = "timeout-file")]
+        /// Write the timeout (raw) here.
+        #[arg(long = "timeout", visible_alias = "timeout-file")]
         timeout_file: Option<PathBuf>,
         #[command(flatten)]
         out: PolicyOut,
@@ -262,8 +311,8 @@ pub enum PolicyCommand {
         /// The ticket (TPMT_TK_AUTH) that tpm2_policysigned/-secret `--ticket` wrote.
         #[arg(long = "ticket", required = true)]
         ticket: PathBuf,
-        /// The timeout (raw) written with it (tpm2-tools' `--timeout`).
-        #[arg(long = "timeout-file", required = true)]
+        /// The timeout (raw) written with it.
+        #[arg(long = "timeout", visible_alias = "timeout-file", required = true)]
         timeout_file: PathBuf,
         /// The policyRef it was given: a file, or hex.
         #[arg(short = 'q', long = "qualification")]
@@ -350,7 +399,7 @@ enum Step {
     },
     Secret {
         object: SecretEntity,
-        auth: Auth,
+        auth: Authorization,
         terms: SignedTerms,
         ticket: Option<PathBuf>,
         timeout: Option<PathBuf>,
@@ -365,7 +414,7 @@ enum Step {
     Nv {
         index: Handle,
         reader: Option<Handle>,
-        auth: Auth,
+        auth: Authorization,
         operand: Operand,
         offset: u16,
         op: ArithmeticOp,
@@ -373,7 +422,12 @@ enum Step {
     AuthorizeNv {
         index: Handle,
         reader: Option<Handle>,
-        auth: Auth,
+        auth: Authorization,
+    },
+    /// `signed --raw-data`: the data to sign, written instead of running the command.
+    SignedRawData {
+        terms: SignedTerms,
+        out: PathBuf,
     },
     Signed {
         key: ObjectRef,
@@ -397,251 +451,22 @@ enum SecretEntity {
     Object(ObjectRef),
 }
 
-/// A digest file: raw bytes, at most the largest digest.
-fn read_digest(path: &Path, what: &'static str) -> Result<Digest, BoxError> {
-    let bytes = read_bounded(path, what, MAX_DIGEST_SIZE)?;
-    Ok(Digest::new(&bytes)?)
-}
-
-/// A TPM2B_DIGEST file (size, then the digest), as tpm2-tools' `--cphash` writes it.
-fn read_tpm2b_digest(path: &Path, what: &'static str) -> Result<Digest, BoxError> {
-    let bytes = read_bounded(path, what, 2 + MAX_DIGEST_SIZE)?;
-    Digest::from_bytes(&bytes)
-        .map_err(|e| format!("{}: not a TPM2B_DIGEST: {e}", path.display()).into())
-}
-
-/// A ticket file (a marshalled TPMT_TK_*) of one of the `tags`.
-fn read_ticket(path: &Path, tags: &[StructureTag]) -> Result<Ticket, BoxError> {
-    let bytes = read_bounded(path, "ticket", 8 + MAX_DIGEST_SIZE)?;
-    let ticket =
-        Ticket::from_bytes(&bytes).map_err(|e| format!("{}: not a ticket: {e}", path.display()))?;
-    if !tags.contains(&ticket.tag) {
-        return Err(format!(
-            "{}: a ticket of the wrong kind ({})",
-            path.display(),
-            ticket.tag
-        )
-        .into());
-    }
-    Ok(ticket)
-}
-
-/// Output files of PolicySigned/PolicySecret.
-fn write_ticket(
-    ticket: Option<PathBuf>,
-    timeout: Option<PathBuf>,
-    response: (&Ticket, &Timeout),
-) -> Result<(), BoxError> {
-    if let Some(f) = ticket {
-        files::write_atomic(&f, &response.0.to_bytes())?;
-    }
-    if let Some(f) = timeout {
-        // Raw, not a TPM2B: what tpm2_policyticket reads.
-        files::write_atomic(&f, response.1.as_bytes())?;
-    }
-    Ok(())
-}
-
-/// A policyRef as tpm2-tools takes it: the path of an existing file, or hex.
-fn read_qualifier(arg: Option<&str>) -> Result<Nonce, BoxError> {
-    let Some(arg) = arg else {
-        return Ok(Nonce::default());
+/// The `--cphash` file, for the tools that take one.
+fn cphash_file(p: &PolicyCommand) -> Option<&Path> {
+    let cp = match p {
+        PolicyCommand::Password { cp, .. }
+        | PolicyCommand::Authvalue { cp, .. }
+        | PolicyCommand::Commandcode { cp, .. }
+        | PolicyCommand::Authorize { cp, .. }
+        | PolicyCommand::Secret { cp, .. }
+        | PolicyCommand::Countertimer { cp, .. }
+        | PolicyCommand::Locality { cp, .. }
+        | PolicyCommand::Nvwritten { cp, .. }
+        | PolicyCommand::Nv { cp, .. }
+        | PolicyCommand::Authorizenv { cp, .. } => cp,
+        _ => return None,
     };
-    let path = Path::new(arg);
-    let bytes = if path.is_file() {
-        read_bounded(path, "qualification", MAX_DIGEST_SIZE)?.to_vec()
-    } else {
-        decode_hex(arg)
-            .ok_or_else(|| format!("qualification {arg:?}: neither a file nor a hex string"))?
-    };
-    Nonce::new(&bytes).map_err(|_| {
-        format!(
-            "qualification: {} bytes, at most {MAX_DIGEST_SIZE}",
-            bytes.len()
-        )
-        .into()
-    })
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.strip_prefix("0x").unwrap_or(s);
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
-}
-
-/// tpm2_policyor's lists: `ALG:FILE,FILE,…`, each list naming the session's hash.
-fn read_policy_lists(lists: &[String]) -> Result<(HashAlg, Vec<Digest>), BoxError> {
-    let mut alg = None;
-    let mut branches = Vec::new();
-    for list in lists {
-        let (name, files) = list
-            .split_once(':')
-            .ok_or_else(|| format!("policy list {list:?}: expected ALG:FILE,FILE,…"))?;
-        let this = HashAlg::from_name(name)
-            .ok_or_else(|| format!("policy list {list:?}: unknown hash algorithm {name:?}"))?;
-        if alg.is_some_and(|a| a != this) {
-            return Err(format!("policy list {list:?}: hash algorithms differ").into());
-        }
-        alg = Some(this);
-        for file in files.split(',') {
-            if branches.len() == MAX_DIGEST_LIST {
-                return Err(format!("at most {MAX_DIGEST_LIST} policy digests").into());
-            }
-            let d = read_digest(Path::new(file), "policy digest")?;
-            if d.len() != this.digest_size() {
-                return Err(
-                    format!("{file}: {} bytes, not a {} digest", d.len(), this.name()).into(),
-                );
-            }
-            branches.push(d);
-        }
-    }
-    match alg {
-        Some(a) if branches.len() >= 2 => Ok((a, branches)),
-        _ => Err("policy or needs at least 2 policy digests (-l sha256:a.bin,b.bin)".into()),
-    }
-}
-
-/// tpm2_policycountertimer's argument: the operand and its offset in TPMS_TIME_INFO.
-fn parse_counter_timer(arg: Option<&str>) -> Result<(Digest, u16), BoxError> {
-    let arg = arg.unwrap_or("time=0");
-    if arg == "safe" {
-        // TPMS_CLOCK_INFO.safe, one byte, compared with YES.
-        return Ok((Digest::new(&[1])?, 24));
-    }
-    let (field, value) = arg.split_once('=').unwrap_or(("time", arg));
-    let number = |v: &str| -> Result<u64, BoxError> {
-        let parsed = match v.strip_prefix("0x") {
-            Some(h) => u64::from_str_radix(h, 16),
-            None => v.parse(),
-        };
-        parsed.map_err(|_| format!("countertimer {arg:?}: {v:?} is not a number").into())
-    };
-    let n = number(value)?;
-    let narrow = |n: u64| -> Result<[u8; 4], BoxError> {
-        Ok(u32::try_from(n)
-            .map_err(|_| format!("countertimer {arg:?}: larger than 32 bits"))?
-            .to_be_bytes())
-    };
-    // Offsets in TPMS_TIME_INFO: time, clockInfo.clock, resetCount, restartCount.
-    let (bytes, offset) = match field {
-        "time" => (n.to_be_bytes().to_vec(), 0),
-        "clock" => (n.to_be_bytes().to_vec(), 8),
-        "resets" => (narrow(n)?.to_vec(), 16),
-        "restarts" => (narrow(n)?.to_vec(), 20),
-        _ => {
-            return Err(format!(
-                "countertimer {arg:?}: expected safe, time=, clock=, resets= or restarts="
-            )
-            .into())
-        }
-    };
-    Ok((Digest::new(&bytes)?, offset))
-}
-
-fn parse_locality(s: &str) -> Result<LocalityAttributes, BoxError> {
-    let bit = ["zero", "one", "two", "three", "four"]
-        .iter()
-        .position(|n| *n == s);
-    let value = match bit {
-        Some(b) => 1u8 << b,
-        None => match s.strip_prefix("0x") {
-            Some(h) => u8::from_str_radix(h, 16),
-            None => s.parse(),
-        }
-        .map_err(|_| format!("locality {s:?}: expected zero…four or a number 0-255"))?,
-    };
-    Ok(LocalityAttributes(value))
-}
-
-/// An NV index as tpm2-tools takes it: a handle, or an offset in the NV index range.
-fn parse_nv_index(s: &str) -> Result<Handle, BoxError> {
-    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u32::from_str_radix(h, 16),
-        None => s.parse(),
-    }
-    .map_err(|_| format!("NV index {s:?}: expected a handle or an offset"))?;
-    let handle = if n < NV_INDEX_FIRST {
-        NV_INDEX_FIRST + n
-    } else {
-        n
-    };
-    if handle >> 24 != NV_INDEX_FIRST >> 24 {
-        return Err(format!("NV index {s:?}: 0x{handle:08x} is not an NV index").into());
-    }
-    Ok(Handle(handle))
-}
-
-/// Largest signature file read: an RSA-16384 signature with its header, beyond any TPM's.
-const MAX_SIGNATURE_FILE: usize = 4096;
-
-/// The first NV index handle (TPM_HR_NV_INDEX).
-const NV_INDEX_FIRST: u32 = 0x0100_0000;
-
-/// `-C`: who authorizes reading an index (None: the index itself).
-fn parse_nv_reader(s: Option<&str>) -> Result<Option<Handle>, BoxError> {
-    Ok(match s {
-        None => None,
-        Some("o" | "owner") => Some(Handle::RH_OWNER),
-        Some("p" | "platform") => Some(Handle::RH_PLATFORM),
-        Some(other) => Some(parse_nv_index(other).or_else(|_| {
-            match other.strip_prefix("0x").map(|h| u32::from_str_radix(h, 16)) {
-                Some(Ok(h)) => Ok(Handle(h)),
-                _ => Err(format!("-C {other:?}: expected o, p or a handle")),
-            }
-        })?),
-    })
-}
-
-/// An auth value in the password forms; `session:` and `pcr:` are not taken here.
-fn parse_auth_value(s: Option<&str>) -> Result<Auth, BoxError> {
-    match s {
-        None => Ok(Auth::default()),
-        Some(s) => match parse_auth(s)? {
-            AuthSpec::Password(a) => Ok(a),
-            _ => Err("only password authorizations (str:, hex:, file:) are taken here".into()),
-        },
-    }
-}
-
-fn parse_operation(s: &str) -> Result<ArithmeticOp, BoxError> {
-    let ops = [
-        ("eq", ArithmeticOp::EQ),
-        ("neq", ArithmeticOp::NEQ),
-        ("sgt", ArithmeticOp::SIGNED_GT),
-        ("ugt", ArithmeticOp::UNSIGNED_GT),
-        ("slt", ArithmeticOp::SIGNED_LT),
-        ("ult", ArithmeticOp::UNSIGNED_LT),
-        ("sge", ArithmeticOp::SIGNED_GE),
-        ("uge", ArithmeticOp::UNSIGNED_GE),
-        ("sle", ArithmeticOp::SIGNED_LE),
-        ("ule", ArithmeticOp::UNSIGNED_LE),
-        ("bs", ArithmeticOp::BITSET),
-        ("bc", ArithmeticOp::BITCLEAR),
-    ];
-    ops.into_iter()
-        .find_map(|(name, op)| (name == s).then_some(op))
-        .ok_or_else(|| format!("comparison {s:?}: expected eq, neq, sgt, ugt, slt, ult, sge, uge, sle, ule, bs or bc").into())
-}
-
-fn parse_secret_entity(s: &str) -> SecretEntity {
-    let hierarchy = match s {
-        "o" | "owner" => Some(Handle::RH_OWNER),
-        "p" | "platform" => Some(Handle::RH_PLATFORM),
-        "e" | "endorsement" => Some(Handle::RH_ENDORSEMENT),
-        "l" | "lockout" => Some(Handle::RH_LOCKOUT),
-        "n" | "null" => Some(Handle::RH_NULL),
-        _ => None,
-    };
-    match hierarchy {
-        Some(h) => SecretEntity::Hierarchy(h),
-        None => SecretEntity::Object(ObjectRef::parse(s)),
-    }
+    cp.cphash.as_deref()
 }
 
 fn with(out: &PolicyOut, step: Step) -> (&Path, Option<&Path>, Step) {
@@ -650,8 +475,8 @@ fn with(out: &PolicyOut, step: Step) -> (&Path, Option<&Path>, Step) {
 
 fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
     Ok(match p {
-        PolicyCommand::Password(out) => with(out, Step::Password),
-        PolicyCommand::Authvalue(out) => with(out, Step::AuthValue),
+        PolicyCommand::Password { out, .. } => with(out, Step::Password),
+        PolicyCommand::Authvalue { out, .. } => with(out, Step::AuthValue),
         PolicyCommand::Pcr {
             pcr_list,
             pcr_file,
@@ -660,7 +485,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             let sel = PcrSelectionList::try_from(&parse_pcr_selection(pcr_list)?)?;
             with(out, Step::Pcr(sel, pcr_file.clone()))
         }
-        PolicyCommand::Commandcode { code, out } => {
+        PolicyCommand::Commandcode { code, out, .. } => {
             with(out, Step::CommandCode(parse_command_code(code)?))
         }
         PolicyCommand::Or {
@@ -678,6 +503,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             name,
             ticket,
             out,
+            ..
         } => {
             let ticket = match ticket {
                 Some(t) => read_ticket(t, &[StructureTag::VERIFIED])?,
@@ -700,11 +526,9 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             qualification,
             auth,
             out,
+            ..
         } => {
-            let auth = match auth {
-                Some(a) => parse_password(a)?,
-                None => Default::default(),
-            };
+            let auth = parse_authorization(auth.as_deref())?;
             let terms = SignedTerms {
                 bind_nonce: *nonce_tpm,
                 expiration: *expiration,
@@ -720,21 +544,25 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             };
             with(out, step)
         }
-        PolicyCommand::Countertimer { operand, op, out } => {
+        PolicyCommand::Countertimer {
+            operand, op, out, ..
+        } => {
             let (operand, offset) = parse_counter_timer(operand.as_deref())?;
             with(out, Step::CounterTimer(operand, offset, op.op()))
         }
-        PolicyCommand::Cphash { cphash_input, out } => with(
+        PolicyCommand::Cphash {
+            cphash_input, out, ..
+        } => with(
             out,
             Step::CpHash(read_tpm2b_digest(cphash_input, "cpHash")?),
         ),
         PolicyCommand::Namehash { name, out } => {
             with(out, Step::NameHash(read_digest(name, "name hash")?))
         }
-        PolicyCommand::Locality { locality, out } => {
+        PolicyCommand::Locality { locality, out, .. } => {
             with(out, Step::Locality(parse_locality(locality)?))
         }
-        PolicyCommand::Nvwritten { state, out } => {
+        PolicyCommand::Nvwritten { state, out, .. } => {
             let set = match state.as_str() {
                 "s" | "1" => true,
                 "c" | "0" => false,
@@ -767,12 +595,13 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             input,
             offset,
             out,
+            ..
         } => with(
             out,
             Step::Nv {
                 index: parse_nv_index(index)?,
                 reader: parse_nv_reader(hierarchy.as_deref())?,
-                auth: parse_auth_value(auth.as_deref())?,
+                auth: parse_authorization(auth.as_deref())?,
                 operand: read_digest(input, "operand")?,
                 offset: *offset,
                 op: parse_operation(operation)?,
@@ -783,18 +612,21 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             hierarchy,
             auth,
             out,
+            ..
         } => with(
             out,
             Step::AuthorizeNv {
                 index: parse_nv_index(index)?,
                 reader: parse_nv_reader(hierarchy.as_deref())?,
-                auth: parse_auth_value(auth.as_deref())?,
+                auth: parse_authorization(auth.as_deref())?,
             },
         ),
         PolicyCommand::Signed {
             key,
             signature,
             format,
+            hash_algorithm,
+            raw_data,
             expiration,
             nonce_tpm,
             qualification,
@@ -803,12 +635,18 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             timeout_file,
             out,
         } => {
-            if format.as_deref().is_some_and(|f| f != "tss") {
-                return Err("signature format: only tss (TPMT_SIGNATURE) is taken".into());
-            }
-            let bytes = read_bounded(signature, "signature", MAX_SIGNATURE_FILE)?;
-            let signature = Signature::from_bytes(&bytes)
-                .map_err(|e| format!("{}: not a TPMT_SIGNATURE: {e}", signature.display()))?;
+            let format = match format.as_deref() {
+                None => SignatureFormat::Tss,
+                Some(f) => SignatureFormat::from_name(f).ok_or_else(|| {
+                    format!("signature format {f:?}: expected rsassa, rsapss, ecdsa or tss")
+                })?,
+            };
+            let hash = match hash_algorithm.as_deref() {
+                None => HashAlg::Sha256,
+                Some(h) => HashAlg::from_name(h).ok_or_else(|| {
+                    format!("hash algorithm {h:?}: expected sha1, sha256, sha384 or sha512")
+                })?,
+            };
             let cp_hash_a = match cphash_input {
                 Some(f) => read_tpm2b_digest(f, "cpHash")?,
                 None => Digest::empty(),
@@ -819,6 +657,16 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
                 cp_hash_a,
                 policy_ref: read_qualifier(qualification.as_deref())?,
             };
+            let (Some(signature), None) = (signature, raw_data) else {
+                // Clap requires exactly one of the two.
+                let raw = raw_data
+                    .clone()
+                    .ok_or("a signature (-s) or --raw-data is needed")?;
+                return Ok(with(out, Step::SignedRawData { terms, out: raw }));
+            };
+            let bytes = read_bounded(signature, "signature", MAX_SIGNATURE_FILE)?;
+            let signature = parse_signature(&bytes, format, hash)
+                .map_err(|e| format!("{}: {e}", signature.display()))?;
             let step = Step::Signed {
                 key: ObjectRef::parse(key),
                 signature: Box::new(signature),
@@ -912,8 +760,9 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
                     (loaded.entity().clone(), Some(loaded))
                 }
             };
-            let response =
-                session.policy_secret_with(&entity, SessionSlot::Password(&auth), &terms)?;
+            let response = authorized(&tpm, &auth, |slot| {
+                Ok(session.policy_secret_with(&entity, slot, &terms)?)
+            })?;
             write_ticket(ticket, timeout, (&response.ticket, &response.timeout))?;
         }
         Step::CounterTimer(operand, offset, op) => {
@@ -947,14 +796,9 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
             // The index's name is computed from its public area, not taken on trust.
             let (nv, _) = tpm.nv_read_public(index)?;
             let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
-            session.policy_nv(
-                &reader,
-                SessionSlot::Password(&auth),
-                &nv,
-                &operand,
-                offset,
-                op,
-            )?
+            authorized(&tpm, &auth, |slot| {
+                Ok(session.policy_nv(&reader, slot, &nv, &operand, offset, op)?)
+            })?
         }
         Step::AuthorizeNv {
             index,
@@ -963,7 +807,9 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
         } => {
             let (nv, _) = tpm.nv_read_public(index)?;
             let reader = reader.map_or_else(|| nv.clone(), Entity::from_handle);
-            session.policy_authorize_nv(&reader, SessionSlot::Password(&auth), &nv)?
+            authorized(&tpm, &auth, |slot| {
+                Ok(session.policy_authorize_nv(&reader, slot, &nv)?)
+            })?
         }
         Step::Signed {
             key,
@@ -988,6 +834,7 @@ fn run(step: Step, session: &mut Session) -> Result<(), BoxError> {
             policy_ref,
         } => session.policy_ticket(&timeout, &Digest::empty(), &policy_ref, &name, &ticket)?,
         Step::Digest => {}
+        Step::SignedRawData { .. } => return Err("--raw-data runs no command".into()),
     }
     Ok(())
 }
@@ -997,6 +844,28 @@ pub fn policy(tcti: Option<&str>, p: PolicyCommand) -> CliResult {
     let (path, out_file, step) = parse(&p)?;
     let tpm = open_tpm(tcti)?;
     let mut session = tpm.load_session_file(path)?;
+    if let Some(cp_file) = cphash_file(&p) {
+        // Only the names and parameters are needed: no policy command runs.
+        let (forced, cp_file) = cphash::split_alg(cp_file);
+        let digest = cphash::step_cp_hash(&step, &session, &tpm, forced);
+        save_back(session, path)?;
+        files::write_atomic(&cp_file, &digest?.to_bytes())?;
+        warn_registry(&tpm);
+        return Ok(());
+    }
+    if let Step::SignedRawData { terms, out } = &step {
+        // Only the session's nonceTPM is needed: no command runs, nothing is printed.
+        let data = signed_data(
+            &session.signed_nonce(terms),
+            terms.expiration,
+            &terms.cp_hash_a,
+            &terms.policy_ref,
+        );
+        save_back(session, path)?;
+        files::write_atomic(out, &data)?;
+        warn_registry(&tpm);
+        return Ok(());
+    }
     let outcome = (|| -> Result<Digest, BoxError> {
         if !session.state().is_policy() {
             return Err(format!(
