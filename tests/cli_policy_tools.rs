@@ -906,7 +906,7 @@ fn session_file_authorizations() {
     let policy = nv_name(&env, "0x01000003");
     let op = Operand::new(&[0, 0, 0, 0, 0, 0, 1, 0]).unwrap();
     std::fs::write(env.path("op.bin"), op.as_bytes()).unwrap();
-    let owner = 0x4000_0001u32.to_be_bytes();
+    let owner = tpm2_wire::command::Entity::owner().name;
 
     // The HMAC session both use, started by tpm2-tools.
     env.tool_ok("tpm2_startauthsession", &["--hmac-session", "-S", "h.ctx"]);

@@ -137,13 +137,7 @@ impl HashCache {
 }
 
 fn cp_hash(alg: HashAlg, info: &CommandInfo<'_>, params: &[u8]) -> Digest {
-    let mut h = Hasher::new(alg);
-    h.update(&info.code.0.to_be_bytes());
-    for n in info.names {
-        h.update(n);
-    }
-    h.update(params);
-    h.finalize()
+    super::cp_hash::cp_hash(alg, info.code, info.names, params)
 }
 
 fn rp_hash(alg: HashAlg, code: CommandCode, params: &[u8]) -> Digest {
