@@ -23,6 +23,23 @@ struct Case<'a> {
     calc: &'a dyn Fn(&mut PolicyCalculator),
 }
 
+impl<'a> Case<'a> {
+    /// A case the tool and we run the same way, on trial sessions.
+    fn trial(
+        tool: &'a str,
+        args: &'a [&'a str],
+        calc: &'a dyn Fn(&mut PolicyCalculator),
+    ) -> Case<'a> {
+        Case {
+            tool,
+            args,
+            our_args: None,
+            real: false,
+            calc,
+        }
+    }
+}
+
 fn digest_of(out: &str) -> String {
     let d = out.trim_end().to_string();
     assert!(is_hex(&d, 64), "{out:?}");
@@ -144,15 +161,9 @@ fn or_and_authorize() {
     let branches = [a.clone(), b.clone(), c];
     check(
         &env,
-        &Case {
-            tool: "tpm2_policyor",
-            args: &["-l", "sha256:a.bin,b.bin,c.bin"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_or(&branches).unwrap();
-            },
-        },
+        &Case::trial("tpm2_policyor", &["-l", "sha256:a.bin,b.bin,c.bin"], &|p| {
+            p.policy_or(&branches).unwrap();
+        }),
     );
     // Two lists make one.
     env.ok(&["session", "start", "-S", "s.ctx"]);
@@ -173,28 +184,24 @@ fn or_and_authorize() {
     std::fs::write(env.path("ref.bin"), b"qualifier").unwrap();
     check(
         &env,
-        &Case {
-            tool: "tpm2_policyauthorize",
-            args: &["-i", "a.bin", "-q", "ref.bin", "-n", "key.name"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
+        &Case::trial(
+            "tpm2_policyauthorize",
+            &["-i", "a.bin", "-q", "ref.bin", "-n", "key.name"],
+            &|p| {
                 p.policy_authorize_name(&key, &Nonce::new(b"qualifier").unwrap());
             },
-        },
+        ),
     );
     // The qualification as hex.
     check(
         &env,
-        &Case {
-            tool: "tpm2_policyauthorize",
-            args: &["-i", "b.bin", "-q", "0102ff", "-n", "key.name"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
+        &Case::trial(
+            "tpm2_policyauthorize",
+            &["-i", "b.bin", "-q", "0102ff", "-n", "key.name"],
+            &|p| {
                 p.policy_authorize_name(&key, &Nonce::new(&[1, 2, 0xff]).unwrap());
             },
-        },
+        ),
     );
 
     // Refused before the TPM sees them, the session file still good: too few branches, a
@@ -353,30 +360,22 @@ fn secret() {
     let owner = tpm2_wire::command::Entity::owner().name;
     check(
         &env,
-        &Case {
-            tool: "tpm2_policysecret",
-            args: &["-c", "o"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_secret(&owner, &[]);
-            },
-        },
+        &Case::trial("tpm2_policysecret", &["-c", "o"], &|p| {
+            p.policy_secret(&owner, &[]);
+        }),
     );
     // With an owner password (not dictionary-attack protected, so a wrong one cannot lock
     // the TPM out), a qualification, and a ticket asked for.
     env.tool_ok("tpm2_changeauth", &["-c", "o", "ownerpass"]);
     check(
         &env,
-        &Case {
-            tool: "tpm2_policysecret",
-            args: &["-c", "owner", "-q", "abcd", "ownerpass"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
+        &Case::trial(
+            "tpm2_policysecret",
+            &["-c", "owner", "-q", "abcd", "ownerpass"],
+            &|p| {
                 p.policy_secret(&owner, &[0xab, 0xcd]);
             },
-        },
+        ),
     );
     env.ok(&["session", "start", "--policy-session", "-S", "p.ctx"]);
     // `--timeout` before the subcommand is the command timeout, after it the timeout file.
@@ -421,52 +420,28 @@ fn comparisons_hashes_and_flags() {
     let time = |n: u64| Operand::new(&n.to_be_bytes()).unwrap();
     check(
         &env,
-        &Case {
-            tool: "tpm2_policycountertimer",
-            args: &["--ult", "60000"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_counter_timer(&time(60000), 0, ArithmeticOp::UNSIGNED_LT);
-            },
-        },
+        &Case::trial("tpm2_policycountertimer", &["--ult", "60000"], &|p| {
+            p.policy_counter_timer(&time(60000), 0, ArithmeticOp::UNSIGNED_LT);
+        }),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policycountertimer",
-            args: &["safe"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_counter_timer(&Operand::new(&[1]).unwrap(), 24, ArithmeticOp::EQ);
-            },
-        },
+        &Case::trial("tpm2_policycountertimer", &["safe"], &|p| {
+            p.policy_counter_timer(&Operand::new(&[1]).unwrap(), 24, ArithmeticOp::EQ);
+        }),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policycountertimer",
-            args: &["--neq", "resets=3"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                let three = Operand::new(&3u32.to_be_bytes()).unwrap();
-                p.policy_counter_timer(&three, 16, ArithmeticOp::NEQ);
-            },
-        },
+        &Case::trial("tpm2_policycountertimer", &["--neq", "resets=3"], &|p| {
+            let three = Operand::new(&3u32.to_be_bytes()).unwrap();
+            p.policy_counter_timer(&three, 16, ArithmeticOp::NEQ);
+        }),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policycountertimer",
-            args: &["--sge", "clock=5"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_counter_timer(&time(5), 8, ArithmeticOp::SIGNED_GE);
-            },
-        },
+        &Case::trial("tpm2_policycountertimer", &["--sge", "clock=5"], &|p| {
+            p.policy_counter_timer(&time(5), 8, ArithmeticOp::SIGNED_GE);
+        }),
     );
     let d = digest_file(&env, "d.bin", 7);
     // The cpHash file is a TPM2B_DIGEST, as `--cphash` of the other tools writes it.
@@ -475,66 +450,36 @@ fn comparisons_hashes_and_flags() {
     std::fs::write(env.path("cp.bin"), cp).unwrap();
     check(
         &env,
-        &Case {
-            tool: "tpm2_policycphash",
-            args: &["--cphash-input", "cp.bin"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_cp_hash(&d).unwrap();
-            },
-        },
+        &Case::trial("tpm2_policycphash", &["--cphash-input", "cp.bin"], &|p| {
+            p.policy_cp_hash(&d).unwrap();
+        }),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policynamehash",
-            args: &["-n", "d.bin"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_name_hash(&d).unwrap();
-            },
-        },
+        &Case::trial("tpm2_policynamehash", &["-n", "d.bin"], &|p| {
+            p.policy_name_hash(&d).unwrap();
+        }),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policytemplate",
-            args: &["--template-hash", "d.bin"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_template_hash(&d).unwrap();
-            },
-        },
+        &Case::trial("tpm2_policytemplate", &["--template-hash", "d.bin"], &|p| {
+            p.policy_template_hash(&d).unwrap();
+        }),
     );
     for (arg, byte) in [("three", 8), ("zero", 1), ("3", 3), ("200", 200)] {
         check(
             &env,
-            &Case {
-                tool: "tpm2_policylocality",
-                args: &[arg],
-                real: false,
-                our_args: None,
-                calc: &|p| {
-                    p.policy_locality(LocalityAttributes(byte));
-                },
-            },
+            &Case::trial("tpm2_policylocality", &[arg], &|p| {
+                p.policy_locality(LocalityAttributes(byte));
+            }),
         );
     }
     for (arg, set) in [("s", true), ("c", false), ("1", true), ("0", false)] {
         check(
             &env,
-            &Case {
-                tool: "tpm2_policynvwritten",
-                args: &[arg],
-                real: false,
-                our_args: None,
-                calc: &|p| {
-                    p.policy_nv_written(set);
-                },
-            },
+            &Case::trial("tpm2_policynvwritten", &[arg], &|p| {
+                p.policy_nv_written(set);
+            }),
         );
     }
     let (object, parent) = (name_file(&env, "o.name", 4), name_file(&env, "p.name", 5));
@@ -671,51 +616,35 @@ fn nv_and_authorizenv() {
 
     check(
         &env,
-        &Case {
-            tool: "tpm2_policynv",
-            args: &["-i", "op.bin", "0x01000002", "eq"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
+        &Case::trial(
+            "tpm2_policynv",
+            &["-i", "op.bin", "0x01000002", "eq"],
+            &|p| {
                 p.policy_nv(&data, &op, 0, ArithmeticOp::EQ);
             },
-        },
+        ),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policynv",
-            args: &["-C", "o", "-i", "op2.bin", "--offset", "5", "2", "ult"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
+        &Case::trial(
+            "tpm2_policynv",
+            &["-C", "o", "-i", "op2.bin", "--offset", "5", "2", "ult"],
+            &|p| {
                 p.policy_nv(&data, &op2, 5, ArithmeticOp::UNSIGNED_LT);
             },
-        },
+        ),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policyauthorizenv",
-            args: &["-P", "nvpass", "3"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_authorize_nv(&policy);
-            },
-        },
+        &Case::trial("tpm2_policyauthorizenv", &["-P", "nvpass", "3"], &|p| {
+            p.policy_authorize_nv(&policy);
+        }),
     );
     check(
         &env,
-        &Case {
-            tool: "tpm2_policyauthorizenv",
-            args: &["-C", "o", "0x01000003"],
-            real: false,
-            our_args: None,
-            calc: &|p| {
-                p.policy_authorize_nv(&policy);
-            },
-        },
+        &Case::trial("tpm2_policyauthorizenv", &["-C", "o", "0x01000003"], &|p| {
+            p.policy_authorize_nv(&policy);
+        }),
     );
 
     // Refused: an unknown comparison, a handle outside the NV range, an index
