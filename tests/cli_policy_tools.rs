@@ -207,53 +207,39 @@ fn or_and_authorize() {
     // Refused before the TPM sees them, the session file still good: too few branches, a
     // branch of the wrong size, another hash, a file that is not a ticket.
     let before = digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"]));
-    let err = env.fails(&["policy", "or", "-S", "s.ctx", "-l", "sha256:a.bin"]);
-    assert!(err.contains("at least 2"), "{err}");
     std::fs::write(env.path("short.bin"), [0u8; 20]).unwrap();
-    let err = env.fails(&[
-        "policy",
-        "or",
-        "-S",
-        "s.ctx",
-        "-l",
-        "sha256:a.bin,short.bin",
-    ]);
-    assert!(err.contains("short.bin: 20 bytes"), "{err}");
-    let err = env.fails(&[
-        "policy",
-        "or",
-        "-S",
-        "s.ctx",
-        "-l",
-        "sha1:short.bin,short.bin",
-    ]);
-    assert!(err.contains("sha1") && err.contains("sha256"), "{err}");
-    let err = env.fails(&[
-        "policy",
-        "authorize",
-        "-S",
-        "s.ctx",
-        "-i",
-        "a.bin",
-        "-n",
-        "key.name",
-        "-t",
-        "a.bin",
-    ]);
-    assert!(err.contains("a.bin"), "{err}");
-    let err = env.fails(&[
-        "policy",
-        "authorize",
-        "-S",
-        "s.ctx",
-        "-i",
-        "a.bin",
-        "-n",
-        "key.name",
-        "-q",
-        "zz",
-    ]);
-    assert!(err.contains("neither a file nor a hex"), "{err}");
+    let refusals: [(&str, &[&str], &[&str]); 5] = [
+        ("or", &["-l", "sha256:a.bin"], &["at least 2"]),
+        (
+            "or",
+            &["-l", "sha256:a.bin,short.bin"],
+            &["short.bin: 20 bytes"],
+        ),
+        (
+            "or",
+            &["-l", "sha1:short.bin,short.bin"],
+            &["sha1", "sha256"],
+        ),
+        (
+            "authorize",
+            &["-i", "a.bin", "-n", "key.name", "-t", "a.bin"],
+            &["a.bin"],
+        ),
+        (
+            "authorize",
+            &["-i", "a.bin", "-n", "key.name", "-q", "zz"],
+            &["neither a file nor a hex"],
+        ),
+    ];
+    for (tool, args, why) in refusals {
+        let mut all = vec!["policy", tool, "-S", "s.ctx"];
+        all.extend_from_slice(args);
+        let err = env.fails(&all);
+        assert!(
+            why.iter().all(|w| err.contains(w)),
+            "{tool} {args:?}: {err}"
+        );
+    }
     assert_eq!(
         digest_of(&env.ok(&["policy", "digest", "-S", "s.ctx"])),
         before
