@@ -23,6 +23,7 @@ mod credential;
 mod esys;
 mod name;
 mod parse;
+#[cfg(feature = "attest")]
 pub mod policy_signed;
 mod session_config;
 mod state;

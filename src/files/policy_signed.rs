@@ -109,59 +109,22 @@ pub fn parse_signature(
     })
 }
 
-/// One DER TLV of `tag` at the start of `bytes`: its content and what follows. Only the
-/// definite short and one- or two-byte long length forms occur in an ECDSA signature.
-fn der_tlv(bytes: &[u8], tag: u8) -> Result<(&[u8], &[u8]), SignatureFileError> {
-    let bad = SignatureFileError::Der;
-    match bytes.first() {
-        Some(t) if *t == tag => {}
-        _ => return Err(bad("unexpected tag")),
-    }
-    let (len, rest) = match bytes.get(1) {
-        Some(&l) if l < 0x80 => (l as usize, &bytes[2..]),
-        Some(0x81) => match bytes.get(2) {
-            Some(&l) if l >= 0x80 => (l as usize, &bytes[3..]),
-            _ => return Err(bad("non-minimal length")),
-        },
-        Some(0x82) => match bytes.get(2..4) {
-            Some(&[a, b]) if a != 0 => (u16::from_be_bytes([a, b]) as usize, &bytes[4..]),
-            _ => return Err(bad("non-minimal length")),
-        },
-        _ => return Err(bad("bad length")),
-    };
-    if rest.len() < len {
-        return Err(bad("truncated"));
-    }
-    Ok(rest.split_at(len))
-}
-
-/// A DER INTEGER's magnitude: positive, minimal, leading sign byte dropped.
-fn der_uint(content: &[u8]) -> Result<&[u8], SignatureFileError> {
-    let bad = SignatureFileError::Der;
-    let magnitude = match content {
-        [] => return Err(bad("empty INTEGER")),
-        [b, ..] if b & 0x80 != 0 => return Err(bad("negative INTEGER")),
-        [0, b, ..] if b & 0x80 == 0 => return Err(bad("non-minimal INTEGER")),
-        [0, rest @ ..] if !rest.is_empty() => rest,
-        v => v,
-    };
-    if magnitude.len() > MAX_ECC_KEY_BYTES {
-        return Err(bad("r or s is too large"));
-    }
-    Ok(magnitude)
-}
-
+/// r and s of a DER ECDSA-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }), as magnitudes;
+/// nothing may follow it.
 fn der_ecdsa(bytes: &[u8]) -> Result<(&[u8], &[u8]), SignatureFileError> {
-    let (seq, rest) = der_tlv(bytes, 0x30)?;
-    if !rest.is_empty() {
-        return Err(SignatureFileError::Der("data after the signature"));
+    use der::asn1::UintRef;
+    use der::{Decode, Reader, SliceReader};
+    let parse = || -> der::Result<(&[u8], &[u8])> {
+        let mut reader = SliceReader::new(bytes)?;
+        let (r, s) = reader.sequence(|seq| Ok((UintRef::decode(seq)?, UintRef::decode(seq)?)))?;
+        reader.finish((r.as_bytes(), s.as_bytes()))
+    };
+    let (r, s) =
+        parse().map_err(|_| SignatureFileError::Der("not SEQUENCE { r INTEGER, s INTEGER }"))?;
+    if r.len() > MAX_ECC_KEY_BYTES || s.len() > MAX_ECC_KEY_BYTES {
+        return Err(SignatureFileError::Der("r or s is too large"));
     }
-    let (r, rest) = der_tlv(seq, 0x02)?;
-    let (s, rest) = der_tlv(rest, 0x02)?;
-    if !rest.is_empty() {
-        return Err(SignatureFileError::Der("data after s"));
-    }
-    Ok((der_uint(r)?, der_uint(s)?))
+    Ok((r, s))
 }
 
 #[cfg(test)]
