@@ -46,6 +46,44 @@ pub struct CpHashOut {
     cphash: Option<PathBuf>,
 }
 
+/// What PolicySecret and PolicySigned share: the authorization's terms and where its
+/// ticket and timeout go.
+#[derive(Args)]
+pub struct AuthTerms {
+    /// Seconds the authorization stays valid (0: no limit; negative also yields a ticket).
+    #[arg(
+        short = 't',
+        long = "expiration",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    expiration: i32,
+    /// Bind the authorization to (or: the signature covers) this session's nonceTPM.
+    #[arg(short = 'x', long = "nonce-tpm")]
+    nonce_tpm: bool,
+    /// The policyRef: a file, or hex.
+    #[arg(short = 'q', long = "qualification")]
+    qualification: Option<String>,
+    /// Write the ticket (TPMT_TK_AUTH) here.
+    #[arg(long = "ticket")]
+    ticket: Option<PathBuf>,
+    /// Write the timeout (raw) here.
+    #[arg(long = "timeout", visible_alias = "timeout-file")]
+    timeout_file: Option<PathBuf>,
+}
+
+impl AuthTerms {
+    /// The terms of the authorization, limited to `cp_hash_a` (empty: any command).
+    fn signed_terms(&self, cp_hash_a: Digest) -> Result<SignedTerms, Box<dyn std::error::Error>> {
+        Ok(SignedTerms {
+            bind_nonce: self.nonce_tpm,
+            expiration: self.expiration,
+            cp_hash_a,
+            policy_ref: read_qualifier(self.qualification.as_deref())?,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// TPM2_PolicyPassword (tpm2_policypassword).
@@ -119,26 +157,8 @@ pub enum PolicyCommand {
         /// l|lockout, n|null, a handle (0x81000001) or a context file.
         #[arg(short = 'c', long = "object-context", required = true)]
         object: String,
-        /// Seconds the authorization stays valid (0: no limit; negative also yields a ticket).
-        #[arg(
-            short = 't',
-            long = "expiration",
-            default_value_t = 0,
-            allow_hyphen_values = true
-        )]
-        expiration: i32,
-        /// Bind the authorization to this session's nonceTPM.
-        #[arg(short = 'x', long = "nonce-tpm")]
-        nonce_tpm: bool,
-        /// Write the ticket (TPMT_TK_AUTH) here.
-        #[arg(long = "ticket")]
-        ticket: Option<PathBuf>,
-        /// Write the timeout (raw) here.
-        #[arg(long = "timeout", visible_alias = "timeout-file")]
-        timeout_file: Option<PathBuf>,
-        /// The policyRef: a file, or hex.
-        #[arg(short = 'q', long = "qualification")]
-        qualification: Option<String>,
+        #[command(flatten)]
+        terms: AuthTerms,
         /// The entity's authorization: a password (str:, hex:, file:) or a session file
         /// (session:FILE or session:FILE+PASSWORD), saved back after use.
         auth: Option<String>,
@@ -277,29 +297,11 @@ pub enum PolicyCommand {
         /// ‖ expiration ‖ cpHash ‖ policyRef, undigested, as tpm2-tools writes it.
         #[arg(long = "raw-data", conflicts_with = "signature")]
         raw_data: Option<PathBuf>,
-        /// Seconds the authorization stays valid (0: no limit; negative also yields a ticket).
-        #[arg(
-            short = 't',
-            long = "expiration",
-            default_value_t = 0,
-            allow_hyphen_values = true
-        )]
-        expiration: i32,
-        /// The signature covers this session's nonceTPM.
-        #[arg(short = 'x', long = "nonce-tpm")]
-        nonce_tpm: bool,
-        /// The policyRef: a file, or hex.
-        #[arg(short = 'q', long = "qualification")]
-        qualification: Option<String>,
         /// The cpHash the authorization is limited to (a TPM2B_DIGEST file).
         #[arg(long = "cphash-input")]
         cphash_input: Option<PathBuf>,
-        /// Write the ticket (TPMT_TK_AUTH) here.
-        #[arg(long = "ticket")]
-        ticket: Option<PathBuf>,
-        /// Write the timeout (raw) here.
-        #[arg(long = "timeout", visible_alias = "timeout-file")]
-        timeout_file: Option<PathBuf>,
+        #[command(flatten)]
+        terms: AuthTerms,
         #[command(flatten)]
         out: PolicyOut,
     },
@@ -519,28 +521,18 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
         }
         PolicyCommand::Secret {
             object,
-            expiration,
-            nonce_tpm,
-            ticket,
-            timeout_file,
-            qualification,
+            terms,
             auth,
             out,
             ..
         } => {
             let auth = parse_authorization(auth.as_deref())?;
-            let terms = SignedTerms {
-                bind_nonce: *nonce_tpm,
-                expiration: *expiration,
-                cp_hash_a: Digest::empty(),
-                policy_ref: read_qualifier(qualification.as_deref())?,
-            };
             let step = Step::Secret {
                 object: parse_secret_entity(object),
                 auth,
-                terms,
-                ticket: ticket.clone(),
-                timeout: timeout_file.clone(),
+                terms: terms.signed_terms(Digest::empty())?,
+                ticket: terms.ticket.clone(),
+                timeout: terms.timeout_file.clone(),
             };
             with(out, step)
         }
@@ -627,12 +619,8 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
             format,
             hash_algorithm,
             raw_data,
-            expiration,
-            nonce_tpm,
-            qualification,
             cphash_input,
-            ticket,
-            timeout_file,
+            terms: auth_terms,
             out,
         } => {
             let format = match format.as_deref() {
@@ -651,12 +639,7 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
                 Some(f) => read_tpm2b_digest(f, "cpHash")?,
                 None => Digest::empty(),
             };
-            let terms = SignedTerms {
-                bind_nonce: *nonce_tpm,
-                expiration: *expiration,
-                cp_hash_a,
-                policy_ref: read_qualifier(qualification.as_deref())?,
-            };
+            let terms = auth_terms.signed_terms(cp_hash_a)?;
             let (Some(signature), None) = (signature, raw_data) else {
                 // Clap requires exactly one of the two.
                 let raw = raw_data
@@ -671,8 +654,8 @@ fn parse(p: &PolicyCommand) -> Result<(&Path, Option<&Path>, Step), BoxError> {
                 key: ObjectRef::parse(key),
                 signature: Box::new(signature),
                 terms,
-                ticket: ticket.clone(),
-                timeout: timeout_file.clone(),
+                ticket: auth_terms.ticket.clone(),
+                timeout: auth_terms.timeout_file.clone(),
             };
             with(out, step)
         }
