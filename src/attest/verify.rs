@@ -5,7 +5,7 @@ use subtle::ConstantTimeEq;
 
 use crate::crypto::{self, HashAlg};
 use crate::wire::{
-    Attestation, Attested, ClockInfo, Handle, Marshal, MaxNvBuffer, Name, ObjectAttributes,
+    Attestation, Attested, ClockInfo, Handle, MaxNvBuffer, Name, ObjectAttributes,
     PcrSelectionList, Public, Signature, StructureTag, TimeInfo, Unmarshal, TPM_GENERATED_VALUE,
 };
 
@@ -14,9 +14,7 @@ use super::{AttestError, PcrValues};
 
 /// An object's name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC).
 pub fn object_name(public: &Public) -> Result<Name, AttestError> {
-    let alg = HashAlg::from_alg_id(public.name_alg)
-        .map_err(|_| AttestError::UnsupportedNameAlg(public.name_alg))?;
-    Ok(tagged_digest(alg, &[&public.to_bytes()]))
+    crypto::object_name(public).map_err(|_| AttestError::UnsupportedNameAlg(public.name_alg))
 }
 
 /// The qualified name of an object whose parent has the qualified name `parent`:
@@ -26,7 +24,10 @@ pub fn qualified_name(parent: &Name, public: &Public) -> Result<Name, AttestErro
     let alg = HashAlg::from_alg_id(public.name_alg)
         .map_err(|_| AttestError::UnsupportedNameAlg(public.name_alg))?;
     let name = object_name(public)?;
-    Ok(tagged_digest(alg, &[parent.as_bytes(), name.as_bytes()]))
+    Ok(crypto::name_digest(
+        alg,
+        &[parent.as_bytes(), name.as_bytes()],
+    ))
 }
 
 /// The qualified name of a hierarchy (TPM_RH_OWNER, TPM_RH_ENDORSEMENT, TPM_RH_PLATFORM,
@@ -34,15 +35,6 @@ pub fn qualified_name(parent: &Name, public: &Public) -> Result<Name, AttestErro
 pub fn hierarchy_qualified_name(hierarchy: Handle) -> Name {
     // Four bytes always fit a TPM2B_NAME.
     Name::new(&hierarchy.0.to_be_bytes()).unwrap_or_default()
-}
-
-fn tagged_digest(alg: HashAlg, parts: &[&[u8]]) -> Name {
-    let digest = crypto::hash(alg, parts);
-    let mut buf = [0u8; crate::wire::MAX_NAME_SIZE];
-    buf[..2].copy_from_slice(&alg.alg_id().0.to_be_bytes());
-    buf[2..2 + digest.len()].copy_from_slice(digest.as_bytes());
-    // nameAlg plus a supported digest always fits a TPM2B_NAME.
-    Name::new(&buf[..2 + digest.len()]).unwrap_or_default()
 }
 
 /// The key a verifier trusts to sign attestations: a restricted signing key that cannot

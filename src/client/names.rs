@@ -6,17 +6,15 @@ use crate::error::{Error, Result};
 use crate::wire::{Handle, Marshal, Name, NvPublic, Public};
 
 fn digest_name(name_alg: crate::wire::AlgId, body: &[u8]) -> Result<Name> {
-    let alg = HashAlg::from_alg_id(name_alg)?;
-    let d = crypto::hash(alg, &[body]);
-    let mut buf = [0u8; crate::wire::MAX_NAME_SIZE];
-    buf[..2].copy_from_slice(&name_alg.0.to_be_bytes());
-    buf[2..2 + d.len()].copy_from_slice(d.as_bytes());
-    Ok(Name::new(&buf[..2 + d.len()])?)
+    Ok(crypto::name_digest(
+        HashAlg::from_alg_id(name_alg)?,
+        &[body],
+    ))
 }
 
 /// An object's name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC).
 pub fn object_name(public: &Public) -> Result<Name> {
-    digest_name(public.name_alg, &public.to_bytes())
+    Ok(crypto::object_name(public)?)
 }
 
 /// An NV index's name: nameAlg ‖ H_nameAlg(TPMS_NV_PUBLIC). It changes when the index is

@@ -12,8 +12,7 @@ use crate::session::engine::SessionSlot;
 use crate::session::{PolicyAuth, SessionKey, SessionStart, SessionState, StateRecord, Symmetric};
 use crate::steward::Waiting;
 use crate::wire::{
-    AlgId, Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes,
-    SessionType,
+    Auth, CommandCode, Digest, EncryptedSecret, Handle, Name, Nonce, SessionAttributes, SessionType,
 };
 
 /// A loaded TPM key to encrypt the salt to: its handle and name, its name algorithm (the hash
@@ -38,33 +37,13 @@ fn not_a_salt_key(entity: &Entity, public: &crate::wire::Public) -> Error {
 impl SaltKey {
     /// The salt key for a loaded object with this public area.
     pub fn from_public(entity: Entity, public: &crate::wire::Public) -> Result<SaltKey> {
-        use crate::wire::PublicKey;
-        let mut name_alg = HashAlg::from_alg_id(public.name_alg)?;
-        let recipient = match &public.key {
-            PublicKey::Rsa {
-                parameters, unique, ..
-            } => {
-                // An RSA key with its own OAEP scheme encrypts secrets with that scheme's hash.
-                name_alg = crypto::rsa_secret_hash(
-                    name_alg,
-                    parameters.scheme.scheme(),
-                    parameters.scheme.hash().unwrap_or(AlgId::NULL),
-                )?;
-                crypto::SecretRecipient::rsa(unique.as_bytes(), parameters.exponent)?
-            }
-            PublicKey::Ecc {
-                parameters, unique, ..
-            } => match crypto::SecretRecipient::ecc(
-                parameters.curve,
-                unique.x.as_bytes(),
-                unique.y.as_bytes(),
-            ) {
-                Err(crypto::CryptoError::UnsupportedCurve(_)) => {
-                    return Err(not_a_salt_key(&entity, public))
-                }
-                other => other?,
-            },
-            _ => return Err(not_a_salt_key(&entity, public)),
+        let (recipient, name_alg) = match crypto::SecretRecipient::from_public(public) {
+            Ok(r) => r,
+            Err(
+                crypto::CryptoError::NotASecretRecipient(_)
+                | crypto::CryptoError::UnsupportedCurve(_),
+            ) => return Err(not_a_salt_key(&entity, public)),
+            Err(e) => return Err(e.into()),
         };
         Ok(SaltKey {
             entity,

@@ -4,8 +4,8 @@ use hmac::digest::generic_array::GenericArray;
 use hmac::digest::{FixedOutput, Mac, Update};
 use hmac::Hmac;
 
-use super::{Block, HashAlg};
-use crate::wire::Digest;
+use super::{Block, CryptoError, HashAlg};
+use crate::wire::{Digest, Marshal, Name, Public, MAX_NAME_SIZE};
 
 /// A streaming hash over one of the supported algorithms.
 #[derive(Clone)]
@@ -80,6 +80,24 @@ pub fn hash(alg: HashAlg, parts: &[&[u8]]) -> Digest {
         h.update(part);
     }
     h.finalize()
+}
+
+/// A TPM name-style digest: `alg ‖ H_alg(parts…)` as a TPM2B_NAME — an object's or NV
+/// index's name (over its public area), a qualified name (over parent ‖ name).
+pub fn name_digest(alg: HashAlg, parts: &[&[u8]]) -> Name {
+    let digest = hash(alg, parts);
+    let mut buf = [0u8; MAX_NAME_SIZE];
+    buf[..2].copy_from_slice(&alg.alg_id().0.to_be_bytes());
+    buf[2..2 + digest.len()].copy_from_slice(digest.as_bytes());
+    // Cannot fail: the algorithm id and one digest (at most 64 bytes) fit a TPM2B_NAME.
+    Name::new(&buf[..2 + digest.len()]).unwrap_or_default()
+}
+
+/// An object's name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC);
+/// [`CryptoError::UnsupportedHash`] for a nameAlg this library cannot compute.
+pub fn object_name(public: &Public) -> Result<Name, CryptoError> {
+    let alg = HashAlg::from_alg_id(public.name_alg)?;
+    Ok(name_digest(alg, &[&public.to_bytes()]))
 }
 
 /// A streaming HMAC over one of the supported algorithms.

@@ -17,7 +17,7 @@ mod sym;
 
 /// The curve type the ECC functions take: the wire's TPM_ECC_CURVE, re-exported here.
 pub use crate::wire::EccCurve;
-pub use hash::{hash, hmac, Hasher, HmacCtx};
+pub use hash::{hash, hmac, name_digest, object_name, Hasher, HmacCtx};
 pub use kdf::{kdfa, kdfe};
 #[cfg(any(feature = "ek", test))]
 pub(crate) use salt::Curve;
@@ -42,6 +42,9 @@ pub enum CryptoError {
     /// SHA-512).
     #[error("unsupported hash algorithm {0}")]
     UnsupportedHash(AlgId),
+    /// A key of this type cannot have secrets encrypted to it (only RSA and ECC keys can).
+    #[error("a {0} key cannot have secrets encrypted to it (only RSA and ECC keys can)")]
+    NotASecretRecipient(AlgId),
     /// The symmetric cipher or key size is not one the library implements (AES-128, -192 and
     /// -256 in CFB mode).
     #[error("unsupported cipher {alg} with a {key_bits}-bit key")]

@@ -16,7 +16,8 @@ use zeroize::Zeroizing;
 
 use super::{kdfe, label_needs_nul, random_with, CryptoError, HashAlg};
 use crate::wire::{
-    AlgId, EccCurve, Reader, Secret, MAX_DIGEST_SIZE, MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES,
+    AlgId, EccCurve, Public, PublicKey as TpmPublicKey, Reader, Secret, MAX_DIGEST_SIZE,
+    MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES,
 };
 
 /// A freshly encapsulated secret: `secret` is what both sides now share (zeroized on drop, never
@@ -184,6 +185,33 @@ impl SecretRecipient {
             Curve::P521 => RecipientKey::P521(public_key_from(x, y, WHAT)?, x.to_vec()),
         };
         Ok(SecretRecipient { key })
+    }
+
+    /// The recipient a TPM key's public area describes, and the hash its secrets are made
+    /// with: the key's nameAlg, or an RSA key's own OAEP scheme hash ([`rsa_secret_hash`]).
+    /// [`CryptoError::NotASecretRecipient`] for a key that is neither RSA nor ECC.
+    pub fn from_public(public: &Public) -> Result<(Self, HashAlg), CryptoError> {
+        let name_alg = HashAlg::from_alg_id(public.name_alg)?;
+        match &public.key {
+            TpmPublicKey::Rsa {
+                parameters, unique, ..
+            } => {
+                // An RSA key with its own OAEP scheme encrypts secrets with that scheme's hash.
+                let hash = rsa_secret_hash(
+                    name_alg,
+                    parameters.scheme.scheme(),
+                    parameters.scheme.hash().unwrap_or(AlgId::NULL),
+                )?;
+                Ok((Self::rsa(unique.as_bytes(), parameters.exponent)?, hash))
+            }
+            TpmPublicKey::Ecc {
+                parameters, unique, ..
+            } => Ok((
+                Self::ecc(parameters.curve, unique.x.as_bytes(), unique.y.as_bytes())?,
+                name_alg,
+            )),
+            _ => Err(CryptoError::NotASecretRecipient(public.object_type())),
+        }
     }
 
     /// A fresh secret of one `name_alg` digest for this key, labelled `label` (without its

@@ -13,7 +13,7 @@ use crate::session::policy::PolicyCalculator;
 use crate::session::Symmetric;
 use crate::wire::{
     AlgId, Auth, CredentialSecret, EncIdentity, EncryptedSecret, IdObject, Name, Nonce,
-    ObjectAttributes, Public, PublicKey, SymDefObject, MAX_DIGEST_SIZE, MAX_ENC_IDENTITY,
+    ObjectAttributes, Public, SymDefObject, MAX_DIGEST_SIZE, MAX_ENC_IDENTITY,
 };
 use crate::Tpm;
 
@@ -88,7 +88,7 @@ pub fn make_credential_rng<R: CryptoRngCore>(
         });
     }
 
-    let seed = encapsulate(protector, name_alg, rng)?;
+    let seed = encapsulate(protector, rng)?;
     let seed_bytes = seed.secret.as_bytes();
 
     let mut sym_key: Zeroizing<[u8; 32]> = Zeroizing::new([0; 32]);
@@ -136,39 +136,16 @@ pub fn make_credential_rng<R: CryptoRngCore>(
 /// "IDENTITY".
 fn encapsulate<R: CryptoRngCore>(
     protector: &Public,
-    name_alg: HashAlg,
     rng: &mut R,
 ) -> Result<Encapsulated, KeyError> {
-    Ok(match &protector.key {
-        PublicKey::Rsa { parameters, unique } => {
-            let hash = crypto::rsa_secret_hash(
-                name_alg,
-                parameters.scheme.scheme(),
-                parameters.scheme.hash().unwrap_or(AlgId::NULL),
-            )?;
-            crypto::rsa_encapsulate_rng(
-                hash,
-                unique.as_bytes(),
-                parameters.exponent,
-                IDENTITY,
-                hash.digest_size(),
-                rng,
-            )?
-        }
-        PublicKey::Ecc { parameters, unique } => crypto::ecc_encapsulate_curve_rng(
-            parameters.curve,
-            name_alg,
-            unique.x.as_bytes(),
-            unique.y.as_bytes(),
-            IDENTITY,
-            rng,
-        )?,
-        _ => {
-            return Err(KeyError::NotAProtector {
+    let (recipient, hash) =
+        crypto::SecretRecipient::from_public(protector).map_err(|e| match e {
+            crypto::CryptoError::NotASecretRecipient(_) => KeyError::NotAProtector {
                 reason: "it is neither an RSA nor an ECC key",
-            })
-        }
-    })
+            },
+            e => e.into(),
+        })?;
+    Ok(recipient.encapsulate_rng(hash, IDENTITY, rng)?)
 }
 
 /// How the protector is authorized for TPM2_ActivateCredential (USER role).

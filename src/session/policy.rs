@@ -8,7 +8,7 @@
 use crate::crypto::{self, HashAlg, Hasher};
 use crate::wire::{
     AlgId, ArithmeticOp, AuthTicket, CommandCode, Digest, LocalityAttributes, Marshal, Name, Nonce,
-    Operand, PcrSelectionList, Public, StructureTag, MAX_DIGEST_LIST, MAX_NAME_SIZE,
+    Operand, PcrSelectionList, Public, StructureTag, MAX_DIGEST_LIST,
 };
 
 /// Why a policy step cannot be computed: the input is one the TPM would refuse.
@@ -79,16 +79,10 @@ fn zeros(hash: HashAlg) -> Digest {
 
 /// An object's name: nameAlg ‖ H_nameAlg(TPMT_PUBLIC).
 pub fn key_name(public: &Public) -> Result<Name, PolicyError> {
-    let alg = HashAlg::from_alg_id(public.name_alg).map_err(|_| PolicyError::UnsupportedHash {
+    crypto::object_name(public).map_err(|_| PolicyError::UnsupportedHash {
         what: "the key's nameAlg",
         alg: public.name_alg,
-    })?;
-    let d = crypto::hash(alg, &[&public.to_bytes()]);
-    let mut buf = [0u8; MAX_NAME_SIZE];
-    buf[..2].copy_from_slice(&public.name_alg.0.to_be_bytes());
-    buf[2..2 + d.len()].copy_from_slice(d.as_bytes());
-    // Cannot fail: 2 + at most 64 bytes fit in a name.
-    Ok(Name::new(&buf[..2 + d.len()]).unwrap_or_default())
+    })
 }
 
 /// What a key signs to approve `approved_policy` for TPM2_PolicyAuthorize:
