@@ -9,7 +9,6 @@ mod names;
 mod object;
 mod pcr;
 mod policy;
-mod policy_cli;
 mod policy_more;
 mod primary;
 mod random;
