@@ -12,6 +12,7 @@
 
 mod hash;
 mod kdf;
+mod oaep;
 mod salt;
 mod sym;
 
@@ -90,12 +91,6 @@ pub enum CryptoError {
         /// The most allowed, in bytes.
         max: usize,
     },
-    /// An RSA-OAEP label is not UTF-8, which the RSA crate requires.
-    #[error("label is not a text string (OAEP labels must be UTF-8)")]
-    BadLabel,
-    /// The RSA implementation refused to encrypt.
-    #[error("RSA-OAEP encryption failed: {0}")]
-    Rsa(#[cfg_attr(feature = "std", source)] rsa::Error),
     /// The random number generator failed; nothing was sent.
     #[error("the random generator failed: {0}")]
     Random(#[cfg_attr(feature = "std", source)] rand_core::Error),

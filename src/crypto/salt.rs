@@ -2,7 +2,6 @@
 //! or a duplication blob (TPM 2.0 Part 1 Annex B.10.3 for RSA-OAEP, C.6.4 for ECDH). go-tpm
 //! calls this labeled encapsulation.
 
-use alloc::borrow::ToOwned;
 use alloc::vec::Vec;
 use p256::elliptic_curve::ecdh::diffie_hellman;
 use p256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ModulusSize, ToEncodedPoint};
@@ -11,13 +10,13 @@ use p256::elliptic_curve::{
 };
 
 use rand_core::CryptoRngCore;
-use rsa::{BigUint, Oaep, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use super::{kdfe, label_needs_nul, random_with, CryptoError, HashAlg};
+use super::oaep::RsaRecipient;
+use super::{kdfe, random_with, CryptoError, HashAlg};
 use crate::wire::{
     AlgId, EccCurve, Public, PublicKey as TpmPublicKey, Reader, Secret, MAX_DIGEST_SIZE,
-    MAX_ECC_KEY_BYTES, MAX_RSA_KEY_BYTES,
+    MAX_ECC_KEY_BYTES,
 };
 
 /// A freshly encapsulated secret: `secret` is what both sides now share (zeroized on drop, never
@@ -29,42 +28,6 @@ pub struct Encapsulated {
     /// The encrypted secret: an RSA-OAEP ciphertext as long as the modulus, or a marshalled
     /// ephemeral ECC point (TPMS_ECC_POINT).
     pub ciphertext: Vec<u8>,
-}
-
-/// The RSA public exponent a TPM means by 0.
-const DEFAULT_RSA_EXPONENT: u32 = 65537;
-/// Smallest RSA modulus accepted: no TPM makes smaller keys, and smaller ones protect nothing.
-const MIN_RSA_BITS: usize = 1024;
-
-fn rsa_public_key(modulus: &[u8], exponent: u32) -> Result<RsaPublicKey, CryptoError> {
-    if modulus.len() > MAX_RSA_KEY_BYTES {
-        return Err(CryptoError::TooLarge {
-            what: "RSA modulus",
-            size: modulus.len(),
-            max: MAX_RSA_KEY_BYTES,
-        });
-    }
-    let n = BigUint::from_bytes_be(modulus);
-    if n.bits() < MIN_RSA_BITS {
-        return Err(CryptoError::BadKey {
-            what: "RSA modulus",
-            reason: "shorter than 1024 bits",
-        });
-    }
-    if !matches!(modulus.last(), Some(low) if low & 1 == 1) {
-        return Err(CryptoError::BadKey {
-            what: "RSA modulus",
-            reason: "even",
-        });
-    }
-    let e = match exponent {
-        0 => DEFAULT_RSA_EXPONENT,
-        e => e,
-    };
-    RsaPublicKey::new(n, BigUint::from(e)).map_err(|_| CryptoError::BadKey {
-        what: "RSA public key",
-        reason: "exponent or modulus out of range",
-    })
 }
 
 /// The hash an RSA key's secret encapsulation uses for OAEP (and whose digest size is the
@@ -83,22 +46,6 @@ pub fn rsa_secret_hash(
     }
 }
 
-/// The OAEP label: the TPM label with its terminating NUL, which the spec hashes as part of it.
-fn oaep_padding(name_alg: HashAlg, label: &[u8]) -> Result<Oaep, CryptoError> {
-    let mut text = core::str::from_utf8(label)
-        .map_err(|_| CryptoError::BadLabel)?
-        .to_owned();
-    if label_needs_nul(label) {
-        text.push('\0');
-    }
-    Ok(match name_alg {
-        HashAlg::Sha1 => Oaep::new_with_label::<sha1::Sha1, _>(text),
-        HashAlg::Sha256 => Oaep::new_with_label::<sha2::Sha256, _>(text),
-        HashAlg::Sha384 => Oaep::new_with_label::<sha2::Sha384, _>(text),
-        HashAlg::Sha512 => Oaep::new_with_label::<sha2::Sha512, _>(text),
-    })
-}
-
 /// RSA-OAEP encryption of `secret` to a TPM RSA key (modulus big-endian, `exponent` 0 meaning
 /// 65537). OAEP and MGF1 use `name_alg`, which must be the key's [`rsa_secret_hash`] (its
 /// nameAlg unless the key has an OAEP scheme of its own); the label is `label ‖ 0x00`. The OAEP seed
@@ -111,9 +58,7 @@ pub fn rsa_encrypt_secret(
     secret: &[u8],
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, CryptoError> {
-    let key = rsa_public_key(modulus, exponent)?;
-    let padding = oaep_padding(name_alg, label)?;
-    key.encrypt(rng, padding, secret).map_err(CryptoError::Rsa)
+    RsaRecipient::new(modulus, exponent)?.encrypt(name_alg, label, secret, rng)
 }
 
 /// A random secret of `secret_len` bytes (normally `name_alg.digest_size()`, with `name_alg`
@@ -159,7 +104,7 @@ pub struct SecretRecipient {
 
 #[derive(Clone, Debug)]
 enum RecipientKey {
-    Rsa(RsaPublicKey),
+    Rsa(RsaRecipient),
     // x as the TPM's public area carries it: KDFe hashes exactly those bytes.
     P256(PublicKey<p256::NistP256>, Vec<u8>),
     P384(PublicKey<p384::NistP384>, Vec<u8>),
@@ -171,7 +116,7 @@ impl SecretRecipient {
     /// RSA-OAEP.
     pub fn rsa(modulus: &[u8], exponent: u32) -> Result<Self, CryptoError> {
         Ok(SecretRecipient {
-            key: RecipientKey::Rsa(rsa_public_key(modulus, exponent)?),
+            key: RecipientKey::Rsa(RsaRecipient::new(modulus, exponent)?),
         })
     }
 
@@ -246,10 +191,7 @@ impl SecretRecipient {
         match &self.key {
             RecipientKey::Rsa(key) => {
                 let secret = random_secret(secret_len, rng)?;
-                let padding = oaep_padding(name_alg, label)?;
-                let ciphertext = key
-                    .encrypt(rng, padding, secret.as_bytes())
-                    .map_err(CryptoError::Rsa)?;
+                let ciphertext = key.encrypt(name_alg, label, secret.as_bytes(), rng)?;
                 Ok(Encapsulated { secret, ciphertext })
             }
             RecipientKey::P256(key, x) => {
