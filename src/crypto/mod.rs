@@ -10,6 +10,7 @@
 //! this module's own buffers is zeroized when dropped; outputs written into caller buffers are
 //! the caller's to zeroize.
 
+mod comb;
 mod hash;
 mod kdf;
 mod oaep;

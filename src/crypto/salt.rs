@@ -2,16 +2,20 @@
 //! or a duplication blob (TPM 2.0 Part 1 Annex B.10.3 for RSA-OAEP, C.6.4 for ECDH). go-tpm
 //! calls this labeled encapsulation.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use p256::elliptic_curve::ecdh::diffie_hellman;
+use p256::elliptic_curve::group::{Curve as _, Group as _};
+use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ModulusSize, ToEncodedPoint};
 use p256::elliptic_curve::{
-    AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, PublicKey, SecretKey,
+    AffinePoint, CurveArithmetic, FieldBytes, FieldBytesSize, NonZeroScalar, PublicKey, SecretKey,
 };
 
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
+use super::comb::{Comb, CombedCurve, GeneratorComb};
 use super::oaep::RsaRecipient;
 use super::{kdfe, random_with, CryptoError, HashAlg};
 use crate::wire::{
@@ -105,10 +109,71 @@ pub struct SecretRecipient {
 #[derive(Clone, Debug)]
 enum RecipientKey {
     Rsa(RsaRecipient),
-    // x as the TPM's public area carries it: KDFe hashes exactly those bytes.
-    P256(PublicKey<p256::NistP256>, Vec<u8>),
-    P384(PublicKey<p384::NistP384>, Vec<u8>),
-    P521(PublicKey<p521::NistP521>, Vec<u8>),
+    P256(EccRecipient<p256::NistP256>),
+    P384(EccRecipient<p384::NistP384>),
+    P521(EccRecipient<p521::NistP521>),
+}
+
+/// An ECC key secrets are encrypted to, with the combs that make its two multiplications cheap
+/// (see [`Comb`]): one of the curve's generator, one of the key.
+#[derive(Clone, Debug)]
+struct EccRecipient<C: CombedCurve> {
+    /// x as the TPM's public area carries it: KDFe hashes exactly those bytes.
+    x: Vec<u8>,
+    generator: GeneratorComb<C>,
+    key: Box<Comb<C>>,
+}
+
+impl<C> EccRecipient<C>
+where
+    C: CombedCurve,
+    FieldBytesSize<C>: ModulusSize,
+    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
+{
+    fn new(x: &[u8], y: &[u8]) -> Result<Self, CryptoError> {
+        let key = public_key_from::<C>(x, y, "TPM ECC public key")?;
+        Ok(EccRecipient {
+            x: x.to_vec(),
+            generator: C::generator_comb(),
+            key: Comb::new(key.to_projective()),
+        })
+    }
+
+    /// `secret = KDFe(name_alg, x(k·Q), label, x(k·G), x_Q)`; the ciphertext is k·G as a
+    /// TPMS_ECC_POINT.
+    fn encapsulate(
+        &self,
+        name_alg: HashAlg,
+        ephemeral: &NonZeroScalar<C>,
+        label: &[u8],
+    ) -> Result<Encapsulated, CryptoError> {
+        let ephemeral_point = self
+            .generator
+            .multiply(ephemeral)
+            .to_affine()
+            .to_encoded_point(false);
+        let shared = Zeroizing::new(self.key.multiply(ephemeral));
+        let shared_affine = Zeroizing::new(shared.to_affine());
+        let (Some(ex), Some(ey), false) = (
+            ephemeral_point.x(),
+            ephemeral_point.y(),
+            bool::from(shared.is_identity()),
+        ) else {
+            return Err(CryptoError::BadKey {
+                what: "ECDH product",
+                reason: "point at infinity",
+            });
+        };
+        let z = Zeroizing::new(shared_affine.x());
+        // partyV is the TPM key's x exactly as its public area carries it: what the TPM hashes.
+        let secret = kdfe_secret(name_alg, &z, label, ex, &self.x)?;
+        let mut ciphertext = Vec::with_capacity(4 + ex.len() + ey.len());
+        for coordinate in [ex, ey] {
+            ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
+            ciphertext.extend_from_slice(coordinate);
+        }
+        Ok(Encapsulated { secret, ciphertext })
+    }
 }
 
 impl SecretRecipient {
@@ -123,11 +188,10 @@ impl SecretRecipient {
     /// A TPM ECC key on `curve` (x, y big-endian): secrets come from ECDH with an ephemeral key
     /// and KDFe. A point not on the curve is refused here.
     pub fn ecc(curve: EccCurve, x: &[u8], y: &[u8]) -> Result<Self, CryptoError> {
-        const WHAT: &str = "TPM ECC public key";
         let key = match Curve::from_tpm(curve)? {
-            Curve::P256 => RecipientKey::P256(public_key_from(x, y, WHAT)?, x.to_vec()),
-            Curve::P384 => RecipientKey::P384(public_key_from(x, y, WHAT)?, x.to_vec()),
-            Curve::P521 => RecipientKey::P521(public_key_from(x, y, WHAT)?, x.to_vec()),
+            Curve::P256 => RecipientKey::P256(EccRecipient::new(x, y)?),
+            Curve::P384 => RecipientKey::P384(EccRecipient::new(x, y)?),
+            Curve::P521 => RecipientKey::P521(EccRecipient::new(x, y)?),
         };
         Ok(SecretRecipient { key })
     }
@@ -194,14 +258,14 @@ impl SecretRecipient {
                 let ciphertext = key.encrypt(name_alg, label, secret.as_bytes(), rng)?;
                 Ok(Encapsulated { secret, ciphertext })
             }
-            RecipientKey::P256(key, x) => {
-                encapsulate_on(name_alg, &SecretKey::random(rng), key, x, label)
+            RecipientKey::P256(key) => {
+                key.encapsulate(name_alg, &NonZeroScalar::random(rng), label)
             }
-            RecipientKey::P384(key, x) => {
-                encapsulate_on(name_alg, &SecretKey::random(rng), key, x, label)
+            RecipientKey::P384(key) => {
+                key.encapsulate(name_alg, &NonZeroScalar::random(rng), label)
             }
-            RecipientKey::P521(key, x) => {
-                encapsulate_on(name_alg, &SecretKey::random(rng), key, x, label)
+            RecipientKey::P521(key) => {
+                key.encapsulate(name_alg, &NonZeroScalar::random(rng), label)
             }
         }
     }
@@ -364,11 +428,22 @@ where
     // Lend the scalar: passing it by value would leave an unzeroized copy on the stack.
     #[allow(clippy::needless_borrows_for_generic_args)]
     let shared = diffie_hellman(&*scalar, peer.as_affine());
+    kdfe_secret(name_alg, shared.raw_secret_bytes(), label, party_u, party_v)
+}
+
+/// One `name_alg` digest of KDFe over the shared x coordinate `z`.
+fn kdfe_secret(
+    name_alg: HashAlg,
+    z: &[u8],
+    label: &[u8],
+    party_u: &[u8],
+    party_v: &[u8],
+) -> Result<Secret<MAX_DIGEST_SIZE>, CryptoError> {
     let len = name_alg.digest_size();
     let mut buf: Zeroizing<[u8; MAX_DIGEST_SIZE]> = Zeroizing::new([0; MAX_DIGEST_SIZE]);
     kdfe(
         name_alg,
-        shared.raw_secret_bytes(),
+        z,
         label,
         party_u,
         party_v,
@@ -376,38 +451,6 @@ where
         &mut buf[..len],
     )?;
     secret_from(&buf[..len])
-}
-
-fn encapsulate_on<C>(
-    name_alg: HashAlg,
-    ephemeral: &SecretKey<C>,
-    tpm_key: &PublicKey<C>,
-    x: &[u8],
-    label: &[u8],
-) -> Result<Encapsulated, CryptoError>
-where
-    C: CurveArithmetic,
-    FieldBytesSize<C>: ModulusSize,
-    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
-{
-    let ephemeral_point = ephemeral.public_key().to_encoded_point(false);
-    let (ex, ey) = match (ephemeral_point.x(), ephemeral_point.y()) {
-        (Some(ex), Some(ey)) => (ex, ey),
-        _ => {
-            return Err(CryptoError::BadKey {
-                what: "ephemeral ECC key",
-                reason: "point at infinity",
-            })
-        }
-    };
-    // partyV is the TPM key's x exactly as its public area carries it: that is what the TPM hashes.
-    let secret = derive_secret(name_alg, ephemeral, tpm_key, label, ex, x)?;
-    let mut ciphertext = Vec::with_capacity(4 + ex.len() + ey.len());
-    for coordinate in [ex, ey] {
-        ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
-        ciphertext.extend_from_slice(coordinate);
-    }
-    Ok(Encapsulated { secret, ciphertext })
 }
 
 /// ECDH encapsulation to a TPM ECC key (x, y big-endian) on `curve` with a fresh ephemeral key:
@@ -446,11 +489,19 @@ pub fn ecc_encapsulate_curve_with(
     y: &[u8],
     label: &[u8],
 ) -> Result<Encapsulated, CryptoError> {
-    with_curve!(curve, C => {
-        let ephemeral = private_key::<C>(ephemeral_private, "ephemeral ECC private key")?;
-        let tpm_key = public_key_from::<C>(x, y, "TPM ECC public key")?;
-        encapsulate_on::<C>(name_alg, &ephemeral, &tpm_key, x, label)
-    })
+    const WHAT: &str = "ephemeral ECC private key";
+    match SecretRecipient::ecc(curve, x, y)?.key {
+        RecipientKey::P256(key) => {
+            key.encapsulate(name_alg, &private_scalar(ephemeral_private, WHAT)?, label)
+        }
+        RecipientKey::P384(key) => {
+            key.encapsulate(name_alg, &private_scalar(ephemeral_private, WHAT)?, label)
+        }
+        RecipientKey::P521(key) => {
+            key.encapsulate(name_alg, &private_scalar(ephemeral_private, WHAT)?, label)
+        }
+        RecipientKey::Rsa(_) => unreachable!("SecretRecipient::ecc makes ECC recipients"),
+    }
 }
 
 /// The TPM's side of [`ecc_encapsulate_curve`]: recovers the secret from `ciphertext` (a
@@ -490,6 +541,13 @@ fn bad_point() -> CryptoError {
         what: "encapsulated ECC point",
         reason: "not a well-formed TPMS_ECC_POINT",
     }
+}
+
+fn private_scalar<C: CurveArithmetic>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<NonZeroScalar<C>, CryptoError> {
+    Ok(private_key::<C>(bytes, what)?.to_nonzero_scalar())
 }
 
 fn private_key<C: CurveArithmetic>(
