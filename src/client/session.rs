@@ -19,7 +19,7 @@ use crate::wire::{
 /// of the salt encryption) and its public key, parsed and checked once (a key that is no RSA
 /// key, or no point on its curve, is refused when the `SaltKey` is made), so starting many
 /// sessions salted to it repeats only the public-key operation, with what it can precompute
-/// kept: an RSA modulus's Montgomery setup, the comb of an ECC key's point (2.3 KiB for
+/// kept: an RSA modulus's Montgomery setup, the comb of an ECC key's point (3 KiB for
 /// P-256). Reuse one `SaltKey` for every session salted to the same key.
 #[derive(Clone, Debug)]
 pub struct SaltKey {

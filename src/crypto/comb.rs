@@ -20,7 +20,7 @@ use p256::elliptic_curve::{CurveArithmetic, FieldBytes};
 use zeroize::Zeroizing;
 
 /// Bits of the scalar combined per table lookup: 2^TEETH entries, each step one doubling and
-/// one addition. Five keeps a table at 32 points (2.3 KiB for P-256) and its construction near
+/// one addition. Five keeps a table at 32 points (3 KiB for P-256) and its construction near
 /// one multiplication's cost.
 const TEETH: usize = 5;
 const ENTRIES: usize = 1 << TEETH;
