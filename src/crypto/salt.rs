@@ -142,11 +142,11 @@ where
     }
 
     /// `secret = KDFe(name_alg, x(k·Q), label, x(k·G), x_Q)`; the ciphertext is k·G as a
-    /// TPMS_ECC_POINT.
+    /// TPMS_ECC_POINT. The caller zeroizes `ephemeral` (k).
     fn encapsulate(
         &self,
         name_alg: HashAlg,
-        ephemeral: &NonZeroScalar<C>,
+        ephemeral: &Zeroizing<NonZeroScalar<C>>,
         label: &[u8],
     ) -> Result<Encapsulated, CryptoError> {
         let ephemeral_point = self
@@ -261,13 +261,13 @@ impl SecretRecipient {
                 Ok(Encapsulated { secret, ciphertext })
             }
             RecipientKey::P256(key) => {
-                key.encapsulate(name_alg, &NonZeroScalar::random(rng), label)
+                key.encapsulate(name_alg, &Zeroizing::new(NonZeroScalar::random(rng)), label)
             }
             RecipientKey::P384(key) => {
-                key.encapsulate(name_alg, &NonZeroScalar::random(rng), label)
+                key.encapsulate(name_alg, &Zeroizing::new(NonZeroScalar::random(rng)), label)
             }
             RecipientKey::P521(key) => {
-                key.encapsulate(name_alg, &NonZeroScalar::random(rng), label)
+                key.encapsulate(name_alg, &Zeroizing::new(NonZeroScalar::random(rng)), label)
             }
         }
     }
@@ -493,15 +493,21 @@ pub fn ecc_encapsulate_curve_with(
 ) -> Result<Encapsulated, CryptoError> {
     const WHAT: &str = "ephemeral ECC private key";
     match SecretRecipient::ecc(curve, x, y)?.key {
-        RecipientKey::P256(key) => {
-            key.encapsulate(name_alg, &private_scalar(ephemeral_private, WHAT)?, label)
-        }
-        RecipientKey::P384(key) => {
-            key.encapsulate(name_alg, &private_scalar(ephemeral_private, WHAT)?, label)
-        }
-        RecipientKey::P521(key) => {
-            key.encapsulate(name_alg, &private_scalar(ephemeral_private, WHAT)?, label)
-        }
+        RecipientKey::P256(key) => key.encapsulate(
+            name_alg,
+            &Zeroizing::new(private_scalar(ephemeral_private, WHAT)?),
+            label,
+        ),
+        RecipientKey::P384(key) => key.encapsulate(
+            name_alg,
+            &Zeroizing::new(private_scalar(ephemeral_private, WHAT)?),
+            label,
+        ),
+        RecipientKey::P521(key) => key.encapsulate(
+            name_alg,
+            &Zeroizing::new(private_scalar(ephemeral_private, WHAT)?),
+            label,
+        ),
         RecipientKey::Rsa(_) => unreachable!("SecretRecipient::ecc makes ECC recipients"),
     }
 }
