@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use crypto_bigint::modular::montgomery_reduction;
 use crypto_bigint::{Limb, Uint, Word, U1024, U2048, U3072, U4096};
 use rand_core::CryptoRngCore;
+use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPublicKey};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -56,13 +57,12 @@ struct Modulus<const LIMBS: usize> {
 }
 
 impl<const LIMBS: usize> Modulus<LIMBS> {
-    /// `modulus`: big-endian, odd, at most `LIMBS` words.
-    fn new(modulus: &[u8]) -> Self {
+    /// `modulus`: big-endian, odd, at most `LIMBS` words; `big` the same number.
+    fn new(modulus: &[u8], big: &BigUint) -> Self {
         let n = uint_from_be(modulus);
         // One division with the rsa crate's integers: the modulus is public, and crypto-bigint's
         // constant-time remainder goes bit by bit (270 µs for RSA-2048, against a few here).
-        let r_squared =
-            (BigUint::from(1u8) << (2 * LIMBS * Limb::BITS)) % BigUint::from_bytes_be(modulus);
+        let r_squared = (BigUint::from(1u8) << (2 * LIMBS * Limb::BITS)) % big;
         let r_squared = uint_from_be(&r_squared.to_bytes_be());
         // n⁻¹ mod 2^(word bits) depends on n's lowest word only.
         let low = Uint::<1>::from_word(n.as_words()[0]);
@@ -97,10 +97,8 @@ impl RsaRecipient {
             });
         }
         let significant = &modulus[modulus.iter().take_while(|&&b| b == 0).count()..];
-        let bits = significant.first().map_or(0, |&top| {
-            significant.len() * 8 - top.leading_zeros() as usize
-        });
-        if bits < MIN_RSA_BITS {
+        let n = BigUint::from_bytes_be(significant);
+        if n.bits() < MIN_RSA_BITS {
             return Err(CryptoError::BadKey {
                 what: "RSA modulus",
                 reason: "shorter than 1024 bits",
@@ -118,17 +116,17 @@ impl RsaRecipient {
         };
         // The rsa crate's own checks (exponent range, modulus size), so both paths accept the
         // same keys.
-        RsaPublicKey::new(BigUint::from_bytes_be(significant), BigUint::from(exponent)).map_err(
-            |_| CryptoError::BadKey {
+        let key =
+            RsaPublicKey::new(n, BigUint::from(exponent)).map_err(|_| CryptoError::BadKey {
                 what: "RSA public key",
                 reason: "exponent or modulus out of range",
-            },
-        )?;
+            })?;
+        let n = key.n();
         let modulus = match significant.len() {
-            ..=128 => Montgomery::W1024(Box::new(Modulus::new(significant))),
-            129..=256 => Montgomery::W2048(Box::new(Modulus::new(significant))),
-            257..=384 => Montgomery::W3072(Box::new(Modulus::new(significant))),
-            _ => Montgomery::W4096(Box::new(Modulus::new(significant))),
+            ..=128 => Montgomery::W1024(Box::new(Modulus::new(significant, n))),
+            129..=256 => Montgomery::W2048(Box::new(Modulus::new(significant, n))),
+            257..=384 => Montgomery::W3072(Box::new(Modulus::new(significant, n))),
+            _ => Montgomery::W4096(Box::new(Modulus::new(significant, n))),
         };
         Ok(RsaRecipient {
             size: significant.len(),
@@ -261,7 +259,6 @@ fn mgf1_xor(hash: HashAlg, seed: &[u8], out: &mut [u8]) {
 mod tests {
     use super::*;
     use rand_core::{OsRng, RngCore};
-    use rsa::traits::PublicKeyParts;
 
     /// Bytes from a counter: two generators made alike produce the same stream.
     struct Stream(u8);
