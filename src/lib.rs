@@ -114,6 +114,38 @@
 //! ([`wire::ResponseCode`]). The error enums are `#[non_exhaustive]`: match with a wildcard
 //! arm.
 //!
+//! # What a hostile bus can do
+//!
+//! Everything between the library and the TPM (a driver, a resource manager, a relay, the
+//! wires) is untrusted. A session's response HMAC makes a successful response trustworthy: it
+//! is verified before any value is decrypted or returned, and any failure between sending a
+//! command and verifying its response (lost, truncated, malformed, altered) leaves every
+//! session the command carried *desynchronized*, whether in its authorization area or, for a
+//! policy command, in its handle area. Such a session is never sent again except to be
+//! flushed, never context-saved or written to a file, and its record, when restored, says so.
+//!
+//! An error response carries no authorization, so a forged one cannot be told from the TPM's.
+//! The TPM rolls no nonce when a command fails, so an error is normally taken as the TPM's
+//! and the session stays usable (a wrong password can be followed by the right one in the same
+//! session). It is taken as *outcome unknown*, and the sessions desynchronized, where doubting
+//! it costs little and believing a forgery could cost a dictionary-attack count:
+//!
+//! * when the frame was sent more than once (the TPM, or a forger, answered TPM_RC_RETRY,
+//!   TPM_RC_YIELDED or TPM_RC_TESTING): a forged warning over a command the TPM ran makes the
+//!   resent frame stale;
+//! * when a session authorized the lockout hierarchy, whose failed authorization locks it
+//!   for the whole recovery time;
+//! * when a session was sent with continueSession clear: its owner gave it up.
+//!
+//! What a hostile bus can still do: alter a command in flight so that its HMAC fails (one
+//! count per altered command: no library can prevent that, and the TPM's lockout policy bounds
+//! it); make a resent frame fail once (then the session is desynchronized); or rewrite a
+//! success into an ordinary error, which leaves the session one nonce behind until its next
+//! authorization fails at the TPM. What it cannot do: make the library accept a response
+//! value the TPM did not send under a verified HMAC, read parameters encrypted under a salted
+//! or secretly bound session, make the library go on using a session whose response it lost,
+//! or make a session that vanished look like a wrong password ([`Error::SessionLost`]).
+//!
 //! # Memory
 //!
 //! Parsing never allocates more than a type's TPM maximum: sized buffers are fixed-capacity

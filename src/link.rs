@@ -8,13 +8,13 @@ use alloc::vec::Vec;
 
 use rand_core::OsRng;
 
-use crate::command::{AuthChange, Command, Response};
+use crate::command::{AuthChange, Command, Handles, Response};
 use crate::error::{Error, Result};
 use crate::session::engine::{self, CommandInfo, SessionSlot};
 use crate::transport::{RetryPolicy, Transport};
 use crate::wire::{
-    begin_command, finish_command, Marshal, Reader, ResponseCode, ResponseFrame, StructureTag,
-    Writer,
+    begin_command, finish_command, Handle, Marshal, Reader, ResponseCode, ResponseFrame,
+    SessionAttributes, StructureTag, Writer,
 };
 
 /// A transport with the buffers every command reuses (so the steady state allocates nothing)
@@ -44,6 +44,19 @@ impl Link {
         cmd: &C,
         sessions: &mut [SessionSlot<'_>],
     ) -> Result<C::Response> {
+        self.exchange_outcome(cmd, sessions)
+            .map_err(Failure::into_error)
+    }
+
+    /// [`Link::exchange`], saying whether a failure left the TPM's side unknown: then the
+    /// authorization sessions are already desynchronized here, and the caller must do the same
+    /// to sessions the command carried in its handle area (policy commands), which this
+    /// pipeline does not hold.
+    pub(crate) fn exchange_outcome<C: Command>(
+        &mut self,
+        cmd: &C,
+        sessions: &mut [SessionSlot<'_>],
+    ) -> core::result::Result<C::Response, Failure> {
         let command = C::CODE;
 
         self.params.clear();
@@ -68,14 +81,14 @@ impl Link {
             new_auth,
         };
         if sessions.is_empty() && C::AUTH_HANDLES > 0 {
-            return Err(Error::Session {
+            return Err(Failure::Settled(Error::Session {
                 command,
                 source: crate::session::SessionError::MissingAuthorization {
                     command,
                     needed: C::AUTH_HANDLES,
                     given: 0,
                 },
-            });
+            }));
         }
 
         self.frame.clear();
@@ -94,21 +107,23 @@ impl Link {
         } else {
             Some(
                 engine::authorize(&mut OsRng, &mut w, &info, sessions, &mut self.params)
-                    .map_err(|source| Error::Session { command, source })?,
+                    .map_err(|source| Failure::Settled(Error::Session { command, source }))?,
             )
         };
         w.bytes(&self.params);
-        finish_command(&mut w, start).map_err(|source| Error::Build { command, source })?;
+        finish_command(&mut w, start)
+            .map_err(|source| Failure::Settled(Error::Build { command, source }))?;
 
-        match self.receive::<C>(&info, sessions, pending.as_ref()) {
+        let sent_auth = SentAuth::of(&handles, C::AUTH_HANDLES, sessions);
+        match self.receive::<C>(&info, sessions, pending.as_ref(), sent_auth) {
             Ok(out) => Ok(out),
-            Err(Failure::Settled(e)) => Err(e),
+            Err(Failure::Settled(e)) => Err(Failure::Settled(e)),
             Err(Failure::Unverified(e)) => {
                 // The TPM may have run the command and rolled the sessions' nonces; ours cannot
                 // follow. Using them again would fail the TPM's HMAC check and, on a DA-protected
                 // entity, count towards lockout.
                 engine::desynchronize(sessions);
-                Err(e)
+                Err(Failure::Unverified(e))
             }
         }
     }
@@ -120,31 +135,41 @@ impl Link {
         info: &CommandInfo<'_>,
         sessions: &mut [SessionSlot<'_>],
         pending: Option<&engine::Pending>,
+        sent_auth: SentAuth,
     ) -> core::result::Result<C::Response, Failure> {
         let command = C::CODE;
         let unverified = |e: Error| Failure::Unverified(e);
-        match crate::transport::transact_with_retry(
+        let sends = match crate::transport::transact_with_retry(
             &mut *self.transport,
             &self.frame,
             &mut self.response,
             &self.retry,
         ) {
-            Ok(()) => {}
+            Ok(sends) => sends,
             // Refused before anything was written: the TPM saw nothing.
             Err(e @ crate::transport::TransportError::MalformedCommand { .. }) => {
                 return Err(Failure::Settled(e.into()))
             }
             Err(e) => return Err(unverified(e.into())),
-        }
+        };
 
         let response = &mut self.response;
         let frame = ResponseFrame::parse(response, C::Response::HANDLES)
             .map_err(|source| unverified(Error::Malformed { command, source }))?;
         if frame.code != 0 {
-            return Err(Failure::Settled(Error::Tpm {
+            let e = Error::Tpm {
                 command,
                 rc: ResponseCode(frame.code),
-            }));
+            };
+            // An error response carries no authorization, so it may be forged over a command
+            // the TPM ran (rolling the sessions' nonces). It is taken as genuine, except where
+            // doubting it costs little and believing a forgery could cost a
+            // dictionary-attack count (the crate documentation's "What a hostile bus can do").
+            return Err(if sends > 1 || sent_auth.doubt_errors {
+                Failure::Unverified(e)
+            } else {
+                Failure::Settled(e)
+            });
         }
         // Offsets of the areas, so the parameters can be decrypted in place once the borrow
         // of the parsed frame ends.
@@ -188,11 +213,50 @@ impl Link {
     }
 }
 
-/// How an exchange failed once its command was handed to the transport.
-enum Failure {
+/// How an exchange failed.
+pub(crate) enum Failure {
     /// Before the response was verified: the sessions' state can no longer be trusted.
     Unverified(Error),
-    /// With the sessions' state known: a TPM error code (the TPM rolls no nonce for a failed
-    /// command), or a verified response whose parameters do not decode.
+    /// With the sessions' state known: refused before sending, a TPM error code (the TPM rolls
+    /// no nonce for a failed command), or a verified response whose parameters do not decode.
     Settled(Error),
+}
+
+impl Failure {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Failure::Unverified(e) | Failure::Settled(e) => e,
+        }
+    }
+}
+
+/// What the authorization area sent says about trusting an error response.
+#[derive(Clone, Copy)]
+struct SentAuth {
+    /// An error response is treated as outcome unknown: a session authorized the lockout
+    /// hierarchy (whose failed authorization locks it for the whole recovery time), or a
+    /// session was sent with continueSession clear (its owner gave it up with this command,
+    /// so doubting it costs nothing).
+    doubt_errors: bool,
+}
+
+impl SentAuth {
+    fn of(handles: &Handles<'_>, auth_handles: usize, sessions: &[SessionSlot<'_>]) -> SentAuth {
+        let mut doubt_errors = false;
+        for (i, slot) in sessions.iter().enumerate() {
+            let SessionSlot::Session { state, .. } = slot else {
+                continue;
+            };
+            let lockout = i < auth_handles
+                && handles
+                    .iter()
+                    .nth(i)
+                    .is_some_and(|e| e.handle == Handle::RH_LOCKOUT);
+            let given_up = !state
+                .attributes()
+                .contains(SessionAttributes::CONTINUE_SESSION);
+            doubt_errors |= lockout || given_up;
+        }
+        SentAuth { doubt_errors }
+    }
 }

@@ -13,13 +13,18 @@ use std::time::Duration;
 
 use common::*;
 use tpm2_wire::client::{SaltKey, Session, SessionOptions};
-use tpm2_wire::command::{Entity, GetRandom, Unseal};
+use tpm2_wire::command::{
+    DictionaryAttackLockReset, Entity, GetRandom, PolicyAuthValue, PolicyCommandCode, Unseal,
+};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::files::{EsysSession, SessionFile};
 use tpm2_wire::registry::Registry;
 use tpm2_wire::session::engine::SessionSlot;
-use tpm2_wire::session::SessionError;
+use tpm2_wire::session::policy::PolicyCalculator;
+use tpm2_wire::session::{SessionError, SessionState};
 use tpm2_wire::sim::{Relay, Swtpm, Tamper};
 use tpm2_wire::transport::{SwtpmTransport, Transport};
-use tpm2_wire::wire::{Auth, CommandCode, Handle, Public, SessionAttributes};
+use tpm2_wire::wire::{Auth, CommandCode, Context, Handle, Public, SessionAttributes, TpmRc};
 use tpm2_wire::{Error, Tpm};
 
 /// A private swtpm, a relay in front of it, a client through the relay with a private
@@ -542,4 +547,293 @@ fn a_failed_session_file_write_leaves_no_session() {
     assert_no_sessions(&r.direct);
     assert!(r.registry.get(&r.tpm.describe(), handle).unwrap().is_none());
     flush(&r.direct, salt.entity().handle);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy commands carry their session as a handle, not in an authorization slot.
+
+/// A DA-protected sealed object (auth value `auth`) that only PolicyAuthValue opens:
+/// (parent, sealed).
+fn auth_value_sealed(r: &Rig, auth: &Auth) -> (Entity, Entity) {
+    let empty = Auth::empty();
+    let (parent, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &empty);
+    let mut calc = PolicyCalculator::new(HashAlg::Sha256);
+    calc.policy_auth_value();
+    let sealed = policy_sealed(&r.direct, &parent, calc.digest(), auth, b"policy secret");
+    (parent, sealed)
+}
+
+/// The response to a policy command is lost after the TPM ran it: the TPM may now expect
+/// the object's auth value in the next HMAC (PolicyAuthValue) while the host does not know.
+/// The session is desynchronized like one that lost an authorization's response: it never
+/// authorizes, is never context-saved or saved to a file, and only FlushContext reaches the
+/// TPM for it. Through the `Session` method and through `Tpm::run` of the command itself.
+#[test]
+fn a_policy_command_that_lost_its_response_desynchronizes_its_session() {
+    let r = rig();
+    let auth = pw("policy-object-auth");
+    let (parent, sealed) = auth_value_sealed(&r, &auth);
+    let unseal = Unseal {
+        item_handle: sealed.clone(),
+    };
+    for direct_command in [false, true] {
+        let mut s = Session::start(&r.tpm, &SessionOptions::policy()).unwrap();
+        let handle = s.handle();
+        arm(&r.relay, CommandCode::POLICY_AUTH_VALUE, Attack::Drop);
+        let err = if direct_command {
+            r.tpm
+                .run(&PolicyAuthValue {
+                    policy_session: s.entity(),
+                })
+                .unwrap_err()
+        } else {
+            s.policy_auth_value().unwrap_err()
+        };
+        assert!(err.response_code().is_none(), "{err}");
+        assert!(s.state().is_desynchronized(), "{err}");
+        assert!(s.state().record().desynchronized, "the record says so");
+        let record = r
+            .registry
+            .get(&r.tpm.describe(), handle)
+            .unwrap()
+            .expect("the session's record");
+        assert!(record.desynchronized.is_some(), "the registry says so");
+
+        let seen = r.relay.seen().len();
+        for _ in 0..ATTEMPTS {
+            let e = r.tpm.execute(&unseal, &mut [s.auth(&auth)]).unwrap_err();
+            assert!(is_desync_refusal(&e, handle), "{e}");
+        }
+        let e = r
+            .tpm
+            .run(&PolicyCommandCode {
+                policy_session: s.entity(),
+                code: CommandCode::UNSEAL,
+            })
+            .unwrap_err();
+        assert!(is_desync_refusal(&e, handle), "{e}");
+        let e = r.tpm.context_save(handle).unwrap_err();
+        assert!(is_desync_refusal(&e, handle), "{e}");
+        assert_eq!(
+            r.relay.seen().len(),
+            seen,
+            "nothing sent: {:?}",
+            r.relay.seen()
+        );
+
+        let e = s.save().unwrap_err();
+        assert!(matches!(e, Error::Desynchronized { .. }), "{e}");
+        assert_no_sessions(&r.direct);
+        assert_eq!(lockout_counter(&r.direct), 0);
+    }
+
+    // The object opens with a session that saw every response.
+    let mut s = Session::start(&r.tpm, &SessionOptions::policy()).unwrap();
+    s.policy_auth_value().unwrap();
+    let out = r.tpm.execute(&unseal, &mut [s.auth(&auth)]).unwrap();
+    assert_eq!(out.out_data.as_bytes(), b"policy secret");
+    drop(s);
+    assert_eq!(lockout_counter(&r.direct), 0);
+    flush(&r.direct, sealed.handle);
+    flush(&r.direct, parent.handle);
+}
+
+/// The laundering path: a desynchronized session's record restored into a new state,
+/// adopted, context-saved and written to a file, then used on another connection. The flag
+/// travels with the record, the steward refuses the desynchronized handle in a ContextSave,
+/// and no file writer takes such a state; the lockout counter stays at 0.
+#[test]
+fn a_desynchronized_session_cannot_be_laundered() {
+    let r = rig();
+    let key_auth = pw("da-protected-key");
+    let (key, _) = create_primary(&r.direct, Public::rsa_2048_storage_parent(), &key_auth);
+    let mut s = r.encrypting(SessionOptions::hmac().bound(key.clone(), key_auth.clone()));
+    let handle = s.handle();
+    let random = GetRandom { bytes_requested: 8 };
+    arm(&r.relay, GET_RANDOM, Attack::Drop);
+    r.tpm.execute(&random, &mut [s.extra()]).unwrap_err();
+    assert!(s.state().is_desynchronized());
+
+    let restored = SessionState::restore(s.state().record());
+    assert!(restored.is_desynchronized(), "restore keeps the flag");
+    let context = Context {
+        sequence: 1,
+        saved_handle: handle,
+        hierarchy: Handle::RH_NULL,
+        context_blob: Default::default(),
+    };
+    assert!(matches!(
+        SessionFile::from_state(context.clone(), &restored),
+        Err(SessionError::Desynchronized(h)) if h == handle
+    ));
+    assert!(EsysSession::from_state(&restored).is_err());
+
+    let seen = r.relay.seen().len();
+    let e = r.tpm.context_save(handle).unwrap_err();
+    assert!(is_desync_refusal(&e, handle), "{e}");
+    assert_eq!(r.relay.seen().len(), seen, "no ContextSave was sent");
+
+    // A record with the flag cleared by hand, adopted on the connection that knows better.
+    let mut cleared = s.state().record();
+    cleared.desynchronized = false;
+    let mut adopted = Session::adopt(&r.tpm, SessionState::restore(cleared));
+    assert!(adopted.state().is_desynchronized());
+    let e = r.tpm.execute(&random, &mut [adopted.extra()]).unwrap_err();
+    assert!(is_desync_refusal(&e, handle), "{e}");
+    assert!(matches!(adopted.save(), Err(Error::Desynchronized { .. })));
+    // Refused, and flushed as it dropped: a FlushContext is all that was sent for it.
+    assert_eq!(
+        r.relay.seen()[seen..],
+        [CommandCode::FLUSH_CONTEXT],
+        "only a flush was sent"
+    );
+    drop(s);
+    assert_no_sessions(&r.direct);
+    assert_eq!(lockout_counter(&r.direct), 0);
+    flush(&r.direct, key.handle);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forged error responses: an error carries no authorization, so it cannot be verified.
+
+/// A response frame with no parameters and this response code.
+fn error_frame(rc: u32) -> Vec<u8> {
+    let mut v = vec![0x80, 0x01, 0, 0, 0, 10];
+    v.extend_from_slice(&rc.to_be_bytes());
+    v
+}
+
+fn forge(relay: &Relay, code: CommandCode, rc: u32) {
+    relay.tamper(
+        Some(code),
+        Tamper::Rewrite(Box::new(move |_| error_frame(rc))),
+    );
+}
+
+/// A success rewritten as TPM_RC_RETRY: the library resends the same frame, whose HMAC the
+/// TPM (having rolled its nonce) rejects. That resend is the one authorization a forged
+/// warning can cost; the session is then desynchronized, so no second one follows.
+#[test]
+fn a_forged_retry_desynchronizes_the_resent_sessions() {
+    let r = rig();
+    let seal_auth = pw("right");
+    let (parent, sealed) = sealed_object(&r, &seal_auth, b"x");
+    let unseal = Unseal {
+        item_handle: sealed.clone(),
+    };
+    let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    let handle = s.handle();
+    forge(&r.relay, CommandCode::UNSEAL, TpmRc::RETRY.0);
+    let e = r
+        .tpm
+        .execute(&unseal, &mut [s.auth(&seal_auth)])
+        .unwrap_err();
+    assert_eq!(count(&r.relay, CommandCode::UNSEAL), 2, "sent, then resent");
+    assert!(
+        e.response_code().is_some(),
+        "the TPM's answer to the resend: {e}"
+    );
+    assert!(s.state().is_desynchronized(), "{e}");
+    let counted = lockout_counter(&r.direct);
+    for _ in 0..ATTEMPTS {
+        let e = r
+            .tpm
+            .execute(&unseal, &mut [s.auth(&seal_auth)])
+            .unwrap_err();
+        assert!(is_desync_refusal(&e, handle), "{e}");
+    }
+    assert_eq!(count(&r.relay, CommandCode::UNSEAL), 2, "never sent again");
+    assert_eq!(lockout_counter(&r.direct), counted);
+    drop(s);
+    reset_lockout(&r.direct);
+    flush(&r.direct, sealed.handle);
+    flush(&r.direct, parent.handle);
+}
+
+/// A success rewritten as an error, for a session authorizing the lockout hierarchy (whose
+/// failed authorization locks it for the whole recovery time) or sent with continueSession
+/// clear (given up by its owner): the outcome is taken as unknown and the session
+/// desynchronized, so its stale HMAC never reaches the TPM.
+#[test]
+fn a_forged_error_desynchronizes_where_doubt_costs_nothing() {
+    let r = rig();
+    let lockout = Auth::empty();
+    let reset = DictionaryAttackLockReset {
+        lock_handle: Entity::lockout(),
+    };
+    let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    r.tpm
+        .execute(&reset, &mut [s.auth(&lockout)])
+        .expect("clean use");
+    forge(
+        &r.relay,
+        CommandCode::DICTIONARY_ATTACK_LOCK_RESET,
+        TpmRc::VALUE.0,
+    );
+    let e = r.tpm.execute(&reset, &mut [s.auth(&lockout)]).unwrap_err();
+    assert!(e.response_code().is_some(), "{e}");
+    assert!(s.state().is_desynchronized(), "lockout: {e}");
+    let e = r.tpm.execute(&reset, &mut [s.auth(&lockout)]).unwrap_err();
+    assert!(is_desync_refusal(&e, s.handle()), "{e}");
+    drop(s);
+    // The lockout hierarchy still takes its auth value.
+    reset_lockout(&r.direct);
+
+    let seal_auth = pw("right");
+    let (parent, sealed) = sealed_object(&r, &seal_auth, b"x");
+    let unseal = Unseal {
+        item_handle: sealed.clone(),
+    };
+    let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    s.set_attributes(SessionAttributes::default());
+    forge(&r.relay, CommandCode::UNSEAL, TpmRc::VALUE.0);
+    let e = r
+        .tpm
+        .execute(&unseal, &mut [s.auth(&seal_auth)])
+        .unwrap_err();
+    assert!(s.state().is_desynchronized(), "continueSession clear: {e}");
+    drop(s);
+    assert_no_sessions(&r.direct);
+    assert_eq!(lockout_counter(&r.direct), 0);
+    flush(&r.direct, sealed.handle);
+    flush(&r.direct, parent.handle);
+}
+
+/// Elsewhere an error response is taken as the TPM's (the TPM rolls no nonce for a failed
+/// command, and doubting every refusal would end a session at each one): a forged error over
+/// a success leaves the host one nonce behind. This pins that documented limit: the session
+/// stays usable on the host, and its next authorization fails at the TPM, as it would had the
+/// bus altered that command in flight.
+#[test]
+fn a_forged_ordinary_error_is_taken_as_the_tpms() {
+    let r = rig();
+    let seal_auth = pw("right");
+    let (parent, sealed) = sealed_object(&r, &seal_auth, b"x");
+    let unseal = Unseal {
+        item_handle: sealed.clone(),
+    };
+    let mut s = Session::start(&r.tpm, &SessionOptions::hmac()).unwrap();
+    forge(&r.relay, CommandCode::UNSEAL, TpmRc::VALUE.0);
+    let e = r
+        .tpm
+        .execute(&unseal, &mut [s.auth(&seal_auth)])
+        .unwrap_err();
+    assert_eq!(
+        e.response_code().map(|rc| rc.0),
+        Some(TpmRc::VALUE.0),
+        "{e}"
+    );
+    assert!(!s.state().is_desynchronized());
+    let e = r
+        .tpm
+        .execute(&unseal, &mut [s.auth(&seal_auth)])
+        .unwrap_err();
+    assert!(
+        e.response_code().is_some(),
+        "the TPM refuses the stale HMAC: {e}"
+    );
+    drop(s);
+    reset_lockout(&r.direct);
+    flush(&r.direct, sealed.handle);
+    flush(&r.direct, parent.handle);
 }

@@ -209,6 +209,7 @@ fn state(c: &Case) -> SessionState {
         },
         audit_digest: None,
         allow_unprotected_encryption: true,
+        desynchronized: false,
     })
 }
 

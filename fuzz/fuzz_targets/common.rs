@@ -34,6 +34,7 @@ pub fn session(
         policy_auth: PolicyAuth::None,
         audit_digest: None,
         allow_unprotected_encryption: false,
+        desynchronized: false,
     })
 }
 

@@ -205,7 +205,8 @@ impl SavedSession {
         if s.is_desynchronized() {
             return Err(Error::Desynchronized { handle: s.handle() });
         }
-        Ok(SessionFile::from_state(self.context.clone(), s))
+        SessionFile::from_state(self.context.clone(), s)
+            .map_err(|_| Error::Desynchronized { handle: s.handle() })
     }
 
     /// Restores a session from its file form. The host-side audit digest is not part of the

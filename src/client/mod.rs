@@ -153,6 +153,11 @@ impl Tpm {
         let was_desynchronized = desynchronized(sessions);
         let result = self.stewarded(cmd, sessions, waiting);
         if result.is_err() {
+            // Policy sessions the command carried as handles (the steward marked and logged them).
+            let handles = self.lock().steward.take_newly_desynchronized();
+            for handle in handles {
+                registry_link::desynchronized(self, handle);
+            }
             let now = desynchronized(sessions);
             for (i, slot) in sessions.iter().enumerate() {
                 if let SessionSlot::Session { state, .. } = slot {

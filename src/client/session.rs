@@ -297,7 +297,7 @@ impl Session {
         super::registry_link::started(tpm, rsp.session_handle, opts.session_type, opts.hash);
         Ok(Session {
             tpm: tpm.clone(),
-            ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm, false),
+            ticket: tpm.steward_register(rsp.session_handle, &rsp.nonce_tpm, false, false),
             salt_key: opts.salt.as_ref().map(|k| k.entity().clone()),
             registry_settled: false,
             state,
@@ -306,17 +306,32 @@ impl Session {
 
     /// Takes ownership of a session whose host state was restored (from a file or a context
     /// saved by another process).
+    ///
+    /// A desynchronized state stays desynchronized (it can only be flushed), and so does a
+    /// session this connection already knew as desynchronized, whatever the state says.
     pub fn adopt(tpm: &Tpm, state: SessionState) -> Session {
-        Session {
+        let ticket = tpm.steward_register(
+            state.handle(),
+            state.nonce_tpm(),
+            state.is_desynchronized(),
+            true,
+        );
+        let session = Session {
             tpm: tpm.clone(),
-            ticket: tpm.steward_register(
-                state.handle(),
-                state.nonce_tpm(),
-                state.is_desynchronized(),
-            ),
+            ticket,
             state,
             salt_key: None,
             registry_settled: false,
+        };
+        session.learn_desynchronized();
+        session
+    }
+
+    /// Takes in what the connection's session table knows: a command that carried this
+    /// session in its handle area (a policy command) and lost its response marked it there.
+    fn learn_desynchronized(&self) {
+        if !self.state.is_desynchronized() && self.tpm.steward_is_desynchronized(self.ticket) {
+            self.state.mark_desynchronized();
         }
     }
 
@@ -325,8 +340,10 @@ impl Session {
         self.state.handle()
     }
 
-    /// The host-side state (nonces, attributes, key).
+    /// The host-side state (nonces, attributes, key). Whether it is desynchronized is up to
+    /// date, also when a policy command on this session lost its response.
     pub fn state(&self) -> &SessionState {
+        self.learn_desynchronized();
         &self.state
     }
 
@@ -502,6 +519,7 @@ impl Session {
     /// Leaves the session in the TPM and returns its host state (for example to write it to a
     /// file that another process will continue).
     pub fn keep(mut self) -> SessionState {
+        self.learn_desynchronized();
         self.tpm.steward_release(self.ticket);
         let state = core::mem::replace(&mut self.state, placeholder_state());
         self.state.mark_closed();
@@ -524,6 +542,7 @@ fn placeholder_state() -> SessionState {
         policy_auth: PolicyAuth::None,
         audit_digest: None,
         allow_unprotected_encryption: false,
+        desynchronized: false,
     });
     state.mark_closed();
     state

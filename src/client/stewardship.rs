@@ -40,10 +40,16 @@ impl Tpm {
         handle: Handle,
         nonce_tpm: &Nonce,
         desynchronized: bool,
+        adopted: bool,
     ) -> u64 {
         self.lock()
             .conn()
-            .register(handle, nonce_tpm, desynchronized)
+            .register(handle, nonce_tpm, desynchronized, adopted)
+    }
+
+    /// Whether the steward knows the session with this ticket as desynchronized.
+    pub(crate) fn steward_is_desynchronized(&self, ticket: u64) -> bool {
+        self.lock().steward.is_desynchronized(ticket)
     }
 
     /// A [`Session`] is being flushed: whether to send FlushContext (see

@@ -10,9 +10,14 @@ use crate::wire::{Context, Handle, Name, SessionType};
 
 impl EsysSession {
     /// The record ESYS keeps for a session with this host state. The host-only parts (the
-    /// audit digest, the opt-ins, the closed and desynchronized flags) have no place in it.
-    pub fn from_state(state: &SessionState) -> EsysSession {
-        EsysSession {
+    /// audit digest, the opt-ins, the closed flag) have no place in it. A desynchronized state
+    /// is refused ([`SessionError::Desynchronized`]): a record has no way to say so, and
+    /// whoever continued the session from it would send HMACs the TPM rejects.
+    pub fn from_state(state: &SessionState) -> Result<EsysSession, SessionError> {
+        if state.is_desynchronized() {
+            return Err(SessionError::Desynchronized(state.handle()));
+        }
+        Ok(EsysSession {
             bound_entity: state.bound_entity().cloned().unwrap_or_default(),
             symmetric: state.symmetric().into(),
             auth_hash: state.hash().alg_id(),
@@ -22,7 +27,7 @@ impl EsysSession {
             nonce_caller: state.nonce_caller().clone(),
             nonce_tpm: state.nonce_tpm().clone(),
             policy_auth: state.policy_auth(),
-        }
+        })
     }
 
     /// The host state of the session at `handle` this record describes. Refuses a hash or a
@@ -52,6 +57,7 @@ impl EsysSession {
             policy_auth: self.policy_auth,
             audit_digest: None,
             allow_unprotected_encryption: false,
+            desynchronized: false,
         }))
     }
 }
@@ -59,9 +65,10 @@ impl EsysSession {
 impl SessionFile {
     /// The session file of a session saved as `context` with host state `state`: the header
     /// and the ESYS record agree on type and hash by construction, and the resource's name is
-    /// the session handle, as ESYS writes it.
-    pub fn from_state(context: Context, state: &SessionState) -> SessionFile {
-        SessionFile {
+    /// the session handle, as ESYS writes it. A desynchronized state is refused, as
+    /// [`EsysSession::from_state`] refuses it.
+    pub fn from_state(context: Context, state: &SessionState) -> Result<SessionFile, SessionError> {
+        Ok(SessionFile {
             session_type: state.session_type(),
             auth_hash: state.hash().alg_id(),
             context: SavedContext {
@@ -69,10 +76,10 @@ impl SessionFile {
                 resource: EsysResource::Session {
                     handle: state.handle(),
                     name: handle_name(state.handle()),
-                    session: EsysSession::from_state(state),
+                    session: EsysSession::from_state(state)?,
                 },
             },
-        }
+        })
     }
 }
 

@@ -467,6 +467,7 @@ fn engine_states() -> Vec<SessionState> {
             policy_auth,
             audit_digest: Some(Digest::new(&[0x33; 48]).unwrap()),
             allow_unprotected_encryption: true,
+            desynchronized: false,
         })
     };
     vec![
@@ -508,7 +509,7 @@ fn session_state_round_trips_through_its_file_record() {
         context_blob: ContextData::new(&[0xCD; 80]).unwrap(),
     };
     for state in engine_states() {
-        let file = SessionFile::from_state(context.clone(), &state);
+        let file = SessionFile::from_state(context.clone(), &state).unwrap();
         file.check_consistent().unwrap();
         let back = SessionFile::from_bytes(&file.to_bytes()).unwrap();
         assert_eq!(back, file);

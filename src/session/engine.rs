@@ -243,7 +243,7 @@ pub fn authorize<R: rand_core::CryptoRngCore + ?Sized>(
         if s.closed {
             return Err(SessionError::Closed(s.handle));
         }
-        if s.poisoned {
+        if s.is_desynchronized() {
             return Err(SessionError::Desynchronized(s.handle));
         }
         if s.session_type == SessionType::TRIAL {
@@ -548,7 +548,7 @@ pub fn decrypt_response(
 pub fn desynchronize(slots: &mut [SessionSlot<'_>]) {
     for slot in slots {
         if let SessionSlot::Session { state, .. } = slot {
-            state.poisoned = true;
+            state.mark_desynchronized();
         }
     }
 }

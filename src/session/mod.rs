@@ -9,6 +9,7 @@ pub mod key;
 pub mod policy;
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroize;
 
@@ -192,6 +193,10 @@ pub struct StateRecord {
     pub audit_digest: Option<Digest>,
     /// The owner opted in to parameter encryption with a key anyone can compute.
     pub allow_unprotected_encryption: bool,
+    /// The session is desynchronized (see [`SessionState::is_desynchronized`]). It travels
+    /// with the record, so a state restored from it is refused like the original; every path
+    /// that writes a record to a file refuses one that has it set.
+    pub desynchronized: bool,
 }
 
 /// How a session was started: what TPM2_StartAuthSession sent and answered, and the secrets
@@ -251,8 +256,10 @@ pub struct SessionState {
     /// session is desynchronized. An HMAC computed from our state would then fail at the TPM
     /// and, for a DA-protected entity, count towards dictionary-attack lockout, so it never
     /// authorizes, encrypts or audits anything again and is never saved as usable; it can only
-    /// be flushed.
-    poisoned: bool,
+    /// be flushed. Atomic so the connection can mark a session whose policy command (which
+    /// carries it in the handle area, not through this state) lost its response, behind a
+    /// shared reference; it is only ever set, never cleared.
+    poisoned: AtomicBool,
 }
 
 impl fmt::Debug for SessionState {
@@ -267,7 +274,7 @@ impl fmt::Debug for SessionState {
             .field("bound", &self.bound_entity.is_some())
             .field("policy_auth", &self.policy_auth)
             .field("closed", &self.closed)
-            .field("desynchronized", &self.poisoned)
+            .field("desynchronized", &self.is_desynchronized())
             .finish()
     }
 }
@@ -305,7 +312,7 @@ impl SessionState {
             audit_digest: None,
             allow_unprotected_encryption: start.allow_unprotected_encryption,
             closed: false,
-            poisoned: false,
+            poisoned: AtomicBool::new(false),
         })
     }
 
@@ -326,12 +333,13 @@ impl SessionState {
             audit_digest: record.audit_digest,
             allow_unprotected_encryption: record.allow_unprotected_encryption,
             closed: false,
-            poisoned: false,
+            poisoned: AtomicBool::new(record.desynchronized),
         }
     }
 
-    /// The record of this state, to write it down (a desynchronized session has none worth
-    /// keeping; callers refuse to save one).
+    /// The record of this state, to write it down. A desynchronized session's record says so
+    /// ([`StateRecord::desynchronized`]): restoring it gives a desynchronized state again, and
+    /// the file writers refuse it.
     pub fn record(&self) -> StateRecord {
         StateRecord {
             handle: self.handle,
@@ -347,6 +355,7 @@ impl SessionState {
             policy_auth: self.policy_auth,
             audit_digest: self.audit_digest.clone(),
             allow_unprotected_encryption: self.allow_unprotected_encryption,
+            desynchronized: self.is_desynchronized(),
         }
     }
 
@@ -465,7 +474,12 @@ impl SessionState {
     /// response was lost, malformed or failed verification. It then never authorizes, encrypts
     /// or audits anything again and is never saved as usable; it can only be flushed.
     pub fn is_desynchronized(&self) -> bool {
-        self.poisoned
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
+    /// Marks the session desynchronized (for good).
+    pub(crate) fn mark_desynchronized(&self) {
+        self.poisoned.store(true, Ordering::Relaxed);
     }
 
     /// Whether this is a policy or trial session.

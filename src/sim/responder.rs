@@ -246,6 +246,7 @@ impl Responder {
             policy_auth: PolicyAuth::None,
             audit_digest: None,
             allow_unprotected_encryption: false,
+            desynchronized: false,
         }))
     }
 

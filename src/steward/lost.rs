@@ -19,6 +19,7 @@ use crate::wire::{CommandCode, Handle, ResponseCode, TpmRc};
 pub(super) fn identify(
     cx: &mut Conn<'_>,
     code: CommandCode,
+    effect: ContextEffect,
     handles: Handles<'_>,
     slots: &mut [SessionSlot<'_>],
 ) -> Result<Used> {
@@ -39,6 +40,10 @@ pub(super) fn identify(
     if st.entries.is_empty() {
         return Ok(used);
     }
+    let refused = |handle| Error::Session {
+        command: code,
+        source: crate::session::SessionError::Desynchronized(handle),
+    };
     for i in 0..slots.len() {
         let Some(state) = slot_state(slots, i) else {
             continue;
@@ -46,6 +51,12 @@ pub(super) fn identify(
         let Some(e) = st.by_state(state.handle(), state.nonce_tpm()) else {
             continue;
         };
+        if st.entries[e].desynchronized {
+            // Marked through its handle (a policy command whose response was lost): the
+            // state learns it here, before any HMAC is computed from it.
+            state.mark_desynchronized();
+            return Err(refused(state.handle()));
+        }
         match st.entries[e].place {
             Place::Lost => {
                 state.mark_closed();
@@ -78,10 +89,40 @@ pub(super) fn identify(
             continue;
         }
         if let Some(e) = st.by_handle(h.handle) {
+            // Only a FlushContext may name a desynchronized session: a ContextSave would hand
+            // out a context that looks usable, a policy command would run on a session whose
+            // host state no longer matches the TPM's.
+            if st.entries[e].desynchronized && effect != ContextEffect::Flushes(h.handle) {
+                return Err(refused(h.handle));
+            }
             used.push(st.entries[e].ticket, None);
         }
     }
     Ok(used)
+}
+
+/// A command's outcome is unknown (its response was lost, malformed, or an error that cannot
+/// be trusted): the sessions it carried in its handle area are desynchronized, like those of
+/// its authorization area. A policy command that ran in the TPM may have changed what the
+/// session's next authorization must prove (PolicyAuthValue, PolicyPassword), and the host
+/// cannot know.
+pub(super) fn desynchronize_handles(cx: &mut Conn<'_>, used: &Used) {
+    for (ticket, slot) in used.iter() {
+        if slot.is_some() {
+            continue;
+        }
+        if let Some(i) = cx.steward.by_ticket(ticket) {
+            let e = &mut cx.steward.entries[i];
+            if !e.desynchronized {
+                e.desynchronized = true;
+                tracing::warn!(
+                    session = %e.handle,
+                    "session desynchronized: it will only be flushed"
+                );
+                cx.steward.newly_desynchronized.push(e.handle);
+            }
+        }
+    }
 }
 
 /// A "no such session" answer about one of our sessions → [`Error::SessionLost`].

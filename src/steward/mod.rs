@@ -45,7 +45,7 @@ pub(crate) use table::{FlushDecision, Steward};
 
 use crate::command::{Command, ContextEffect, Response};
 use crate::error::{Error, Result};
-use crate::link::Link;
+use crate::link::{Failure, Link};
 use crate::session::engine::SessionSlot;
 use crate::wire::{Context, Handle, Nonce, ResponseCode, TpmRc};
 #[cfg(test)]
@@ -197,16 +197,26 @@ fn run_until_wait<C: Command>(
         _ => false,
     };
     loop {
-        let used = lost::identify(cx, code, cmd.handles(), slots)?;
+        let used = lost::identify(cx, code, effect, cmd.handles(), slots)?;
         let policy = cx.steward.policy;
         if let Some(max) = policy.max_loaded_sessions {
             parking::make_room(cx, &used, max, needs_fresh_slot)?;
         }
         let outcome = match parking::load_used(cx, &used, slots) {
             Ok(()) => {
-                let r = cx.link.exchange(cmd, slots);
+                let r = cx.link.exchange_outcome(cmd, slots);
+                if let Err(Failure::Unverified(_)) = &r {
+                    // The link desynchronized the authorization sessions; those the command
+                    // carried as handles (a policy session in a policy command) are ours to mark.
+                    lost::desynchronize_handles(cx, &used);
+                }
                 parking::after_command(cx, &used, slots);
-                r
+                match r {
+                    Ok(rsp) => Ok(rsp),
+                    // Outcome unknown: nothing to retry or recognise; the sessions are marked.
+                    Err(Failure::Unverified(e)) => return Err(e),
+                    Err(Failure::Settled(e)) => Err(e),
+                }
             }
             Err(e) => Err(e),
         };
@@ -402,15 +412,22 @@ impl Steward {
 
 impl Conn<'_> {
     /// Registers a session that a [`Session`](crate::Session) now owns; returns its ticket.
+    /// `adopted`: the session was not just started but taken over (loaded from a context or
+    /// a file, or restored from a record): if this connection knew it as desynchronized, it
+    /// stays so, whatever the state it comes back with says.
     pub(crate) fn register(
         &mut self,
         handle: Handle,
         nonce_tpm: &Nonce,
         desynchronized: bool,
+        adopted: bool,
     ) -> u64 {
         let st = &mut *self.steward;
-        // The TPM handed out this handle again: whatever we had under it is gone.
+        let mut desynchronized = desynchronized;
+        // The TPM handed out this handle again (a new session), or the session is being
+        // adopted again: either way the old entry is done with.
         while let Some(i) = st.by_handle(handle) {
+            desynchronized |= adopted && st.entries[i].desynchronized;
             st.mark_lost(i);
         }
         st.next_ticket += 1;

@@ -62,6 +62,9 @@ pub(crate) struct Steward {
     pub(super) since_regap: u64,
     pub(super) gap_max: Option<u64>,
     pub(super) stats: StewardStats,
+    /// Sessions a command carried in its handle area that became desynchronized, for the
+    /// client to record in the registry (see [`Steward::take_newly_desynchronized`]).
+    pub(super) newly_desynchronized: Vec<Handle>,
 }
 
 impl Steward {
@@ -86,6 +89,17 @@ impl Steward {
         self.entries
             .iter()
             .position(|e| e.handle == handle && e.nonce_tpm == *nonce_tpm)
+    }
+
+    /// Whether the session with this ticket is desynchronized.
+    pub(crate) fn is_desynchronized(&self, ticket: u64) -> bool {
+        self.by_ticket(ticket)
+            .is_some_and(|i| self.entries[i].desynchronized)
+    }
+
+    /// The handle-area sessions that became desynchronized since the last call.
+    pub(crate) fn take_newly_desynchronized(&mut self) -> Vec<Handle> {
+        core::mem::take(&mut self.newly_desynchronized)
     }
 
     pub(super) fn loaded_count(&self) -> usize {

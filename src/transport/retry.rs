@@ -36,19 +36,21 @@ impl Default for RetryPolicy {
 
 /// Sends `command`, resending while the TPM answers RETRY/YIELDED/TESTING and attempts remain.
 /// The last response is left in `response` either way, so a caller that runs out of attempts
-/// sees the TPM's own code.
+/// sees the TPM's own code. Returns how many times the command was sent: an error response
+/// is unauthenticated, so a warning that asked for a resend may have been forged over a
+/// command the TPM ran, and the caller must then not trust the sessions the frame carried.
 pub fn transact_with_retry(
     transport: &mut dyn Transport,
     command: &[u8],
     response: &mut Vec<u8>,
     policy: &RetryPolicy,
-) -> Result<(), TransportError> {
+) -> Result<u32, TransportError> {
     let mut delay = policy.initial_delay;
     let mut attempt = 1;
     loop {
         transport.transact(command, response)?;
         if attempt >= policy.max_attempts || !wants_retry(response) {
-            return Ok(());
+            return Ok(attempt);
         }
         std::thread::sleep(delay.min(policy.max_delay));
         delay = delay.saturating_mul(2);
@@ -101,8 +103,9 @@ mod tests {
             sent: 0,
         };
         let mut rsp = Vec::new();
-        transact_with_retry(&mut t, &[], &mut rsp, &fast(10)).unwrap();
+        let sends = transact_with_retry(&mut t, &[], &mut rsp, &fast(10)).unwrap();
         assert_eq!(t.sent, 4);
+        assert_eq!(sends, 4);
         assert_eq!(response_code(&rsp), Some(ResponseCode::SUCCESS));
     }
 

@@ -860,10 +860,17 @@ pub fn policy(tcti: Option<&str>, p: PolicyCommand) -> CliResult {
         run(step, &mut session)?;
         Ok(session.policy_digest()?)
     })();
-    // Saved back whatever happened, so the file stays usable (by us or tpm2-tools).
+    // Saved back whatever happened, so the file stays usable (by us or tpm2-tools); a
+    // session the failure left desynchronized is ended instead, and the user told both.
     let saved = save_back(session, path);
-    let digest = outcome?;
-    saved?;
+    let digest = match (outcome, saved) {
+        (Err(failed), Err(ended)) => return Err(format!("{failed}; {ended}").into()),
+        (outcome, saved) => {
+            let digest = outcome?;
+            saved?;
+            digest
+        }
+    };
     if let Some(f) = out_file {
         files::write_atomic(f, digest.as_bytes())?;
     }
