@@ -416,18 +416,17 @@ fn explicit_tcti_beats_the_environment_value() {
 #[test]
 fn open_none_reads_the_environment() {
     let sim = Swtpm::spawn().unwrap();
+    let dead = format!("swtpm:host=127.0.0.1,port={}", dead_port());
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "open_none_reads_the_environment_child",
             "--ignored",
+            "--nocapture",
             "--test-threads=1",
         ])
         .env(TCTI_ENV_VAR, sim.tcti())
-        .env(
-            "TPM2_WIRE_DEAD_TCTI",
-            format!("swtpm:host=127.0.0.1,port={}", dead_port()),
-        )
+        .env("TPM2_WIRE_DEAD_TCTI", &dead)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -436,7 +435,10 @@ fn open_none_reads_the_environment() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    // Printed only at the end of the child's checks: a child that returned early (or ran
+    // nothing) passes as a test but prints no such line.
+    let want = format!("env-tcti-result opened {} refused {dead}\n", sim.tcti());
+    assert!(stdout.contains(&want), "want {want:?} in {stdout}");
 }
 
 #[test]
@@ -453,6 +455,7 @@ fn open_none_reads_the_environment_child() {
     // -T (Some) wins over the variable even when it points at nothing.
     let err = open(Some(&dead)).err().unwrap();
     assert!(err.to_string().starts_with(&dead), "{err}");
+    println!("env-tcti-result opened {} refused {dead}", t.describe());
 }
 
 #[test]
