@@ -449,15 +449,19 @@ fn atomic_write_is_0600_whatever_the_umask() {
                 "--exact",
                 "umask_child",
                 "--include-ignored",
+                "--nocapture",
                 "--test-threads=1",
             ])
             .env("FILES_TEST_UMASK", umask)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
+        // Printed only at the end of the child's checks, with the umask it ran under and the
+        // modes it saw: a child that returned early passes as a test but prints no such line.
+        let want = format!("umask-result umask {umask} new 600 replaced 600\n");
         assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "umask {umask}: {stdout}{}",
+            out.status.success() && stdout.contains(&want),
+            "umask {umask}: want {want:?} in {stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -474,18 +478,21 @@ fn umask_child() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = read_context_file(&Path::new(DATA).join("primary.ctx")).unwrap();
     unsafe { libc::umask(umask as libc::mode_t) };
+    // The umask in force, read back (setting it again returns it).
+    let in_force = unsafe { libc::umask(umask as libc::mode_t) };
     let path = dir.path().join("a.ctx");
     write_context_file(&path, &ctx).unwrap();
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "umask {umask:o}");
+    let new_mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(new_mode, 0o600, "umask {umask:o}");
     assert_eq!(std::fs::read(&path).unwrap(), fixture("primary.ctx"));
     // Replacing an existing, more open file also leaves 0600.
     let path = dir.path().join("b.ctx");
     std::fs::write(&path, b"old").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
     write_context_file(&path, &ctx).unwrap();
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "umask {umask:o}");
+    let replaced_mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(replaced_mode, 0o600, "umask {umask:o}");
+    println!("umask-result umask {in_force:03o} new {new_mode:o} replaced {replaced_mode:o}");
 }
 
 fn leftovers(dir: &Path) -> Vec<PathBuf> {

@@ -2,8 +2,9 @@
 //! names and parameters, a command authorized by the engine verifies on a simulated TPM that
 //! applies the TPM's key rules (written out here independently), the TPM's response verifies
 //! and decrypts on the host, and any flipped bit, shortened or emptied response HMAC is
-//! rejected. Bound sessions also authorize entities other than the one they are bound to,
-//! where the TPM puts that entity's auth value back into the HMAC key.
+//! rejected, after which the session is refused without anything sent. Bound sessions also
+//! authorize entities other than the one they are bound to, where the TPM puts that entity's
+//! auth value back into the HMAC key.
 
 use hmac::{Hmac, Mac};
 use proptest::prelude::*;
@@ -406,6 +407,7 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
                 st.is_desynchronized(),
                 "a failed response poisons the session"
             );
+            refused_after_failure(&info, &mut st, &auth, &plain);
             return Err(e);
         }
     };
@@ -422,6 +424,31 @@ fn round_trip(c: &Case, tamper: Option<Tamper>) -> Result<(), SessionError> {
     );
     assert_eq!(st.nonce_caller().as_bytes(), &nonce_caller[..]);
     Ok(())
+}
+
+/// The next command with a session whose response failed: the TPM has rolled its nonce and
+/// the host has not, so an HMAC sent now would fail at the TPM (a dictionary-attack count for
+/// an entity without noDA). The engine refuses it, and writes no authorization area to send
+/// and no encrypted parameter.
+fn refused_after_failure(info: &CommandInfo<'_>, st: &mut SessionState, auth: &Auth, plain: &[u8]) {
+    let nonce_caller = st.nonce_caller().clone();
+    let mut area = Vec::new();
+    let mut params = plain.to_vec();
+    let r = engine::authorize(
+        &mut rand_core::OsRng,
+        &mut Writer::new(&mut area),
+        info,
+        &mut [SessionSlot::Session { state: st, auth }],
+        &mut params,
+    );
+    assert!(
+        matches!(r, Err(SessionError::Desynchronized(h)) if h == Handle(0x0200_0000)),
+        "the next use of a desynchronized session: {:?}",
+        r.map(|p| p.count())
+    );
+    assert!(area.is_empty(), "nothing to send: {area:02x?}");
+    assert_eq!(params, plain, "no parameter encrypted");
+    assert_eq!(st.nonce_caller(), &nonce_caller, "no nonce rolled");
 }
 
 /// A response HMAC tampered with as `tamper` says fails the integrity check.

@@ -4,17 +4,20 @@
 
 #![cfg(feature = "sim")]
 
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tpm2_wire::sim::{MssimFront, Swtpm};
 use tpm2_wire::transport::{
-    open, open_with_env_value, probe, DeviceTransport, Tcti, Transport, TransportError,
-    TCTI_ENV_VAR,
+    open, open_with_env_value, probe, DeviceTransport, Endpoint, SwtpmTransport, Tcti, Transport,
+    TransportError, TCTI_ENV_VAR,
 };
 use tpm2_wire::wire::{
     begin_command, finish_command, CommandCode, StructureTag, Writer, HEADER_SIZE,
@@ -158,12 +161,93 @@ fn swtpm_fixture_cleans_up_after_itself() {
 #[test]
 fn swtpm_kept_open_connection_serves_many_commands() {
     let sim = Swtpm::spawn().unwrap();
-    let mut t = sim.transport().unwrap();
-    t.set_timeout(TEST_TIMEOUT);
+    let proxy = CountingProxy::start(sim.port().unwrap());
+    let mut t = SwtpmTransport::connect_with_timeout(proxy.endpoint(), TEST_TIMEOUT).unwrap();
     t.set_connection_per_command(false);
     for _ in 0..5 {
         small_command_set(&mut t);
     }
+    // The proxy accepts in order, so once a command was answered on a connection every
+    // earlier one is counted: the check `connect` makes, then the one kept.
+    assert_eq!(
+        proxy.accepted(),
+        2,
+        "15 commands on the one kept connection"
+    );
+    // The same count sees each connection of the default mode.
+    t.set_connection_per_command(true);
+    small_command_set(&mut t);
+    assert_eq!(proxy.accepted(), 5, "one connection per command");
+}
+
+/// A TCP forwarder on loopback in front of swtpm's data port that counts the connections
+/// clients open through it.
+struct CountingProxy {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CountingProxy {
+    fn start(upstream: u16) -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let acceptor = std::thread::spawn({
+            let (accepted, stop) = (accepted.clone(), stop.clone());
+            move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(client) = client else { continue };
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                        continue;
+                    };
+                    let (c, s) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    std::thread::spawn(move || forward(client, server));
+                    std::thread::spawn(move || forward(s, c));
+                }
+            }
+        });
+        CountingProxy {
+            port,
+            accepted,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port: self.port,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        // One more connection wakes the acceptor to see the stop flag.
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Copies one direction until its end closes, then passes the close on.
+fn forward(mut from: TcpStream, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
 #[test]
@@ -416,18 +500,17 @@ fn explicit_tcti_beats_the_environment_value() {
 #[test]
 fn open_none_reads_the_environment() {
     let sim = Swtpm::spawn().unwrap();
+    let dead = format!("swtpm:host=127.0.0.1,port={}", dead_port());
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "open_none_reads_the_environment_child",
             "--ignored",
+            "--nocapture",
             "--test-threads=1",
         ])
         .env(TCTI_ENV_VAR, sim.tcti())
-        .env(
-            "TPM2_WIRE_DEAD_TCTI",
-            format!("swtpm:host=127.0.0.1,port={}", dead_port()),
-        )
+        .env("TPM2_WIRE_DEAD_TCTI", &dead)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -436,7 +519,10 @@ fn open_none_reads_the_environment() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("1 passed"), "{stdout}");
+    // Printed only at the end of the child's checks: a child that returned early (or ran
+    // nothing) passes as a test but prints no such line.
+    let want = format!("env-tcti-result opened {} refused {dead}\n", sim.tcti());
+    assert!(stdout.contains(&want), "want {want:?} in {stdout}");
 }
 
 #[test]
@@ -453,6 +539,7 @@ fn open_none_reads_the_environment_child() {
     // -T (Some) wins over the variable even when it points at nothing.
     let err = open(Some(&dead)).err().unwrap();
     assert!(err.to_string().starts_with(&dead), "{err}");
+    println!("env-tcti-result opened {} refused {dead}", t.describe());
 }
 
 #[test]

@@ -552,3 +552,135 @@ pub fn desynchronize(slots: &mut [SessionSlot<'_>]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::StateRecord;
+    use crate::wire::{Nonce, Secret};
+    use alloc::vec::Vec;
+
+    /// Deterministic bytes: the test needs no operating-system generator.
+    struct Counter(u8);
+
+    impl rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            rand_core::impls::next_u32_via_fill(self)
+        }
+        fn next_u64(&mut self) -> u64 {
+            rand_core::impls::next_u64_via_fill(self)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for b in dest {
+                self.0 = self.0.wrapping_add(1);
+                *b = self.0;
+            }
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl rand_core::CryptoRng for Counter {}
+
+    fn hmac_session() -> SessionState {
+        SessionState::restore(StateRecord {
+            handle: Handle(0x0200_0000),
+            session_type: SessionType::HMAC,
+            hash: HashAlg::Sha256,
+            symmetric: Symmetric::Null,
+            attributes: SessionAttributes(SessionAttributes::CONTINUE_SESSION),
+            session_key: Secret::new(&[7; 32]).unwrap(),
+            key_is_secret: true,
+            nonce_caller: Nonce::new(&[1; 32]).unwrap(),
+            nonce_tpm: Nonce::new(&[2; 32]).unwrap(),
+            bound_entity: None,
+            policy_auth: PolicyAuth::None,
+            audit_digest: None,
+            allow_unprotected_encryption: false,
+        })
+    }
+
+    const NAME: [u8; 4] = [0x40, 0x00, 0x00, 0x01];
+
+    fn info() -> CommandInfo<'static> {
+        const NAMES: &[&[u8]] = &[&NAME];
+        CommandInfo {
+            code: CommandCode::GET_RANDOM,
+            names: NAMES,
+            auth_handles: 1,
+            decrypt_param: false,
+            encrypt_param: false,
+            new_auth: None,
+        }
+    }
+
+    /// Authorizes one command with `state`, writing its authorization area into `area`.
+    fn authorize_once(
+        rng: &mut Counter,
+        state: &mut SessionState,
+        auth: &Auth,
+        area: &mut Vec<u8>,
+    ) -> Result<Pending, SessionError> {
+        let mut params = [0u8, 8];
+        authorize(
+            rng,
+            &mut Writer::new(area),
+            &info(),
+            &mut [SessionSlot::Session { state, auth }],
+            &mut params,
+        )
+    }
+
+    /// After a response fails verification the TPM has rolled its nonce and the host has
+    /// not, so the next HMAC could only fail at the TPM (a dictionary-attack count for an
+    /// entity without noDA): the engine itself refuses the session, whatever caller drives
+    /// it, and writes nothing to send.
+    #[test]
+    fn a_session_whose_response_failed_is_refused_before_anything_is_written() {
+        let auth = Auth::new(b"pw").unwrap();
+        let nonce = [9u8; 32];
+        let hmac = [0u8; 32];
+        let forged = AuthResponseRef {
+            nonce: &nonce,
+            attributes: SessionAttributes(SessionAttributes::CONTINUE_SESSION),
+            hmac: &hmac,
+        };
+        // Both ways a response can fail: a wrong HMAC, and no authorization entry at all.
+        let responses: [&[Option<AuthResponseRef<'_>>]; 2] = [&[Some(forged)], &[None]];
+        for auths in responses {
+            let mut rng = Counter(0);
+            let mut state = hmac_session();
+            let mut area = Vec::new();
+            let pending = authorize_once(&mut rng, &mut state, &auth, &mut area).unwrap();
+            assert!(!area.is_empty());
+            let failed = verify_response(
+                &info(),
+                &mut [SessionSlot::Session {
+                    state: &mut state,
+                    auth: &auth,
+                }],
+                &pending,
+                auths,
+                &[],
+            );
+            assert!(matches!(failed, Err(SessionError::Integrity(_))));
+            let nonce_caller = state.nonce_caller().clone();
+
+            let mut area = Vec::new();
+            let refused = authorize_once(&mut rng, &mut state, &auth, &mut area);
+            assert!(
+                matches!(refused, Err(SessionError::Desynchronized(h)) if h == Handle(0x0200_0000)),
+                "{:?}",
+                refused.map(|p| p.count())
+            );
+            assert!(area.is_empty(), "nothing to send: {area:02x?}");
+            assert_eq!(
+                state.nonce_caller(),
+                &nonce_caller,
+                "no nonce rolled for a refused command"
+            );
+        }
+    }
+}

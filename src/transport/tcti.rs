@@ -478,11 +478,150 @@ mod tests {
         );
     }
 
+    /// TCTI strings valid by construction, each with the value it spells: every transport,
+    /// with and without `timeout=`, endpoint items in any order with empty items between.
+    mod valid {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn timeout() -> impl Strategy<Value = Option<u64>> {
+            proptest::option::of(prop_oneof![
+                Just(1),
+                Just(MAX_TIMEOUT_SECS),
+                1..=MAX_TIMEOUT_SECS
+            ])
+        }
+
+        /// A path or command that is not itself a leading `timeout=` item.
+        fn free_text(pattern: &'static str) -> impl Strategy<Value = String> {
+            pattern.prop_filter("a leading timeout item", |t| !t.starts_with("timeout="))
+        }
+
+        fn device_tcti() -> impl Strategy<Value = (String, Tcti)> {
+            (
+                timeout(),
+                proptest::option::of(free_text("[A-Za-z0-9/._:=, -]{1,24}")),
+                any::<bool>(),
+            )
+                .prop_map(|(t, path, colon)| {
+                    let s = match (&path, t) {
+                        (None, None) if colon => "device:".to_string(),
+                        (None, None) => "device".to_string(),
+                        (None, Some(t)) if colon => format!("device:timeout={t},"),
+                        (None, Some(t)) => format!("device:timeout={t}"),
+                        (Some(p), None) => format!("device:{p}"),
+                        (Some(p), Some(t)) => format!("device:timeout={t},{p}"),
+                    };
+                    (s, device(path.as_deref(), t))
+                })
+        }
+
+        fn cmd_tcti() -> impl Strategy<Value = (String, Tcti)> {
+            (
+                timeout(),
+                free_text("[A-Za-z0-9/._:=, -]{0,8}[A-Za-z0-9/._:=,-][A-Za-z0-9/._:=, -]{0,8}"),
+            )
+                .prop_map(|(t, command)| {
+                    let s = match t {
+                        Some(t) => format!("cmd:timeout={t},{command}"),
+                        None => format!("cmd:{command}"),
+                    };
+                    (s, cmd(&command, t))
+                })
+        }
+
+        /// `host=`/`port=` (each optional) or `path=`, and an optional `timeout=`: the items
+        /// (shuffled) and the endpoint they name.
+        fn endpoint_items() -> impl Strategy<Value = (Vec<String>, Endpoint, Option<u64>)> {
+            let value = "[A-Za-z0-9._:=/-]{1,12}";
+            let place = prop_oneof![
+                (
+                    proptest::option::of(value),
+                    proptest::option::of(1u16..=65534)
+                )
+                    .prop_map(|(host, port)| {
+                        let mut items = Vec::new();
+                        items.extend(host.as_ref().map(|h| format!("host={h}")));
+                        items.extend(port.map(|p| format!("port={p}")));
+                        let endpoint = tcp(
+                            host.as_deref().unwrap_or(DEFAULT_HOST),
+                            port.unwrap_or(DEFAULT_PORT),
+                        );
+                        (items, endpoint)
+                    }),
+                value.prop_map(|path| {
+                    let endpoint = Endpoint::Unix {
+                        path: PathBuf::from(&path),
+                    };
+                    (vec![format!("path={path}")], endpoint)
+                }),
+            ];
+            (place, timeout()).prop_flat_map(|((mut items, endpoint), t)| {
+                items.extend(t.map(|t| format!("timeout={t}")));
+                (Just(items).prop_shuffle(), Just(endpoint), Just(t))
+            })
+        }
+
+        fn endpoint_tcti() -> impl Strategy<Value = (String, Tcti)> {
+            (
+                any::<bool>(),
+                endpoint_items(),
+                proptest::collection::vec(1usize..=2, 4),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(is_mssim, (items, endpoint, t), commas, lead, trail)| {
+                    let name = if is_mssim { "mssim" } else { "swtpm" };
+                    // Empty items (doubled, leading, trailing commas) are skipped.
+                    let mut conf = String::new();
+                    if lead {
+                        conf.push(',');
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            conf.push_str(&",".repeat(commas[i]));
+                        }
+                        conf.push_str(item);
+                    }
+                    if trail {
+                        conf.push(',');
+                    }
+                    let s = if conf.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{name}:{conf}")
+                    };
+                    let tcti = if is_mssim {
+                        mssim(endpoint, t)
+                    } else {
+                        swtpm(endpoint, t)
+                    };
+                    (s, tcti)
+                })
+        }
+
+        pub(super) fn any_valid() -> impl Strategy<Value = (String, Tcti)> {
+            prop_oneof![device_tcti(), cmd_tcti(), endpoint_tcti()]
+        }
+    }
+
     proptest::proptest! {
+        /// Every valid spelling parses to the value it spells, and that value prints to a
+        /// string that parses back to it.
+        #[test]
+        fn valid_tctis_parse_to_their_meaning_and_round_trip((s, want) in valid::any_valid()) {
+            let parsed = Tcti::parse(&s);
+            proptest::prop_assert_eq!(parsed.as_ref().ok(), Some(&want), "{} gave {:?}", s, parsed);
+            let printed = want.to_string();
+            proptest::prop_assert_eq!(Tcti::parse(&printed).ok(), Some(want), "{}", printed);
+        }
+
         /// The fuzz target's property, over strings shaped like TCTIs: no panic, and a
         /// parsed value prints to a string that parses back to it.
         #[test]
-        fn printing_a_parsed_tcti_round_trips(s in "(device|mssim|swtpm|cmd|tabrmd|x)?:?[a-z0-9=,/:. ]{0,24}") {
+        fn arbitrary_tcti_like_strings_never_panic_and_what_parses_round_trips(
+            s in "(device|mssim|swtpm|cmd|tabrmd|x)?:?[a-z0-9=,/:. ]{0,24}|\\PC{0,40}"
+        ) {
             if let Ok(tcti) = Tcti::parse(&s) {
                 let printed = tcti.to_string();
                 proptest::prop_assert_eq!(Tcti::parse(&printed).ok(), Some(tcti), "{}", printed);

@@ -1389,6 +1389,21 @@ impl Phase {
     }
 }
 
+/// Commands between two progress lines of a long loop.
+const PROGRESS_EVERY: u64 = 2048;
+
+/// A `KRM-PROGRESS <phase> <done>/<budget>` line on stderr, which is the console both for
+/// the guest program and for a role process whose stdout its parent reads. The host's time
+/// limit for the icount machine is a longest silence, not a total, so a slow host only makes
+/// these checks slower; every loop that prints progress is bounded by its budget, so a guest
+/// that keeps printing still ends.
+fn progress(phase: &str, done: u64, budget: u64) {
+    use std::io::Write;
+    // One write, so the line is never split by another process's output.
+    let line = format!("KRM-PROGRESS {phase} {done}/{budget}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// A command without sessions, for the base cost of one round trip.
 fn time_plain(tpm: &Tpm, rounds: u32, label: &str) -> Result<f64, String> {
     let phase = Phase::begin(&format!("plain-{label}"));
@@ -2014,7 +2029,8 @@ fn audited_get_random(tpm: &Tpm, s: &mut Session, what: &str) -> Result<(), Stri
 
 /// Commands on `tpm` with 3 of its sessions loaded: the RM saves all 3 after each, so the
 /// TPM's context counter moves 3 per command (2 while one is parked). Runs until the counter
-/// is `target` past `start`; checks it every `check_every` commands through `observer`.
+/// is `target` past `start`; checks it every [`PROGRESS_EVERY`] commands through `observer`.
+/// Fails if `target` commands (a third of them should do) have not moved it that far.
 /// Returns (commands, counter advance).
 fn drive_counter(
     tpm: &Tpm,
@@ -2022,11 +2038,11 @@ fn drive_counter(
     observer: &Tpm,
     start: u64,
     target: u64,
+    phase: &str,
 ) -> Result<(u64, u64), String> {
-    const CHECK_EVERY: u64 = 2048;
     let mut commands = 0u64;
     loop {
-        for _ in 0..CHECK_EVERY {
+        for _ in 0..PROGRESS_EVERY {
             tpm.run(&GetRandom { bytes_requested: 1 }).map_err(|e| {
                 format!(
                     "GetRandom(1) #{commands} with {}: {}",
@@ -2052,6 +2068,12 @@ fn drive_counter(
         if advance >= target {
             return Ok((commands, advance));
         }
+        if commands >= target {
+            return Err(format!(
+                "{commands} commands moved the context counter only {advance} of {target}"
+            ));
+        }
+        progress(phase, commands, target);
     }
 }
 
@@ -2081,8 +2103,14 @@ fn context_gap() -> CheckResult {
             );
         }
         let phase = Phase::begin("context_gap");
-        let (commands, advance) =
-            drive_counter(&tpm, &mut work, &observer, start, gap_target(gap_max))?;
+        let (commands, advance) = drive_counter(
+            &tpm,
+            &mut work,
+            &observer,
+            start,
+            gap_target(gap_max),
+            "context_gap",
+        )?;
         phase.end(u32::try_from(commands).unwrap_or(u32::MAX));
         let stats = tpm.steward_stats();
         if stats.regapped == 0 {
@@ -2127,6 +2155,9 @@ fn role_gap_worker() -> CheckResult {
     for i in 0..commands {
         tpm.run(&GetRandom { bytes_requested: 1 })
             .map_err(|e| format!("GetRandom(1) #{i}: {}", describe_error(&e)))?;
+        if (i + 1) % PROGRESS_EVERY == 0 {
+            progress("context_gap_two_processes-worker", i + 1, commands);
+        }
     }
     for s in held {
         s.flush().map_err(ctx("flush"))?;
@@ -2154,10 +2185,12 @@ fn context_gap_two_processes() -> CheckResult {
         old.park().map_err(ctx("Session::park"))?;
         let start = context_counter(&observer)?;
         let worker_commands = gap_target(gap_max) / 3 + 1;
+        // Its stderr is the console: the worker's progress lines show the host that the
+        // counter is moving while this process only runs plain commands.
         let mut child = role_command("gap-worker")?
             .env(GAP_COMMANDS_VAR, worker_commands.to_string())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
             .spawn()
             .map_err(ctx("spawn role gap-worker"))?;
         let phase = Phase::begin("context_gap_two_processes");
@@ -2247,6 +2280,9 @@ fn context_gap_without_regap() -> CheckResult {
             break;
         }
         commands += 1;
+        if commands % PROGRESS_EVERY == 0 {
+            progress("context_gap_without_regap", commands, limit);
+        }
     }
     phase.end(u32::try_from(commands).unwrap_or(u32::MAX));
     let outcome = (|| -> CheckResult {
