@@ -599,6 +599,7 @@ mod tests {
             policy_auth: PolicyAuth::None,
             audit_digest: None,
             allow_unprotected_encryption: false,
+            desynchronized: false,
         })
     }
 
