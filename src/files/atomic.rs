@@ -34,7 +34,9 @@ const FIFO_RETRY: Duration = Duration::from_millis(20);
 /// Writes `bytes` to `path`. A new or regular file is replaced atomically: the bytes go to a
 /// new file next to it (an unpredictable hidden name, created exclusively, mode 0600 whatever
 /// the umask), which is fsynced and renamed over `path`, and the directory is fsynced; on any
-/// failure before the rename the temporary file is removed and `path` is untouched. A FIFO or
+/// failure before the rename the temporary file is removed and `path` is untouched. A name
+/// that was free is taken only if it still is at the rename: whatever appeared there meanwhile
+/// (a FIFO, a link) is not replaced, and the write starts over with it. A FIFO or
 /// character device is written in place (no temporary file, nothing truncated), within
 /// [`input_timeout`](super::input_timeout) (which includes waiting for a FIFO's reader); a
 /// write that stops part-way says how much was written. A symlink is followed to its target,
@@ -77,16 +79,36 @@ fn is_stream(meta: &Metadata) -> bool {
     ft.is_fifo() || ft.is_char_device()
 }
 
+/// Times the write starts over when a name that was free when the path was resolved is taken
+/// before the new file is renamed to it.
+const RACE_ATTEMPTS: usize = 8;
+
 fn write_output(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
-    match resolve(path)? {
-        Resolved::Plain(end, None) => replace(&end, bytes, durable),
-        Resolved::Plain(end, Some(m)) if m.is_file() => replace(&end, bytes, durable),
-        Resolved::Plain(end, Some(m)) if is_stream(&m) => {
-            write_in_place(&end, bytes, &m, libc::O_NOFOLLOW)
+    for _ in 0..RACE_ATTEMPTS {
+        let outcome = match resolve(path)? {
+            Resolved::Plain(end, None) => replace(&end, bytes, durable, Target::New)?,
+            Resolved::Plain(end, Some(m)) if m.is_file() => {
+                replace(&end, bytes, durable, Target::Existing)?
+            }
+            Resolved::Plain(end, Some(m)) if is_stream(&m) => {
+                write_in_place(&end, bytes, &m, libc::O_NOFOLLOW)?;
+                Replaced::Done
+            }
+            Resolved::Plain(_, Some(m)) => return Err(refuse(path, &m)),
+            Resolved::Kernel(through) => write_through_proc(path, &through, bytes, durable)?,
+        };
+        if let Replaced::Done = outcome {
+            return Ok(());
         }
-        Resolved::Plain(_, Some(m)) => Err(refuse(path, &m)),
-        Resolved::Kernel(through) => write_through_proc(path, &through, bytes, durable),
     }
+    Err(io_error(
+        path,
+        "write",
+        std::io::Error::new(
+            ErrorKind::AlreadyExists,
+            "the name kept being taken by something else while the new file was written",
+        ),
+    ))
 }
 
 /// Where an output path leads.
@@ -229,7 +251,7 @@ fn write_through_proc(
     through: &Path,
     bytes: &[u8],
     durable: bool,
-) -> Result<(), FileError> {
+) -> Result<Replaced, FileError> {
     let target = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
@@ -239,7 +261,8 @@ fn write_through_proc(
         .metadata()
         .map_err(|e| io_error(path, "stat symlink target", e))?;
     if is_stream(&meta) {
-        return write_in_place(through, bytes, &meta, 0);
+        write_in_place(through, bytes, &meta, 0)?;
+        return Ok(Replaced::Done);
     }
     if !meta.is_file() {
         return Err(refuse(path, &meta));
@@ -262,7 +285,7 @@ fn write_through_proc(
             ),
         ));
     }
-    replace(&real, bytes, durable)
+    replace(&real, bytes, durable, Target::Existing)
 }
 
 /// The kernel's rule for links in sticky world-writable directories: follow only our own
@@ -406,7 +429,59 @@ fn create_temp(path: &Path) -> Result<(PathBuf, File), FileError> {
     Err(io_error(&tmp, "create temporary file", e))
 }
 
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
+/// What [`replace`] expects at the name it renames the new file to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Target {
+    /// Nothing: whatever appears there meanwhile (another user's FIFO or link) is left alone.
+    New,
+    /// A regular file, which the new one replaces.
+    Existing,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Replaced {
+    Done,
+    /// The name was free but something took it before the rename; nothing was changed.
+    NameTaken,
+}
+
+/// Renames `from` to `to` only if `to` does not exist (atomically, where the file system
+/// supports it). `Ok(false)`: `to` exists.
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<bool> {
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "path contains a NUL byte"))
+    };
+    let (cf, ct) = (c(from)?, c(to)?);
+    // SAFETY: two NUL-terminated paths relative to the working directory.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            cf.as_ptr(),
+            libc::AT_FDCWD,
+            ct.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EEXIST) => Ok(false),
+        // A file system (or kernel) without RENAME_NOREPLACE: a plain rename, which replaces
+        // whatever got there since the name was found free.
+        Some(libc::EINVAL | libc::ENOSYS) => std::fs::rename(from, to).map(|()| true),
+        _ => Err(e),
+    }
+}
+
+fn replace(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    target: Target,
+) -> Result<Replaced, FileError> {
     let (tmp, mut file) = create_temp(path)?;
     let written = (|| {
         // The umask may have removed bits from 0600 (e.g. umask 0277); set them exactly.
@@ -418,17 +493,28 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
             file.sync_all()
                 .map_err(|e| io_error(&tmp, "fsync temporary file", e))?;
         }
-        std::fs::rename(&tmp, path).map_err(|e| io_error(path, "rename temporary file over", e))
+        let renamed = match target {
+            Target::New => rename_new(&tmp, path),
+            Target::Existing => std::fs::rename(&tmp, path).map(|()| true),
+        };
+        renamed.map_err(|e| io_error(path, "rename temporary file over", e))
     })();
     drop(file);
-    if let Err(e) = written {
-        // Best effort: the original error is the one worth reporting.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    match written {
+        Ok(true) => {}
+        Ok(false) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(Replaced::NameTaken);
+        }
+        Err(e) => {
+            // Best effort: the original error is the one worth reporting.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
     }
 
     if !durable {
-        return Ok(());
+        return Ok(Replaced::Done);
     }
     // Make the rename itself durable.
     let dir = match path.parent() {
@@ -437,5 +523,48 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
     };
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| io_error(dir, "fsync directory", e))
+        .map_err(|e| io_error(dir, "fsync directory", e))?;
+    Ok(Replaced::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    /// A name found free may be taken before the new file is renamed to it (another user's
+    /// FIFO or link in /tmp): what took it is left as it is, and the write starts over.
+    #[test]
+    fn a_name_taken_after_it_was_found_free_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        mkfifo(&out);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("elsewhere", &link).unwrap();
+        for (name, volatile) in [(&out, false), (&link, true)] {
+            let r = replace(name, b"new", !volatile, Target::New).unwrap();
+            assert_eq!(r, Replaced::NameTaken, "{}", name.display());
+        }
+        assert!(std::fs::symlink_metadata(&out)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("elsewhere"));
+        assert!(!dir.path().join("elsewhere").exists());
+        // No temporary file left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+
+        // Still free: created.
+        let fresh = dir.path().join("fresh");
+        assert_eq!(
+            replace(&fresh, b"new", true, Target::New).unwrap(),
+            Replaced::Done
+        );
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"new");
+    }
 }
