@@ -204,6 +204,71 @@ fn device_tcti_refuses_files_and_symlinks_and_leaves_them_alone() {
     assert!(is_fifo(&pipe));
 }
 
+/// Opening a FIFO's write end is itself an event for its reader: a reader blocked in open()
+/// wakes up (and then sees end of file when we close). `device:FIFO` must be refused from what
+/// the path is, before anything opens it, so a reader never notices.
+///
+/// Two readers watch. A witness opened non-blocking beforehand: Linux reports POLLHUP on it
+/// once a writer has come and gone, which tells deterministically whether anything opened the
+/// write end. And a thread blocked opening the FIFO for reading, released only at the end by
+/// our own writer: it must get our bytes, not end of file from an earlier writer.
+#[test]
+fn device_tcti_does_not_open_a_fifo_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fifo(&dir.path().join("tpmrm0"));
+    let witness = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .unwrap();
+    let blocked = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            let mut got = [0u8; 7];
+            std::fs::File::open(path)?.read_exact(&mut got)?;
+            Ok::<_, std::io::Error>(got)
+        }
+    });
+
+    let direct = DeviceTransport::open(&path).unwrap_err();
+    let tcti = match tpm2_wire::transport::open(Some(&format!("device:{}", path.display()))) {
+        Ok(_) => panic!("device:{} opened a FIFO", path.display()),
+        Err(e) => e,
+    };
+    let mut pfd = libc::pollfd {
+        fd: witness.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout only reports the current state.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(rc >= 0, "{}", std::io::Error::last_os_error());
+    let writer_came = pfd.revents & libc::POLLHUP != 0;
+
+    // Release the blocked reader (the witness keeps a read end open, so this never waits).
+    let mut release = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    release.write_all(b"release").unwrap();
+    let got = blocked.join().unwrap();
+    drop(release);
+
+    for e in [&direct, &tcti] {
+        assert!(
+            matches!(
+                e,
+                TransportError::NotADevice {
+                    found: "a FIFO",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not a TPM character device"), "{e}");
+    }
+    assert!(!writer_came, "the FIFO's write end was opened");
+    assert_eq!(got.unwrap(), *b"release", "the blocked reader was woken");
+    assert!(is_fifo(&path));
+}
+
 // ---- outputs ----
 
 #[test]
