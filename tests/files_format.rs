@@ -258,15 +258,17 @@ fn leaked_auth_value_is_dropped() {
     assert_eq!(ours, expected);
 }
 
-/// Offsets of the u16 size fields of a context starting at `at` (parsed as `ctx`).
+/// Offsets of the u16 size fields of a context starting at `at` (parsed as `ctx`), each with
+/// the name errors give it.
 fn size_fields(at: usize, ctx: &SavedContext) -> Vec<(usize, &'static str)> {
     let blob = at + 8 + 16;
-    let mut v = vec![(blob, "context blob"), (blob + 2 + 4, "TPM blob")];
+    let mut v = vec![(blob, "context blob"), (blob + 2 + 4, "TPM context blob")];
     let rsrc = blob + 2 + 4 + 2 + ctx.tpm.context_blob.len() + 2;
-    v.push((rsrc + 4, "name"));
+    v.push((rsrc + 4, "resource name"));
     let misc = rsrc + 4 + 2 + ctx.resource.name().len() + 4;
     match &ctx.resource {
-        EsysResource::Key { .. } | EsysResource::Nv { .. } => v.push((misc, "public")),
+        EsysResource::Key { .. } => v.push((misc, "public area")),
+        EsysResource::Nv { .. } => v.push((misc, "NV public area")),
         EsysResource::Session { session: s, .. } => {
             let mut p = misc;
             v.push((p, "bound entity"));
@@ -323,12 +325,13 @@ fn corruption_table() {
                 "{file}: version at {at}"
             );
         }
+        // No size field allows 0xFFFF: the error is the limit, not the file being short.
         for (at, label) in size_fields(11, &f.context) {
             let mut b = good.clone();
             b[at..at + 2].copy_from_slice(&[0xFF, 0xFF]);
             let e = SessionFile::from_bytes(&b).unwrap_err();
             assert!(
-                matches!(e, FileError::TooLarge { .. } | FileError::Truncated { .. }),
+                matches!(e, FileError::TooLarge { what, size: 0xFFFF, .. } if what == label),
                 "{file}: {label}: {e}"
             );
         }
@@ -356,7 +359,7 @@ fn corruption_table() {
             b[at..at + 2].copy_from_slice(&[0xFF, 0xFF]);
             let e = SavedContext::from_bytes(&b).unwrap_err();
             assert!(
-                matches!(e, FileError::TooLarge { .. } | FileError::Truncated { .. }),
+                matches!(e, FileError::TooLarge { what, size: 0xFFFF, .. } if what == label),
                 "{file}: {label}: {e}"
             );
         }
