@@ -438,8 +438,10 @@ enum Target {
     Existing,
 }
 
+/// What [`replace`] did.
 #[derive(Debug, PartialEq, Eq)]
 enum Replaced {
+    /// The new file is at the name.
     Done,
     /// The name was free but something took it before the rename; nothing was changed.
     NameTaken,
