@@ -258,15 +258,17 @@ fn leaked_auth_value_is_dropped() {
     assert_eq!(ours, expected);
 }
 
-/// Offsets of the u16 size fields of a context starting at `at` (parsed as `ctx`).
+/// Offsets of the u16 size fields of a context starting at `at` (parsed as `ctx`), each with
+/// the name errors give it.
 fn size_fields(at: usize, ctx: &SavedContext) -> Vec<(usize, &'static str)> {
     let blob = at + 8 + 16;
-    let mut v = vec![(blob, "context blob"), (blob + 2 + 4, "TPM blob")];
+    let mut v = vec![(blob, "context blob"), (blob + 2 + 4, "TPM context blob")];
     let rsrc = blob + 2 + 4 + 2 + ctx.tpm.context_blob.len() + 2;
-    v.push((rsrc + 4, "name"));
+    v.push((rsrc + 4, "resource name"));
     let misc = rsrc + 4 + 2 + ctx.resource.name().len() + 4;
     match &ctx.resource {
-        EsysResource::Key { .. } | EsysResource::Nv { .. } => v.push((misc, "public")),
+        EsysResource::Key { .. } => v.push((misc, "public area")),
+        EsysResource::Nv { .. } => v.push((misc, "NV public area")),
         EsysResource::Session { session: s, .. } => {
             let mut p = misc;
             v.push((p, "bound entity"));
@@ -323,12 +325,13 @@ fn corruption_table() {
                 "{file}: version at {at}"
             );
         }
+        // No size field allows 0xFFFF: the error is the limit, not the file being short.
         for (at, label) in size_fields(11, &f.context) {
             let mut b = good.clone();
             b[at..at + 2].copy_from_slice(&[0xFF, 0xFF]);
             let e = SessionFile::from_bytes(&b).unwrap_err();
             assert!(
-                matches!(e, FileError::TooLarge { .. } | FileError::Truncated { .. }),
+                matches!(e, FileError::TooLarge { what, size: 0xFFFF, .. } if what == label),
                 "{file}: {label}: {e}"
             );
         }
@@ -356,7 +359,7 @@ fn corruption_table() {
             b[at..at + 2].copy_from_slice(&[0xFF, 0xFF]);
             let e = SavedContext::from_bytes(&b).unwrap_err();
             assert!(
-                matches!(e, FileError::TooLarge { .. } | FileError::Truncated { .. }),
+                matches!(e, FileError::TooLarge { what, size: 0xFFFF, .. } if what == label),
                 "{file}: {label}: {e}"
             );
         }
@@ -546,19 +549,80 @@ fn failed_write_leaves_the_original_untouched() {
     assert_eq!(std::fs::read(&not_dir).unwrap(), b"original");
     assert!(leftovers(dir.path()).is_empty());
 
-    // 4. A read-only directory, for a non-root user only (root ignores directory permissions).
-    if unsafe { libc::geteuid() } != 0 {
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
-        let r = write_session_file(&path, &f);
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert!(r.is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"original");
+    // 4. A read-only directory: [`read_only_dir_child`] writes into it as a user whom the
+    // permission bits bind (root drops to nobody there; CI runs as root).
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let ro_file = ro.join("s.ctx");
+    std::fs::write(&ro_file, b"original").unwrap();
+    std::fs::set_permissions(&ro_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if unsafe { libc::geteuid() } == 0 {
+        // Both nobody's: only the directory's mode stands in the way, as for any user.
+        for p in [&ro, &ro_file] {
+            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+            // SAFETY: chown on a path we created.
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), NOBODY, NOBODY) }, 0);
+        }
+        // nobody must reach it through the temporary directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
     }
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "read_only_dir_child",
+            "--include-ignored",
+            "--test-threads=1",
+        ])
+        .env("FILES_TEST_READ_ONLY", &ro_file)
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&ro_file).unwrap(), b"original");
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 1, "leftovers");
 
     // And a successful write really replaces it.
     write_session_file(&path, &f).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), fixture("hmac.ctx"));
     assert!(leftovers(dir.path()).is_empty());
+}
+
+/// The uid and gid of `nobody`.
+const NOBODY: u32 = 65534;
+
+#[test]
+#[ignore = "run by failed_write_leaves_the_original_untouched in a child process"]
+fn read_only_dir_child() {
+    // Run without its parent (`--ignored`): nothing to check.
+    let Some(path) = std::env::var_os("FILES_TEST_READ_ONLY") else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    let (f, _) = session("hmac.ctx");
+    if unsafe { libc::geteuid() } == 0 {
+        // SAFETY: plain system calls; the whole process becomes nobody, for good.
+        unsafe {
+            assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+            assert_eq!(libc::setgid(NOBODY), 0);
+            assert_eq!(libc::setuid(NOBODY), 0);
+        }
+        assert_eq!(unsafe { libc::geteuid() }, NOBODY);
+    }
+    let e = write_session_file(&path, &f).unwrap_err();
+    match &e {
+        FileError::Io { op, error, .. } => {
+            assert_eq!(*op, "create temporary file", "{e}");
+            assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("Permission denied"), "{e}");
 }
 
 // ---- live round trip against swtpm + tpm2-tools ----

@@ -204,6 +204,71 @@ fn device_tcti_refuses_files_and_symlinks_and_leaves_them_alone() {
     assert!(is_fifo(&pipe));
 }
 
+/// Opening a FIFO's write end is itself an event for its reader: a reader blocked in open()
+/// wakes up (and then sees end of file when we close). `device:FIFO` must be refused from what
+/// the path is, before anything opens it, so a reader never notices.
+///
+/// Two readers watch. A witness opened non-blocking beforehand: Linux reports POLLHUP on it
+/// once a writer has come and gone, which tells deterministically whether anything opened the
+/// write end. And a thread blocked opening the FIFO for reading, released only at the end by
+/// our own writer: it must get our bytes, not end of file from an earlier writer.
+#[test]
+fn device_tcti_does_not_open_a_fifo_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fifo(&dir.path().join("tpmrm0"));
+    let witness = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .unwrap();
+    let blocked = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            let mut got = [0u8; 7];
+            std::fs::File::open(path)?.read_exact(&mut got)?;
+            Ok::<_, std::io::Error>(got)
+        }
+    });
+
+    let direct = DeviceTransport::open(&path).unwrap_err();
+    let tcti = match tpm2_wire::transport::open(Some(&format!("device:{}", path.display()))) {
+        Ok(_) => panic!("device:{} opened a FIFO", path.display()),
+        Err(e) => e,
+    };
+    let mut pfd = libc::pollfd {
+        fd: witness.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout only reports the current state.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    assert!(rc >= 0, "{}", std::io::Error::last_os_error());
+    let writer_came = pfd.revents & libc::POLLHUP != 0;
+
+    // Release the blocked reader (the witness keeps a read end open, so this never waits).
+    let mut release = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    release.write_all(b"release").unwrap();
+    let got = blocked.join().unwrap();
+    drop(release);
+
+    for e in [&direct, &tcti] {
+        assert!(
+            matches!(
+                e,
+                TransportError::NotADevice {
+                    found: "a FIFO",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not a TPM character device"), "{e}");
+    }
+    assert!(!writer_came, "the FIFO's write end was opened");
+    assert_eq!(got.unwrap(), *b"release", "the blocked reader was woken");
+    assert!(is_fifo(&path));
+}
+
 // ---- outputs ----
 
 #[test]
@@ -298,28 +363,171 @@ fn links_to_regular_files_replace_the_target_and_keep_the_link() {
         .is_symlink());
 }
 
-/// A link another user planted in a sticky world-writable directory (like /tmp) is not
-/// followed: it could point our write anywhere.
-#[test]
-fn planted_links_in_sticky_directories_are_not_followed() {
-    let dir = tempfile::tempdir().unwrap();
-    let shared = dir.path().join("tmp");
+/// A sticky, world-writable directory like /tmp, made inside `parent`.
+fn sticky_dir(parent: &Path) -> PathBuf {
+    let shared = parent.join("tmp");
     std::fs::create_dir(&shared).unwrap();
     std::fs::set_permissions(
         &shared,
         std::os::unix::fs::PermissionsExt::from_mode(0o1777),
     )
     .unwrap();
+    shared
+}
+
+/// A symlink at `link` to `target`, owned by `uid` as if that user had made it.
+fn link_owned_by(target: &Path, link: &Path, uid: u32) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+    // SAFETY: lchown on a path we created; changes the link's owner only.
+    let rc = unsafe { libc::lchown(cstr(link).as_ptr(), uid, uid) };
+    assert_eq!(rc, 0, "lchown needs root (CI runs as root)");
+}
+
+const OTHER_USER: u32 = 65534;
+
+/// The error names the link that was not followed.
+fn refused_as_planted(e: &FileError, link: &Path) -> bool {
+    e.to_string().contains(&format!(
+        "{} is a symlink owned by another user in a shared sticky directory",
+        link.display()
+    ))
+}
+
+/// A link another user planted in a sticky world-writable directory (like /tmp) is not
+/// followed: it could point our write anywhere. The kernel's own rule (`fs.protected_symlinks`)
+/// may be off, so the rule is applied here to every link met on the way, whether its target
+/// exists or not and whether it is the last component or a directory on the way.
+#[test]
+fn planted_links_in_sticky_directories_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = sticky_dir(dir.path());
+
+    // Dangling: the write would create the victim.
     let victim = dir.path().join("victim");
     let link = shared.join("out");
-    std::os::unix::fs::symlink(&victim, &link).unwrap();
-    // SAFETY: lchown on a path we created; changes the link's owner only.
-    let rc = unsafe { libc::lchown(cstr(&link).as_ptr(), 65534, 65534) };
-    assert_eq!(rc, 0, "lchown needs root (CI runs as root)");
+    link_owned_by(&victim, &link, OTHER_USER);
     let e = files::write_atomic(&link, b"x").unwrap_err();
-    assert!(e.to_string().contains("another user"), "{e}");
+    assert!(refused_as_planted(&e, &link), "{e}");
     assert!(!victim.exists(), "the planted link was followed");
     assert!(is_symlink_to(&link, &victim));
+
+    // To an existing file: the write would replace it.
+    let precious = dir.path().join("precious");
+    std::fs::write(&precious, b"keep me").unwrap();
+    let link = shared.join("existing");
+    link_owned_by(&precious, &link, OTHER_USER);
+    let e = files::write_atomic(&link, b"x").unwrap_err();
+    assert!(refused_as_planted(&e, &link), "{e}");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
+    assert!(is_symlink_to(&link, &precious));
+
+    // A directory on the way: `shared/d/out` through another user's `shared/d`.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("out"), b"keep me").unwrap();
+    link_owned_by(&elsewhere, &shared.join("d"), OTHER_USER);
+    for path in [shared.join("d/out"), shared.join("d/new")] {
+        let e = files::write_atomic(&path, b"x").unwrap_err();
+        assert!(
+            refused_as_planted(&e, &shared.join("d")),
+            "{}: {e}",
+            path.display()
+        );
+    }
+    assert_eq!(std::fs::read(elsewhere.join("out")).unwrap(), b"keep me");
+    assert!(!elsewhere.join("new").exists());
+
+    // Further down a chain that starts with a link of our own in a private directory.
+    let ours = dir.path().join("ours");
+    std::os::unix::fs::symlink(shared.join("existing"), &ours).unwrap();
+    let e = files::write_atomic(&ours, b"x").unwrap_err();
+    assert!(refused_as_planted(&e, &shared.join("existing")), "{e}");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
+
+    // The volatile variant follows the same rule.
+    let e = files::write_atomic_volatile(&shared.join("existing"), b"x").unwrap_err();
+    assert!(refused_as_planted(&e, &shared.join("existing")), "{e}");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
+}
+
+/// The rule is the kernel's, not "never follow": our own links in a sticky directory are
+/// followed, and so are links owned by the directory's owner.
+#[test]
+fn own_links_and_the_directory_owners_links_in_sticky_directories_are_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = sticky_dir(dir.path());
+    let target = dir.path().join("target");
+    std::fs::write(&target, b"old").unwrap();
+    let mine = shared.join("mine");
+    std::os::unix::fs::symlink(&target, &mine).unwrap();
+    files::write_atomic(&mine, b"by our link").unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"by our link");
+    assert!(is_symlink_to(&mine, &target));
+
+    // A sticky directory owned by another user, holding that user's link.
+    let theirs_dir = shared.join("theirs");
+    std::fs::create_dir(&theirs_dir).unwrap();
+    std::fs::set_permissions(
+        &theirs_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    // SAFETY: chown on a directory we created.
+    let rc = unsafe { libc::chown(cstr(&theirs_dir).as_ptr(), OTHER_USER, OTHER_USER) };
+    assert_eq!(rc, 0, "chown needs root (CI runs as root)");
+    let owners = theirs_dir.join("owners");
+    link_owned_by(&target, &owners, OTHER_USER);
+    files::write_atomic(&owners, b"by the owner's link").unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"by the owner's link");
+}
+
+/// Links are resolved as the kernel resolves them: relative targets from the link's own
+/// directory (`..` included), chains of links, links to directories on the way; a loop is an
+/// error, not a hang, and a trailing slash on a file's name is an error, not a write.
+#[test]
+fn link_chains_resolve_like_the_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    std::fs::create_dir_all(a.join("deep")).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    let real = b.join("real");
+    std::fs::write(&real, b"old").unwrap();
+    // a/deep/first -> ../second, a/second -> ../b/real
+    std::os::unix::fs::symlink("../second", a.join("deep/first")).unwrap();
+    std::os::unix::fs::symlink("../b/real", a.join("second")).unwrap();
+    files::write_atomic(&a.join("deep/first"), b"via a chain").unwrap();
+    assert_eq!(std::fs::read(&real).unwrap(), b"via a chain");
+    assert!(is_symlink_to(&a.join("deep/first"), Path::new("../second")));
+
+    // A link to a directory on the way, then `..` out of the directory it leads to: the
+    // kernel's `..` is the real parent (b's parent), not the link's.
+    std::os::unix::fs::symlink(&b, a.join("to_b")).unwrap();
+    files::write_atomic(&a.join("to_b/../b/real"), b"through a directory link").unwrap();
+    assert_eq!(std::fs::read(&real).unwrap(), b"through a directory link");
+    files::write_atomic(&a.join("to_b/created"), b"new").unwrap();
+    assert_eq!(std::fs::read(b.join("created")).unwrap(), b"new");
+
+    // A loop.
+    std::os::unix::fs::symlink("loop2", dir.path().join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", dir.path().join("loop2")).unwrap();
+    let e = files::write_atomic(&dir.path().join("loop1"), b"x").unwrap_err();
+    match e.without_path() {
+        FileError::Io { error, .. } => assert_eq!(error.raw_os_error(), Some(libc::ELOOP)),
+        other => panic!("{other:?}"),
+    }
+
+    // `real/` names a directory that is not there.
+    let mut slash = real.clone().into_os_string();
+    slash.push("/");
+    let e = files::write_atomic(Path::new(&slash), b"x").unwrap_err();
+    match e.without_path() {
+        FileError::Io { error, .. } => assert_eq!(error.raw_os_error(), Some(libc::ENOTDIR)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read(&real).unwrap(), b"through a directory link");
+    let names = |d: &Path| std::fs::read_dir(d).unwrap().count();
+    assert_eq!(names(&b), 2, "leftovers");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! its target follows the same rules (so `-o /dev/stdout` writes to whatever standard output
 //! is); directories, sockets and block devices are refused.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -33,13 +34,17 @@ const FIFO_RETRY: Duration = Duration::from_millis(20);
 /// Writes `bytes` to `path`. A new or regular file is replaced atomically: the bytes go to a
 /// new file next to it (an unpredictable hidden name, created exclusively, mode 0600 whatever
 /// the umask), which is fsynced and renamed over `path`, and the directory is fsynced; on any
-/// failure before the rename the temporary file is removed and `path` is untouched. A FIFO or
+/// failure before the rename the temporary file is removed and `path` is untouched. A name
+/// that was free is taken only if it still is at the rename: whatever appeared there meanwhile
+/// (a FIFO, a link) is not replaced, and the write starts over with it. A FIFO or
 /// character device is written in place (no temporary file, nothing truncated), within
 /// [`input_timeout`](super::input_timeout) (which includes waiting for a FIFO's reader); a
 /// write that stops part-way says how much was written. A symlink is followed to its target,
-/// which follows the same rules (a link in a sticky world-writable directory such as /tmp is
-/// followed only if it belongs to us or to the directory's owner, as the kernel's
-/// `protected_symlinks` does). Directories, sockets and block devices are refused.
+/// which follows the same rules. Every link met on the way (the last component or a directory,
+/// dangling or not) that sits in a sticky world-writable directory such as /tmp is followed
+/// only if it belongs to us or to the directory's owner, the kernel's `protected_symlinks`
+/// rule, applied whether or not that setting is on. Directories, sockets and block devices are
+/// refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     write_output(path, bytes, true)
 }
@@ -74,46 +79,197 @@ fn is_stream(meta: &Metadata) -> bool {
     ft.is_fifo() || ft.is_char_device()
 }
 
+/// Times the write starts over when a name that was free when the path was resolved is taken
+/// before the new file is renamed to it.
+const RACE_ATTEMPTS: usize = 8;
+
 fn write_output(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == ErrorKind::NotFound => replace(path, bytes, durable),
-        Err(e) => Err(io_error(path, "stat", e)),
-        Ok(m) if m.is_file() => replace(path, bytes, durable),
-        Ok(m) if m.file_type().is_symlink() => write_through_link(path, bytes, durable),
-        Ok(m) if is_stream(&m) => write_in_place(path, bytes, &m, libc::O_NOFOLLOW),
-        Ok(m) => Err(refuse(path, &m)),
+    for _ in 0..RACE_ATTEMPTS {
+        let outcome = match resolve(path)? {
+            Resolved::Plain(end, None) => replace(&end, bytes, durable, Target::New)?,
+            Resolved::Plain(end, Some(m)) if m.is_file() => {
+                replace(&end, bytes, durable, Target::Existing)?
+            }
+            Resolved::Plain(end, Some(m)) if is_stream(&m) => {
+                write_in_place(&end, bytes, &m, libc::O_NOFOLLOW)?;
+                Replaced::Done
+            }
+            Resolved::Plain(_, Some(m)) => return Err(refuse(path, &m)),
+            Resolved::Kernel(through) => write_through_proc(path, &through, bytes, durable)?,
+        };
+        if let Replaced::Done = outcome {
+            return Ok(());
+        }
+    }
+    Err(io_error(
+        path,
+        "write",
+        std::io::Error::new(
+            ErrorKind::AlreadyExists,
+            "the name kept being taken by something else while the new file was written",
+        ),
+    ))
+}
+
+/// Where an output path leads.
+enum Resolved {
+    /// A path with no symlink in it (when it was walked), and what is there (`None`: nothing,
+    /// so the write creates it).
+    Plain(PathBuf, Option<Metadata>),
+    /// A path through a link in /proc (`/dev/stdout` leads to `/proc/self/fd/1`): such links
+    /// stand for open files, which may have no name at all (a pipe), so only the kernel can
+    /// follow them.
+    Kernel(PathBuf),
+}
+
+/// Resolves `path` one component at a time, as the kernel would, but applying the rule for
+/// links in sticky world-writable directories ([`may_follow`]) to every link met on the way,
+/// wherever it is in the path and whether or not its target exists: the kernel applies it only
+/// when `fs.protected_symlinks` is on, and without it another user's link in /tmp would
+/// redirect the write onto any file we can write.
+fn resolve(path: &Path) -> Result<Resolved, FileError> {
+    if path.as_os_str().is_empty() {
+        return Err(io_error(path, "stat", ErrorKind::NotFound.into()));
+    }
+    let mut at = PathBuf::new();
+    let mut pending = VecDeque::new();
+    splice(&mut at, &mut pending, path.as_os_str().as_bytes());
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        match name.as_bytes() {
+            // `at` is a directory already.
+            b"." => continue,
+            // `at` has no symlink in it, so its parent is the lexical one.
+            b".." => {
+                if at.file_name().is_some() {
+                    at.pop();
+                } else if !at.has_root() {
+                    at.push("..");
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let next = at.join(&name);
+        let last = pending.is_empty();
+        let meta = match std::fs::symlink_metadata(&next) {
+            Err(e) if e.kind() == ErrorKind::NotFound && last => {
+                return Ok(Resolved::Plain(next, None))
+            }
+            Err(e) => return Err(io_error(path, "stat", e)),
+            Ok(m) => m,
+        };
+        if meta.file_type().is_symlink() {
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(io_error(
+                    path,
+                    "resolve symlink",
+                    std::io::Error::from_raw_os_error(libc::ELOOP),
+                ));
+            }
+            let dir = dir_of(&at);
+            may_follow(path, &next, &meta, dir)?;
+            if on_procfs(path, dir)? {
+                let mut through = next;
+                through.extend(pending);
+                return Ok(Resolved::Kernel(through));
+            }
+            let target =
+                std::fs::read_link(&next).map_err(|e| io_error(path, "read symlink", e))?;
+            splice(&mut at, &mut pending, target.as_os_str().as_bytes());
+            continue;
+        }
+        if last {
+            return Ok(Resolved::Plain(next, Some(meta)));
+        }
+        if !meta.is_dir() {
+            return Err(io_error(
+                path,
+                "stat",
+                std::io::Error::from_raw_os_error(libc::ENOTDIR),
+            ));
+        }
+        at = next;
+    }
+    // The path ended in `.` or `..`: a directory.
+    let end = dir_of(&at).to_path_buf();
+    let meta = std::fs::symlink_metadata(&end).map_err(|e| io_error(path, "stat", e))?;
+    Ok(Resolved::Plain(end, Some(meta)))
+}
+
+/// Puts the components of `text` (a path, or a symlink's target) in front of those still to
+/// be resolved; an absolute one restarts from the root.
+fn splice(at: &mut PathBuf, pending: &mut VecDeque<OsString>, text: &[u8]) {
+    if text.starts_with(b"/") {
+        *at = PathBuf::from("/");
+    }
+    // A trailing slash means the name must be a directory: `.` after it asks for that.
+    if text.len() > 1 && text.ends_with(b"/") {
+        pending.push_front(OsString::from("."));
+    }
+    for part in text.split(|&b| b == b'/').filter(|p| !p.is_empty()).rev() {
+        pending.push_front(OsString::from_vec(part.to_vec()));
     }
 }
 
-/// `path` is a symlink. The kernel resolves it (O_PATH: nothing is opened, so no device
-/// reacts and no FIFO waits), including `/proc/self/fd` links such as `/dev/stdout`, whose
-/// targets may be pipes with no path at all; what it resolved to decides the rest.
-fn write_through_link(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
-    let probe = OpenOptions::new()
+/// The directory a resolved prefix names (`.` for the empty one).
+fn dir_of(at: &Path) -> &Path {
+    if at.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        at
+    }
+}
+
+/// Whether `dir` is in /proc (`path` is the output path, for errors).
+fn on_procfs(path: &Path, dir: &Path) -> Result<bool, FileError> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+        io_error(
+            path,
+            "statfs",
+            std::io::Error::new(ErrorKind::InvalidInput, "path contains a NUL byte"),
+        )
+    })?;
+    // SAFETY: an all-zero statfs is a valid value to be overwritten.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statfs to fill.
+    if unsafe { libc::statfs(c.as_ptr(), &mut fs) } != 0 {
+        return Err(io_error(path, "statfs", std::io::Error::last_os_error()));
+    }
+    // The field's and the constant's types differ between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    let proc = fs.f_type as i64 == libc::PROC_SUPER_MAGIC as i64;
+    Ok(proc)
+}
+
+/// `through` passes a link in /proc. The kernel resolves it (O_PATH: nothing is opened, so no
+/// device reacts and no FIFO waits), including links such as `/proc/self/fd/1` whose targets
+/// may be pipes with no path at all; what it resolved to decides the rest.
+fn write_through_proc(
+    path: &Path,
+    through: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<Replaced, FileError> {
+    let target = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .open(path);
-    let target = match probe {
-        Ok(f) => f,
-        // Dangling: the write creates the file the link points to.
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            let end = resolve_dangling(path)?;
-            return replace(&end, bytes, durable);
-        }
-        Err(e) => return Err(io_error(path, "resolve symlink", e)),
-    };
+        .open(through)
+        .map_err(|e| io_error(path, "resolve symlink", e))?;
     let meta = target
         .metadata()
         .map_err(|e| io_error(path, "stat symlink target", e))?;
     if is_stream(&meta) {
-        return write_in_place(path, bytes, &meta, 0);
+        write_in_place(through, bytes, &meta, 0)?;
+        return Ok(Replaced::Done);
     }
     if !meta.is_file() {
         return Err(refuse(path, &meta));
     }
-    // Replace the target by its own name, after checking that the name still leads to the
-    // file the kernel resolved (a deleted file, or one renamed meanwhile, has no usable name).
-    let real = std::fs::canonicalize(path).map_err(|e| io_error(path, "resolve symlink", e))?;
+    // Replace the file by its own name, after checking that the name still leads to the file
+    // the kernel resolved (a deleted file, or one renamed meanwhile, has no usable name).
+    let real = std::fs::canonicalize(through).map_err(|e| io_error(path, "resolve symlink", e))?;
     let same = std::fs::symlink_metadata(&real)
         .is_ok_and(|m| m.is_file() && m.dev() == meta.dev() && m.ino() == meta.ino());
     if !same {
@@ -129,57 +285,28 @@ fn write_through_link(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Fi
             ),
         ));
     }
-    replace(&real, bytes, durable)
-}
-
-/// Follows a chain of symlinks to the first name that does not exist, refusing what the
-/// kernel's `protected_symlinks` would refuse (this walk is ours, not the kernel's).
-fn resolve_dangling(path: &Path) -> Result<PathBuf, FileError> {
-    let mut at = path.to_path_buf();
-    for _ in 0..MAX_SYMLINKS {
-        let meta = match std::fs::symlink_metadata(&at) {
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(at),
-            Err(e) => return Err(io_error(&at, "stat", e)),
-            Ok(m) => m,
-        };
-        if !meta.file_type().is_symlink() {
-            // Created since the kernel found nothing there: let the caller start over.
-            return Err(io_error(
-                &at,
-                "resolve symlink",
-                std::io::Error::new(ErrorKind::AlreadyExists, "appeared while being resolved"),
-            ));
-        }
-        let dir = match at.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        may_follow(&at, &meta, &dir)?;
-        let next = std::fs::read_link(&at).map_err(|e| io_error(&at, "read symlink", e))?;
-        at = dir.join(next);
-    }
-    Err(io_error(
-        path,
-        "resolve symlink",
-        std::io::Error::from_raw_os_error(libc::ELOOP),
-    ))
+    replace(&real, bytes, durable, Target::Existing)
 }
 
 /// The kernel's rule for links in sticky world-writable directories: follow only our own
 /// links or the directory owner's, so another user cannot plant a link in /tmp that redirects
-/// our write.
-fn may_follow(link: &Path, link_meta: &Metadata, dir: &Path) -> Result<(), FileError> {
-    let dir_meta = std::fs::metadata(dir).map_err(|e| io_error(dir, "stat", e))?;
+/// our write. `link` is in `dir`, on the way to the output `path`.
+fn may_follow(path: &Path, link: &Path, link_meta: &Metadata, dir: &Path) -> Result<(), FileError> {
+    let dir_meta = std::fs::metadata(dir).map_err(|e| io_error(path, "stat", e))?;
     let shared = dir_meta.mode() & (libc::S_ISVTX | libc::S_IWOTH) == libc::S_ISVTX | libc::S_IWOTH;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if shared && link_meta.uid() != me && link_meta.uid() != dir_meta.uid() {
         return Err(io_error(
-            link,
+            path,
             "resolve symlink",
             std::io::Error::new(
                 ErrorKind::PermissionDenied,
-                "a symlink owned by another user in a shared sticky directory is not followed",
+                format!(
+                    "{} is a symlink owned by another user in a shared sticky directory, \
+                     not followed",
+                    link.display()
+                ),
             ),
         ));
     }
@@ -302,7 +429,61 @@ fn create_temp(path: &Path) -> Result<(PathBuf, File), FileError> {
     Err(io_error(&tmp, "create temporary file", e))
 }
 
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
+/// What [`replace`] expects at the name it renames the new file to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Target {
+    /// Nothing: whatever appears there meanwhile (another user's FIFO or link) is left alone.
+    New,
+    /// A regular file, which the new one replaces.
+    Existing,
+}
+
+/// What [`replace`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Replaced {
+    /// The new file is at the name.
+    Done,
+    /// The name was free but something took it before the rename; nothing was changed.
+    NameTaken,
+}
+
+/// Renames `from` to `to` only if `to` does not exist (atomically, where the file system
+/// supports it). `Ok(false)`: `to` exists.
+fn rename_new(from: &Path, to: &Path) -> std::io::Result<bool> {
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "path contains a NUL byte"))
+    };
+    let (cf, ct) = (c(from)?, c(to)?);
+    // SAFETY: two NUL-terminated paths relative to the working directory.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            cf.as_ptr(),
+            libc::AT_FDCWD,
+            ct.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EEXIST) => Ok(false),
+        // A file system (or kernel) without RENAME_NOREPLACE: a plain rename, which replaces
+        // whatever got there since the name was found free.
+        Some(libc::EINVAL | libc::ENOSYS) => std::fs::rename(from, to).map(|()| true),
+        _ => Err(e),
+    }
+}
+
+fn replace(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    target: Target,
+) -> Result<Replaced, FileError> {
     let (tmp, mut file) = create_temp(path)?;
     let written = (|| {
         // The umask may have removed bits from 0600 (e.g. umask 0277); set them exactly.
@@ -314,17 +495,28 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
             file.sync_all()
                 .map_err(|e| io_error(&tmp, "fsync temporary file", e))?;
         }
-        std::fs::rename(&tmp, path).map_err(|e| io_error(path, "rename temporary file over", e))
+        let renamed = match target {
+            Target::New => rename_new(&tmp, path),
+            Target::Existing => std::fs::rename(&tmp, path).map(|()| true),
+        };
+        renamed.map_err(|e| io_error(path, "rename temporary file over", e))
     })();
     drop(file);
-    if let Err(e) = written {
-        // Best effort: the original error is the one worth reporting.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    match written {
+        Ok(true) => {}
+        Ok(false) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(Replaced::NameTaken);
+        }
+        Err(e) => {
+            // Best effort: the original error is the one worth reporting.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
     }
 
     if !durable {
-        return Ok(());
+        return Ok(Replaced::Done);
     }
     // Make the rename itself durable.
     let dir = match path.parent() {
@@ -333,5 +525,48 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), FileError> {
     };
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| io_error(dir, "fsync directory", e))
+        .map_err(|e| io_error(dir, "fsync directory", e))?;
+    Ok(Replaced::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    /// A name found free may be taken before the new file is renamed to it (another user's
+    /// FIFO or link in /tmp): what took it is left as it is, and the write starts over.
+    #[test]
+    fn a_name_taken_after_it_was_found_free_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        mkfifo(&out);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("elsewhere", &link).unwrap();
+        for (name, volatile) in [(&out, false), (&link, true)] {
+            let r = replace(name, b"new", !volatile, Target::New).unwrap();
+            assert_eq!(r, Replaced::NameTaken, "{}", name.display());
+        }
+        assert!(std::fs::symlink_metadata(&out)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("elsewhere"));
+        assert!(!dir.path().join("elsewhere").exists());
+        // No temporary file left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+
+        // Still free: created.
+        let fresh = dir.path().join("fresh");
+        assert_eq!(
+            replace(&fresh, b"new", true, Target::New).unwrap(),
+            Replaced::Done
+        );
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"new");
+    }
 }

@@ -6,7 +6,7 @@ use super::FileError;
 use crate::session::PolicyAuth;
 use crate::wire::{
     AlgId, Handle, Marshal, Name, Nonce, Secret, SessionAttributes, SessionType, SymDef,
-    Tpm2bNvPublic, Tpm2bPublic, Writer, MAX_DIGEST_SIZE, MAX_ENCRYPTED_SECRET,
+    Tpm2bNvPublic, Tpm2bPublic, Writer, MAX_DIGEST_SIZE, MAX_ENCRYPTED_SECRET, MAX_PUBLIC_SIZE,
 };
 
 /// sizeof(TPMU_NAME) in tpm2-tss: the 66-byte TPMT_HA padded to the 4-byte alignment of the
@@ -18,6 +18,8 @@ pub const ESYS_NAME_SIZE: usize = crate::session::BOUND_ENTITY_SIZE;
 pub type EsysName = crate::session::BoundEntity;
 /// ESYS keeps `sessionKey || authValue` in a buffer of 2 * sizeof(TPMU_HA).
 const MAX_SESSION_VALUE: usize = 2 * MAX_DIGEST_SIZE;
+/// sizeof(TPMS_NV_PUBLIC): index, name algorithm, attributes, policy digest, data size.
+const MAX_NV_PUBLIC_SIZE: usize = 4 + 2 + 4 + 2 + MAX_DIGEST_SIZE + 2;
 
 /// ESYS resource type tags (`IESYSC_*_RSRC`).
 const RSRC_NONE: u32 = 0;
@@ -294,12 +296,12 @@ impl EsysResource {
             RSRC_KEY => Ok(EsysResource::Key {
                 handle,
                 name,
-                public: f.value("public area")?,
+                public: f.sized_value("public area", MAX_PUBLIC_SIZE)?,
             }),
             RSRC_NV => Ok(EsysResource::Nv {
                 handle,
                 name,
-                nv_public: f.value("NV public area")?,
+                nv_public: f.sized_value("NV public area", MAX_NV_PUBLIC_SIZE)?,
             }),
             RSRC_SESSION => Ok(EsysResource::Session {
                 handle,

@@ -65,6 +65,21 @@ impl<'a> Fields<'a> {
         T::unmarshal(&mut self.r).map_err(|e| located(what, e))
     }
 
+    /// A size-prefixed structure (TPM2B_PUBLIC, ...) declared at most `max` bytes long: a
+    /// larger size is refused as the format's limit exceeded before the file's length is
+    /// looked at, as for every other sized field.
+    pub(crate) fn sized_value<T: Unmarshal>(
+        &mut self,
+        what: &'static str,
+        max: usize,
+    ) -> Result<T, FileError> {
+        let size = self.r.clone().u16().map_err(|e| located(what, e))? as usize;
+        if size > max {
+            return Err(FileError::TooLarge { what, size, max });
+        }
+        self.value(what)
+    }
+
     /// Reads a TPM2B straight into a zeroizing buffer (no intermediate copy).
     pub(crate) fn secret<const N: usize>(
         &mut self,

@@ -629,6 +629,20 @@ fn resource_public_areas_are_parsed() {
     assert_eq!(usize::from(size), 4 + 2 + 4 + 2 + 14 + 2);
     bytes.truncate(bytes.len() - 1);
     assert!(EsysResource::from_bytes(&bytes).is_err());
+
+    // A size no public area can have is the format's limit, not a short file.
+    for (resource, at, what, max) in [
+        (key, at - 2, "public area", crate::wire::MAX_PUBLIC_SIZE),
+        (nv, 4 + 2 + 3 + 4, "NV public area", 4 + 2 + 4 + 2 + 64 + 2),
+    ] {
+        let mut bytes = resource.to_bytes();
+        bytes[at..at + 2].copy_from_slice(&[0xFF, 0xFF]);
+        let e = EsysResource::from_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(e, FileError::TooLarge { what: w, size: 0xFFFF, max: m } if w == what && m == max),
+            "{e}"
+        );
+    }
 }
 
 /// A session's TPMT_SYM_DEF is read as one: TPM_ALG_SYMCIPHER is an object type, not a

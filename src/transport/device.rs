@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -36,10 +36,16 @@ impl DeviceTransport {
     /// Opens the device read-write and non-blocking: the write then only queues the command,
     /// and the wait for the response is a `poll` bounded by the timeout. The path must be a
     /// character device (symlinks to one are followed): a regular file, FIFO or anything else
-    /// is refused before it is opened for writing, and the opened file is checked again, so a
-    /// mistyped `device:PATH` never gets a command frame written into it.
+    /// is refused before it is opened for writing, so a mistyped `device:PATH` never gets a
+    /// command frame written into it. The opened file must be the very node that was checked
+    /// (same device numbers, same inode): a path swapped in between is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, TransportError> {
-        let path = path.as_ref();
+        Self::open_checked(path.as_ref(), || {})
+    }
+
+    /// [`DeviceTransport::open`], with `between` run after the path is checked and before it
+    /// is opened (where a swapped path would strike).
+    fn open_checked(path: &Path, between: impl FnOnce()) -> Result<Self, TransportError> {
         let open_error = |e: std::io::Error| {
             let hint = match e.kind() {
                 ErrorKind::NotFound => " (no such device: is a TPM present and its driver loaded?)",
@@ -55,7 +61,9 @@ impl DeviceTransport {
             }
         };
         // Checked before opening too: opening a FIFO for writing is itself seen by its reader.
-        check_char_device(path, &std::fs::metadata(path).map_err(open_error)?)?;
+        let checked = std::fs::metadata(path).map_err(open_error)?;
+        check_char_device(path, &checked)?;
+        between();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -63,8 +71,10 @@ impl DeviceTransport {
             .open(path)
             .map_err(open_error)?;
         // The path may have been swapped between the check and the open: the descriptor is
-        // what will be written to.
-        check_char_device(path, &file.metadata().map_err(open_error)?)?;
+        // what will be written to, and it must be the node that was checked.
+        let opened = file.metadata().map_err(open_error)?;
+        check_char_device(path, &opened)?;
+        check_same_node(path, &checked, &opened)?;
         Ok(Self::from_file(path, file))
     }
 
@@ -114,6 +124,40 @@ fn check_char_device(path: &Path, meta: &std::fs::Metadata) -> Result<(), Transp
     Err(TransportError::NotADevice {
         transport: format!("device:{}", path.display()),
         found: crate::files::kind_name(meta.file_type()),
+    })
+}
+
+/// The opened node is the one checked before opening: the same device numbers, and the same
+/// node (another node with the same numbers may have other permissions, or be someone else's).
+fn check_same_node(
+    path: &Path,
+    checked: &std::fs::Metadata,
+    opened: &std::fs::Metadata,
+) -> Result<(), TransportError> {
+    let same = checked.rdev() == opened.rdev()
+        && checked.dev() == opened.dev()
+        && checked.ino() == opened.ino();
+    if same {
+        return Ok(());
+    }
+    let now = if checked.rdev() == opened.rdev() {
+        "another node with the same device numbers".to_string()
+    } else {
+        format!(
+            "device {}:{}, checked {}:{}",
+            libc::major(opened.rdev()),
+            libc::minor(opened.rdev()),
+            libc::major(checked.rdev()),
+            libc::minor(checked.rdev()),
+        )
+    };
+    Err(TransportError::Io {
+        transport: format!("device:{}", path.display()),
+        message: format!(
+            "{} was replaced while being opened (now {now}); not used",
+            path.display()
+        ),
+        source: None,
     })
 }
 
@@ -246,6 +290,60 @@ impl DeviceTransport {
             // declared_size capped `size` at MAX_TRANSPORT_FRAME_SIZE.
             response.resize(size.min(MAX_TRANSPORT_FRAME_SIZE), 0);
             declared = Some(size);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A character device node with the numbers of /dev/null (1,3) or /dev/zero (1,5): opening
+    /// and closing them has no effect.
+    fn node(path: &Path, minor: u32) {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; mknod only creates the node.
+        let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, minor)) };
+        assert_eq!(
+            rc,
+            0,
+            "mknod {}: {} - this test creates device nodes and must run as root (CI does)",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// The path is checked, then swapped for another device node before the open: the
+    /// descriptor is refused, whether the new node has other numbers or the same ones.
+    #[test]
+    fn a_node_swapped_between_check_and_open_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let checked = dir.path().join("checked");
+        node(&checked, 3);
+        let other_numbers = dir.path().join("other_numbers");
+        node(&other_numbers, 5);
+        let same_numbers = dir.path().join("same_numbers");
+        node(&same_numbers, 3);
+        let link = dir.path().join("tpmrm0");
+
+        // Unswapped, the node opens.
+        std::os::unix::fs::symlink(&checked, &link).unwrap();
+        DeviceTransport::open_checked(&link, || {}).unwrap();
+
+        for swapped_in in [&other_numbers, &same_numbers] {
+            let swap = || {
+                let tmp = dir.path().join("swap");
+                std::os::unix::fs::symlink(swapped_in, &tmp).unwrap();
+                std::fs::rename(&tmp, &link).unwrap();
+            };
+            let e = DeviceTransport::open_checked(&link, swap).unwrap_err();
+            assert!(
+                matches!(e, TransportError::Io { .. }) && e.to_string().contains("was replaced"),
+                "{}: {e}",
+                swapped_in.display()
+            );
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(&checked, &link).unwrap();
         }
     }
 }
