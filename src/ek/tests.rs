@@ -734,6 +734,20 @@ fn certified_keys_compare_with_tpm_public_areas() {
         y: y.clone(),
     };
     assert_eq!(ecc.mismatch(&h3), None);
+    // The same x with another y is another point (the other y of that x, or off the curve):
+    // both coordinates must match, not either.
+    let other_y = CertifiedKey::Ecc {
+        curve: crate::wire::EccCurve::NIST_P384,
+        x: x.clone(),
+        y: vec![8u8; 48],
+    };
+    assert_eq!(other_y.mismatch(&h3), Some("the ECC points differ"));
+    let other_x = CertifiedKey::Ecc {
+        curve: crate::wire::EccCurve::NIST_P384,
+        x: vec![9u8; 48],
+        y: y.clone(),
+    };
+    assert_eq!(other_x.mismatch(&h3), Some("the ECC points differ"));
     let p256 = CertifiedKey::Ecc {
         curve: crate::wire::EccCurve::NIST_P256,
         x,
