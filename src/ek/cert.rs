@@ -32,7 +32,6 @@ const OID_SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.2
 const OID_AUTHORITY_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 /// tcg-kp-EKCertificate: the extended key usage the profile gives EK certificates.
 const OID_TCG_KP_EK_CERTIFICATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.133.8.1");
-const OID_ANY_EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
 
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -256,6 +255,15 @@ impl Parsed {
         Ok(())
     }
 
+    /// Whether the extendedKeyUsage, if there is one, includes tcg-kp-EKCertificate: a key
+    /// whose usages are listed may be used for those only. anyExtendedKeyUsage is not taken
+    /// for it, as RFC 5280 lets a verifier that needs one purpose require that purpose.
+    pub(crate) fn usable_for_ek_certificates(&self) -> bool {
+        self.ext_key_usage
+            .as_ref()
+            .is_none_or(|eku| eku.contains(&OID_TCG_KP_EK_CERTIFICATE))
+    }
+
     /// The signed bytes.
     pub(crate) fn tbs(&self) -> &[u8] {
         &self.der[self.tbs.clone()]
@@ -408,7 +416,9 @@ impl EkCertificate {
     /// Parses a DER EK certificate. Besides the checks every certificate gets, the key must be
     /// an end entity's (basicConstraints, if present, without cA), its keyUsage (if present)
     /// must allow keyEncipherment for RSA or keyAgreement for ECC, and its extendedKeyUsage
-    /// (if present) must include tcg-kp-EKCertificate.
+    /// (if present) must include tcg-kp-EKCertificate (2.23.133.8.1): anyExtendedKeyUsage
+    /// alone is refused. The EK Credential Profile gives EK certificates that usage when they
+    /// list usages; certificates in the field without the extension are accepted.
     pub fn from_der(der: &[u8]) -> Result<EkCertificate, EkError> {
         let parsed = Parsed::parse("EK certificate", der)?;
         let refuse = |reason| EkError::NotAnEkCertificate {
@@ -435,14 +445,10 @@ impl EkCertificate {
                 _ => {}
             }
         }
-        if let Some(eku) = &parsed.ext_key_usage {
-            if !eku.contains(&OID_TCG_KP_EK_CERTIFICATE)
-                && !eku.contains(&OID_ANY_EXTENDED_KEY_USAGE)
-            {
-                return Err(refuse(
-                    "its extendedKeyUsage lacks tcg-kp-EKCertificate (2.23.133.8.1)",
-                ));
-            }
+        if !parsed.usable_for_ek_certificates() {
+            return Err(refuse(
+                "its extendedKeyUsage lacks tcg-kp-EKCertificate (2.23.133.8.1)",
+            ));
         }
         Ok(EkCertificate { parsed })
     }

@@ -391,6 +391,12 @@ impl Search<'_> {
                 subject: issuer.subject.clone(),
             });
         }
+        // A CA that lists its extended key usages certifies EKs only if it lists that one.
+        if !issuer.usable_for_ek_certificates() {
+            return Err(EkError::IssuerNotForEkCertificates {
+                subject: issuer.subject.clone(),
+            });
+        }
         if let Some(allowed) = constraints.path_len_constraint {
             if cas_below > usize::from(allowed) {
                 return Err(EkError::PathLenExceeded {

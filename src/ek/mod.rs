@@ -253,6 +253,14 @@ pub enum EkError {
         subject: String,
     },
 
+    /// An issuer's extendedKeyUsage does not include tcg-kp-EKCertificate (2.23.133.8.1): the
+    /// CA is restricted to other purposes (anyExtendedKeyUsage alone is not taken for it).
+    #[error("certificate {subject} issued a certificate of an EK chain but its extendedKeyUsage lacks tcg-kp-EKCertificate (2.23.133.8.1)")]
+    IssuerNotForEkCertificates {
+        /// The issuer.
+        subject: String,
+    },
+
     /// An issuer's pathLenConstraint is smaller than the number of CAs below it.
     #[error("certificate {subject} allows {allowed} CA(s) below it, the chain has {found}")]
     PathLenExceeded {

@@ -817,3 +817,101 @@ fn ek_errors_convert_into_the_crate_error() {
     assert!(matches!(&e, crate::Error::Ek(b) if matches!(**b, EkError::EmptyBundle)));
     assert_eq!(e.to_string(), "the CA bundle holds no certificate");
 }
+
+const ANY_EKU: &str = "2.5.29.37.0";
+const TCG_KP_EK_CERTIFICATE: &str = "2.23.133.8.1";
+const SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+
+/// An EK certificate with an extendedKeyUsage must name tcg-kp-EKCertificate;
+/// anyExtendedKeyUsage does not stand in for it.
+#[test]
+fn the_ek_certificate_needs_tcg_kp_ek_certificate_not_any_usage() {
+    let w = ec_world();
+    let b = bundle(&[&w.root, &w.intermediate]);
+    let with_eku = |usages: &[&str]| {
+        let mut e = ek_extensions(KeyUsages::KeyAgreement);
+        e[3] = ext(
+            "2.5.29.37",
+            false,
+            ExtendedKeyUsage(usages.iter().map(|u| oid(u)).collect()),
+        );
+        w.ek(e, VALID)
+    };
+    let err = EkCertificate::from_der(&with_eku(&[ANY_EKU])).unwrap_err();
+    assert!(
+        matches!(&err, EkError::NotAnEkCertificate { reason, .. } if reason.contains("tcg-kp-EKCertificate")),
+        "{err}"
+    );
+    let both = EkCertificate::from_der(&with_eku(&[ANY_EKU, TCG_KP_EK_CERTIFICATE])).unwrap();
+    b.verify_at(&both, at(NOW)).unwrap();
+    // Without the extension at all, as many EK certificates in the field are.
+    let mut e = ek_extensions(KeyUsages::KeyAgreement);
+    e.truncate(3);
+    let none = EkCertificate::from_der(&w.ek(e, VALID)).unwrap();
+    b.verify_at(&none, at(NOW)).unwrap();
+}
+
+/// A CA whose extendedKeyUsage leaves out EK certification issues no accepted EK
+/// certificate, whether it is the intermediate or the root.
+#[test]
+fn a_ca_restricted_to_other_usages_issues_no_ek_certificate() {
+    let root_key = Key::p384();
+    let inter_key = Key::p256();
+    let ek_key = Key::p256();
+    let with_eku = |subject: &str, issuer: &str, key: &Key, signer: &Key, usages: &[&str]| {
+        let mut extensions = ca_extensions(None);
+        if !usages.is_empty() {
+            extensions.push(ext(
+                "2.5.29.37",
+                false,
+                ExtendedKeyUsage(usages.iter().map(|u| oid(u)).collect()),
+            ));
+        }
+        build(Spec {
+            subject,
+            issuer,
+            key,
+            signer,
+            sig: Sig::Ecdsa,
+            extensions,
+            validity: VALID,
+        })
+    };
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Inter",
+        key: &ek_key,
+        signer: &inter_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: VALID,
+    }))
+    .unwrap();
+    let root = with_eku("CN=Root", "CN=Root", &root_key, &root_key, &[]);
+    let verify = |root: &[u8], inter: &[u8]| bundle(&[root, inter]).verify_at(&ek, at(NOW));
+
+    for refused in [&[SERVER_AUTH][..], &[ANY_EKU]] {
+        let inter = with_eku("CN=Inter", "CN=Root", &inter_key, &root_key, refused);
+        let err = verify(&root, &inter).unwrap_err();
+        assert!(
+            matches!(&err, EkError::IssuerNotForEkCertificates { subject } if subject == "CN=Inter"),
+            "{refused:?}: {err}"
+        );
+    }
+    let inter = with_eku(
+        "CN=Inter",
+        "CN=Root",
+        &inter_key,
+        &root_key,
+        &[SERVER_AUTH, TCG_KP_EK_CERTIFICATE],
+    );
+    verify(&root, &inter).unwrap();
+
+    // The root is held to the same rule.
+    let server_root = with_eku("CN=Root", "CN=Root", &root_key, &root_key, &[SERVER_AUTH]);
+    let err = verify(&server_root, &inter).unwrap_err();
+    assert!(
+        matches!(&err, EkError::IssuerNotForEkCertificates { subject } if subject == "CN=Root"),
+        "{err}"
+    );
+}
