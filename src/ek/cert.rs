@@ -39,15 +39,19 @@ const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
+const OID_NAME_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.30");
+
 /// The extensions whose criticality this verifier honours: it acts on each of them. The EK
 /// Credential Profile makes subjectAltName critical (the TPM manufacturer, model and version
 /// live there when the subject is empty); nothing is done with its content, and nothing needs
-/// to be, because the chain is not checked against name constraints.
-const CRITICAL_ALLOWED: [ObjectIdentifier; 4] = [
+/// to be, because no chain with name constraints is accepted: a certificate carrying
+/// nameConstraints, critical or not, fails the chain it is on.
+const CRITICAL_ALLOWED: [ObjectIdentifier; 5] = [
     OID_BASIC_CONSTRAINTS,
     OID_KEY_USAGE,
     OID_EXT_KEY_USAGE,
     OID_SUBJECT_ALT_NAME,
+    OID_NAME_CONSTRAINTS,
 ];
 
 /// A public key a certificate certifies.
@@ -155,6 +159,8 @@ pub(crate) struct Parsed {
     pub(crate) ext_key_usage: Option<Vec<ObjectIdentifier>>,
     pub(crate) subject_key_id: Option<Vec<u8>>,
     pub(crate) authority_key_id: Option<Vec<u8>>,
+    /// Whether it carries nameConstraints (not evaluated: such a chain is refused).
+    pub(crate) name_constraints: bool,
 }
 
 impl Parsed {
@@ -196,6 +202,7 @@ impl Parsed {
             ext_key_usage: None,
             subject_key_id: None,
             authority_key_id: None,
+            name_constraints: false,
             cert,
         };
         parsed.read_extensions()?;
@@ -248,6 +255,7 @@ impl Parsed {
                     let id = AuthorityKeyIdentifier::from_der(value).map_err(bad)?;
                     self.authority_key_id = id.key_identifier.map(|k| k.as_bytes().to_vec());
                 }
+                OID_NAME_CONSTRAINTS => self.name_constraints = true,
                 // Non-critical and not acted on: ignored, as RFC 5280 allows.
                 _ => {}
             }

@@ -391,6 +391,11 @@ impl Search<'_> {
                 subject: issuer.subject.clone(),
             });
         }
+        if issuer.name_constraints {
+            return Err(EkError::NameConstraints {
+                subject: issuer.subject.clone(),
+            });
+        }
         // A CA that lists its extended key usages certifies EKs only if it lists that one.
         if !issuer.usable_for_ek_certificates() {
             return Err(EkError::IssuerNotForEkCertificates {
@@ -443,6 +448,11 @@ impl CaBundle {
     /// signature, each issuer's CA constraints, each certificate's validity at `now`.
     pub fn verify_at(&self, ek: &EkCertificate, now: SystemTime) -> Result<VerifiedChain, EkError> {
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        if ek.parsed.name_constraints {
+            return Err(EkError::NameConstraints {
+                subject: ek.parsed.subject.clone(),
+            });
+        }
         check_validity(&ek.parsed, now)?;
         let mut search = Search {
             bundle: self,

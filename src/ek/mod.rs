@@ -261,6 +261,14 @@ pub enum EkError {
         subject: String,
     },
 
+    /// A certificate of the chain carries nameConstraints (critical or not). They are not
+    /// evaluated, so rather than ignore a restriction its CA set, the chain is refused.
+    #[error("certificate {subject} carries nameConstraints, which this verifier does not evaluate; refusing the chain rather than ignoring them")]
+    NameConstraints {
+        /// The certificate carrying them.
+        subject: String,
+    },
+
     /// An issuer's pathLenConstraint is smaller than the number of CAs below it.
     #[error("certificate {subject} allows {allowed} CA(s) below it, the chain has {found}")]
     PathLenExceeded {

@@ -915,3 +915,58 @@ fn a_ca_restricted_to_other_usages_issues_no_ek_certificate() {
         "{err}"
     );
 }
+
+/// nameConstraints ::= { permittedSubtrees: dNSName example.com }.
+fn name_constraints(critical: bool) -> Extension {
+    let mut value = vec![0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b];
+    value.extend_from_slice(b"example.com");
+    Extension {
+        extn_id: oid("2.5.29.30"),
+        critical,
+        extn_value: OctetString::new(value).unwrap(),
+    }
+}
+
+/// Name constraints are never ignored: a chain through a CA that sets them, critical or
+/// not, is refused, saying so; the same CA without them verifies.
+#[test]
+fn a_chain_with_name_constraints_is_refused() {
+    let w = ec_world();
+    let root_key = Key::p384();
+    let root = ca("CN=Root", "CN=Root", &root_key, &root_key, Sig::Ecdsa, None);
+    let inter = |constraints: Option<Extension>| {
+        let mut extensions = ca_extensions(None);
+        extensions.extend(constraints);
+        build(Spec {
+            subject: "CN=Inter",
+            issuer: "CN=Root",
+            key: &w.intermediate_key,
+            signer: &root_key,
+            sig: Sig::Ecdsa,
+            extensions,
+            validity: VALID,
+        })
+    };
+    let ek = EkCertificate::from_der(&w.ek(ek_extensions(KeyUsages::KeyAgreement), VALID)).unwrap();
+    bundle(&[&root, &inter(None)])
+        .verify_at(&ek, at(NOW))
+        .unwrap();
+    for critical in [false, true] {
+        let constrained = inter(Some(name_constraints(critical)));
+        let err = bundle(&[&root, &constrained])
+            .verify_at(&ek, at(NOW))
+            .unwrap_err();
+        assert!(
+            matches!(&err, EkError::NameConstraints { subject } if subject == "CN=Inter"),
+            "critical {critical}: {err}"
+        );
+    }
+    // On the EK certificate itself (where RFC 5280 does not put them) as well.
+    let mut e = ek_extensions(KeyUsages::KeyAgreement);
+    e.push(name_constraints(false));
+    let ek = EkCertificate::from_der(&w.ek(e, VALID)).unwrap();
+    let err = bundle(&[&root, &inter(None)])
+        .verify_at(&ek, at(NOW))
+        .unwrap_err();
+    assert!(matches!(err, EkError::NameConstraints { .. }), "{err}");
+}
