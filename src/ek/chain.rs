@@ -2,6 +2,14 @@
 //! its self-signed roots, checking at each link the signature, that the issuer is a CA allowed
 //! to sign certificates (basicConstraints, keyUsage, pathLenConstraint) and every
 //! certificate's validity period.
+//!
+//! Signatures accepted on certificates, and nothing else (SHA-1 in particular is refused):
+//!
+//! - ECDSA with each curve's own hash: P-256 with SHA-256, P-384 with SHA-384 (a P-256 key
+//!   signing with SHA-384, or any curve with SHA-512, is refused);
+//! - RSA PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512, from keys of 2048 to 4096 bits;
+//! - RSASSA-PSS with SHA-256, SHA-384 or SHA-512, MGF1 with the same hash and a salt as long
+//!   as the hash (the parameter sets RFC 8017 recommends), from the same RSA keys.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,7 +41,6 @@ const OID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const OID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
 const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const OID_ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
@@ -59,6 +66,15 @@ impl Hash {
             OID_SHA384 => Some(Hash::Sha384),
             OID_SHA512 => Some(Hash::Sha512),
             _ => None,
+        }
+    }
+
+    /// The digest's length in bytes.
+    fn len(self) -> usize {
+        match self {
+            Hash::Sha256 => 32,
+            Hash::Sha384 => 48,
+            Hash::Sha512 => 64,
         }
     }
 
@@ -95,7 +111,6 @@ fn scheme(subject: &str, alg: &AlgorithmIdentifierOwned) -> Result<Scheme, EkErr
         OID_SHA512_WITH_RSA if absent_or_null => Scheme::Pkcs1v15(Hash::Sha512),
         OID_ECDSA_SHA256 if no_parameters => Scheme::Ecdsa(Hash::Sha256),
         OID_ECDSA_SHA384 if no_parameters => Scheme::Ecdsa(Hash::Sha384),
-        OID_ECDSA_SHA512 if no_parameters => Scheme::Ecdsa(Hash::Sha512),
         OID_RSASSA_PSS => pss_scheme(subject, alg)?,
         other => return Err(unsupported(subject, other.to_string())),
     };
@@ -119,10 +134,13 @@ fn pss_scheme(subject: &str, alg: &AlgorithmIdentifierOwned) -> Result<Scheme, E
     if params.trailer_field != rsa::pkcs1::TrailerField::BC {
         return Err(bad("trailer field"));
     }
-    Ok(Scheme::Pss {
-        hash,
-        salt_len: usize::from(params.salt_len),
-    })
+    // The salt as long as the hash, as RFC 8017 recommends and CAs use: one parameter set
+    // per hash.
+    let salt_len = usize::from(params.salt_len);
+    if salt_len != hash.len() {
+        return Err(bad("salt length (only that of the hash)"));
+    }
+    Ok(Scheme::Pss { hash, salt_len })
 }
 
 /// Whether `signature` over `tbs` verifies with `key` under `alg`. `Ok(false)` is a signature
@@ -175,6 +193,22 @@ fn verify_signature(
             detail: "ECDSA with NIST P-521".into(),
         }),
         (CertifiedKey::Ecc { curve, x, y }, Scheme::Ecdsa(hash)) => {
+            // Each curve with the hash of its strength only.
+            let paired = matches!(
+                (*curve, hash),
+                (EccCurve::NIST_P256, Hash::Sha256) | (EccCurve::NIST_P384, Hash::Sha384)
+            );
+            if !paired {
+                return Err(unsupported(
+                    subject,
+                    format!(
+                        "{} with the {} key of {} (only P-256 with SHA-256, P-384 with SHA-384)",
+                        alg.oid,
+                        curve_name(*curve),
+                        issuer.subject
+                    ),
+                ));
+            }
             let digest = hash.digest(tbs);
             Ok(verify_ecdsa(*curve, x, y, &digest, signature))
         }
@@ -182,6 +216,15 @@ fn verify_signature(
             subject,
             format!("{} with the key type of {}", alg.oid, issuer.subject),
         )),
+    }
+}
+
+fn curve_name(curve: EccCurve) -> &'static str {
+    match curve {
+        EccCurve::NIST_P256 => "P-256",
+        EccCurve::NIST_P384 => "P-384",
+        EccCurve::NIST_P521 => "P-521",
+        _ => "other curve",
     }
 }
 

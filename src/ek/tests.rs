@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rsa::pkcs8::EncodePublicKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer as _};
+use sha2::Digest as _;
 use x509_cert::der::asn1::{Any, BitString, GeneralizedTime, ObjectIdentifier, OctetString};
 use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
@@ -41,8 +42,13 @@ enum Key {
 
 enum Sig {
     Pkcs1Sha256,
-    PssSha256 { claimed_salt: u8, salt: usize },
+    PssSha256 {
+        claimed_salt: u8,
+        salt: usize,
+    },
     Ecdsa,
+    /// ECDSA with the other curve's hash (SHA-384 by a P-256 key, SHA-256 by a P-384 key).
+    EcdsaCrossedHash,
     Sha1WithRsa,
 }
 
@@ -92,8 +98,10 @@ impl Key {
                     Some(Any::from_der(&p.to_der().unwrap()).unwrap()),
                 )
             }
-            (Key::P256(_), Sig::Ecdsa) => ("1.2.840.10045.4.3.2", None),
-            (_, Sig::Ecdsa) => ("1.2.840.10045.4.3.3", None),
+            (Key::P256(_), Sig::Ecdsa) | (Key::P384(_), Sig::EcdsaCrossedHash) => {
+                ("1.2.840.10045.4.3.2", None)
+            }
+            (_, Sig::Ecdsa | Sig::EcdsaCrossedHash) => ("1.2.840.10045.4.3.3", None),
         };
         AlgorithmIdentifierOwned {
             oid: oid(id),
@@ -120,6 +128,18 @@ impl Key {
             }
             (Key::P384(k), Sig::Ecdsa) => {
                 let s: p384::ecdsa::Signature = k.sign(tbs);
+                let b = s.to_bytes();
+                der_ecdsa(&b[..48], &b[48..])
+            }
+            (Key::P256(k), Sig::EcdsaCrossedHash) => {
+                use p256::ecdsa::signature::hazmat::PrehashSigner;
+                let s: p256::ecdsa::Signature = k.sign_prehash(&sha2::Sha384::digest(tbs)).unwrap();
+                let b = s.to_bytes();
+                der_ecdsa(&b[..32], &b[32..])
+            }
+            (Key::P384(k), Sig::EcdsaCrossedHash) => {
+                use p384::ecdsa::signature::hazmat::PrehashSigner;
+                let s: p384::ecdsa::Signature = k.sign_prehash(&sha2::Sha256::digest(tbs)).unwrap();
                 let b = s.to_bytes();
                 der_ecdsa(&b[..48], &b[48..])
             }
@@ -356,27 +376,34 @@ fn rsa_pkcs1_and_pss_chain_verifies() {
         Sig::Pkcs1Sha256,
         None,
     );
-    let ek = |claimed_salt| {
+    let ek = |claimed_salt, salt| {
         build(Spec {
             subject: "CN=EK",
             issuer: "CN=Root",
             key: &ek_key,
             signer: &root_key,
-            sig: Sig::PssSha256 {
-                claimed_salt,
-                salt: 32,
-            },
+            sig: Sig::PssSha256 { claimed_salt, salt },
             extensions: ek_extensions(KeyUsages::KeyEncipherment),
             validity: VALID,
         })
     };
-    let good = EkCertificate::from_der(&ek(32)).unwrap();
+    let good = EkCertificate::from_der(&ek(32, 32)).unwrap();
     bundle(&[&root]).verify_at(&good, at(NOW)).unwrap();
     assert!(matches!(good.key(), CertifiedKey::Rsa { modulus, .. } if modulus.len() == 256));
     // Parameters that do not describe the signature: refused.
-    let bad = EkCertificate::from_der(&ek(20)).unwrap();
+    let bad = EkCertificate::from_der(&ek(32, 20)).unwrap();
     let err = bundle(&[&root]).verify_at(&bad, at(NOW)).unwrap_err();
     assert!(matches!(err, EkError::BadSignature { .. }), "{err}");
+    // A salt shorter than the hash, though the signature matches its parameters: not one of
+    // the parameter sets accepted.
+    let short_salt = EkCertificate::from_der(&ek(20, 20)).unwrap();
+    let err = bundle(&[&root])
+        .verify_at(&short_salt, at(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(&err, EkError::Unsupported { detail, .. } if detail.contains("salt length")),
+        "{err}"
+    );
 
     // SHA-1 signatures are refused outright.
     let sha1 = build(Spec {
@@ -505,7 +532,7 @@ fn ca_constraints_are_enforced() {
         "CN=Root",
         "CN=Root",
         &root_key,
-        &inter2_key,
+        &Key::p384(),
         Sig::Ecdsa,
         None,
     );
@@ -969,4 +996,36 @@ fn a_chain_with_name_constraints_is_refused() {
         .verify_at(&ek, at(NOW))
         .unwrap_err();
     assert!(matches!(err, EkError::NameConstraints { .. }), "{err}");
+}
+
+/// ECDSA signatures are accepted with each curve's own hash only: a P-256 CA signing with
+/// SHA-384, or a P-384 CA with SHA-256, is refused though the signature is valid.
+#[test]
+fn ecdsa_curves_pair_with_their_own_hash_only() {
+    for (root_key, curve) in [(Key::p256(), "P-256"), (Key::p384(), "P-384")] {
+        let ek_key = Key::p256();
+        let root = ca("CN=Root", "CN=Root", &root_key, &root_key, Sig::Ecdsa, None);
+        let ek = |sig| {
+            EkCertificate::from_der(&build(Spec {
+                subject: "CN=EK",
+                issuer: "CN=Root",
+                key: &ek_key,
+                signer: &root_key,
+                sig,
+                extensions: ek_extensions(KeyUsages::KeyAgreement),
+                validity: VALID,
+            }))
+            .unwrap()
+        };
+        bundle(&[&root])
+            .verify_at(&ek(Sig::Ecdsa), at(NOW))
+            .unwrap();
+        let err = bundle(&[&root])
+            .verify_at(&ek(Sig::EcdsaCrossedHash), at(NOW))
+            .unwrap_err();
+        assert!(
+            matches!(&err, EkError::Unsupported { detail, .. } if detail.contains(curve)),
+            "{curve}: {err}"
+        );
+    }
 }
