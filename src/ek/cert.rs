@@ -289,6 +289,17 @@ impl Parsed {
         self.cert.tbs_certificate.issuer == self.cert.tbs_certificate.subject
     }
 
+    /// Whether this certificate, found in the caller's bundle, ends a chain: it is self-issued
+    /// and names no other key as its signer (its authorityKeyIdentifier, if any, is its own
+    /// subjectKeyIdentifier). Its self-signature is not checked: anyone can self-sign, so
+    /// the caller's choice to put it in the bundle is what makes it trusted, and a root
+    /// self-signed with SHA-1 anchors as well as any. A self-issued certificate naming
+    /// another key is a key rollover, verified like an intermediate.
+    pub(crate) fn is_trust_anchor(&self) -> bool {
+        self.is_self_issued()
+            && (self.authority_key_id.is_none() || self.authority_key_id == self.subject_key_id)
+    }
+
     /// notBefore and notAfter as durations since the Unix epoch.
     pub(crate) fn validity(&self) -> (Duration, Duration) {
         let v = &self.cert.tbs_certificate.validity;

@@ -1,7 +1,13 @@
 //! Chain verification: from the EK certificate through the bundle's intermediates to one of
-//! its self-signed roots, checking at each link the signature, that the issuer is a CA allowed
-//! to sign certificates (basicConstraints, keyUsage, pathLenConstraint) and every
-//! certificate's validity period.
+//! its roots, checking at each link the signature, that the issuer is a CA allowed to sign
+//! EK chains (basicConstraints, keyUsage, extendedKeyUsage, pathLenConstraint, no
+//! nameConstraints) and every certificate's validity period.
+//!
+//! A root is a self-issued certificate of the bundle that names no other key as its signer.
+//! It is trusted because the caller put it in the bundle, not for its self-signature, which
+//! is not checked (so a root self-signed with SHA-1 still anchors). Self-issued certificates
+//! that name another key (a CA's key rollover) are links like any intermediate, and do not
+//! count towards pathLenConstraint.
 //!
 //! Signatures accepted on certificates, and nothing else (SHA-1 in particular is refused):
 //!
@@ -368,10 +374,13 @@ impl Search<'_> {
                 }
             }
             self.path.push(i);
-            let result = if issuer.is_self_issued() {
-                self.root(issuer)
+            let result = if issuer.is_trust_anchor() {
+                Ok(())
             } else {
-                self.extend(issuer, cas_below + 1)
+                // A self-issued CA (a key rollover) does not count towards pathLenConstraint
+                // (RFC 5280, 6.1.4 (l)).
+                let cas = cas_below + usize::from(!issuer.is_self_issued());
+                self.extend(issuer, cas)
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -456,38 +465,15 @@ impl Search<'_> {
         }
         check_validity(issuer, self.now)
     }
-
-    /// A root must carry a self-signature that verifies.
-    fn root(&mut self, root: &Parsed) -> Result<(), EkError> {
-        self.spend()?;
-        let ok = match root.signature().as_bytes() {
-            Some(sig) => verify_signature(
-                &root.subject,
-                root,
-                &root.cert.signature_algorithm,
-                root.tbs(),
-                sig,
-            )?,
-            None => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(EkError::BadSignature {
-                subject: root.subject.clone(),
-                issuer: root.subject.clone(),
-            })
-        }
-    }
 }
 
 impl CaBundle {
-    /// Verifies `ek`'s chain up to a self-signed root of this bundle at the current time.
+    /// Verifies `ek`'s chain up to a root of this bundle at the current time.
     pub fn verify(&self, ek: &EkCertificate) -> Result<VerifiedChain, EkError> {
         self.verify_at(ek, SystemTime::now())
     }
 
-    /// Verifies `ek`'s chain up to a self-signed root of this bundle, as of `now`: each
+    /// Verifies `ek`'s chain up to a root of this bundle, as of `now`: each
     /// signature, each issuer's CA constraints, each certificate's validity at `now`.
     pub fn verify_at(&self, ek: &EkCertificate, now: SystemTime) -> Result<VerifiedChain, EkError> {
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();

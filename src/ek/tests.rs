@@ -10,7 +10,10 @@ use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer as _};
 use sha2::Digest as _;
 use x509_cert::der::asn1::{Any, BitString, GeneralizedTime, ObjectIdentifier, OctetString};
 use x509_cert::der::{Decode, Encode};
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -527,8 +530,10 @@ fn ca_constraints_are_enforced() {
         "{err}"
     );
 
-    // A root whose self-signature does not verify (signed by another key).
-    let forged_root = ca(
+    // A root is trusted for being in the bundle: its self-signature is not what makes it
+    // trusted (anyone can self-sign), so one made by another key still anchors; the key that
+    // counts is the one it holds, which must have signed the intermediate.
+    let resigned_root = ca(
         "CN=Root",
         "CN=Root",
         &root_key,
@@ -536,11 +541,23 @@ fn ca_constraints_are_enforced() {
         Sig::Ecdsa,
         None,
     );
-    let err = bundle(&[&forged_root, &inter])
+    bundle(&[&resigned_root, &inter])
+        .verify_at(&ek("CN=Inter", &inter_key), at(NOW))
+        .unwrap();
+    let other_key = Key::p384();
+    let other_root = ca(
+        "CN=Root",
+        "CN=Root",
+        &other_key,
+        &other_key,
+        Sig::Ecdsa,
+        None,
+    );
+    let err = bundle(&[&other_root, &inter])
         .verify_at(&ek("CN=Inter", &inter_key), at(NOW))
         .unwrap_err();
     assert!(
-        matches!(&err, EkError::BadSignature { subject, issuer } if subject == "CN=Root" && issuer == "CN=Root"),
+        matches!(&err, EkError::BadSignature { subject, issuer } if subject == "CN=Inter" && issuer == "CN=Root"),
         "{err}"
     );
 }
@@ -1028,4 +1045,185 @@ fn ecdsa_curves_pair_with_their_own_hash_only() {
             "{curve}: {err}"
         );
     }
+}
+
+/// A root self-signed with SHA-1 (as long-lived manufacturer roots are) still anchors the
+/// chains under it: its self-signature is never checked.
+#[test]
+fn a_root_self_signed_with_sha1_still_anchors() {
+    let root_key = Key::rsa();
+    let inter_key = Key::p256();
+    let ek_key = Key::p256();
+    let root = ca(
+        "CN=Root",
+        "CN=Root",
+        &root_key,
+        &root_key,
+        Sig::Sha1WithRsa,
+        None,
+    );
+    let inter = ca(
+        "CN=Inter",
+        "CN=Root",
+        &inter_key,
+        &root_key,
+        Sig::Pkcs1Sha256,
+        None,
+    );
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Inter",
+        key: &ek_key,
+        signer: &inter_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: VALID,
+    }))
+    .unwrap();
+    let chain = bundle(&[&root, &inter]).verify_at(&ek, at(NOW)).unwrap();
+    assert_eq!(chain.subjects, ["CN=EK", "CN=Inter", "CN=Root"]);
+}
+
+fn key_ids(subject_key: &[u8], authority_key: &[u8]) -> Vec<Extension> {
+    vec![
+        ext(
+            "2.5.29.14",
+            false,
+            SubjectKeyIdentifier(OctetString::new(subject_key).unwrap()),
+        ),
+        ext(
+            "2.5.29.35",
+            false,
+            AuthorityKeyIdentifier {
+                key_identifier: Some(OctetString::new(authority_key).unwrap()),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+        ),
+    ]
+}
+
+/// A root's key rollover: the new key certified under the same name by the old one. The
+/// self-issued rollover certificate sits in the chain between the intermediate (signed by
+/// the new key) and the old root, and, being self-issued, does not count towards the old
+/// root's pathLenConstraint.
+#[test]
+fn a_self_issued_rollover_certificate_sits_in_the_chain() {
+    let old_key = Key::p384();
+    let new_key = Key::p384();
+    let inter_key = Key::p256();
+    let ek_key = Key::p256();
+    let ca_with = |key: &Key, signer: &Key, subject, issuer, ids: (&[u8], &[u8])| {
+        let mut extensions = ca_extensions(Some(1));
+        extensions.extend(key_ids(ids.0, ids.1));
+        build(Spec {
+            subject,
+            issuer,
+            key,
+            signer,
+            sig: Sig::Ecdsa,
+            extensions,
+            validity: VALID,
+        })
+    };
+    let old_root = ca_with(&old_key, &old_key, "CN=Root", "CN=Root", (b"old", b"old"));
+    let rollover = ca_with(&new_key, &old_key, "CN=Root", "CN=Root", (b"new", b"old"));
+    let inter = ca_with(
+        &inter_key,
+        &new_key,
+        "CN=Inter",
+        "CN=Root",
+        (b"inter", b"new"),
+    );
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Inter",
+        key: &ek_key,
+        signer: &inter_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: VALID,
+    }))
+    .unwrap();
+    let chain = bundle(&[&old_root, &rollover, &inter])
+        .verify_at(&ek, at(NOW))
+        .unwrap();
+    assert_eq!(chain.subjects, ["CN=EK", "CN=Inter", "CN=Root", "CN=Root"]);
+    // The rollover certificate is no anchor by itself: it names the old key as its signer.
+    let err = bundle(&[&rollover, &inter])
+        .verify_at(&ek, at(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(&err, EkError::UnknownIssuer { subject, .. } if subject == "CN=Root"),
+        "{err}"
+    );
+}
+
+/// One certificate the verifier cannot use (an Ed25519 key, an unknown critical extension)
+/// is skipped when the bundle is read; the rest of the bundle still verifies chains.
+#[test]
+fn an_unusable_certificate_in_a_bundle_is_skipped() {
+    use x509_cert::der::pem::{encode_string, LineEnding};
+    let w = ec_world();
+    let signer = Key::p256();
+    let mut ed25519 = Certificate::from_der(&ca(
+        "CN=Edwards",
+        "CN=Edwards",
+        &signer,
+        &signer,
+        Sig::Ecdsa,
+        None,
+    ))
+    .unwrap();
+    ed25519.tbs_certificate.subject_public_key_info = SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: oid("1.3.101.112"),
+            parameters: None,
+        },
+        subject_public_key: BitString::from_bytes(&[7; 32]).unwrap(),
+    };
+    let tbs = ed25519.tbs_certificate.to_der().unwrap();
+    ed25519.signature = BitString::from_bytes(&signer.sign(&Sig::Ecdsa, &tbs)).unwrap();
+    let ed25519 = ed25519.to_der().unwrap();
+    let mut extensions = ca_extensions(None);
+    extensions.push(Extension {
+        extn_id: oid("1.3.6.1.4.1.55555.2"),
+        critical: true,
+        extn_value: OctetString::new(vec![0x05, 0x00]).unwrap(),
+    });
+    let critical = build(Spec {
+        subject: "CN=Critical",
+        issuer: "CN=Critical",
+        key: &signer,
+        signer: &signer,
+        sig: Sig::Ecdsa,
+        extensions,
+        validity: VALID,
+    });
+    let pem = |der: &[u8]| encode_string("CERTIFICATE", LineEnding::LF, der).unwrap();
+    let text = [
+        pem(&ed25519),
+        pem(&w.root),
+        pem(&critical),
+        pem(&w.intermediate),
+    ]
+    .concat();
+    let b = CaBundle::from_bytes(text.as_bytes()).unwrap();
+    let subjects: Vec<&str> = b.certificates().iter().map(|c| c.subject()).collect();
+    assert_eq!(subjects, ["CN=Root", "CN=Inter"]);
+    let ek = EkCertificate::from_der(&w.ek(ek_extensions(KeyUsages::KeyAgreement), VALID)).unwrap();
+    b.verify_at(&ek, at(NOW)).unwrap();
+    // A bundle of nothing usable is empty, and bytes that are no certificate still fail it.
+    assert!(matches!(
+        CaBundle::from_bytes(&ed25519),
+        Err(EkError::EmptyBundle)
+    ));
+    let broken = format!(
+        "{}-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+        pem(&w.root)
+    );
+    assert!(matches!(
+        CaBundle::from_bytes(broken.as_bytes()),
+        Err(EkError::Parse { .. })
+    ));
 }
