@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::cert::CaCertificate;
+use super::chain::ValidationTime;
 use super::EkError;
 
 /// The largest bundle file read (a bundle of every TPM manufacturer's roots and intermediates
@@ -24,6 +25,7 @@ const PEM_END: &[u8] = b"-----END ";
 #[derive(Clone, Debug, Default)]
 pub struct CaBundle {
     pub(crate) certs: Vec<CaCertificate>,
+    pub(crate) validation_time: ValidationTime,
 }
 
 impl CaBundle {

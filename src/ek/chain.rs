@@ -314,7 +314,12 @@ fn time_text(t: Duration) -> String {
         .unwrap_or_else(|_| format!("{} s after 1970", t.as_secs()))
 }
 
-fn check_validity(c: &Parsed, now: Duration) -> Result<(), EkError> {
+/// `c`'s validity period holds `now`; with no time, nothing is checked
+/// ([`ValidationTime::Unchecked`]).
+fn check_validity(c: &Parsed, now: Option<Duration>) -> Result<(), EkError> {
+    let Some(now) = now else {
+        return Ok(());
+    };
     let (not_before, not_after) = c.validity();
     let (before_text, after_text) = c.validity_text();
     if now < not_before {
@@ -336,7 +341,7 @@ fn check_validity(c: &Parsed, now: Duration) -> Result<(), EkError> {
 
 struct Search<'a> {
     bundle: &'a CaBundle,
-    now: Duration,
+    now: Option<Duration>,
     budget: usize,
     path: Vec<usize>,
 }
@@ -467,16 +472,75 @@ impl Search<'_> {
     }
 }
 
+/// The time at which every certificate of a chain must be within its validity period.
+///
+/// EKs live as long as their TPMs, and machines stay in service after their EK certificate
+/// (or the CA above it) has expired; the default, [`ValidationTime::Now`], refuses those. A
+/// verifier enrolling such machines chooses another time: the time the machine was first
+/// enrolled, or the time a certificate was known good ([`ValidationTime::At`]), or no check
+/// of the validity periods at all ([`ValidationTime::Unchecked`]), which is what the other
+/// EK verifiers commonly used amount to: go-attestation parses EK certificates and leaves
+/// chain verification, and with it the validity period, to its caller, and keylime's EK
+/// check verifies the EK certificate's signature against a CA of its store without looking
+/// at validity periods. Every other check is made whatever the time chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationTime {
+    /// The system clock at the time of the verification (the default).
+    #[default]
+    Now,
+    /// A time the caller chooses.
+    At(SystemTime),
+    /// Validity periods are not checked: an expired or not-yet-valid certificate is accepted
+    /// if everything else verifies.
+    Unchecked,
+}
+
+impl ValidationTime {
+    /// The time as seconds since the Unix epoch, or `None` for no check.
+    fn resolve(self) -> Option<Duration> {
+        let since_epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        match self {
+            ValidationTime::Now => Some(since_epoch(SystemTime::now())),
+            ValidationTime::At(t) => Some(since_epoch(t)),
+            ValidationTime::Unchecked => None,
+        }
+    }
+}
+
 impl CaBundle {
-    /// Verifies `ek`'s chain up to a root of this bundle at the current time.
+    /// This bundle, verifying chains at `time` ([`CaBundle::verify`],
+    /// [`VerifiedEk::create`](super::VerifiedEk::create)) instead of the default
+    /// [`ValidationTime::Now`].
+    pub fn with_validation_time(mut self, time: ValidationTime) -> CaBundle {
+        self.validation_time = time;
+        self
+    }
+
+    /// The time chains are verified at.
+    pub fn validation_time(&self) -> ValidationTime {
+        self.validation_time
+    }
+
+    /// Verifies `ek`'s chain up to a root of this bundle, at the bundle's
+    /// [`validation_time`](CaBundle::validation_time) (the current time unless chosen
+    /// otherwise).
     pub fn verify(&self, ek: &EkCertificate) -> Result<VerifiedChain, EkError> {
-        self.verify_at(ek, SystemTime::now())
+        self.verify_with(ek, self.validation_time)
     }
 
     /// Verifies `ek`'s chain up to a root of this bundle, as of `now`: each
     /// signature, each issuer's CA constraints, each certificate's validity at `now`.
     pub fn verify_at(&self, ek: &EkCertificate, now: SystemTime) -> Result<VerifiedChain, EkError> {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.verify_with(ek, ValidationTime::At(now))
+    }
+
+    fn verify_with(
+        &self,
+        ek: &EkCertificate,
+        time: ValidationTime,
+    ) -> Result<VerifiedChain, EkError> {
+        let now = time.resolve();
         if ek.parsed.name_constraints {
             return Err(EkError::NameConstraints {
                 subject: ek.parsed.subject.clone(),

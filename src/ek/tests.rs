@@ -1227,3 +1227,65 @@ fn an_unusable_certificate_in_a_bundle_is_skipped() {
         Err(EkError::Parse { .. })
     ));
 }
+
+/// Which time a chain is valid at is the caller's: the current time by default, or a time
+/// chosen, or none. A chain whose certificates all expired long ago shows the difference.
+#[test]
+fn the_validation_time_is_the_callers_choice() {
+    let long_ago = (1_000_000, 2_000_000);
+    let root_key = Key::p384();
+    let ek_key = Key::p256();
+    let root = build(Spec {
+        subject: "CN=Root",
+        issuer: "CN=Root",
+        key: &root_key,
+        signer: &root_key,
+        sig: Sig::Ecdsa,
+        extensions: ca_extensions(None),
+        validity: long_ago,
+    });
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Root",
+        key: &ek_key,
+        signer: &root_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: long_ago,
+    }))
+    .unwrap();
+    let b = bundle(&[&root]);
+    assert_eq!(b.validation_time(), ValidationTime::Now);
+    let err = b.verify(&ek).unwrap_err();
+    assert!(matches!(err, EkError::Expired { .. }), "{err}");
+
+    let then = b
+        .clone()
+        .with_validation_time(ValidationTime::At(at(1_500_000)));
+    then.verify(&ek).unwrap();
+    let err = then
+        .clone()
+        .with_validation_time(ValidationTime::At(at(500_000)))
+        .verify(&ek)
+        .unwrap_err();
+    assert!(matches!(err, EkError::NotYetValid { .. }), "{err}");
+
+    let unchecked = b.with_validation_time(ValidationTime::Unchecked);
+    unchecked.verify(&ek).unwrap();
+    // Only the validity periods are waived: the signature still counts.
+    let other_key = Key::p384();
+    let other_root = build(Spec {
+        subject: "CN=Root",
+        issuer: "CN=Root",
+        key: &other_key,
+        signer: &other_key,
+        sig: Sig::Ecdsa,
+        extensions: ca_extensions(None),
+        validity: long_ago,
+    });
+    let err = bundle(&[&other_root])
+        .with_validation_time(ValidationTime::Unchecked)
+        .verify(&ek)
+        .unwrap_err();
+    assert!(matches!(err, EkError::BadSignature { .. }), "{err}");
+}
