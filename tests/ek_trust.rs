@@ -1,8 +1,9 @@
 //! Trust in the EK against a swtpm manufactured with EK certificates (`swtpm_setup` and
 //! `swtpm_localca`, see `tpm2_wire::sim::ek`): the RSA (L-1) and ECC (H-3) EKs verify up to the
 //! fixture's CA and salt working sessions; a certificate from another CA, an expired or
-//! non-CA intermediate, a key that is not the certified one and an unknown critical extension
-//! are each refused, with an error naming the check.
+//! non-CA intermediate, a key that is not the certified one, an EK answer that breaks its
+//! template and an unknown critical extension are each refused, with an error naming the
+//! check.
 //!
 //! Broken certificates are made here by re-signing the fixture's own certificates with the
 //! fixture CA's keys after one edit, and each test first re-signs without the edit to show
@@ -26,7 +27,7 @@ use tpm2_wire::ek::{
 };
 use tpm2_wire::sim::ek::{manufacture, EkCa};
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::wire::{Auth, Handle, Public, PublicKey, PublicKeyRsa};
+use tpm2_wire::wire::{Auth, Handle, Public, PublicKey, PublicKeyRsa, Tpm2bPublic};
 use tpm2_wire::Tpm;
 
 fn fixture() -> (Swtpm, EkCa, Tpm) {
@@ -364,6 +365,103 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
     // The untweaked template is accepted with the same certificate.
     let ek = create_with(&tpm, "L-1", &EkTemplate::L1.public(), rsa_cert, &bundle).unwrap();
     salted_session_works(&tpm, &ek);
+}
+
+/// A CreatePrimary answer with `edit` applied to its public area and the name made to match
+/// it, so that only comparing the answer with the template can tell.
+fn forge_primary_public(rsp: &[u8], edit: fn(&mut Public)) -> Vec<u8> {
+    use tpm2_wire::wire::{CreationData, Digest, Marshal, Name, Reader, Ticket, Unmarshal};
+    if rsp.len() <= 18 {
+        return rsp.to_vec();
+    }
+    // Header (10), object handle (4), parameter size (4), then the parameters.
+    let params = &rsp[18..];
+    let mut r = Reader::new(params);
+    let Tpm2bPublic(mut public) = Tpm2bPublic::unmarshal(&mut r).unwrap();
+    let middle = r.position();
+    CreationData::unmarshal(&mut r).unwrap();
+    Digest::unmarshal(&mut r).unwrap();
+    Ticket::unmarshal(&mut r).unwrap();
+    let name_at = r.position();
+    Name::unmarshal(&mut r).unwrap();
+    let end = r.position();
+    edit(&mut public);
+    let name = tpm2_wire::client::object_name(&public).unwrap();
+    let mut new_params = Tpm2bPublic(public).to_bytes();
+    new_params.extend_from_slice(&params[middle..name_at]);
+    new_params.extend_from_slice(&name.to_bytes());
+    let mut out = rsp[..14].to_vec();
+    out.extend_from_slice(&(new_params.len() as u32).to_be_bytes());
+    out.extend_from_slice(&new_params);
+    out.extend_from_slice(&params[end..]);
+    let size = out.len() as u32;
+    out[2..6].copy_from_slice(&size.to_be_bytes());
+    out
+}
+
+/// A TPM whose CreatePrimary answer does not follow the EK template, or names the EK other
+/// than by the hash of its public area, is refused with the chain verified, and the object
+/// it made is flushed.
+#[test]
+fn an_ek_that_does_not_follow_its_template_is_refused() {
+    use tpm2_wire::sim::{Relay, Tamper};
+    use tpm2_wire::transport::SwtpmTransport;
+    use tpm2_wire::wire::{CommandCode, ObjectAttributes};
+    let (sim, ca, direct) = fixture();
+    let relay = Relay::start(sim.endpoint()).expect("relay");
+    let tpm = Tpm::new(Box::new(
+        SwtpmTransport::connect(relay.endpoint()).expect("connect to the relay"),
+    ));
+    let bundle = bundle_of(&[&ca.root_cert, &ca.intermediate_cert]);
+
+    // Rewritten without a change, the answer is accepted: the forgeries are the only change.
+    relay.tamper(
+        Some(CommandCode::CREATE_PRIMARY),
+        Tamper::Rewrite(Box::new(|rsp: &[u8]| forge_primary_public(rsp, |_| {}))),
+    );
+    let ek = VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle).expect("the EK verifies");
+    assert!(relay.tampered() >= 1);
+    drop(ek);
+
+    // An EK whose private part could leave the TPM (fixedTPM cleared), under a consistent
+    // name.
+    let before = relay.tampered();
+    relay.tamper(
+        Some(CommandCode::CREATE_PRIMARY),
+        Tamper::Rewrite(Box::new(|rsp: &[u8]| {
+            forge_primary_public(rsp, |p| {
+                p.object_attributes = p.object_attributes.with(ObjectAttributes::FIXED_TPM, false)
+            })
+        })),
+    );
+    let err = VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle).unwrap_err();
+    assert!(relay.tampered() > before);
+    assert!(
+        matches!(&err, EkError::TemplateMismatch { template, what }
+            if template == "L-1" && *what == "the object attributes"),
+        "{err}"
+    );
+    assert_eq!(transient_objects(&direct), [], "the refused EK was flushed");
+
+    // The true public area under another name. The name is the last response parameter; a
+    // password session's response area (an empty nonce, the attributes, an empty HMAC) is
+    // the 5 bytes after it.
+    let before = relay.tampered();
+    relay.tamper(
+        Some(CommandCode::CREATE_PRIMARY),
+        Tamper::FlipFromEnd {
+            from_end: 5,
+            mask: 0x01,
+        },
+    );
+    let err = VerifiedEk::create(&tpm, EkAlg::Ecc, &bundle).unwrap_err();
+    assert!(relay.tampered() > before);
+    assert!(
+        matches!(&err, EkError::TemplateMismatch { template, what }
+            if template == "H-3" && what.contains("name")),
+        "{err}"
+    );
+    assert_eq!(transient_objects(&direct), [], "the refused EK was flushed");
 }
 
 #[test]
