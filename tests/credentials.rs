@@ -872,6 +872,96 @@ fn a_tpm_answering_another_public_area_is_refused_and_the_object_flushed() {
     );
 }
 
+/// A Create response whose public area has `edit` applied (Create returns no name, so only
+/// comparing the answer with the template can tell).
+fn forge_created_public(rsp: &[u8], edit: fn(&mut tpm2_wire::wire::Public)) -> Vec<u8> {
+    use tpm2_wire::wire::{Reader, Unmarshal};
+    // An error answer (a TPM_RC_RETRY the library retries, say) is passed on as it is.
+    if rsp.len() <= 14 {
+        return rsp.to_vec();
+    }
+    // Header (10), parameter size (4), then outPrivate (a TPM2B) and outPublic.
+    let params = &rsp[14..];
+    let private_len = 2 + usize::from(u16::from_be_bytes([params[0], params[1]]));
+    let mut r = Reader::new(&params[private_len..]);
+    let Tpm2bPublic(mut public) = Tpm2bPublic::unmarshal(&mut r).unwrap();
+    let public_end = private_len + r.position();
+    let param_size = u32::from_be_bytes(rsp[10..14].try_into().unwrap()) as usize;
+    edit(&mut public);
+    let mut new_params = params[..private_len].to_vec();
+    new_params.extend_from_slice(&Tpm2bPublic(public).to_bytes());
+    new_params.extend_from_slice(&params[public_end..param_size]);
+    let mut out = rsp[..10].to_vec();
+    out.extend_from_slice(&(new_params.len() as u32).to_be_bytes());
+    out.extend_from_slice(&new_params);
+    out.extend_from_slice(&params[param_size..]);
+    let size = out.len() as u32;
+    out[2..6].copy_from_slice(&size.to_be_bytes());
+    out
+}
+
+/// TPM2_Create answered with a public area that differs from the template in its nameAlg,
+/// its auth policy or its parameters: each is refused, naming the part that differs.
+#[test]
+fn a_created_object_that_does_not_follow_its_template_is_refused() {
+    use tpm2_wire::wire::{EccCurve, Public};
+    let (_sim, relay, tpm, _direct) = relayed();
+    let e = empty();
+    let parent = primary(
+        &tpm,
+        Entity::owner(),
+        &templates::storage_parent(KeyAlg::EccP256),
+    );
+    let template = templates::attestation_key(KeyAlg::EccP256);
+    let create = || {
+        Key::create(
+            &tpm,
+            parent.entity(),
+            &mut [SessionSlot::Password(&e)],
+            &template,
+            &SensitiveCreate::default(),
+        )
+    };
+    // Unchanged, the forger's rewriting is accepted: each forgery below is the only change.
+    relay.tamper(
+        Some(CommandCode::CREATE),
+        Tamper::Rewrite(Box::new(|rsp: &[u8]| forge_created_public(rsp, |_| {}))),
+    );
+    let created = create().unwrap();
+    assert!(relay.tampered() >= 1);
+    assert_eq!(created.public.object_attributes, template.object_attributes);
+
+    type Edit = fn(&mut Public);
+    let forgeries: [(Edit, &str); 3] = [
+        (|p| p.name_alg = AlgId::SHA384, "nameAlg"),
+        (
+            |p| p.auth_policy = Digest::new(&[0x5a; 32]).unwrap(),
+            "auth policy",
+        ),
+        (
+            |p| {
+                if let PublicKey::Ecc { parameters, .. } = &mut p.key {
+                    parameters.curve = EccCurve::NIST_P384;
+                }
+            },
+            "type or parameters",
+        ),
+    ];
+    for (edit, part) in forgeries {
+        let before = relay.tampered();
+        relay.tamper(
+            Some(CommandCode::CREATE),
+            Tamper::Rewrite(Box::new(move |rsp: &[u8]| forge_created_public(rsp, edit))),
+        );
+        let err = create().unwrap_err();
+        assert!(relay.tampered() > before);
+        assert!(
+            matches!(&err, KeyError::TemplateMismatch { field, .. } if *field == part),
+            "{part}: {err}"
+        );
+    }
+}
+
 /// ActivateCredential with both authorizations through sessions: the AK through an HMAC
 /// session, and the EK's policy (PolicySecret on the endorsement hierarchy) satisfied through
 /// a second HMAC session. The released secret is the one made on the host, and a credential

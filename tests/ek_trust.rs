@@ -1,8 +1,9 @@
 //! Trust in the EK against a swtpm manufactured with EK certificates (`swtpm_setup` and
 //! `swtpm_localca`, see `tpm2_wire::sim::ek`): the RSA (L-1) and ECC (H-3) EKs verify up to the
 //! fixture's CA and salt working sessions; a certificate from another CA, an expired or
-//! non-CA intermediate, a key that is not the certified one and an unknown critical extension
-//! are each refused, with an error naming the check.
+//! non-CA intermediate, a key that is not the certified one, an EK answer that breaks its
+//! template and an unknown critical extension are each refused, with an error naming the
+//! check.
 //!
 //! Broken certificates are made here by re-signing the fixture's own certificates with the
 //! fixture CA's keys after one edit, and each test first re-signs without the edit to show
@@ -21,11 +22,12 @@ use tpm2_wire::ek::x509_cert::ext::Extension;
 use tpm2_wire::ek::x509_cert::time::Time;
 use tpm2_wire::ek::x509_cert::Certificate;
 use tpm2_wire::ek::{
-    find_certificate, CaBundle, EkAlg, EkCertificate, EkError, EkTemplate, VerifiedEk,
+    find_certificate, CaBundle, EkAlg, EkCertificate, EkError, EkTemplate, ValidationTime,
+    VerifiedEk,
 };
 use tpm2_wire::sim::ek::{manufacture, EkCa};
 use tpm2_wire::sim::Swtpm;
-use tpm2_wire::wire::{Auth, Handle, Public, PublicKey, PublicKeyRsa};
+use tpm2_wire::wire::{Auth, Handle, Public, PublicKey, PublicKeyRsa, Tpm2bPublic};
 use tpm2_wire::Tpm;
 
 fn fixture() -> (Swtpm, EkCa, Tpm) {
@@ -85,16 +87,15 @@ fn with_reissued_intermediate(
     bundle_of(&[&ca.root_cert, &path])
 }
 
-/// The EK made from `template` (labelled `label`) checked against `cert`, as of `now`.
+/// The EK made from `template` (labelled `label`) checked against `cert`.
 fn create_with(
     tpm: &Tpm,
     label: &str,
     template: &Public,
     cert: EkCertificate,
     bundle: &CaBundle,
-    now: SystemTime,
 ) -> Result<VerifiedEk, EkError> {
-    VerifiedEk::create_with(tpm, label, template, cert, bundle, &Auth::empty(), now)
+    VerifiedEk::create_with(tpm, label, template, cert, bundle, &Auth::empty())
 }
 
 fn pem(der: &[u8]) -> String {
@@ -277,6 +278,13 @@ fn an_expired_intermediate_is_refused() {
     // ... except that the fixture's root and EK certificate were not valid yet in 2019.
     assert!(matches!(err, EkError::NotYetValid { .. }), "{err}");
     assert_eq!(transient_objects(&tpm), []);
+
+    // A verifier that keeps machines in service past their certificates' expiry chooses not
+    // to check validity periods: the same chain then gives a working EK.
+    let unchecked = bundle.with_validation_time(ValidationTime::Unchecked);
+    let ek = VerifiedEk::create(&tpm, EkAlg::Rsa, &unchecked)
+        .expect("the expired intermediate is accepted when validity is not checked");
+    salted_session_works(&tpm, &ek);
 }
 
 #[test]
@@ -319,7 +327,6 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
     let (_sim, ca, tpm) = fixture();
     let bundle = bundle_of(&[&ca.root_cert, &ca.intermediate_cert]);
     let (_, rsa_cert) = find_certificate(&tpm, EkAlg::Rsa).unwrap();
-    let now = SystemTime::now();
 
     // The RSA certificate against the ECC EK.
     let err = create_with(
@@ -328,7 +335,6 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
         &EkTemplate::H3.public(),
         rsa_cert.clone(),
         &bundle,
-        now,
     )
     .unwrap_err();
     assert!(
@@ -344,15 +350,7 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
         bytes[0] = 1;
         *unique = PublicKeyRsa::new(&bytes).unwrap();
     }
-    let err = create_with(
-        &tpm,
-        "L-1 (tweaked)",
-        &tweaked,
-        rsa_cert.clone(),
-        &bundle,
-        now,
-    )
-    .unwrap_err();
+    let err = create_with(&tpm, "L-1 (tweaked)", &tweaked, rsa_cert.clone(), &bundle).unwrap_err();
     assert!(
         matches!(&err, EkError::KeyMismatch { detail, .. } if *detail == "the RSA moduli differ"),
         "{err}"
@@ -365,16 +363,105 @@ fn a_key_that_is_not_the_certified_one_is_refused() {
     assert_eq!(transient_objects(&tpm), []);
 
     // The untweaked template is accepted with the same certificate.
-    let ek = create_with(
-        &tpm,
-        "L-1",
-        &EkTemplate::L1.public(),
-        rsa_cert,
-        &bundle,
-        now,
-    )
-    .unwrap();
+    let ek = create_with(&tpm, "L-1", &EkTemplate::L1.public(), rsa_cert, &bundle).unwrap();
     salted_session_works(&tpm, &ek);
+}
+
+/// A CreatePrimary answer with `edit` applied to its public area and the name made to match
+/// it, so that only comparing the answer with the template can tell.
+fn forge_primary_public(rsp: &[u8], edit: fn(&mut Public)) -> Vec<u8> {
+    use tpm2_wire::wire::{CreationData, Digest, Marshal, Name, Reader, Ticket, Unmarshal};
+    if rsp.len() <= 18 {
+        return rsp.to_vec();
+    }
+    // Header (10), object handle (4), parameter size (4), then the parameters.
+    let params = &rsp[18..];
+    let mut r = Reader::new(params);
+    let Tpm2bPublic(mut public) = Tpm2bPublic::unmarshal(&mut r).unwrap();
+    let middle = r.position();
+    CreationData::unmarshal(&mut r).unwrap();
+    Digest::unmarshal(&mut r).unwrap();
+    Ticket::unmarshal(&mut r).unwrap();
+    let name_at = r.position();
+    Name::unmarshal(&mut r).unwrap();
+    let end = r.position();
+    edit(&mut public);
+    let name = tpm2_wire::client::object_name(&public).unwrap();
+    let mut new_params = Tpm2bPublic(public).to_bytes();
+    new_params.extend_from_slice(&params[middle..name_at]);
+    new_params.extend_from_slice(&name.to_bytes());
+    let mut out = rsp[..14].to_vec();
+    out.extend_from_slice(&(new_params.len() as u32).to_be_bytes());
+    out.extend_from_slice(&new_params);
+    out.extend_from_slice(&params[end..]);
+    let size = out.len() as u32;
+    out[2..6].copy_from_slice(&size.to_be_bytes());
+    out
+}
+
+/// A TPM whose CreatePrimary answer does not follow the EK template, or names the EK other
+/// than by the hash of its public area, is refused with the chain verified, and the object
+/// it made is flushed.
+#[test]
+fn an_ek_that_does_not_follow_its_template_is_refused() {
+    use tpm2_wire::sim::{Relay, Tamper};
+    use tpm2_wire::transport::SwtpmTransport;
+    use tpm2_wire::wire::{CommandCode, ObjectAttributes};
+    let (sim, ca, direct) = fixture();
+    let relay = Relay::start(sim.endpoint()).expect("relay");
+    let tpm = Tpm::new(Box::new(
+        SwtpmTransport::connect(relay.endpoint()).expect("connect to the relay"),
+    ));
+    let bundle = bundle_of(&[&ca.root_cert, &ca.intermediate_cert]);
+
+    // Rewritten without a change, the answer is accepted: the forgeries are the only change.
+    relay.tamper(
+        Some(CommandCode::CREATE_PRIMARY),
+        Tamper::Rewrite(Box::new(|rsp: &[u8]| forge_primary_public(rsp, |_| {}))),
+    );
+    let ek = VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle).expect("the EK verifies");
+    assert!(relay.tampered() >= 1);
+    drop(ek);
+
+    // An EK whose private part could leave the TPM (fixedTPM cleared), under a consistent
+    // name.
+    let before = relay.tampered();
+    relay.tamper(
+        Some(CommandCode::CREATE_PRIMARY),
+        Tamper::Rewrite(Box::new(|rsp: &[u8]| {
+            forge_primary_public(rsp, |p| {
+                p.object_attributes = p.object_attributes.with(ObjectAttributes::FIXED_TPM, false)
+            })
+        })),
+    );
+    let err = VerifiedEk::create(&tpm, EkAlg::Rsa, &bundle).unwrap_err();
+    assert!(relay.tampered() > before);
+    assert!(
+        matches!(&err, EkError::TemplateMismatch { template, what }
+            if template == "L-1" && *what == "the object attributes"),
+        "{err}"
+    );
+    assert_eq!(transient_objects(&direct), [], "the refused EK was flushed");
+
+    // The true public area under another name. The name is the last response parameter; a
+    // password session's response area (an empty nonce, the attributes, an empty HMAC) is
+    // the 5 bytes after it.
+    let before = relay.tampered();
+    relay.tamper(
+        Some(CommandCode::CREATE_PRIMARY),
+        Tamper::FlipFromEnd {
+            from_end: 5,
+            mask: 0x01,
+        },
+    );
+    let err = VerifiedEk::create(&tpm, EkAlg::Ecc, &bundle).unwrap_err();
+    assert!(relay.tampered() > before);
+    assert!(
+        matches!(&err, EkError::TemplateMismatch { template, what }
+            if template == "H-3" && what.contains("name")),
+        "{err}"
+    );
+    assert_eq!(transient_objects(&direct), [], "the refused EK was flushed");
 }
 
 #[test]

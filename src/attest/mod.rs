@@ -60,9 +60,9 @@ pub use convert::{HostKeyError, HostPublicKey};
 pub use pcr::{ExpectedPcrError, PcrValues, MAX_PCR_INDEX};
 pub use verify::{
     hierarchy_qualified_name, object_name, qualified_name, verify_attestation, verify_certify,
-    verify_certify_creation, verify_nv_certify, verify_quote, verify_time, AttestationKey,
-    AttestedClock, CertifyReport, CreationReport, NvCertifyReport, QuoteReport, TimeReport,
-    VerifiedAttestation,
+    verify_certify_creation, verify_nv_certify, verify_quote, verify_quote_without_nonce,
+    verify_time, AttestationKey, AttestedClock, CertifyReport, CreationReport, NvCertifyReport,
+    QuoteReport, TimeReport, VerifiedAttestation,
 };
 /// The RustCrypto crates whose key and signature types [`convert`] takes and returns.
 pub use {p256, p384, rsa};
@@ -118,6 +118,9 @@ pub enum AttestError {
     /// The structure's extraData is not the verifier's nonce: it is not fresh.
     #[error("the structure's extraData is not the verifier's nonce")]
     NonceMismatch,
+    /// A quote was to be verified against an empty nonce: nothing would show it fresh.
+    #[error("a quote verified without a nonce proves nothing about now (ask for verify_quote_without_nonce by name)")]
+    EmptyNonce,
     /// The quote selects a PCR the verifier has no value for.
     #[error("the quote selects PCR {pcr} of the {bank} bank, for which no value was given")]
     PcrNotExpected {

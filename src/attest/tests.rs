@@ -265,6 +265,30 @@ fn each_check_of_the_verifier_fails_on_its_own() {
     );
 }
 
+/// A quote carries the verifier's nonce or it proves nothing about now: an empty nonce is
+/// refused, even for a quote made with none, unless the caller asks for that by name.
+#[test]
+fn a_quote_without_a_nonce_is_refused_unless_asked_for_by_name() {
+    let h = HostAk::p256();
+    let pcrs = pcr_values();
+    let mut unfresh = h.attestation(quote_info(&pcrs));
+    unfresh.extra_data = Data::empty();
+    let bytes = unfresh.to_bytes();
+    let sig = h.sign(&bytes);
+    assert_eq!(
+        verify_quote(&h.ak, &bytes, &sig, &[], &pcrs),
+        Err(AttestError::EmptyNonce)
+    );
+    let report = verify_quote_without_nonce(&h.ak, &bytes, &sig, &pcrs).unwrap();
+    assert_eq!(report.clock.clock_info.reset_count, 5);
+    // Asking for no nonce does not accept a quote that has one.
+    let fresh = h.attestation(quote_info(&pcrs)).to_bytes();
+    assert_eq!(
+        verify_quote_without_nonce(&h.ak, &fresh, &h.sign(&fresh), &pcrs),
+        Err(AttestError::NonceMismatch)
+    );
+}
+
 #[test]
 fn certifications_check_what_they_certify() {
     let h = HostAk::p256();

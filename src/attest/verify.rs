@@ -187,7 +187,38 @@ pub struct QuoteReport {
 /// Verifies a TPM2_Quote: [`verify_attestation`], then that it is a quote
 /// (TPM_ST_ATTEST_QUOTE) of exactly the PCRs in `pcrs` whose digest (hashed with the
 /// signature's hash) is that of the values in `pcrs`.
+///
+/// An empty `nonce` is refused ([`AttestError::EmptyNonce`]): a quote without the verifier's
+/// nonce could have been made at any time before and replayed, so it says nothing about the
+/// PCRs now. [`verify_quote_without_nonce`] is for the caller who wants that anyway.
 pub fn verify_quote(
+    key: &AttestationKey,
+    attest: &[u8],
+    signature: &Signature,
+    nonce: &[u8],
+    pcrs: &PcrValues,
+) -> Result<QuoteReport, AttestError> {
+    if nonce.is_empty() {
+        return Err(AttestError::EmptyNonce);
+    }
+    check_quote(key, attest, signature, nonce, pcrs)
+}
+
+/// [`verify_quote`] of a quote made without a nonce (empty qualifyingData), which the quote
+/// must then carry. Such a quote proves the PCR values at some time since the TPM's clock
+/// values it reports, not now: it can be replayed by anyone who saw it. For a verifier that
+/// establishes freshness by other means (the clock and resetCount it reports against a
+/// trusted record, for instance).
+pub fn verify_quote_without_nonce(
+    key: &AttestationKey,
+    attest: &[u8],
+    signature: &Signature,
+    pcrs: &PcrValues,
+) -> Result<QuoteReport, AttestError> {
+    check_quote(key, attest, signature, &[], pcrs)
+}
+
+fn check_quote(
     key: &AttestationKey,
     attest: &[u8],
     signature: &Signature,

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::cert::CaCertificate;
+use super::chain::ValidationTime;
 use super::EkError;
 
 /// The largest bundle file read (a bundle of every TPM manufacturer's roots and intermediates
@@ -16,11 +17,15 @@ pub const MAX_BUNDLE_CERTIFICATES: usize = 512;
 const PEM_BEGIN: &[u8] = b"-----BEGIN ";
 const PEM_END: &[u8] = b"-----END ";
 
-/// Trust anchors and intermediates for EK certificate chains. Only self-signed certificates
-/// end a chain: an intermediate alone is never trusted.
+/// Trust anchors and intermediates for EK certificate chains. A chain ends at a self-issued
+/// certificate of the bundle that names no other key as its signer (a root); its
+/// self-signature is not checked, as being in the bundle is what makes it trusted. An
+/// intermediate alone is never trusted. Certificates of a kind this verifier cannot use
+/// are skipped with a warning when the bundle is read.
 #[derive(Clone, Debug, Default)]
 pub struct CaBundle {
     pub(crate) certs: Vec<CaCertificate>,
+    pub(crate) validation_time: ValidationTime,
 }
 
 impl CaBundle {
@@ -66,10 +71,7 @@ impl CaBundle {
             });
         }
         if find(bytes, PEM_BEGIN).is_none() {
-            return self.push(CaCertificate::parse_as(
-                &format!("{what}: certificate 1"),
-                bytes,
-            )?);
+            return self.push_parsed(&format!("{what}: certificate 1"), bytes);
         }
         let mut rest = bytes;
         let mut n = 0;
@@ -100,13 +102,26 @@ impl CaBundle {
                 });
             }
             n += 1;
-            self.push(CaCertificate::parse_as(
-                &format!("{what}: certificate {n}"),
-                &der,
-            )?)?;
+            self.push_parsed(&format!("{what}: certificate {n}"), &der)?;
             rest = &block[block_len..];
         }
         Ok(())
+    }
+
+    /// Adds the certificate `der`, or skips it with a warning if it is an X.509 certificate
+    /// this verifier cannot use (a key type or curve it does not implement, an unknown
+    /// critical extension, version 1, ...): one such certificate among a manufacturer's
+    /// roots must not make the whole bundle unusable, and no chain can go through it anyway.
+    /// Bytes that are not a certificate at all still fail the bundle.
+    fn push_parsed(&mut self, what: &str, der: &[u8]) -> Result<(), EkError> {
+        match CaCertificate::parse_as(what, der) {
+            Ok(cert) => self.push(cert),
+            Err(e @ (EkError::Parse { .. } | EkError::TooLarge { .. })) => Err(e),
+            Err(e) => {
+                tracing::warn!(certificate = what, reason = %e, "CA bundle: certificate skipped");
+                Ok(())
+            }
+        }
     }
 
     fn push(&mut self, cert: CaCertificate) -> Result<(), EkError> {

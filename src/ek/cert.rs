@@ -32,7 +32,6 @@ const OID_SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.2
 const OID_AUTHORITY_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 /// tcg-kp-EKCertificate: the extended key usage the profile gives EK certificates.
 const OID_TCG_KP_EK_CERTIFICATE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.133.8.1");
-const OID_ANY_EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
 
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -40,15 +39,19 @@ const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 
+const OID_NAME_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.30");
+
 /// The extensions whose criticality this verifier honours: it acts on each of them. The EK
 /// Credential Profile makes subjectAltName critical (the TPM manufacturer, model and version
 /// live there when the subject is empty); nothing is done with its content, and nothing needs
-/// to be, because the chain is not checked against name constraints.
-const CRITICAL_ALLOWED: [ObjectIdentifier; 4] = [
+/// to be, because no chain with name constraints is accepted: a certificate carrying
+/// nameConstraints, critical or not, fails the chain it is on.
+const CRITICAL_ALLOWED: [ObjectIdentifier; 5] = [
     OID_BASIC_CONSTRAINTS,
     OID_KEY_USAGE,
     OID_EXT_KEY_USAGE,
     OID_SUBJECT_ALT_NAME,
+    OID_NAME_CONSTRAINTS,
 ];
 
 /// A public key a certificate certifies.
@@ -156,6 +159,8 @@ pub(crate) struct Parsed {
     pub(crate) ext_key_usage: Option<Vec<ObjectIdentifier>>,
     pub(crate) subject_key_id: Option<Vec<u8>>,
     pub(crate) authority_key_id: Option<Vec<u8>>,
+    /// Whether it carries nameConstraints (not evaluated: such a chain is refused).
+    pub(crate) name_constraints: bool,
 }
 
 impl Parsed {
@@ -197,6 +202,7 @@ impl Parsed {
             ext_key_usage: None,
             subject_key_id: None,
             authority_key_id: None,
+            name_constraints: false,
             cert,
         };
         parsed.read_extensions()?;
@@ -249,11 +255,21 @@ impl Parsed {
                     let id = AuthorityKeyIdentifier::from_der(value).map_err(bad)?;
                     self.authority_key_id = id.key_identifier.map(|k| k.as_bytes().to_vec());
                 }
+                OID_NAME_CONSTRAINTS => self.name_constraints = true,
                 // Non-critical and not acted on: ignored, as RFC 5280 allows.
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Whether the extendedKeyUsage, if there is one, includes tcg-kp-EKCertificate: a key
+    /// whose usages are listed may be used for those only. anyExtendedKeyUsage is not taken
+    /// for it, as RFC 5280 lets a verifier that needs one purpose require that purpose.
+    pub(crate) fn usable_for_ek_certificates(&self) -> bool {
+        self.ext_key_usage
+            .as_ref()
+            .is_none_or(|eku| eku.contains(&OID_TCG_KP_EK_CERTIFICATE))
     }
 
     /// The signed bytes.
@@ -271,6 +287,17 @@ impl Parsed {
 
     pub(crate) fn is_self_issued(&self) -> bool {
         self.cert.tbs_certificate.issuer == self.cert.tbs_certificate.subject
+    }
+
+    /// Whether this certificate, found in the caller's bundle, ends a chain: it is self-issued
+    /// and names no other key as its signer (its authorityKeyIdentifier, if any, is its own
+    /// subjectKeyIdentifier). Its self-signature is not checked: anyone can self-sign, so
+    /// the caller's choice to put it in the bundle is what makes it trusted, and a root
+    /// self-signed with SHA-1 anchors as well as any. A self-issued certificate naming
+    /// another key is a key rollover, verified like an intermediate.
+    pub(crate) fn is_trust_anchor(&self) -> bool {
+        self.is_self_issued()
+            && (self.authority_key_id.is_none() || self.authority_key_id == self.subject_key_id)
     }
 
     /// notBefore and notAfter as durations since the Unix epoch.
@@ -408,7 +435,9 @@ impl EkCertificate {
     /// Parses a DER EK certificate. Besides the checks every certificate gets, the key must be
     /// an end entity's (basicConstraints, if present, without cA), its keyUsage (if present)
     /// must allow keyEncipherment for RSA or keyAgreement for ECC, and its extendedKeyUsage
-    /// (if present) must include tcg-kp-EKCertificate.
+    /// (if present) must include tcg-kp-EKCertificate (2.23.133.8.1): anyExtendedKeyUsage
+    /// alone is refused. The EK Credential Profile gives EK certificates that usage when they
+    /// list usages; certificates in the field without the extension are accepted.
     pub fn from_der(der: &[u8]) -> Result<EkCertificate, EkError> {
         let parsed = Parsed::parse("EK certificate", der)?;
         let refuse = |reason| EkError::NotAnEkCertificate {
@@ -435,14 +464,10 @@ impl EkCertificate {
                 _ => {}
             }
         }
-        if let Some(eku) = &parsed.ext_key_usage {
-            if !eku.contains(&OID_TCG_KP_EK_CERTIFICATE)
-                && !eku.contains(&OID_ANY_EXTENDED_KEY_USAGE)
-            {
-                return Err(refuse(
-                    "its extendedKeyUsage lacks tcg-kp-EKCertificate (2.23.133.8.1)",
-                ));
-            }
+        if !parsed.usable_for_ek_certificates() {
+            return Err(refuse(
+                "its extendedKeyUsage lacks tcg-kp-EKCertificate (2.23.133.8.1)",
+            ));
         }
         Ok(EkCertificate { parsed })
     }

@@ -1,7 +1,21 @@
 //! Chain verification: from the EK certificate through the bundle's intermediates to one of
-//! its self-signed roots, checking at each link the signature, that the issuer is a CA allowed
-//! to sign certificates (basicConstraints, keyUsage, pathLenConstraint) and every
-//! certificate's validity period.
+//! its roots, checking at each link the signature, that the issuer is a CA allowed to sign
+//! EK chains (basicConstraints, keyUsage, extendedKeyUsage, pathLenConstraint, no
+//! nameConstraints) and every certificate's validity period.
+//!
+//! A root is a self-issued certificate of the bundle that names no other key as its signer.
+//! It is trusted because the caller put it in the bundle, not for its self-signature, which
+//! is not checked (so a root self-signed with SHA-1 still anchors). Self-issued certificates
+//! that name another key (a CA's key rollover) are links like any intermediate, and do not
+//! count towards pathLenConstraint.
+//!
+//! Signatures accepted on certificates, and nothing else (SHA-1 in particular is refused):
+//!
+//! - ECDSA with each curve's own hash: P-256 with SHA-256, P-384 with SHA-384 (a P-256 key
+//!   signing with SHA-384, or any curve with SHA-512, is refused);
+//! - RSA PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512, from keys of 2048 to 4096 bits;
+//! - RSASSA-PSS with SHA-256, SHA-384 or SHA-512, MGF1 with the same hash and a salt as long
+//!   as the hash (the parameter sets RFC 8017 recommends), from the same RSA keys.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,7 +47,6 @@ const OID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const OID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
 const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const OID_ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
@@ -59,6 +72,15 @@ impl Hash {
             OID_SHA384 => Some(Hash::Sha384),
             OID_SHA512 => Some(Hash::Sha512),
             _ => None,
+        }
+    }
+
+    /// The digest's length in bytes.
+    fn len(self) -> usize {
+        match self {
+            Hash::Sha256 => 32,
+            Hash::Sha384 => 48,
+            Hash::Sha512 => 64,
         }
     }
 
@@ -95,7 +117,6 @@ fn scheme(subject: &str, alg: &AlgorithmIdentifierOwned) -> Result<Scheme, EkErr
         OID_SHA512_WITH_RSA if absent_or_null => Scheme::Pkcs1v15(Hash::Sha512),
         OID_ECDSA_SHA256 if no_parameters => Scheme::Ecdsa(Hash::Sha256),
         OID_ECDSA_SHA384 if no_parameters => Scheme::Ecdsa(Hash::Sha384),
-        OID_ECDSA_SHA512 if no_parameters => Scheme::Ecdsa(Hash::Sha512),
         OID_RSASSA_PSS => pss_scheme(subject, alg)?,
         other => return Err(unsupported(subject, other.to_string())),
     };
@@ -119,10 +140,13 @@ fn pss_scheme(subject: &str, alg: &AlgorithmIdentifierOwned) -> Result<Scheme, E
     if params.trailer_field != rsa::pkcs1::TrailerField::BC {
         return Err(bad("trailer field"));
     }
-    Ok(Scheme::Pss {
-        hash,
-        salt_len: usize::from(params.salt_len),
-    })
+    // The salt as long as the hash, as RFC 8017 recommends and CAs use: one parameter set
+    // per hash.
+    let salt_len = usize::from(params.salt_len);
+    if salt_len != hash.len() {
+        return Err(bad("salt length (only that of the hash)"));
+    }
+    Ok(Scheme::Pss { hash, salt_len })
 }
 
 /// Whether `signature` over `tbs` verifies with `key` under `alg`. `Ok(false)` is a signature
@@ -175,6 +199,22 @@ fn verify_signature(
             detail: "ECDSA with NIST P-521".into(),
         }),
         (CertifiedKey::Ecc { curve, x, y }, Scheme::Ecdsa(hash)) => {
+            // Each curve with the hash of its strength only.
+            let paired = matches!(
+                (*curve, hash),
+                (EccCurve::NIST_P256, Hash::Sha256) | (EccCurve::NIST_P384, Hash::Sha384)
+            );
+            if !paired {
+                return Err(unsupported(
+                    subject,
+                    format!(
+                        "{} with the {} key of {} (only P-256 with SHA-256, P-384 with SHA-384)",
+                        alg.oid,
+                        curve_name(*curve),
+                        issuer.subject
+                    ),
+                ));
+            }
             let digest = hash.digest(tbs);
             Ok(verify_ecdsa(*curve, x, y, &digest, signature))
         }
@@ -182,6 +222,15 @@ fn verify_signature(
             subject,
             format!("{} with the key type of {}", alg.oid, issuer.subject),
         )),
+    }
+}
+
+fn curve_name(curve: EccCurve) -> &'static str {
+    match curve {
+        EccCurve::NIST_P256 => "P-256",
+        EccCurve::NIST_P384 => "P-384",
+        EccCurve::NIST_P521 => "P-521",
+        _ => "other curve",
     }
 }
 
@@ -265,7 +314,12 @@ fn time_text(t: Duration) -> String {
         .unwrap_or_else(|_| format!("{} s after 1970", t.as_secs()))
 }
 
-fn check_validity(c: &Parsed, now: Duration) -> Result<(), EkError> {
+/// `c`'s validity period holds `now`; with no time, nothing is checked
+/// ([`ValidationTime::Unchecked`]).
+fn check_validity(c: &Parsed, now: Option<Duration>) -> Result<(), EkError> {
+    let Some(now) = now else {
+        return Ok(());
+    };
     let (not_before, not_after) = c.validity();
     let (before_text, after_text) = c.validity_text();
     if now < not_before {
@@ -287,7 +341,7 @@ fn check_validity(c: &Parsed, now: Duration) -> Result<(), EkError> {
 
 struct Search<'a> {
     bundle: &'a CaBundle,
-    now: Duration,
+    now: Option<Duration>,
     budget: usize,
     path: Vec<usize>,
 }
@@ -325,10 +379,13 @@ impl Search<'_> {
                 }
             }
             self.path.push(i);
-            let result = if issuer.is_self_issued() {
-                self.root(issuer)
+            let result = if issuer.is_trust_anchor() {
+                Ok(())
             } else {
-                self.extend(issuer, cas_below + 1)
+                // A self-issued CA (a key rollover) does not count towards pathLenConstraint
+                // (RFC 5280, 6.1.4 (l)).
+                let cas = cas_below + usize::from(!issuer.is_self_issued());
+                self.extend(issuer, cas)
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -391,6 +448,17 @@ impl Search<'_> {
                 subject: issuer.subject.clone(),
             });
         }
+        if issuer.name_constraints {
+            return Err(EkError::NameConstraints {
+                subject: issuer.subject.clone(),
+            });
+        }
+        // A CA that lists its extended key usages certifies EKs only if it lists that one.
+        if !issuer.usable_for_ek_certificates() {
+            return Err(EkError::IssuerNotForEkCertificates {
+                subject: issuer.subject.clone(),
+            });
+        }
         if let Some(allowed) = constraints.path_len_constraint {
             if cas_below > usize::from(allowed) {
                 return Err(EkError::PathLenExceeded {
@@ -402,41 +470,82 @@ impl Search<'_> {
         }
         check_validity(issuer, self.now)
     }
+}
 
-    /// A root must carry a self-signature that verifies.
-    fn root(&mut self, root: &Parsed) -> Result<(), EkError> {
-        self.spend()?;
-        let ok = match root.signature().as_bytes() {
-            Some(sig) => verify_signature(
-                &root.subject,
-                root,
-                &root.cert.signature_algorithm,
-                root.tbs(),
-                sig,
-            )?,
-            None => false,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(EkError::BadSignature {
-                subject: root.subject.clone(),
-                issuer: root.subject.clone(),
-            })
+/// The time at which every certificate of a chain must be within its validity period.
+///
+/// EKs live as long as their TPMs, and machines stay in service after their EK certificate
+/// (or the CA above it) has expired; the default, [`ValidationTime::Now`], refuses those. A
+/// verifier enrolling such machines chooses another time: the time the machine was first
+/// enrolled, or the time a certificate was known good ([`ValidationTime::At`]), or no check
+/// of the validity periods at all ([`ValidationTime::Unchecked`]), which is what the other
+/// EK verifiers commonly used amount to: go-attestation parses EK certificates and leaves
+/// chain verification, and with it the validity period, to its caller, and keylime's EK
+/// check verifies the EK certificate's signature against a CA of its store without looking
+/// at validity periods. Every other check is made whatever the time chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationTime {
+    /// The system clock at the time of the verification (the default).
+    #[default]
+    Now,
+    /// A time the caller chooses.
+    At(SystemTime),
+    /// Validity periods are not checked: an expired or not-yet-valid certificate is accepted
+    /// if everything else verifies.
+    Unchecked,
+}
+
+impl ValidationTime {
+    /// The time as seconds since the Unix epoch, or `None` for no check.
+    fn resolve(self) -> Option<Duration> {
+        let since_epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        match self {
+            ValidationTime::Now => Some(since_epoch(SystemTime::now())),
+            ValidationTime::At(t) => Some(since_epoch(t)),
+            ValidationTime::Unchecked => None,
         }
     }
 }
 
 impl CaBundle {
-    /// Verifies `ek`'s chain up to a self-signed root of this bundle at the current time.
-    pub fn verify(&self, ek: &EkCertificate) -> Result<VerifiedChain, EkError> {
-        self.verify_at(ek, SystemTime::now())
+    /// This bundle, verifying chains at `time` ([`CaBundle::verify`],
+    /// [`VerifiedEk::create`](super::VerifiedEk::create)) instead of the default
+    /// [`ValidationTime::Now`].
+    pub fn with_validation_time(mut self, time: ValidationTime) -> CaBundle {
+        self.validation_time = time;
+        self
     }
 
-    /// Verifies `ek`'s chain up to a self-signed root of this bundle, as of `now`: each
+    /// The time chains are verified at.
+    pub fn validation_time(&self) -> ValidationTime {
+        self.validation_time
+    }
+
+    /// Verifies `ek`'s chain up to a root of this bundle, at the bundle's
+    /// [`validation_time`](CaBundle::validation_time) (the current time unless chosen
+    /// otherwise).
+    pub fn verify(&self, ek: &EkCertificate) -> Result<VerifiedChain, EkError> {
+        self.verify_with(ek, self.validation_time)
+    }
+
+    /// Verifies `ek`'s chain up to a root of this bundle, as of `now`: each
     /// signature, each issuer's CA constraints, each certificate's validity at `now`.
     pub fn verify_at(&self, ek: &EkCertificate, now: SystemTime) -> Result<VerifiedChain, EkError> {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.verify_with(ek, ValidationTime::At(now))
+    }
+
+    fn verify_with(
+        &self,
+        ek: &EkCertificate,
+        time: ValidationTime,
+    ) -> Result<VerifiedChain, EkError> {
+        let now = time.resolve();
+        if ek.parsed.name_constraints {
+            return Err(EkError::NameConstraints {
+                subject: ek.parsed.subject.clone(),
+            });
+        }
         check_validity(&ek.parsed, now)?;
         let mut search = Search {
             bundle: self,

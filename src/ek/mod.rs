@@ -43,7 +43,7 @@ mod tpm;
 
 pub use bundle::{CaBundle, MAX_BUNDLE_CERTIFICATES, MAX_BUNDLE_FILE_SIZE};
 pub use cert::{CaCertificate, CertifiedKey, EkCertificate, MAX_CERTIFICATE_SIZE};
-pub use chain::{VerifiedChain, MAX_CHAIN_DEPTH};
+pub use chain::{ValidationTime, VerifiedChain, MAX_CHAIN_DEPTH};
 pub use templates::{
     EkAlg, EkTemplate, POLICY_A_SHA256, POLICY_B_SHA256, POLICY_B_SHA384, POLICY_B_SHA512,
 };
@@ -250,6 +250,22 @@ pub enum EkError {
     #[error("certificate {subject} issued another certificate but its keyUsage lacks keyCertSign")]
     NoCertSign {
         /// The issuer.
+        subject: String,
+    },
+
+    /// An issuer's extendedKeyUsage does not include tcg-kp-EKCertificate (2.23.133.8.1): the
+    /// CA is restricted to other purposes (anyExtendedKeyUsage alone is not taken for it).
+    #[error("certificate {subject} issued a certificate of an EK chain but its extendedKeyUsage lacks tcg-kp-EKCertificate (2.23.133.8.1)")]
+    IssuerNotForEkCertificates {
+        /// The issuer.
+        subject: String,
+    },
+
+    /// A certificate of the chain carries nameConstraints (critical or not). They are not
+    /// evaluated, so rather than ignore a restriction its CA set, the chain is refused.
+    #[error("certificate {subject} carries nameConstraints, which this verifier does not evaluate; refusing the chain rather than ignoring them")]
+    NameConstraints {
+        /// The certificate carrying them.
         subject: String,
     },
 

@@ -7,9 +7,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rsa::pkcs8::EncodePublicKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer as _};
+use sha2::Digest as _;
 use x509_cert::der::asn1::{Any, BitString, GeneralizedTime, ObjectIdentifier, OctetString};
 use x509_cert::der::{Decode, Encode};
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -41,8 +45,13 @@ enum Key {
 
 enum Sig {
     Pkcs1Sha256,
-    PssSha256 { claimed_salt: u8, salt: usize },
+    PssSha256 {
+        claimed_salt: u8,
+        salt: usize,
+    },
     Ecdsa,
+    /// ECDSA with the other curve's hash (SHA-384 by a P-256 key, SHA-256 by a P-384 key).
+    EcdsaCrossedHash,
     Sha1WithRsa,
 }
 
@@ -92,8 +101,10 @@ impl Key {
                     Some(Any::from_der(&p.to_der().unwrap()).unwrap()),
                 )
             }
-            (Key::P256(_), Sig::Ecdsa) => ("1.2.840.10045.4.3.2", None),
-            (_, Sig::Ecdsa) => ("1.2.840.10045.4.3.3", None),
+            (Key::P256(_), Sig::Ecdsa) | (Key::P384(_), Sig::EcdsaCrossedHash) => {
+                ("1.2.840.10045.4.3.2", None)
+            }
+            (_, Sig::Ecdsa | Sig::EcdsaCrossedHash) => ("1.2.840.10045.4.3.3", None),
         };
         AlgorithmIdentifierOwned {
             oid: oid(id),
@@ -120,6 +131,18 @@ impl Key {
             }
             (Key::P384(k), Sig::Ecdsa) => {
                 let s: p384::ecdsa::Signature = k.sign(tbs);
+                let b = s.to_bytes();
+                der_ecdsa(&b[..48], &b[48..])
+            }
+            (Key::P256(k), Sig::EcdsaCrossedHash) => {
+                use p256::ecdsa::signature::hazmat::PrehashSigner;
+                let s: p256::ecdsa::Signature = k.sign_prehash(&sha2::Sha384::digest(tbs)).unwrap();
+                let b = s.to_bytes();
+                der_ecdsa(&b[..32], &b[32..])
+            }
+            (Key::P384(k), Sig::EcdsaCrossedHash) => {
+                use p384::ecdsa::signature::hazmat::PrehashSigner;
+                let s: p384::ecdsa::Signature = k.sign_prehash(&sha2::Sha256::digest(tbs)).unwrap();
                 let b = s.to_bytes();
                 der_ecdsa(&b[..48], &b[48..])
             }
@@ -356,27 +379,34 @@ fn rsa_pkcs1_and_pss_chain_verifies() {
         Sig::Pkcs1Sha256,
         None,
     );
-    let ek = |claimed_salt| {
+    let ek = |claimed_salt, salt| {
         build(Spec {
             subject: "CN=EK",
             issuer: "CN=Root",
             key: &ek_key,
             signer: &root_key,
-            sig: Sig::PssSha256 {
-                claimed_salt,
-                salt: 32,
-            },
+            sig: Sig::PssSha256 { claimed_salt, salt },
             extensions: ek_extensions(KeyUsages::KeyEncipherment),
             validity: VALID,
         })
     };
-    let good = EkCertificate::from_der(&ek(32)).unwrap();
+    let good = EkCertificate::from_der(&ek(32, 32)).unwrap();
     bundle(&[&root]).verify_at(&good, at(NOW)).unwrap();
     assert!(matches!(good.key(), CertifiedKey::Rsa { modulus, .. } if modulus.len() == 256));
     // Parameters that do not describe the signature: refused.
-    let bad = EkCertificate::from_der(&ek(20)).unwrap();
+    let bad = EkCertificate::from_der(&ek(32, 20)).unwrap();
     let err = bundle(&[&root]).verify_at(&bad, at(NOW)).unwrap_err();
     assert!(matches!(err, EkError::BadSignature { .. }), "{err}");
+    // A salt shorter than the hash, though the signature matches its parameters: not one of
+    // the parameter sets accepted.
+    let short_salt = EkCertificate::from_der(&ek(20, 20)).unwrap();
+    let err = bundle(&[&root])
+        .verify_at(&short_salt, at(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(&err, EkError::Unsupported { detail, .. } if detail.contains("salt length")),
+        "{err}"
+    );
 
     // SHA-1 signatures are refused outright.
     let sha1 = build(Spec {
@@ -500,20 +530,34 @@ fn ca_constraints_are_enforced() {
         "{err}"
     );
 
-    // A root whose self-signature does not verify (signed by another key).
-    let forged_root = ca(
+    // A root is trusted for being in the bundle: its self-signature is not what makes it
+    // trusted (anyone can self-sign), so one made by another key still anchors; the key that
+    // counts is the one it holds, which must have signed the intermediate.
+    let resigned_root = ca(
         "CN=Root",
         "CN=Root",
         &root_key,
-        &inter2_key,
+        &Key::p384(),
         Sig::Ecdsa,
         None,
     );
-    let err = bundle(&[&forged_root, &inter])
+    bundle(&[&resigned_root, &inter])
+        .verify_at(&ek("CN=Inter", &inter_key), at(NOW))
+        .unwrap();
+    let other_key = Key::p384();
+    let other_root = ca(
+        "CN=Root",
+        "CN=Root",
+        &other_key,
+        &other_key,
+        Sig::Ecdsa,
+        None,
+    );
+    let err = bundle(&[&other_root, &inter])
         .verify_at(&ek("CN=Inter", &inter_key), at(NOW))
         .unwrap_err();
     assert!(
-        matches!(&err, EkError::BadSignature { subject, issuer } if subject == "CN=Root" && issuer == "CN=Root"),
+        matches!(&err, EkError::BadSignature { subject, issuer } if subject == "CN=Inter" && issuer == "CN=Root"),
         "{err}"
     );
 }
@@ -734,6 +778,20 @@ fn certified_keys_compare_with_tpm_public_areas() {
         y: y.clone(),
     };
     assert_eq!(ecc.mismatch(&h3), None);
+    // The same x with another y is another point (the other y of that x, or off the curve):
+    // both coordinates must match, not either.
+    let other_y = CertifiedKey::Ecc {
+        curve: crate::wire::EccCurve::NIST_P384,
+        x: x.clone(),
+        y: vec![8u8; 48],
+    };
+    assert_eq!(other_y.mismatch(&h3), Some("the ECC points differ"));
+    let other_x = CertifiedKey::Ecc {
+        curve: crate::wire::EccCurve::NIST_P384,
+        x: vec![9u8; 48],
+        y: y.clone(),
+    };
+    assert_eq!(other_x.mismatch(&h3), Some("the ECC points differ"));
     let p256 = CertifiedKey::Ecc {
         curve: crate::wire::EccCurve::NIST_P256,
         x,
@@ -802,4 +860,432 @@ fn ek_errors_convert_into_the_crate_error() {
     let e = refuse().unwrap_err();
     assert!(matches!(&e, crate::Error::Ek(b) if matches!(**b, EkError::EmptyBundle)));
     assert_eq!(e.to_string(), "the CA bundle holds no certificate");
+}
+
+const ANY_EKU: &str = "2.5.29.37.0";
+const TCG_KP_EK_CERTIFICATE: &str = "2.23.133.8.1";
+const SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+
+/// An EK certificate with an extendedKeyUsage must name tcg-kp-EKCertificate;
+/// anyExtendedKeyUsage does not stand in for it.
+#[test]
+fn the_ek_certificate_needs_tcg_kp_ek_certificate_not_any_usage() {
+    let w = ec_world();
+    let b = bundle(&[&w.root, &w.intermediate]);
+    let with_eku = |usages: &[&str]| {
+        let mut e = ek_extensions(KeyUsages::KeyAgreement);
+        e[3] = ext(
+            "2.5.29.37",
+            false,
+            ExtendedKeyUsage(usages.iter().map(|u| oid(u)).collect()),
+        );
+        w.ek(e, VALID)
+    };
+    let err = EkCertificate::from_der(&with_eku(&[ANY_EKU])).unwrap_err();
+    assert!(
+        matches!(&err, EkError::NotAnEkCertificate { reason, .. } if reason.contains("tcg-kp-EKCertificate")),
+        "{err}"
+    );
+    let both = EkCertificate::from_der(&with_eku(&[ANY_EKU, TCG_KP_EK_CERTIFICATE])).unwrap();
+    b.verify_at(&both, at(NOW)).unwrap();
+    // Without the extension at all, as many EK certificates in the field are.
+    let mut e = ek_extensions(KeyUsages::KeyAgreement);
+    e.truncate(3);
+    let none = EkCertificate::from_der(&w.ek(e, VALID)).unwrap();
+    b.verify_at(&none, at(NOW)).unwrap();
+}
+
+/// A CA whose extendedKeyUsage leaves out EK certification issues no accepted EK
+/// certificate, whether it is the intermediate or the root.
+#[test]
+fn a_ca_restricted_to_other_usages_issues_no_ek_certificate() {
+    let root_key = Key::p384();
+    let inter_key = Key::p256();
+    let ek_key = Key::p256();
+    let with_eku = |subject: &str, issuer: &str, key: &Key, signer: &Key, usages: &[&str]| {
+        let mut extensions = ca_extensions(None);
+        if !usages.is_empty() {
+            extensions.push(ext(
+                "2.5.29.37",
+                false,
+                ExtendedKeyUsage(usages.iter().map(|u| oid(u)).collect()),
+            ));
+        }
+        build(Spec {
+            subject,
+            issuer,
+            key,
+            signer,
+            sig: Sig::Ecdsa,
+            extensions,
+            validity: VALID,
+        })
+    };
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Inter",
+        key: &ek_key,
+        signer: &inter_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: VALID,
+    }))
+    .unwrap();
+    let root = with_eku("CN=Root", "CN=Root", &root_key, &root_key, &[]);
+    let verify = |root: &[u8], inter: &[u8]| bundle(&[root, inter]).verify_at(&ek, at(NOW));
+
+    for refused in [&[SERVER_AUTH][..], &[ANY_EKU]] {
+        let inter = with_eku("CN=Inter", "CN=Root", &inter_key, &root_key, refused);
+        let err = verify(&root, &inter).unwrap_err();
+        assert!(
+            matches!(&err, EkError::IssuerNotForEkCertificates { subject } if subject == "CN=Inter"),
+            "{refused:?}: {err}"
+        );
+    }
+    let inter = with_eku(
+        "CN=Inter",
+        "CN=Root",
+        &inter_key,
+        &root_key,
+        &[SERVER_AUTH, TCG_KP_EK_CERTIFICATE],
+    );
+    verify(&root, &inter).unwrap();
+
+    // The root is held to the same rule.
+    let server_root = with_eku("CN=Root", "CN=Root", &root_key, &root_key, &[SERVER_AUTH]);
+    let err = verify(&server_root, &inter).unwrap_err();
+    assert!(
+        matches!(&err, EkError::IssuerNotForEkCertificates { subject } if subject == "CN=Root"),
+        "{err}"
+    );
+}
+
+/// nameConstraints ::= { permittedSubtrees: dNSName example.com }.
+fn name_constraints(critical: bool) -> Extension {
+    let mut value = vec![0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b];
+    value.extend_from_slice(b"example.com");
+    Extension {
+        extn_id: oid("2.5.29.30"),
+        critical,
+        extn_value: OctetString::new(value).unwrap(),
+    }
+}
+
+/// Name constraints are never ignored: a chain through a CA that sets them, critical or
+/// not, is refused, saying so; the same CA without them verifies.
+#[test]
+fn a_chain_with_name_constraints_is_refused() {
+    let w = ec_world();
+    let root_key = Key::p384();
+    let root = ca("CN=Root", "CN=Root", &root_key, &root_key, Sig::Ecdsa, None);
+    let inter = |constraints: Option<Extension>| {
+        let mut extensions = ca_extensions(None);
+        extensions.extend(constraints);
+        build(Spec {
+            subject: "CN=Inter",
+            issuer: "CN=Root",
+            key: &w.intermediate_key,
+            signer: &root_key,
+            sig: Sig::Ecdsa,
+            extensions,
+            validity: VALID,
+        })
+    };
+    let ek = EkCertificate::from_der(&w.ek(ek_extensions(KeyUsages::KeyAgreement), VALID)).unwrap();
+    bundle(&[&root, &inter(None)])
+        .verify_at(&ek, at(NOW))
+        .unwrap();
+    for critical in [false, true] {
+        let constrained = inter(Some(name_constraints(critical)));
+        let err = bundle(&[&root, &constrained])
+            .verify_at(&ek, at(NOW))
+            .unwrap_err();
+        assert!(
+            matches!(&err, EkError::NameConstraints { subject } if subject == "CN=Inter"),
+            "critical {critical}: {err}"
+        );
+    }
+    // On the EK certificate itself (where RFC 5280 does not put them) as well.
+    let mut e = ek_extensions(KeyUsages::KeyAgreement);
+    e.push(name_constraints(false));
+    let ek = EkCertificate::from_der(&w.ek(e, VALID)).unwrap();
+    let err = bundle(&[&root, &inter(None)])
+        .verify_at(&ek, at(NOW))
+        .unwrap_err();
+    assert!(matches!(err, EkError::NameConstraints { .. }), "{err}");
+}
+
+/// ECDSA signatures are accepted with each curve's own hash only: a P-256 CA signing with
+/// SHA-384, or a P-384 CA with SHA-256, is refused though the signature is valid.
+#[test]
+fn ecdsa_curves_pair_with_their_own_hash_only() {
+    for (root_key, curve) in [(Key::p256(), "P-256"), (Key::p384(), "P-384")] {
+        let ek_key = Key::p256();
+        let root = ca("CN=Root", "CN=Root", &root_key, &root_key, Sig::Ecdsa, None);
+        let ek = |sig| {
+            EkCertificate::from_der(&build(Spec {
+                subject: "CN=EK",
+                issuer: "CN=Root",
+                key: &ek_key,
+                signer: &root_key,
+                sig,
+                extensions: ek_extensions(KeyUsages::KeyAgreement),
+                validity: VALID,
+            }))
+            .unwrap()
+        };
+        bundle(&[&root])
+            .verify_at(&ek(Sig::Ecdsa), at(NOW))
+            .unwrap();
+        let err = bundle(&[&root])
+            .verify_at(&ek(Sig::EcdsaCrossedHash), at(NOW))
+            .unwrap_err();
+        assert!(
+            matches!(&err, EkError::Unsupported { detail, .. } if detail.contains(curve)),
+            "{curve}: {err}"
+        );
+    }
+}
+
+/// A root self-signed with SHA-1 (as long-lived manufacturer roots are) still anchors the
+/// chains under it: its self-signature is never checked.
+#[test]
+fn a_root_self_signed_with_sha1_still_anchors() {
+    let root_key = Key::rsa();
+    let inter_key = Key::p256();
+    let ek_key = Key::p256();
+    let root = ca(
+        "CN=Root",
+        "CN=Root",
+        &root_key,
+        &root_key,
+        Sig::Sha1WithRsa,
+        None,
+    );
+    let inter = ca(
+        "CN=Inter",
+        "CN=Root",
+        &inter_key,
+        &root_key,
+        Sig::Pkcs1Sha256,
+        None,
+    );
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Inter",
+        key: &ek_key,
+        signer: &inter_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: VALID,
+    }))
+    .unwrap();
+    let chain = bundle(&[&root, &inter]).verify_at(&ek, at(NOW)).unwrap();
+    assert_eq!(chain.subjects, ["CN=EK", "CN=Inter", "CN=Root"]);
+}
+
+fn key_ids(subject_key: &[u8], authority_key: &[u8]) -> Vec<Extension> {
+    vec![
+        ext(
+            "2.5.29.14",
+            false,
+            SubjectKeyIdentifier(OctetString::new(subject_key).unwrap()),
+        ),
+        ext(
+            "2.5.29.35",
+            false,
+            AuthorityKeyIdentifier {
+                key_identifier: Some(OctetString::new(authority_key).unwrap()),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+        ),
+    ]
+}
+
+/// A root's key rollover: the new key certified under the same name by the old one. The
+/// self-issued rollover certificate sits in the chain between the intermediate (signed by
+/// the new key) and the old root, and, being self-issued, does not count towards the old
+/// root's pathLenConstraint.
+#[test]
+fn a_self_issued_rollover_certificate_sits_in_the_chain() {
+    let old_key = Key::p384();
+    let new_key = Key::p384();
+    let inter_key = Key::p256();
+    let ek_key = Key::p256();
+    let ca_with = |key: &Key, signer: &Key, subject, issuer, ids: (&[u8], &[u8])| {
+        let mut extensions = ca_extensions(Some(1));
+        extensions.extend(key_ids(ids.0, ids.1));
+        build(Spec {
+            subject,
+            issuer,
+            key,
+            signer,
+            sig: Sig::Ecdsa,
+            extensions,
+            validity: VALID,
+        })
+    };
+    let old_root = ca_with(&old_key, &old_key, "CN=Root", "CN=Root", (b"old", b"old"));
+    let rollover = ca_with(&new_key, &old_key, "CN=Root", "CN=Root", (b"new", b"old"));
+    let inter = ca_with(
+        &inter_key,
+        &new_key,
+        "CN=Inter",
+        "CN=Root",
+        (b"inter", b"new"),
+    );
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Inter",
+        key: &ek_key,
+        signer: &inter_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: VALID,
+    }))
+    .unwrap();
+    let chain = bundle(&[&old_root, &rollover, &inter])
+        .verify_at(&ek, at(NOW))
+        .unwrap();
+    assert_eq!(chain.subjects, ["CN=EK", "CN=Inter", "CN=Root", "CN=Root"]);
+    // The rollover certificate is no anchor by itself: it names the old key as its signer.
+    let err = bundle(&[&rollover, &inter])
+        .verify_at(&ek, at(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(&err, EkError::UnknownIssuer { subject, .. } if subject == "CN=Root"),
+        "{err}"
+    );
+}
+
+/// One certificate the verifier cannot use (an Ed25519 key, an unknown critical extension)
+/// is skipped when the bundle is read; the rest of the bundle still verifies chains.
+#[test]
+fn an_unusable_certificate_in_a_bundle_is_skipped() {
+    use x509_cert::der::pem::{encode_string, LineEnding};
+    let w = ec_world();
+    let signer = Key::p256();
+    let mut ed25519 = Certificate::from_der(&ca(
+        "CN=Edwards",
+        "CN=Edwards",
+        &signer,
+        &signer,
+        Sig::Ecdsa,
+        None,
+    ))
+    .unwrap();
+    ed25519.tbs_certificate.subject_public_key_info = SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: oid("1.3.101.112"),
+            parameters: None,
+        },
+        subject_public_key: BitString::from_bytes(&[7; 32]).unwrap(),
+    };
+    let tbs = ed25519.tbs_certificate.to_der().unwrap();
+    ed25519.signature = BitString::from_bytes(&signer.sign(&Sig::Ecdsa, &tbs)).unwrap();
+    let ed25519 = ed25519.to_der().unwrap();
+    let mut extensions = ca_extensions(None);
+    extensions.push(Extension {
+        extn_id: oid("1.3.6.1.4.1.55555.2"),
+        critical: true,
+        extn_value: OctetString::new(vec![0x05, 0x00]).unwrap(),
+    });
+    let critical = build(Spec {
+        subject: "CN=Critical",
+        issuer: "CN=Critical",
+        key: &signer,
+        signer: &signer,
+        sig: Sig::Ecdsa,
+        extensions,
+        validity: VALID,
+    });
+    let pem = |der: &[u8]| encode_string("CERTIFICATE", LineEnding::LF, der).unwrap();
+    let text = [
+        pem(&ed25519),
+        pem(&w.root),
+        pem(&critical),
+        pem(&w.intermediate),
+    ]
+    .concat();
+    let b = CaBundle::from_bytes(text.as_bytes()).unwrap();
+    let subjects: Vec<&str> = b.certificates().iter().map(|c| c.subject()).collect();
+    assert_eq!(subjects, ["CN=Root", "CN=Inter"]);
+    let ek = EkCertificate::from_der(&w.ek(ek_extensions(KeyUsages::KeyAgreement), VALID)).unwrap();
+    b.verify_at(&ek, at(NOW)).unwrap();
+    // A bundle of nothing usable is empty, and bytes that are no certificate still fail it.
+    assert!(matches!(
+        CaBundle::from_bytes(&ed25519),
+        Err(EkError::EmptyBundle)
+    ));
+    let broken = format!(
+        "{}-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+        pem(&w.root)
+    );
+    assert!(matches!(
+        CaBundle::from_bytes(broken.as_bytes()),
+        Err(EkError::Parse { .. })
+    ));
+}
+
+/// Which time a chain is valid at is the caller's: the current time by default, or a time
+/// chosen, or none. A chain whose certificates all expired long ago shows the difference.
+#[test]
+fn the_validation_time_is_the_callers_choice() {
+    let long_ago = (1_000_000, 2_000_000);
+    let root_key = Key::p384();
+    let ek_key = Key::p256();
+    let root = build(Spec {
+        subject: "CN=Root",
+        issuer: "CN=Root",
+        key: &root_key,
+        signer: &root_key,
+        sig: Sig::Ecdsa,
+        extensions: ca_extensions(None),
+        validity: long_ago,
+    });
+    let ek = EkCertificate::from_der(&build(Spec {
+        subject: "CN=EK",
+        issuer: "CN=Root",
+        key: &ek_key,
+        signer: &root_key,
+        sig: Sig::Ecdsa,
+        extensions: ek_extensions(KeyUsages::KeyAgreement),
+        validity: long_ago,
+    }))
+    .unwrap();
+    let b = bundle(&[&root]);
+    assert_eq!(b.validation_time(), ValidationTime::Now);
+    let err = b.verify(&ek).unwrap_err();
+    assert!(matches!(err, EkError::Expired { .. }), "{err}");
+
+    let then = b
+        .clone()
+        .with_validation_time(ValidationTime::At(at(1_500_000)));
+    then.verify(&ek).unwrap();
+    let err = then
+        .clone()
+        .with_validation_time(ValidationTime::At(at(500_000)))
+        .verify(&ek)
+        .unwrap_err();
+    assert!(matches!(err, EkError::NotYetValid { .. }), "{err}");
+
+    let unchecked = b.with_validation_time(ValidationTime::Unchecked);
+    unchecked.verify(&ek).unwrap();
+    // Only the validity periods are waived: the signature still counts.
+    let other_key = Key::p384();
+    let other_root = build(Spec {
+        subject: "CN=Root",
+        issuer: "CN=Root",
+        key: &other_key,
+        signer: &other_key,
+        sig: Sig::Ecdsa,
+        extensions: ca_extensions(None),
+        validity: long_ago,
+    });
+    let err = bundle(&[&other_root])
+        .with_validation_time(ValidationTime::Unchecked)
+        .verify(&ek)
+        .unwrap_err();
+    assert!(matches!(err, EkError::BadSignature { .. }), "{err}");
 }

@@ -1,8 +1,6 @@
 //! The TPM side: reading EK certificates from NV, creating the EK from its template, and
 //! accepting it only when it is the certified key.
 
-use std::time::SystemTime;
-
 use super::{CaBundle, EkAlg, EkCertificate, EkError, EkTemplate, VerifiedChain};
 use crate::client::{object_name, SaltKey};
 use crate::command::{CreatePrimary, Entity, FlushContext, GetCapability, NvRead};
@@ -129,7 +127,8 @@ pub struct VerifiedEk {
 
 impl VerifiedEk {
     /// Finds the TPM's EK certificate of `alg` ([`find_certificate`]), verifies its chain up
-    /// to `bundle` at the current time, creates the EK from the certificate's template (with
+    /// to `bundle` at the bundle's [`validation_time`](CaBundle::validation_time) (the
+    /// current time unless chosen otherwise), creates the EK from the certificate's template (with
     /// an empty endorsement hierarchy auth value) and checks that it is the certified key.
     pub fn create(tpm: &Tpm, alg: EkAlg, bundle: &CaBundle) -> Result<VerifiedEk, EkError> {
         let (template, certificate) = find_certificate(tpm, alg)?;
@@ -140,12 +139,11 @@ impl VerifiedEk {
             certificate,
             bundle,
             &Auth::empty(),
-            SystemTime::now(),
         )
     }
 
     /// The general form of [`VerifiedEk::create`]: verifies `certificate`'s chain up to
-    /// `bundle` as of `now`, creates a primary key from `template` (named `template_name` in
+    /// `bundle` ([`CaBundle::verify`], at the bundle's validation time), creates a primary key from `template` (named `template_name` in
     /// errors) under the endorsement hierarchy with `endorsement_auth`, and keeps it only if
     /// the TPM's answer follows the template and holds exactly the certified public key.
     /// Nothing is created when the chain does not verify; the key is flushed when it does not
@@ -157,9 +155,8 @@ impl VerifiedEk {
         certificate: EkCertificate,
         bundle: &CaBundle,
         endorsement_auth: &Auth,
-        now: SystemTime,
     ) -> Result<VerifiedEk, EkError> {
-        let chain = bundle.verify_at(&certificate, now)?;
+        let chain = bundle.verify(&certificate)?;
         let rsp = tpm
             .execute(
                 &CreatePrimary {
