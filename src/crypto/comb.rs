@@ -5,14 +5,18 @@
 //! of the generator (the ephemeral public key) and of the TPM's key (the shared point). The
 //! curve crates of the project's RustCrypto generation multiply with a 4-bit window built per
 //! call and carry no precomputed tables, so each multiplication costs 256 doublings and about
-//! 80 additions. With a comb of [`TEETH`] teeth per point, computed once per salt key, one takes
-//! ⌈bits / TEETH⌉ doublings and as many additions. The entries stay projective: this
+//! 80 additions. With a comb of [`TEETH`] teeth per point one takes ⌈bits / TEETH⌉ doublings and
+//! as many additions; the comb is built only for a point multiplied more than once
+//! ([`ReusedPoint`]), since building it costs about a multiplication. The entries stay projective: this
 //! generation's crates offer no batch inversion for their field elements, and inverting each
 //! entry would cost more than affine (mixed) additions save.
 //!
 //! Constant time in the scalar: every table entry is read at every step (a conditional select),
 //! the bits are read at positions that depend on nothing secret, and the curve crates' addition
 //! formulas are complete (no special cases for doubling or the identity).
+
+// Without `std` no comb is ever built (see `ReusedPoint`).
+#![cfg_attr(not(feature = "std"), allow(dead_code))]
 
 use alloc::boxed::Box;
 use p256::elliptic_curve::ff::PrimeField;
@@ -84,35 +88,106 @@ impl<C: CurveArithmetic> Comb<C> {
     }
 }
 
-/// How a recipient holds its curve's generator comb: one per process where `std` provides a
-/// `OnceLock`, one per recipient otherwise.
-#[cfg(feature = "std")]
-pub(crate) type GeneratorComb<C> = &'static Comb<C>;
-/// How a recipient holds its curve's generator comb: one per process where `std` provides a
-/// `OnceLock`, one per recipient otherwise.
-#[cfg(not(feature = "std"))]
-pub(crate) type GeneratorComb<C> = Box<Comb<C>>;
-
-/// A curve whose generator's comb is shared.
-pub(crate) trait CombedCurve: CurveArithmetic {
-    /// The comb of the curve's generator.
-    fn generator_comb() -> GeneratorComb<Self>;
+/// A fixed point that is multiplied by many secret scalars (a TPM key, a curve's generator),
+/// with its comb built only once the point is reused: the comb costs about one multiplication
+/// to build and saves a little over half of one each time, so a point multiplied once (one
+/// salted session to a key, one encapsulation in a process) is cheaper without it. The first
+/// multiplication is the curve crate's own; the second builds the comb and every later one uses
+/// it. Which of the two runs depends only on how often the point was used, never on a scalar.
+/// Without `std` there is no `OnceLock` to share a comb between threads, and every
+/// multiplication is the curve crate's.
+#[derive(Debug)]
+pub(crate) struct ReusedPoint<C: CurveArithmetic> {
+    point: C::ProjectivePoint,
+    #[cfg(feature = "std")]
+    comb: std::sync::OnceLock<Box<Comb<C>>>,
+    #[cfg(feature = "std")]
+    multiplied: core::sync::atomic::AtomicBool,
 }
+
+impl<C: CurveArithmetic> ReusedPoint<C> {
+    /// `point`, with no comb yet.
+    pub(crate) fn new(point: C::ProjectivePoint) -> Self {
+        ReusedPoint {
+            point,
+            #[cfg(feature = "std")]
+            comb: std::sync::OnceLock::new(),
+            #[cfg(feature = "std")]
+            multiplied: core::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// `scalar · P`.
+    pub(crate) fn multiply(&self, scalar: &C::Scalar) -> C::ProjectivePoint {
+        #[cfg(feature = "std")]
+        {
+            use core::sync::atomic::Ordering;
+            if let Some(comb) = self.comb.get() {
+                return comb.multiply(scalar);
+            }
+            // Only a count of uses: which thread builds the comb, or whether two threads both
+            // multiply plainly once, changes no result.
+            if self.multiplied.swap(true, Ordering::Relaxed) {
+                return self
+                    .comb
+                    .get_or_init(|| Comb::new(self.point))
+                    .multiply(scalar);
+            }
+        }
+        self.point * scalar
+    }
+
+    /// Whether the comb has been built (for tests of when it is).
+    #[cfg(all(test, feature = "std"))]
+    pub(crate) fn has_comb(&self) -> bool {
+        self.comb.get().is_some()
+    }
+}
+
+impl<C: CurveArithmetic> Clone for ReusedPoint<C> {
+    fn clone(&self) -> Self {
+        ReusedPoint {
+            point: self.point,
+            #[cfg(feature = "std")]
+            comb: self.comb.clone(),
+            #[cfg(feature = "std")]
+            multiplied: core::sync::atomic::AtomicBool::new(
+                self.multiplied.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+        }
+    }
+}
+
+/// A curve whose generator is one [`ReusedPoint`] per process.
+pub(crate) trait CombedCurve: CurveArithmetic {
+    /// The curve's generator, shared by every recipient on the curve (with `std`; without it,
+    /// a fresh one per call, which never builds a comb).
+    fn generator() -> GeneratorPoint<Self>;
+}
+
+/// How a recipient holds its curve's generator: shared by the process where `std` provides a
+/// `OnceLock`, its own otherwise.
+#[cfg(feature = "std")]
+pub(crate) type GeneratorPoint<C> = &'static ReusedPoint<C>;
+/// How a recipient holds its curve's generator: shared by the process where `std` provides a
+/// `OnceLock`, its own otherwise.
+#[cfg(not(feature = "std"))]
+pub(crate) type GeneratorPoint<C> = ReusedPoint<C>;
 
 macro_rules! combed_curves {
     ($($curve:ty),+) => {$(
         impl CombedCurve for $curve {
-            fn generator_comb() -> GeneratorComb<Self> {
+            fn generator() -> GeneratorPoint<Self> {
                 let generator = <$curve as CurveArithmetic>::ProjectivePoint::generator;
                 #[cfg(feature = "std")]
                 {
-                    static COMB: std::sync::OnceLock<Box<Comb<$curve>>> =
+                    static GENERATOR: std::sync::OnceLock<ReusedPoint<$curve>> =
                         std::sync::OnceLock::new();
-                    &**COMB.get_or_init(|| Comb::new(generator()))
+                    GENERATOR.get_or_init(|| ReusedPoint::new(generator()))
                 }
                 #[cfg(not(feature = "std"))]
                 {
-                    Comb::new(generator())
+                    ReusedPoint::new(generator())
                 }
             }
         }
@@ -156,6 +231,58 @@ mod tests {
                 assert!(bool::from(comb.multiply(&scalar).ct_eq(&(point * scalar))));
             }
         }
+    }
+
+    #[cfg(feature = "std")]
+    fn a_reused_point_multiplies_like_the_curve_crate_before_and_after_its_comb<
+        C: CurveArithmetic,
+    >() {
+        let point = C::ProjectivePoint::generator() * C::Scalar::random(&mut OsRng);
+        let reused = ReusedPoint::<C>::new(point);
+        for use_count in 1..=4 {
+            let scalar = C::Scalar::random(&mut OsRng);
+            assert!(bool::from(
+                reused.multiply(&scalar).ct_eq(&(point * scalar))
+            ));
+            // Built on the second use, not before: a point used once never pays for it.
+            assert_eq!(reused.has_comb(), use_count >= 2, "use {use_count}");
+        }
+        // A copy keeps the comb (and a copy of an unused point does not build one early).
+        assert!(reused.clone().has_comb());
+        let fresh = ReusedPoint::<C>::new(point);
+        let copy = fresh.clone();
+        let scalar = C::Scalar::random(&mut OsRng);
+        assert!(bool::from(copy.multiply(&scalar).ct_eq(&(point * scalar))));
+        assert!(!copy.has_comb() && !fresh.has_comb());
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_reused_point_builds_its_comb_on_the_second_use_on_every_curve() {
+        a_reused_point_multiplies_like_the_curve_crate_before_and_after_its_comb::<p256::NistP256>(
+        );
+        a_reused_point_multiplies_like_the_curve_crate_before_and_after_its_comb::<p384::NistP384>(
+        );
+        a_reused_point_multiplies_like_the_curve_crate_before_and_after_its_comb::<p521::NistP521>(
+        );
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn threads_sharing_a_point_get_the_curve_crates_products() {
+        let point = p256::ProjectivePoint::generator() * p256::Scalar::random(&mut OsRng);
+        let reused = ReusedPoint::<p256::NistP256>::new(point);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..8 {
+                        let scalar = p256::Scalar::random(&mut OsRng);
+                        assert_eq!(reused.multiply(&scalar), point * scalar);
+                    }
+                });
+            }
+        });
+        assert!(reused.has_comb());
     }
 
     #[test]

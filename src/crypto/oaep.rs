@@ -213,7 +213,15 @@ fn oaep_encode<R: CryptoRngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<(), CryptoError> {
     let digest_len = hash.digest_size();
-    let room = encoded.len().saturating_sub(2 * digest_len + 2);
+    // A modulus shorter than the encoding's fixed part (two digests and two bytes) holds no
+    // message at all, not even an empty one.
+    let room = encoded
+        .len()
+        .checked_sub(2 * digest_len + 2)
+        .ok_or(CryptoError::BadKey {
+            what: "RSA modulus",
+            reason: "too short for OAEP with this hash",
+        })?;
     if message.len() > room {
         return Err(CryptoError::TooLarge {
             what: "RSA-OAEP message",
@@ -339,6 +347,75 @@ mod tests {
                 assert_eq!(ours, theirs, "{bits} bits, {hash:?}");
                 assert_eq!(private.decrypt(padding(), &ours).unwrap(), message);
             }
+        }
+    }
+
+    /// A modulus of `bytes` bytes with its top and bottom bits set (odd, full length).
+    fn odd_modulus(bytes: usize) -> Vec<u8> {
+        let mut modulus = vec![0u8; bytes];
+        OsRng.fill_bytes(&mut modulus);
+        modulus[0] |= 0x80;
+        modulus[bytes - 1] |= 1;
+        modulus
+    }
+
+    #[test]
+    fn a_modulus_shorter_than_the_oaep_overhead_is_refused_even_for_an_empty_message() {
+        // SHA-512 OAEP needs 2·64 + 2 = 130 bytes before any message: 1024- and 1032-bit
+        // moduli (128 and 129 bytes) cannot carry one, 1040 bits (130 bytes) carries up to 0.
+        for bytes in [128usize, 129] {
+            let key = RsaRecipient::new(&odd_modulus(bytes), 0).unwrap();
+            for message in [&[][..], &[7u8; 1]] {
+                let err = key
+                    .encrypt(HashAlg::Sha512, b"SECRET", message, &mut OsRng)
+                    .unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        CryptoError::BadKey {
+                            what: "RSA modulus",
+                            ..
+                        }
+                    ),
+                    "{bytes} bytes, {} byte message: {err}",
+                    message.len()
+                );
+            }
+        }
+        let key = RsaRecipient::new(&odd_modulus(130), 0).unwrap();
+        assert_eq!(
+            key.encrypt(HashAlg::Sha512, b"SECRET", &[], &mut OsRng)
+                .unwrap()
+                .len(),
+            130
+        );
+        assert!(matches!(
+            key.encrypt(HashAlg::Sha512, b"SECRET", &[1], &mut OsRng),
+            Err(CryptoError::TooLarge { max: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn moduli_just_below_1024_bits_are_refused_although_a_secret_would_fit() {
+        // 1016 bits leave room for a SHA-256 secret (127 − 66 = 61 bytes), so only the size
+        // check stands between such a key and a session secret.
+        for bits in [1016usize, 1023] {
+            let mut modulus = odd_modulus(bits.div_ceil(8));
+            // The top byte keeps `top` bits, the highest of them set.
+            let top = bits - 8 * (modulus.len() - 1);
+            modulus[0] = (modulus[0] & ((1u16 << top) - 1) as u8) | 1 << (top - 1);
+            assert_eq!(BigUint::from_bytes_be(&modulus).bits(), bits);
+            let err = RsaRecipient::new(&modulus, 0).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    CryptoError::BadKey {
+                        reason: "shorter than 1024 bits",
+                        ..
+                    }
+                ),
+                "{bits} bits: {err}"
+            );
         }
     }
 

@@ -2,7 +2,6 @@
 //! or a duplication blob (TPM 2.0 Part 1 Annex B.10.3 for RSA-OAEP, C.6.4 for ECDH). go-tpm
 //! calls this labeled encapsulation.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use p256::elliptic_curve::ecdh::diffie_hellman;
 use p256::elliptic_curve::group::{Curve as _, Group as _};
@@ -15,7 +14,7 @@ use p256::elliptic_curve::{
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use super::comb::{Comb, CombedCurve, GeneratorComb};
+use super::comb::{CombedCurve, GeneratorPoint, ReusedPoint};
 use super::oaep::RsaRecipient;
 use super::{kdfe, random_with, CryptoError, HashAlg};
 use crate::wire::{
@@ -100,9 +99,10 @@ pub fn rsa_encapsulate_rng<R: CryptoRngCore>(
 
 /// A TPM key that secrets are encrypted to (a session salt, a credential seed), parsed and
 /// checked once, with what its public-key operation can precompute: an RSA modulus's
-/// Montgomery setup, or the comb of an ECC key's point (which halves each ECDH encapsulation).
-/// Keep one for every secret sent to the same key; `cargo bench --bench crypto_floor --
-/// salt_encapsulation` times both steps.
+/// Montgomery setup, or for an ECC key the comb of its point, built on the second secret sent
+/// to it (from then on each ECDH encapsulation costs about half). Keep one for every secret
+/// sent to the same key; `cargo bench --bench crypto_floor -- salt_encapsulation` times parsing,
+/// a recipient used once and one reused.
 #[derive(Clone, Debug)]
 pub struct SecretRecipient {
     key: RecipientKey,
@@ -116,14 +116,14 @@ enum RecipientKey {
     P521(EccRecipient<p521::NistP521>),
 }
 
-/// An ECC key secrets are encrypted to, with the combs that make its two multiplications cheap
-/// (see [`Comb`]): one of the curve's generator, one of the key.
+/// An ECC key secrets are encrypted to, and the curve's generator: both multiplied through a
+/// [`ReusedPoint`], which makes their multiplications cheap once each is reused.
 #[derive(Clone, Debug)]
 struct EccRecipient<C: CombedCurve> {
     /// x as the TPM's public area carries it: KDFe hashes exactly those bytes.
     x: Vec<u8>,
-    generator: GeneratorComb<C>,
-    key: Box<Comb<C>>,
+    generator: GeneratorPoint<C>,
+    key: ReusedPoint<C>,
 }
 
 impl<C> EccRecipient<C>
@@ -136,8 +136,8 @@ where
         let key = public_key_from::<C>(x, y, "TPM ECC public key")?;
         Ok(EccRecipient {
             x: x.to_vec(),
-            generator: C::generator_comb(),
-            key: Comb::new(key.to_projective()),
+            generator: C::generator(),
+            key: ReusedPoint::new(key.to_projective()),
         })
     }
 

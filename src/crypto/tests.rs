@@ -452,3 +452,77 @@ fn a_secret_recipient_is_checked_once_and_encapsulates_to_its_key_each_time() {
         Err(CryptoError::UnsupportedCurve(0x0010))
     ));
 }
+
+/// A deterministic generator: two with the same state give the same bytes, so a test can
+/// replay the ephemeral key an encapsulation drew.
+#[derive(Clone)]
+struct Replayable(u64);
+
+impl rand_core::RngCore for Replayable {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    fn fill_bytes(&mut self, out: &mut [u8]) {
+        for byte in out {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            *byte = (self.0 >> 56) as u8;
+        }
+    }
+    fn try_fill_bytes(&mut self, out: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(out);
+        Ok(())
+    }
+}
+impl rand_core::CryptoRng for Replayable {}
+
+/// Every encapsulation to one kept recipient (the first multiplies plainly, the second builds
+/// the combs, later ones use them) gives what the curve crate's own ECDH and KDFe give for the
+/// same ephemeral key: the secret and the marshalled ephemeral point, byte for byte.
+#[test]
+fn encapsulations_to_a_kept_recipient_equal_the_curve_crates_diffie_hellman() {
+    use p256::elliptic_curve::ecdh::diffie_hellman;
+    use p256::elliptic_curve::{NonZeroScalar, PublicKey};
+    macro_rules! check {
+        ($c:ty, $curve:expr) => {{
+            let (_, x, y) = ecc_keypair($curve);
+            let peer = PublicKey::<$c>::from_sec1_bytes(&[&[4u8][..], &x, &y].concat()).unwrap();
+            let recipient = SecretRecipient::ecc($curve, &x, &y).unwrap();
+            let mut rng = Replayable(0x5eed ^ u64::from($curve.0));
+            for (round, alg) in HashAlg::ALL.into_iter().cycle().take(6).enumerate() {
+                let mut replay = rng.clone();
+                let ours = recipient.encapsulate_rng(alg, b"SECRET", &mut rng).unwrap();
+                let ephemeral = NonZeroScalar::<$c>::random(&mut replay);
+                let shared = diffie_hellman(ephemeral, peer.as_affine());
+                let point = PublicKey::<$c>::from_secret_scalar(&ephemeral).to_encoded_point(false);
+                let (ex, ey) = (point.x().unwrap(), point.y().unwrap());
+                let mut secret = vec![0u8; alg.digest_size()];
+                kdfe(
+                    alg,
+                    shared.raw_secret_bytes(),
+                    b"SECRET",
+                    ex,
+                    &x,
+                    (secret.len() * 8) as u32,
+                    &mut secret,
+                )
+                .unwrap();
+                assert_eq!(ours.secret.as_bytes(), secret, "{:?} round {round}", $curve);
+                let mut ciphertext = Vec::new();
+                for coordinate in [ex, ey] {
+                    ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
+                    ciphertext.extend_from_slice(coordinate);
+                }
+                assert_eq!(ours.ciphertext, ciphertext, "{:?} round {round}", $curve);
+            }
+        }};
+    }
+    check!(p256::NistP256, EccCurve::NIST_P256);
+    check!(p384::NistP384, EccCurve::NIST_P384);
+    check!(p521::NistP521, EccCurve::NIST_P521);
+}
