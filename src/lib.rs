@@ -177,6 +177,7 @@ extern crate alloc;
 // The no_std + alloc core: marshalling, crypto, the session engine, command declarations.
 pub mod command;
 pub mod crypto;
+pub mod eventlog;
 pub mod session;
 pub mod wire;
 

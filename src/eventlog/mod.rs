@@ -1,0 +1,10 @@
+//! Measured boot: TCG event logs parsed and replayed without I/O.
+//!
+//! A quote proves that PCR values are genuine; the event log says what they mean. This module
+//! reads the logs firmware and the kernel write (the TCG PC Client Platform Firmware Profile
+//! log in its SHA-1 and crypto-agile forms, the Linux IMA measurement list), replays them into
+//! PCR values, and decodes the events a verifier reasons about. Everything here works on byte
+//! slices and allocates at most in proportion to the log it is given; reading the kernel's
+//! securityfs files is left to the caller.
+//!
+//! Submodules, one per concern:
