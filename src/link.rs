@@ -171,13 +171,9 @@ impl Link {
                 Failure::Settled(e)
             });
         }
-        // Offsets of the areas, so the parameters can be decrypted in place once the borrow
-        // of the parsed frame ends.
-        let base = response.as_ptr() as usize;
-        let handles_at = frame.handles.as_ptr() as usize - base;
-        let handles_len = frame.handles.len();
-        let params_at = frame.parameters.as_ptr() as usize - base;
-        let params_len = frame.parameters.len();
+        // The areas' places, so the parameters can be decrypted in place once the borrow of
+        // the parsed frame ends.
+        let (handles_at, params_at) = (frame.handles_range(), frame.parameters_range());
 
         if let Some(pending) = pending {
             if frame.tag != StructureTag::SESSIONS {
@@ -192,7 +188,7 @@ impl Link {
                 engine::verify_response(info, sessions, pending, &frame.auths, frame.parameters)
                     .map_err(|source| unverified(Error::Session { command, source }))?;
             // Verified: the sessions are in step with the TPM from here on.
-            let params = &mut response[params_at..params_at + params_len];
+            let params = &mut response[params_at.clone()];
             engine::decrypt_response(verified, info, sessions, params)
                 .map_err(|source| Failure::Settled(Error::Session { command, source }))?;
         } else if frame.tag != StructureTag::NO_SESSIONS {
@@ -205,8 +201,8 @@ impl Link {
             }));
         }
 
-        let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
-        let mut pr = Reader::new(&response[params_at..params_at + params_len]);
+        let mut hr = Reader::new(&response[handles_at]);
+        let mut pr = Reader::new(&response[params_at]);
         C::Response::unmarshal(&mut hr, &mut pr)
             .and_then(|r| pr.finish().map(|_| r))
             .map_err(|source| Failure::Settled(Error::Malformed { command, source }))
