@@ -298,7 +298,7 @@ impl SessionRecord {
             out,
             "{header}\n{k_tpm}={tpm}\n{k_handle}=0x{:08x}\n{k_type}={}\n{k_hash}={}\n{k_pid}={}\n{k_start}={}\n{k_uid}={}\n{k_created}={}\n",
             self.handle.0,
-            session_type_name(self.session_type),
+            self.session_type.label(),
             self.hash.name(),
             self.pid,
             self.pid_start,
@@ -399,7 +399,7 @@ impl SessionRecord {
                 }
                 "type" => set(
                     &mut session_type,
-                    parse_session_type(value).ok_or_else(|| bad("hmac, policy or trial"))?,
+                    SessionType::from_label(value).ok_or_else(|| bad("hmac, policy or trial"))?,
                     dup,
                 )?,
                 "hash" => set(
@@ -463,25 +463,6 @@ impl SessionRecord {
             file,
             desynchronized,
         })
-    }
-}
-
-/// A session type as records spell it: `hmac`, `policy` or `trial`.
-fn session_type_name(t: SessionType) -> &'static str {
-    match t {
-        SessionType::HMAC => "hmac",
-        SessionType::POLICY => "policy",
-        SessionType::TRIAL => "trial",
-        _ => "unknown",
-    }
-}
-
-fn parse_session_type(s: &str) -> Option<SessionType> {
-    match s {
-        "hmac" => Some(SessionType::HMAC),
-        "policy" => Some(SessionType::POLICY),
-        "trial" => Some(SessionType::TRIAL),
-        _ => None,
     }
 }
 
