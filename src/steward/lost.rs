@@ -74,11 +74,9 @@ pub(super) fn identify(
                 ));
             }
             Place::SavedByCaller => {
-                return Err(Error::InvalidArgument(format!(
-                    "session {} was context-saved by a ContextSave of its handle; load that \
-                     context before using the session",
-                    state.handle()
-                )))
+                return Err(Error::SavedByCaller {
+                    handle: state.handle(),
+                })
             }
             Place::Loaded | Place::Parked(_) => {}
         }
