@@ -72,11 +72,12 @@ pub enum Error {
 
     /// The session is desynchronized: a command it took part in was sent, but the response was
     /// lost, malformed or failed verification, so the TPM may have moved its nonces past ours.
-    /// It is not saved (to a value or a file) and only ever flushed: used again, its HMAC would
-    /// fail at the TPM and could count towards dictionary-attack lockout.
+    /// It is refused before anything is sent for it, not saved (to a value or a file), and only
+    /// ever flushed: used again, its HMAC would fail at the TPM and could count towards
+    /// dictionary-attack lockout. The one shape desynchronization takes at the client.
     #[error(
         "session {handle} could not be trusted after a failed exchange (response lost, malformed \
-         or unverified) and is not saved; it is flushed instead"
+         or unverified): it is never sent to the TPM again except to be flushed, and never saved"
     )]
     Desynchronized {
         /// The session's handle.

@@ -11,6 +11,7 @@ use rand_core::OsRng;
 use crate::command::{AuthChange, Command, Handles, Response};
 use crate::error::{Error, Result};
 use crate::session::engine::{self, CommandInfo, SessionSlot};
+use crate::session::SessionError;
 use crate::transport::{RetryPolicy, Transport};
 use crate::wire::{
     begin_command, finish_command, Handle, Marshal, Reader, ResponseCode, ResponseFrame,
@@ -106,8 +107,17 @@ impl Link {
             None
         } else {
             Some(
-                engine::authorize(&mut OsRng, &mut w, &info, sessions, &mut self.params)
-                    .map_err(|source| Failure::Settled(Error::Session { command, source }))?,
+                engine::authorize(&mut OsRng, &mut w, &info, sessions, &mut self.params).map_err(
+                    |source| {
+                        Failure::Settled(match source {
+                            // One shape at the client, whichever layer refused it.
+                            SessionError::Desynchronized(handle) => {
+                                Error::Desynchronized { handle }
+                            }
+                            source => Error::Session { command, source },
+                        })
+                    },
+                )?,
             )
         };
         w.bytes(&self.params);

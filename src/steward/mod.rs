@@ -196,7 +196,7 @@ fn run_until_wait<C: Command>(
         _ => false,
     };
     loop {
-        let used = lost::identify(cx, code, effect, cmd.handles(), slots)?;
+        let used = lost::identify(cx, effect, cmd.handles(), slots)?;
         let policy = cx.steward.policy;
         if let Some(max) = policy.max_loaded_sessions {
             parking::make_room(cx, &used, max, needs_fresh_slot)?;
