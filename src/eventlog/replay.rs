@@ -1,5 +1,41 @@
 //! Replaying a PC Client event log into PCR values, comparing them with quoted values, and
 //! the [`VerifiedLog`] a verifier makes its decisions on.
+//!
+//! The log comes from an untrusted agent; the quote, once its signature and nonce are
+//! verified, is what the TPM says. [`EventLog::verify`] replays the log and accepts it only
+//! if every quoted PCR comes out equal, returning a [`VerifiedLog`]: the one way to the
+//! events for decisions. A log that does not reproduce the quote is refused as a whole,
+//! since which of its events are the lie cannot be told. With the `attest` feature,
+//! [`Replay::pcr_values`] gives the expected values for
+//! [`verify_quote`](crate::attest::verify_quote), and [`EventLog::verify_pcr_values`] takes
+//! the same values once the quote verified.
+//!
+//! ```
+//! use tpm2_wire::crypto::{hash, HashAlg};
+//! use tpm2_wire::eventlog::log::{EventLog, EventType};
+//!
+//! // A SHA-1-form log of one event: an EV_SEPARATOR in PCR 7.
+//! let data = [0u8; 4];
+//! let mut bytes = Vec::new();
+//! bytes.extend_from_slice(&7u32.to_le_bytes());
+//! bytes.extend_from_slice(&EventType::SEPARATOR.0.to_le_bytes());
+//! bytes.extend_from_slice(hash(HashAlg::Sha1, &[&data]).as_bytes());
+//! bytes.extend_from_slice(&4u32.to_le_bytes());
+//! bytes.extend_from_slice(&data);
+//!
+//! // What a verified quote of PCR 7 says: extend(0^20, SHA-1(data)).
+//! let pcr7 = hash(HashAlg::Sha1, &[&[0u8; 20], hash(HashAlg::Sha1, &[&data]).as_bytes()]);
+//!
+//! let log = EventLog::parse(&bytes)?;
+//! let verified = log.clone().verify(&[(HashAlg::Sha1, 7, pcr7.as_bytes())])?;
+//! let events: Vec<_> = verified.events().collect();
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].event_type(), EventType::SEPARATOR);
+//!
+//! // Any other value and the whole log is refused.
+//! assert!(log.verify(&[(HashAlg::Sha1, 7, &[0u8; 20])]).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use alloc::vec::Vec;
 
