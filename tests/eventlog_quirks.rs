@@ -561,3 +561,47 @@ fn sha1_form_logs_replay_their_one_bank() {
         Some(&extend(alg, &start(alg, 0), SEP)[..])
     );
 }
+
+#[test]
+fn headers_and_events_that_would_make_framing_slow_or_ambiguous_are_refused() {
+    let algs: Vec<(u16, u16)> = (0x100..0x111).map(|a| (a, 0)).collect();
+    let err = EventLog::parse(&spec_id(&algs)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more algorithms than a TPM has banks"),
+        "{err}"
+    );
+    let mut data = b"StartupLocality\0".to_vec();
+    data.push(3);
+    let elsewhere = log(&[event2(1, EventType::NO_ACTION, &[], &data)]);
+    assert!(matches!(
+        EventLog::parse(&elsewhere),
+        Err(LogError::StartupLocality { index: 1, .. })
+    ));
+}
+
+/// A megabyte of all-zero records (each a valid empty EV_PREBOOT_CERT) ending in one non-zero
+/// byte: every boundary is a candidate for padding, and checking each by scanning the rest
+/// would take minutes. The byte makes a truncated record, found at its offset.
+#[test]
+fn zero_records_before_a_last_byte_are_framed_in_linear_time() {
+    let mut bytes = log(&[]);
+    let header = bytes.len();
+    bytes.resize(header + (1 << 20), 0);
+    bytes.push(1);
+    let started = std::time::Instant::now();
+    let err = EventLog::parse(&bytes).unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        err,
+        LogError::Truncated {
+            index: 1 + (1 << 20) / 16,
+            offset: bytes.len() - 1,
+            field: "pcrIndex"
+        }
+    );
+}

@@ -53,6 +53,9 @@ pub const MIN_EVENT_SIZE: usize = 16;
 /// The highest PCR a PC Client log may extend.
 pub const MAX_PCR: u32 = 23;
 
+/// The most algorithms a Spec ID header may list (TPML_PCR_SELECTION's bound).
+pub const MAX_BANKS: usize = crate::wire::MAX_PCR_BANKS;
+
 const SHA1_DIGEST_SIZE: usize = 20;
 const SPEC_ID_SIGNATURE: &[u8; 16] = b"Spec ID Event03\0";
 const STARTUP_LOCALITY_SIGNATURE: &[u8; 16] = b"StartupLocality\0";
@@ -499,11 +502,14 @@ impl<'a> EventLog<'a> {
             log.format = LogFormat::CryptoAgile;
         }
         log.events.push(first);
+        // Where the trailing zeros start, found once so that each event boundary checks for
+        // padding in constant time (scanning the rest each time would be quadratic).
+        let padding_from = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
         loop {
             if r.is_empty() {
                 break;
             }
-            if r.rest().iter().all(|&b| b == 0) {
+            if r.position() >= padding_from {
                 log.findings.push(Finding::TrailingZeros {
                     offset: r.position(),
                     len: r.remaining(),
@@ -586,6 +592,9 @@ impl<'a> EventLog<'a> {
                         reason,
                     };
                     let locality = e.startup_locality().ok_or(bad("is not 17 bytes"))?;
+                    if e.pcr != 0 {
+                        return Err(bad("is not logged against PCR 0"));
+                    }
                     if locality_seen {
                         return Err(bad("appears twice"));
                     }
@@ -797,7 +806,11 @@ fn parse_spec_id(data: &[u8], base: usize) -> Result<SpecId<'_>, LogError> {
     if count == 0 {
         return Err(bad(&r, "lists no algorithm"));
     }
-    // Four bytes per algorithm: a count the event cannot hold is refused before allocating.
+    // A TPM has a handful of banks; the cap keeps each event's digest lookups constant-time
+    // (a header of thousands of zero-sized digests would make framing quadratic).
+    if count as usize > MAX_BANKS {
+        return Err(bad(&r, "lists more algorithms than a TPM has banks"));
+    }
     if count as usize > r.remaining() / 4 {
         return Err(bad(&r, "lists more algorithms than it holds"));
     }
