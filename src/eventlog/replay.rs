@@ -6,9 +6,8 @@
 //! if every quoted PCR comes out equal, returning a [`VerifiedLog`]: the one way to the
 //! events for decisions. A log that does not reproduce the quote is refused as a whole,
 //! since which of its events are the lie cannot be told. With the `attest` feature,
-//! [`Replay::pcr_values`] gives the expected values for
-//! [`verify_quote`](crate::attest::verify_quote), and [`EventLog::verify_pcr_values`] takes
-//! the same values once the quote verified.
+//! `Replay::pcr_values` gives the expected values for `attest::verify_quote`, and
+//! `EventLog::verify_pcr_values` takes the same values once the quote verified.
 //!
 //! ```
 //! use tpm2_wire::crypto::{hash, HashAlg};
