@@ -8,3 +8,10 @@
 //! securityfs files is left to the caller.
 //!
 //! Submodules, one per concern:
+//!
+//! - [`log`]: the PC Client firmware log in both forms, framed without copying, with the
+//!   firmware quirks it accepts recorded as findings; [`replay`]: its PCR values, compared
+//!   with a quote's, and the verified log decisions are made on.
+
+pub mod log;
+pub mod replay;
