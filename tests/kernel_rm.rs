@@ -15,10 +15,10 @@
 //!   2. Initramfs. `kernel_rm/build-initrd.sh` packs busybox, `kernel_rm/init.sh` as `/init`,
 //!      this very test binary as `/bin/kernel_rm` and the `tpm2-wire` CLI as
 //!      `/bin/tpm2-wire`, each with its shared libraries and loader (no nested cargo build).
-//!   3. Boot. A fresh swtpm (its own temp state folder, control channel on a unix socket) and
-//!      QEMU with software emulation (TCG; never KVM, which is nested and far slower here),
-//!      booting the uncompressed kernel through its PVH entry with the qboot firmware, the
-//!      console on QEMU's stdout. Each check names the guest machine it needs
+//!   3. Boot. A fresh swtpm (its own temp folder for state, control socket and log, on tmpfs
+//!      when `$XDG_RUNTIME_DIR` or `/dev/shm` is one) and QEMU with software emulation (TCG;
+//!      never KVM, which is nested and far slower here), booting the uncompressed kernel
+//!      through its PVH entry with the qboot firmware, the console on QEMU's stdout. Each check names the guest machine it needs
 //!      (`guest::Machine`), and each machine gets its own boot and swtpm: the default
 //!      machine runs the quick checks (limit 120 s); the `icount` machine
 //!      (`-icount shift=auto,sleep=off`) runs the context-gap checks, which send tens of
@@ -27,7 +27,10 @@
 //!      their limit is on silence, not on the total: the guest prints a `KRM-PROGRESS` line
 //!      every 2048 commands, each of their loops stops (failing) at a budget of commands, and
 //!      the boot fails if the console shows no `KRM-` line for 180 s. Every step has a time
-//!      limit; swtpm, QEMU and the temp folder are cleaned up on every path.
+//!      limit; swtpm, QEMU and the temp folders are cleaned up on every path. A boot whose
+//!      guest kernel gave up probing the TPM (its fixed wait for TPM2_Startup timed out, so
+//!      there is no TPM and no check ran) is booted again, at most three boots in all; any
+//!      other failure, above all a failing check, is final.
 //!   4. Verdict. The guest prints `KRM-CHECK <name> PASS|FAIL <detail>` per check and
 //!      `KRM-RESULT: PASS` at the end. The host reports each check in libtest style and fails
 //!      if a check failed, a check's line is missing, the final marker is missing, or QEMU
@@ -206,7 +209,8 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
             // swtpm has answered, and the guest has no TPM at all. That is the kernel driver
             // timing out on a slow host, not a defect of the library, and no check has run,
             // so a fresh boot is honest. Only that exact failure is retried, a bounded number
-            // of times; a check failing inside the guest, or any other failure, is final.
+            // of times; a check failing inside the guest, or any other failure, is final. (The
+            // kernel has no parameter that lengthens the wait, and tpm-crb waits the same.)
             if attempt < BOOT_ATTEMPTS {
                 if let Some(why) = result.as_ref().ok().and_then(probe_timed_out) {
                     println!(
@@ -221,8 +225,13 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
         };
         match result {
             Ok(boot) => {
+                let which = if attempt > 1 {
+                    format!(" (boot {attempt})")
+                } else {
+                    String::new()
+                };
                 println!(
-                    "kernel_rm: {} boot and guest checks {:.1}s, QEMU {}",
+                    "kernel_rm: {} boot{which} and guest checks {:.1}s, QEMU {}",
                     machine_name(machine),
                     t.elapsed().as_secs_f64(),
                     describe_status(boot.status)
