@@ -8,3 +8,8 @@
 //! securityfs files is left to the caller.
 //!
 //! Submodules, one per concern:
+//!
+//! - [`ima`]: the Linux IMA runtime measurement list (binary form, any PCR bank), decoded and
+//!   replayed into its PCRs, incrementally as the list grows.
+
+pub mod ima;
