@@ -29,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(entry.index() + 1, visited);
         assert_eq!(pcr.len(), format.bank.digest_size());
         // Every replayed entry decodes.
-        entry.template().expect("a replayed entry's template decodes");
+        entry
+            .template()
+            .expect("a replayed entry's template decodes");
     });
 
     let mut split = ImaReplay::new(format);
