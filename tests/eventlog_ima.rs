@@ -686,3 +686,54 @@ fn errors_name_the_entry_and_its_offset() {
         "IMA entry 3 at byte 420: the template digest does not match the template data"
     );
 }
+
+const REAL_BINARY: &[u8] = include_bytes!("data/eventlogs/ima/embrave_armhf_sha1.bin");
+const REAL_ASCII: &str = include_str!("data/eventlogs/ima/embrave_armhf_sha1.ascii");
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_real_kernel_list_replays_and_decodes_as_the_kernel_printed_it() {
+    let replayed = replay(REAL_BINARY, ListFormat::SHA1).unwrap();
+    assert_eq!(replayed.entries(), 922);
+    assert_eq!(
+        replayed.extended_pcrs().map(|(i, _)| i).collect::<Vec<_>>(),
+        [10]
+    );
+
+    let lines: Vec<&str> = REAL_ASCII.lines().collect();
+    assert_eq!(lines.len(), 922);
+    for (entry, line) in entries(REAL_BINARY, ListFormat::SHA1).zip(&lines) {
+        let entry = entry.unwrap();
+        // "10 <template hash> ima-ng sha256:<file digest> <path>"
+        let mut cols = line.splitn(5, ' ');
+        assert_eq!(cols.next(), Some(entry.pcr().to_string().as_str()));
+        assert_eq!(cols.next(), Some(hex(entry.template_digest()).as_str()));
+        assert_eq!(cols.next().map(str::as_bytes), Some(entry.template_name()));
+        let Template::ImaNg { digest, path } = entry.template().unwrap() else {
+            panic!("entry {} is not ima-ng", entry.index());
+        };
+        assert_eq!(
+            cols.next(),
+            Some(format!("{}:{}", digest.algorithm, hex(digest.digest)).as_str())
+        );
+        assert_eq!(cols.next().map(str::as_bytes), Some(path));
+    }
+
+    // Polled in 4 KiB reads, the list replays to the same value.
+    let mut polled = ImaReplay::new(ListFormat::SHA1);
+    let mut pending = Vec::new();
+    for read in REAL_BINARY.chunks(4096) {
+        pending.extend_from_slice(read);
+        let used = polled.feed(&pending).unwrap();
+        pending.drain(..used);
+    }
+    assert!(pending.is_empty());
+    assert_eq!(polled.pcr(10), replayed.pcr(10));
+    assert_eq!(
+        polled.check_pcr(10, replayed.pcr(10).unwrap()),
+        PcrCheck::Match
+    );
+}
