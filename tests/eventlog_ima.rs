@@ -737,3 +737,35 @@ fn a_real_kernel_list_replays_and_decodes_as_the_kernel_printed_it() {
         PcrCheck::Match
     );
 }
+
+#[test]
+fn another_bank_is_recomputed_from_the_template_data() {
+    // The same entries as the kernel shows them in its SHA-1 list and in its per-bank lists: a
+    // replay of the SHA-1 list recomputing a bank gives what that bank's own list gives.
+    let sha1 = mixed(HashAlg::Sha1);
+    for bank in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+        let own = mixed(bank);
+        let mut recomputed = ImaReplay::recomputing(sha1.format(), bank);
+        recomputed.finish(&sha1.bytes).unwrap();
+        assert_eq!(recomputed.pcr_bank(), bank);
+        assert_eq!(
+            recomputed.pcr(10).unwrap(),
+            &own.expected(10)[..],
+            "{bank:?}"
+        );
+        assert_eq!(recomputed.check_pcr(10, &own.expected(10)), PcrCheck::Match);
+        // The SHA-1 value is not mistaken for it.
+        assert_eq!(
+            recomputed.check_pcr(10, &sha1.expected(10)),
+            PcrCheck::Mismatch
+        );
+    }
+    // The list's own template digests are still checked.
+    let mut bytes = sha1.bytes.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    assert!(matches!(
+        ImaReplay::recomputing(sha1.format(), HashAlg::Sha256).finish(&bytes),
+        Err(ImaError::TemplateDigestMismatch { index: 6, .. })
+    ));
+}

@@ -26,7 +26,9 @@
 //!
 //! An entry whose template digest is all zeros is a violation (a file read while open for
 //! writing, or the like): the kernel extends its PCR with all ones instead, so that the PCR can
-//! never again match a clean replay. [`ImaReplay`] does the same.
+//! never again match a clean replay. [`ImaReplay`] does the same. It replays the list's own bank,
+//! or recomputes another bank from the template data as the kernel extends it
+//! ([`ImaReplay::recomputing`]), so the classic SHA-1 list also gives the SHA-256 PCR 10.
 //!
 //! The list comes from an untrusted agent. Every length is checked against the bytes present
 //! before use, no entry may be longer than [`ListFormat::max_entry_len`], PCR indices above 23
@@ -266,18 +268,8 @@ impl<'a> ImaEntry<'a> {
         if self.is_violation() {
             return Ok(());
         }
-        let mut hasher = Hasher::new(self.format.bank);
-        if self.template_name == b"ima" {
-            let (digest, name) = self.ima_fields()?;
-            hasher.update(digest);
-            hasher.update(name);
-            // The kernel hashes the name in its 256-byte buffer, zero-padded.
-            hasher.update(&[0u8; IMA_NAME_LEN_MAX + 1][name.len()..]);
-        } else {
-            hasher.update(self.template_data);
-        }
         let mut computed = [0u8; MAX_DIGEST_SIZE];
-        let len = hasher.finalize_into(&mut computed);
+        let len = self.template_hash(self.format.bank, &mut computed)?;
         if bool::from(computed[..len].ct_eq(self.template_digest)) {
             Ok(())
         } else {
@@ -286,6 +278,25 @@ impl<'a> ImaEntry<'a> {
                 offset: self.offset,
             })
         }
+    }
+
+    /// The hash of the template data in `alg`, as the kernel computes a template digest: for
+    /// the legacy `ima` template, the file digest and the name in its 256-byte buffer.
+    fn template_hash(
+        &self,
+        alg: HashAlg,
+        out: &mut [u8; MAX_DIGEST_SIZE],
+    ) -> Result<usize, ImaError> {
+        let mut hasher = Hasher::new(alg);
+        if self.template_name == b"ima" {
+            let (digest, name) = self.ima_fields()?;
+            hasher.update(digest);
+            hasher.update(name);
+            hasher.update(&[0u8; IMA_NAME_LEN_MAX + 1][name.len()..]);
+        } else {
+            hasher.update(self.template_data);
+        }
+        Ok(hasher.finalize_into(out))
     }
 
     /// The template data decoded by its template: `ima`, `ima-ng`, `ima-sig` and `ima-buf` (or
@@ -346,15 +357,22 @@ impl<'a> ImaEntry<'a> {
         }
     }
 
-    /// The bytes the PCR is extended with: the template digest, or all ones for a violation.
-    fn extend_value(&self, out: &mut [u8; MAX_DIGEST_SIZE]) -> usize {
-        let len = self.template_digest.len();
+    /// The bytes a PCR of `bank` is extended with: all ones for a violation; otherwise the
+    /// template digest in the list's own bank, and the template data's hash in another.
+    fn extend_value(
+        &self,
+        bank: HashAlg,
+        out: &mut [u8; MAX_DIGEST_SIZE],
+    ) -> Result<usize, ImaError> {
+        let len = bank.digest_size();
         if self.is_violation() {
             out[..len].fill(0xff);
-        } else {
+        } else if bank == self.format.bank {
             out[..len].copy_from_slice(self.template_digest);
+        } else {
+            self.template_hash(bank, out)?;
         }
-        len
+        Ok(len)
     }
 
     fn bad(&self, reason: &'static str) -> ImaError {
@@ -679,6 +697,9 @@ pub enum PcrCheck {
 
 /// A replay of the list in progress: the PCR values so far, and where the list continues.
 ///
+/// The PCRs replayed are those of the list's bank, or of another bank with
+/// [`ImaReplay::recomputing`].
+///
 /// Feed it the list from the start, then only the bytes appended since: [`ImaReplay::feed`]
 /// consumes whole entries and returns how many bytes it used; the rest (the start of an entry
 /// not yet complete) must be given again, followed by the new bytes. Every PCR an entry names
@@ -687,6 +708,7 @@ pub enum PcrCheck {
 #[derive(Clone)]
 pub struct ImaReplay {
     format: ListFormat,
+    pcr_bank: HashAlg,
     pcrs: [[u8; MAX_DIGEST_SIZE]; PCR_COUNT],
     extended: u32,
     entries: u64,
@@ -698,6 +720,7 @@ impl fmt::Debug for ImaReplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImaReplay")
             .field("format", &self.format)
+            .field("pcr_bank", &self.pcr_bank)
             .field("entries", &self.entries)
             .field("offset", &self.offset)
             .field("extended", &format_args!("{:#x}", self.extended))
@@ -709,8 +732,19 @@ impl fmt::Debug for ImaReplay {
 impl ImaReplay {
     /// A replay of an empty list of `format`.
     pub fn new(format: ListFormat) -> Self {
+        ImaReplay::recomputing(format, format.bank)
+    }
+
+    /// A replay of the PCR bank `pcr_bank` from a list of another bank (typically the SHA-256
+    /// bank from the classic SHA-1 list). Since Linux 5.8 the kernel extends each bank with
+    /// that bank's own hash of the template data, so each entry's extend value is recomputed
+    /// from its data (all ones for a violation); the list's own template digests are still
+    /// checked. Older kernels extended other banks with the zero-padded SHA-1 digest instead,
+    /// which this does not model.
+    pub fn recomputing(format: ListFormat, pcr_bank: HashAlg) -> Self {
         ImaReplay {
             format,
+            pcr_bank,
             pcrs: [[0; MAX_DIGEST_SIZE]; PCR_COUNT],
             extended: 0,
             entries: 0,
@@ -722,6 +756,11 @@ impl ImaReplay {
     /// The list's format.
     pub fn format(&self) -> ListFormat {
         self.format
+    }
+
+    /// The bank of the PCRs replayed.
+    pub fn pcr_bank(&self) -> HashAlg {
+        self.pcr_bank
     }
 
     /// How many entries have been replayed.
@@ -778,11 +817,13 @@ impl ImaReplay {
             {
                 return Err(self.fail(e));
             }
-            let size = self.format.bank.digest_size();
             let mut value = [0u8; MAX_DIGEST_SIZE];
-            entry.extend_value(&mut value);
+            let size = match entry.extend_value(self.pcr_bank, &mut value) {
+                Ok(size) => size,
+                Err(e) => return Err(self.fail(e)),
+            };
             let pcr = &mut self.pcrs[entry.pcr() as usize];
-            let mut hasher = Hasher::new(self.format.bank);
+            let mut hasher = Hasher::new(self.pcr_bank);
             hasher.update(&pcr[..size]);
             hasher.update(&value[..size]);
             hasher.finalize_into(pcr);
@@ -810,13 +851,13 @@ impl ImaReplay {
 
     /// The replayed value of `pcr` (zeros if no entry named it), or `None` beyond PCR 23.
     pub fn pcr(&self, pcr: u32) -> Option<&[u8]> {
-        let size = self.format.bank.digest_size();
+        let size = self.pcr_bank.digest_size();
         self.pcrs.get(pcr as usize).map(|v| &v[..size])
     }
 
     /// The PCRs the list's entries extended, and their replayed values, lowest index first.
     pub fn extended_pcrs(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
-        let size = self.format.bank.digest_size();
+        let size = self.pcr_bank.digest_size();
         (0..PCR_COUNT as u32)
             .filter(|i| self.extended & (1 << i) != 0)
             .map(move |i| (i, &self.pcrs[i as usize][..size]))
