@@ -1,5 +1,5 @@
 //! An IMA measurement list comes from an untrusted agent: any bytes, in any bank and byte
-//! order, must replay without panicking, and replaying them in two pieces (split where the
+//! order, replaying its own bank or recomputing another, must replay without panicking, and replaying them in two pieces (split where the
 //! input says) must agree with replaying them whole: same bytes consumed, same entries, same
 //! PCR values, same error.
 #![no_main]
@@ -21,20 +21,23 @@ fuzz_target!(|data: &[u8]| {
         format = format.with_max_entry_len(u32::from(cut_hi) * 4);
     }
     let cut = usize::from(u16::from_be_bytes([cut_hi, cut_lo])) % (list.len() + 1);
+    // Replay the list's own bank, or recompute another from the template data.
+    let pcr_bank = HashAlg::ALL[usize::from((mode >> 4) & 3)];
+    let size = pcr_bank.digest_size();
 
-    let mut whole = ImaReplay::new(format);
+    let mut whole = ImaReplay::recomputing(format, pcr_bank);
     let mut visited = 0u64;
     let whole_result = whole.feed_with(list, |entry, pcr| {
         visited += 1;
         assert_eq!(entry.index() + 1, visited);
-        assert_eq!(pcr.len(), format.bank.digest_size());
+        assert_eq!(pcr.len(), size);
         // Every replayed entry decodes.
         entry
             .template()
             .expect("a replayed entry's template decodes");
     });
 
-    let mut split = ImaReplay::new(format);
+    let mut split = ImaReplay::recomputing(format, pcr_bank);
     let split_result = split.feed(&list[..cut]).and_then(|first| {
         assert!(first <= cut);
         // What the first call left is given again, followed by the rest.
