@@ -12,6 +12,9 @@
 //! - [`log`]: the PC Client firmware log in both forms, framed without copying, with the
 //!   firmware quirks it accepts recorded as findings; [`replay`]: its PCR values, compared
 //!   with a quote's, and the verified log decisions are made on.
+//! - [`ima`]: the Linux IMA runtime measurement list (binary form, any PCR bank), decoded and
+//!   replayed into its PCRs, incrementally as the list grows.
 
+pub mod ima;
 pub mod log;
 pub mod replay;
