@@ -122,6 +122,26 @@ fn fixture_files(env: &Env) {
     cp.extend_from_slice(&[3u8; 32]);
     std::fs::write(env.path("cp.bin"), cp).unwrap();
     std::fs::write(env.path("op.bin"), [0u8; 8]).unwrap();
+    // A signing key and a signature for PolicySigned, and a NULL ticket (TPM_ST_AUTH_SIGNED,
+    // TPM_RH_NULL, no digest) with an empty timeout for PolicyTicket: the TPM may refuse
+    // them, the point is only that the command is sent and its response lost.
+    let attrs = "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign";
+    env.tool_ok(
+        "tpm2_createprimary",
+        &["-C", "o", "-G", "ecc", "-a", attrs, "-c", "skey.ctx"],
+    );
+    std::fs::write(env.path("msg.bin"), [0u8; 4]).unwrap();
+    env.tool_ok(
+        "tpm2_sign",
+        &["-c", "skey.ctx", "-g", "sha256", "-o", "sig.bin", "msg.bin"],
+    );
+    env.tool_ok("tpm2_flushcontext", &["-t"]);
+    std::fs::write(
+        env.path("null.tkt"),
+        [0x80, 0x25, 0x40, 0x00, 0x00, 0x07, 0x00, 0x00],
+    )
+    .unwrap();
+    std::fs::write(env.path("empty.tmo"), []).unwrap();
     env.tool_ok(
         "tpm2_nvdefine",
         &[
@@ -184,7 +204,7 @@ fn a_policy_command_whose_response_is_lost_ends_its_session() {
     );
     env.tool_ok("tpm2_flushcontext", &["-t"]);
 
-    let cases: [(&str, &[&str], CommandCode); 17] = [
+    let cases: [(&str, &[&str], CommandCode); 19] = [
         ("password", &[], CommandCode::POLICY_PASSWORD),
         ("authvalue", &[], CommandCode::POLICY_AUTH_VALUE),
         ("pcr", &["-l", "sha256:0"], CommandCode::POLICY_PCR),
@@ -232,6 +252,23 @@ fn a_policy_command_whose_response_is_lost_ends_its_session() {
             "authorizenv",
             &["-C", "o", "0x01000002"],
             CommandCode::POLICY_AUTHORIZE_NV,
+        ),
+        (
+            "signed",
+            &["-c", "skey.ctx", "-s", "sig.bin"],
+            CommandCode::POLICY_SIGNED,
+        ),
+        (
+            "ticket",
+            &[
+                "-n",
+                "key.name",
+                "--ticket",
+                "null.tkt",
+                "--timeout",
+                "empty.tmo",
+            ],
+            CommandCode::POLICY_TICKET,
         ),
         ("digest", &[], CommandCode::POLICY_GET_DIGEST),
     ];
