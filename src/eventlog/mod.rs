@@ -8,3 +8,7 @@
 //! securityfs files is left to the caller.
 //!
 //! Submodules, one per concern:
+//!
+//! - [`uefi`]: the event data of firmware log events decoded by type, and secure-boot state.
+
+pub mod uefi;
