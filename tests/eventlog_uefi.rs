@@ -154,6 +154,12 @@ fn secure_boot_variable() {
         Variable::decode(&off).unwrap().contents,
         VariableContents::SecureBoot(false)
     );
+    // Firmware measures a SecureBoot variable that does not exist as empty data.
+    let absent = variable(Guid::EFI_GLOBAL_VARIABLE, "SecureBoot", &[]);
+    assert_eq!(
+        Variable::decode(&absent).unwrap().contents,
+        VariableContents::SecureBoot(false)
+    );
     // The value sits after the 32-byte header and 10 UTF-16 units.
     let two = variable(Guid::EFI_GLOBAL_VARIABLE, "SecureBoot", &[2]);
     assert_eq!(
@@ -963,6 +969,11 @@ fn boot_variables() {
         Variable::decode(&data).unwrap().contents,
         VariableContents::BootOrder(vec![1, 0, 0x10])
     );
+    // EV_EFI_VARIABLE_BOOT2 carries the same structure.
+    let EventData::Variable(v) = decode_event(EventType::EFI_VARIABLE_BOOT2, &data).unwrap() else {
+        panic!("not a variable")
+    };
+    assert_eq!(v.well_known(), Some(WellKnownVariable::BootOrder));
     let odd = variable(Guid::EFI_GLOBAL_VARIABLE, "BootOrder", &[1, 0, 0]);
     assert!(matches!(
         Variable::decode(&odd),

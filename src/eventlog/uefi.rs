@@ -21,8 +21,8 @@
 //! - Names that are only shown (partition names, boot option descriptions, file paths in
 //!   device paths) are decoded with U+FFFD in place of unpaired surrogates; the raw bytes stay
 //!   available where the structure keeps them (device path nodes).
-//! - Action strings (`EV_ACTION`, `EV_EFI_ACTION`) must be printable ASCII, with trailing NULs
-//!   dropped.
+//! - Action strings (`EV_ACTION`, `EV_EFI_ACTION`) must be printable ASCII (tab, CR and LF
+//!   allowed), with trailing NULs dropped.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -731,7 +731,8 @@ impl LoadOption {
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum VariableContents {
-    /// `SecureBoot`: one byte, 1 (enabled) or 0.
+    /// `SecureBoot`: one byte, 1 (enabled) or 0; empty data (the variable did not exist)
+    /// is 0.
     SecureBoot(bool),
     /// PK, KEK, db or dbx.
     SignatureLists(Vec<SignatureList>),
@@ -793,12 +794,14 @@ impl Variable {
     ///
     /// The header or a field does not fit, the name is not valid UTF-16, or a well-known
     /// variable's contents are malformed (a `SecureBoot` value other than one byte 0 or 1, a
-    /// bad signature list, an odd-length `BootOrder`, a bad load option).
+    /// bad signature list, an odd-length `BootOrder`, a bad load option). An empty
+    /// `SecureBoot`, which is how firmware measures it when it does not exist, is `false`.
     pub fn decode(data: &[u8]) -> Result<Self, UefiError> {
         let (guid, name, value, at) = Self::decode_raw(data)?;
         let contents = match WellKnownVariable::recognise(&guid, &name) {
             Some(WellKnownVariable::SecureBoot) => match value {
-                [0] => VariableContents::SecureBoot(false),
+                // Firmware measures an absent variable as empty data: no secure boot.
+                [] | [0] => VariableContents::SecureBoot(false),
                 [1] => VariableContents::SecureBoot(true),
                 [v] => {
                     return Err(UefiError::Invalid {
@@ -1809,7 +1812,8 @@ pub enum SecureBootIssue {
 /// The secure-boot configuration and its use, as measured into PCRs 7, 4 and 2.
 ///
 /// [`SecureBootState::from_events`] reads `(event type, PCR, data)` triples in log order:
-/// - PCR 7 `EV_EFI_VARIABLE_DRIVER_CONFIG`: `SecureBoot` (one byte, 1 enabled, 0 disabled), PK,
+/// - PCR 7 `EV_EFI_VARIABLE_DRIVER_CONFIG`: `SecureBoot` (one byte, 1 enabled, 0 or empty
+///   disabled), PK,
 ///   KEK, db and dbx are recorded; each at most once and before PCR 7's separator, or an
 ///   error. Other variables are ignored.
 /// - PCR 7 `EV_SEPARATOR`: exactly one, with value 0, or an error.
