@@ -758,6 +758,9 @@ pub struct Variable {
     pub data: Vec<u8>,
     /// `data` decoded.
     pub contents: VariableContents,
+    /// Bytes after `VariableData` that the event data holds. Some shim releases measure a
+    /// few bytes past the structure; they count for the digest but carry no meaning.
+    pub trailing: usize,
 }
 
 impl Variable {
@@ -766,8 +769,9 @@ impl Variable {
         WellKnownVariable::recognise(&self.guid, &self.name)
     }
 
-    /// Splits `UEFI_VARIABLE_DATA` into GUID, name and data (and the data's offset).
-    fn decode_raw(data: &[u8]) -> Result<(Guid, String, &[u8], usize), UefiError> {
+    /// Splits `UEFI_VARIABLE_DATA` into GUID, name and data, the data's offset and the count of
+    /// bytes after it.
+    fn decode_raw(data: &[u8]) -> Result<(Guid, String, &[u8], usize, usize), UefiError> {
         let mut r = Reader::new(data, 0);
         let guid = r.guid("UEFI_VARIABLE_DATA VariableName")?;
         let name_len_at = r.offset();
@@ -783,8 +787,7 @@ impl Variable {
         let name = utf16_strict(name, "UnicodeName", name_at)?;
         let data_at = r.offset();
         let value = r.bytes(data_len, "VariableData")?;
-        r.finish("UEFI_VARIABLE_DATA")?;
-        Ok((guid, name, value, data_at))
+        Ok((guid, name, value, data_at, r.remaining()))
     }
 
     /// Decodes the data of an `EV_EFI_VARIABLE_DRIVER_CONFIG`, `EV_EFI_VARIABLE_BOOT` or
@@ -792,12 +795,13 @@ impl Variable {
     ///
     /// # Errors
     ///
-    /// The header or a field does not fit, the name is not valid UTF-16, or a well-known
+    /// The header or a field does not fit (bytes after `VariableData` are counted in
+    /// `trailing`, not refused), the name is not valid UTF-16, or a well-known
     /// variable's contents are malformed (a `SecureBoot` value other than one byte 0 or 1, a
     /// bad signature list, an odd-length `BootOrder`, a bad load option). An empty
     /// `SecureBoot`, which is how firmware measures it when it does not exist, is `false`.
     pub fn decode(data: &[u8]) -> Result<Self, UefiError> {
-        let (guid, name, value, at) = Self::decode_raw(data)?;
+        let (guid, name, value, at, trailing) = Self::decode_raw(data)?;
         let contents = match WellKnownVariable::recognise(&guid, &name) {
             Some(WellKnownVariable::SecureBoot) => match value {
                 // Firmware measures an absent variable as empty data: no secure boot.
@@ -845,6 +849,7 @@ impl Variable {
             name,
             data: value.to_vec(),
             contents,
+            trailing,
         })
     }
 
@@ -853,16 +858,16 @@ impl Variable {
     ///
     /// # Errors
     ///
-    /// The header or a field does not fit, the name is not valid UTF-16, or the data is
-    /// shorter than a signature owner and in no other recognised form.
+    /// The header or a field does not fit, or the name is not valid UTF-16.
     pub fn decode_authority(data: &[u8]) -> Result<Self, UefiError> {
-        let (guid, name, value, at) = Self::decode_raw(data)?;
-        let authority = Authority::decode(&guid, &name, value, at)?;
+        let (guid, name, value, at, trailing) = Self::decode_raw(data)?;
+        let authority = Authority::decode(&guid, &name, value, at);
         Ok(Variable {
             guid,
             name,
             data: value.to_vec(),
             contents: VariableContents::Authority(authority),
+            trailing,
         })
     }
 }
@@ -878,8 +883,12 @@ impl Variable {
 /// 3. exactly one DER SEQUENCE: [`Authority::BareCertificate`];
 /// 4. a well-formed signature list sequence with exactly one list of one entry:
 ///    [`Authority::SignatureList`];
-/// 5. otherwise an owner GUID and data: 32 bytes are a SHA-256 digest, anything else is kept
-///    as [`SignatureData::Other`].
+/// 5. an owner GUID and data: 32 bytes are a SHA-256 digest, anything else is kept as
+///    [`SignatureData::Other`];
+/// 6. data shorter than an owner GUID (shim's `MokListTrusted` switch, one byte):
+///    [`Authority::Other`].
+///
+/// Only the first four name a signer ([`Authority::is_signer`]).
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum Authority {
@@ -891,44 +900,50 @@ pub enum Authority {
     SignatureList(SignatureList),
     /// shim's `SbatLevel` (revocation levels as CSV text, not a signer).
     Sbat(Vec<u8>),
+    /// Data too short to be a signature (not a signer).
+    Other(Vec<u8>),
 }
 
 impl Authority {
-    fn decode(guid: &Guid, name: &str, data: &[u8], at: usize) -> Result<Self, UefiError> {
+    fn decode(guid: &Guid, name: &str, data: &[u8], at: usize) -> Self {
         if *guid == Guid::SHIM_LOCK && name == "SbatLevel" {
-            return Ok(Authority::Sbat(data.to_vec()));
+            return Authority::Sbat(data.to_vec());
         }
         if data.len() > 16 && is_der_sequence(&data[16..]) {
-            return Ok(Authority::Signature(SignatureEntry {
+            return Authority::Signature(SignatureEntry {
                 owner: Guid(data[..16].try_into().expect("16 bytes")),
                 data: SignatureData::X509(Certificate(data[16..].to_vec())),
-            }));
+            });
         }
         if is_der_sequence(data) {
-            return Ok(Authority::BareCertificate(Certificate(data.to_vec())));
+            return Authority::BareCertificate(Certificate(data.to_vec()));
         }
         if let Ok(mut lists) = decode_signature_lists(data, at) {
             if lists.len() == 1 && lists[0].entries.len() == 1 {
-                return Ok(Authority::SignatureList(lists.remove(0)));
+                return Authority::SignatureList(lists.remove(0));
             }
         }
         if data.len() < 16 {
-            return Err(UefiError::Truncated {
-                what: "EFI_SIGNATURE_DATA SignatureOwner",
-                offset: at,
-                needed: 16,
-                available: data.len(),
-            });
+            return Authority::Other(data.to_vec());
         }
         let (owner, rest) = data.split_at(16);
         let payload = match <[u8; 32]>::try_from(rest) {
             Ok(digest) => SignatureData::Sha256(digest),
             Err(_) => SignatureData::Other(rest.to_vec()),
         };
-        Ok(Authority::Signature(SignatureEntry {
+        Authority::Signature(SignatureEntry {
             owner: Guid(owner.try_into().expect("16 bytes")),
             data: payload,
-        }))
+        })
+    }
+
+    /// Whether this names what verified an image (a certificate, digest or other signature
+    /// entry), rather than shim's settings.
+    pub fn is_signer(&self) -> bool {
+        matches!(
+            self,
+            Authority::Signature(_) | Authority::BareCertificate(_) | Authority::SignatureList(_)
+        )
     }
 
     /// The certificate, when the authority is one.
@@ -1137,6 +1152,22 @@ impl DevicePath {
     }
 }
 
+impl DevicePath {
+    /// Whether the path names a range of a PCI device's memory: a PCI node (1, 1) and after
+    /// it a relative offset range node (4, 8), the form firmware gives option ROM drivers.
+    pub fn is_pci_option_rom(&self) -> bool {
+        let mut pci = false;
+        for node in &self.nodes {
+            match (node.node_type, node.subtype) {
+                (1, 1) => pci = true,
+                (4, 8) if pci => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
 impl fmt::Display for DevicePath {
     /// EDK2-like text: nodes joined by `/`, the end node left out, another instance after `,`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1167,6 +1198,9 @@ pub struct ImageLoad {
     pub link_time_address: u64,
     /// `DevicePath`.
     pub device_path: DevicePath,
+    /// Bytes after the device path that the event data holds (older shim releases measure
+    /// a fixed-size structure past a shorter path); they count for the digest only.
+    pub trailing: usize,
 }
 
 impl ImageLoad {
@@ -1175,7 +1209,8 @@ impl ImageLoad {
     ///
     /// # Errors
     ///
-    /// A field or the device path does not fit, or bytes follow the device path.
+    /// A field or the device path does not fit. Bytes after the path are counted in
+    /// `trailing`, not refused.
     pub fn decode(data: &[u8]) -> Result<Self, UefiError> {
         let mut r = Reader::new(data, 0);
         let location = r.u64("ImageLocationInMemory")?;
@@ -1184,8 +1219,9 @@ impl ImageLoad {
         let path_len = r.u64("LengthOfDevicePath")?;
         let path_at = r.offset();
         let path = r.bytes(path_len, "DevicePath")?;
-        r.finish("UEFI_IMAGE_LOAD_EVENT")?;
+        let trailing = r.remaining();
         Ok(ImageLoad {
+            trailing,
             location,
             length,
             link_time_address,
@@ -1358,13 +1394,18 @@ impl Ipl {
                 };
             }
         }
-        // UTF-16LE: an even length, and NUL units (not bytes) trimmed from the end.
-        if data.len() % 2 == 0 {
-            let mut n = data.len() / 2;
-            while n > 0 && data[2 * n - 2..2 * n] == [0, 0] {
+        // UTF-16LE: NUL units (not bytes) trimmed from the end. Some systemd-boot releases
+        // measure one byte of the terminator only, leaving an odd length.
+        let even = match data {
+            [rest @ .., 0] if data.len() % 2 == 1 => rest,
+            _ => data,
+        };
+        if even.len() % 2 == 0 {
+            let mut n = even.len() / 2;
+            while n > 0 && even[2 * n - 2..2 * n] == [0, 0] {
                 n -= 1;
             }
-            if let Ok(s) = utf16_strict(&data[..2 * n], "", 0) {
+            if let Ok(s) = utf16_strict(&even[..2 * n], "", 0) {
                 if is_text(&s) {
                     return Ipl::Text {
                         text: s,
@@ -1781,7 +1822,11 @@ pub struct ImageUse {
     pub pcr: u32,
     /// The load event.
     pub image: ImageLoad,
-    /// How many PCR 7 authority events came before it in the sequence.
+    /// Whether its device path is a PCI device's memory (a PCI node followed by a relative
+    /// offset range media node): an option ROM. A hint only, as the path is not verified.
+    pub option_rom: bool,
+    /// How many PCR 7 authority events naming a signer ([`Authority::is_signer`]) came
+    /// before it in the sequence.
     pub authorities_before: usize,
 }
 
@@ -1795,11 +1840,16 @@ pub enum SecureBootIssue {
     Disabled,
     /// Secure boot was on but PK, KEK or db (which is named) was absent or empty.
     EmptyDatabase(WellKnownVariable),
-    /// Secure boot was on and no authority was measured into PCR 7 at all.
+    /// Secure boot was on and no authority naming a signer was measured into PCR 7.
     NoAuthority,
-    /// Secure boot was on and the image at this position in `images` loaded before any
-    /// authority had been measured.
-    ImageWithoutAuthority(usize),
+    /// Secure boot was on and the application (PCR 4) at this position in `images` loaded
+    /// before any signer authority had been measured.
+    ApplicationWithoutAuthority(usize),
+    /// Secure boot was on and the driver (PCR 2) at this position in `images` loaded before
+    /// any signer authority had been measured. Common in the field: firmware policy often
+    /// runs PCI option ROMs without checking them against db, so this is weaker evidence than
+    /// an application's.
+    DriverWithoutAuthority(usize),
     /// Firmware reported "UEFI Debug Mode" in PCR 7.
     DebugMode,
     /// Firmware reported "DMA Protection Disabled" in PCR 7.
@@ -1813,9 +1863,8 @@ pub enum SecureBootIssue {
 ///
 /// [`SecureBootState::from_events`] reads `(event type, PCR, data)` triples in log order:
 /// - PCR 7 `EV_EFI_VARIABLE_DRIVER_CONFIG`: `SecureBoot` (one byte, 1 enabled, 0 or empty
-///   disabled), PK,
-///   KEK, db and dbx are recorded; each at most once and before PCR 7's separator, or an
-///   error. Other variables are ignored.
+///   disabled), PK, KEK, db and dbx are recorded; each at most once and before PCR 7's
+///   separator, or an error. Other variables are ignored.
 /// - PCR 7 `EV_SEPARATOR`: exactly one, with value 0, or an error.
 /// - PCR 7 `EV_EFI_VARIABLE_AUTHORITY`: recorded in order, marked before or after the
 ///   separator.
@@ -1823,22 +1872,29 @@ pub enum SecureBootIssue {
 ///   other actions are ignored. `EV_NO_ACTION` is ignored (it extends no PCR); any other type
 ///   is listed in `other_pcr7_events`.
 /// - PCR 4 `EV_EFI_BOOT_SERVICES_APPLICATION` and PCR 2 `EV_EFI_BOOT_SERVICES_DRIVER`: recorded
-///   with the number of authority events measured before them.
+///   with the number of signer authorities measured before them.
 ///
 /// Firmware measures each distinct authority once, the first time it verifies an image, so
 /// the log cannot tie a later image to the authority that verified it. What it does show is
 /// that the first image verified must come after at least one authority: an image loaded
-/// while secure boot is enabled with no authority measured before it is reported by
-/// [`SecureBootState::unverified_images`].
+/// while secure boot is enabled with no signer authority measured before it is reported by
+/// [`SecureBootState::unverified_images`] and [`SecureBootState::issues`] (applications and
+/// drivers apart). shim's `SbatLevel` and `MokListTrusted` measurements are authorities in
+/// the log but name no signer, so they do not count.
 ///
-/// Compared with go-attestation's `ParseSecurebootState`: event digests are not checked here
-/// (the log's replay does that); a debugger, DMA protection being off, unexpected PCR 7 event
-/// types, empty databases and a missing authority are reported by
-/// [`SecureBootState::issues`] rather than failing the whole computation; application loads
-/// in PCR 4 and their ordering against authorities are examined (go-attestation only requires
-/// some authority somewhere); go-attestation's driver source hints are not computed; and
-/// authorities that are hashes, or whose certificate does not parse, are kept rather than
-/// dropped or refused.
+/// Compared with go-attestation's `ParseSecurebootState`:
+/// - event digests are not checked here (the log's replay does that), and PCR 2's separator
+///   is not examined;
+/// - a debugger, DMA protection being off, PCR 7 event types other than the ones above, empty
+///   or absent PK/KEK/db and the lack of any signer authority are [`SecureBootState::issues`]
+///   rather than errors, so a verifier sees all of them at once;
+/// - images are examined one by one against the authorities before them (go-attestation only
+///   requires some authority somewhere in PCR 7);
+/// - its driver source hint is [`ImageUse::option_rom`], for every driver rather than those
+///   before PCR 2's separator;
+/// - authorities that are hashes, bare certificates or one-entry signature lists are kept,
+///   as are certificates this module does not parse (go-attestation parses them and fails on
+///   those it cannot).
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct SecureBootState {
     /// The `SecureBoot` variable's value; `None` when it was not measured.
@@ -1878,6 +1934,7 @@ impl SecureBootState {
         I: IntoIterator<Item = (EventType, u32, &'a [u8])>,
     {
         let mut st = SecureBootState::default();
+        let mut signers = 0usize;
         for (event, (event_type, pcr, data)) in events.into_iter().enumerate() {
             let decode_err = |source| SecureBootError::Decode {
                 event,
@@ -1938,6 +1995,7 @@ impl SecureBootState {
                 (7, EventType::EFI_VARIABLE_AUTHORITY) => {
                     let var = Variable::decode_authority(data).map_err(decode_err)?;
                     if let VariableContents::Authority(authority) = var.contents {
+                        signers += usize::from(authority.is_signer());
                         st.authorities.push(AuthorityUse {
                             event,
                             variable: var.name,
@@ -1963,11 +2021,12 @@ impl SecureBootState {
                 | (2, EventType::EFI_BOOT_SERVICES_DRIVER) => {
                     let image = ImageLoad::decode(data).map_err(decode_err)?;
                     st.images.push(ImageUse {
+                        option_rom: image.device_path.is_pci_option_rom(),
                         event,
                         event_type,
                         pcr,
                         image,
-                        authorities_before: st.authorities.len(),
+                        authorities_before: signers,
                     });
                 }
                 _ => {}
@@ -1986,8 +2045,9 @@ impl SecureBootState {
         }
     }
 
-    /// The images loaded while secure boot was enabled before any authority was measured:
-    /// nothing in the log shows what verified them. Empty when secure boot was not enabled.
+    /// The images (applications and drivers) loaded while secure boot was enabled before any
+    /// signer authority was measured: nothing in the log shows what verified them. Empty
+    /// when secure boot was not enabled.
     pub fn unverified_images(&self) -> impl Iterator<Item = &ImageUse> + '_ {
         let on = self.enabled == Some(true);
         self.images
@@ -2015,12 +2075,16 @@ impl SecureBootState {
                         out.push(SecureBootIssue::EmptyDatabase(which));
                     }
                 }
-                if self.authorities.is_empty() {
+                if !self.authorities.iter().any(|a| a.authority.is_signer()) {
                     out.push(SecureBootIssue::NoAuthority);
                 }
                 for (i, image) in self.images.iter().enumerate() {
                     if image.authorities_before == 0 {
-                        out.push(SecureBootIssue::ImageWithoutAuthority(i));
+                        out.push(if image.pcr == 4 {
+                            SecureBootIssue::ApplicationWithoutAuthority(i)
+                        } else {
+                            SecureBootIssue::DriverWithoutAuthority(i)
+                        });
                     }
                 }
             }
