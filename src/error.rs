@@ -2,7 +2,7 @@
 //! that converts into it); each variant says what failed and why, with TPM response codes
 //! decoded.
 
-use crate::wire::{CommandCode, Handle, Name, ResponseCode, WireError};
+use crate::wire::{AlgId, CommandCode, Handle, Name, ResponseCode, WireError};
 
 /// What went wrong in a TPM operation. Module errors ([`WireError`],
 /// [`SessionError`](crate::session::SessionError), [`CryptoError`](crate::crypto::CryptoError),
@@ -72,11 +72,12 @@ pub enum Error {
 
     /// The session is desynchronized: a command it took part in was sent, but the response was
     /// lost, malformed or failed verification, so the TPM may have moved its nonces past ours.
-    /// It is not saved (to a value or a file) and only ever flushed: used again, its HMAC would
-    /// fail at the TPM and could count towards dictionary-attack lockout.
+    /// It is refused before anything is sent for it, not saved (to a value or a file), and only
+    /// ever flushed: used again, its HMAC would fail at the TPM and could count towards
+    /// dictionary-attack lockout. The one shape desynchronization takes at the client.
     #[error(
         "session {handle} could not be trusted after a failed exchange (response lost, malformed \
-         or unverified) and is not saved; it is flushed instead"
+         or unverified): it is never sent to the TPM again except to be flushed, and never saved"
     )]
     Desynchronized {
         /// The session's handle.
@@ -148,12 +149,113 @@ pub enum Error {
     #[error(transparent)]
     Attest(Box<crate::attest::AttestError>),
 
-    /// The caller asked for something that cannot be done, and no lower-level error says more
-    /// (a session not owned by this connection, an unsalted session asked to confirm its salt
-    /// key, a file that holds an object where a session was expected). The message says what
-    /// and why.
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
+    /// A key that cannot encrypt a session salt: only RSA keys and ECC keys on P-256, P-384
+    /// or P-521 can.
+    #[error(
+        "{handle}: a session can only be salted with an RSA or ECC P-256/P-384/P-521 key (this \
+         is {object_type})"
+    )]
+    NotASaltKey {
+        /// The key's handle.
+        handle: Handle,
+        /// The key's type (TPMI_ALG_PUBLIC).
+        object_type: AlgId,
+    },
+
+    /// [`Session::confirm_salt_key`](crate::Session::confirm_salt_key) on a session that was
+    /// not salted.
+    #[error("session {handle} is not salted: there is no salt key to confirm")]
+    NotSalted {
+        /// The session's handle.
+        handle: Handle,
+    },
+
+    /// A session the caller handed to this connection is not in its session table (it was
+    /// started or adopted on another connection), so it is neither flushed nor parked here:
+    /// its handle may belong to another session by now.
+    #[error(
+        "session {handle} is not in this connection's session table, so it is not touched (its \
+         handle may belong to another session by now)"
+    )]
+    NotThisConnections {
+        /// The session's handle.
+        handle: Handle,
+    },
+
+    /// The caller ran ContextSave on a session's handle: that context is the session now, and
+    /// must be loaded before the session is used or saved again.
+    #[error(
+        "session {handle} was context-saved by a ContextSave of its handle; load that context \
+         before using or saving the session"
+    )]
+    SavedByCaller {
+        /// The session's handle.
+        handle: Handle,
+    },
+
+    /// A session bound to an entity with a non-empty auth value is not written to a session
+    /// file: the tpm2-tools format would carry that auth value in clear.
+    #[error(
+        "session {handle} is bound to an entity with a non-empty auth value; the tpm2-tools \
+         session format would carry that auth value in clear, so it is not written (start the \
+         session salted instead of bound, or opt in explicitly)"
+    )]
+    BindAuthNotWritten {
+        /// The session's handle.
+        handle: Handle,
+    },
+
+    /// A [`StartSpec`](crate::client::StartSpec) whose parts exclude each other.
+    #[error("{0}")]
+    StartConflict(StartConflict),
+
+    /// The TPM does not return a PCR that was asked for (its bank may not be allocated).
+    #[error("the TPM does not return PCR {pcr} of the {bank} bank (is the bank allocated?)")]
+    PcrNotReturned {
+        /// The bank's hash.
+        bank: AlgId,
+        /// The PCR index.
+        pcr: u8,
+    },
+
+    /// A session used to protect a response can neither encrypt it (it needs a cipher and a
+    /// salted or bound session key) nor audit it.
+    #[error(
+        "session {handle} can neither encrypt the response (it needs a cipher and a salted or \
+         bound session key) nor audit it"
+    )]
+    CannotProtectResponse {
+        /// The session's handle.
+        handle: Handle,
+    },
+
+    /// A date that is not `YYYY/MM/DD`.
+    #[error("date {input:?}: expected YYYY/MM/DD")]
+    BadDate {
+        /// What was given.
+        input: String,
+    },
+}
+
+/// Parts of a [`StartSpec`](crate::client::StartSpec) that exclude each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartConflict {
+    /// A ready salt key and a key context or salt object.
+    #[error("a ready salt key excludes a key context or salt object")]
+    SaltKeyAndSaltObject,
+    /// A key context (which salts and binds) and a separate bind or salt object.
+    #[error("a key context salts and binds at once: it excludes a separate bind or salt object")]
+    KeyAndBindOrSalt,
+    /// A trial session salted or bound.
+    #[error(
+        "trial sessions cannot be salted or bound (they never encrypt parameters); start a \
+         policy or HMAC session"
+    )]
+    TrialSaltedOrBound,
+    /// A salt key name to check, but no salt key.
+    #[error("a salt key name to check was given, but no salt key")]
+    SaltNameWithoutSalt,
 }
 
 impl Error {

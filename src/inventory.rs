@@ -343,7 +343,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// `YYYY/MM/DD` (as pkcsep11_session takes it) as Unix seconds at 00:00 UTC.
 pub fn parse_date(s: &str) -> Result<u64> {
-    let bad = || Error::InvalidArgument(format!("date {s:?}: expected YYYY/MM/DD"));
+    let bad = || Error::BadDate { input: s.into() };
     let mut parts = s.split('/');
     let (Some(y), Some(m), Some(d), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -170,6 +170,8 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Every call into the operating system goes through `os`, the one module allowed `unsafe`.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 extern crate alloc;
@@ -200,6 +202,8 @@ pub mod inventory;
 pub mod keys;
 #[cfg(feature = "std")]
 mod link;
+#[cfg(feature = "std")]
+mod os;
 #[cfg(feature = "std")]
 pub mod registry;
 #[cfg(feature = "sim")]

@@ -11,6 +11,7 @@ use rand_core::OsRng;
 use crate::command::{AuthChange, Command, Handles, Response};
 use crate::error::{Error, Result};
 use crate::session::engine::{self, CommandInfo, SessionSlot};
+use crate::session::SessionError;
 use crate::transport::{RetryPolicy, Transport};
 use crate::wire::{
     begin_command, finish_command, Handle, Marshal, Reader, ResponseCode, ResponseFrame,
@@ -106,8 +107,17 @@ impl Link {
             None
         } else {
             Some(
-                engine::authorize(&mut OsRng, &mut w, &info, sessions, &mut self.params)
-                    .map_err(|source| Failure::Settled(Error::Session { command, source }))?,
+                engine::authorize(&mut OsRng, &mut w, &info, sessions, &mut self.params).map_err(
+                    |source| {
+                        Failure::Settled(match source {
+                            // One shape at the client, whichever layer refused it.
+                            SessionError::Desynchronized(handle) => {
+                                Error::Desynchronized { handle }
+                            }
+                            source => Error::Session { command, source },
+                        })
+                    },
+                )?,
             )
         };
         w.bytes(&self.params);
@@ -171,13 +181,9 @@ impl Link {
                 Failure::Settled(e)
             });
         }
-        // Offsets of the areas, so the parameters can be decrypted in place once the borrow
-        // of the parsed frame ends.
-        let base = response.as_ptr() as usize;
-        let handles_at = frame.handles.as_ptr() as usize - base;
-        let handles_len = frame.handles.len();
-        let params_at = frame.parameters.as_ptr() as usize - base;
-        let params_len = frame.parameters.len();
+        // The areas' places, so the parameters can be decrypted in place once the borrow of
+        // the parsed frame ends.
+        let (handles_at, params_at) = (frame.handles_range(), frame.parameters_range());
 
         if let Some(pending) = pending {
             if frame.tag != StructureTag::SESSIONS {
@@ -192,7 +198,7 @@ impl Link {
                 engine::verify_response(info, sessions, pending, &frame.auths, frame.parameters)
                     .map_err(|source| unverified(Error::Session { command, source }))?;
             // Verified: the sessions are in step with the TPM from here on.
-            let params = &mut response[params_at..params_at + params_len];
+            let params = &mut response[params_at.clone()];
             engine::decrypt_response(verified, info, sessions, params)
                 .map_err(|source| Failure::Settled(Error::Session { command, source }))?;
         } else if frame.tag != StructureTag::NO_SESSIONS {
@@ -205,8 +211,8 @@ impl Link {
             }));
         }
 
-        let mut hr = Reader::new(&response[handles_at..handles_at + handles_len]);
-        let mut pr = Reader::new(&response[params_at..params_at + params_len]);
+        let mut hr = Reader::new(&response[handles_at]);
+        let mut pr = Reader::new(&response[params_at]);
         C::Response::unmarshal(&mut hr, &mut pr)
             .and_then(|r| pr.finish().map(|_| r))
             .map_err(|source| Failure::Settled(Error::Malformed { command, source }))

@@ -35,9 +35,9 @@
 //! `pid_start` is field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot), so a
 //! recycled pid is not taken for the owner.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -188,8 +188,7 @@ fn now_unix() -> u64 {
 }
 
 fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    crate::os::effective_uid()
 }
 
 impl SessionRecord {
@@ -299,7 +298,7 @@ impl SessionRecord {
             out,
             "{header}\n{k_tpm}={tpm}\n{k_handle}=0x{:08x}\n{k_type}={}\n{k_hash}={}\n{k_pid}={}\n{k_start}={}\n{k_uid}={}\n{k_created}={}\n",
             self.handle.0,
-            session_type_name(self.session_type),
+            self.session_type.label(),
             self.hash.name(),
             self.pid,
             self.pid_start,
@@ -400,7 +399,7 @@ impl SessionRecord {
                 }
                 "type" => set(
                     &mut session_type,
-                    parse_session_type(value).ok_or_else(|| bad("hmac, policy or trial"))?,
+                    SessionType::from_label(value).ok_or_else(|| bad("hmac, policy or trial"))?,
                     dup,
                 )?,
                 "hash" => set(
@@ -464,25 +463,6 @@ impl SessionRecord {
             file,
             desynchronized,
         })
-    }
-}
-
-/// A session type as records spell it: `hmac`, `policy` or `trial`.
-fn session_type_name(t: SessionType) -> &'static str {
-    match t {
-        SessionType::HMAC => "hmac",
-        SessionType::POLICY => "policy",
-        SessionType::TRIAL => "trial",
-        _ => "unknown",
-    }
-}
-
-fn parse_session_type(s: &str) -> Option<SessionType> {
-    match s {
-        "hmac" => Some(SessionType::HMAC),
-        "policy" => Some(SessionType::POLICY),
-        "trial" => Some(SessionType::TRIAL),
-        _ => None,
     }
 }
 
@@ -745,19 +725,9 @@ impl Registry {
         }
         target[..text.len()].copy_from_slice(text);
         let entry = c_name(name);
-        // SAFETY: both strings are NUL-terminated; the name is relative to our directory.
-        let rc = unsafe {
-            libc::symlinkat(
-                target.as_ptr().cast(),
-                self.handle.as_raw_fd(),
-                entry.as_ptr().cast(),
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        let target = CStr::from_bytes_until_nul(&target)
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
+        crate::os::symlink_in(self.handle.as_fd(), target, c_str(&entry))
     }
 
     fn write_entry(
@@ -766,49 +736,27 @@ impl Registry {
         bytes: &[u8],
     ) -> Result<(), (&'static str, io::Error)> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = self.handle.as_raw_fd();
+        let dir = self.handle.as_fd();
         let entry = c_name(name);
         let mut last = io::Error::from_raw_os_error(libc::EEXIST);
         for _ in 0..TEMP_ATTEMPTS {
             let tmp = temp_name(name, COUNTER.fetch_add(1, Ordering::Relaxed));
-            // SAFETY: `dir` is an open directory descriptor we own; `tmp` is NUL-terminated.
-            let fd = unsafe {
-                libc::openat(
-                    dir,
-                    tmp.as_ptr().cast(),
-                    libc::O_WRONLY
-                        | libc::O_CREAT
-                        | libc::O_EXCL
-                        | libc::O_NOFOLLOW
-                        | libc::O_CLOEXEC,
-                    0o600 as libc::c_uint,
-                )
-            };
-            if fd < 0 {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EEXIST) {
+            let file = match crate::os::create_new_in(dir, c_str(&tmp)) {
+                Ok(fd) => std::fs::File::from(fd),
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
                     last = e;
                     continue;
                 }
-                return Err(("create temporary file", e));
-            }
-            // SAFETY: `fd` was just opened and is owned by nothing else.
-            let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+                Err(e) => return Err(("create temporary file", e)),
+            };
             let written = io::Write::write_all(&mut &file, bytes).map_err(|e| ("write", e));
             drop(file);
             let renamed = written.and_then(|()| {
-                // SAFETY: both names are NUL-terminated and relative to our directory.
-                let rc =
-                    unsafe { libc::renameat(dir, tmp.as_ptr().cast(), dir, entry.as_ptr().cast()) };
-                if rc == 0 {
-                    Ok(())
-                } else {
-                    Err(("rename", io::Error::last_os_error()))
-                }
+                crate::os::rename_in(dir, c_str(&tmp), c_str(&entry)).map_err(|e| ("rename", e))
             });
             if renamed.is_err() {
-                // SAFETY: as above. Best effort: the first error is the one to report.
-                unsafe { libc::unlinkat(dir, tmp.as_ptr().cast(), 0) };
+                // Best effort: the first error is the one to report.
+                let _ = crate::os::unlink_in(dir, c_str(&tmp));
             }
             return renamed;
         }
@@ -890,12 +838,10 @@ impl Registry {
     /// Removes the record of a session; returns whether there was one.
     pub fn remove(&self, tpm: &str, handle: Handle) -> Result<bool, RegistryError> {
         let entry = c_name(&entry_name(tpm, handle));
-        // SAFETY: a NUL-terminated name relative to the directory descriptor we own.
-        let rc = unsafe { libc::unlinkat(self.handle.as_raw_fd(), entry.as_ptr().cast(), 0) };
-        if rc == 0 {
+        let Err(e) = crate::os::unlink_in(self.handle.as_fd(), c_str(&entry)) else {
             return Ok(true);
-        }
-        match io::Error::last_os_error() {
+        };
+        match e {
             e if e.kind() == io::ErrorKind::NotFound => Ok(false),
             error => Err(RegistryError::Io {
                 path: self.entry_path(tpm, handle),
@@ -992,6 +938,12 @@ fn c_name(name: &[u8; ENTRY_NAME_LEN]) -> [u8; ENTRY_NAME_LEN + 1] {
     out
 }
 
+/// A NUL-terminated name buffer as a C string (the buffers above always hold a NUL; an empty
+/// name, which every call refuses, stands in otherwise).
+fn c_str(buf: &[u8]) -> &CStr {
+    CStr::from_bytes_until_nul(buf).unwrap_or(c"")
+}
+
 /// `.<entry>.<pid>-<n>.tmp`, NUL-terminated: hidden (so `list` skips it) and unique among the
 /// processes of this user that are alive.
 fn temp_name(entry: &[u8; ENTRY_NAME_LEN], n: u64) -> [u8; 1 + ENTRY_NAME_LEN + 42] {
@@ -1007,11 +959,9 @@ fn temp_name(entry: &[u8; ENTRY_NAME_LEN], n: u64) -> [u8; 1 + ENTRY_NAME_LEN + 
 
 /// Whether the directory is on tmpfs.
 fn is_tmpfs(dir: &OwnedFd) -> bool {
-    // SAFETY: fstatfs writes into the zeroed struct we pass; the descriptor is open.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let rc = unsafe { libc::fstatfs(dir.as_raw_fd(), &mut st) };
-    rc == 0 && st.f_type == libc::TMPFS_MAGIC
+    // The constant's type differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    crate::os::filesystem_type_of(dir.as_fd()).is_ok_and(|t| t == libc::TMPFS_MAGIC as i64)
 }
 
 /// Opens a directory for `*at` calls, refusing a symlink in the last component.

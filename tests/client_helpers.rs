@@ -17,6 +17,7 @@ use tpm2_wire::client::{
 };
 use tpm2_wire::command::{Entity, PcrExtend};
 use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::error::StartConflict;
 use tpm2_wire::files;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::session::Symmetric;
@@ -144,7 +145,7 @@ fn start_specs_follow_tpm2_tools_rules() {
     };
     assert!(matches!(
         trial_salted.start(&tpm),
-        Err(Error::InvalidArgument(_))
+        Err(Error::StartConflict(StartConflict::TrialSaltedOrBound))
     ));
     let wrong_name = StartSpec {
         kind: SessionKind::Hmac,
@@ -415,7 +416,7 @@ fn pcr_reads_page_and_refuse_what_was_not_asked_for() {
     let (tpm, calls) = fake_pcrs(0, Fault::None);
     assert!(matches!(
         tpm.pcr_values(&sel),
-        Err(Error::InvalidArgument(_))
+        Err(Error::PcrNotReturned { .. })
     ));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     for fault in [Fault::SameAgain, Fault::ExtraDigest, Fault::ShortDigest] {
@@ -511,7 +512,7 @@ fn a_bind_auth_value_goes_back_only_into_the_file_that_carried_it() {
     let s = tpm.load_session_file(&carried).unwrap();
     let err = s.save_back_to_file(&other).unwrap_err();
     assert!(
-        matches!(err, SaveBackError::Save(Error::InvalidArgument(_))),
+        matches!(err, SaveBackError::Save(Error::BindAuthNotWritten { .. })),
         "{err}"
     );
     assert!(!other.exists());

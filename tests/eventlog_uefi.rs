@@ -103,14 +103,10 @@ fn event_type_names_follow_tpm2_eventlog() {
         "EV_EFI_VARIABLE_AUTHORITY"
     );
     assert_eq!(EventType(4).to_string(), "EV_SEPARATOR");
-    assert_eq!(EventType::from(0xd).name(), Some("EV_IPL"));
-    assert_eq!(
-        EventType(0x8000_00e4).name(),
-        Some("EV_EFI_SPDM_DEVICE_AUTHORITY")
-    );
-    assert_eq!(EventType(0x13).name(), None);
+    assert_eq!(EventType(0xd).name(), Some("EV_IPL"));
     assert_eq!(EventType(0x8000_0011).to_string(), "0x80000011");
-    assert_eq!(u32::from(EventType::EFI_GPT_EVENT), 0x8000_0006);
+    // The decoders' type is the log parser's.
+    let _: tpm2_wire::eventlog::log::EventType = EventType::EFI_GPT_EVENT;
 }
 
 #[test]
@@ -140,7 +136,7 @@ fn guids_display_in_registry_form_and_sit_mixed_endian_in_memory() {
 #[test]
 fn secure_boot_variable() {
     let data = variable(Guid::EFI_GLOBAL_VARIABLE, "SecureBoot", &[1]);
-    let EventData::Variable(v) = decode_event(0x8000_0001u32, &data).unwrap() else {
+    let EventData::Variable(v) = decode_event(EventType(0x8000_0001), &data).unwrap() else {
         panic!("not a variable")
     };
     assert_eq!(v.guid, Guid::EFI_GLOBAL_VARIABLE);
@@ -489,7 +485,7 @@ fn authorities_in_each_form() {
 fn image_load_with_its_device_path() {
     let path = device_path();
     let data = image_load(&path);
-    let EventData::ImageLoad(img) = decode_event(0x8000_0003u32, &data).unwrap() else {
+    let EventData::ImageLoad(img) = decode_event(EventType(0x8000_0003), &data).unwrap() else {
         panic!("not an image load")
     };
     assert_eq!(img.location, 0x7e00_0000);
@@ -1326,7 +1322,7 @@ proptest! {
         t in prop::sample::select(TYPES),
         data in prop::collection::vec(any::<u8>(), 0..512),
     ) {
-        let _ = decode_event(t, &data);
+        let _ = decode_event(EventType(t), &data);
         let _ = decode_signature_lists(&data, 0);
         let _ = DevicePath::decode(&data, 0).map(|p| p.to_string());
         let pcr = data.first().map_or(7, |b| u32::from(b % 8));
@@ -1346,7 +1342,7 @@ proptest! {
             data[i] = byte;
         }
         data.truncate(cut.index(data.len() + 1));
-        let _ = decode_event(t, &data);
+        let _ = decode_event(EventType(t), &data);
         for pcr in [2, 4, 7] {
             let _ = SecureBootState::from_events([(EventType(t), pcr, data.as_slice())]).map(|s| s.issues());
         }

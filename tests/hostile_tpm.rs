@@ -93,13 +93,7 @@ fn count(relay: &Relay, code: CommandCode) -> usize {
 }
 
 fn is_desync_refusal(e: &Error, handle: Handle) -> bool {
-    matches!(
-        e,
-        Error::Session {
-            source: SessionError::Desynchronized(h),
-            ..
-        } if *h == handle
-    )
+    matches!(e, Error::Desynchronized { handle: h } if *h == handle)
 }
 
 fn assert_no_sessions(tpm: &Tpm) {

@@ -3,7 +3,7 @@
 //! and fuzzed without touching the file system or the terminal.
 
 use std::io::{self, Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -48,11 +48,10 @@ impl PasswordSource for SystemPasswordSource {
     /// A terminal is prompted and waited for as long as the user takes; anything else (a pipe,
     /// a file) must deliver within [`crate::files::input_timeout`].
     fn read_stdin(&mut self, limit: usize) -> io::Result<Zeroizing<Vec<u8>>> {
-        const STDIN: RawFd = 0;
-        // SAFETY: isatty only inspects the descriptor; an invalid one yields 0.
-        if unsafe { libc::isatty(STDIN) } == 1 {
+        let stdin = crate::os::stdin();
+        if crate::os::isatty(stdin) {
             let mut prompt_to = prompt_writer();
-            read_tty_line(STDIN, &mut prompt_to, "Enter password: ", limit)
+            read_tty_line(stdin, &mut prompt_to, "Enter password: ", limit)
         } else {
             crate::files::read_stdin_prefix(limit, crate::files::input_timeout()).map_err(to_io)
         }
@@ -115,18 +114,11 @@ pub fn read_capped<R: Read>(mut reader: R, limit: usize) -> io::Result<Zeroizing
 }
 
 /// Unbuffered reads from a descriptor we do not own (never closed here).
-struct FdReader(RawFd);
+struct FdReader<'a>(BorrowedFd<'a>);
 
-impl Read for FdReader {
+impl Read for FdReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: buf is valid for writes of buf.len() bytes; read writes at most that many.
-        let n = unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            // n is non-negative and at most buf.len(), so it fits in usize.
-            Ok(n as usize)
-        }
+        crate::os::read(self.0, buf)
     }
 }
 
@@ -141,38 +133,28 @@ fn prompt_writer() -> Box<dyn Write> {
 
 /// Turns terminal echo off for as long as it lives and restores the saved mode when dropped,
 /// so every return path (errors and panics included) gives the user their echo back.
-struct EchoOff {
-    fd: RawFd,
+struct EchoOff<'a> {
+    fd: BorrowedFd<'a>,
     saved: libc::termios,
 }
 
-impl EchoOff {
-    fn new(fd: RawFd) -> io::Result<Self> {
-        let mut saved = core::mem::MaybeUninit::<libc::termios>::uninit();
-        // SAFETY: tcgetattr fills the whole termios on success, checked before assume_init.
-        if unsafe { libc::tcgetattr(fd, saved.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: initialized by the successful tcgetattr above.
-        let saved = unsafe { saved.assume_init() };
+impl<'a> EchoOff<'a> {
+    fn new(fd: BorrowedFd<'a>) -> io::Result<Self> {
+        let saved = crate::os::terminal_mode(fd)?;
         let mut quiet = saved;
         // ECHONL still echoes the Enter key, so the cursor moves on after the hidden input.
         // Canonical mode stays on: the kernel does line editing and read returns per line.
         quiet.c_lflag &= !libc::ECHO;
         quiet.c_lflag |= libc::ECHONL;
-        // SAFETY: quiet is a valid termios copied from the terminal's own settings.
-        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        crate::os::set_terminal_mode(fd, &quiet)?;
         Ok(EchoOff { fd, saved })
     }
 }
 
-impl Drop for EchoOff {
+impl Drop for EchoOff<'_> {
     fn drop(&mut self) {
-        // SAFETY: restores the settings tcgetattr returned for this same descriptor. Nothing
-        // useful can be done if it fails while dropping.
-        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+        // Nothing useful can be done if restoring fails while dropping.
+        let _ = crate::os::set_terminal_mode(self.fd, &self.saved);
     }
 }
 
@@ -181,7 +163,7 @@ impl Drop for EchoOff {
 /// `limit` bytes if the line was longer, in which case the rest of the line is discarded from
 /// the terminal's queue so it cannot spill into whatever reads the terminal next (the shell).
 pub(crate) fn read_tty_line(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     prompt_to: &mut dyn Write,
     prompt: &str,
     limit: usize,
@@ -209,8 +191,7 @@ pub(crate) fn read_tty_line(
         }
     }
     if filled == limit && !buf.contains(&b'\n') {
-        // SAFETY: tcflush only discards queued input on this descriptor.
-        unsafe { libc::tcflush(fd, libc::TCIFLUSH) };
+        crate::os::discard_terminal_input(fd);
     }
     buf.truncate(filled);
     Ok(buf)
@@ -221,7 +202,7 @@ mod tests {
     use super::*;
     use std::fs::File;
     use std::io::Cursor;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsFd, OwnedFd};
 
     #[test]
     fn read_capped_stops_at_the_limit() {
@@ -262,32 +243,12 @@ mod tests {
     }
 
     fn open_pty() -> Pty {
-        let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty writes two descriptors; name/termios/winsize may be null.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                core::ptr::null_mut(),
-                core::ptr::null(),
-                core::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", io::Error::last_os_error());
-        // SAFETY: both descriptors were just opened by openpty and are owned by nobody else.
-        unsafe {
-            Pty {
-                master: OwnedFd::from_raw_fd(master),
-                slave: OwnedFd::from_raw_fd(slave),
-            }
-        }
+        let (master, slave) = crate::os::testing::openpty().expect("openpty");
+        Pty { master, slave }
     }
 
-    fn lflag(fd: RawFd) -> libc::tcflag_t {
-        let mut t = core::mem::MaybeUninit::<libc::termios>::uninit();
-        // SAFETY: as in EchoOff::new.
-        assert_eq!(unsafe { libc::tcgetattr(fd, t.as_mut_ptr()) }, 0);
-        unsafe { t.assume_init() }.c_lflag
+    fn lflag(fd: BorrowedFd<'_>) -> libc::tcflag_t {
+        crate::os::terminal_mode(fd).expect("tcgetattr").c_lflag
     }
 
     /// A prompt sink that "types" into the terminal when the prompt appears, i.e. only once
@@ -318,7 +279,7 @@ mod tests {
     #[test]
     fn tty_line_is_read_without_echo_and_echo_comes_back() {
         let pty = open_pty();
-        let fd = pty.slave.as_raw_fd();
+        let fd = pty.slave.as_fd();
         assert_ne!(lflag(fd) & libc::ECHO, 0, "a fresh pty echoes");
         let mut user = typist(&pty, b"s3cret\n");
         let line = read_tty_line(fd, &mut user, "Enter password: ", 16).unwrap();
@@ -327,15 +288,7 @@ mod tests {
         assert_ne!(lflag(fd) & libc::ECHO, 0, "echo restored");
 
         // What the terminal showed: only the newline (ECHONL), none of the password.
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(pty.master.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(
-                pty.master.as_raw_fd(),
-                libc::F_SETFL,
-                flags | libc::O_NONBLOCK,
-            );
-        }
+        crate::os::set_nonblocking(pty.master.as_fd()).unwrap();
         let mut shown = [0u8; 64];
         let n = user.master.read(&mut shown).unwrap_or(0);
         assert!(
@@ -348,7 +301,7 @@ mod tests {
     #[test]
     fn overlong_tty_line_is_cut_and_echo_restored() {
         let pty = open_pty();
-        let fd = pty.slave.as_raw_fd();
+        let fd = pty.slave.as_fd();
         let mut user = typist(&pty, b"0123456789abcdef\n");
         let line = read_tty_line(fd, &mut user, "", 4).unwrap();
         assert_eq!(&line[..], b"0123");
@@ -368,7 +321,7 @@ mod tests {
             }
         }
         let pty = open_pty();
-        let fd = pty.slave.as_raw_fd();
+        let fd = pty.slave.as_fd();
         assert!(read_tty_line(fd, &mut Broken, "p: ", 8).is_err());
         assert_ne!(lflag(fd) & libc::ECHO, 0);
     }
@@ -376,7 +329,7 @@ mod tests {
     #[test]
     fn not_a_terminal_is_an_error_not_a_hang() {
         let file = tempfile::tempfile().unwrap();
-        let e = read_tty_line(file.as_raw_fd(), &mut Vec::new(), "", 8).unwrap_err();
+        let e = read_tty_line(file.as_fd(), &mut Vec::new(), "", 8).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
     }
 }

@@ -184,11 +184,7 @@ impl SavedSession {
     }
 
     fn refuse_bind_auth<T>(handle: Handle) -> Result<T> {
-        Err(Error::InvalidArgument(format!(
-            "session {handle} is bound to an entity with a non-empty auth value; the tpm2-tools \
-             session format would carry that auth value in clear, so it is not written (start \
-             the session salted instead of bound, or opt in explicitly)"
-        )))
+        Err(Error::BindAuthNotWritten { handle })
     }
 
     /// Whether the recorded binding embeds an auth value. The auth value (trailing zeros

@@ -164,10 +164,7 @@ impl Tpm {
             if !progress {
                 // Asking again would get the same answer: say which PCR is not there.
                 let (bank, pcr, _) = wanted[first_missing];
-                return Err(Error::InvalidArgument(format!(
-                    "the TPM does not return PCR {pcr} of the {bank} bank (is the bank \
-                     allocated?)"
-                )));
+                return Err(Error::PcrNotReturned { bank, pcr });
             }
         }
         Ok(values.into_iter().flatten().collect())

@@ -31,11 +31,9 @@ impl Tpm {
             attrs = attrs.with(SessionAttributes::AUDIT, true);
         }
         if attrs.0 == SessionAttributes::CONTINUE_SESSION {
-            return Err(Error::InvalidArgument(format!(
-                "session {} can neither encrypt the response (it needs a cipher and a salted or \
-                 bound session key) nor audit it",
-                st.handle()
-            )));
+            return Err(Error::CannotProtectResponse {
+                handle: st.handle(),
+            });
         }
         session.set_attributes(attrs);
         let out = self.get_random_inner(n, Some(session));

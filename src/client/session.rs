@@ -29,11 +29,10 @@ pub struct SaltKey {
 }
 
 fn not_a_salt_key(entity: &Entity, public: &crate::wire::Public) -> Error {
-    Error::InvalidArgument(format!(
-        "{}: a session can only be salted with an RSA or ECC P-256/P-384/P-521 key (this is {})",
-        entity.handle,
-        public.object_type()
-    ))
+    Error::NotASaltKey {
+        handle: entity.handle,
+        object_type: public.object_type(),
+    }
 }
 
 impl SaltKey {
@@ -441,10 +440,9 @@ impl Session {
     /// name it reports must be the one the session was started with.
     pub fn confirm_salt_key(&mut self) -> Result<()> {
         let Some(key) = self.salt_key.clone() else {
-            return Err(Error::InvalidArgument(format!(
-                "session {} is not salted: there is no salt key to confirm",
-                self.state.handle()
-            )));
+            return Err(Error::NotSalted {
+                handle: self.state.handle(),
+            });
         };
         let saved = self.state.attributes();
         let role = if self.state.symmetric() == Symmetric::Null {
@@ -498,11 +496,9 @@ impl Session {
                 return Ok(());
             }
             FlushDecision::Unknown => {
-                return Err(Error::InvalidArgument(format!(
-                    "session {} is not in this connection's session table, so it is not \
-                     flushed (its handle may belong to another session by now)",
-                    self.state.handle()
-                )))
+                return Err(Error::NotThisConnections {
+                    handle: self.state.handle(),
+                })
             }
         }
         let flushed = self.tpm.run(&FlushContext {

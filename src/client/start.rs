@@ -3,7 +3,7 @@
 
 use super::{ObjectRef, SaltKey, Session, SessionOptions, Tpm};
 use crate::crypto::HashAlg;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StartConflict};
 use crate::session::Symmetric;
 use crate::wire::{Auth, Name, SessionType};
 
@@ -62,29 +62,17 @@ impl StartSpec {
         let salt_ref = self.key.as_ref().or(self.salt.as_ref());
         let bind_ref = self.key.as_ref().or(self.bind.as_ref());
         if self.salt_key.is_some() && salt_ref.is_some() {
-            return Err(Error::InvalidArgument(
-                "a ready salt key excludes a key context or salt object".into(),
-            ));
+            return Err(Error::StartConflict(StartConflict::SaltKeyAndSaltObject));
         }
         let salted = salt_ref.is_some() || self.salt_key.is_some();
         if self.key.is_some() && (self.bind.is_some() || self.salt.is_some()) {
-            return Err(Error::InvalidArgument(
-                "a key context salts and binds at once: it excludes a separate bind or salt \
-                 object"
-                    .into(),
-            ));
+            return Err(Error::StartConflict(StartConflict::KeyAndBindOrSalt));
         }
         if self.kind == SessionKind::Trial && (salted || bind_ref.is_some()) {
-            return Err(Error::InvalidArgument(
-                "trial sessions cannot be salted or bound (they never encrypt parameters); start \
-                 a policy or HMAC session"
-                    .into(),
-            ));
+            return Err(Error::StartConflict(StartConflict::TrialSaltedOrBound));
         }
         if self.expected_salt_name.is_some() && salt_ref.is_none() {
-            return Err(Error::InvalidArgument(
-                "a salt key name to check was given, but no salt key".into(),
-            ));
+            return Err(Error::StartConflict(StartConflict::SaltNameWithoutSalt));
         }
         let hash = self.hash.unwrap_or(HashAlg::Sha256);
         let mut opts = match self.kind {

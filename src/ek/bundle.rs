@@ -2,9 +2,9 @@
 //! intermediates), from PEM or DER files.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::cert::CaCertificate;
-use super::chain::ValidationTime;
 use super::EkError;
 
 /// The largest bundle file read (a bundle of every TPM manufacturer's roots and intermediates
@@ -145,4 +145,55 @@ impl CaBundle {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The time at which every certificate of a chain must be within its validity period.
+///
+/// EKs live as long as their TPMs, and machines stay in service after their EK certificate
+/// (or the CA above it) has expired; the default, [`ValidationTime::Now`], refuses those. A
+/// verifier enrolling such machines chooses another time: the time the machine was first
+/// enrolled, or the time a certificate was known good ([`ValidationTime::At`]), or no check
+/// of the validity periods at all ([`ValidationTime::Unchecked`]), which is what the other
+/// EK verifiers commonly used amount to: go-attestation parses EK certificates and leaves
+/// chain verification, and with it the validity period, to its caller, and keylime's EK
+/// check verifies the EK certificate's signature against a CA of its store without looking
+/// at validity periods. Every other check is made whatever the time chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationTime {
+    /// The system clock at the time of the verification (the default).
+    #[default]
+    Now,
+    /// A time the caller chooses.
+    At(SystemTime),
+    /// Validity periods are not checked: an expired or not-yet-valid certificate is accepted
+    /// if everything else verifies.
+    Unchecked,
+}
+
+impl ValidationTime {
+    /// The time as seconds since the Unix epoch, or `None` for no check.
+    pub(super) fn resolve(self) -> Option<Duration> {
+        let since_epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        match self {
+            ValidationTime::Now => Some(since_epoch(SystemTime::now())),
+            ValidationTime::At(t) => Some(since_epoch(t)),
+            ValidationTime::Unchecked => None,
+        }
+    }
+}
+
+impl CaBundle {
+    /// This bundle, verifying chains at `time` ([`CaBundle::verify`],
+    /// [`VerifiedEk::create`](super::VerifiedEk::create)) instead of the default
+    /// [`ValidationTime::Now`].
+    pub fn with_validation_time(mut self, time: ValidationTime) -> CaBundle {
+        self.validation_time = time;
+        self
+    }
+
+    /// The time chains are verified at.
+    pub fn validation_time(&self) -> ValidationTime {
+        self.validation_time
+    }
 }

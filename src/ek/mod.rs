@@ -41,9 +41,9 @@ mod templates;
 mod tests;
 mod tpm;
 
-pub use bundle::{CaBundle, MAX_BUNDLE_CERTIFICATES, MAX_BUNDLE_FILE_SIZE};
+pub use bundle::{CaBundle, ValidationTime, MAX_BUNDLE_CERTIFICATES, MAX_BUNDLE_FILE_SIZE};
 pub use cert::{CaCertificate, CertifiedKey, EkCertificate, MAX_CERTIFICATE_SIZE};
-pub use chain::{ValidationTime, VerifiedChain, MAX_CHAIN_DEPTH};
+pub use chain::{VerifiedChain, MAX_CHAIN_DEPTH};
 pub use templates::{
     EkAlg, EkTemplate, POLICY_A_SHA256, POLICY_B_SHA256, POLICY_B_SHA384, POLICY_B_SHA512,
 };

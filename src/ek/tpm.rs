@@ -82,10 +82,13 @@ pub fn read_certificate(tpm: &Tpm, index: Handle) -> Result<Option<EkCertificate
         let got = rsp.data.as_bytes();
         if got.is_empty() || got.len() > want {
             return Err(EkError::tpm(format!("reading NV {index}"))(
-                Error::InvalidArgument(format!(
-                    "NV_Read returned {} bytes when asked for {want}",
-                    got.len()
-                )),
+                Error::Malformed {
+                    command: crate::wire::CommandCode::NV_READ,
+                    source: crate::wire::WireError::SizeMismatch {
+                        declared: want,
+                        actual: got.len(),
+                    },
+                },
             ));
         }
         contents.extend_from_slice(got);

@@ -182,131 +182,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-macro_rules! event_types {
-    ($($(#[$doc:meta])* $name:ident = $value:literal, $text:literal;)*) => {
-        impl EventType {
-            $($(#[$doc])* pub const $name: EventType = EventType($value);)*
-
-            /// The name tpm2_eventlog prints for a type the TCG PC Client Platform Firmware
-            /// Profile defines, such as `"EV_EFI_VARIABLE_DRIVER_CONFIG"`; `None` otherwise.
-            pub const fn name(self) -> Option<&'static str> {
-                match self.0 {
-                    $($value => Some($text),)*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-/// A TCG PC Client event type (the `eventType` field of a log entry).
-///
-/// Defined here, next to the decoders that switch on it; the log parser uses this type too.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct EventType(pub u32);
-
-event_types! {
-    /// `EV_PREBOOT_CERT`: reserved.
-    PREBOOT_CERT = 0x0, "EV_PREBOOT_CERT";
-    /// `EV_POST_CODE`: POST code or embedded firmware.
-    POST_CODE = 0x1, "EV_POST_CODE";
-    /// `EV_UNUSED`: reserved.
-    UNUSED = 0x2, "EV_UNUSED";
-    /// `EV_NO_ACTION`: informational, not extended into a PCR.
-    NO_ACTION = 0x3, "EV_NO_ACTION";
-    /// `EV_SEPARATOR`: the end of pre-OS measurements into a PCR, or an error.
-    SEPARATOR = 0x4, "EV_SEPARATOR";
-    /// `EV_ACTION`: an ASCII action string.
-    ACTION = 0x5, "EV_ACTION";
-    /// `EV_EVENT_TAG`: tagged event data.
-    EVENT_TAG = 0x6, "EV_EVENT_TAG";
-    /// `EV_S_CRTM_CONTENTS`: the static root of trust's contents.
-    S_CRTM_CONTENTS = 0x7, "EV_S_CRTM_CONTENTS";
-    /// `EV_S_CRTM_VERSION`: the static root of trust's version.
-    S_CRTM_VERSION = 0x8, "EV_S_CRTM_VERSION";
-    /// `EV_CPU_MICROCODE`: a microcode update.
-    CPU_MICROCODE = 0x9, "EV_CPU_MICROCODE";
-    /// `EV_PLATFORM_CONFIG_FLAGS`: platform configuration flags.
-    PLATFORM_CONFIG_FLAGS = 0xA, "EV_PLATFORM_CONFIG_FLAGS";
-    /// `EV_TABLE_OF_DEVICES`: a table of devices.
-    TABLE_OF_DEVICES = 0xB, "EV_TABLE_OF_DEVICES";
-    /// `EV_COMPACT_HASH`: a compact hash.
-    COMPACT_HASH = 0xC, "EV_COMPACT_HASH";
-    /// `EV_IPL`: initial program loader data (boot loaders' strings, commands, files).
-    IPL = 0xD, "EV_IPL";
-    /// `EV_IPL_PARTITION_DATA`: IPL partition data.
-    IPL_PARTITION_DATA = 0xE, "EV_IPL_PARTITION_DATA";
-    /// `EV_NONHOST_CODE`: code of a non-host processor.
-    NONHOST_CODE = 0xF, "EV_NONHOST_CODE";
-    /// `EV_NONHOST_CONFIG`: configuration of a non-host processor.
-    NONHOST_CONFIG = 0x10, "EV_NONHOST_CONFIG";
-    /// `EV_NONHOST_INFO`: information about a non-host processor.
-    NONHOST_INFO = 0x11, "EV_NONHOST_INFO";
-    /// `EV_OMIT_BOOT_DEVICE_EVENTS`: boot device events are not measured.
-    OMIT_BOOT_DEVICE_EVENTS = 0x12, "EV_OMIT_BOOT_DEVICE_EVENTS";
-    /// `EV_EFI_EVENT_BASE`: the base of the UEFI event types.
-    EFI_EVENT_BASE = 0x8000_0000, "EV_EFI_EVENT_BASE";
-    /// `EV_EFI_VARIABLE_DRIVER_CONFIG`: a UEFI variable that configures drivers (SecureBoot,
-    /// PK, KEK, db, dbx in PCR 7).
-    EFI_VARIABLE_DRIVER_CONFIG = 0x8000_0001, "EV_EFI_VARIABLE_DRIVER_CONFIG";
-    /// `EV_EFI_VARIABLE_BOOT`: a boot variable (BootOrder, Boot####).
-    EFI_VARIABLE_BOOT = 0x8000_0002, "EV_EFI_VARIABLE_BOOT";
-    /// `EV_EFI_BOOT_SERVICES_APPLICATION`: a UEFI application was loaded.
-    EFI_BOOT_SERVICES_APPLICATION = 0x8000_0003, "EV_EFI_BOOT_SERVICES_APPLICATION";
-    /// `EV_EFI_BOOT_SERVICES_DRIVER`: a boot services driver was loaded.
-    EFI_BOOT_SERVICES_DRIVER = 0x8000_0004, "EV_EFI_BOOT_SERVICES_DRIVER";
-    /// `EV_EFI_RUNTIME_SERVICES_DRIVER`: a runtime services driver was loaded.
-    EFI_RUNTIME_SERVICES_DRIVER = 0x8000_0005, "EV_EFI_RUNTIME_SERVICES_DRIVER";
-    /// `EV_EFI_GPT_EVENT`: the GUID partition table of the boot disk.
-    EFI_GPT_EVENT = 0x8000_0006, "EV_EFI_GPT_EVENT";
-    /// `EV_EFI_ACTION`: an ASCII action string.
-    EFI_ACTION = 0x8000_0007, "EV_EFI_ACTION";
-    /// `EV_EFI_PLATFORM_FIRMWARE_BLOB`: a firmware volume's base and length.
-    EFI_PLATFORM_FIRMWARE_BLOB = 0x8000_0008, "EV_EFI_PLATFORM_FIRMWARE_BLOB";
-    /// `EV_EFI_HANDOFF_TABLES`: configuration tables handed to the OS.
-    EFI_HANDOFF_TABLES = 0x8000_0009, "EV_EFI_HANDOFF_TABLES";
-    /// `EV_EFI_PLATFORM_FIRMWARE_BLOB2`: a described firmware blob.
-    EFI_PLATFORM_FIRMWARE_BLOB2 = 0x8000_000A, "EV_EFI_PLATFORM_FIRMWARE_BLOB2";
-    /// `EV_EFI_HANDOFF_TABLES2`: described configuration tables.
-    EFI_HANDOFF_TABLES2 = 0x8000_000B, "EV_EFI_HANDOFF_TABLES2";
-    /// `EV_EFI_VARIABLE_BOOT2`: a boot variable, measured with its whole contents.
-    EFI_VARIABLE_BOOT2 = 0x8000_000C, "EV_EFI_VARIABLE_BOOT2";
-    /// `EV_EFI_GPT_EVENT2`: the GUID partition table, second form.
-    EFI_GPT_EVENT2 = 0x8000_000D, "EV_EFI_GPT_EVENT2";
-    /// `EV_EFI_HCRTM_EVENT`: the hardware core root of trust.
-    EFI_HCRTM_EVENT = 0x8000_0010, "EV_EFI_HCRTM_EVENT";
-    /// `EV_EFI_VARIABLE_AUTHORITY`: the db entry that verified a loaded image.
-    EFI_VARIABLE_AUTHORITY = 0x8000_00E0, "EV_EFI_VARIABLE_AUTHORITY";
-    /// `EV_EFI_SPDM_FIRMWARE_BLOB`: an SPDM device's firmware measurement.
-    EFI_SPDM_FIRMWARE_BLOB = 0x8000_00E1, "EV_EFI_SPDM_FIRMWARE_BLOB";
-    /// `EV_EFI_SPDM_FIRMWARE_CONFIG`: an SPDM device's configuration measurement.
-    EFI_SPDM_FIRMWARE_CONFIG = 0x8000_00E2, "EV_EFI_SPDM_FIRMWARE_CONFIG";
-    /// `EV_EFI_SPDM_DEVICE_POLICY`: the SPDM device policy.
-    EFI_SPDM_DEVICE_POLICY = 0x8000_00E3, "EV_EFI_SPDM_DEVICE_POLICY";
-    /// `EV_EFI_SPDM_DEVICE_AUTHORITY`: the authority that verified an SPDM device.
-    EFI_SPDM_DEVICE_AUTHORITY = 0x8000_00E4, "EV_EFI_SPDM_DEVICE_AUTHORITY";
-}
-
-impl From<u32> for EventType {
-    fn from(value: u32) -> Self {
-        EventType(value)
-    }
-}
-
-impl From<EventType> for u32 {
-    fn from(value: EventType) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for EventType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => f.write_str(name),
-            None => write!(f, "0x{:08x}", self.0),
-        }
-    }
-}
+// The event type is the log's: one type for the framing and the decoding.
+pub use super::log::EventType;
 
 /// A UEFI GUID as its 16 bytes appear in memory and in event data (the first three fields
 /// little-endian). Displayed in the registry form, `8be4df61-93ca-11d2-aa0d-00e098032b8c`.
@@ -1702,9 +1579,8 @@ pub enum EventData {
 ///
 /// The data does not have the structure its type calls for; the [`UefiError`] names the
 /// field and its offset in `data`. Types without a structure here never fail.
-pub fn decode_event(event_type: impl Into<EventType>, data: &[u8]) -> Result<EventData, UefiError> {
-    let t = event_type.into();
-    Ok(match t {
+pub fn decode_event(event_type: EventType, data: &[u8]) -> Result<EventData, UefiError> {
+    Ok(match event_type {
         EventType::NO_ACTION => EventData::NoAction(NoAction::decode(data)?),
         EventType::SEPARATOR => EventData::Separator(Separator::decode(data)?),
         EventType::ACTION | EventType::EFI_ACTION => EventData::Action(Action {

@@ -231,15 +231,10 @@ fn on_procfs(path: &Path, dir: &Path) -> Result<bool, FileError> {
             std::io::Error::new(ErrorKind::InvalidInput, "path contains a NUL byte"),
         )
     })?;
-    // SAFETY: an all-zero statfs is a valid value to be overwritten.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a statfs to fill.
-    if unsafe { libc::statfs(c.as_ptr(), &mut fs) } != 0 {
-        return Err(io_error(path, "statfs", std::io::Error::last_os_error()));
-    }
-    // The field's and the constant's types differ between architectures.
+    let fs_type = crate::os::filesystem_type(&c).map_err(|e| io_error(path, "statfs", e))?;
+    // The constant's type differs between architectures.
     #[allow(clippy::unnecessary_cast)]
-    let proc = fs.f_type as i64 == libc::PROC_SUPER_MAGIC as i64;
+    let proc = fs_type == libc::PROC_SUPER_MAGIC as i64;
     Ok(proc)
 }
 
@@ -294,8 +289,7 @@ fn write_through_proc(
 fn may_follow(path: &Path, link: &Path, link_meta: &Metadata, dir: &Path) -> Result<(), FileError> {
     let dir_meta = std::fs::metadata(dir).map_err(|e| io_error(path, "stat", e))?;
     let shared = dir_meta.mode() & (libc::S_ISVTX | libc::S_IWOTH) == libc::S_ISVTX | libc::S_IWOTH;
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::os::effective_uid();
     if shared && link_meta.uid() != me && link_meta.uid() != dir_meta.uid() {
         return Err(io_error(
             path,
@@ -371,7 +365,7 @@ fn write_in_place(
             Ok(n) => written += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                match crate::transport::io::wait(file.as_fd(), libc::POLLOUT, deadline) {
+                match crate::os::wait(file.as_fd(), libc::POLLOUT, deadline) {
                     Ok(true) => {}
                     Ok(false) => {
                         let e = std::io::Error::new(
@@ -455,20 +449,9 @@ fn rename_new(from: &Path, to: &Path) -> std::io::Result<bool> {
             .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "path contains a NUL byte"))
     };
     let (cf, ct) = (c(from)?, c(to)?);
-    // SAFETY: two NUL-terminated paths relative to the working directory.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            cf.as_ptr(),
-            libc::AT_FDCWD,
-            ct.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if rc == 0 {
+    let Err(e) = crate::os::rename_noreplace(&cf, &ct) else {
         return Ok(true);
-    }
-    let e = std::io::Error::last_os_error();
+    };
     match e.raw_os_error() {
         Some(libc::EEXIST) => Ok(false),
         // A file system (or kernel) without RENAME_NOREPLACE: a plain rename, which replaces
@@ -534,9 +517,7 @@ mod tests {
     use super::*;
 
     fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::os::testing::mkfifo(path).unwrap();
     }
 
     /// A name found free may be taken before the new file is renamed to it (another user's

@@ -115,9 +115,7 @@ pub(crate) fn read_stdin_prefix(
     cap: usize,
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, FileError> {
-    // SAFETY: descriptor 0 stays open for the whole call: nothing here closes it.
-    let stdin = unsafe { BorrowedFd::borrow_raw(0) };
-    read_fd(stdin, cap, None, Instant::now() + timeout)
+    read_fd(crate::os::stdin(), cap, None, Instant::now() + timeout)
         .map_err(|stop| stop.into_error(Path::new("<standard input>"), timeout))
 }
 
@@ -210,33 +208,25 @@ fn read_fd(
             buf = bigger;
         }
         // A regular file is always ready; a stream is waited for, within the deadline.
-        match crate::transport::io::wait(fd, libc::POLLIN, deadline) {
+        match crate::os::wait(fd, libc::POLLIN, deadline) {
             Ok(true) => {}
             Ok(false) => return Err(Stop::Timeout),
             Err(e) => return Err(Stop::Io(e)),
         }
         let room = &mut buf[filled..];
-        // SAFETY: `room` is valid for writes of room.len() bytes; read writes at most that.
-        let n = unsafe { libc::read(fd_raw(fd), room.as_mut_ptr().cast(), room.len()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            match e.kind() {
+        let n = match crate::os::read(fd, room) {
+            Ok(n) => n,
+            Err(e) => match e.kind() {
                 std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock => continue,
                 _ => return Err(Stop::Io(e)),
-            }
-        }
+            },
+        };
         if n == 0 {
             break;
         }
-        // n is positive and at most room.len().
-        filled += n as usize;
+        filled += n;
     }
     // truncate keeps the allocation; Zeroizing wipes the whole capacity on drop.
     buf.truncate(filled);
     Ok(buf)
-}
-
-fn fd_raw(fd: BorrowedFd<'_>) -> std::os::fd::RawFd {
-    use std::os::fd::AsRawFd;
-    fd.as_raw_fd()
 }

@@ -160,14 +160,8 @@ fn bound_entity_is_wiped_on_drop_and_redacted() {
     let shown = format!("{:?}", session_file(s.clone()));
     assert!(!shown.contains(&hex(b"s3cr3t")), "{shown}");
 
-    let mut slot = std::mem::MaybeUninit::new(esys_bound_entity(&name, b"s3cr3t"));
-    let size = std::mem::size_of::<EsysName>();
-    // SAFETY: the value is initialised, dropped exactly once here and never used again; its
-    // memory stays allocated (in `slot`) and is read only as bytes afterwards.
-    let after = unsafe {
-        std::ptr::drop_in_place(slot.as_mut_ptr());
-        std::slice::from_raw_parts(slot.as_ptr().cast::<u8>(), size).to_vec()
-    };
+    let after =
+        crate::os::testing::bytes_after_drop::<EsysName>(esys_bound_entity(&name, b"s3cr3t"));
     assert!(!after.windows(6).any(|w| w == b"s3cr3t"), "{after:?}");
 }
 

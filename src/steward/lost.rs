@@ -12,13 +12,12 @@ use super::{lost_error, Conn};
 use crate::command::{ContextEffect, Handles};
 use crate::error::{Error, Result};
 use crate::session::engine::SessionSlot;
-use crate::wire::{CommandCode, Handle, ResponseCode, TpmRc};
+use crate::wire::{Handle, ResponseCode, TpmRc};
 
 /// Finds the table entries the command uses; a session already known lost or desynchronized
 /// is refused here, before anything is loaded or sent for it.
 pub(super) fn identify(
     cx: &mut Conn<'_>,
-    code: CommandCode,
     effect: ContextEffect,
     handles: Handles<'_>,
     slots: &mut [SessionSlot<'_>],
@@ -31,19 +30,13 @@ pub(super) fn identify(
             if let Some(e) = st.by_handle(handle) {
                 st.entries[e].desynchronized = true;
             }
-            return Err(Error::Session {
-                command: code,
-                source: crate::session::SessionError::Desynchronized(handle),
-            });
+            return Err(Error::Desynchronized { handle });
         }
     }
     if st.entries.is_empty() {
         return Ok(used);
     }
-    let refused = |handle| Error::Session {
-        command: code,
-        source: crate::session::SessionError::Desynchronized(handle),
-    };
+    let refused = |handle| Error::Desynchronized { handle };
     for i in 0..slots.len() {
         let Some(state) = slot_state(slots, i) else {
             continue;
@@ -74,11 +67,9 @@ pub(super) fn identify(
                 ));
             }
             Place::SavedByCaller => {
-                return Err(Error::InvalidArgument(format!(
-                    "session {} was context-saved by a ContextSave of its handle; load that \
-                     context before using the session",
-                    state.handle()
-                )))
+                return Err(Error::SavedByCaller {
+                    handle: state.handle(),
+                })
             }
             Place::Loaded | Place::Parked(_) => {}
         }

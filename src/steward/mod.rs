@@ -37,7 +37,6 @@ mod parking;
 mod regap;
 mod table;
 
-use alloc::format;
 use alloc::string::String;
 use std::time::Duration;
 
@@ -197,7 +196,7 @@ fn run_until_wait<C: Command>(
         _ => false,
     };
     loop {
-        let used = lost::identify(cx, code, effect, cmd.handles(), slots)?;
+        let used = lost::identify(cx, effect, cmd.handles(), slots)?;
         let policy = cx.steward.policy;
         if let Some(max) = policy.max_loaded_sessions {
             parking::make_room(cx, &used, max, needs_fresh_slot)?;
@@ -398,10 +397,7 @@ impl Steward {
                 handle,
                 "a FlushContext of its handle ended it".into(),
             )),
-            Place::SavedByCaller => Err(Error::InvalidArgument(format!(
-                "session {handle} was context-saved by a ContextSave of its handle: that \
-                 context is the session now"
-            ))),
+            Place::SavedByCaller => Err(Error::SavedByCaller { handle }),
             Place::Parked(_) => match self.entries.remove(i).place {
                 Place::Parked(c) => Ok(Some(*c)),
                 _ => Ok(None),
@@ -501,9 +497,7 @@ impl Conn<'_> {
 }
 
 fn not_managed(handle: Handle) -> Error {
-    Error::InvalidArgument(format!(
-        "session {handle} is not managed by this connection"
-    ))
+    Error::NotThisConnections { handle }
 }
 
 #[cfg(test)]

@@ -61,8 +61,10 @@ impl CmdTransport {
         let nonblocking = t
             .stdin
             .as_ref()
-            .map_or(Ok(()), |s| io::set_nonblocking(std::os::fd::AsFd::as_fd(s)))
-            .and_then(|()| io::set_nonblocking(std::os::fd::AsFd::as_fd(&t.stdout)));
+            .map_or(Ok(()), |s| {
+                crate::os::set_nonblocking(std::os::fd::AsFd::as_fd(s))
+            })
+            .and_then(|()| crate::os::set_nonblocking(std::os::fd::AsFd::as_fd(&t.stdout)));
         nonblocking.map_err(|e| io_err("cannot make the pipes non-blocking", e))?;
         Ok(t)
     }
@@ -193,12 +195,11 @@ impl Drop for CmdTransport {
             }
         };
         if !exited_within(&mut self.child, Duration::from_millis(100)) {
-            // SAFETY: kill(2) on our own child's process group; the child is not reaped yet,
-            // so its pid (= the group id) cannot have been reused.
-            unsafe { libc::kill(-pgid, libc::SIGTERM) };
+            // Our own child's process group: the child is not reaped yet, so its pid (= the
+            // group id) cannot have been reused.
+            crate::os::kill_group(pgid, libc::SIGTERM);
             if !exited_within(&mut self.child, Duration::from_millis(500)) {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                crate::os::kill_group(pgid, libc::SIGKILL);
             }
         }
         let _ = self.child.wait();
@@ -264,26 +265,6 @@ fn spawn_shell(command: &str) -> std::io::Result<Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0);
-    // SAFETY: the closure runs between fork and exec and only makes two async-signal-safe
-    // system calls (prctl, getppid); it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died before the prctl: then no signal would ever come.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        })
-    };
+    crate::os::kill_child_with_parent(&mut cmd, parent);
     cmd.spawn()
 }

@@ -83,7 +83,7 @@ impl DeviceTransport {
     pub fn from_file(path: impl Into<PathBuf>, file: File) -> Self {
         // A descriptor that cannot be made non-blocking still works; waits are then bounded by
         // the poll before each read only.
-        let _ = io::set_nonblocking(file.as_fd());
+        let _ = crate::os::set_nonblocking(file.as_fd());
         DeviceTransport {
             path: path.into(),
             file,
@@ -234,7 +234,7 @@ impl DeviceTransport {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    if !io::wait(self.file.as_fd(), libc::POLLOUT, deadline)
+                    if !crate::os::wait(self.file.as_fd(), libc::POLLOUT, deadline)
                         .map_err(|e| self.device_error("poll", e))?
                     {
                         return Err(self.timeout_error("waiting to send the command"));
@@ -252,7 +252,7 @@ impl DeviceTransport {
         // One read normally returns the whole response; kernels with partial-read support
         // may hand it out in pieces, so keep reading until the header's size is reached.
         loop {
-            if !io::wait(self.file.as_fd(), libc::POLLIN, deadline)
+            if !crate::os::wait(self.file.as_fd(), libc::POLLIN, deadline)
                 .map_err(|e| self.device_error("poll", e))?
             {
                 self.abandoned = true;
@@ -301,16 +301,12 @@ mod tests {
     /// A character device node with the numbers of /dev/null (1,3) or /dev/zero (1,5): opening
     /// and closing them has no effect.
     fn node(path: &Path, minor: u32) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path; mknod only creates the node.
-        let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, minor)) };
-        assert_eq!(
-            rc,
-            0,
-            "mknod {}: {} - this test creates device nodes and must run as root (CI does)",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
+        if let Err(e) = crate::os::testing::mknod_char(path, 1, minor) {
+            panic!(
+                "mknod {}: {e} - this test creates device nodes and must run as root (CI does)",
+                path.display()
+            );
+        }
     }
 
     /// The path is checked, then swapped for another device node before the open: the

@@ -3,12 +3,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{TransportError, MAX_TRANSPORT_FRAME_SIZE};
+use crate::os;
 use crate::wire::HEADER_SIZE;
 
 /// Where a socket backend connects.
@@ -108,10 +109,6 @@ impl Stream {
         };
         Ok(stream)
     }
-
-    fn raw(&self) -> libc::c_int {
-        self.as_fd().as_raw_fd()
-    }
 }
 
 /// A new stream socket, connected with a blocking `connect` bounded by the socket's send
@@ -120,143 +117,43 @@ impl Stream {
 /// and two mode switches. The socket stays in blocking mode: every read and write after this
 /// passes MSG_DONTWAIT and waits in `poll` with a deadline instead (see [`Stream`]'s `Read`
 /// and `Write`), so the send timeout set here never applies to them.
-fn connect_socket(
-    family: libc::c_int,
-    addr: *const libc::sockaddr,
-    len: libc::socklen_t,
-    timeout: Duration,
-) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket creation; the result is checked before use.
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created and nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // A zero timeval means "no timeout": never pass one.
-    let timeout = timeout.max(Duration::from_millis(1));
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
-    };
-    // SAFETY: a valid timeval of the size given, on a socket we own.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
+fn connect_socket(peer: os::Peer<'_>, timeout: Duration) -> io::Result<OwnedFd> {
     let deadline = Instant::now() + timeout;
-    // SAFETY: `addr` points to a socket address of `len` bytes (the callers build it).
-    if unsafe { libc::connect(fd.as_raw_fd(), addr, len) } == 0 {
-        return Ok(fd);
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EINPROGRESS) | Some(libc::EAGAIN) => Err(io::Error::new(
+    let timed_out = || {
+        io::Error::new(
             io::ErrorKind::TimedOut,
             format!("connecting timed out after {timeout:?}"),
-        )),
+        )
+    };
+    match os::connect_stream(peer, timeout) {
+        Ok(os::Connecting::Done(fd)) => Ok(fd),
         // A signal interrupted the wait; the attempt goes on in the background.
-        Some(libc::EINTR) => {
-            if !wait(fd.as_fd(), libc::POLLOUT, deadline)? {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("connecting timed out after {timeout:?}"),
-                ));
+        Ok(os::Connecting::Interrupted(fd)) => {
+            if !os::wait(fd.as_fd(), libc::POLLOUT, deadline)? {
+                return Err(timed_out());
             }
-            let mut err: libc::c_int = 0;
-            let mut err_len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: `err` and `err_len` are valid for writes of the sizes given.
-            let rc = unsafe {
-                libc::getsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_ERROR,
-                    (&mut err as *mut libc::c_int).cast(),
-                    &mut err_len,
-                )
-            };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if err != 0 {
-                return Err(io::Error::from_raw_os_error(err));
-            }
+            os::socket_error(fd.as_fd())?;
             Ok(fd)
         }
-        _ => Err(e),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINPROGRESS | libc::EAGAIN)) => {
+            Err(timed_out())
+        }
+        Err(e) => Err(e),
     }
 }
 
 fn connect_tcp(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let fd = match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: sockaddr_in is plain data; all-zero is a valid starting value.
-            let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-            sa.sin_family = libc::AF_INET as libc::sa_family_t;
-            sa.sin_port = a.port().to_be();
-            sa.sin_addr = libc::in_addr {
-                s_addr: u32::from_ne_bytes(a.ip().octets()),
-            };
-            connect_socket(
-                libc::AF_INET,
-                (&sa as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                timeout,
-            )?
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: as above.
-            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sa.sin6_port = a.port().to_be();
-            sa.sin6_addr = libc::in6_addr {
-                s6_addr: a.ip().octets(),
-            };
-            sa.sin6_flowinfo = a.flowinfo();
-            sa.sin6_scope_id = a.scope_id();
-            connect_socket(
-                libc::AF_INET6,
-                (&sa as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                timeout,
-            )?
-        }
-    };
-    Ok(TcpStream::from(fd))
+    Ok(TcpStream::from(connect_socket(
+        os::Peer::Inet(addr),
+        timeout,
+    )?))
 }
 
 fn connect_unix(path: &std::path::Path, timeout: Duration) -> io::Result<UnixStream> {
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: sockaddr_un is plain data; all-zero is a valid starting value.
-    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.as_os_str().as_bytes();
-    // Room for the terminating NUL, and no NUL inside (it would cut the path short).
-    if bytes.len() >= sa.sun_path.len() || bytes.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "socket path too long or contains a NUL byte",
-        ));
-    }
-    for (d, s) in sa.sun_path.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
-    let fd = connect_socket(
-        libc::AF_UNIX,
-        (&sa as *const libc::sockaddr_un).cast(),
-        len as libc::socklen_t,
+    Ok(UnixStream::from(connect_socket(
+        os::Peer::Unix(path),
         timeout,
-    )?;
-    Ok(UnixStream::from(fd))
+    )?))
 }
 
 /// Reads and writes never block, whatever the socket's mode: MSG_DONTWAIT on each call (no
@@ -264,37 +161,13 @@ fn connect_unix(path: &std::path::Path, timeout: Duration) -> io::Result<UnixStr
 /// SIGPIPE. Callers wait in [`wait`] on WouldBlock.
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is valid for writes of its length; the descriptor is ours.
-        let n = unsafe {
-            libc::recv(
-                self.raw(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        os::recv_nowait(self.as_fd(), buf)
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is valid for reads of its length; the descriptor is ours.
-        let n = unsafe {
-            libc::send(
-                self.raw(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        os::send_nowait(self.as_fd(), buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -311,21 +184,6 @@ impl AsFd for Stream {
     }
 }
 
-/// Puts a descriptor into non-blocking mode so every wait goes through `poll` with a deadline.
-pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let raw = fd.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we borrow; F_GETFL/F_SETFL touch only its status flags.
-    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Why a deadline-bounded read or write stopped early.
 #[derive(Debug)]
 pub(crate) enum Stop {
@@ -335,40 +193,6 @@ pub(crate) enum Stop {
         got: usize,
     },
     Io(io::Error),
-}
-
-/// Waits until `fd` is ready for `events` or the deadline passes. `Ok(false)` = timed out.
-/// Hang-up and error conditions count as ready: the following read or write reports them.
-pub(crate) fn wait(
-    fd: BorrowedFd<'_>,
-    events: libc::c_short,
-    deadline: Instant,
-) -> io::Result<bool> {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        // Round up so a sub-millisecond remainder still waits instead of spinning.
-        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, count 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if n > 0 {
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-    }
 }
 
 /// Fills `buf` completely or reports why not.
@@ -409,7 +233,7 @@ fn transfer<T: AsFd>(
             Ok(n) => done += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if !wait(t.as_fd(), events, deadline).map_err(Stop::Io)? {
+                if !os::wait(t.as_fd(), events, deadline).map_err(Stop::Io)? {
                     return Err(Stop::Timeout);
                 }
             }
@@ -494,7 +318,7 @@ pub(crate) fn read_frame_eager<R: Read + AsFd>(
             "reading the response header"
         };
         let stop = |s| stop_error(s, what, timeout, during, declared.unwrap_or(0));
-        if !wait(r.as_fd(), libc::POLLIN, deadline).map_err(|e| stop(Stop::Io(e)))? {
+        if !os::wait(r.as_fd(), libc::POLLIN, deadline).map_err(|e| stop(Stop::Io(e)))? {
             return Err(stop(Stop::Timeout));
         }
         match r.read(&mut response[got..]) {

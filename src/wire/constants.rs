@@ -151,6 +151,26 @@ tpm_enum! {
     }
 }
 
+impl SessionType {
+    /// The session type as tpm2-tools and this crate's registry and command line spell it:
+    /// `hmac`, `policy`, `trial` (`unknown` for any other value).
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionType::HMAC => "hmac",
+            SessionType::POLICY => "policy",
+            SessionType::TRIAL => "trial",
+            _ => "unknown",
+        }
+    }
+
+    /// The session type [`SessionType::label`] spells `label` (not `unknown`).
+    pub fn from_label(label: &str) -> Option<SessionType> {
+        [SessionType::HMAC, SessionType::POLICY, SessionType::TRIAL]
+            .into_iter()
+            .find(|t| t.label() == label)
+    }
+}
+
 tpm_enum! {
     /// TPM_SU
     pub struct StartupType(u16) {
@@ -582,5 +602,24 @@ tpm_enum! {
         RETRY = 0x922 => "TPM_RC_RETRY",
         NV_UNAVAILABLE = 0x923 => "TPM_RC_NV_UNAVAILABLE",
         NOT_USED = 0x97F => "TPM_RC_NOT_USED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionType;
+
+    #[test]
+    fn session_type_labels_read_back() {
+        for t in [SessionType::HMAC, SessionType::POLICY, SessionType::TRIAL] {
+            assert_eq!(SessionType::from_label(t.label()), Some(t));
+        }
+        assert_eq!(SessionType(2).label(), "unknown");
+        assert_eq!(SessionType::from_label("unknown"), None);
+        assert_eq!(
+            SessionType::from_label("HMAC"),
+            None,
+            "spelled as records spell it"
+        );
     }
 }

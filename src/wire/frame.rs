@@ -306,6 +306,25 @@ impl<'a> ResponseFrame<'a> {
             }),
         }
     }
+
+    /// Where the handle area lies in the frame this was parsed from (it follows the header).
+    pub fn handles_range(&self) -> core::ops::Range<usize> {
+        HEADER_SIZE..HEADER_SIZE + self.handles.len()
+    }
+
+    /// Where the parameter area lies in the frame this was parsed from: after the handles and,
+    /// in a response with sessions, the parameterSize field. For decrypting the parameters in
+    /// place once the parsed frame's borrow has ended.
+    pub fn parameters_range(&self) -> core::ops::Range<usize> {
+        // An error response is a bare header, whatever its tag.
+        let size_field = if self.code == 0 && self.tag == StructureTag::SESSIONS {
+            4
+        } else {
+            0
+        };
+        let start = self.handles_range().end + size_field;
+        start..start + self.parameters.len()
+    }
 }
 
 /// Starts a command frame: writes the header with a size placeholder. Returns the offset to

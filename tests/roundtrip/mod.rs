@@ -105,6 +105,13 @@ fn response_frame(u: &mut Unstructured<'_>) {
     );
     assert_eq!(back.auth_count, v.auth_count);
     assert_eq!(back.auths, v.auths);
+    // The ranges name the same bytes, so a caller can decrypt the parameters in place.
+    assert_eq!(&bytes[back.handles_range()], back.handles, "{bytes:02x?}");
+    assert_eq!(
+        &bytes[back.parameters_range()],
+        back.parameters,
+        "{bytes:02x?}"
+    );
 }
 
 macro_rules! cases {

@@ -12,16 +12,6 @@ use tpm2_wire::wire::SessionType;
 use crate::tools::open_tpm;
 use crate::CliResult;
 
-/// The session type as tpm2-tools and the registry spell it.
-pub fn session_type_name(t: SessionType) -> &'static str {
-    match t {
-        SessionType::HMAC => "hmac",
-        SessionType::POLICY => "policy",
-        SessionType::TRIAL => "trial",
-        _ => "unknown",
-    }
-}
-
 /// Unix seconds as `YYYY/MM/DD HH:MM:SS` (UTC).
 fn format_time(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -72,7 +62,7 @@ fn session_json(s: &SessionInfo) -> serde_json::Value {
     json!({
         "handle": format!("0x{:08x}", s.handle.0),
         "loaded": s.loaded,
-        "type": s.session_type.map(session_type_name),
+        "type": s.session_type.map(SessionType::label),
         "hash": s.hash.map(HashAlg::name),
         "pid": s.pid,
         "owner_alive": s.owner_alive,
@@ -119,7 +109,7 @@ pub fn show(tcti: Option<&str>, a: ShowArgs) -> CliResult {
                 s.ownership.as_str()
             },
             if s.loaded { "loaded" } else { "saved" },
-            s.session_type.map_or("-", session_type_name),
+            s.session_type.map_or("-", SessionType::label),
             s.hash.map_or("-", HashAlg::name),
             s.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             s.owner_alive.map_or("-", |a| if a { "yes" } else { "no" }),

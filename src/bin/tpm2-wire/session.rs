@@ -14,7 +14,6 @@ use tpm2_wire::session::Symmetric;
 use tpm2_wire::wire::{Auth, SessionAttributes as A};
 use tpm2_wire::Tpm;
 
-use crate::manage::session_type_name;
 use crate::tools::{hex, open_tpm, warn_registry};
 use crate::CliResult;
 
@@ -300,7 +299,7 @@ pub fn config(a: ConfigArgs) -> CliResult {
     let handle = file.handle().map_or(0, |h| h.0);
     let hash = HashAlg::from_alg_id(file.auth_hash).map_or("unknown", HashAlg::name);
     println!("Session-Handle: 0x{handle:08x}");
-    println!("Session-Type: {}", session_type_name(file.session_type));
+    println!("Session-Type: {}", file.session_type.label());
     println!("Session-Hash: {hash}");
     let attrs = file.session().map_or(A(0), |s| s.attributes);
     println!("Session-Attributes: {}", attribute_list(attrs));
