@@ -14,7 +14,10 @@
 //!   with a quote's, and the verified log decisions are made on.
 //! - [`ima`]: the Linux IMA runtime measurement list (binary form, any PCR bank), decoded and
 //!   replayed into its PCRs, incrementally as the list grows.
+//! - [`uefi`]: the event data of firmware log events decoded by type, and the secure-boot
+//!   state (configuration, authorities, images) drawn from PCRs 7, 4 and 2.
 
 pub mod ima;
 pub mod log;
 pub mod replay;
+pub mod uefi;
