@@ -68,7 +68,10 @@ fn hash(u: &mut Unstructured) -> Result<HashAlg> {
 /// A label as the `rsa` crate can take it (a string), interior NULs included.
 fn label(u: &mut Unstructured) -> Result<Vec<u8>> {
     let len = u.int_in_range(0u8..=16)?;
-    Ok(u.bytes(usize::from(len))?.iter().map(|b| b & 0x7f).collect())
+    Ok(u.bytes(usize::from(len))?
+        .iter()
+        .map(|b| b & 0x7f)
+        .collect())
 }
 
 /// The `rsa` crate's OAEP with our label convention: the label hashed with one terminating NUL.
@@ -137,7 +140,11 @@ fn rsa_encapsulation(recipient: &SecretRecipient, alg: HashAlg, modulus: &[u8], 
         // Only a modulus too short for the hash's OAEP overhead refuses a secret.
         let key = reference_rsa_key(modulus, exponent).expect("an accepted key");
         assert!(key
-            .encrypt(&mut replay, oaep(alg, b"SECRET"), &vec![0; alg.digest_size()])
+            .encrypt(
+                &mut replay,
+                oaep(alg, b"SECRET"),
+                &vec![0; alg.digest_size()]
+            )
             .is_err());
         return;
     };
@@ -179,26 +186,36 @@ where
     FieldBytesSize<C>: ModulusSize,
     AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
 {
-    let mut rng = Replayable(u64::from_le_bytes(*b"ephemera"));
+    // Both encapsulations draw the same ephemeral key, so the curve crate's answer is computed
+    // once (its two multiplications are most of what an input costs).
+    let start = Replayable(u64::from_le_bytes(*b"ephemera"));
+    let ephemeral = NonZeroScalar::<C>::random(&mut start.clone());
+    let shared = diffie_hellman(ephemeral, peer.as_affine());
+    let point = PublicKey::<C>::from_secret_scalar(&ephemeral).to_encoded_point(false);
+    let (ex, ey) = (point.x().expect("x"), point.y().expect("y"));
+    let mut secret = vec![0u8; alg.digest_size()];
+    let bits = (secret.len() * 8) as u32;
+    kdfe(
+        alg,
+        shared.raw_secret_bytes(),
+        b"SECRET",
+        ex,
+        x,
+        bits,
+        &mut secret,
+    )
+    .expect("a digest of KDFe");
+    let mut ciphertext = Vec::new();
+    for coordinate in [ex, ey] {
+        ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
+        ciphertext.extend_from_slice(coordinate);
+    }
+    // The first multiplies the key plainly, the second builds its comb and uses it.
     for round in 0..2 {
-        let mut replay = rng.clone();
         let ours = recipient
-            .encapsulate_rng(alg, b"SECRET", &mut rng)
+            .encapsulate_rng(alg, b"SECRET", &mut start.clone())
             .expect("an accepted point encapsulates");
-        let ephemeral = NonZeroScalar::<C>::random(&mut replay);
-        let shared = diffie_hellman(ephemeral, peer.as_affine());
-        let point = PublicKey::<C>::from_secret_scalar(&ephemeral).to_encoded_point(false);
-        let (ex, ey) = (point.x().expect("x"), point.y().expect("y"));
-        let mut secret = vec![0u8; alg.digest_size()];
-        let bits = (secret.len() * 8) as u32;
-        kdfe(alg, shared.raw_secret_bytes(), b"SECRET", ex, x, bits, &mut secret)
-            .expect("a digest of KDFe");
         assert_eq!(ours.secret.as_bytes(), secret, "round {round}");
-        let mut ciphertext = Vec::new();
-        for coordinate in [ex, ey] {
-            ciphertext.extend_from_slice(&(coordinate.len() as u16).to_be_bytes());
-            ciphertext.extend_from_slice(coordinate);
-        }
         assert_eq!(ours.ciphertext, ciphertext, "round {round}");
     }
 }
