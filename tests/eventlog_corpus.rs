@@ -272,3 +272,59 @@ fn missing_exit_boot_services_is_found_and_refused() {
     }
     assert_eq!(pcr5, quoted_sha1);
 }
+
+/// Every event of every real log the parser accepts decodes to its typed form, and the
+/// secure-boot state read from each agrees with what go-attestation's own tests expect of its
+/// logs: three authorities measured after PCR 7's separator in `sb_cert`, two in `option_rom`
+/// with one driver loaded from a PCI option ROM, and secure boot not on in the two logs of
+/// machines booted without it.
+#[test]
+fn every_event_decodes_and_secure_boot_agrees_with_go_attestation() {
+    use tpm2_wire::eventlog::uefi::{decode_event, SecureBootState};
+
+    let mut checked = 0;
+    for (name, bytes) in logs() {
+        let Ok(log) = EventLog::parse(&bytes) else {
+            continue;
+        };
+        let events = log.unverified_events();
+        for e in events {
+            if let Err(err) = decode_event(e.event_type, e.data) {
+                panic!("{name}: event {} ({}): {err}", e.index, e.event_type);
+            }
+        }
+        let state =
+            SecureBootState::from_events(events.iter().map(|e| (e.event_type, e.pcr, e.data)))
+                .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let after_separator = state
+            .authorities
+            .iter()
+            .filter(|a| a.after_separator)
+            .count();
+        let option_rom_drivers = state
+            .images
+            .iter()
+            .filter(|i| i.pcr == 2 && i.option_rom)
+            .count();
+        match name.as_str() {
+            "goattest-sb_cert_eventlog.bin" => {
+                assert_eq!(after_separator, 3, "{name}: {state:?}");
+                checked += 1;
+            }
+            "goattest-option_rom_eventlog.bin" => {
+                assert_eq!(after_separator, 2, "{name}: {state:?}");
+                assert_eq!(option_rom_drivers, 1, "{name}: {state:?}");
+                checked += 1;
+            }
+            n if n.contains("no_secure_boot") => {
+                assert_ne!(state.enabled, Some(true), "{name}");
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        checked, 4,
+        "the four go-attestation logs with stated verdicts were read"
+    );
+}
