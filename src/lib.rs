@@ -222,3 +222,7 @@ pub use error::{Error, Result};
 #[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(all(doctest, feature = "attest"))]
+#[doc = include_str!("../docs/measured-boot.md")]
+pub struct MeasuredBootDoctests;
