@@ -1,6 +1,7 @@
 //! The `tpm2-wire` command line: argument parsing and printing only; the work is done by the
 //! library.
 
+mod eventlog;
 mod manage;
 mod policy;
 mod session;
@@ -52,6 +53,8 @@ enum Command {
     /// Extend a policy or trial session, or print its digest.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Print a TCG firmware event log and its replayed PCRs; compare them with the TPM's.
+    Eventlog(eventlog::EventlogArgs),
 }
 
 #[derive(Subcommand)]
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Random(a) => tools::random(tcti, a),
         Command::Getcap(a) => tools::getcap(tcti, a),
         Command::Policy(p) => policy::policy(tcti, p),
+        Command::Eventlog(a) => eventlog::eventlog(tcti, a),
         Command::Session(SessionCommand::Start(a)) => session::start(tcti, a),
         Command::Session(SessionCommand::Config(a)) => session::config(a),
         Command::Session(SessionCommand::Show(a)) => manage::show(tcti, a),

@@ -1,0 +1,183 @@
+//! `eventlog`: a TCG firmware event log printed, replayed, and compared with the TPM's PCRs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::eventlog::log::EventLog;
+use tpm2_wire::eventlog::replay::Replay;
+use tpm2_wire::eventlog::uefi::SecureBootState;
+use tpm2_wire::wire::{PcrSelection, PcrSelectionList};
+
+use crate::tools::{hex, open_tpm};
+use crate::CliResult;
+
+/// Where Linux exposes the firmware's log.
+const KERNEL_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
+
+/// Far above any firmware log seen (tens of KiB), small enough to never matter.
+const MAX_LOG: usize = 16 << 20;
+
+#[derive(Args)]
+pub struct EventlogArgs {
+    /// The binary log; default: the kernel's binary_bios_measurements.
+    file: Option<PathBuf>,
+    /// Print JSON: `pcrs` (every bank replayed), `events`, `findings` and `secure_boot`.
+    #[arg(long)]
+    json: bool,
+    /// Compare the replayed PCRs with the TPM's current values; fail naming those that differ.
+    #[arg(long)]
+    check: bool,
+}
+
+/// The PCRs the log extends, bank by bank, lowest first.
+fn extended(replay: &Replay) -> Vec<(HashAlg, Vec<u32>)> {
+    replay
+        .banks()
+        .map(|bank| {
+            let pcrs = (0..24).filter(|&p| replay.extended(bank, p)).collect();
+            (bank, pcrs)
+        })
+        .filter(|(_, pcrs): &(HashAlg, Vec<u32>)| !pcrs.is_empty())
+        .collect()
+}
+
+/// The `pcrs:` section as `tpm2_eventlog` prints it.
+fn pcrs_section(replay: &Replay, out: &mut String) {
+    use std::fmt::Write;
+    out.push_str("pcrs:\n");
+    for (bank, pcrs) in extended(replay) {
+        let _ = writeln!(out, "  {}:", bank.name());
+        for pcr in pcrs {
+            let value = replay.get(bank, pcr).unwrap_or_default();
+            let _ = writeln!(out, "    {pcr:<2} : 0x{}", hex(value));
+        }
+    }
+}
+
+/// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> CliResult {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+fn to_json(log: &EventLog<'_>, replay: &Replay) -> Value {
+    let mut pcrs = Map::new();
+    for (bank, list) in extended(replay) {
+        let values: Map<String, Value> = list
+            .iter()
+            .map(|&p| {
+                let value = replay.get(bank, p).unwrap_or_default();
+                (p.to_string(), json!(hex(value)))
+            })
+            .collect();
+        pcrs.insert(bank.name().to_string(), Value::Object(values));
+    }
+    let events: Vec<Value> = log
+        .unverified_events()
+        .iter()
+        .map(|e| {
+            let digests: Map<String, Value> = e
+                .digests
+                .iter()
+                .map(|d| {
+                    let name = HashAlg::from_alg_id(d.alg)
+                        .map_or_else(|_| format!("{:#06x}", d.alg.0), |h| h.name().to_string());
+                    (name, json!(hex(d.digest)))
+                })
+                .collect();
+            json!({
+                "index": e.index,
+                "pcr": e.pcr,
+                "type": e.event_type.to_string(),
+                "size": e.data.len(),
+                "digests": digests,
+            })
+        })
+        .collect();
+    let findings: Vec<Value> = log
+        .findings()
+        .iter()
+        .map(|f| json!(format!("{f:?}")))
+        .collect();
+    let secure_boot = match SecureBootState::from_events(
+        log.unverified_events()
+            .iter()
+            .map(|e| (e.event_type, e.pcr, e.data)),
+    ) {
+        Ok(s) => json!({
+            "enabled": s.enabled,
+            "authorities": s.authorities.len(),
+            "images": s.images.len(),
+            "issues": s.issues().iter().map(|i| format!("{i:?}")).collect::<Vec<_>>(),
+        }),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    json!({
+        // Read from a file, not checked against a quote: what the log claims.
+        "verified": false,
+        "pcrs": pcrs,
+        "events": events,
+        "findings": findings,
+        "secure_boot": secure_boot,
+    })
+}
+
+pub fn eventlog(tcti: Option<&str>, a: EventlogArgs) -> CliResult {
+    let path = a.file.unwrap_or_else(|| PathBuf::from(KERNEL_LOG));
+    let bytes = tpm2_wire::files::read_bounded(&path, "event log", MAX_LOG)?;
+    let log = EventLog::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let replay = log.replay();
+    let mut out = String::new();
+    if a.json {
+        out = serde_json::to_string_pretty(&to_json(&log, &replay))?;
+        out.push('\n');
+    } else {
+        use std::fmt::Write;
+        for e in log.unverified_events() {
+            let (i, pcr, ty, n) = (e.index, e.pcr, e.event_type, e.data.len());
+            let _ = writeln!(out, "{i:>4} PCR {pcr:<2} {ty} ({n} bytes)");
+        }
+        pcrs_section(&replay, &mut out);
+    }
+    emit(&out)?;
+    if !a.check {
+        return Ok(());
+    }
+    let tpm = open_tpm(tcti)?;
+    let banks = extended(&replay);
+    let mut selection = Vec::new();
+    for (bank, pcrs) in &banks {
+        let pcrs: Vec<u8> = pcrs.iter().map(|&p| p as u8).collect();
+        selection.push(PcrSelection::new(bank.alg_id(), &pcrs)?);
+    }
+    let values = tpm.pcr_values(&PcrSelectionList::new(selection)?)?;
+    // pcr_values answers in selection order: bank by bank, lowest PCR first.
+    let quoted: Vec<(HashAlg, u32, &[u8])> = banks
+        .iter()
+        .flat_map(|(bank, pcrs)| pcrs.iter().map(move |&p| (*bank, p)))
+        .zip(values.iter())
+        .map(|((bank, pcr), v)| (bank, pcr, v.as_bytes()))
+        .collect();
+    let differ: Vec<String> = replay
+        .compare(&quoted)
+        .into_iter()
+        .filter(|c| !c.matches())
+        .map(|c| format!("{}:{}", c.bank.name(), c.pcr))
+        .collect();
+    if differ.is_empty() {
+        eprintln!("the TPM's PCRs match the log ({} values)", quoted.len());
+        Ok(())
+    } else {
+        Err(format!(
+            "the TPM's PCRs differ from the log's replay: {}",
+            differ.join(", ")
+        )
+        .into())
+    }
+}
