@@ -886,11 +886,11 @@ fn no_action_events() {
         s.algorithms,
         [
             AlgorithmSize {
-                algorithm: 4,
+                alg: tpm2_wire::wire::AlgId::SHA1,
                 digest_size: 20
             },
             AlgorithmSize {
-                algorithm: 0xb,
+                alg: tpm2_wire::wire::AlgId::SHA256,
                 digest_size: 32
             }
         ]

@@ -183,7 +183,7 @@ impl<'a> Reader<'a> {
 }
 
 // The event type is the log's: one type for the framing and the decoding.
-pub use super::log::EventType;
+pub use super::log::{AlgorithmSize, EventType};
 
 /// A UEFI GUID as its 16 bytes appear in memory and in event data (the first three fields
 /// little-endian). Displayed in the registry form, `8be4df61-93ca-11d2-aa0d-00e098032b8c`.
@@ -1385,15 +1385,6 @@ impl Separator {
     }
 }
 
-/// One algorithm of a Spec ID event: its TPM_ALG_ID and digest size.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AlgorithmSize {
-    /// `algorithmId`.
-    pub algorithm: u16,
-    /// `digestSize`.
-    pub digest_size: u16,
-}
-
 /// A `TCG_EfiSpecIdEvent` ("Spec ID Event03"), which opens a crypto-agile log.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SpecIdEvent {
@@ -1454,7 +1445,7 @@ impl NoAction {
                 let algorithms = list
                     .chunks_exact(4)
                     .map(|c| AlgorithmSize {
-                        algorithm: u16::from_le_bytes([c[0], c[1]]),
+                        alg: crate::wire::AlgId(u16::from_le_bytes([c[0], c[1]])),
                         digest_size: u16::from_le_bytes([c[2], c[3]]),
                     })
                     .collect();
