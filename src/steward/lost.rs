@@ -36,7 +36,6 @@ pub(super) fn identify(
     if st.entries.is_empty() {
         return Ok(used);
     }
-    let refused = |handle| Error::Desynchronized { handle };
     for i in 0..slots.len() {
         let Some(state) = slot_state(slots, i) else {
             continue;
@@ -48,7 +47,9 @@ pub(super) fn identify(
             // Marked through its handle (a policy command whose response was lost): the
             // state learns it here, before any HMAC is computed from it.
             state.mark_desynchronized();
-            return Err(refused(state.handle()));
+            return Err(Error::Desynchronized {
+                handle: state.handle(),
+            });
         }
         match st.entries[e].place {
             Place::Lost => {
@@ -84,7 +85,7 @@ pub(super) fn identify(
             // out a context that looks usable, a policy command would run on a session whose
             // host state no longer matches the TPM's.
             if st.entries[e].desynchronized && effect != ContextEffect::Flushes(h.handle) {
-                return Err(refused(h.handle));
+                return Err(Error::Desynchronized { handle: h.handle });
             }
             used.push(st.entries[e].ticket, None);
         }
