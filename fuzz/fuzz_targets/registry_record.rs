@@ -8,6 +8,9 @@ use tpm2_wire::registry::SessionRecord;
 fuzz_target!(|data: &[u8]| {
     if let Ok(record) = SessionRecord::parse(data) {
         let text = record.to_text().expect("a parsed record is writable");
-        assert_eq!(SessionRecord::parse(text.as_bytes()).ok().as_ref(), Some(&record));
+        assert_eq!(
+            SessionRecord::parse(text.as_bytes()).ok().as_ref(),
+            Some(&record)
+        );
     }
 });
