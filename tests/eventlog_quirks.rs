@@ -396,6 +396,90 @@ fn trailing_zeros_are_padding_but_trailing_garbage_is_refused() {
 }
 
 #[test]
+fn a_log_area_filled_with_0xff_ends_where_the_fill_starts() {
+    // edk2 fills its log area with 0xFF before logging; a log read from the ACPI area (not
+    // the kernel's trimmed copy) carries the unused rest.
+    let events = [measured(4, EventType::SEPARATOR, SEP)];
+    let clean = log(&events);
+    let mut filled = clean.clone();
+    filled.extend_from_slice(&[0xFF; 300]);
+    let log = EventLog::parse(&filled).unwrap();
+    assert_eq!(
+        log.findings(),
+        [Finding::TrailingFill {
+            offset: clean.len(),
+            len: 300
+        }]
+    );
+    assert_eq!(log.replay(), EventLog::parse(&clean).unwrap().replay());
+    // Fill that is not the whole rest is no event either.
+    let mut broken = clean.clone();
+    broken.extend_from_slice(&[0xFF; 8]);
+    broken.extend_from_slice(&[1]);
+    assert!(EventLog::parse(&broken).is_err());
+}
+
+/// Intel TDX firmware's CC event log (the ACPI CCEL table): the crypto-agile form with one
+/// SHA-384 bank, each event's pcrIndex a measurement-register index (1 to 4: RTMR 0 to 3;
+/// 0, MRTD, is measured by the TDX module and never replayed), the area after the last event
+/// filled with 0xFF. Replay gives each RTMR's value at its index.
+#[test]
+fn a_tdx_cc_event_log_replays_to_its_rtmrs() {
+    const SHA384: u16 = 0x000C;
+    let s384 = HashAlg::Sha384;
+    let ev = |mr: u32, event_type: EventType, data: &[u8]| {
+        event2(mr, event_type, &[(SHA384, h(s384, data))], data)
+    };
+    let mut bytes = spec_id(&[(SHA384, 48)]);
+    let events: [(u32, EventType, &[u8]); 5] = [
+        (1, EventType::EFI_PLATFORM_FIRMWARE_BLOB2, b"td hob"),
+        (1, EventType::EFI_VARIABLE_DRIVER_CONFIG, b"SecureBoot variable"),
+        (1, EventType::SEPARATOR, SEP),
+        (2, EventType::EFI_BOOT_SERVICES_APPLICATION, b"shim"),
+        (3, EventType::IPL, b"grub_cmd linux /vmlinuz"),
+    ];
+    for (mr, event_type, data) in events {
+        bytes.extend_from_slice(&ev(mr, event_type, data));
+    }
+    let logged = bytes.len();
+    bytes.resize(64 * 1024, 0xFF);
+    let log = EventLog::parse(&bytes).unwrap();
+    assert_eq!(log.banks(), [AlgId::SHA384]);
+    assert_eq!(log.unverified_events().len(), 6);
+    assert_eq!(
+        log.findings(),
+        [Finding::TrailingFill {
+            offset: logged,
+            len: bytes.len() - logged
+        }]
+    );
+    let replay = log.replay();
+    let mut rtmr = vec![vec![0u8; 48]; 4];
+    for (mr, _, data) in events {
+        let r = &mut rtmr[mr as usize - 1];
+        *r = extend(s384, r, data);
+    }
+    for (i, expected) in rtmr.iter().enumerate() {
+        let at = i as u32 + 1;
+        if expected.iter().all(|&b| b == 0) {
+            assert!(!replay.extended(s384, at), "RTMR {i} has no event");
+        } else {
+            assert_eq!(replay.get(s384, at), Some(&expected[..]), "RTMR {i}");
+        }
+    }
+    // A verifier holding RTMR values from a TD quote it verified checks the log against them
+    // like PCRs from a TPM quote.
+    let quoted: Vec<(HashAlg, u32, &[u8])> = (0..3)
+        .map(|i| (s384, i as u32 + 1, &rtmr[i][..]))
+        .collect();
+    assert!(EventLog::parse(&bytes).unwrap().verify(&quoted).is_ok());
+    let mut wrong = rtmr[1].clone();
+    wrong[0] ^= 1;
+    let quoted = [(s384, 2, &wrong[..])];
+    assert!(EventLog::parse(&bytes).unwrap().verify(&quoted).is_err());
+}
+
+#[test]
 fn vendor_event_types_are_extended_and_found() {
     let bytes = log(&[measured(1, EventType(0x0000_A001), b"vendor")]);
     let log = EventLog::parse(&bytes).unwrap();

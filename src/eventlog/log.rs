@@ -16,7 +16,11 @@
 //! - **Trailing padding**: when every byte after the last complete event is zero, parsing
 //!   stops there and records [`Finding::TrailingZeros`]. An all-zero record would be an
 //!   EV_PREBOOT_CERT (a type the TPM 2.0 profile never uses) with no data, so nothing real
-//!   is lost. Non-zero bytes that do not make a whole event are [`LogError::Truncated`].
+//!   is lost. Likewise when every byte after it is 0xFF ([`Finding::TrailingFill`]): edk2
+//!   fills the whole log area with 0xFF before logging, and a log read from that area (the
+//!   ACPI TPM2 or CCEL table's, rather than the kernel's trimmed copy) still carries the rest;
+//!   an all-0xFF record would name PCR 0xFFFFFFFF, which no log may extend. Other bytes that
+//!   do not make a whole event are [`LogError::Truncated`].
 //! - **Zero-length and oddly sized events**: the size field frames the event unambiguously,
 //!   so any size is accepted; event types of a fixed size (EV_SEPARATOR: 4 bytes,
 //!   EV_EFI_HCRTM_EVENT: 5) of another size get [`Finding::UnexpectedDataSize`]. The
@@ -306,6 +310,13 @@ pub enum Finding {
         /// How many bytes.
         len: usize,
     },
+    /// Only 0xFF bytes follow the last event (the unused part of a firmware log area).
+    TrailingFill {
+        /// Offset of the first fill byte.
+        offset: usize,
+        /// How many bytes.
+        len: usize,
+    },
     /// An event of a fixed-size type with data of another size.
     UnexpectedDataSize {
         /// The event.
@@ -505,15 +516,18 @@ impl<'a> EventLog<'a> {
         // Where the trailing zeros start, found once so that each event boundary checks for
         // padding in constant time (scanning the rest each time would be quadratic).
         let padding_from = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        let fill_from = bytes.iter().rposition(|&b| b != 0xFF).map_or(0, |i| i + 1);
         loop {
             if r.is_empty() {
                 break;
             }
-            if r.position() >= padding_from {
-                log.findings.push(Finding::TrailingZeros {
-                    offset: r.position(),
-                    len: r.remaining(),
-                });
+            let (offset, len) = (r.position(), r.remaining());
+            if offset >= padding_from {
+                log.findings.push(Finding::TrailingZeros { offset, len });
+                break;
+            }
+            if offset >= fill_from {
+                log.findings.push(Finding::TrailingFill { offset, len });
                 break;
             }
             let index = log.events.len();
@@ -714,7 +728,9 @@ fn finding_order(f: &Finding) -> usize {
         | Finding::DuplicateSeparator { index, .. }
         | Finding::UnknownEventType { index, .. }
         | Finding::DigestMismatch { index, .. } => *index,
-        Finding::TrailingZeros { .. } | Finding::ExitBootServicesMissing => usize::MAX,
+        Finding::TrailingZeros { .. }
+        | Finding::TrailingFill { .. }
+        | Finding::ExitBootServicesMissing => usize::MAX,
     }
 }
 
