@@ -11,6 +11,7 @@ use tpm2_wire::eventlog::replay::Replay;
 use tpm2_wire::eventlog::uefi::SecureBootState;
 use tpm2_wire::wire::{PcrSelection, PcrSelectionList};
 
+use crate::eventlog_yaml;
 use crate::tools::{hex, open_tpm};
 use crate::CliResult;
 
@@ -58,9 +59,9 @@ fn pcrs_section(replay: &Replay, out: &mut String) {
 }
 
 /// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
-fn emit(text: &str) -> CliResult {
+fn emit(text: &[u8]) -> CliResult {
     use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    match std::io::stdout().lock().write_all(text) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
@@ -133,18 +134,19 @@ pub fn eventlog(tcti: Option<&str>, a: EventlogArgs) -> CliResult {
     let bytes = tpm2_wire::files::read_bounded(&path, "event log", MAX_LOG)?;
     let log = EventLog::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let replay = log.replay();
-    let mut out = String::new();
-    if a.json {
-        out = serde_json::to_string_pretty(&to_json(&log, &replay))?;
+    let out = if a.json {
+        let mut out = serde_json::to_string_pretty(&to_json(&log, &replay))?;
         out.push('\n');
+        out.into_bytes()
     } else {
-        use std::fmt::Write;
-        for e in log.unverified_events() {
-            let (i, pcr, ty, n) = (e.index, e.pcr, e.event_type, e.data.len());
-            let _ = writeln!(out, "{i:>4} PCR {pcr:<2} {ty} ({n} bytes)");
-        }
-        pcrs_section(&replay, &mut out);
-    }
+        // Bytes, not a String: tpm2_eventlog copies action strings through as they are.
+        let mut out = Vec::new();
+        eventlog_yaml::events(&log, &mut out);
+        let mut pcrs = String::new();
+        pcrs_section(&replay, &mut pcrs);
+        out.extend_from_slice(pcrs.as_bytes());
+        out
+    };
     emit(&out)?;
     if !a.check {
         return Ok(());

@@ -2,6 +2,7 @@
 //! library.
 
 mod eventlog;
+mod eventlog_yaml;
 mod manage;
 mod policy;
 mod session;
