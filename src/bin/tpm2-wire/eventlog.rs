@@ -11,9 +11,9 @@ use tpm2_wire::eventlog::replay::Replay;
 use tpm2_wire::eventlog::uefi::SecureBootState;
 use tpm2_wire::wire::{PcrSelection, PcrSelectionList};
 
-use crate::eventlog_yaml;
 use crate::tools::{hex, open_tpm};
 use crate::CliResult;
+use crate::{eventlog_ima, eventlog_yaml};
 
 /// Where Linux exposes the firmware's log.
 const KERNEL_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
@@ -21,16 +21,38 @@ const KERNEL_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
 /// Far above any firmware log seen (tens of KiB), small enough to never matter.
 const MAX_LOG: usize = 16 << 20;
 
+/// Without `--ima`, the text output is `tpm2_eventlog`'s YAML (its default version 1), byte
+/// for byte on the logs it reads, so scripts written for it keep working.
 #[derive(Args)]
 pub struct EventlogArgs {
-    /// The binary log; default: the kernel's binary_bios_measurements.
+    /// The binary log; default: the kernel's binary_bios_measurements (with --ima:
+    /// /sys/kernel/security/ima/binary_runtime_measurements).
     file: Option<PathBuf>,
-    /// Print JSON: `pcrs` (every bank replayed), `events`, `findings` and `secure_boot`.
+    /// Print JSON: `pcrs` (every bank replayed), `events`, `findings` and `secure_boot`; with
+    /// --ima, `pcrs` (the bank replayed) and `entries`.
     #[arg(long)]
     json: bool,
     /// Compare the replayed PCRs with the TPM's current values; fail naming those that differ.
     #[arg(long)]
     check: bool,
+    /// Read a Linux IMA binary measurement list instead of a firmware log. Prints one line per
+    /// entry as the kernel's ascii_runtime_measurements does (PCR, template hash, template,
+    /// file hash, path...), then the replayed PCRs.
+    #[arg(long)]
+    ima: bool,
+    /// With --ima: the PCR bank to replay. The list's template hashes are SHA-1 and extend the
+    /// sha1 bank; for another bank each entry is rehashed from its template data, as Linux 5.8
+    /// and later extend every bank.
+    #[arg(long, requires = "ima", default_value = "sha1", value_parser = parse_bank)]
+    bank: HashAlg,
+    /// With --ima: the list comes from a big-endian host booted without ima_canonical_fmt.
+    #[arg(long, requires = "ima")]
+    big_endian: bool,
+}
+
+fn parse_bank(s: &str) -> Result<HashAlg, String> {
+    HashAlg::from_name(s)
+        .ok_or_else(|| format!("unknown bank {s:?} (sha1, sha256, sha384, sha512)"))
 }
 
 /// The PCRs the log extends, bank by bank, lowest first.
@@ -130,6 +152,16 @@ fn to_json(log: &EventLog<'_>, replay: &Replay) -> Value {
 }
 
 pub fn eventlog(tcti: Option<&str>, a: EventlogArgs) -> CliResult {
+    if a.ima {
+        let args = eventlog_ima::ImaArgs {
+            file: a.file,
+            json: a.json,
+            check: a.check,
+            bank: a.bank,
+            big_endian: a.big_endian,
+        };
+        return eventlog_ima::ima(tcti, args, emit);
+    }
     let path = a.file.unwrap_or_else(|| PathBuf::from(KERNEL_LOG));
     let bytes = tpm2_wire::files::read_bounded(&path, "event log", MAX_LOG)?;
     let log = EventLog::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -2,6 +2,7 @@
 //! library.
 
 mod eventlog;
+mod eventlog_ima;
 mod eventlog_yaml;
 mod manage;
 mod policy;
