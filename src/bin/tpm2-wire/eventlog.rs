@@ -21,8 +21,6 @@ const KERNEL_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
 /// Far above any firmware log seen (tens of KiB), small enough to never matter.
 const MAX_LOG: usize = 16 << 20;
 
-/// Without `--ima`, the text output is `tpm2_eventlog`'s YAML (its default version 1), byte
-/// for byte on the logs it reads, so scripts written for it keep working.
 #[derive(Args)]
 pub struct EventlogArgs {
     /// The binary log; default: the kernel's binary_bios_measurements (with --ima:
