@@ -464,3 +464,345 @@ fn eventlog_prints_replays_and_checks() {
     );
     env.tool_ok("tpm2_pcrreset", &["16"]);
 }
+
+/// Corpus logs `tpm2_eventlog` (tpm2-tools 5.4) cannot read, so there is nothing to compare.
+const TOOL_FAILS: &[(&str, &str)] = &[
+    (
+        "goattest-option_rom_eventlog.bin",
+        "the tool crashes (SIGSEGV)",
+    ),
+    (
+        "goattest-short_no_action_eventlog.bin",
+        "the tool refuses it: its first EV_NO_ACTION is no Spec ID event",
+    ),
+];
+
+/// Corpus logs on which `tpm2-wire eventlog` differs from `tpm2_eventlog` on purpose.
+const YAML_EXCEPTIONS: &[(&str, &str)] = &[(
+    "tpm2tools-specid-vendordata.bin",
+    // The library refuses the log; the tool prints vendor data read past the event's end.
+    "vendorInfo runs past the event",
+)];
+
+/// `tpm2-wire eventlog FILE` prints what `tpm2_eventlog FILE` prints, byte for byte, for every
+/// vendored log the tool reads, apart from the exceptions above. Skipped when the tool is not
+/// installed, except in CI (`CI` set), which installs it.
+#[test]
+fn eventlog_yaml_is_tpm2_eventlogs_byte_for_byte() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eventlogs");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".bin"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 19, "the corpus is vendored");
+    let mut identical = 0;
+    for name in &names {
+        let path = dir.join(name);
+        let tool = match Command::new("tpm2_eventlog").arg(&path).output() {
+            Ok(out) => out,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("CI").is_none() =>
+            {
+                eprintln!("skipped: tpm2_eventlog is not installed (Debian package tpm2-tools)");
+                return;
+            }
+            Err(e) => panic!("tpm2_eventlog: {e}"),
+        };
+        let ours = Command::new(CLI)
+            .arg("eventlog")
+            .arg(&path)
+            .output()
+            .unwrap();
+        if let Some((_, why)) = TOOL_FAILS.iter().find(|f| f.0 == name) {
+            assert!(
+                !tool.status.success(),
+                "{name}: tpm2_eventlog reads it now ({why})"
+            );
+            continue;
+        }
+        assert_success(&format!("tpm2_eventlog {name}"), &tool);
+        if let Some((_, reason)) = YAML_EXCEPTIONS.iter().find(|f| f.0 == name) {
+            let err = String::from_utf8_lossy(&ours.stderr);
+            assert!(
+                !ours.status.success() && err.contains(reason),
+                "{name}: {err}"
+            );
+            continue;
+        }
+        assert_success(name, &ours);
+        if ours.stdout != tool.stdout {
+            let (a, b) = (
+                String::from_utf8_lossy(&tool.stdout),
+                String::from_utf8_lossy(&ours.stdout),
+            );
+            let line = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+            let at = line.unwrap_or(a.lines().count().min(b.lines().count()));
+            panic!(
+                "{name}: first difference at line {}:\ntpm2_eventlog: {:?}\ntpm2-wire:     {:?}",
+                at + 1,
+                a.lines().nth(at),
+                b.lines().nth(at)
+            );
+        }
+        identical += 1;
+    }
+    assert_eq!(
+        identical,
+        names.len() - TOOL_FAILS.len() - YAML_EXCEPTIONS.len(),
+        "every log the tool reads compared"
+    );
+}
+
+/// A truncated or garbage log is a clear error on standard error, never a panic.
+#[test]
+fn eventlog_refuses_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/eventlogs/tpm2tools-event-bootorder.bin"),
+    )
+    .unwrap();
+    let ima = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/eventlogs/ima/embrave_armhf_sha1.bin"),
+    )
+    .unwrap();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let cases: [(&str, &[u8], &[&str], &str); 5] = [
+        (
+            "truncated.bin",
+            &good[..good.len() - 7],
+            &[],
+            "runs past the end of the log",
+        ),
+        ("garbage.bin", &garbage, &[], "event 0"),
+        ("empty.bin", &[], &[], "empty"),
+        (
+            "ima-truncated.bin",
+            &ima[..1000],
+            &["--ima"],
+            "short of the entry's end",
+        ),
+        ("ima-garbage.bin", &garbage, &["--ima"], "IMA entry 0"),
+    ];
+    for (file, bytes, flags, expect) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).unwrap();
+        for json in [false, true] {
+            let mut args: Vec<&std::ffi::OsStr> = vec!["eventlog".as_ref()];
+            args.extend(flags.iter().map(std::ffi::OsStr::new));
+            if json {
+                args.push("--json".as_ref());
+            }
+            args.push(path.as_os_str());
+            let out = Command::new(CLI).args(&args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{file}: {err}");
+            assert!(out.stdout.is_empty(), "{file}: printed before refusing");
+            assert!(
+                err.starts_with("tpm2-wire: ") && err.contains(expect) && !err.contains("panicked"),
+                "{file}: {err}"
+            );
+        }
+    }
+}
+
+/// One `ima-ng` entry for PCR 10 and its template data, as the kernel writes them.
+fn ima_ng_entry(path: &str) -> (Vec<u8>, Vec<u8>) {
+    use tpm2_wire::crypto::{hash, HashAlg};
+    let field = |out: &mut Vec<u8>, f: &[u8]| {
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(f);
+    };
+    let mut digest = b"sha256:\0".to_vec();
+    digest.extend_from_slice(hash(HashAlg::Sha256, &[path.as_bytes()]).as_bytes());
+    let mut data = Vec::new();
+    field(&mut data, &digest);
+    field(&mut data, &[path.as_bytes(), b"\0"].concat());
+    let mut entry = 10u32.to_le_bytes().to_vec();
+    entry.extend_from_slice(hash(HashAlg::Sha1, &[&data]).as_bytes());
+    field(&mut entry, b"ima-ng");
+    field(&mut entry, &data);
+    (entry, data)
+}
+
+/// `eventlog --ima` on the vendored list prints each entry as the kernel's ASCII list does and
+/// the library's replay of PCR 10 (text and JSON, SHA-1 and SHA-256 banks); `--check --ima`
+/// compares with the TPM's PCR 10 and names it when it differs.
+#[test]
+fn eventlog_ima_prints_replays_and_checks() {
+    use tpm2_wire::crypto::{hash, HashAlg};
+    use tpm2_wire::eventlog::ima::{self, ImaReplay, ListFormat};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eventlogs/ima");
+    let list = dir.join("embrave_armhf_sha1.bin");
+    let file = list.to_str().unwrap();
+    let bytes = std::fs::read(&list).unwrap();
+    let ascii = std::fs::read_to_string(dir.join("embrave_armhf_sha1.ascii")).unwrap();
+    let env = Env::new();
+    for bank in [HashAlg::Sha1, HashAlg::Sha256] {
+        let mut replay = ImaReplay::recomputing(ListFormat::SHA1, bank);
+        replay.finish(&bytes).unwrap();
+        let pcr10 = cli_common::hex(replay.pcr(10).unwrap());
+        let text = env.ok(&["eventlog", "--ima", "--bank", bank.name(), file]);
+        let expected = format!("{ascii}pcrs:\n  {}:\n    10 : 0x{pcr10}\n", bank.name());
+        assert_eq!(text, expected, "{bank:?}");
+        let json = env.json(&["eventlog", "--ima", "--bank", bank.name(), file, "--json"]);
+        assert_eq!(json["pcrs"][bank.name()]["10"], pcr10.as_str());
+        assert_eq!(json["pcrs"].as_object().unwrap().len(), 1);
+        let entries = json["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 922);
+        for (e, line) in entries.iter().zip(ascii.lines()) {
+            let f: Vec<&str> = line.splitn(5, ' ').collect();
+            assert_eq!(e["pcr"], f[0].parse::<u32>().unwrap(), "{line}");
+            assert_eq!(e["template_hash"], f[1], "{line}");
+            assert_eq!(e["template"], f[2], "{line}");
+            assert_eq!(e["file_hash"], f[3], "{line}");
+            assert_eq!(e["path"], f[4], "{line}");
+        }
+    }
+    // The library's own reading of the list agrees on the entry count.
+    assert_eq!(ima::entries(&bytes, ListFormat::SHA1).count(), 922);
+
+    // A list of three entries, measured into the swtpm's PCR 10 in both banks as Linux does.
+    let mut small = Vec::new();
+    for path in ["boot_aggregate", "/usr/bin/true", "/etc/hostname"] {
+        let (entry, data) = ima_ng_entry(path);
+        small.extend_from_slice(&entry);
+        let sha1 = cli_common::hex(hash(HashAlg::Sha1, &[&data]).as_bytes());
+        let sha256 = cli_common::hex(hash(HashAlg::Sha256, &[&data]).as_bytes());
+        env.tool_ok(
+            "tpm2_pcrextend",
+            &[&format!("10:sha1={sha1},sha256={sha256}")],
+        );
+    }
+    std::fs::write(env.path("ima.bin"), &small).unwrap();
+    for bank in ["sha1", "sha256"] {
+        let ok = env.cli(&["eventlog", "--ima", "--bank", bank, "ima.bin", "--check"]);
+        assert_success(&format!("eventlog --ima --bank {bank} --check"), &ok);
+        assert!(String::from_utf8_lossy(&ok.stderr).contains("3 entries"));
+    }
+    // One more extend of the SHA-256 bank than the list accounts for.
+    env.tool_ok(
+        "tpm2_pcrextend",
+        &[&format!("10:sha256={}", "ab".repeat(32))],
+    );
+    let ok = env.cli(&["eventlog", "--ima", "ima.bin", "--check"]);
+    assert_success("eventlog --ima --check (sha1 still matches)", &ok);
+    let differ = env.cli(&[
+        "eventlog", "--ima", "--bank", "sha256", "ima.bin", "--check",
+    ]);
+    assert!(!differ.status.success());
+    let err = String::from_utf8_lossy(&differ.stderr);
+    assert!(
+        err.contains("sha256:10") && !err.contains("sha1:10"),
+        "{err}"
+    );
+    // The same list one entry short no longer matches the sha1 bank either.
+    let (last, _) = ima_ng_entry("/etc/hostname");
+    std::fs::write(env.path("short.bin"), &small[..small.len() - last.len()]).unwrap();
+    let differ = env.cli(&["eventlog", "--ima", "short.bin", "--check"]);
+    let err = String::from_utf8_lossy(&differ.stderr);
+    assert!(!differ.status.success() && err.contains("sha1:10"), "{err}");
+}
+
+/// A crypto-agile log (SHA-1 and SHA-256) of `(pcr, type, data)` events, digests over the data.
+fn agile_log(events: &[(u32, u32, Vec<u8>)]) -> Vec<u8> {
+    use tpm2_wire::crypto::{hash, HashAlg};
+    let mut out = action_log(&[]);
+    for (pcr, event_type, data) in events {
+        out.extend_from_slice(&pcr.to_le_bytes());
+        out.extend_from_slice(&event_type.to_le_bytes());
+        out.extend_from_slice(&2u32.to_le_bytes());
+        for (id, alg) in [(0x04u16, HashAlg::Sha1), (0x0B, HashAlg::Sha256)] {
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(hash(alg, &[data]).as_bytes());
+        }
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// The corner cases of tpm2_eventlog's layout the corpus does not reach, byte for byte: strings
+/// cut at a NUL, IPL escapes and line splitting, hex cut after 1024 bytes, event types it has
+/// no name for, an empty event, a device path of any bytes, BOOT2 and authority variables.
+#[test]
+fn eventlog_yaml_corner_cases_match_tpm2_eventlog() {
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let variable = |name: &str, data: &[u8]| {
+        let mut v = [0x61u8, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11].to_vec();
+        v.extend_from_slice(&[0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c]);
+        v.extend_from_slice(&(name.encode_utf16().count() as u64).to_le_bytes());
+        v.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        v.extend_from_slice(&utf16(name));
+        v.extend_from_slice(data);
+        v
+    };
+    let mut image = Vec::new();
+    for x in [0x7e00_0000u64, 0x1_2000, 0, 10] {
+        image.extend_from_slice(&x.to_le_bytes());
+    }
+    image.extend_from_slice(&[0x7f, 0xff, 0x04]);
+    let mut blob2 = b"\x03abc".to_vec();
+    blob2.extend_from_slice(&0x82_0000u64.to_le_bytes());
+    blob2.extend_from_slice(&0xe_0000u64.to_le_bytes());
+    let events: Vec<(u32, u32, Vec<u8>)> = vec![
+        (0, 0x1, b"POST CODE\0junk".to_vec()),
+        (0, 0x1, (0u8..16).collect()),
+        (0, 0x8, (0..1100u32).map(|i| i as u8).collect()),
+        (0, 0x8000_000a, blob2),
+        (1, 0x8000_0002, variable("BootOrder", &[1, 0, 2, 0])),
+        (1, 0x8000_000c, variable("Boot0001", &[1, 0, 0, 0, 0x2a, 0])),
+        (2, 0x1234, vec![1, 2, 3]),
+        (2, 0x8000_00e1, vec![4, 5]),
+        (3, 0x8000_0003, image),
+        (4, 0x8000_0007, b"Calling\0EFI".to_vec()),
+        (4, 0x8000_0007, Vec::new()),
+        (5, 0x3, b"SP800-155 Event\0\x01\x02".to_vec()),
+        (7, 0x8000_00e0, variable("db", &[9; 20])),
+        (8, 0xd, b"grub_cmd: a\\b 'c'\tx\x1b\nline2\r\n".to_vec()),
+        (9, 0xd, [utf16("ab"), vec![0, 0]].concat()),
+        (9, 0xd, b"\n\nafter two newlines".to_vec()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corners.bin");
+    std::fs::write(&path, agile_log(&events)).unwrap();
+    let tool = match Command::new("tpm2_eventlog").arg(&path).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: tpm2_eventlog is not installed (Debian package tpm2-tools)");
+            return;
+        }
+        Err(e) => panic!("tpm2_eventlog: {e}"),
+    };
+    assert_success("tpm2_eventlog corners.bin", &tool);
+    let ours = Command::new(CLI)
+        .arg("eventlog")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_success("tpm2-wire eventlog corners.bin", &ours);
+    // Two exceptions, both bugs of older tpm2-tools that later releases fixed, where
+    // tpm2-wire prints what the fixed ones do: before 5.8 it drops the BLOB2 description's
+    // last byte; before 5.6 it extends PCRs with EV_NO_ACTION digests, so it lists PCR 5
+    // (extended by nothing else here) with a value no TPM holds.
+    let theirs: String = String::from_utf8_lossy(&tool.stdout)
+        .replace(
+            "    BlobDescription: \"6162\"\n",
+            "    BlobDescription: \"616263\"\n",
+        )
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("    5  : 0x"))
+        .collect();
+    let ours = String::from_utf8_lossy(&ours.stdout);
+    assert!(!ours.contains("    5  : 0x"));
+    for (i, (a, b)) in theirs.lines().zip(ours.lines()).enumerate() {
+        assert_eq!(a, b, "line {}", i + 1);
+    }
+    assert_eq!(theirs, ours);
+    assert!(ours.contains("EventType: Unknown event type") && ours.contains("    Calling\n"));
+}

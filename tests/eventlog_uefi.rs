@@ -1348,3 +1348,56 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn plain_variable_keeps_contents_decode_refuses() {
+    // A two-byte SecureBoot: decode refuses it, decode_plain shows it as it was measured.
+    let mut v = variable(Guid::EFI_GLOBAL_VARIABLE, "SecureBoot", &[1, 1]);
+    assert!(Variable::decode(&v).is_err());
+    let plain = Variable::decode_plain(&v).unwrap();
+    assert_eq!(plain.name, "SecureBoot");
+    assert_eq!(plain.guid, Guid::EFI_GLOBAL_VARIABLE);
+    assert_eq!(plain.data, [1, 1]);
+    assert_eq!(plain.contents, VariableContents::Unknown);
+    assert_eq!(plain.trailing, 0);
+    v.push(7);
+    assert_eq!(Variable::decode_plain(&v).unwrap().trailing, 1);
+    // The framing is still checked.
+    assert!(Variable::decode_plain(&v[..40]).is_err());
+}
+
+#[test]
+fn image_load_header_reads_the_fixed_part_only() {
+    // A path that is not a device path: ImageLoad refuses, the header still reads.
+    let data = image_load(&[0xff; 5]);
+    assert!(ImageLoad::decode(&data).is_err());
+    let h = ImageLoadHeader::decode(&data).unwrap();
+    assert_eq!(
+        h,
+        ImageLoadHeader {
+            location: 0x7e00_0000,
+            length: 0x1_2000,
+            link_time_address: 0,
+            device_path_len: 5,
+        }
+    );
+    assert_eq!(&data[ImageLoadHeader::SIZE..], &[0xff; 5]);
+    assert!(ImageLoadHeader::decode(&data[..31]).is_err());
+}
+
+#[test]
+fn firmware_blob_forms() {
+    let mut blob = 0x82_0000u64.to_le_bytes().to_vec();
+    blob.extend_from_slice(&0xe_0000u64.to_le_bytes());
+    let b = FirmwareBlob::decode(&blob, false).unwrap();
+    assert_eq!(
+        (b.base, b.length, b.description.len()),
+        (0x82_0000, 0xe_0000, 0)
+    );
+    let mut blob2 = vec![3, b'a', b'b', b'c'];
+    blob2.extend_from_slice(&blob);
+    let b = FirmwareBlob::decode(&blob2, true).unwrap();
+    assert_eq!((b.base, &b.description[..]), (0x82_0000, &b"abc"[..]));
+    assert!(FirmwareBlob::decode(&blob2, false).is_err());
+    assert!(FirmwareBlob::decode(&blob[..15], false).is_err());
+}

@@ -730,6 +730,25 @@ impl Variable {
         })
     }
 
+    /// Splits the data of any variable event (`EV_EFI_VARIABLE_*`) into GUID, name and data
+    /// without interpreting the data; `contents` is always [`VariableContents::Unknown`].
+    /// For showing a variable as it was measured: a well-known variable whose contents
+    /// [`Variable::decode`] refuses (a malformed db, a two-byte `SecureBoot`) still shows.
+    ///
+    /// # Errors
+    ///
+    /// The header or a field does not fit, or the name is not valid UTF-16.
+    pub fn decode_plain(data: &[u8]) -> Result<Self, UefiError> {
+        let (guid, name, value, _, trailing) = Self::decode_raw(data)?;
+        Ok(Variable {
+            guid,
+            name,
+            data: value.to_vec(),
+            contents: VariableContents::Unknown,
+            trailing,
+        })
+    }
+
     /// Decodes the data of an `EV_EFI_VARIABLE_AUTHORITY` event; `contents` is always
     /// [`VariableContents::Authority`]. See [`Authority`] for the forms recognised.
     ///
@@ -1103,6 +1122,41 @@ impl ImageLoad {
             length,
             link_time_address,
             device_path: DevicePath::decode(path, path_at)?,
+        })
+    }
+}
+
+/// The fixed part of a `UEFI_IMAGE_LOAD_EVENT`, read without decoding the device path that
+/// follows it at [`ImageLoadHeader::SIZE`]. For showing an event whose path [`ImageLoad`]
+/// refuses, or whose `LengthOfDevicePath` disagrees with the bytes present.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ImageLoadHeader {
+    /// `ImageLocationInMemory`.
+    pub location: u64,
+    /// `ImageLengthInMemory`.
+    pub length: u64,
+    /// `ImageLinkTimeAddress`.
+    pub link_time_address: u64,
+    /// `LengthOfDevicePath`, as recorded (not checked against the data).
+    pub device_path_len: u64,
+}
+
+impl ImageLoadHeader {
+    /// The header's size: the device path starts at this offset in the event data.
+    pub const SIZE: usize = 32;
+
+    /// Reads the header from the start of `data`; what follows it is not looked at.
+    ///
+    /// # Errors
+    ///
+    /// `data` is shorter than [`ImageLoadHeader::SIZE`].
+    pub fn decode(data: &[u8]) -> Result<Self, UefiError> {
+        let mut r = Reader::new(data, 0);
+        Ok(ImageLoadHeader {
+            location: r.u64("ImageLocationInMemory")?,
+            length: r.u64("ImageLengthInMemory")?,
+            link_time_address: r.u64("ImageLinkTimeAddress")?,
+            device_path_len: r.u64("LengthOfDevicePath")?,
         })
     }
 }
@@ -1486,7 +1540,15 @@ pub struct FirmwareBlob {
 }
 
 impl FirmwareBlob {
-    fn decode(data: &[u8], described: bool) -> Result<Self, UefiError> {
+    /// Decodes a `UEFI_PLATFORM_FIRMWARE_BLOB` (16 bytes), or with `described` a
+    /// `UEFI_PLATFORM_FIRMWARE_BLOB2` (a description before them). Besides those two event
+    /// types, firmware uses the first form for `EV_S_CRTM_CONTENTS` and, when it is 16 bytes,
+    /// `EV_POST_CODE`.
+    ///
+    /// # Errors
+    ///
+    /// A field does not fit, or bytes follow `BlobLength`.
+    pub fn decode(data: &[u8], described: bool) -> Result<Self, UefiError> {
         let mut r = Reader::new(data, 0);
         let description = if described {
             let n = r.u8("BlobDescriptionSize")?;

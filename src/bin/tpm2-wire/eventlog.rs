@@ -13,6 +13,7 @@ use tpm2_wire::wire::{PcrSelection, PcrSelectionList};
 
 use crate::tools::{hex, open_tpm};
 use crate::CliResult;
+use crate::{eventlog_ima, eventlog_yaml};
 
 /// Where Linux exposes the firmware's log.
 const KERNEL_LOG: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
@@ -22,14 +23,34 @@ const MAX_LOG: usize = 16 << 20;
 
 #[derive(Args)]
 pub struct EventlogArgs {
-    /// The binary log; default: the kernel's binary_bios_measurements.
+    /// The binary log; default: the kernel's binary_bios_measurements (with --ima:
+    /// /sys/kernel/security/ima/binary_runtime_measurements).
     file: Option<PathBuf>,
-    /// Print JSON: `pcrs` (every bank replayed), `events`, `findings` and `secure_boot`.
+    /// Print JSON: `pcrs` (every bank replayed), `events`, `findings` and `secure_boot`; with
+    /// --ima, `pcrs` (the bank replayed) and `entries`.
     #[arg(long)]
     json: bool,
     /// Compare the replayed PCRs with the TPM's current values; fail naming those that differ.
     #[arg(long)]
     check: bool,
+    /// Read a Linux IMA binary measurement list instead of a firmware log. Prints one line per
+    /// entry as the kernel's ascii_runtime_measurements does (PCR, template hash, template,
+    /// file hash, path...), then the replayed PCRs.
+    #[arg(long)]
+    ima: bool,
+    /// With --ima: the PCR bank to replay. The list's template hashes are SHA-1 and extend the
+    /// sha1 bank; for another bank each entry is rehashed from its template data, as Linux 5.8
+    /// and later extend every bank.
+    #[arg(long, requires = "ima", default_value = "sha1", value_parser = parse_bank)]
+    bank: HashAlg,
+    /// With --ima: the list comes from a big-endian host booted without ima_canonical_fmt.
+    #[arg(long, requires = "ima")]
+    big_endian: bool,
+}
+
+fn parse_bank(s: &str) -> Result<HashAlg, String> {
+    HashAlg::from_name(s)
+        .ok_or_else(|| format!("unknown bank {s:?} (sha1, sha256, sha384, sha512)"))
 }
 
 /// The PCRs the log extends, bank by bank, lowest first.
@@ -58,9 +79,9 @@ fn pcrs_section(replay: &Replay, out: &mut String) {
 }
 
 /// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
-fn emit(text: &str) -> CliResult {
+fn emit(text: &[u8]) -> CliResult {
     use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    match std::io::stdout().lock().write_all(text) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
@@ -129,22 +150,33 @@ fn to_json(log: &EventLog<'_>, replay: &Replay) -> Value {
 }
 
 pub fn eventlog(tcti: Option<&str>, a: EventlogArgs) -> CliResult {
+    if a.ima {
+        let args = eventlog_ima::ImaArgs {
+            file: a.file,
+            json: a.json,
+            check: a.check,
+            bank: a.bank,
+            big_endian: a.big_endian,
+        };
+        return eventlog_ima::ima(tcti, args, emit);
+    }
     let path = a.file.unwrap_or_else(|| PathBuf::from(KERNEL_LOG));
     let bytes = tpm2_wire::files::read_bounded(&path, "event log", MAX_LOG)?;
     let log = EventLog::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let replay = log.replay();
-    let mut out = String::new();
-    if a.json {
-        out = serde_json::to_string_pretty(&to_json(&log, &replay))?;
+    let out = if a.json {
+        let mut out = serde_json::to_string_pretty(&to_json(&log, &replay))?;
         out.push('\n');
+        out.into_bytes()
     } else {
-        use std::fmt::Write;
-        for e in log.unverified_events() {
-            let (i, pcr, ty, n) = (e.index, e.pcr, e.event_type, e.data.len());
-            let _ = writeln!(out, "{i:>4} PCR {pcr:<2} {ty} ({n} bytes)");
-        }
-        pcrs_section(&replay, &mut out);
-    }
+        // Bytes, not a String: tpm2_eventlog copies action strings through as they are.
+        let mut out = Vec::new();
+        eventlog_yaml::events(&log, &mut out);
+        let mut pcrs = String::new();
+        pcrs_section(&replay, &mut pcrs);
+        out.extend_from_slice(pcrs.as_bytes());
+        out
+    };
     emit(&out)?;
     if !a.check {
         return Ok(());

@@ -2,6 +2,8 @@
 //! library.
 
 mod eventlog;
+mod eventlog_ima;
+mod eventlog_yaml;
 mod manage;
 mod policy;
 mod session;
@@ -53,7 +55,11 @@ enum Command {
     /// Extend a policy or trial session, or print its digest.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Print a TCG firmware event log and its replayed PCRs; compare them with the TPM's.
+    /// Print a TCG firmware event log, or with --ima the Linux IMA list, and the replayed PCRs;
+    /// compare them with the TPM's.
+    ///
+    /// A firmware log prints as tpm2_eventlog's YAML (its default version 1) with the same
+    /// bytes, so scripts written for it keep working; --json gives more (findings, secure boot).
     Eventlog(eventlog::EventlogArgs),
 }
 
