@@ -433,7 +433,11 @@ fn a_tdx_cc_event_log_replays_to_its_rtmrs() {
     let mut bytes = spec_id(&[(SHA384, 48)]);
     let events: [(u32, EventType, &[u8]); 5] = [
         (1, EventType::EFI_PLATFORM_FIRMWARE_BLOB2, b"td hob"),
-        (1, EventType::EFI_VARIABLE_DRIVER_CONFIG, b"SecureBoot variable"),
+        (
+            1,
+            EventType::EFI_VARIABLE_DRIVER_CONFIG,
+            b"SecureBoot variable",
+        ),
         (1, EventType::SEPARATOR, SEP),
         (2, EventType::EFI_BOOT_SERVICES_APPLICATION, b"shim"),
         (3, EventType::IPL, b"grub_cmd linux /vmlinuz"),
@@ -469,9 +473,8 @@ fn a_tdx_cc_event_log_replays_to_its_rtmrs() {
     }
     // A verifier holding RTMR values from a TD quote it verified checks the log against them
     // like PCRs from a TPM quote.
-    let quoted: Vec<(HashAlg, u32, &[u8])> = (0..3)
-        .map(|i| (s384, i as u32 + 1, &rtmr[i][..]))
-        .collect();
+    let quoted: Vec<(HashAlg, u32, &[u8])> =
+        (0..3).map(|i| (s384, i as u32 + 1, &rtmr[i][..])).collect();
     assert!(EventLog::parse(&bytes).unwrap().verify(&quoted).is_ok());
     let mut wrong = rtmr[1].clone();
     wrong[0] ^= 1;

@@ -896,14 +896,20 @@ fn no_action_events() {
         ]
     );
     assert_eq!(s.vendor_info, b"ab");
-    // A count past the end is refused before anything is allocated.
+    // A count past the end is refused before anything is allocated, by the rules a log's
+    // header is held to (there is one Spec ID parser).
     assert_eq!(
         NoAction::decode(&spec_id(u32::MAX, &[(4, 20)], b"")),
-        Err(UefiError::Truncated {
-            what: "digestSizes",
+        Err(UefiError::SpecId {
             offset: 28,
-            needed: u64::from(u32::MAX) * 4,
-            available: 5
+            reason: "lists more algorithms than a TPM has banks"
+        })
+    );
+    assert_eq!(
+        NoAction::decode(&spec_id(3, &[(4, 20)], b"")),
+        Err(UefiError::SpecId {
+            offset: 28,
+            reason: "lists more algorithms than it holds"
         })
     );
     let mut loc = b"StartupLocality\0".to_vec();

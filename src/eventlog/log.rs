@@ -231,7 +231,7 @@ pub struct AlgorithmSize {
 
 /// The TCG_EfiSpecIDEvent that opens a crypto-agile log.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecId<'a> {
+pub struct SpecId {
     /// platformClass (0: client, 1: server).
     pub platform_class: u32,
     /// specVersionMinor.
@@ -245,7 +245,7 @@ pub struct SpecId<'a> {
     /// The banks the log carries digests for, in the header's order.
     pub algorithms: Vec<AlgorithmSize>,
     /// vendorInfo.
-    pub vendor_info: &'a [u8],
+    pub vendor_info: Vec<u8>,
 }
 
 /// One digest of an event, as the log claims it.
@@ -463,7 +463,7 @@ pub enum LogError {
 pub struct EventLog<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) format: LogFormat,
-    pub(crate) spec_id: Option<SpecId<'a>>,
+    pub(crate) spec_id: Option<SpecId>,
     pub(crate) events: Vec<Event<'a>>,
     pub(crate) findings: Vec<Finding>,
     /// PCR 0's starting locality (0, 3 or 4).
@@ -509,7 +509,11 @@ impl<'a> EventLog<'a> {
         let first = read_sha1_event(&mut r, 0)?;
         if first.event_type == EventType::NO_ACTION && first.data.starts_with(SPEC_ID_SIGNATURE) {
             let data_offset = r.position() - first.data.len();
-            log.spec_id = Some(parse_spec_id(first.data, data_offset)?);
+            let spec = parse_spec_id(first.data).map_err(|(at, reason)| LogError::SpecId {
+                offset: data_offset + at,
+                reason,
+            })?;
+            log.spec_id = Some(spec);
             log.format = LogFormat::CryptoAgile;
         }
         log.events.push(first);
@@ -547,7 +551,7 @@ impl<'a> EventLog<'a> {
     }
 
     /// The Spec ID header of a crypto-agile log.
-    pub fn spec_id(&self) -> Option<&SpecId<'a>> {
+    pub fn spec_id(&self) -> Option<&SpecId> {
         self.spec_id.as_ref()
     }
 
@@ -806,12 +810,11 @@ fn read_agile_event<'a>(
     })
 }
 
-fn parse_spec_id(data: &[u8], base: usize) -> Result<SpecId<'_>, LogError> {
+/// A Spec ID event's data (from its signature on), checked as a log header must be. The
+/// error is the offending field's offset in `data` and what is wrong with it.
+pub(crate) fn parse_spec_id(data: &[u8]) -> Result<SpecId, (usize, &'static str)> {
     let mut r = Reader::new(data);
-    let bad = |r: &Reader<'_>, reason| LogError::SpecId {
-        offset: base + r.position(),
-        reason,
-    };
+    let bad = |r: &Reader<'_>, reason| (r.position(), reason);
     let short = "is shorter than its fields";
     r.take(SPEC_ID_SIGNATURE.len())
         .map_err(|_| bad(&r, short))?;
@@ -848,7 +851,8 @@ fn parse_spec_id(data: &[u8], base: usize) -> Result<SpecId<'_>, LogError> {
     let vendor_size = r.u8().map_err(|_| bad(&r, short))?;
     let vendor_info = r
         .take(usize::from(vendor_size))
-        .map_err(|_| bad(&r, "vendorInfo runs past the event"))?;
+        .map_err(|_| bad(&r, "vendorInfo runs past the event"))?
+        .to_vec();
     if !r.is_empty() {
         return Err(bad(&r, "has bytes after vendorInfo"));
     }

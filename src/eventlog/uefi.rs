@@ -65,6 +65,14 @@ pub enum UefiError {
         /// The value found.
         value: u64,
     },
+    /// A Spec ID event that a log could not open with.
+    #[error("the Spec ID event, at offset {offset}: {reason}")]
+    SpecId {
+        /// Where the offending field is.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// An area is not a whole number of the entries it holds.
     #[error("{what} at offset {offset}: {size} bytes is not a multiple of {unit}")]
     NotMultiple {
@@ -183,7 +191,8 @@ impl<'a> Reader<'a> {
 }
 
 // The event type is the log's: one type for the framing and the decoding.
-pub use super::log::{AlgorithmSize, EventType};
+use super::log::parse_spec_id;
+pub use super::log::{AlgorithmSize, EventType, SpecId};
 
 /// A UEFI GUID as its 16 bytes appear in memory and in event data (the first three fields
 /// little-endian). Displayed in the registry form, `8be4df61-93ca-11d2-aa0d-00e098032b8c`.
@@ -1439,31 +1448,12 @@ impl Separator {
     }
 }
 
-/// A `TCG_EfiSpecIdEvent` ("Spec ID Event03"), which opens a crypto-agile log.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct SpecIdEvent {
-    /// `platformClass`.
-    pub platform_class: u32,
-    /// `specVersionMinor`.
-    pub version_minor: u8,
-    /// `specVersionMajor`.
-    pub version_major: u8,
-    /// `specErrata`.
-    pub errata: u8,
-    /// `uintnSize` (1: 32-bit UINTN, 2: 64-bit).
-    pub uintn_size: u8,
-    /// The banks the log records, with their digest sizes.
-    pub algorithms: Vec<AlgorithmSize>,
-    /// `vendorInfo`.
-    pub vendor_info: Vec<u8>,
-}
-
 /// The data of an `EV_NO_ACTION` event, by its 16-byte signature.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub enum NoAction {
-    /// "Spec ID Event03".
-    SpecId(SpecIdEvent),
+    /// "Spec ID Event03", held to the rules of a log's header.
+    SpecId(SpecId),
     /// "StartupLocality": the locality from which TPM2_Startup was sent.
     StartupLocality(u8),
     /// "SP800-155 Event" (a reference manifest pointer), body kept as it is.
@@ -1477,45 +1467,18 @@ impl NoAction {
     ///
     /// # Errors
     ///
-    /// A recognised signature whose structure does not fit (a Spec ID event whose algorithm
-    /// count or vendor info runs past the data, or with bytes left over; a StartupLocality
-    /// event that is not one byte long).
+    /// A recognised signature whose structure does not fit: a Spec ID event that a log's
+    /// parser would refuse as its header (see [`LogError::SpecId`](super::log::LogError)), a
+    /// StartupLocality event that is not one byte long.
     pub fn decode(data: &[u8]) -> Result<Self, UefiError> {
         let (sig, body) = match data.split_first_chunk::<16>() {
             Some((sig, body)) => (sig, body),
             None => return Ok(NoAction::Other(data.to_vec())),
         };
         match sig {
-            b"Spec ID Event03\0" => {
-                let mut r = Reader::new(body, 16);
-                let platform_class = r.u32("platformClass")?;
-                let version_minor = r.u8("specVersionMinor")?;
-                let version_major = r.u8("specVersionMajor")?;
-                let errata = r.u8("specErrata")?;
-                let uintn_size = r.u8("uintnSize")?;
-                let count = r.u32("numberOfAlgorithms")?;
-                // Each entry is 4 bytes: the count must fit in what is left.
-                let list = r.bytes(u64::from(count) * 4, "digestSizes")?;
-                let algorithms = list
-                    .chunks_exact(4)
-                    .map(|c| AlgorithmSize {
-                        alg: crate::wire::AlgId(u16::from_le_bytes([c[0], c[1]])),
-                        digest_size: u16::from_le_bytes([c[2], c[3]]),
-                    })
-                    .collect();
-                let vendor_len = r.u8("vendorInfoSize")?;
-                let vendor_info = r.bytes(vendor_len.into(), "vendorInfo")?.to_vec();
-                r.finish("TCG_EfiSpecIdEvent")?;
-                Ok(NoAction::SpecId(SpecIdEvent {
-                    platform_class,
-                    version_minor,
-                    version_major,
-                    errata,
-                    uintn_size,
-                    algorithms,
-                    vendor_info,
-                }))
-            }
+            b"Spec ID Event03\0" => parse_spec_id(data)
+                .map(NoAction::SpecId)
+                .map_err(|(offset, reason)| UefiError::SpecId { offset, reason }),
             b"StartupLocality\0" => {
                 let mut r = Reader::new(body, 16);
                 let locality = r.u8("StartupLocality")?;

@@ -194,7 +194,7 @@ fn event_data(t: EventType, data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn spec_id(e: &Event<'_>, spec: &SpecId<'_>, out: &mut Vec<u8>) {
+fn spec_id(e: &Event<'_>, spec: &SpecId, out: &mut Vec<u8>) {
     let digest = e.digests.first().map_or(&[][..], |d| d.digest);
     let signature = c_string(&e.data[..e.data.len().min(16)]);
     let _ = write!(
@@ -229,7 +229,7 @@ fn spec_id(e: &Event<'_>, spec: &SpecId<'_>, out: &mut Vec<u8>) {
     }
     let _ = writeln!(out, "    vendorInfoSize: {}", spec.vendor_info.len());
     if !spec.vendor_info.is_empty() {
-        let _ = writeln!(out, "    vendorInfo: \"{}\"", hex(spec.vendor_info));
+        let _ = writeln!(out, "    vendorInfo: \"{}\"", hex(&spec.vendor_info));
     }
 }
 
