@@ -1,9 +1,11 @@
 #!/bin/sh
 # Prepares the guest tools for the kernel_rm test in DIR, from Debian packages:
-#   DIR/sys/...      extracted qemu-system-x86, qemu-system-common, qemu-system-data, seabios
+#   DIR/sys/...      extracted qemu-system-x86, qemu-system-common, qemu-system-data, seabios,
+#                    ovmf (UEFI firmware for the measured-boot machines, usr/share/OVMF)
 #   DIR/vmlinux      the Debian kernel, uncompressed (boots directly through its PVH entry,
 #                    skipping seconds of in-guest decompression under software emulation)
-#   DIR/vmlinuz      the same kernel as shipped (fallback boot path)
+#   DIR/vmlinuz      the same kernel as shipped (fallback boot path; OVMF boots it through
+#                    its EFI stub)
 #   DIR/busybox      a static busybox for the initramfs
 #   DIR/.stamp       a copy of this script, written last: the tools are complete
 #
@@ -15,7 +17,7 @@
 set -eu
 
 DIR=$1
-PKGS="qemu-system-x86 qemu-system-common qemu-system-data seabios busybox-static"
+PKGS="qemu-system-x86 qemu-system-common qemu-system-data seabios ovmf busybox-static"
 
 die() { echo "prepare-tools: $*" >&2; exit 1; }
 
@@ -99,6 +101,9 @@ fi
 cp "$WORK/sys/bin/busybox" "$WORK/busybox"
 QEMU="$WORK/sys/usr/bin/qemu-system-x86_64"
 [ -x "$QEMU" ] || die "qemu-system-x86_64 missing after extraction"
+for fd in OVMF_CODE_4M.fd OVMF_VARS_4M.fd OVMF_CODE_4M.secboot.fd OVMF_VARS_4M.ms.fd; do
+    [ -f "$WORK/sys/usr/share/OVMF/$fd" ] || die "ovmf has no usr/share/OVMF/$fd"
+done
 if ldd "$QEMU" "$WORK"/sys/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so | grep 'not found' >&2; then
     die "QEMU still misses shared libraries (listed above)"
 fi
