@@ -190,7 +190,12 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
 
     // One boot per guest machine, each with its own swtpm and time limit.
     let (mut passed, mut failed) = (0, 0);
-    for machine in [guest::Machine::Default, guest::Machine::Icount] {
+    for machine in [
+        guest::Machine::Default,
+        guest::Machine::Icount,
+        guest::Machine::Ovmf,
+        guest::Machine::OvmfSecureBoot,
+    ] {
         let group: Vec<&'static guest::Check> = selected
             .iter()
             .copied()
@@ -199,10 +204,12 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
         if group.is_empty() {
             continue;
         }
+        // The measured-boot checks quote with a nonce only this host knows (fresh per boot).
+        let nonce = random_nonce()?;
         let mut attempt = 1;
         let (t, result) = loop {
             let t = Instant::now();
-            let result = boot(&tools, &initrd, work.path(), &group, machine);
+            let result = boot(&tools, &initrd, work.path(), &group, machine, &nonce);
             // The guest kernel waits a fixed 750 ms of its own clock for the TPM to answer
             // TPM2_Startup. Under icount with sleep=off that clock runs ahead of the host's
             // while the guest polls, so on a busy host the kernel's probe can give up before
@@ -237,7 +244,7 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
                     describe_status(boot.status)
                 );
                 report_marks(&boot.marks);
-                let (p, f) = judge(&boot, &group);
+                let (p, f) = judge(&boot, &group, &nonce);
                 passed += p;
                 failed += f;
             }
@@ -260,7 +267,16 @@ fn machine_name(machine: guest::Machine) -> &'static str {
     match machine {
         guest::Machine::Default => "default",
         guest::Machine::Icount => "icount",
+        guest::Machine::Ovmf => "ovmf",
+        guest::Machine::OvmfSecureBoot => "ovmf-secure-boot",
     }
+}
+
+/// A fresh random nonce for one boot.
+fn random_nonce() -> Result<Vec<u8>, String> {
+    let mut nonce = vec![0u8; 32];
+    tpm2_wire::crypto::random(&mut nonce).map_err(|e| format!("host random: {e}"))?;
+    Ok(nonce)
 }
 
 /// The console line of a guest whose kernel created no TPM device (`kernel_rm/init.sh`).
@@ -302,10 +318,22 @@ enum Limit {
     Silence(Duration),
 }
 
-/// QEMU arguments and time limit of a guest machine.
+/// QEMU arguments and time limit of a guest machine (its firmware is chosen in `boot`).
 fn machine_setup(machine: guest::Machine) -> (&'static [&'static str], Limit) {
     match machine {
         guest::Machine::Default => (&[], Limit::Total(BOOT_TIMEOUT)),
+        guest::Machine::Ovmf => (&["-machine", "q35"], Limit::Total(BOOT_TIMEOUT)),
+        // The secure-boot build keeps its variable store behind SMM, which needs q35 with SMM
+        // and the flash marked secure.
+        guest::Machine::OvmfSecureBoot => (
+            &[
+                "-machine",
+                "q35,smm=on",
+                "-global",
+                "driver=cfi.pflash01,property=secure,value=on",
+            ],
+            Limit::Total(BOOT_TIMEOUT),
+        ),
         // The kernel driver polls the TPM with ~1 ms sleeps; with sleep=off the guest's idle
         // time costs no wall time (the context-gap checks send tens of thousands of commands).
         guest::Machine::Icount => (
@@ -353,6 +381,10 @@ struct Tools {
     /// Firmware and kernel: qboot + vmlinux (fast), or SeaBIOS + vmlinuz (fallback).
     bios: PathBuf,
     kernel: PathBuf,
+    /// The bzImage, which OVMF boots through its EFI stub.
+    vmlinuz: PathBuf,
+    /// OVMF's flash images (`OVMF_CODE_4M*.fd`, `OVMF_VARS_4M*.fd`).
+    ovmf: PathBuf,
     busybox: PathBuf,
     origin: &'static str,
 }
@@ -374,7 +406,7 @@ impl Tools {
         if !Self::usable(&dir) {
             origin = "prepared";
             println!(
-                "kernel_rm: preparing guest tools in {} (one-time, downloads about 85 MB)",
+                "kernel_rm: preparing guest tools in {} (one-time, downloads about 95 MB)",
                 dir.display()
             );
             let mut prepare = Command::new("sh");
@@ -405,6 +437,8 @@ impl Tools {
             firmware_dirs: [sys.join("usr/share/qemu"), sys.join("usr/share/seabios")],
             bios,
             kernel,
+            vmlinuz: dir.join("vmlinuz"),
+            ovmf: sys.join("usr/share/OVMF"),
             busybox: dir.join("busybox"),
             origin,
         })
@@ -509,6 +543,7 @@ fn boot(
     work: &Path,
     selected: &[&'static guest::Check],
     machine: guest::Machine,
+    nonce: &[u8],
 ) -> Result<Boot, String> {
     let name = machine_name(machine);
     let (machine_args, limit) = machine_setup(machine);
@@ -522,6 +557,9 @@ fn boot(
     let swtpm_log_path = state.join("swtpm.log");
     let swtpm_log = std::fs::File::create(&swtpm_log_path)
         .map_err(|e| format!("cannot create the swtpm log: {e}"))?;
+    // UEFI firmware sends TPM2_Startup itself (and measures after it); qboot and SeaBIOS
+    // do not, so swtpm starts the TPM for them.
+    let uefi = firmware_vars(machine).is_some();
     let swtpm = Command::new("swtpm")
         .arg("socket")
         .arg("--tpm2")
@@ -529,7 +567,11 @@ fn boot(
         .arg(format!("dir={}", state.display()))
         .arg("--ctrl")
         .arg(format!("type=unixio,path={}", socket.display()))
-        .args(["--flags", "startup-clear"])
+        .args(if uefi {
+            &[][..]
+        } else {
+            &["--flags", "startup-clear"][..]
+        })
         .stdin(Stdio::null())
         .stdout(
             swtpm_log
@@ -566,6 +608,13 @@ fn boot(
         let names: Vec<&str> = selected.iter().map(|c| c.name).collect();
         append.push_str(&format!(" {}={}", guest::SELECT_VAR, names.join(",")));
     }
+    if uefi {
+        append.push_str(&format!(
+            " {}={}",
+            guest::measured_boot::NONCE_VAR,
+            nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ));
+    }
     let knobs = Knobs::from_env();
     if !knobs.append.is_empty() {
         append.push(' ');
@@ -587,12 +636,32 @@ fn boot(
         .args(["-serial", "stdio", "-m", "512", "-no-reboot"])
         // RDRAND seeds the guest kernel's random pool at boot; without it the first
         // getrandom() (the first session nonce) blocks for about a second.
-        .args(["-cpu", "qemu64,+rdrand"])
-        .arg("-bios")
-        .arg(&tools.bios)
-        .arg("-kernel")
-        .arg(&tools.kernel)
-        .arg("-initrd")
+        .args(["-cpu", "qemu64,+rdrand"]);
+    if let Some((code, vars)) = firmware_vars(machine) {
+        // Code read-only, and a private copy of the variable store, which the firmware
+        // writes (boot entries, MOR) and which must start the same on every boot.
+        let private_vars = state.join("vars.fd");
+        std::fs::copy(tools.ovmf.join(vars), &private_vars)
+            .map_err(|e| format!("cannot copy {vars}: {e}"))?;
+        qemu.arg("-drive")
+            .arg(format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                tools.ovmf.join(code).display()
+            ))
+            .arg("-drive")
+            .arg(format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                private_vars.display()
+            ))
+            .arg("-kernel")
+            .arg(&tools.vmlinuz);
+    } else {
+        qemu.arg("-bios")
+            .arg(&tools.bios)
+            .arg("-kernel")
+            .arg(&tools.kernel);
+    }
+    qemu.arg("-initrd")
         .arg(initrd)
         .arg("-append")
         .arg(&append)
@@ -649,7 +718,9 @@ fn boot(
                     }
                     last_sign = now;
                 }
-                let quiet = line.starts_with("KRM-MARK ") || line.starts_with("KRM-PROGRESS ");
+                let quiet = line.starts_with("KRM-MARK ")
+                    || line.starts_with("KRM-PROGRESS ")
+                    || line.starts_with("KRM-BLOB ");
                 if line.starts_with("KRM-") && !quiet {
                     println!("  guest: {line}");
                 }
@@ -702,6 +773,17 @@ fn boot(
         marks,
         swtpm_log,
     })
+}
+
+/// The OVMF code and variable-store images of a UEFI machine (in `usr/share/OVMF`); `None`
+/// for the machines that boot with qboot or SeaBIOS.
+fn firmware_vars(machine: guest::Machine) -> Option<(&'static str, &'static str)> {
+    match machine {
+        guest::Machine::Default | guest::Machine::Icount => None,
+        guest::Machine::Ovmf => Some(("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd")),
+        // Debian's PK, Microsoft's KEK and db, SecureBoot on.
+        guest::Machine::OvmfSecureBoot => Some(("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.ms.fd")),
+    }
 }
 
 /// A fresh folder for one swtpm, on a RAM-backed file system (tmpfs) when one is available:
@@ -830,14 +912,40 @@ impl std::fmt::Display for Knobs {
     }
 }
 
+/// The host's half of a check, if it has one: the measured-boot checks print what they
+/// measured and the host verifies it with its `nonce`.
+fn host_half(name: &str, console: &[String], nonce: &[u8]) -> Option<Result<String, String>> {
+    let secure_boot = match name {
+        "measured_boot" => false,
+        "measured_boot_secure" => true,
+        _ => return None,
+    };
+    Some(guest::measured_boot::host(console, nonce, secure_boot))
+}
+
 /// Reports each check in libtest style; returns (passed, failed).
-fn judge(boot: &Boot, selected: &[&'static guest::Check]) -> (usize, usize) {
+fn judge(boot: &Boot, selected: &[&'static guest::Check], nonce: &[u8]) -> (usize, usize) {
     let mut passed = 0;
     let mut failed = Vec::new();
     for check in selected {
         let prefix = format!("KRM-CHECK {} ", check.name);
-        let line = boot.console.iter().find_map(|l| l.strip_prefix(&prefix));
-        match line {
+        let mut line = boot
+            .console
+            .iter()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(str::to_string);
+        // A guest PASS still needs the host's verdict.
+        if line
+            .as_deref()
+            .is_some_and(|rest| rest == "PASS" || rest.starts_with("PASS "))
+        {
+            match host_half(check.name, &boot.console, nonce) {
+                Some(Ok(detail)) => println!("kernel_rm: {} (host): {detail}", check.name),
+                Some(Err(reason)) => line = Some(format!("FAIL host: {reason}")),
+                None => {}
+            }
+        }
+        match line.as_deref() {
             Some(rest) if rest == "PASS" || rest.starts_with("PASS ") => {
                 println!("test {TEST_NAME}::{} ... ok", check.name);
                 passed += 1;

@@ -1,0 +1,419 @@
+//! The measured-boot check on real firmware: QEMU boots the Debian kernel through OVMF, which
+//! measures into swtpm and leaves a UEFI TCG2 event log; both halves of the check live here.
+//!
+//! * **Guest** ([`guest`], checks `measured_boot` and `measured_boot_secure`): reads
+//!   `binary_bios_measurements` (bounded), parses it, creates a restricted ECC P-256 AK under
+//!   the endorsement hierarchy, quotes PCRs 0–7 of the sha256 and sha1 banks with the host's
+//!   nonce (`krm_nonce` on the kernel command line), reads the same PCRs with PCR_Read, and
+//!   prints the log, the AK's public area, the attestation, the signature and the PCR values
+//!   as `KRM-BLOB <name> <hex>` lines.
+//! * **Host** ([`host`]): trusts nothing the guest printed. The AK comes from its public area
+//!   (a real verifier would have enrolled it, e.g. through the EK); the quote must verify with
+//!   the host's nonce against the PCR values the guest read, so those values are the TPM's;
+//!   the log must replay to exactly those values; then the secure-boot state and the
+//!   measurements a user relies on are asserted, and the log is tampered with:
+//!   - one flipped byte in the quoted-bank digest of any event extended into PCRs 0–7 makes
+//!     the log fail to verify;
+//!   - one flipped byte in the data of such an event whose digest is defined over its data
+//!     (`EventType::digest_covers_data`: separators, actions, secure-boot variables) makes it
+//!     fail too;
+//!   - the data of the other events (image load descriptions, firmware blob addresses, boot
+//!     variables, the CRTM version) is not hashed into any PCR, so no replay can catch a change
+//!     to it and none is attempted: such data describes what was measured, and only its digest
+//!     is vouched for;
+//!   - a quote checked against another nonce is refused.
+//!
+//! What the plain boot shows about the kernel: OVMF measures the image it loads into PCR 4,
+//! but that image is the bzImage after QEMU rewrote a few setup-header bytes (loader type,
+//! initrd address and size, command-line pointer), so its digest depends on the QEMU version,
+//! the guest RAM size and the initrd size, and is not the Authenticode hash of `vmlinuz`. The
+//! check asserts the event is there, not its value.
+
+use tpm2_wire::attest::{verify_quote, AttestError, AttestationKey, PcrValues};
+use tpm2_wire::command::{Entity, FlushContext, Quote};
+use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::eventlog::log::{EventLog, EventType};
+use tpm2_wire::eventlog::uefi::{
+    decode_event, EventData, ImageUse, KnownAction, SecureBootIssue, SecureBootState, Separator,
+    SignatureList,
+};
+use tpm2_wire::session::engine::SessionSlot;
+use tpm2_wire::wire::{
+    AlgId, Auth, Data, Digest, EccCurve, EccParms, EccPoint, EccScheme, Handle, KdfScheme, Marshal,
+    ObjectAttributes, PcrSelection, PcrSelectionList, Public, PublicKey, SigScheme, Signature,
+    SymDefObject, Unmarshal,
+};
+use tpm2_wire::Tpm;
+
+/// The kernel command-line word carrying the host's nonce (hex) to the guest.
+pub const NONCE_VAR: &str = "krm_nonce";
+const LOG_PATH: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
+/// Far above a firmware log's size (5–12 KB here); a bigger file is refused, not read whole.
+const LOG_LIMIT: u64 = 1 << 20;
+/// The PCRs the firmware measures into before the OS.
+const PCRS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+/// The banks quoted; swtpm and OVMF use all four, two are enough to show bank handling.
+const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha1];
+const BLOB: &str = "KRM-BLOB ";
+/// Bytes per console line (128 hex digits): short enough for any console.
+const BLOB_CHUNK: usize = 64;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>, String> {
+    if s.len() % 2 != 0 {
+        return Err(format!("odd-length hex {s:?}"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| format!("bad hex {s:?}"))
+        })
+        .collect()
+}
+
+fn bank_name(bank: HashAlg) -> &'static str {
+    match bank {
+        HashAlg::Sha1 => "sha1",
+        HashAlg::Sha256 => "sha256",
+        HashAlg::Sha384 => "sha384",
+        HashAlg::Sha512 => "sha512",
+    }
+}
+
+fn selection(bank: HashAlg) -> Result<PcrSelectionList, String> {
+    let s = PcrSelection::new(bank.alg_id(), &PCRS).map_err(|e| format!("selection: {e}"))?;
+    PcrSelectionList::new(vec![s]).map_err(|e| format!("selection: {e}"))
+}
+
+/// fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign, ECDSA P-256: an AK
+/// as `tpm2_createak` makes it.
+fn ak_template() -> Public {
+    Public {
+        name_alg: AlgId::SHA256,
+        object_attributes: ObjectAttributes(0x0005_0072),
+        auth_policy: Digest::empty(),
+        key: PublicKey::Ecc {
+            parameters: EccParms {
+                symmetric: SymDefObject::Null,
+                scheme: EccScheme::Ecdsa {
+                    hash: AlgId::SHA256,
+                },
+                curve: EccCurve::NIST_P256,
+                kdf: KdfScheme::Null,
+            },
+            unique: EccPoint::default(),
+        },
+    }
+}
+
+fn print_blob(name: &str, bytes: &[u8]) {
+    for chunk in bytes.chunks(BLOB_CHUNK) {
+        println!("{BLOB}{name} {}", hex(chunk));
+    }
+}
+
+/// The guest half: see the module docs.
+pub fn guest() -> Result<String, String> {
+    use std::io::Read;
+    let nonce = unhex(&std::env::var(NONCE_VAR).map_err(|_| format!("no {NONCE_VAR}"))?)?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(LOG_PATH)
+        .and_then(|f| f.take(LOG_LIMIT + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("{LOG_PATH}: {e}"))?;
+    if bytes.len() as u64 > LOG_LIMIT {
+        return Err(format!("{LOG_PATH} is over {LOG_LIMIT} bytes"));
+    }
+    let log = EventLog::parse(&bytes).map_err(|e| format!("parse the log: {e}"))?;
+
+    let tpm = Tpm::open(Some(&format!("device:{}", super::TPMRM)))
+        .map_err(|e| format!("open {}: {e}", super::TPMRM))?;
+    let empty = Auth::empty();
+    let (ak, ak_public) = tpm
+        .create_primary(
+            &Entity::endorsement(),
+            SessionSlot::Password(&empty),
+            ak_template(),
+            &empty,
+        )
+        .map_err(|e| format!("CreatePrimary(AK): {e}"))?;
+    let mut both = Vec::new();
+    for bank in BANKS {
+        both.push(PcrSelection::new(bank.alg_id(), &PCRS).map_err(|e| format!("{e}"))?);
+    }
+    let quoted = tpm.execute(
+        &Quote {
+            sign_handle: ak.clone(),
+            qualifying_data: Data::new(&nonce).map_err(|e| format!("nonce: {e}"))?,
+            in_scheme: SigScheme::Null,
+            pcr_select: PcrSelectionList::new(both).map_err(|e| format!("{e}"))?,
+        },
+        &mut [SessionSlot::Password(&empty)],
+    );
+    let flushed = tpm.run(&FlushContext {
+        flush_handle: ak.handle,
+    });
+    let quote = quoted.map_err(|e| format!("Quote: {e}"))?;
+    flushed.map_err(|e| format!("FlushContext(AK): {e}"))?;
+
+    // One bank per read: eight digests is the most one PCR_Read answer holds.
+    let mut reads = Vec::new();
+    for bank in BANKS {
+        let read = tpm
+            .pcr_read(&selection(bank)?)
+            .map_err(|e| format!("PCR_Read({}): {e}", bank_name(bank)))?;
+        if read.pcr_selection_out != selection(bank)? {
+            return Err(format!("PCR_Read({}) answered part", bank_name(bank)));
+        }
+        let values: Vec<u8> = read
+            .pcr_values
+            .iter()
+            .flat_map(|d| d.as_bytes().to_vec())
+            .collect();
+        reads.push((bank, values));
+    }
+
+    print_blob("log", &bytes);
+    print_blob("ak", &ak_public.to_bytes());
+    print_blob("attest", quote.quoted.as_bytes());
+    print_blob("signature", &quote.signature.to_bytes());
+    for (bank, values) in &reads {
+        print_blob(&format!("pcr-{}", bank_name(*bank)), values);
+    }
+    Ok(format!(
+        "log {} bytes, {} events, banks {:?}; quoted PCRs 0-7 in {:?}",
+        bytes.len(),
+        log.unverified_events().len(),
+        log.banks(),
+        BANKS.map(bank_name)
+    ))
+}
+
+/// The guest's `KRM-BLOB` lines, joined per name.
+fn blobs(console: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in console {
+        let Some(rest) = line.strip_prefix(BLOB) else {
+            continue;
+        };
+        let (name, data) = rest
+            .split_once(' ')
+            .ok_or_else(|| format!("bad blob line {line:?}"))?;
+        let data = unhex(data.trim())?;
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.extend_from_slice(&data),
+            None => out.push((name.to_string(), data)),
+        }
+    }
+    Ok(out)
+}
+
+fn blob<'b>(blobs: &'b [(String, Vec<u8>)], name: &str) -> Result<&'b [u8], String> {
+    blobs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_slice())
+        .ok_or_else(|| format!("the guest printed no {name}"))
+}
+
+/// Where `part` (borrowed from `whole`) starts in `whole`.
+fn offset_in(whole: &[u8], part: &[u8]) -> usize {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    assert!(start + part.len() <= whole.len(), "not a part of the log");
+    start
+}
+
+/// The host half: verifies what the guest printed against `nonce`; `secure_boot` says which
+/// machine booted. See the module docs for what is asserted.
+pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<String, String> {
+    let blobs = blobs(console)?;
+    let log_bytes = blob(&blobs, "log")?;
+    let public = Public::from_bytes(blob(&blobs, "ak")?).map_err(|e| format!("AK public: {e}"))?;
+    let ak = AttestationKey::primary(Handle::RH_ENDORSEMENT, public)
+        .map_err(|e| format!("AK refused: {e}"))?;
+    let attest = blob(&blobs, "attest")?;
+    let signature =
+        Signature::from_bytes(blob(&blobs, "signature")?).map_err(|e| format!("signature: {e}"))?;
+    let mut values = PcrValues::new();
+    for bank in BANKS {
+        let read = blob(&blobs, &format!("pcr-{}", bank_name(bank)))?;
+        if read.len() != PCRS.len() * bank.digest_size() {
+            return Err(format!(
+                "{} PCR values of {} bytes",
+                bank_name(bank),
+                read.len()
+            ));
+        }
+        for (pcr, value) in PCRS.iter().zip(read.chunks(bank.digest_size())) {
+            values
+                .insert(bank, *pcr, value)
+                .map_err(|e| format!("PCR value: {e}"))?;
+        }
+    }
+
+    // The quote: signed by the AK, fresh for this nonce, over exactly the values read.
+    verify_quote(&ak, attest, &signature, nonce, &values)
+        .map_err(|e| format!("the quote does not verify: {e}"))?;
+    let mut other_nonce = nonce.to_vec();
+    other_nonce[0] ^= 1;
+    match verify_quote(&ak, attest, &signature, &other_nonce, &values) {
+        Err(AttestError::NonceMismatch) => {}
+        other => return Err(format!("the quote with another nonce gave {other:?}")),
+    }
+
+    // The log: its replay must be what the TPM quoted.
+    let log = EventLog::parse(log_bytes).map_err(|e| format!("parse the log: {e}"))?;
+    let events = log.unverified_events().len();
+    let verified = log.clone().verify_pcr_values(&values).map_err(|e| {
+        let differ: Vec<String> = BANKS
+            .iter()
+            .flat_map(|&bank| PCRS.iter().map(move |&p| (bank, p)))
+            .filter(|&(bank, p)| log.replay().get(bank, u32::from(p)) != values.get(bank, p))
+            .map(|(bank, p)| format!("{}:{p}", bank_name(bank)))
+            .collect();
+        format!("the log does not verify: {e} (replay differs at {differ:?})")
+    })?;
+
+    // Facts a verifier relies on, from verified events only.
+    let mut separators = [false; 8];
+    let mut calling = false;
+    let mut exit_boot_services = false;
+    for e in verified.events() {
+        match decode_event(e.event_type(), e.data()) {
+            Ok(EventData::Separator(Separator::Normal)) => {
+                if let Some(s) = separators.get_mut(e.pcr() as usize) {
+                    *s = true;
+                }
+            }
+            Ok(EventData::Separator(other)) => {
+                return Err(format!("PCR {} separator {other:?}", e.pcr()))
+            }
+            Ok(EventData::Action(a)) => match a.known() {
+                Some(KnownAction::CallingEfiApplication) if e.pcr() == 4 => calling = true,
+                Some(KnownAction::ExitBootServicesSuccess) if e.pcr() == 5 => {
+                    exit_boot_services = true
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    if separators.contains(&false) {
+        return Err(format!("separators in PCRs 0-7: {separators:?}"));
+    }
+    if !calling || !exit_boot_services {
+        return Err(format!(
+            "boot actions: calling the boot option {calling}, ExitBootServices success {exit_boot_services}"
+        ));
+    }
+    let state = SecureBootState::from_events(
+        verified
+            .events()
+            .map(|e| (e.event_type(), e.pcr(), e.data())),
+    )
+    .map_err(|e| format!("secure-boot state: {e}"))?;
+    let apps: Vec<_> = state
+        .images
+        .iter()
+        .filter(|i| i.pcr == 4 && i.event_type == EventType::EFI_BOOT_SERVICES_APPLICATION)
+        .collect();
+    let entries = |db: &Option<Vec<SignatureList>>| {
+        db.as_ref().map_or(0, |lists| {
+            lists.iter().map(|l| l.entries.len()).sum::<usize>()
+        })
+    };
+    let (pk, kek, db) = (entries(&state.pk), entries(&state.kek), entries(&state.db));
+    let kernel;
+    if secure_boot {
+        if state.enabled != Some(true) || pk == 0 || kek == 0 || db == 0 {
+            return Err(format!(
+                "secure boot: enabled {:?}, PK/KEK/db entries {pk}/{kek}/{db}",
+                state.enabled
+            ));
+        }
+        // OVMF (edk2 2022.11) verifies a `-kernel` image against db, and QEMU's header rewrite
+        // breaks its signature; the firmware then falls back to its legacy Linux loader, which
+        // neither verifies nor measures. So either the kernel was verified (an authority, then
+        // its PCR 4 event) or it is absent from PCR 4 and no signer authority was measured;
+        // anything in between is a finding.
+        let verified_app = apps.iter().any(|a| a.authorities_before > 0);
+        if verified_app {
+            kernel = "kernel verified and measured (PCR 4 after a db authority)";
+        } else if apps.is_empty() && state.issues().contains(&SecureBootIssue::NoAuthority) {
+            kernel = "kernel NOT measured: no PCR 4 application, no authority (legacy loader)";
+        } else {
+            return Err(format!(
+                "secure boot: {} PCR 4 application(s), issues {:?}",
+                apps.len(),
+                state.issues()
+            ));
+        }
+    } else {
+        if state.enabled != Some(false) || !state.issues().contains(&SecureBootIssue::Disabled) {
+            return Err(format!("plain OVMF: secure boot {:?}", state.enabled));
+        }
+        // The kernel is the one boot application: loaded from QEMU's fw_cfg, its device path
+        // ends in a file path node `kernel`.
+        let from_fw_cfg = |a: &ImageUse| {
+            a.image
+                .device_path
+                .nodes
+                .iter()
+                .any(|n| n.file_path().as_deref() == Some("kernel"))
+        };
+        if apps.len() != 1 || !apps.iter().all(|a| from_fw_cfg(a)) {
+            return Err(format!("PCR 4 applications: {apps:?}"));
+        }
+        kernel = "kernel measured into PCR 4";
+    }
+
+    // Tampering: one byte of an extended event, in a quoted PCR.
+    let (mut digest_flips, mut data_flips) = (0, 0);
+    for e in log.unverified_events() {
+        if !e.is_extended() || e.pcr > 7 {
+            continue;
+        }
+        let mut spots = Vec::new();
+        for bank in BANKS {
+            let d = e
+                .digest(bank.alg_id())
+                .ok_or_else(|| format!("event {} has no {} digest", e.index, bank_name(bank)))?;
+            spots.push(("digest", offset_in(log_bytes, d) + d.len() / 2));
+        }
+        if e.event_type.digest_covers_data() && !e.data.is_empty() {
+            spots.push(("data", offset_in(log_bytes, e.data) + e.data.len() / 2));
+        }
+        for (what, at) in spots {
+            let mut bad = log_bytes.to_vec();
+            bad[at] ^= 0x01;
+            // A log that no longer parses is refused as well.
+            if let Ok(bad_log) = EventLog::parse(&bad) {
+                if bad_log.verify_pcr_values(&values).is_ok() {
+                    return Err(format!(
+                        "event {} (PCR {}, {}) with a flipped {what} byte at {at} still verifies",
+                        e.index, e.pcr, e.event_type
+                    ));
+                }
+            }
+            if what == "digest" {
+                digest_flips += 1;
+            } else {
+                data_flips += 1;
+            }
+        }
+    }
+    if digest_flips == 0 || data_flips == 0 {
+        return Err("nothing to tamper with".to_string());
+    }
+
+    Ok(format!(
+        "quote verified; log of {events} events verified against it; secure boot {:?} (PK/KEK/db entries {pk}/{kek}/{db}, {} authorities, issues {:?}); {kernel}; {digest_flips} digest and {data_flips} data flips refused; another nonce refused",
+        state.enabled,
+        state.authorities.len(),
+        state.issues()
+    ))
+}
