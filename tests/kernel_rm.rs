@@ -6,12 +6,12 @@
 //!
 //! * **Host** (a plain `cargo test --test kernel_rm`):
 //!   1. Tools. `kernel_rm/prepare-tools.sh` fetches Debian packages with `apt-get download`
-//!      (QEMU, its firmware, a Debian kernel, a static busybox) and unpacks them into the cache
-//!      folder `target/kernel_rm-tools` (or `$KERNEL_RM_TOOLS`). Nothing of QEMU is installed;
-//!      as root it installs only QEMU's missing shared libraries (apt-get update first on a
-//!      fresh machine). The folder is reused while its `.stamp` equals the script compiled into
-//!      this test; edit the script or delete the folder to refetch. Without root and without
-//!      the tools the test fails and says what to install.
+//!      (QEMU, its firmware, OVMF, a Debian kernel, a static busybox) and unpacks them into
+//!      the cache folder `target/kernel_rm-tools` (or `$KERNEL_RM_TOOLS`). Nothing of QEMU is
+//!      installed; as root it installs only QEMU's missing shared libraries (apt-get update
+//!      first on a fresh machine). The folder is reused while its `.stamp` equals the script
+//!      compiled into this test; edit the script or delete the folder to refetch. Without
+//!      root and without the tools the test fails and says what to install.
 //!   2. Initramfs. `kernel_rm/build-initrd.sh` packs busybox, `kernel_rm/init.sh` as `/init`,
 //!      this very test binary as `/bin/kernel_rm` and the `tpm2-wire` CLI as
 //!      `/bin/tpm2-wire`, each with its shared libraries and loader (no nested cargo build).
@@ -26,15 +26,25 @@
 //!      polling sleeps on the default machine. Their time depends on how busy the host is, so
 //!      their limit is on silence, not on the total: the guest prints a `KRM-PROGRESS` line
 //!      every 2048 commands, each of their loops stops (failing) at a budget of commands, and
-//!      the boot fails if the console shows no `KRM-` line for 180 s. Every step has a time
+//!      the boot fails if the console shows no `KRM-` line for 180 s. The `ovmf` and
+//!      `ovmf-secure-boot` machines (limit 120 s each, about 12 s idle) boot the compressed
+//!      `vmlinuz` through UEFI firmware instead (OVMF from pflash, its code read-only and a
+//!      private copy of its variable store; q35, and SMM for the secure-boot build; TCG too:
+//!      under a nested KVM such as kvm-pvm OVMF faults in its first instructions), which
+//!      sends TPM2_Startup itself and measures the boot into the TPM; their checks
+//!      (`measured_boot`, `measured_boot_secure`, see `kernel_rm/measured_boot.rs`) quote
+//!      with a nonce the host passes on the kernel command line, print what a verifier
+//!      needs as `KRM-BLOB` lines, and the host verifies the quote, the event log's replay,
+//!      the secure-boot state and tampered copies of the log. Every step has a time
 //!      limit; swtpm, QEMU and the temp folders are cleaned up on every path. A boot whose
 //!      guest kernel gave up probing the TPM (its fixed wait for TPM2_Startup timed out, so
 //!      there is no TPM and no check ran) is booted again, at most three boots in all; any
 //!      other failure, above all a failing check, is final.
 //!   4. Verdict. The guest prints `KRM-CHECK <name> PASS|FAIL <detail>` per check and
 //!      `KRM-RESULT: PASS` at the end. The host reports each check in libtest style and fails
-//!      if a check failed, a check's line is missing, the final marker is missing, or QEMU
-//!      exited non-zero (init reports failures through isa-debug-exit as well).
+//!      if a check failed (in the guest, or in the host's half of a measured-boot check), a
+//!      check's line is missing, the final marker is missing, or QEMU exited non-zero (init
+//!      reports failures through isa-debug-exit as well).
 //! * **Guest** (`/init` runs `/bin/kernel_rm` with `KERNEL_RM_GUEST=1`): runs the checks in
 //!   `kernel_rm/guest.rs` against `/dev/tpmrm0` and `/dev/tpm0` and prints the markers.
 //!
@@ -45,7 +55,7 @@
 //! Selecting checks: `cargo test --test kernel_rm -- gap_cost` runs only the checks whose
 //! names contain a filter (the guest learns them from the kernel command line), booting only
 //! the machines they need: `-- --exact context_gap` boots the icount machine alone, and
-//! `-- --skip context_gap` only the default one.
+//! `-- --skip context_gap` the default and OVMF ones, `-- measured_boot` the OVMF ones alone.
 //! Experiments with the guest machine (the defaults are what the test is tuned for):
 //! `KERNEL_RM_TPM_DEVICE=tpm-crb` (QEMU's TPM interface, default `tpm-tis`),
 //! `KERNEL_RM_QEMU_ARGS="-smp 2"` (extra QEMU arguments), `KERNEL_RM_APPEND=...` (extra
@@ -244,7 +254,7 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
                     describe_status(boot.status)
                 );
                 report_marks(&boot.marks);
-                let (p, f) = judge(&boot, &group, &nonce);
+                let (p, f) = judge(&boot, &group, &nonce, &initrd);
                 passed += p;
                 failed += f;
             }
@@ -914,17 +924,36 @@ impl std::fmt::Display for Knobs {
 
 /// The host's half of a check, if it has one: the measured-boot checks print what they
 /// measured and the host verifies it with its `nonce`.
-fn host_half(name: &str, console: &[String], nonce: &[u8]) -> Option<Result<String, String>> {
+fn host_half(
+    name: &str,
+    console: &[String],
+    nonce: &[u8],
+    initrd: &Path,
+) -> Option<Result<String, String>> {
     let secure_boot = match name {
         "measured_boot" => false,
         "measured_boot_secure" => true,
         _ => return None,
     };
-    Some(guest::measured_boot::host(console, nonce, secure_boot))
+    let initrd = match std::fs::read(initrd) {
+        Ok(bytes) => bytes,
+        Err(e) => return Some(Err(format!("cannot read the initramfs: {e}"))),
+    };
+    Some(guest::measured_boot::host(
+        console,
+        nonce,
+        secure_boot,
+        &initrd,
+    ))
 }
 
 /// Reports each check in libtest style; returns (passed, failed).
-fn judge(boot: &Boot, selected: &[&'static guest::Check], nonce: &[u8]) -> (usize, usize) {
+fn judge(
+    boot: &Boot,
+    selected: &[&'static guest::Check],
+    nonce: &[u8],
+    initrd: &Path,
+) -> (usize, usize) {
     let mut passed = 0;
     let mut failed = Vec::new();
     for check in selected {
@@ -939,7 +968,7 @@ fn judge(boot: &Boot, selected: &[&'static guest::Check], nonce: &[u8]) -> (usiz
             .as_deref()
             .is_some_and(|rest| rest == "PASS" || rest.starts_with("PASS "))
         {
-            match host_half(check.name, &boot.console, nonce) {
+            match host_half(check.name, &boot.console, nonce, initrd) {
                 Some(Ok(detail)) => println!("kernel_rm: {} (host): {detail}", check.name),
                 Some(Err(reason)) => line = Some(format!("FAIL host: {reason}")),
                 None => {}
@@ -982,8 +1011,17 @@ fn judge(boot: &Boot, selected: &[&'static guest::Check], nonce: &[u8]) -> (usiz
         "\nkernel_rm: {}\n---- guest console ----",
         problems.join("; ")
     );
+    // The measured-boot blobs are hundreds of hex lines; the host's verdict says what failed.
+    let mut blobs = 0;
     for line in &boot.console {
-        println!("{line}");
+        if line.starts_with("KRM-BLOB ") {
+            blobs += 1;
+        } else {
+            println!("{line}");
+        }
+    }
+    if blobs > 0 {
+        println!("({blobs} KRM-BLOB lines left out)");
     }
     println!(
         "---- end of guest console ----\n---- swtpm ----\n{}---- end of swtpm ----",

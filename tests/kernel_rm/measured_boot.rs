@@ -3,24 +3,27 @@
 //!
 //! * **Guest** ([`guest`], checks `measured_boot` and `measured_boot_secure`): reads
 //!   `binary_bios_measurements` (bounded), parses it, creates a restricted ECC P-256 AK under
-//!   the endorsement hierarchy, quotes PCRs 0–7 of the sha256 and sha1 banks with the host's
-//!   nonce (`krm_nonce` on the kernel command line), reads the same PCRs with PCR_Read, and
-//!   prints the log, the AK's public area, the attestation, the signature and the PCR values
-//!   as `KRM-BLOB <name> <hex>` lines.
+//!   the endorsement hierarchy, quotes PCRs 0–7 and 9 of the sha256 and sha1 banks with the
+//!   host's nonce (`krm_nonce` on the kernel command line), reads the same PCRs with
+//!   PCR_Read, and prints the log, the AK's public area, the attestation, the signature and
+//!   the PCR values as `KRM-BLOB <name> <hex>` lines (64 bytes a line).
 //! * **Host** ([`host`]): trusts nothing the guest printed. The AK comes from its public area
 //!   (a real verifier would have enrolled it, e.g. through the EK); the quote must verify with
 //!   the host's nonce against the PCR values the guest read, so those values are the TPM's;
 //!   the log must replay to exactly those values; then the secure-boot state and the
-//!   measurements a user relies on are asserted, and the log is tampered with:
-//!   - one flipped byte in the quoted-bank digest of any event extended into PCRs 0–7 makes
-//!     the log fail to verify;
+//!   measurements a user relies on are asserted (a normal separator in each of PCRs 0–7, the
+//!   boot-option and ExitBootServices actions, the kernel's PCR 4 load on the plain boot, and
+//!   in PCR 9 the sha256 of the very initramfs this host built, measured by the kernel's EFI
+//!   stub), and the log is tampered with:
+//!   - one flipped byte in either quoted bank's digest of any event extended into a quoted
+//!     PCR makes the log fail to verify;
 //!   - one flipped byte in the data of such an event whose digest is defined over its data
 //!     (`EventType::digest_covers_data`: separators, actions, secure-boot variables) makes it
 //!     fail too;
 //!   - the data of the other events (image load descriptions, firmware blob addresses, boot
-//!     variables, the CRTM version) is not hashed into any PCR, so no replay can catch a change
-//!     to it and none is attempted: such data describes what was measured, and only its digest
-//!     is vouched for;
+//!     variables, the CRTM version, the EFI stub's tagged events) is not what their digest is
+//!     the hash of, so no replay can catch a change to it and none is attempted: such data
+//!     describes what was measured, and only the digest is vouched for;
 //!   - a quote checked against another nonce is refused.
 //!
 //! What the plain boot shows about the kernel: OVMF measures the image it loads into PCR 4,
@@ -28,14 +31,25 @@
 //! initrd address and size, command-line pointer), so its digest depends on the QEMU version,
 //! the guest RAM size and the initrd size, and is not the Authenticode hash of `vmlinuz`. The
 //! check asserts the event is there, not its value.
+//!
+//! What the secure-boot boot shows (`measured_boot_secure`: OVMF's secure-boot build, SMM,
+//! with the variable store that enrolls Debian's PK and Microsoft's KEK and db): PCR 7 says
+//! SecureBoot=1 with PK, KEK and db measured, and the check asserts that and prints the
+//! certificates' subjects. But a kernel given with `-kernel` is neither verified nor measured
+//! by this firmware (edk2 2022.11): QEMU's header rewrite breaks the image's Authenticode
+//! signature (and Debian's signing CA is not in Microsoft's db anyway), LoadImage refuses it
+//! before the measurement handler runs, and the firmware falls back to its legacy Linux
+//! loader, which does neither. The log then has no PCR 4 application and no PCR 7 authority.
+//! The check accepts that outcome or a kernel verified (an authority first) and measured,
+//! prints which, and fails on anything in between.
 
 use tpm2_wire::attest::{verify_quote, AttestError, AttestationKey, PcrValues};
 use tpm2_wire::command::{Entity, FlushContext, Quote};
-use tpm2_wire::crypto::HashAlg;
+use tpm2_wire::crypto::{hash, HashAlg};
 use tpm2_wire::eventlog::log::{EventLog, EventType};
 use tpm2_wire::eventlog::uefi::{
     decode_event, EventData, ImageUse, KnownAction, SecureBootIssue, SecureBootState, Separator,
-    SignatureList,
+    SignatureData, SignatureList,
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
@@ -50,8 +64,11 @@ pub const NONCE_VAR: &str = "krm_nonce";
 const LOG_PATH: &str = "/sys/kernel/security/tpm0/binary_bios_measurements";
 /// Far above a firmware log's size (5–12 KB here); a bigger file is refused, not read whole.
 const LOG_LIMIT: u64 = 1 << 20;
-/// The PCRs the firmware measures into before the OS.
-const PCRS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
+/// The PCRs the firmware measures into before the OS, and PCR 9, into which the kernel's EFI
+/// stub measures the initrd (and the command line) while boot services still run.
+const PCRS: [u8; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 9];
+/// The Linux EFI stub's tagged-event ID for the initrd in PCR 9 (`INITRD_EVENT_TAG_ID`).
+const INITRD_EVENT_TAG_ID: u32 = 0x8F3B_22EC;
 /// The banks quoted; swtpm and OVMF use all four, two are enough to show bank handling.
 const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha1];
 const BLOB: &str = "KRM-BLOB ";
@@ -85,8 +102,8 @@ fn bank_name(bank: HashAlg) -> &'static str {
     }
 }
 
-fn selection(bank: HashAlg) -> Result<PcrSelectionList, String> {
-    let s = PcrSelection::new(bank.alg_id(), &PCRS).map_err(|e| format!("selection: {e}"))?;
+fn selection(bank: HashAlg, pcrs: &[u8]) -> Result<PcrSelectionList, String> {
+    let s = PcrSelection::new(bank.alg_id(), pcrs).map_err(|e| format!("selection: {e}"))?;
     PcrSelectionList::new(vec![s]).map_err(|e| format!("selection: {e}"))
 }
 
@@ -160,20 +177,20 @@ pub fn guest() -> Result<String, String> {
     let quote = quoted.map_err(|e| format!("Quote: {e}"))?;
     flushed.map_err(|e| format!("FlushContext(AK): {e}"))?;
 
-    // One bank per read: eight digests is the most one PCR_Read answer holds.
+    // Eight PCRs of one bank per read: eight digests is the most one PCR_Read answer holds.
     let mut reads = Vec::new();
     for bank in BANKS {
-        let read = tpm
-            .pcr_read(&selection(bank)?)
-            .map_err(|e| format!("PCR_Read({}): {e}", bank_name(bank)))?;
-        if read.pcr_selection_out != selection(bank)? {
-            return Err(format!("PCR_Read({}) answered part", bank_name(bank)));
+        let mut values = Vec::new();
+        for pcrs in PCRS.chunks(8) {
+            let wanted = selection(bank, pcrs)?;
+            let read = tpm
+                .pcr_read(&wanted)
+                .map_err(|e| format!("PCR_Read({}): {e}", bank_name(bank)))?;
+            if read.pcr_selection_out != wanted {
+                return Err(format!("PCR_Read({}) answered part", bank_name(bank)));
+            }
+            values.extend(read.pcr_values.iter().flat_map(|d| d.as_bytes().to_vec()));
         }
-        let values: Vec<u8> = read
-            .pcr_values
-            .iter()
-            .flat_map(|d| d.as_bytes().to_vec())
-            .collect();
         reads.push((bank, values));
     }
 
@@ -185,7 +202,7 @@ pub fn guest() -> Result<String, String> {
         print_blob(&format!("pcr-{}", bank_name(*bank)), values);
     }
     Ok(format!(
-        "log {} bytes, {} events, banks {:?}; quoted PCRs 0-7 in {:?}",
+        "log {} bytes, {} events, banks {:?}; quoted PCRs {PCRS:?} in {:?}",
         bytes.len(),
         log.unverified_events().len(),
         log.banks(),
@@ -229,7 +246,12 @@ fn offset_in(whole: &[u8], part: &[u8]) -> usize {
 
 /// The host half: verifies what the guest printed against `nonce`; `secure_boot` says which
 /// machine booted. See the module docs for what is asserted.
-pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<String, String> {
+pub fn host(
+    console: &[String],
+    nonce: &[u8],
+    secure_boot: bool,
+    initrd: &[u8],
+) -> Result<String, String> {
     let blobs = blobs(console)?;
     let log_bytes = blob(&blobs, "log")?;
     let public = Public::from_bytes(blob(&blobs, "ak")?).map_err(|e| format!("AK public: {e}"))?;
@@ -302,6 +324,17 @@ pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<Strin
             _ => {}
         }
     }
+    // The initramfs the kernel got is the one this host built.
+    let initrd_digest = hash(HashAlg::Sha256, &[initrd]);
+    let initrd_measured = verified.events().any(|e| {
+        e.pcr() == 9
+            && e.event_type() == EventType::EVENT_TAG
+            && e.data().get(..4) == Some(&INITRD_EVENT_TAG_ID.to_le_bytes()[..])
+            && e.digest(HashAlg::Sha256) == Some(initrd_digest.as_bytes())
+    });
+    if !initrd_measured {
+        return Err("no PCR 9 initrd event with the initramfs's sha256".to_string());
+    }
     if separators.contains(&false) {
         return Err(format!("separators in PCRs 0-7: {separators:?}"));
     }
@@ -327,6 +360,26 @@ pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<Strin
         })
     };
     let (pk, kek, db) = (entries(&state.pk), entries(&state.kek), entries(&state.db));
+    // Who the enrolled certificates name (a verifier would compare them with its policy).
+    let subjects = |db: &Option<Vec<SignatureList>>| -> Vec<String> {
+        db.iter()
+            .flatten()
+            .flat_map(|l| &l.entries)
+            .filter_map(|e| match &e.data {
+                SignatureData::X509(cert) => Some(cert.parse().map_or_else(
+                    |e| format!("(unparsed: {e})"),
+                    |c| c.tbs_certificate.subject.to_string(),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    let enrolled = format!(
+        "PK {:?}, KEK {:?}, db {:?}",
+        subjects(&state.pk),
+        subjects(&state.kek),
+        subjects(&state.db)
+    );
     let kernel;
     if secure_boot {
         if state.enabled != Some(true) || pk == 0 || kek == 0 || db == 0 {
@@ -342,9 +395,10 @@ pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<Strin
         // anything in between is a finding.
         let verified_app = apps.iter().any(|a| a.authorities_before > 0);
         if verified_app {
-            kernel = "kernel verified and measured (PCR 4 after a db authority)";
+            kernel =
+                format!("{enrolled}; kernel verified and measured (PCR 4 after a db authority)");
         } else if apps.is_empty() && state.issues().contains(&SecureBootIssue::NoAuthority) {
-            kernel = "kernel NOT measured: no PCR 4 application, no authority (legacy loader)";
+            kernel = format!("{enrolled}; kernel NOT verified or measured: no PCR 4 application, no authority (the legacy loader ran it)");
         } else {
             return Err(format!(
                 "secure boot: {} PCR 4 application(s), issues {:?}",
@@ -368,13 +422,13 @@ pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<Strin
         if apps.len() != 1 || !apps.iter().all(|a| from_fw_cfg(a)) {
             return Err(format!("PCR 4 applications: {apps:?}"));
         }
-        kernel = "kernel measured into PCR 4";
+        kernel = "kernel measured into PCR 4".to_string();
     }
 
     // Tampering: one byte of an extended event, in a quoted PCR.
     let (mut digest_flips, mut data_flips) = (0, 0);
     for e in log.unverified_events() {
-        if !e.is_extended() || e.pcr > 7 {
+        if !e.is_extended() || !PCRS.iter().any(|&p| u32::from(p) == e.pcr) {
             continue;
         }
         let mut spots = Vec::new();
@@ -411,7 +465,7 @@ pub fn host(console: &[String], nonce: &[u8], secure_boot: bool) -> Result<Strin
     }
 
     Ok(format!(
-        "quote verified; log of {events} events verified against it; secure boot {:?} (PK/KEK/db entries {pk}/{kek}/{db}, {} authorities, issues {:?}); {kernel}; {digest_flips} digest and {data_flips} data flips refused; another nonce refused",
+        "quote verified; log of {events} events verified against it; initrd measured into PCR 9; secure boot {:?} (PK/KEK/db entries {pk}/{kek}/{db}, {} authorities, issues {:?}); {kernel}; {digest_flips} digest and {data_flips} data flips refused; another nonce refused",
         state.enabled,
         state.authorities.len(),
         state.issues()
