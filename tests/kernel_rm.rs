@@ -205,6 +205,7 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
         guest::Machine::Icount,
         guest::Machine::Ovmf,
         guest::Machine::OvmfSecureBoot,
+        guest::Machine::OvmfSecureBootMs,
     ] {
         let group: Vec<&'static guest::Check> = selected
             .iter()
@@ -254,7 +255,7 @@ fn host(selected: &[&'static guest::Check]) -> Result<(usize, usize), String> {
                     describe_status(boot.status)
                 );
                 report_marks(&boot.marks);
-                let (p, f) = judge(&boot, &group, &nonce, &initrd);
+                let (p, f) = judge(&boot, &group, &nonce, &initrd, &tools, work.path());
                 passed += p;
                 failed += f;
             }
@@ -279,6 +280,7 @@ fn machine_name(machine: guest::Machine) -> &'static str {
         guest::Machine::Icount => "icount",
         guest::Machine::Ovmf => "ovmf",
         guest::Machine::OvmfSecureBoot => "ovmf-secure-boot",
+        guest::Machine::OvmfSecureBootMs => "ovmf-secure-boot-ms",
     }
 }
 
@@ -335,7 +337,7 @@ fn machine_setup(machine: guest::Machine) -> (&'static [&'static str], Limit) {
         guest::Machine::Ovmf => (&["-machine", "q35"], Limit::Total(BOOT_TIMEOUT)),
         // The secure-boot build keeps its variable store behind SMM, which needs q35 with SMM
         // and the flash marked secure.
-        guest::Machine::OvmfSecureBoot => (
+        guest::Machine::OvmfSecureBoot | guest::Machine::OvmfSecureBootMs => (
             &[
                 "-machine",
                 "q35,smm=on",
@@ -395,6 +397,12 @@ struct Tools {
     vmlinuz: PathBuf,
     /// OVMF's flash images (`OVMF_CODE_4M*.fd`, `OVMF_VARS_4M*.fd`).
     ovmf: PathBuf,
+    /// sbsign and sbattach.
+    sbsigntool: PathBuf,
+    /// OVMF's snakeoil key (unencrypted) and certificate (PEM, and DER).
+    signer_key: PathBuf,
+    signer_pem: PathBuf,
+    signer_der: PathBuf,
     busybox: PathBuf,
     origin: &'static str,
 }
@@ -449,6 +457,10 @@ impl Tools {
             kernel,
             vmlinuz: dir.join("vmlinuz"),
             ovmf: sys.join("usr/share/OVMF"),
+            sbsigntool: sys.join("usr/bin"),
+            signer_key: dir.join("snakeoil-key.pem"),
+            signer_pem: dir.join("snakeoil.pem"),
+            signer_der: dir.join("snakeoil.der"),
             busybox: dir.join("busybox"),
             origin,
         })
@@ -643,6 +655,7 @@ fn boot(
         .args([
             "-display", "none", "-vga", "none", "-nic", "none", "-monitor", "none",
         ])
+        // 512 MB: sign_kernel predicts where QEMU puts the initrd from it.
         .args(["-serial", "stdio", "-m", "512", "-no-reboot"])
         // RDRAND seeds the guest kernel's random pool at boot; without it the first
         // getrandom() (the first session nonce) blocks for about a second.
@@ -653,6 +666,11 @@ fn boot(
         let private_vars = state.join("vars.fd");
         std::fs::copy(tools.ovmf.join(vars), &private_vars)
             .map_err(|e| format!("cannot copy {vars}: {e}"))?;
+        let kernel = if machine == guest::Machine::OvmfSecureBoot {
+            sign_kernel(tools, initrd, work)?
+        } else {
+            tools.vmlinuz.clone()
+        };
         qemu.arg("-drive")
             .arg(format!(
                 "if=pflash,format=raw,unit=0,readonly=on,file={}",
@@ -664,7 +682,7 @@ fn boot(
                 private_vars.display()
             ))
             .arg("-kernel")
-            .arg(&tools.vmlinuz);
+            .arg(&kernel);
     } else {
         qemu.arg("-bios")
             .arg(&tools.bios)
@@ -785,6 +803,83 @@ fn boot(
     })
 }
 
+/// Where `sign_kernel` leaves the signed kernel (in the run's work folder).
+fn signed_kernel_path(work: &Path) -> PathBuf {
+    work.join("vmlinuz.signed")
+}
+
+/// The kernel signed with OVMF's snakeoil key as QEMU will hand it to the firmware, and
+/// returns its path.
+///
+/// QEMU rewrites a few bytes of the bzImage setup header before the firmware loads it
+/// (`x86_load_linux` in hw/i386/x86.c, QEMU 7.2), which breaks any signature made over the
+/// file as shipped: the firmware then refuses the image, and OVMF's fallback loader runs it
+/// unverified and unmeasured. So the same bytes are written here first and the result
+/// signed; QEMU's rewrite then changes nothing. The initrd address QEMU picks depends on the
+/// guest's RAM (512 MB, set in `boot`) and the initrd's size.
+fn sign_kernel(tools: &Tools, initrd: &Path, work: &Path) -> Result<PathBuf, String> {
+    let unsigned = work.join("vmlinuz.unsigned");
+    std::fs::copy(&tools.vmlinuz, &unsigned).map_err(|e| format!("copy vmlinuz: {e}"))?;
+    // Debian's signature goes first (the image then carries the snakeoil one alone); an
+    // unsigned kernel makes sbattach fail, which is fine.
+    let _ = Command::new(tools.sbsigntool.join("sbattach"))
+        .arg("--remove")
+        .arg(&unsigned)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let mut image = std::fs::read(&unsigned).map_err(|e| format!("read vmlinuz: {e}"))?;
+    let initrd_size = std::fs::metadata(initrd)
+        .map_err(|e| format!("initrd: {e}"))?
+        .len();
+    let initrd_size = u32::try_from(initrd_size).map_err(|_| "initrd over 4 GB".to_string())?;
+    patch_setup_header(&mut image, initrd_size)?;
+    std::fs::write(&unsigned, &image).map_err(|e| format!("write vmlinuz: {e}"))?;
+    let signed = signed_kernel_path(work);
+    let mut sign = Command::new(tools.sbsigntool.join("sbsign"));
+    sign.arg("--key")
+        .arg(&tools.signer_key)
+        .arg("--cert")
+        .arg(&tools.signer_pem)
+        .arg("--output")
+        .arg(&signed)
+        .arg(&unsigned)
+        .stdout(Stdio::null());
+    run_to_completion(&mut sign, INITRD_TIMEOUT, "sbsign")?;
+    Ok(signed)
+}
+
+/// QEMU 7.2's setup-header rewrite for a bzImage with an initrd, for a guest with
+/// `GUEST_RAM` below 4 GB.
+fn patch_setup_header(image: &mut [u8], initrd_size: u32) -> Result<(), String> {
+    const GUEST_RAM: u32 = 512 << 20;
+    // QEMU reserves this much at the top of RAM for ACPI tables (acpi_data_size).
+    const ACPI_DATA_SIZE: u32 = 0x20000 + 0x8000;
+    const XLF_CAN_BE_LOADED_ABOVE_4G: u16 = 1 << 1;
+    if image.len() < 0x240 || image[0x202..0x206] != *b"HdrS" {
+        return Err("vmlinuz is not a bzImage".to_string());
+    }
+    let u16_at = |i: &[u8], at: usize| u16::from_le_bytes([i[at], i[at + 1]]);
+    let protocol = u16_at(image, 0x206);
+    if protocol < 0x20c {
+        return Err(format!("boot protocol {protocol:#x}: too old to sign here"));
+    }
+    let mut initrd_max = if u16_at(image, 0x236) & XLF_CAN_BE_LOADED_ABOVE_4G != 0 {
+        u32::MAX
+    } else {
+        u32::from_le_bytes(image[0x22c..0x230].try_into().unwrap_or_default())
+    };
+    initrd_max = initrd_max.min(GUEST_RAM - ACPI_DATA_SIZE - 1);
+    let initrd_addr = (initrd_max - initrd_size) & !0xfff;
+    image[0x210] = 0xb0; // type_of_loader: QEMU
+    image[0x211] |= 0x80; // loadflags: CAN_USE_HEAP
+    image[0x218..0x21c].copy_from_slice(&initrd_addr.to_le_bytes()); // ramdisk_image
+    image[0x21c..0x220].copy_from_slice(&initrd_size.to_le_bytes()); // ramdisk_size
+    image[0x224..0x226].copy_from_slice(&0xfe00u16.to_le_bytes()); // heap_end_ptr
+    image[0x228..0x22c].copy_from_slice(&0x20000u32.to_le_bytes()); // cmd_line_ptr
+    Ok(())
+}
+
 /// The OVMF code and variable-store images of a UEFI machine (in `usr/share/OVMF`); `None`
 /// for the machines that boot with qboot or SeaBIOS.
 fn firmware_vars(machine: guest::Machine) -> Option<(&'static str, &'static str)> {
@@ -792,7 +887,12 @@ fn firmware_vars(machine: guest::Machine) -> Option<(&'static str, &'static str)
         guest::Machine::Default | guest::Machine::Icount => None,
         guest::Machine::Ovmf => Some(("OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd")),
         // Debian's PK, Microsoft's KEK and db, SecureBoot on.
-        guest::Machine::OvmfSecureBoot => Some(("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.ms.fd")),
+        // The snakeoil key as PK, KEK and db, SecureBoot on.
+        guest::Machine::OvmfSecureBoot => {
+            Some(("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.snakeoil.fd"))
+        }
+        // Debian's PK, Microsoft's KEK and db, SecureBoot on.
+        guest::Machine::OvmfSecureBootMs => Some(("OVMF_CODE_4M.secboot.fd", "OVMF_VARS_4M.ms.fd")),
     }
 }
 
@@ -929,22 +1029,28 @@ fn host_half(
     console: &[String],
     nonce: &[u8],
     initrd: &Path,
+    tools: &Tools,
+    work: &Path,
 ) -> Option<Result<String, String>> {
-    let secure_boot = match name {
-        "measured_boot" => false,
-        "measured_boot_secure" => true,
+    use guest::measured_boot::{host, Expect};
+    let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+    let expect = match name {
+        "measured_boot" => Expect::Plain,
+        "measured_boot_secure" => {
+            let signer = match read(&tools.signer_der) {
+                Ok(der) => der,
+                Err(e) => return Some(Err(e)),
+            };
+            let kernel = match read(&signed_kernel_path(work)) {
+                Ok(image) => image,
+                Err(e) => return Some(Err(e)),
+            };
+            Expect::Verified { signer, kernel }
+        }
+        "measured_boot_secure_unverified" => Expect::Unverified,
         _ => return None,
     };
-    let initrd = match std::fs::read(initrd) {
-        Ok(bytes) => bytes,
-        Err(e) => return Some(Err(format!("cannot read the initramfs: {e}"))),
-    };
-    Some(guest::measured_boot::host(
-        console,
-        nonce,
-        secure_boot,
-        &initrd,
-    ))
+    Some(read(initrd).and_then(|initrd| host(console, nonce, expect, &initrd)))
 }
 
 /// Reports each check in libtest style; returns (passed, failed).
@@ -953,6 +1059,8 @@ fn judge(
     selected: &[&'static guest::Check],
     nonce: &[u8],
     initrd: &Path,
+    tools: &Tools,
+    work: &Path,
 ) -> (usize, usize) {
     let mut passed = 0;
     let mut failed = Vec::new();
@@ -968,7 +1076,7 @@ fn judge(
             .as_deref()
             .is_some_and(|rest| rest == "PASS" || rest.starts_with("PASS "))
         {
-            match host_half(check.name, &boot.console, nonce, initrd) {
+            match host_half(check.name, &boot.console, nonce, initrd, tools, work) {
                 Some(Ok(detail)) => println!("kernel_rm: {} (host): {detail}", check.name),
                 Some(Err(reason)) => line = Some(format!("FAIL host: {reason}")),
                 None => {}

@@ -244,12 +244,80 @@ fn offset_in(whole: &[u8], part: &[u8]) -> usize {
     start
 }
 
-/// The host half: verifies what the guest printed against `nonce`; `secure_boot` says which
-/// machine booted. See the module docs for what is asserted.
+/// What the host expects of a boot's firmware and kernel.
+pub enum Expect {
+    /// Secure boot off; the kernel measured into PCR 4.
+    Plain,
+    /// Secure boot on; the kernel verified by db's certificate `signer` (DER) and measured as
+    /// `kernel`, the signed image.
+    Verified { signer: Vec<u8>, kernel: Vec<u8> },
+    /// Secure boot on; the kernel neither verified nor measured (OVMF's legacy loader).
+    Unverified,
+}
+
+/// Secure boot on, with PK, KEK and db holding entries.
+fn secure_boot_on(state: &SecureBootState, pk: usize, kek: usize, db: usize) -> Result<(), String> {
+    if state.enabled != Some(true) || pk == 0 || kek == 0 || db == 0 {
+        return Err(format!(
+            "secure boot: enabled {:?}, PK/KEK/db entries {pk}/{kek}/{db}",
+            state.enabled
+        ));
+    }
+    Ok(())
+}
+
+/// The Authenticode SHA-256 of a PE image (what firmware measures for a loaded image): the
+/// headers without the checksum and the certificate-table entry, the sections in file order,
+/// then any bytes after them up to the certificate table.
+fn authenticode_sha256(pe: &[u8]) -> Result<Vec<u8>, String> {
+    let bad = || "the signed kernel is not a PE32+ image".to_string();
+    let u16_at = |at: usize| pe.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| {
+        pe.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let coff = u32_at(0x3c).ok_or_else(bad)? + 4;
+    let sections = usize::from(u16_at(coff + 2).ok_or_else(bad)?);
+    let opt = coff + 20;
+    let opt_size = usize::from(u16_at(coff + 16).ok_or_else(bad)?);
+    if u16_at(opt) != Some(0x20b) {
+        return Err(bad());
+    }
+    let checksum = opt + 64;
+    let cert_entry = opt + 144; // data directory 4 of PE32+
+    let headers = u32_at(opt + 60).ok_or_else(bad)?;
+    let cert_size = u32_at(cert_entry + 4).ok_or_else(bad)?;
+    let mut parts: Vec<&[u8]> = vec![
+        pe.get(..checksum).ok_or_else(bad)?,
+        pe.get(checksum + 4..cert_entry).ok_or_else(bad)?,
+        pe.get(cert_entry + 8..headers).ok_or_else(bad)?,
+    ];
+    let mut raw: Vec<(usize, usize)> = (0..sections)
+        .filter_map(|i| {
+            let header = opt + opt_size + 40 * i;
+            Some((u32_at(header + 20)?, u32_at(header + 16)?))
+        })
+        .filter(|&(_, size)| size > 0)
+        .collect();
+    raw.sort_unstable();
+    let mut hashed = headers;
+    for (at, size) in raw {
+        parts.push(pe.get(at..at + size).ok_or_else(bad)?);
+        hashed += size;
+    }
+    let end = pe.len().checked_sub(cert_size).ok_or_else(bad)?;
+    if end > hashed {
+        parts.push(&pe[hashed..end]);
+    }
+    Ok(hash(HashAlg::Sha256, &parts).as_bytes().to_vec())
+}
+
+/// The host half: verifies what the guest printed against `nonce`, expecting `expect` of
+/// the firmware. See the module docs for what is asserted.
 pub fn host(
     console: &[String],
     nonce: &[u8],
-    secure_boot: bool,
+    expect: Expect,
     initrd: &[u8],
 ) -> Result<String, String> {
     let blobs = blobs(console)?;
@@ -380,50 +448,80 @@ pub fn host(
         subjects(&state.kek),
         subjects(&state.db)
     );
-    let kernel;
-    if secure_boot {
-        if state.enabled != Some(true) || pk == 0 || kek == 0 || db == 0 {
-            return Err(format!(
-                "secure boot: enabled {:?}, PK/KEK/db entries {pk}/{kek}/{db}",
-                state.enabled
-            ));
+    // The kernel is loaded from QEMU's fw_cfg: its device path ends in a file path `kernel`.
+    let from_fw_cfg = |a: &ImageUse| {
+        a.image
+            .device_path
+            .nodes
+            .iter()
+            .any(|n| n.file_path().as_deref() == Some("kernel"))
+    };
+    let kernel_measured = apps.len() == 1 && apps.iter().all(|a| from_fw_cfg(a));
+    let kernel = match &expect {
+        Expect::Plain => {
+            if state.enabled != Some(false) || !state.issues().contains(&SecureBootIssue::Disabled)
+            {
+                return Err(format!("plain OVMF: secure boot {:?}", state.enabled));
+            }
+            if !kernel_measured {
+                return Err(format!("PCR 4 applications: {apps:?}"));
+            }
+            "kernel measured into PCR 4".to_string()
         }
-        // OVMF (edk2 2022.11) verifies a `-kernel` image against db, and QEMU's header rewrite
-        // breaks its signature; the firmware then falls back to its legacy Linux loader, which
-        // neither verifies nor measures. So either the kernel was verified (an authority, then
-        // its PCR 4 event) or it is absent from PCR 4 and no signer authority was measured;
-        // anything in between is a finding.
-        let verified_app = apps.iter().any(|a| a.authorities_before > 0);
-        if verified_app {
-            kernel =
-                format!("{enrolled}; kernel verified and measured (PCR 4 after a db authority)");
-        } else if apps.is_empty() && state.issues().contains(&SecureBootIssue::NoAuthority) {
-            kernel = format!("{enrolled}; kernel NOT verified or measured: no PCR 4 application, no authority (the legacy loader ran it)");
-        } else {
-            return Err(format!(
-                "secure boot: {} PCR 4 application(s), issues {:?}",
-                apps.len(),
-                state.issues()
-            ));
-        }
-    } else {
-        if state.enabled != Some(false) || !state.issues().contains(&SecureBootIssue::Disabled) {
-            return Err(format!("plain OVMF: secure boot {:?}", state.enabled));
-        }
-        // The kernel is the one boot application: loaded from QEMU's fw_cfg, its device path
-        // ends in a file path node `kernel`.
-        let from_fw_cfg = |a: &ImageUse| {
-            a.image
-                .device_path
-                .nodes
+        Expect::Verified { signer, kernel } => {
+            secure_boot_on(&state, pk, kek, db)?;
+            // Verified against db: the snakeoil certificate measured as the authority before
+            // the kernel, which is measured as exactly the image the host signed. (edk2
+            // measures a boot option's authority after PCR 7's separator, which it measures
+            // before launching boot options, so `after_separator` says nothing here.)
+            let authority = state
+                .authorities
                 .iter()
-                .any(|n| n.file_path().as_deref() == Some("kernel"))
-        };
-        if apps.len() != 1 || !apps.iter().all(|a| from_fw_cfg(a)) {
-            return Err(format!("PCR 4 applications: {apps:?}"));
+                .any(|a| a.authority.certificate().map(|c| c.der()) == Some(signer.as_slice()));
+            if !authority || !kernel_measured || !state.issues().is_empty() {
+                return Err(format!(
+                    "secure boot: signer authority {authority}, PCR 4 applications {apps:?}, issues {:?}",
+                    state.issues()
+                ));
+            }
+            let measured: Vec<&[u8]> = verified
+                .events()
+                .filter(|e| {
+                    e.pcr() == 4 && e.event_type() == EventType::EFI_BOOT_SERVICES_APPLICATION
+                })
+                .filter_map(|e| e.digest(HashAlg::Sha256))
+                .collect();
+            let expected = authenticode_sha256(kernel)?;
+            if measured != [expected.as_slice()] {
+                return Err(format!(
+                    "PCR 4 kernel digest {} is not the signed image's Authenticode hash {}",
+                    measured
+                        .iter()
+                        .map(|d| hex(d))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    hex(&expected)
+                ));
+            }
+            format!(
+                "{enrolled}; kernel verified by the snakeoil db entry and measured as the signed image (Authenticode sha256 {})",
+                hex(&expected)
+            )
         }
-        kernel = "kernel measured into PCR 4".to_string();
-    }
+        Expect::Unverified => {
+            secure_boot_on(&state, pk, kek, db)?;
+            // Debian's kernel is not admitted by Microsoft's db (and QEMU's header rewrite
+            // breaks its signature anyway): OVMF's legacy Linux loader runs it, neither
+            // verified nor measured. The log says so: no application, no authority.
+            if !apps.is_empty() || !state.issues().contains(&SecureBootIssue::NoAuthority) {
+                return Err(format!(
+                    "secure boot: PCR 4 applications {apps:?}, issues {:?}",
+                    state.issues()
+                ));
+            }
+            format!("{enrolled}; kernel neither verified nor measured: no PCR 4 application, no authority (the legacy loader ran it)")
+        }
+    };
 
     // Tampering: one byte of an extended event, in a quoted PCR.
     let (mut digest_flips, mut data_flips) = (0, 0);
