@@ -1035,7 +1035,21 @@ fn host_half(
     use guest::measured_boot::{host, Expect};
     let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
     let expect = match name {
-        "measured_boot" => Expect::Plain,
+        "measured_boot" => {
+            // What QEMU handed the firmware: vmlinuz with its setup-header rewrite.
+            let kernel = read(&tools.vmlinuz).and_then(|mut image| {
+                let size = std::fs::metadata(initrd)
+                    .map_err(|e| format!("initrd: {e}"))?
+                    .len();
+                let size = u32::try_from(size).map_err(|_| "initrd over 4 GB".to_string())?;
+                patch_setup_header(&mut image, size)?;
+                Ok(image)
+            });
+            match kernel {
+                Ok(kernel) => Expect::Plain { kernel },
+                Err(e) => return Some(Err(e)),
+            }
+        }
         "measured_boot_secure" => {
             let signer = match read(&tools.signer_der) {
                 Ok(der) => der,

@@ -47,6 +47,7 @@ use tpm2_wire::attest::{verify_quote, AttestError, AttestationKey, PcrValues};
 use tpm2_wire::command::{Entity, FlushContext, Quote};
 use tpm2_wire::crypto::{hash, HashAlg};
 use tpm2_wire::eventlog::log::{EventLog, EventType};
+use tpm2_wire::eventlog::replay::VerifiedLog;
 use tpm2_wire::eventlog::uefi::{
     decode_event, EventData, ImageUse, KnownAction, SecureBootIssue, SecureBootState, Separator,
     SignatureData, SignatureList,
@@ -246,13 +247,33 @@ fn offset_in(whole: &[u8], part: &[u8]) -> usize {
 
 /// What the host expects of a boot's firmware and kernel.
 pub enum Expect {
-    /// Secure boot off; the kernel measured into PCR 4.
-    Plain,
+    /// Secure boot off; the kernel measured into PCR 4 as `kernel`, the image QEMU hands the
+    /// firmware (`vmlinuz` with QEMU's setup-header rewrite).
+    Plain { kernel: Vec<u8> },
     /// Secure boot on; the kernel verified by db's certificate `signer` (DER) and measured as
     /// `kernel`, the signed image.
     Verified { signer: Vec<u8>, kernel: Vec<u8> },
     /// Secure boot on; the kernel neither verified nor measured (OVMF's legacy loader).
     Unverified,
+}
+
+/// The PCR 4 application's sha256 digest must be the Authenticode hash of `kernel`; returns
+/// that hash.
+fn pcr4_kernel(verified: &VerifiedLog<'_>, kernel: &[u8]) -> Result<Vec<u8>, String> {
+    let measured: Vec<&[u8]> = verified
+        .events()
+        .filter(|e| e.pcr() == 4 && e.event_type() == EventType::EFI_BOOT_SERVICES_APPLICATION)
+        .filter_map(|e| e.digest(HashAlg::Sha256))
+        .collect();
+    let expected = authenticode_sha256(kernel)?;
+    if measured != [expected.as_slice()] {
+        let measured: Vec<String> = measured.iter().map(|d| hex(d)).collect();
+        return Err(format!(
+            "PCR 4 kernel digest {measured:?} is not the image's Authenticode hash {}",
+            hex(&expected)
+        ));
+    }
+    Ok(expected)
 }
 
 /// Secure boot on, with PK, KEK and db holding entries.
@@ -458,7 +479,7 @@ pub fn host(
     };
     let kernel_measured = apps.len() == 1 && apps.iter().all(|a| from_fw_cfg(a));
     let kernel = match &expect {
-        Expect::Plain => {
+        Expect::Plain { kernel } => {
             if state.enabled != Some(false) || !state.issues().contains(&SecureBootIssue::Disabled)
             {
                 return Err(format!("plain OVMF: secure boot {:?}", state.enabled));
@@ -466,7 +487,11 @@ pub fn host(
             if !kernel_measured {
                 return Err(format!("PCR 4 applications: {apps:?}"));
             }
-            "kernel measured into PCR 4".to_string()
+            let expected = pcr4_kernel(&verified, kernel)?;
+            format!(
+                "kernel measured into PCR 4 as vmlinuz after QEMU's header rewrite (Authenticode sha256 {})",
+                hex(&expected)
+            )
         }
         Expect::Verified { signer, kernel } => {
             secure_boot_on(&state, pk, kek, db)?;
@@ -484,25 +509,7 @@ pub fn host(
                     state.issues()
                 ));
             }
-            let measured: Vec<&[u8]> = verified
-                .events()
-                .filter(|e| {
-                    e.pcr() == 4 && e.event_type() == EventType::EFI_BOOT_SERVICES_APPLICATION
-                })
-                .filter_map(|e| e.digest(HashAlg::Sha256))
-                .collect();
-            let expected = authenticode_sha256(kernel)?;
-            if measured != [expected.as_slice()] {
-                return Err(format!(
-                    "PCR 4 kernel digest {} is not the signed image's Authenticode hash {}",
-                    measured
-                        .iter()
-                        .map(|d| hex(d))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    hex(&expected)
-                ));
-            }
+            let expected = pcr4_kernel(&verified, kernel)?;
             format!(
                 "{enrolled}; kernel verified by the snakeoil db entry and measured as the signed image (Authenticode sha256 {})",
                 hex(&expected)
