@@ -26,16 +26,17 @@
 //!      polling sleeps on the default machine. Their time depends on how busy the host is, so
 //!      their limit is on silence, not on the total: the guest prints a `KRM-PROGRESS` line
 //!      every 2048 commands, each of their loops stops (failing) at a budget of commands, and
-//!      the boot fails if the console shows no `KRM-` line for 180 s. The `ovmf` and
-//!      `ovmf-secure-boot` machines (limit 120 s each, about 12 s idle) boot the compressed
-//!      `vmlinuz` through UEFI firmware instead (OVMF from pflash, its code read-only and a
-//!      private copy of its variable store; q35, and SMM for the secure-boot build; TCG too:
-//!      under a nested KVM such as kvm-pvm OVMF faults in its first instructions), which
-//!      sends TPM2_Startup itself and measures the boot into the TPM; their checks
-//!      (`measured_boot`, `measured_boot_secure`, see `kernel_rm/measured_boot.rs`) quote
-//!      with a nonce the host passes on the kernel command line, print what a verifier
-//!      needs as `KRM-BLOB` lines, and the host verifies the quote, the event log's replay,
-//!      the secure-boot state and tampered copies of the log. Every step has a time
+//!      the boot fails if the console shows no `KRM-` line for 180 s. The `ovmf`,
+//!      `ovmf-secure-boot` and `ovmf-secure-boot-ms` machines (limit 120 s each, about 13 s
+//!      idle) boot the compressed `vmlinuz` through UEFI firmware instead: OVMF from pflash,
+//!      its code read-only and a private copy of its variable store; q35, and SMM for the
+//!      secure-boot build, with its snakeoil keys and a kernel signed here, or with
+//!      Microsoft's db; TCG too, as under a nested KVM such as kvm-pvm OVMF faults in its
+//!      first instructions. The firmware sends TPM2_Startup itself and measures the boot
+//!      into the TPM; their checks (`measured_boot*`, see `kernel_rm/measured_boot.rs`)
+//!      quote with a nonce the host passes on the kernel command line and print what a
+//!      verifier needs as `KRM-BLOB` lines, and the host verifies the quote, the event log's
+//!      replay, the secure-boot state and tampered copies of the log. Every step has a time
 //!      limit; swtpm, QEMU and the temp folders are cleaned up on every path. A boot whose
 //!      guest kernel gave up probing the TPM (its fixed wait for TPM2_Startup timed out, so
 //!      there is no TPM and no check ran) is booted again, at most three boots in all; any
@@ -62,7 +63,7 @@
 //! kernel command-line words; `krm_dmesg=1` prints the kernel's TPM messages even on success).
 //!
 //! Host needs: a Debian-based system with apt (bookworm tested), swtpm, xz-utils, gzip,
-//! binutils (strip, optional); root once for QEMU's libraries.
+//! openssl, binutils (strip, optional); root once for QEMU's libraries.
 
 #[path = "kernel_rm/guest.rs"]
 mod guest;

@@ -1,7 +1,8 @@
 //! The measured-boot check on real firmware: QEMU boots the Debian kernel through OVMF, which
 //! measures into swtpm and leaves a UEFI TCG2 event log; both halves of the check live here.
 //!
-//! * **Guest** ([`guest`], checks `measured_boot` and `measured_boot_secure`): reads
+//! * **Guest** ([`guest`], checks `measured_boot`, `measured_boot_secure` and
+//!   `measured_boot_secure_unverified`, one boot each): reads
 //!   `binary_bios_measurements` (bounded), parses it, creates a restricted ECC P-256 AK under
 //!   the endorsement hierarchy, quotes PCRs 0–7 and 9 of the sha256 and sha1 banks with the
 //!   host's nonce (`krm_nonce` on the kernel command line), reads the same PCRs with
@@ -12,9 +13,9 @@
 //!   the host's nonce against the PCR values the guest read, so those values are the TPM's;
 //!   the log must replay to exactly those values; then the secure-boot state and the
 //!   measurements a user relies on are asserted (a normal separator in each of PCRs 0–7, the
-//!   boot-option and ExitBootServices actions, the kernel's PCR 4 load on the plain boot, and
-//!   in PCR 9 the sha256 of the very initramfs this host built, measured by the kernel's EFI
-//!   stub), and the log is tampered with:
+//!   boot-option and ExitBootServices actions, the kernel in PCR 4 as below, and in PCR 9 the
+//!   sha256 of the very initramfs this host built, measured by the kernel's EFI stub), and
+//!   the log is tampered with:
 //!   - one flipped byte in either quoted bank's digest of any event extended into a quoted
 //!     PCR makes the log fail to verify;
 //!   - one flipped byte in the data of such an event whose digest is defined over its data
@@ -26,22 +27,28 @@
 //!     describes what was measured, and only the digest is vouched for;
 //!   - a quote checked against another nonce is refused.
 //!
-//! What the plain boot shows about the kernel: OVMF measures the image it loads into PCR 4,
-//! but that image is the bzImage after QEMU rewrote a few setup-header bytes (loader type,
-//! initrd address and size, command-line pointer), so its digest depends on the QEMU version,
-//! the guest RAM size and the initrd size, and is not the Authenticode hash of `vmlinuz`. The
-//! check asserts the event is there, not its value.
+//! The kernel in PCR 4: OVMF measures the image it loads, and that image is the bzImage after
+//! QEMU rewrote a few setup-header bytes (loader type, load flags, initrd address and size,
+//! heap end, command-line pointer), so it is not the Authenticode hash of `vmlinuz` as shipped:
+//! it depends on the QEMU version, the guest's RAM size and the initrd's size. The host
+//! applies the same rewrite (`patch_setup_header` in `kernel_rm.rs`) and requires the PCR 4
+//! digest to be the Authenticode hash of the result.
 //!
-//! What the secure-boot boot shows (`measured_boot_secure`: OVMF's secure-boot build, SMM,
-//! with the variable store that enrolls Debian's PK and Microsoft's KEK and db): PCR 7 says
-//! SecureBoot=1 with PK, KEK and db measured, and the check asserts that and prints the
-//! certificates' subjects. But a kernel given with `-kernel` is neither verified nor measured
-//! by this firmware (edk2 2022.11): QEMU's header rewrite breaks the image's Authenticode
-//! signature (and Debian's signing CA is not in Microsoft's db anyway), LoadImage refuses it
-//! before the measurement handler runs, and the firmware falls back to its legacy Linux
-//! loader, which does neither. The log then has no PCR 4 application and no PCR 7 authority.
-//! The check accepts that outcome or a kernel verified (an authority first) and measured,
-//! prints which, and fails on anything in between.
+//! The three boots:
+//! - `measured_boot`: OVMF without secure boot. SecureBoot=0 in PCR 7 (the state reports it
+//!   disabled), the kernel measured.
+//! - `measured_boot_secure`: OVMF's secure-boot build (SMM) with its snakeoil key enrolled as
+//!   PK, KEK and db, booting the kernel signed with that key. A signature over `vmlinuz` as
+//!   shipped would not survive QEMU's rewrite (LoadImage would refuse the image), so the host
+//!   applies the rewrite first and signs the result (`sign_kernel`). The state must report
+//!   secure boot on, PK/KEK/db present, the snakeoil certificate as the authority measured
+//!   into PCR 7, no issue, and the kernel measured as exactly the signed image.
+//! - `measured_boot_secure_unverified`: the secure-boot build with Debian's PK and Microsoft's
+//!   KEK and db, booting Debian's kernel. That db does not admit it (and the rewrite breaks
+//!   its signature anyway), so LoadImage refuses it before the measurement runs, and edk2
+//!   2022.11 falls back to its legacy Linux loader, which neither verifies nor measures. The
+//!   log is honest about it: no PCR 4 application, no authority, and the state reports
+//!   `NoAuthority`; the check requires exactly that.
 
 use tpm2_wire::attest::{verify_quote, AttestError, AttestationKey, PcrValues};
 use tpm2_wire::command::{Entity, FlushContext, Quote};
