@@ -1698,8 +1698,10 @@ pub struct AuthorityUse {
     pub guid: Guid,
     /// The authority.
     pub authority: Authority,
-    /// Whether it was measured after PCR 7's separator (by a boot loader such as shim, rather
-    /// than by firmware).
+    /// Whether it was measured after PCR 7's separator. That does not tell firmware from a
+    /// boot loader: edk2 measures the separator before it launches boot options, so the
+    /// authority that verified the first boot application (a boot loader, or a kernel booted
+    /// directly) comes after it too, as do those a boot loader such as shim measures.
     pub after_separator: bool,
 }
 

@@ -13,6 +13,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "measured_boot.rs"]
+pub mod measured_boot;
 
 use std::path::Path;
 use std::process::Command;
@@ -56,6 +58,14 @@ pub enum Machine {
     /// `-icount shift=auto,sleep=off`: the guest's idle time (the kernel driver polls the TPM
     /// with ~1 ms sleeps) costs no wall time. For checks of tens of thousands of commands.
     Icount,
+    /// UEFI firmware (OVMF) measuring the boot into the TPM, secure boot off.
+    Ovmf,
+    /// OVMF's secure-boot build with its snakeoil key enrolled (PK, KEK, db), booting the
+    /// kernel signed with that key.
+    OvmfSecureBoot,
+    /// OVMF's secure-boot build with Debian's PK and Microsoft's KEK and db enrolled, booting
+    /// Debian's kernel, which that db does not admit.
+    OvmfSecureBootMs,
 }
 
 /// Every check, in the order they run. The host requires a PASS line for each selected name.
@@ -150,6 +160,22 @@ pub const CHECKS: &[Check] = &[
         name: "context_gap_without_regap",
         run: context_gap_without_regap,
         machine: Machine::Icount,
+    },
+    // The host verifies what these print (measured_boot::host).
+    Check {
+        name: "measured_boot",
+        run: measured_boot::guest,
+        machine: Machine::Ovmf,
+    },
+    Check {
+        name: "measured_boot_secure",
+        run: measured_boot::guest,
+        machine: Machine::OvmfSecureBoot,
+    },
+    Check {
+        name: "measured_boot_secure_unverified",
+        run: measured_boot::guest,
+        machine: Machine::OvmfSecureBootMs,
     },
 ];
 

@@ -6,6 +6,8 @@
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# The firmware's event log (binary_bios_measurements), for the measured-boot checks.
+mount -t securityfs securityfs /sys/kernel/security
 echo "KRM-INFO kernel $(cat /proc/sys/kernel/osrelease)"
 
 status=1

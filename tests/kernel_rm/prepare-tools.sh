@@ -1,9 +1,15 @@
 #!/bin/sh
 # Prepares the guest tools for the kernel_rm test in DIR, from Debian packages:
-#   DIR/sys/...      extracted qemu-system-x86, qemu-system-common, qemu-system-data, seabios
+#   DIR/sys/...      extracted qemu-system-x86, qemu-system-common, qemu-system-data, seabios,
+#                    ovmf (UEFI firmware for the measured-boot machines, usr/share/OVMF),
+#                    sbsigntool (sbsign, sbattach: the kernel signed for secure boot)
+#   DIR/snakeoil-key.pem  ovmf's snakeoil secure-boot key (enrolled as PK, KEK and db in
+#                    OVMF_VARS_4M.snakeoil.fd), without its published password "snakeoil"
+#   DIR/snakeoil.pem      its certificate (snakeoil.der: the same in DER)
 #   DIR/vmlinux      the Debian kernel, uncompressed (boots directly through its PVH entry,
 #                    skipping seconds of in-guest decompression under software emulation)
-#   DIR/vmlinuz      the same kernel as shipped (fallback boot path)
+#   DIR/vmlinuz      the same kernel as shipped (fallback boot path; OVMF boots it through
+#                    its EFI stub)
 #   DIR/busybox      a static busybox for the initramfs
 #   DIR/.stamp       a copy of this script, written last: the tools are complete
 #
@@ -15,12 +21,12 @@
 set -eu
 
 DIR=$1
-PKGS="qemu-system-x86 qemu-system-common qemu-system-data seabios busybox-static"
+PKGS="qemu-system-x86 qemu-system-common qemu-system-data seabios ovmf sbsigntool busybox-static"
 
 die() { echo "prepare-tools: $*" >&2; exit 1; }
 
-for tool in apt-get apt-cache dpkg-deb dpkg-query tar xz od ldd timeout; do
-    command -v "$tool" >/dev/null 2>&1 || die "needs '$tool' (a Debian-based host with apt, xz-utils, coreutils)"
+for tool in apt-get apt-cache dpkg-deb dpkg-query tar xz od ldd timeout openssl; do
+    command -v "$tool" >/dev/null 2>&1 || die "needs '$tool' (a Debian-based host with apt, xz-utils, coreutils, openssl)"
 done
 is_root=false
 [ "$(id -u)" = 0 ] && is_root=true
@@ -99,6 +105,19 @@ fi
 cp "$WORK/sys/bin/busybox" "$WORK/busybox"
 QEMU="$WORK/sys/usr/bin/qemu-system-x86_64"
 [ -x "$QEMU" ] || die "qemu-system-x86_64 missing after extraction"
+for fd in OVMF_CODE_4M.fd OVMF_VARS_4M.fd OVMF_CODE_4M.secboot.fd OVMF_VARS_4M.ms.fd \
+          OVMF_VARS_4M.snakeoil.fd; do
+    [ -f "$WORK/sys/usr/share/OVMF/$fd" ] || die "ovmf has no usr/share/OVMF/$fd"
+done
+# sbsign reads only unencrypted keys (it would prompt for the password).
+openssl pkey -in "$WORK/sys/usr/share/ovmf/PkKek-1-snakeoil.key" -passin pass:snakeoil \
+    -out "$WORK/snakeoil-key.pem" || die "cannot decrypt ovmf's snakeoil key"
+cp "$WORK/sys/usr/share/ovmf/PkKek-1-snakeoil.pem" "$WORK/snakeoil.pem"
+openssl x509 -in "$WORK/snakeoil.pem" -outform DER -out "$WORK/snakeoil.der" ||
+    die "cannot read ovmf's snakeoil certificate"
+if ldd "$WORK/sys/usr/bin/sbsign" "$WORK/sys/usr/bin/sbattach" | grep 'not found' >&2; then
+    die "sbsigntool misses shared libraries (listed above)"
+fi
 if ldd "$QEMU" "$WORK"/sys/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so | grep 'not found' >&2; then
     die "QEMU still misses shared libraries (listed above)"
 fi
