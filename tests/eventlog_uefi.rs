@@ -1407,3 +1407,30 @@ fn firmware_blob_forms() {
     assert!(FirmwareBlob::decode(&blob2, false).is_err());
     assert!(FirmwareBlob::decode(&blob[..15], false).is_err());
 }
+
+#[test]
+fn tagged_events_decode_with_the_linux_stubs_ids() {
+    // As Linux's EFI stub logs its initrd measurement into PCR 9.
+    let mut data = TaggedEvent::LINUX_INITRD.to_le_bytes().to_vec();
+    data.extend_from_slice(&13u32.to_le_bytes());
+    data.extend_from_slice(b"Linux initrd\0");
+    let EventData::Tagged(t) = decode_event(EventType::EVENT_TAG, &data).unwrap() else {
+        panic!("not a tagged event")
+    };
+    assert_eq!((t.id, &t.data[..]), (0x8F3B_22EC, &b"Linux initrd\0"[..]));
+    // A size past the data, and bytes after it, are refused.
+    let short = &data[..data.len() - 1];
+    assert!(matches!(
+        TaggedEvent::decode(short),
+        Err(UefiError::Truncated {
+            what: "taggedEventData",
+            ..
+        })
+    ));
+    let mut long = data.clone();
+    long.push(0);
+    assert!(matches!(
+        TaggedEvent::decode(&long),
+        Err(UefiError::TrailingBytes { extra: 1, .. })
+    ));
+}

@@ -27,6 +27,10 @@ fuzz_target!(|input: &[u8]| {
                 .sum();
             assert_eq!(walked + 32 + image.trailing, data.len());
         }
+        Ok(EventData::Tagged(tagged)) => {
+            // The tagged data is the event data's whole rest after the ID and size.
+            assert_eq!(&data[8..], tagged.data);
+        }
         Ok(EventData::Other(raw)) => assert_eq!(raw, data),
         _ => {}
     }

@@ -1560,6 +1560,39 @@ fn decode_handoff_tables(data: &[u8]) -> Result<Vec<HandoffTable>, UefiError> {
         .collect())
 }
 
+/// A `TCG_PCClientTaggedEvent` (`EV_EVENT_TAG`): an ID its writer chose and data of its own.
+/// Linux's EFI stub logs two into PCR 9 (see the `LINUX_*` IDs); their digests are of what
+/// they describe (the initrd, the command line), not of this data.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TaggedEvent {
+    /// `taggedEventID`.
+    pub id: u32,
+    /// `taggedEventData`.
+    pub data: Vec<u8>,
+}
+
+impl TaggedEvent {
+    /// The Linux EFI stub's initrd measurement: the digest is the initrd's hash.
+    pub const LINUX_INITRD: u32 = 0x8F3B_22EC;
+    /// The Linux EFI stub's load options (the kernel command line as UTF-16): the digest is
+    /// the hash of those bytes.
+    pub const LINUX_LOAD_OPTIONS: u32 = 0x8F3B_22ED;
+
+    /// Decodes `EV_EVENT_TAG` data.
+    ///
+    /// # Errors
+    ///
+    /// The size field runs past the data, or bytes follow the tagged data.
+    pub fn decode(data: &[u8]) -> Result<Self, UefiError> {
+        let mut r = Reader::new(data, 0);
+        let id = r.u32("taggedEventID")?;
+        let size = r.u32("taggedEventDataSize")?;
+        let tagged = r.bytes(size.into(), "taggedEventData")?.to_vec();
+        r.finish("TCG_PCClientTaggedEvent")?;
+        Ok(TaggedEvent { id, data: tagged })
+    }
+}
+
 /// The data of one event, decoded by its type.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
@@ -1585,6 +1618,8 @@ pub enum EventData {
     FirmwareBlob(FirmwareBlob),
     /// `EV_EFI_HANDOFF_TABLES`.
     HandoffTables(Vec<HandoffTable>),
+    /// `EV_EVENT_TAG`.
+    Tagged(TaggedEvent),
     /// Any other type: the data as it is.
     Other(Vec<u8>),
 }
@@ -1620,6 +1655,7 @@ pub fn decode_event(event_type: EventType, data: &[u8]) -> Result<EventData, Uef
             EventData::FirmwareBlob(FirmwareBlob::decode(data, true)?)
         }
         EventType::EFI_HANDOFF_TABLES => EventData::HandoffTables(decode_handoff_tables(data)?),
+        EventType::EVENT_TAG => EventData::Tagged(TaggedEvent::decode(data)?),
         _ => EventData::Other(data.to_vec()),
     })
 }

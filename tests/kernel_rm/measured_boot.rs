@@ -57,7 +57,7 @@ use tpm2_wire::eventlog::log::{EventLog, EventType};
 use tpm2_wire::eventlog::replay::VerifiedLog;
 use tpm2_wire::eventlog::uefi::{
     decode_event, EventData, ImageUse, KnownAction, SecureBootIssue, SecureBootState, Separator,
-    SignatureData, SignatureList,
+    SignatureData, SignatureList, TaggedEvent,
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
@@ -75,8 +75,6 @@ const LOG_LIMIT: u64 = 1 << 20;
 /// The PCRs the firmware measures into before the OS, and PCR 9, into which the kernel's EFI
 /// stub measures the initrd (and the command line) while boot services still run.
 const PCRS: [u8; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 9];
-/// The Linux EFI stub's tagged-event ID for the initrd in PCR 9 (`INITRD_EVENT_TAG_ID`).
-const INITRD_EVENT_TAG_ID: u32 = 0x8F3B_22EC;
 /// The banks quoted; swtpm and OVMF use all four, two are enough to show bank handling.
 const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha1];
 const BLOB: &str = "KRM-BLOB ";
@@ -425,7 +423,7 @@ pub fn host(
     let initrd_measured = verified.events().any(|e| {
         e.pcr() == 9
             && e.event_type() == EventType::EVENT_TAG
-            && e.data().get(..4) == Some(&INITRD_EVENT_TAG_ID.to_le_bytes()[..])
+            && TaggedEvent::decode(e.data()).is_ok_and(|t| t.id == TaggedEvent::LINUX_INITRD)
             && e.digest(HashAlg::Sha256) == Some(initrd_digest.as_bytes())
     });
     if !initrd_measured {
