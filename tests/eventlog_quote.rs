@@ -12,9 +12,8 @@ use tpm2_wire::eventlog::log::{EventLog, EventType};
 use tpm2_wire::eventlog::replay::VerifyError;
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
-    AlgId, Auth, Data, Digest, DigestValues, EccCurve, EccParms, EccPoint, EccScheme, Handle,
-    HashValue, KdfScheme, ObjectAttributes, PcrSelection, PcrSelectionList, Public, PublicKey,
-    SigScheme, SymDefObject,
+    AlgId, Auth, Data, DigestValues, Handle, HashValue, PcrSelection, PcrSelectionList, Public,
+    SigScheme,
 };
 
 /// PCRs that start at zero after TPM2_Startup and accept extends at locality 0.
@@ -71,26 +70,6 @@ fn measure(tpm: &tpm2_wire::Tpm, events: &[(u32, EventType, &[u8])]) {
     }
 }
 
-fn ak_template() -> Public {
-    Public {
-        name_alg: AlgId::SHA256,
-        // fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign
-        object_attributes: ObjectAttributes(0x0005_0072),
-        auth_policy: Digest::empty(),
-        key: PublicKey::Ecc {
-            parameters: EccParms {
-                symmetric: SymDefObject::Null,
-                scheme: EccScheme::Ecdsa {
-                    hash: AlgId::SHA256,
-                },
-                curve: EccCurve::NIST_P256,
-                kdf: KdfScheme::Null,
-            },
-            unique: EccPoint::default(),
-        },
-    }
-}
-
 #[test]
 fn a_log_measured_into_swtpm_verifies_against_its_quote_and_a_changed_log_does_not() {
     let (_sim, tpm) = swtpm();
@@ -108,7 +87,8 @@ fn a_log_measured_into_swtpm_verifies_against_its_quote_and_a_changed_log_does_n
     measure(&tpm, &events);
     let bytes = build_log(&events);
 
-    let (ak_handle, ak_public) = create_primary(&tpm, ak_template(), &Auth::empty());
+    let (ak_handle, ak_public) =
+        create_primary(&tpm, Public::ecc_p256_attestation_key(), &Auth::empty());
     let ak = AttestationKey::primary(Handle::RH_OWNER, ak_public).unwrap();
     let selection = PcrSelectionList::new(vec![
         PcrSelection::new(AlgId::SHA256, &[8, 9, 16]).unwrap(),

@@ -301,6 +301,33 @@ impl Public {
         }
     }
 
+    /// An attestation key as `tpm2_createak -G ecc` makes it (for CreatePrimary under the
+    /// endorsement hierarchy): restricted signing, fixedTPM|fixedParent|sensitiveDataOrigin|
+    /// userWithAuth, ECDSA on NIST-P256 with SHA-256, SHA-256 names, empty unique point.
+    pub fn ecc_p256_attestation_key() -> Self {
+        Public {
+            name_alg: AlgId::SHA256,
+            object_attributes: ObjectAttributes::FIXED_TPM
+                | ObjectAttributes::FIXED_PARENT
+                | ObjectAttributes::SENSITIVE_DATA_ORIGIN
+                | ObjectAttributes::USER_WITH_AUTH
+                | ObjectAttributes::RESTRICTED
+                | ObjectAttributes::SIGN_ENCRYPT,
+            auth_policy: Digest::empty(),
+            key: PublicKey::Ecc {
+                parameters: EccParms {
+                    symmetric: SymDefObject::Null,
+                    scheme: EccScheme::Ecdsa {
+                        hash: AlgId::SHA256,
+                    },
+                    curve: EccCurve::NIST_P256,
+                    kdf: KdfScheme::Null,
+                },
+                unique: EccPoint::default(),
+            },
+        }
+    }
+
     /// A sealed-data object (TPM2_Create with the secret in the sensitive area's data, read
     /// back with TPM2_Unseal): keyed-hash with the NULL scheme, fixedTPM|fixedParent|
     /// userWithAuth. No sensitiveDataOrigin (the caller supplies the data) and neither sign

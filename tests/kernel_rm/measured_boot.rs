@@ -61,9 +61,8 @@ use tpm2_wire::eventlog::uefi::{
 };
 use tpm2_wire::session::engine::SessionSlot;
 use tpm2_wire::wire::{
-    AlgId, Auth, Data, Digest, EccCurve, EccParms, EccPoint, EccScheme, Handle, KdfScheme, Marshal,
-    ObjectAttributes, PcrSelection, PcrSelectionList, Public, PublicKey, SigScheme, Signature,
-    SymDefObject, Unmarshal,
+    Auth, Data, Handle, Marshal, PcrSelection, PcrSelectionList, Public, SigScheme, Signature,
+    Unmarshal,
 };
 use tpm2_wire::Tpm;
 
@@ -113,27 +112,6 @@ fn selection(bank: HashAlg, pcrs: &[u8]) -> Result<PcrSelectionList, String> {
     PcrSelectionList::new(vec![s]).map_err(|e| format!("selection: {e}"))
 }
 
-/// fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign, ECDSA P-256: an AK
-/// as `tpm2_createak` makes it.
-fn ak_template() -> Public {
-    Public {
-        name_alg: AlgId::SHA256,
-        object_attributes: ObjectAttributes(0x0005_0072),
-        auth_policy: Digest::empty(),
-        key: PublicKey::Ecc {
-            parameters: EccParms {
-                symmetric: SymDefObject::Null,
-                scheme: EccScheme::Ecdsa {
-                    hash: AlgId::SHA256,
-                },
-                curve: EccCurve::NIST_P256,
-                kdf: KdfScheme::Null,
-            },
-            unique: EccPoint::default(),
-        },
-    }
-}
-
 fn print_blob(name: &str, bytes: &[u8]) {
     for chunk in bytes.chunks(BLOB_CHUNK) {
         println!("{BLOB}{name} {}", hex(chunk));
@@ -160,7 +138,7 @@ pub fn guest() -> Result<String, String> {
         .create_primary(
             &Entity::endorsement(),
             SessionSlot::Password(&empty),
-            ak_template(),
+            Public::ecc_p256_attestation_key(),
             &empty,
         )
         .map_err(|e| format!("CreatePrimary(AK): {e}"))?;
